@@ -1,0 +1,157 @@
+# dreamfarm — top-level build.
+#   make          build everything into build/bin/
+#   make run      install missing packages, build, start coordinator + local worker
+#   make test     install what tests need, build (normal + ASan/UBSan), run all tests
+#   make bench    benchmarks (ratios against PyTorch / reference runs)
+#   make weights  download VGG-16 weights into data/weights/
+#   make soak     long soak / fuzz runs (not part of make test)
+#
+# Source layout conventions (no need to edit this file to add a source):
+#   common/*.c            -> build/lib/libcommon.a   (+ generated protobuf-c code)
+#   worker/*.c            -> build/lib/libworker.a   (main_*.c excluded)
+#   worker/cuda/*.cu      -> build/lib/libdreamcuda.a when nvcc is found,
+#                            else worker/nocuda/*.c (reports "not compiled in")
+#   server/*.c *.cc       -> build/lib/libserver.a   (main_*.c excluded)
+#   {worker,server}/main_NAME.c -> build/bin/NAME
+#   tests/unit/test_NAME.c      -> build/tests/test_NAME (cmocka)
+
+SHELL      := /bin/bash
+BUILD      ?= build
+SAN        ?= 0
+CC         ?= cc
+CXX        ?= c++
+NVCC       ?= $(shell command -v nvcc 2>/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
+CUDA_HOME  ?= /usr/local/cuda
+NO_CUDA    ?= 0
+PKGS       := libzmq libprotobuf-c vpx libwebsockets openblas libpng libjpeg libcjson sqlite3 libavformat libavcodec libavutil
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT        ?= -O2 -march=x86-64-v2 -g
+WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) -pthread -Icommon -Iworker -Iserver -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+CXXFLAGS_ALL := -std=gnu++17 $(OPT) $(WARN) -pthread -Icommon -Iworker -Iserver -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+LDLIBS_ALL := $(PKG_LIBS) -lstdc++ -lm -pthread
+ifeq ($(SAN),1)
+  CFLAGS_ALL   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CXXFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer
+  LDLIBS_ALL   += -fsanitize=address,undefined
+  NO_CUDA := 1
+endif
+
+PROTO_SRC  := $(wildcard proto/*.proto)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO_SRC))
+PROTO_H    := $(PROTO_C:.c=.h)
+
+COMMON_SRC := $(wildcard common/*.c)
+WORKER_SRC := $(filter-out worker/main_%.c,$(wildcard worker/*.c))
+SERVER_SRC := $(filter-out server/main_%.c,$(wildcard server/*.c))
+SERVER_CXX := $(wildcard server/*.cc)
+MAIN_SRC   := $(wildcard worker/main_*.c server/main_*.c)
+CUDA_SRC   := $(wildcard worker/cuda/*.cu)
+NOCUDA_SRC := $(wildcard worker/nocuda/*.c)
+TEST_SRC   := $(wildcard tests/unit/test_*.c)
+TEST_SUPPORT := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+
+obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
+
+ifneq ($(NVCC),)
+ifneq ($(NO_CUDA),1)
+  HAVE_CUDA := 1
+endif
+endif
+ifeq ($(HAVE_CUDA),1)
+  CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+  NVCCFLAGS  ?= -O3 -std=c++17 $(CUDA_ARCH) -Icommon -Iworker -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC -Werror all-warnings
+  GPU_OBJ    := $(call obj,$(CUDA_SRC))
+  GPU_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+else
+  GPU_OBJ    := $(call obj,$(NOCUDA_SRC))
+  GPU_LIBS   :=
+endif
+
+LIB_COMMON := $(BUILD)/lib/libcommon.a
+LIB_WORKER := $(BUILD)/lib/libworker.a
+LIB_SERVER := $(BUILD)/lib/libserver.a
+LIB_GPU    := $(BUILD)/lib/libdreamgpu.a
+LIBS       := $(LIB_SERVER) $(LIB_WORKER) $(LIB_GPU) $(LIB_COMMON)
+BINS       := $(foreach m,$(MAIN_SRC),$(BUILD)/bin/$(patsubst main_%.c,%,$(notdir $(m))))
+TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+.PHONY: all deps deps-test run test unit-tests bench weights soak clean asan gpu-check data
+all: $(BINS) $(TESTS)
+
+deps:
+	@tools/install-deps.sh
+deps-test:
+	@tools/install-deps.sh --test
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/obj/%.c.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+$(BUILD)/obj/%.cc.o: %.cc $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+$(BUILD)/obj/$(BUILD)/gen/%.c.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Werror,$(CFLAGS_ALL)) -c $< -o $@
+
+$(LIB_COMMON): $(call obj,$(COMMON_SRC) $(PROTO_C))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIB_WORKER): $(call obj,$(WORKER_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIB_SERVER): $(call obj,$(SERVER_SRC) $(SERVER_CXX))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $(filter %.o,$^)
+$(LIB_GPU): $(GPU_OBJ)
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+
+define main_rule
+$(BUILD)/bin/$(patsubst main_%.c,%,$(notdir $(1))): $(call obj,$(1)) $(LIBS)
+	@mkdir -p $(BUILD)/bin
+	$(CC) $(CFLAGS_ALL) -o $$@ $$< -Wl,--start-group $(LIBS) -Wl,--end-group $(GPU_LIBS) $(LDLIBS_ALL)
+endef
+$(foreach m,$(MAIN_SRC),$(eval $(call main_rule,$(m))))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.c.o $(call obj,$(TEST_SUPPORT)) $(LIBS)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(call obj,$(TEST_SUPPORT)) -Wl,--start-group $(LIBS) -Wl,--end-group $(GPU_LIBS) $(LDLIBS_ALL) -lcmocka
+
+data: data/prior.safetensors
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@tools/run-local.sh
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" build-asan/tests-only
+build-asan/tests-only: $(TESTS)
+	@true
+
+test: deps-test
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory asan
+	@tests/run-tests.sh
+
+bench: all
+	@bench/run-bench.sh
+
+weights:
+	@tools/get-weights.sh
+
+soak: all
+	@tests/run-tests.sh --soak
+
+gpu-check:
+	@tools/gpu-check.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

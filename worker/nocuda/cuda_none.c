@@ -1,0 +1,19 @@
+/*
+ * cuda_none.c — the CUDA backend entry points for builds without nvcc
+ * (and for the sanitizer build). Everything reports "not compiled in".
+ */
+#include "backend.h"
+
+int dream_cuda_compiled(void) { return 0; }
+
+int dream_cuda_probe(int device, char *name, size_t name_len, size_t *mem_total, dream_err_t *err) {
+    (void)device;
+    if (name && name_len) name[0] = 0;
+    if (mem_total) *mem_total = 0;
+    return dream_err_set(err, "CUDA backend not compiled in (build without nvcc)");
+}
+
+int dream_backend_cuda_init(dream_backend_t *be, int device, dream_prec_t prec, dream_err_t *err) {
+    (void)be; (void)device; (void)prec;
+    return dream_err_set(err, "CUDA backend not compiled in (build without nvcc)");
+}
