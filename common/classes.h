@@ -1,0 +1,34 @@
+/*
+ * classes.h — the 1000 ImageNet-1k classes and what viewers type for them.
+ *
+ * Data: data/imagenet_classes.txt ("<wnid> syn1, syn2, ..." per line, line N = class N;
+ * converted from ../shared/data/imagenet_synsets.txt). Matching is case-insensitive,
+ * '-' and '_' count as spaces, runs of spaces collapse: "Tree-Frog" == "tree frog".
+ * A number 0..999 is a class id. "volcano + broccoli" names several subjects.
+ * A synonym shared by two classes maps to the first (lowest id).
+ */
+#ifndef DREAM_CLASSES_H
+#define DREAM_CLASSES_H
+#include "dlog.h"
+
+typedef struct dream_classes dream_classes_t;
+
+dream_classes_t *dream_classes_load(const char *path, dream_err_t *err);
+/* Loads <dream_data_dir()>/imagenet_classes.txt */
+dream_classes_t *dream_classes_load_default(dream_err_t *err);
+void dream_classes_destroy(dream_classes_t **c);
+
+int dream_classes_count(const dream_classes_t *c);
+const char *dream_classes_name(const dream_classes_t *c, int id);      /* first synonym */
+const char *dream_classes_synonyms(const dream_classes_t *c, int id);  /* "tree frog, tree-frog" */
+const char *dream_classes_wnid(const dream_classes_t *c, int id);
+
+/* One subject -> class id, or -1 with err "unknown class 'x'; closest: a, b, c". */
+int dream_classes_lookup(const dream_classes_t *c, const char *word, dream_err_t *err);
+/* "a + b + c" -> up to max ids; returns count, or -1 with err (unknown word, too many, empty). */
+int dream_classes_parse(const dream_classes_t *c, const char *text, int *ids, int max_ids,
+                        dream_err_t *err);
+/* The n closest class ids to word (edit distance over all synonyms); returns count. */
+int dream_classes_suggest(const dream_classes_t *c, const char *word, int *ids, int n);
+
+#endif

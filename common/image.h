@@ -1,0 +1,55 @@
+/*
+ * image.h — images in memory, PNG/JPEG files, and the geometric helpers of the
+ * dream: zoom+rotate warps and the seed's keyframe interpolation.
+ *
+ * An image is float32 (H, W, C) row-major, values 0..255 (C = 3 RGB unless noted).
+ */
+#ifndef DREAM_IMAGE_H
+#define DREAM_IMAGE_H
+#include <stdint.h>
+#include <stddef.h>
+#include "dlog.h"
+
+#define DREAM_IMAGE_MAX_SIDE 16384
+#define DREAM_IMAGE_MAX_PIXELS (64u * 1024u * 1024u)
+
+typedef struct dream_image {
+    int w, h, c;
+    float *px;              /* (h, w, c) */
+} dream_image_t;
+
+dream_image_t *dream_image_new(int w, int h, int c, dream_err_t *err);   /* zeroed */
+dream_image_t *dream_image_clone(const dream_image_t *im, dream_err_t *err);
+void dream_image_destroy(dream_image_t **im);
+
+/* PNG or JPEG by content (magic bytes); always returns 3-channel RGB. Bounded by the limits above. */
+dream_image_t *dream_image_load(const char *path, dream_err_t *err);
+dream_image_t *dream_image_load_mem(const void *buf, size_t len, dream_err_t *err);
+/* .png or .jpg/.jpeg by extension; pixels rounded and clamped to 0..255. */
+int dream_image_save(const dream_image_t *im, const char *path, dream_err_t *err);
+/* PNG encode to a malloc'd buffer (for /snapshot.png). */
+int dream_image_encode_png(const dream_image_t *im, uint8_t **out, size_t *out_len, dream_err_t *err);
+
+/* float <-> 8-bit RGB (h, w, 3) */
+void dream_image_to_rgb8(const dream_image_t *im, uint8_t *rgb);
+void dream_image_from_rgb8(dream_image_t *im, const uint8_t *rgb);
+
+typedef enum { DREAM_INTERP_BILINEAR = 0, DREAM_INTERP_BICUBIC = 1 } dream_interp_t;
+
+/* dst = src zoomed by `zoom` (>1 magnifies) and rotated by `angle_deg` (counter-clockwise)
+ * about the image centre; dst and src have the same size and channels. Samples outside
+ * src clamp to the edge. Returns 0, or -1 on size mismatch. */
+int dream_warp(const dream_image_t *src, dream_image_t *dst, double zoom, double angle_deg,
+               dream_interp_t interp, dream_err_t *err);
+/* As dream_warp, also writing a coverage mask (h, w) with 1 where the sample fell inside src. */
+int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
+                    double angle_deg, dream_interp_t interp, dream_err_t *err);
+
+/* The seed's keyframe interpolation. `next` was made from `prev` warped by (zoom, angle).
+ * For t in [0, 1]: warp prev forward by (zoom^t, t*angle) and next backward by
+ * (zoom^(t-1), (t-1)*angle), crossfade (1-t, t); where next's backward warp leaves the
+ * frame uncovered, use prev's warp alone. out has prev's size. */
+int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,
+                      double angle_deg, double t, dream_image_t *out, dream_err_t *err);
+
+#endif
