@@ -1,0 +1,255 @@
+/*
+ * config.c — the table-driven configuration of dreamd / dream-worker / dreamctl
+ * (defaults, config files, flags, --help, INFO dumps); see config.h.
+ */
+#include "config.h"
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int name_eq(const char *a, const char *b, size_t blen) {
+    size_t i = 0;
+    for (; i < blen && a[i]; i++) {
+        char x = a[i] == '_' ? '-' : a[i], y = b[i] == '_' ? '-' : b[i];
+        if (tolower((unsigned char)x) != tolower((unsigned char)y)) return 0;
+    }
+    return i == blen && a[i] == 0;
+}
+
+static const cfg_opt_t *find_n(const cfg_opt_t *opts, const char *name, size_t n) {
+    for (const cfg_opt_t *o = opts; o->name; o++)
+        if (name_eq(o->name, name, n)) return o;
+    return NULL;
+}
+
+const cfg_opt_t *cfg_find(const cfg_opt_t *opts, const char *name) {
+    return find_n(opts, name, strlen(name));
+}
+
+static int parse_bool(const char *v, int *out) {
+    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) { *out = 1; return 0; }
+    if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) { *out = 0; return 0; }
+    return -1;
+}
+
+static int set_opt(const cfg_opt_t *o, void *base, const char *value, dream_err_t *err) {
+    char *p = (char *)base + o->offset;
+    char *end = NULL;
+    switch (o->type) {
+    case CFG_T_INT: {
+        errno = 0;
+        long v = strtol(value, &end, 0);
+        if (errno || end == value || *end)
+            return dream_err_set(err, "option '%s': '%s' is not an integer", o->name, value);
+        if (o->min <= o->max && (v < o->min || v > o->max))
+            return dream_err_set(err, "option '%s': %ld is outside [%g, %g]", o->name, v, o->min, o->max);
+        if (v < -2147483647L || v > 2147483647L)
+            return dream_err_set(err, "option '%s': %ld does not fit an int", o->name, v);
+        *(int *)p = (int)v;
+        return 0;
+    }
+    case CFG_T_DOUBLE: {
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(v))
+            return dream_err_set(err, "option '%s': '%s' is not a number", o->name, value);
+        if (o->min <= o->max && (v < o->min || v > o->max))
+            return dream_err_set(err, "option '%s': %g is outside [%g, %g]", o->name, v, o->min, o->max);
+        *(double *)p = v;
+        return 0;
+    }
+    case CFG_T_STRING: {
+        size_t n = strlen(value);
+        if (n >= o->size)
+            return dream_err_set(err, "option '%s': value is %zu characters (max %zu)", o->name, n, o->size - 1);
+        memcpy(p, value, n + 1);
+        return 0;
+    }
+    case CFG_T_BOOL: {
+        int b;
+        if (parse_bool(value, &b))
+            return dream_err_set(err, "option '%s': '%s' is not a boolean (true/false/1/0/yes/no)", o->name, value);
+        *(int *)p = b;
+        return 0;
+    }
+    }
+    return dream_err_set(err, "option '%s': bad type", o->name);
+}
+
+int cfg_defaults(const cfg_opt_t *opts, void *base, dream_err_t *err) {
+    for (const cfg_opt_t *o = opts; o->name; o++)
+        if (set_opt(o, base, o->def ? o->def : "", err)) return dream_err_prefix(err, "default");
+    return 0;
+}
+
+int cfg_set(const cfg_opt_t *opts, void *base, const char *name, const char *value, dream_err_t *err) {
+    const cfg_opt_t *o = cfg_find(opts, name);
+    if (!o) return dream_err_set(err, "unknown option '%s'", name);
+    return set_opt(o, base, value, err);
+}
+
+static char *trim(char *s) {
+    while (*s && isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+int cfg_parse_text(const cfg_opt_t *opts, void *base, const char *text, size_t len,
+                   const char *origin, dream_err_t *err) {
+    if (len > CFG_MAX_FILE) return dream_err_set(err, "%s: larger than %d bytes", origin, CFG_MAX_FILE);
+    char line[CFG_MAX_LINE + 1];
+    size_t pos = 0;
+    int lineno = 0;
+    while (pos < len) {
+        size_t e = pos;
+        while (e < len && text[e] != '\n') e++;
+        lineno++;
+        if (lineno > CFG_MAX_LINES) return dream_err_set(err, "%s: more than %d lines", origin, CFG_MAX_LINES);
+        if (e - pos > CFG_MAX_LINE)
+            return dream_err_set(err, "%s:%d: line longer than %d characters", origin, lineno, CFG_MAX_LINE);
+        size_t ll = e - pos;
+        memcpy(line, text + pos, ll);
+        line[ll] = 0;
+        pos = e + 1;
+        if (strlen(line) != ll) return dream_err_set(err, "%s:%d: NUL byte in line", origin, lineno);
+        char *s = trim(line);
+        if (!*s || *s == '#' || *s == ';') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) return dream_err_set(err, "%s:%d: expected 'key = value', got '%.60s'", origin, lineno, s);
+        *eq = 0;
+        char *k = trim(s), *v = trim(eq + 1);
+        size_t vl = strlen(v);
+        if (vl >= 2 && ((v[0] == '"' && v[vl - 1] == '"') || (v[0] == '\'' && v[vl - 1] == '\''))) {
+            v[vl - 1] = 0;
+            v++;
+        }
+        if (!*k) return dream_err_set(err, "%s:%d: empty key", origin, lineno);
+        if (cfg_set(opts, base, k, v, err)) return dream_err_prefix(err, "%s:%d", origin, lineno);
+    }
+    return 0;
+}
+
+int cfg_parse_file(const cfg_opt_t *opts, void *base, const char *path, dream_err_t *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return dream_err_set(err, "config file %s: %s", path, strerror(errno));
+    char *buf = malloc(CFG_MAX_FILE + 1);
+    if (!buf) { fclose(f); return dream_err_set(err, "out of memory"); }
+    size_t n = fread(buf, 1, CFG_MAX_FILE + 1, f);
+    fclose(f);
+    int rc;
+    if (n > CFG_MAX_FILE) rc = dream_err_set(err, "%s: larger than %d bytes", path, CFG_MAX_FILE);
+    else rc = cfg_parse_text(opts, base, buf, n, path, err);
+    free(buf);
+    return rc;
+}
+
+static const char *type_name(cfg_type_t t) {
+    switch (t) {
+    case CFG_T_INT: return "N";
+    case CFG_T_DOUBLE: return "X";
+    case CFG_T_STRING: return "S";
+    case CFG_T_BOOL: return "";
+    }
+    return "";
+}
+
+void cfg_print_help(const cfg_opt_t *opts, const char *prog, const char *summary, FILE *f) {
+    fprintf(f, "usage: %s [--config FILE] [options]\n", prog);
+    if (summary) fprintf(f, "%s\n", summary);
+    fprintf(f, "\noptions (also accepted as 'name = value' lines in the config file):\n");
+    fprintf(f, "  %-28s %s\n", "--config FILE", "read options from FILE first (flags override it)");
+    fprintf(f, "  %-28s %s\n", "--help", "show this help");
+    for (const cfg_opt_t *o = opts; o->name; o++) {
+        char lhs[96];
+        if (o->type == CFG_T_BOOL) snprintf(lhs, sizeof lhs, "--%s / --no-%s", o->name, o->name);
+        else snprintf(lhs, sizeof lhs, "--%s %s", o->name, type_name(o->type));
+        fprintf(f, "  %-28s %s (default: %s)\n", lhs, o->help ? o->help : "",
+                o->def && *o->def ? o->def : "\"\"");
+    }
+}
+
+int cfg_parse_args(const cfg_opt_t *opts, void *base, int argc, char **argv, const char *prog,
+                   const char *summary, dream_err_t *err) {
+    if (cfg_defaults(opts, base, err)) return -1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            cfg_print_help(opts, prog, summary, stdout);
+            return 1;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *cf = NULL;
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) return dream_err_set(err, "--config needs a file name");
+            cf = argv[i + 1];
+        } else if (!strncmp(argv[i], "--config=", 9)) cf = argv[i] + 9;
+        if (cf && cfg_parse_file(opts, base, cf, err)) return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || !a[2])
+            return dream_err_set(err, "unexpected argument '%s' (options start with --; see --help)", a);
+        a += 2;
+        if (!strcmp(a, "config")) { i++; continue; }
+        if (!strncmp(a, "config=", 7)) continue;
+        const char *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        const cfg_opt_t *o = find_n(opts, a, nl);
+        if (!o && !eq && !strncmp(a, "no-", 3)) {
+            const cfg_opt_t *b = cfg_find(opts, a + 3);
+            if (b && b->type == CFG_T_BOOL) {
+                if (set_opt(b, base, "false", err)) return -1;
+                continue;
+            }
+        }
+        if (!o) return dream_err_set(err, "unknown option '--%.*s' (see --help)", (int)nl, a);
+        const char *val;
+        if (eq) val = eq + 1;
+        else if (o->type == CFG_T_BOOL) {
+            if (i + 1 < argc && (argv[i + 1][0] != '-' || argv[i + 1][1] != '-')) {
+                int dummy;
+                if (parse_bool(argv[i + 1], &dummy) == 0) val = argv[++i];
+                else val = "true";
+            } else val = "true";
+        } else {
+            if (i + 1 >= argc) return dream_err_set(err, "option '--%s' needs a value", o->name);
+            val = argv[++i];
+        }
+        if (set_opt(o, base, val, err)) return -1;
+    }
+    return 0;
+}
+
+int cfg_format(const cfg_opt_t *opts, const void *base, const char *name, char *buf, size_t n) {
+    const cfg_opt_t *o = cfg_find(opts, name);
+    if (!o || !n) return -1;
+    const char *p = (const char *)base + o->offset;
+    switch (o->type) {
+    case CFG_T_INT: snprintf(buf, n, "%d", *(const int *)p); break;
+    case CFG_T_DOUBLE: snprintf(buf, n, "%g", *(const double *)p); break;
+    case CFG_T_STRING: snprintf(buf, n, "%s", p); break;
+    case CFG_T_BOOL: snprintf(buf, n, "%s", *(const int *)p ? "true" : "false"); break;
+    }
+    return 0;
+}
+
+size_t cfg_info(const cfg_opt_t *opts, const void *base, char *buf, size_t n) {
+    if (!n) return 0;
+    size_t len = 0;
+    buf[0] = 0;
+    int w = snprintf(buf, n, "# Config\n");
+    len = w > 0 ? (size_t)w : 0;
+    for (const cfg_opt_t *o = opts; o->name && len < n; o++) {
+        char v[512];
+        cfg_format(opts, base, o->name, v, sizeof v);
+        w = snprintf(buf + len, n - len, "%s:%s\n", o->name, v);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    if (len >= n) len = n - 1;
+    return len;
+}

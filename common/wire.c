@@ -1,0 +1,254 @@
+/*
+ * wire.c — bounded send/receive of [header-protobuf][raw pixels] multipart
+ * ZeroMQ messages for the farm protocol (see wire.h).
+ */
+#include "wire.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+int wire_socket_setup(void *sock, int64_t max_frame, dream_err_t *err) {
+    int linger = 0;
+    if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame) != 0)
+        return dream_err_set(err, "ZMQ_MAXMSGSIZE: %s", zmq_strerror(zmq_errno()));
+    if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0)
+        return dream_err_set(err, "ZMQ_LINGER: %s", zmq_strerror(zmq_errno()));
+    int hwm = 1000;
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    return 0;
+}
+
+void wire_envelope_init(Dreamfarm__Envelope *env, Dreamfarm__MsgType type) {
+    dreamfarm__envelope__init(env);
+    env->version = DREAM_WIRE_VERSION;
+    env->type = type;
+}
+
+const char *wire_type_name(Dreamfarm__MsgType t) {
+    switch (t) {
+    case DREAMFARM__MSG_TYPE__MSG_HELLO: return "hello";
+    case DREAMFARM__MSG_TYPE__MSG_WELCOME: return "welcome";
+    case DREAMFARM__MSG_TYPE__MSG_REFUSAL: return "refusal";
+    case DREAMFARM__MSG_TYPE__MSG_JOB: return "job";
+    case DREAMFARM__MSG_TYPE__MSG_RESULT: return "result";
+    case DREAMFARM__MSG_TYPE__MSG_HEARTBEAT: return "heartbeat";
+    case DREAMFARM__MSG_TYPE__MSG_ERROR: return "error";
+    case DREAMFARM__MSG_TYPE__MSG_BYE: return "bye";
+    default: return "?";
+    }
+}
+
+size_t wire_rect_bytes(const Dreamfarm__Rect *r) {
+    if (!r || r->w <= 0 || r->h <= 0 || r->w > DREAM_WIRE_MAX_SIDE || r->h > DREAM_WIRE_MAX_SIDE)
+        return 0;
+    if (r->x < 0 || r->y < 0 || r->x > DREAM_WIRE_MAX_SIDE || r->y > DREAM_WIRE_MAX_SIDE) return 0;
+    size_t px = (size_t)r->w * (size_t)r->h;
+    if (px > DREAM_WIRE_MAX_TILE_PIXELS) return 0;
+    return px * 3u;
+}
+
+long wire_send(void *sock, const void *identity, size_t identity_len,
+               const Dreamfarm__Envelope *env, const void *pixels, size_t pixels_len,
+               int flags, dream_err_t *err) {
+    size_t n = dreamfarm__envelope__get_packed_size(env);
+    if (n > DREAM_WIRE_MAX_HEADER) return dream_err_set(err, "header too large (%zu bytes)", n);
+    uint8_t stackbuf[4096];
+    uint8_t *buf = n <= sizeof stackbuf ? stackbuf : malloc(n);
+    if (!buf) return dream_err_set(err, "out of memory");
+    dreamfarm__envelope__pack(env, buf);
+    long total = 0;
+    int more_hdr = pixels ? ZMQ_SNDMORE : 0;
+    if (identity) {
+        if (zmq_send(sock, identity, identity_len, flags | ZMQ_SNDMORE) < 0) goto fail;
+        total += (long)identity_len;
+    }
+    if (zmq_send(sock, buf, n, flags | more_hdr) < 0) goto fail;
+    total += (long)n;
+    if (pixels) {
+        if (zmq_send(sock, pixels, pixels_len, flags) < 0) goto fail;
+        total += (long)pixels_len;
+    }
+    if (buf != stackbuf) free(buf);
+    return total;
+fail:;
+    int e = zmq_errno();
+    if (buf != stackbuf) free(buf);
+    errno = e;
+    return dream_err_set(err, "send %s: %s", wire_type_name(env->type), zmq_strerror(e));
+}
+
+void wire_msg_clear(wire_msg_t *m) {
+    if (!m) return;
+    if (m->env) dreamfarm__envelope__free_unpacked(m->env, NULL);
+    free(m->pixels);
+    m->env = NULL;
+    m->pixels = NULL;
+    m->pixels_len = 0;
+    m->bytes = 0;
+}
+
+static int rect_ok(const Dreamfarm__Rect *r) { return wire_rect_bytes(r) != 0; }
+
+static int subjects_ok(size_t n, Dreamfarm__Subject **s, const Dreamfarm__Rect *tile,
+                       dream_err_t *err) {
+    if (n > DREAM_WIRE_MAX_SUBJECTS) return dream_err_set(err, "job has %zu subjects (max %d)", n, DREAM_WIRE_MAX_SUBJECTS);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i]->class_id < 0 || s[i]->class_id > 100000)
+            return dream_err_set(err, "subject %zu: bad class %d", i, s[i]->class_id);
+        if (s[i]->rect) {
+            const Dreamfarm__Rect *r = s[i]->rect;
+            if (r->w <= 0 || r->h <= 0 || r->x < 0 || r->y < 0 || r->x + r->w > tile->w ||
+                r->y + r->h > tile->h)
+                return dream_err_set(err, "subject %zu: rect %dx%d+%d+%d outside tile %dx%d", i,
+                                     r->w, r->h, r->x, r->y, tile->w, tile->h);
+        }
+        if (s[i]->has_mask) {
+            if (!s[i]->has_mask_w || !s[i]->has_mask_h || s[i]->mask_w <= 0 || s[i]->mask_h <= 0 ||
+                (long)s[i]->mask_w * s[i]->mask_h > DREAM_WIRE_MAX_MASK ||
+                s[i]->mask.len != (size_t)s[i]->mask_w * (size_t)s[i]->mask_h)
+                return dream_err_set(err, "subject %zu: mask size does not match %dx%d", i,
+                                     s[i]->mask_w, s[i]->mask_h);
+        }
+    }
+    return 0;
+}
+
+int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t *err) {
+    if (env->version != DREAM_WIRE_VERSION)
+        return dream_err_set(err, "protocol version %u (expected %d)", env->version, DREAM_WIRE_VERSION);
+    int want_pixels = 0;
+    const Dreamfarm__Rect *rect = NULL;
+#define NEED(body, ptr) \
+    if (env->body_case != DREAMFARM__ENVELOPE__BODY_##body || !env->ptr) \
+        return dream_err_set(err, "%s message without a %s body", wire_type_name(env->type), #ptr)
+    switch (env->type) {
+    case DREAMFARM__MSG_TYPE__MSG_HELLO:
+        NEED(HELLO, hello);
+        if (strlen(env->hello->name) == 0 || strlen(env->hello->name) > 128)
+            return dream_err_set(err, "hello: bad worker name length");
+        if (!(env->hello->ms_per_mpix_step > 0 && env->hello->ms_per_mpix_step < 1e9))
+            return dream_err_set(err, "hello: bad speed %g", env->hello->ms_per_mpix_step);
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_WELCOME: NEED(WELCOME, welcome); break;
+    case DREAMFARM__MSG_TYPE__MSG_REFUSAL: NEED(REFUSAL, refusal); break;
+    case DREAMFARM__MSG_TYPE__MSG_JOB:
+        NEED(JOB, job);
+        rect = env->job->tile;
+        if (!rect_ok(rect)) return dream_err_set(err, "job: bad tile rectangle");
+        if (!env->job->core || env->job->core->x < 0 || env->job->core->y < 0 ||
+            env->job->core->w <= 0 || env->job->core->h <= 0 ||
+            env->job->core->x + env->job->core->w > rect->w ||
+            env->job->core->y + env->job->core->h > rect->h)
+            return dream_err_set(err, "job: core rectangle outside the tile");
+        if (env->job->steps < 0 || env->job->steps > 10000)
+            return dream_err_set(err, "job: bad steps %d", env->job->steps);
+        if (subjects_ok(env->job->n_subjects, env->job->subjects, rect, err)) return -1;
+        want_pixels = 1;
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_RESULT:
+        NEED(RESULT, result);
+        rect = env->result->tile;
+        if (!rect_ok(rect)) return dream_err_set(err, "result: bad tile rectangle");
+        want_pixels = 1;
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_HEARTBEAT: NEED(HEARTBEAT, heartbeat); break;
+    case DREAMFARM__MSG_TYPE__MSG_ERROR: NEED(ERROR, error); break;
+    case DREAMFARM__MSG_TYPE__MSG_BYE: NEED(BYE, bye); break;
+    default: return dream_err_set(err, "unknown message type %d", (int)env->type);
+    }
+#undef NEED
+    if (want_pixels) {
+        size_t need = wire_rect_bytes(rect);
+        if (pixels_len != need)
+            return dream_err_set(err, "%s: pixel frame is %zu bytes, rect %dx%d needs %zu",
+                                 wire_type_name(env->type), pixels_len, rect->w, rect->h, need);
+    } else if (pixels_len) {
+        return dream_err_set(err, "%s: unexpected pixel frame (%zu bytes)", wire_type_name(env->type),
+                             pixels_len);
+    }
+    return 0;
+}
+
+/* drains the remaining parts of a multipart message */
+static void drain(void *sock) {
+    int more = 1;
+    size_t sz = sizeof more;
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) { zmq_msg_close(&m); break; }
+        zmq_msg_close(&m);
+        sz = sizeof more;
+    }
+}
+
+int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err) {
+    memset(out, 0, sizeof *out);
+    zmq_msg_t parts[DREAM_WIRE_MAX_FRAMES];
+    int nparts = 0, more = 1, rc = 1;
+    int maxparts = with_identity ? 3 : 2;
+    while (more) {
+        if (nparts == maxparts) {
+            drain(sock);
+            rc = -1;
+            dream_err_set(err, "message has more than %d frames", maxparts);
+            break;
+        }
+        zmq_msg_init(&parts[nparts]);
+        if (zmq_msg_recv(&parts[nparts], sock, nparts ? 0 : flags) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&parts[nparts]);
+            if (nparts == 0 && e == EAGAIN) return 0;
+            if (nparts == 0 && e == EINTR) return 0;
+            for (int i = 0; i < nparts; i++) zmq_msg_close(&parts[i]);
+            dream_err_set(err, "recv: %s", zmq_strerror(e));
+            return -2;
+        }
+        out->bytes += zmq_msg_size(&parts[nparts]);
+        more = zmq_msg_more(&parts[nparts]);
+        nparts++;
+    }
+    int hi = 0;
+    if (with_identity) {
+        size_t il = zmq_msg_size(&parts[0]);
+        if (il > 0 && il <= DREAM_WIRE_MAX_IDENTITY) {
+            memcpy(out->identity, zmq_msg_data(&parts[0]), il);
+            out->identity_len = il;
+        }
+        hi = 1;
+    }
+    if (rc == 1 && nparts <= hi) {
+        rc = dream_err_set(err, "message without a header frame");
+    }
+    if (rc == 1) {
+        size_t hl = zmq_msg_size(&parts[hi]);
+        if (hl == 0 || hl > DREAM_WIRE_MAX_HEADER) {
+            rc = dream_err_set(err, "header frame of %zu bytes (max %u)", hl, DREAM_WIRE_MAX_HEADER);
+        } else {
+            out->env = dreamfarm__envelope__unpack(NULL, hl, zmq_msg_data(&parts[hi]));
+            if (!out->env) rc = dream_err_set(err, "header is not a valid Envelope protobuf");
+        }
+    }
+    size_t plen = (rc == 1 && nparts > hi + 1) ? zmq_msg_size(&parts[hi + 1]) : 0;
+    if (rc == 1 && plen > DREAM_WIRE_MAX_PIXEL_BYTES)
+        rc = dream_err_set(err, "pixel frame of %zu bytes is too large", plen);
+    if (rc == 1 && wire_validate(out->env, plen, err) != 0) rc = -1;
+    if (rc == 1 && plen) {
+        out->pixels = malloc(plen);
+        if (!out->pixels) rc = dream_err_set(err, "out of memory for %zu pixel bytes", plen);
+        else {
+            memcpy(out->pixels, zmq_msg_data(&parts[hi + 1]), plen);
+            out->pixels_len = plen;
+        }
+    }
+    for (int i = 0; i < nparts; i++) zmq_msg_close(&parts[i]);
+    if (rc != 1) {
+        size_t il = out->identity_len;
+        wire_msg_clear(out);
+        out->identity_len = il;
+        return -1;
+    }
+    return 1;
+}

@@ -1,0 +1,67 @@
+/*
+ * wire.h — framing of the farm protocol (proto/dreamfarm.proto) over ZeroMQ.
+ *
+ * A message is multipart: [identity (ROUTER only)] [Envelope protobuf] [pixels?].
+ * Every receive is bounded: the socket's ZMQ_MAXMSGSIZE caps each frame, a
+ * message with more frames than allowed is drained and dropped, the header is
+ * size-checked before protobuf unpacking, the envelope version must equal
+ * DREAM_WIRE_VERSION, the body must match the type, and a pixel frame must be
+ * exactly rect.w * rect.h * 3 bytes of the Job/Result rectangle. Malformed
+ * input is logged (rate limited) and dropped; it never aborts the receiver.
+ */
+#ifndef DREAM_WIRE_H
+#define DREAM_WIRE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "dlog.h"
+#include "dreamfarm.pb-c.h"
+
+#define DREAM_WIRE_VERSION 1
+#define DREAM_WIRE_MAX_HEADER (256u * 1024u)       /* bytes of the protobuf header */
+#define DREAM_WIRE_MAX_IDENTITY 256u
+#define DREAM_WIRE_MAX_SIDE 16384
+#define DREAM_WIRE_MAX_TILE_PIXELS (64u * 1024u * 1024u)
+#define DREAM_WIRE_MAX_PIXEL_BYTES ((size_t)DREAM_WIRE_MAX_TILE_PIXELS * 3u)
+#define DREAM_WIRE_MAX_FRAMES 3                    /* identity + header + pixels */
+#define DREAM_WIRE_MAX_SUBJECTS 4
+#define DREAM_WIRE_MAX_MASK (256 * 256)
+
+/* One received message. env is owned (free with wire_msg_clear). */
+typedef struct wire_msg {
+    uint8_t identity[DREAM_WIRE_MAX_IDENTITY];
+    size_t identity_len;        /* 0 when the socket has no identity frame */
+    Dreamfarm__Envelope *env;
+    uint8_t *pixels;            /* malloc'd, or NULL */
+    size_t pixels_len;
+    size_t bytes;               /* total bytes received for this message */
+} wire_msg_t;
+
+/* Sets ZMQ_MAXMSGSIZE (largest frame), linger and a few sane defaults on a socket. */
+int wire_socket_setup(void *sock, int64_t max_frame, dream_err_t *err);
+
+/* Initialises an envelope with the current version and the given type (body unset). */
+void wire_envelope_init(Dreamfarm__Envelope *env, Dreamfarm__MsgType type);
+
+/* Sends [identity?][header][pixels?] (identity may be NULL; pixels may be NULL).
+ * flags: ZMQ_DONTWAIT or 0. Returns bytes sent, or -1 with err (errno kept). */
+long wire_send(void *sock, const void *identity, size_t identity_len,
+               const Dreamfarm__Envelope *env, const void *pixels, size_t pixels_len,
+               int flags, dream_err_t *err);
+
+/* Receives one whole message. with_identity: 1 for ROUTER sockets.
+ * Returns 1 on a valid message (out filled), 0 when nothing is waiting
+ * (ZMQ_DONTWAIT given and EAGAIN), -1 when a message was received but dropped
+ * as malformed (err says why; out cleared, identity kept when known),
+ * -2 on a socket error (ETERM etc, err set). */
+int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err);
+
+/* Validates a decoded envelope + pixel frame (used by wire_recv; exposed for tests). */
+int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t *err);
+
+void wire_msg_clear(wire_msg_t *m);
+
+/* Rect helpers */
+size_t wire_rect_bytes(const Dreamfarm__Rect *r);   /* w*h*3, 0 if invalid */
+const char *wire_type_name(Dreamfarm__MsgType t);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * blend.h — feathered blending of returned tiles into a keyframe.
+ *
+ * Each tile contributes with a weight that is the product of two 1-D
+ * smoothstep ramps across its overlap zones (tile edge -> core edge + halo);
+ * at a canvas edge the ramp is flat. Neighbouring ramps sum to one across an
+ * overlap, so there is no seam. The warped previous keyframe ("base") fills
+ * with weight max(0, 1 - sum of tile weights): a tile missing at the deadline
+ * is filled from it, fading into its neighbours' halos.
+ */
+#ifndef DREAM_BLEND_H
+#define DREAM_BLEND_H
+#include <stdint.h>
+#include "dlog.h"
+#include "image.h"
+#include "tiles.h"
+
+typedef struct blend blend_t;
+
+blend_t *blend_new(int W, int H, dream_err_t *err);
+void blend_destroy(blend_t **b);
+void blend_reset(blend_t *b);
+/* Weight of a pixel at offset i in [0, len) with feathers f0 (start) and f1 (end). */
+float blend_ramp(int i, int len, int f0, int f1);
+/* Adds a tile's pixels: rgb8 (t->r.h, t->r.w, 3). */
+int blend_add_rgb8(blend_t *b, const tile_t *t, const uint8_t *rgb, dream_err_t *err);
+/* out = (sum w_i tile_i + w_base base) / (sum w_i + w_base); base and out are W x H x 3. */
+int blend_finish(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err);
+
+#endif

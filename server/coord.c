@@ -1,0 +1,944 @@
+/*
+ * coord.c — the dreamd coordinator: registry, heartbeats, keyframe loop,
+ * tiles, requeue, quarantine, admin commands; see coord.h.
+ */
+#define _GNU_SOURCE
+// backend.h nests a comment opener in a comment (-Wcomment); harmless
+#pragma GCC diagnostic ignored "-Wcomment"
+#include "coord.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zmq.h>
+#include "blend.h"
+#include "classes.h"
+#include "engine.h"
+#include "frameclock.h"
+#include "state.h"
+#include "tiles.h"
+#include "wire.h"
+
+#define MOD "coord"
+#define COORD_VERSION "dreamd 0.1"
+
+const cfg_opt_t coord_cfg_opts[] = {
+    CFG_STR(coord_cfg_t, worker_bind, "worker-bind", "tcp://*:5555", "ZeroMQ endpoint workers connect to"),
+    CFG_STR(coord_cfg_t, admin_bind, "admin-bind", "tcp://127.0.0.1:5556", "admin (dreamctl) endpoint"),
+    CFG_INT(coord_cfg_t, http_port, "http-port", "8080", 0, 65535, "HTTP/WebSocket port of the live page (0 = off)"),
+    CFG_STR(coord_cfg_t, weights, "weights", "random", "model weights FILE or 'random' (workers load their own; informational)"),
+    CFG_STR(coord_cfg_t, size, "size", "1280x720", "canvas size WxH"),
+    CFG_INT(coord_cfg_t, fps, "fps", "25", 1, 120, "output frame rate"),
+    CFG_STR(coord_cfg_t, frames_out, "frames-out", "", "write every output frame as PNG into DIR"),
+    CFG_INT(coord_cfg_t, frames_every, "frames-every", "1", 1, 100000, "with --frames-out: keep every Nth frame"),
+    CFG_STR(coord_cfg_t, keyframes_out, "keyframes-out", "", "write every keyframe as PNG into DIR"),
+    CFG_INT(coord_cfg_t, steps, "steps", "10", 0, 1000, "Adam steps per keyframe"),
+    CFG_DOUBLE(coord_cfg_t, lr, "lr", "5", 0, 1000, "Adam learning rate (pixel units)"),
+    CFG_DOUBLE(coord_cfg_t, mean_weight, "mean-weight", "1", -100, 100, "weight of the mean-logit term"),
+    CFG_DOUBLE(coord_cfg_t, prior_strength, "prior-strength", "10", 0, 10000, "patch prior strength"),
+    CFG_INT(coord_cfg_t, jitter, "jitter", "0", 0, 64, "max jitter roll per step (pixels)"),
+    CFG_STR(coord_cfg_t, subjects, "subjects", "", "initial subjects, e.g. \"tree frog + volcano\" or class ids"),
+    CFG_STR(coord_cfg_t, layout, "layout", "auto", "subject layout: auto|single|seed|bands|quadrants"),
+    CFG_DOUBLE(coord_cfg_t, zoom_per_sec, "zoom-per-sec", "1.03", 0.5, 2, "zoom factor per second of real time"),
+    CFG_DOUBLE(coord_cfg_t, rotate_deg_per_sec, "rotate-deg-per-sec", "0.5", -90, 90, "rotation per second (degrees, ccw)"),
+    CFG_DOUBLE(coord_cfg_t, max_kf_dt, "max-keyframe-dt", "5", 0.05, 60, "cap on the elapsed time one keyframe's warp covers (s)"),
+    CFG_INT(coord_cfg_t, halo, "halo", "64", 64, 1024, "tile halo (px)"),
+    CFG_INT(coord_cfg_t, min_side, "min-side", "224", 32, 4096, "engine minimum tile side (px)"),
+    CFG_INT(coord_cfg_t, max_tiles, "max-tiles", "64", 1, 64, "most tiles per keyframe"),
+    CFG_DOUBLE(coord_cfg_t, job_overhead_ms, "job-overhead-ms", "20", 0, 10000, "assumed fixed cost per job when planning"),
+    CFG_INT(coord_cfg_t, heartbeat_ms, "heartbeat-ms", "1000", 50, 60000, "heartbeat interval (both ways)"),
+    CFG_INT(coord_cfg_t, liveness, "liveness", "3", 1, 100, "missed heartbeats before a peer is dead"),
+    CFG_DOUBLE(coord_cfg_t, deadline_factor, "deadline-factor", "3", 1, 100, "job deadline = estimate x factor + deadline-min-ms"),
+    CFG_INT(coord_cfg_t, deadline_min_ms, "deadline-min-ms", "2000", 10, 600000, "slack added to every job deadline"),
+    CFG_INT(coord_cfg_t, max_failures, "max-failures", "3", 1, 1000, "failures before a worker is quarantined"),
+    CFG_INT(coord_cfg_t, max_workers, "max-workers", "256", 1, 4096, "most connected workers"),
+    CFG_STR(coord_cfg_t, state, "state", "dreamd-state.sqlite", "SQLite file for durable state (':memory:' = none)"),
+    CFG_INT(coord_cfg_t, seed, "seed", "1", 0, 2147483647, "seed of the initial canvas and tile offsets"),
+    CFG_STR(coord_cfg_t, model_hash, "model-hash", "", "required worker model hash (empty: the first worker's)"),
+    CFG_STR(coord_cfg_t, log_level, "log-level", "info", "debug|info|warn|error"),
+    CFG_DOUBLE(coord_cfg_t, run_seconds, "run-seconds", "0", 0, 1e9, "stop after this many seconds (0 = never)"),
+    CFG_INT(coord_cfg_t, max_keyframes, "max-keyframes", "0", 0, 2147483647, "stop after this many keyframes (0 = never)"),
+    CFG_STR(coord_cfg_t, curve_secret_file, "curve-secret-file", "", "CURVE: coordinator key file (from dreamctl keygen); empty = off"),
+    CFG_STR(coord_cfg_t, curve_allow_file, "curve-allow-file", "", "CURVE: file of allowed worker public keys (z85, one a line)"),
+    CFG_END};
+
+int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
+    int w = 0, h = 0;
+    char x;
+    if (sscanf(cfg->size, "%d%c%d", &w, &x, &h) != 3 || (x != 'x' && x != 'X') || w < 1 || h < 1 ||
+        w > DREAM_IMAGE_MAX_SIDE || h > DREAM_IMAGE_MAX_SIDE)
+        return dream_err_set(err, "option 'size': '%s' is not WxH (e.g. 1280x720)", cfg->size);
+    if (w < cfg->min_side || h < cfg->min_side)
+        return dream_err_set(err, "option 'size': %dx%d is smaller than the engine minimum %d", w, h, cfg->min_side);
+    cfg->W = w;
+    cfg->H = h;
+    dlog_level_t lvl;
+    if (dlog_parse_level(cfg->log_level, &lvl)) return dream_err_set(err, "option 'log-level': bad level '%s'", cfg->log_level);
+    dlog_set_level(lvl);
+    return 0;
+}
+
+enum { JOB_PENDING = 0, JOB_RUNNING, JOB_DONE };
+
+typedef struct kf_job {
+    int state;
+    uint64_t job_id;        /* current dispatch id (0 = none) */
+    int worker;             /* slot, -1 */
+    int attempts;
+} kf_job_t;
+
+typedef struct worker {
+    int used;
+    uint8_t id[DREAM_WIRE_MAX_IDENTITY];
+    size_t idlen;
+    char name[129];
+    char backend[16];
+    char device[128];
+    char hash[64];
+    uint64_t mem, max_px;
+    int min_side;
+    double ms_mpix;         /* measured (EMA), starts at the hello's claim */
+    double last_seen, last_sent;
+    int failures;
+    int quarantined;
+    uint64_t job_id;        /* job the worker is computing (0 idle) */
+    uint64_t job_kf;
+    double job_sent, job_deadline;
+    uint64_t jobs_done;
+    uint64_t seq;
+} worker_t;
+
+struct coord {
+    coord_cfg_t cfg;
+    void *zctx, *router, *admin;
+    dream_state_t *state;
+    frameclock_t *fc;
+    dream_sinks_t kf_sinks;
+    worker_t *w;
+    int nslots;
+    dream_image_t *canvas;
+    /* subjects */
+    int nsubj, cls[DREAM_MAX_SUBJECTS];
+    dream_layout_t layout;
+    char subj_text[256];
+    dream_classes_t *classes;
+    int classes_tried;
+    /* keyframe in flight */
+    int kf_active;
+    uint64_t kf_id;
+    dream_image_t *base;
+    uint8_t *base_rgb;
+    tile_plan_t plan;
+    kf_job_t jobs[TILE_MAX];
+    int njobs_done;
+    blend_t *blend;
+    double kf_start, kf_deadline, kf_zoom, kf_angle;
+    uint64_t kf_bytes;
+    double last_kf_start, last_kf_end;
+    uint64_t rng;
+    uint64_t next_job_id, next_worker_seq;
+    char pinned_hash[64];
+    int stopping;
+    double t0;
+    double last_hb;
+    coord_stats_t st;
+    uint64_t bytes_at_kf_start;
+    uint64_t kf_bytes_total;
+    double log_malformed_at;
+};
+
+/* ---------- helpers ---------- */
+
+static void init_canvas(dream_image_t *im, uint64_t seed) {
+    uint64_t s = seed * 7919u + 17u;
+    for (int y = 0; y < im->h; y++)
+        for (int x = 0; x < im->w; x++) {
+            float *p = im->px + ((size_t)y * im->w + x) * 3;
+            double gx = (double)x / im->w, gy = (double)y / im->h;
+            for (int c = 0; c < 3; c++) {
+                double n = (double)(tile_rng_next(&s) >> 40) / (double)(1ull << 24);
+                double v = 128 + 50 * sin(6.28318 * (gx * (1 + c) + gy * (2 - c * 0.5))) + 30 * (n - 0.5);
+                p[c] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+}
+
+static int layout_for(const coord_t *c) {
+    if (strcasecmp(c->cfg.layout, "auto") == 0) {
+        switch (c->nsubj) {
+        case 0: case 1: return DREAM_LAYOUT_SINGLE;
+        case 2: return DREAM_LAYOUT_SEED;
+        case 3: return DREAM_LAYOUT_BANDS;
+        default: return DREAM_LAYOUT_QUADRANTS;
+        }
+    }
+    return c->layout;
+}
+
+/* global region of subject s in canvas pixels */
+static tile_rect_t subject_region(int layout, int s, int n, int W, int H) {
+    switch (layout) {
+    case DREAM_LAYOUT_SEED:
+        if (n < 2) break;
+        return s == 0 ? (tile_rect_t){0, H / 2, W, H - H / 2} : (tile_rect_t){0, 0, W, H / 2};
+    case DREAM_LAYOUT_BANDS: {
+        int y0 = (int)((long)H * s / n), y1 = (int)((long)H * (s + 1) / n);
+        return (tile_rect_t){0, y0, W, y1 - y0};
+    }
+    case DREAM_LAYOUT_QUADRANTS: {
+        int qx = s % 2, qy = s / 2;
+        int x0 = qx ? W / 2 : 0, y0 = qy ? H / 2 : 0;
+        return (tile_rect_t){x0, y0, qx ? W - W / 2 : W / 2, qy ? H - H / 2 : H / 2};
+    }
+    default: break;
+    }
+    return (tile_rect_t){0, 0, W, H};
+}
+
+static worker_t *find_worker(coord_t *c, const uint8_t *id, size_t idlen) {
+    for (int i = 0; i < c->nslots; i++)
+        if (c->w[i].used && c->w[i].idlen == idlen && memcmp(c->w[i].id, id, idlen) == 0) return &c->w[i];
+    return NULL;
+}
+
+static long send_to(coord_t *c, worker_t *w, Dreamfarm__Envelope *env, const void *px, size_t pxlen) {
+    dream_err_t err = {{0}};
+    long n = wire_send(c->router, w->id, w->idlen, env, px, pxlen, ZMQ_DONTWAIT, &err);
+    if (n < 0) {
+        dlog_warn(MOD, "worker %s: %s", w->name, err.msg);
+        return -1;
+    }
+    c->st.bytes_out += (uint64_t)n;
+    w->last_sent = dream_now_ms();
+    return n;
+}
+
+static void send_refusal(coord_t *c, const uint8_t *id, size_t idlen, const char *why) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Refusal r = DREAMFARM__REFUSAL__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_REFUSAL);
+    r.reason = (char *)why;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_REFUSAL;
+    env.refusal = &r;
+    wire_send(c->router, id, idlen, &env, NULL, 0, ZMQ_DONTWAIT, NULL);
+    c->st.refused++;
+}
+
+/* puts the job a worker holds back into the pending pool */
+static void requeue_worker_job(coord_t *c, worker_t *w, const char *why) {
+    if (!w->job_id) return;
+    if (c->kf_active && w->job_kf == c->kf_id) {
+        for (int i = 0; i < c->plan.n; i++) {
+            kf_job_t *j = &c->jobs[i];
+            if (j->state == JOB_RUNNING && j->job_id == w->job_id) {
+                j->state = JOB_PENDING;
+                j->job_id = 0;
+                j->worker = -1;
+                c->st.requeued++;
+                dlog_info(MOD, "keyframe %llu tile %d requeued (%s on %s)", (unsigned long long)c->kf_id, i,
+                          why, w->name);
+            }
+        }
+    }
+}
+
+static void worker_fail(coord_t *c, worker_t *w, const char *why) {
+    w->failures++;
+    c->st.failures++;
+    dream_state_counter_add(c->state, "worker_failures", 1);
+    dlog_warn(MOD, "worker %s failure %d/%d: %s", w->name, w->failures, c->cfg.max_failures, why);
+    if (w->failures >= c->cfg.max_failures && !w->quarantined) {
+        w->quarantined = 1;
+        dream_state_quarantine_add(c->state, w->name, why, NULL);
+        dream_state_counter_add(c->state, "quarantined", 1);
+        dlog_warn(MOD, "worker %s QUARANTINED after %d failures (release with: dreamctl release %s)", w->name,
+                  w->failures, w->name);
+    }
+}
+
+static void worker_remove(coord_t *c, worker_t *w, const char *why) {
+    dlog_info(MOD, "worker %s (%s) gone: %s", w->name, w->backend, why);
+    requeue_worker_job(c, w, why);
+    memset(w, 0, sizeof *w);
+}
+
+/* ---------- worker messages ---------- */
+
+static void on_hello(coord_t *c, wire_msg_t *m) {
+    Dreamfarm__Hello *h = m->env->hello;
+    worker_t *w = find_worker(c, m->identity, m->identity_len);
+    char why[160] = "";
+    const char *hash = h->model_hash ? h->model_hash : "";
+    int min_side = h->has_min_side && h->min_side > 0 ? h->min_side : c->cfg.min_side;
+    if (h->max_tile_pixels < (uint64_t)c->cfg.min_side * c->cfg.min_side)
+        snprintf(why, sizeof why, "worker holds %llu pixels, less than one %dx%d tile",
+                 (unsigned long long)h->max_tile_pixels, c->cfg.min_side, c->cfg.min_side);
+    else if (min_side > c->cfg.min_side)
+        snprintf(why, sizeof why, "worker's minimum side %d exceeds the farm's %d", min_side, c->cfg.min_side);
+    else if (c->pinned_hash[0] && *hash && strcmp(hash, c->pinned_hash) != 0)
+        snprintf(why, sizeof why, "model hash %s differs from the farm's %s", hash, c->pinned_hash);
+    if (why[0]) {
+        dlog_warn(MOD, "refusing worker %s: %s", h->name, why);
+        send_refusal(c, m->identity, m->identity_len, why);
+        if (w) worker_remove(c, w, "refused");
+        return;
+    }
+    /* a restarted worker with the same name replaces its old entry */
+    for (int i = 0; i < c->nslots; i++)
+        if (c->w[i].used && &c->w[i] != w && strcmp(c->w[i].name, h->name) == 0)
+            worker_remove(c, &c->w[i], "replaced by a new connection");
+    if (!w) {
+        for (int i = 0; i < c->nslots && !w; i++)
+            if (!c->w[i].used) w = &c->w[i];
+        if (!w) {
+            send_refusal(c, m->identity, m->identity_len, "too many workers");
+            return;
+        }
+    } else {
+        requeue_worker_job(c, w, "hello again");
+    }
+    memset(w, 0, sizeof *w);
+    w->used = 1;
+    memcpy(w->id, m->identity, m->identity_len);
+    w->idlen = m->identity_len;
+    snprintf(w->name, sizeof w->name, "%s", h->name);
+    snprintf(w->backend, sizeof w->backend, "%s", h->backend);
+    snprintf(w->device, sizeof w->device, "%s", h->device ? h->device : "");
+    snprintf(w->hash, sizeof w->hash, "%s", hash);
+    w->mem = h->memory_bytes;
+    w->max_px = h->max_tile_pixels;
+    w->min_side = min_side;
+    w->ms_mpix = h->ms_per_mpix_step;
+    w->last_seen = dream_now_ms();
+    w->seq = ++c->next_worker_seq;
+    w->quarantined = dream_state_is_quarantined(c->state, w->name);
+    if (!c->pinned_hash[0] && *hash) {
+        snprintf(c->pinned_hash, sizeof c->pinned_hash, "%s", hash);
+        dlog_info(MOD, "farm model hash pinned to %s (from %s)", hash, w->name);
+    }
+    Dreamfarm__Envelope env;
+    Dreamfarm__Welcome wl = DREAMFARM__WELCOME__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_WELCOME);
+    char wid[32];
+    snprintf(wid, sizeof wid, "w%llu", (unsigned long long)w->seq);
+    wl.worker_id = wid;
+    wl.heartbeat_ms = (uint32_t)c->cfg.heartbeat_ms;
+    wl.liveness = (uint32_t)c->cfg.liveness;
+    wl.has_quarantined = 1;
+    wl.quarantined = w->quarantined;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_WELCOME;
+    env.welcome = &wl;
+    send_to(c, w, &env, NULL, 0);
+    dlog_info(MOD, "worker %s joined: %s %s, %.1f ms/MPx-step, max %llu px%s", w->name, w->backend, w->device,
+              w->ms_mpix, (unsigned long long)w->max_px, w->quarantined ? " (QUARANTINED)" : "");
+}
+
+static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
+    Dreamfarm__Result *r = m->env->result;
+    if (r->job_id != w->job_id || !w->job_id) {
+        c->st.late_discarded++;
+        dlog_debug(MOD, "discarding result %llu from %s (not its current job)", (unsigned long long)r->job_id, w->name);
+        return;
+    }
+    uint64_t jid = w->job_id;
+    w->job_id = 0;
+    int idx = -1;
+    if (c->kf_active && w->job_kf == c->kf_id)
+        for (int i = 0; i < c->plan.n; i++)
+            if (c->jobs[i].state == JOB_RUNNING && c->jobs[i].job_id == jid) idx = i;
+    if (idx < 0) {      /* requeued after a deadline, or its keyframe is finished */
+        c->st.late_discarded++;
+        dream_state_counter_add(c->state, "late_discarded", 1);
+        dlog_info(MOD, "late result %llu from %s discarded", (unsigned long long)jid, w->name);
+        return;
+    }
+    tile_t *t = &c->plan.tiles[idx];
+    if (r->tile->x != t->r.x || r->tile->y != t->r.y || r->tile->w != t->r.w || r->tile->h != t->r.h) {
+        c->jobs[idx].state = JOB_PENDING;
+        c->jobs[idx].job_id = 0;
+        c->st.requeued++;
+        worker_fail(c, w, "result for a different rectangle");
+        return;
+    }
+    dream_err_t err = {{0}};
+    if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
+        dlog_error(MOD, "blend: %s", err.msg);
+        return;
+    }
+    c->jobs[idx].state = JOB_DONE;
+    c->njobs_done++;
+    c->st.results_ok++;
+    w->jobs_done++;
+    double mpix = (double)t->r.w * t->r.h / 1e6;
+    if (c->cfg.steps > 0 && r->compute_ms > 0 && mpix > 0) {
+        double s = r->compute_ms / (mpix * c->cfg.steps);
+        if (s > 0.001 && s < 1e8) w->ms_mpix = 0.7 * w->ms_mpix + 0.3 * s;
+    }
+    if (w->failures > 0 && !w->quarantined) w->failures--;  /* good work slowly heals */
+}
+
+static void handle_worker_msg(coord_t *c) {
+    for (int k = 0; k < 256; k++) {
+        wire_msg_t m;
+        dream_err_t err = {{0}};
+        int rc = wire_recv(c->router, 1, ZMQ_DONTWAIT, &m, &err);
+        if (rc == 0 || rc == -2) return;
+        if (rc < 0) {
+            c->st.malformed++;
+            double now = dream_now_ms();
+            if (now - c->log_malformed_at > 1000) {
+                dlog_warn(MOD, "dropped malformed message (%s); %llu so far", err.msg,
+                          (unsigned long long)c->st.malformed);
+                c->log_malformed_at = now;
+            }
+            if (m.identity_len && strncmp(err.msg, "protocol version", 16) == 0 &&
+                !find_worker(c, m.identity, m.identity_len))
+                send_refusal(c, m.identity, m.identity_len, err.msg);
+            continue;
+        }
+        c->st.bytes_in += m.bytes;
+        Dreamfarm__MsgType type = m.env->type;
+        worker_t *w = find_worker(c, m.identity, m.identity_len);
+        if (type == DREAMFARM__MSG_TYPE__MSG_HELLO) {
+            on_hello(c, &m);
+        } else if (!w) {
+            if (type != DREAMFARM__MSG_TYPE__MSG_BYE)
+                send_refusal(c, m.identity, m.identity_len, "unknown worker: say hello first");
+        } else {
+            w->last_seen = dream_now_ms();
+            switch (type) {
+            case DREAMFARM__MSG_TYPE__MSG_RESULT: on_result(c, w, &m); break;
+            case DREAMFARM__MSG_TYPE__MSG_ERROR: {
+                Dreamfarm__Error *e = m.env->error;
+                dlog_warn(MOD, "worker %s error %d: %s", w->name, e->code, e->message);
+                if (w->job_id && (!e->has_job_id || e->job_id == w->job_id)) {
+                    requeue_worker_job(c, w, "worker error");
+                    w->job_id = 0;
+                    worker_fail(c, w, e->message);
+                }
+                break;
+            }
+            case DREAMFARM__MSG_TYPE__MSG_BYE: worker_remove(c, w, "said bye"); break;
+            default: break;  /* heartbeat: last_seen updated */
+            }
+        }
+        wire_msg_clear(&m);
+    }
+}
+
+/* ---------- keyframes ---------- */
+
+static int usable_workers(coord_t *c, tile_worker_t *tw, int max) {
+    int n = 0;
+    for (int i = 0; i < c->nslots && n < max; i++)
+        if (c->w[i].used && !c->w[i].quarantined)
+            tw[n++] = (tile_worker_t){c->w[i].ms_mpix, c->w[i].max_px};
+    return n;
+}
+
+static int kf_start(coord_t *c) {
+    tile_worker_t tw[512];
+    int nw = usable_workers(c, tw, 512);
+    if (nw == 0) return 0;
+    double now = dream_now_ms();
+    double dt = c->last_kf_start > 0 ? (now - c->last_kf_start) / 1000.0 : 1.0;
+    if (dt > c->cfg.max_kf_dt) dt = c->cfg.max_kf_dt;
+    c->kf_zoom = pow(c->cfg.zoom_per_sec, dt);
+    c->kf_angle = c->cfg.rotate_deg_per_sec * dt;
+    dream_err_t err = {{0}};
+    if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, DREAM_INTERP_BILINEAR, &err) != 0) {
+        dlog_error(MOD, "warp: %s", err.msg);
+        return -1;
+    }
+    tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
+                             c->cfg.job_overhead_ms, c->cfg.max_tiles};
+    if (tile_plan_make(&pp, tw, nw, tile_rng_next(&c->rng), &c->plan, &err) != 0) {
+        dlog_warn(MOD, "%s", err.msg);
+        return 0;
+    }
+    dream_image_to_rgb8(c->base, c->base_rgb);
+    blend_reset(c->blend);
+    memset(c->jobs, 0, sizeof c->jobs);
+    for (int i = 0; i < c->plan.n; i++) c->jobs[i].worker = -1;
+    c->njobs_done = 0;
+    c->kf_id++;
+    c->kf_active = 1;
+    c->kf_start = now;
+    c->last_kf_start = now;
+    c->bytes_at_kf_start = c->st.bytes_in + c->st.bytes_out;
+    double slack = c->cfg.deadline_min_ms * 2.0 + (double)c->cfg.heartbeat_ms * c->cfg.liveness;
+    c->kf_deadline = now + c->plan.est_ms * c->cfg.deadline_factor + slack;
+    dlog_debug(MOD, "keyframe %llu: %dx%d grid (%d tiles, offset %d,%d), est %.0f ms, zoom %.4f angle %.3f",
+               (unsigned long long)c->kf_id, c->plan.nx, c->plan.ny, c->plan.n, c->plan.ox, c->plan.oy,
+               c->plan.est_ms, c->kf_zoom, c->kf_angle);
+    return 1;
+}
+
+static int send_job(coord_t *c, worker_t *w, int idx) {
+    tile_t *t = &c->plan.tiles[idx];
+    Dreamfarm__Envelope env;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
+    Dreamfarm__Job job = DREAMFARM__JOB__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT;
+    tile.x = t->r.x; tile.y = t->r.y; tile.w = t->r.w; tile.h = t->r.h;
+    core.x = t->core.x - t->r.x; core.y = t->core.y - t->r.y; core.w = t->core.w; core.h = t->core.h;
+    Dreamfarm__Subject subj[DREAM_MAX_SUBJECTS], *sp[DREAM_MAX_SUBJECTS];
+    Dreamfarm__Rect srect[DREAM_MAX_SUBJECTS];
+    int ns = 0, layout = layout_for(c);
+    for (int s = 0; s < c->nsubj; s++) {
+        tile_rect_t g = subject_region(layout, s, c->nsubj, c->cfg.W, c->cfg.H);
+        int x0 = g.x > t->r.x ? g.x : t->r.x, y0 = g.y > t->r.y ? g.y : t->r.y;
+        int x1 = g.x + g.w < t->r.x + t->r.w ? g.x + g.w : t->r.x + t->r.w;
+        int y1 = g.y + g.h < t->r.y + t->r.h ? g.y + g.h : t->r.y + t->r.h;
+        if (x1 - x0 < 16 || y1 - y0 < 16) continue;  /* subject absent from this tile */
+        dreamfarm__subject__init(&subj[ns]);
+        dreamfarm__rect__init(&srect[ns]);
+        srect[ns].x = x0 - t->r.x; srect[ns].y = y0 - t->r.y; srect[ns].w = x1 - x0; srect[ns].h = y1 - y0;
+        subj[ns].class_id = c->cls[s];
+        subj[ns].rect = &srect[ns];
+        sp[ns] = &subj[ns];
+        ns++;
+    }
+    job.keyframe_id = c->kf_id;
+    job.job_id = ++c->next_job_id;
+    job.tile = &tile;
+    job.core = &core;
+    job.n_subjects = (size_t)ns;
+    job.subjects = sp;
+    job.steps = c->cfg.steps;
+    job.has_lr = 1; job.lr = (float)c->cfg.lr;
+    job.has_mean_weight = 1; job.mean_weight = (float)c->cfg.mean_weight;
+    job.has_prior_strength = 1; job.prior_strength = (float)c->cfg.prior_strength;
+    job.has_jitter = 1; job.jitter = c->cfg.jitter;
+    job.has_seed = 1; job.seed = c->kf_id * 1000003u + (uint64_t)idx;
+    double est = (double)t->r.w * t->r.h / 1e6 * c->cfg.steps * w->ms_mpix;
+    double dl = est * c->cfg.deadline_factor + c->cfg.deadline_min_ms;
+    job.deadline_ms = (uint32_t)dl;
+    job.has_canvas_w = 1; job.canvas_w = c->cfg.W;
+    job.has_canvas_h = 1; job.canvas_h = c->cfg.H;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
+    env.job = &job;
+    size_t len = (size_t)t->r.w * t->r.h * 3;
+    uint8_t *px = malloc(len);
+    if (!px) return -1;
+    for (int y = 0; y < t->r.h; y++)
+        memcpy(px + (size_t)y * t->r.w * 3, c->base_rgb + ((size_t)(t->r.y + y) * c->cfg.W + t->r.x) * 3,
+               (size_t)t->r.w * 3);
+    long n = send_to(c, w, &env, px, len);
+    free(px);
+    if (n < 0) {
+        worker_remove(c, w, "unreachable");
+        return -1;
+    }
+    double now = dream_now_ms();
+    w->job_id = job.job_id;
+    w->job_kf = c->kf_id;
+    w->job_sent = now;
+    w->job_deadline = now + dl;
+    c->jobs[idx].state = JOB_RUNNING;
+    c->jobs[idx].job_id = job.job_id;
+    c->jobs[idx].worker = (int)(w - c->w);
+    c->jobs[idx].attempts++;
+    c->st.jobs_sent++;
+    return 0;
+}
+
+static void dispatch(coord_t *c) {
+    if (!c->kf_active) return;
+    for (;;) {
+        /* largest pending tile first, to the fastest idle worker that holds it */
+        int best = -1;
+        uint64_t bpx = 0;
+        for (int i = 0; i < c->plan.n; i++) {
+            uint64_t px = (uint64_t)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h;
+            if (c->jobs[i].state == JOB_PENDING && px > bpx) {
+                /* skip tiles nobody idle can hold */
+                int ok = 0;
+                for (int k = 0; k < c->nslots && !ok; k++)
+                    ok = c->w[k].used && !c->w[k].quarantined && !c->w[k].job_id && c->w[k].max_px >= px;
+                if (ok) { best = i; bpx = px; }
+            }
+        }
+        if (best < 0) return;
+        worker_t *bw = NULL;
+        for (int k = 0; k < c->nslots; k++) {
+            worker_t *w = &c->w[k];
+            if (!w->used || w->quarantined || w->job_id || w->max_px < bpx) continue;
+            if (!bw || w->ms_mpix < bw->ms_mpix) bw = w;
+        }
+        if (!bw) return;
+        send_job(c, bw, best);
+    }
+}
+
+static void kf_finish(coord_t *c) {
+    double now = dream_now_ms();
+    int missing = c->plan.n - c->njobs_done;
+    if (missing > 0) {
+        c->st.tiles_missed += (uint64_t)missing;
+        dream_state_counter_add(c->state, "tiles_missed", missing);
+        dlog_warn(MOD, "keyframe %llu: %d of %d tiles missing at the deadline, filled from the warped previous keyframe",
+                  (unsigned long long)c->kf_id, missing, c->plan.n);
+    }
+    dream_err_t err = {{0}};
+    if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
+    c->kf_active = 0;
+    c->st.keyframes++;
+    uint64_t bytes = c->st.bytes_in + c->st.bytes_out - c->bytes_at_kf_start;
+    c->kf_bytes_total += bytes;
+    double interval = c->last_kf_end > 0 ? now - c->last_kf_end : now - c->kf_start;
+    c->last_kf_end = now;
+    c->st.kf_interval_ms = c->st.kf_interval_ms > 0 ? 0.8 * c->st.kf_interval_ms + 0.2 * interval : interval;
+    dlog_debug(MOD, "keyframe %llu done in %.0f ms (%d tiles, %llu bytes)", (unsigned long long)c->kf_id,
+               now - c->kf_start, c->plan.n, (unsigned long long)bytes);
+    if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->kf_id);
+    if (c->fc) {
+        dream_image_t *copy = dream_image_clone(c->canvas, &err);
+        if (copy) frameclock_push(c->fc, &copy, c->kf_zoom, c->kf_angle, c->st.kf_interval_ms / 1000.0, &err);
+    }
+    for (int i = 0; i < c->nslots; i++)   /* outstanding jobs of this keyframe are now stale */
+        if (c->w[i].used && c->w[i].job_id && c->w[i].job_kf == c->kf_id) c->w[i].job_kf = 0;
+}
+
+/* ---------- timers ---------- */
+
+static void timers(coord_t *c) {
+    double now = dream_now_ms();
+    double dead_after = (double)c->cfg.heartbeat_ms * c->cfg.liveness;
+    for (int i = 0; i < c->nslots; i++) {
+        worker_t *w = &c->w[i];
+        if (!w->used) continue;
+        if (now - w->last_seen > dead_after) {
+            worker_remove(c, w, "heartbeat lost");
+            continue;
+        }
+        if (w->job_id && now > w->job_deadline && w->job_kf == c->kf_id && c->kf_active) {
+            requeue_worker_job(c, w, "deadline");
+            w->job_kf = 0;  /* its result will be discarded */
+            worker_fail(c, w, "missed a job deadline");
+        }
+        /* a worker stuck far past its deadline is taken as idle again (its result is stale) */
+        if (w->job_id && now > w->job_deadline + (w->job_deadline - w->job_sent)) w->job_id = 0;
+    }
+    if (now - c->last_hb >= c->cfg.heartbeat_ms) {
+        c->last_hb = now;
+        Dreamfarm__Envelope env;
+        Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
+        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+        env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
+        env.heartbeat = &hb;
+        for (int i = 0; i < c->nslots; i++) {
+            worker_t *w = &c->w[i];
+            if (!w->used) continue;
+            hb.has_seq = 1;
+            hb.seq = ++w->seq;
+            if (send_to(c, w, &env, NULL, 0) < 0 && zmq_errno() == EHOSTUNREACH) worker_remove(c, w, "unreachable");
+        }
+    }
+    if (c->kf_active && (c->njobs_done == c->plan.n || now > c->kf_deadline)) kf_finish(c);
+}
+
+/* ---------- admin ---------- */
+
+static size_t appendf(char *buf, size_t n, size_t len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static size_t appendf(char *buf, size_t n, size_t len, const char *fmt, ...) {
+    if (len >= n) return len;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + len, n - len, fmt, ap);
+    va_end(ap);
+    if (w < 0) return len;
+    len += (size_t)w;
+    return len < n ? len : n - 1;
+}
+
+void coord_get_stats(coord_t *c, coord_stats_t *st) {
+    *st = c->st;
+    st->workers = st->busy = st->quarantined = 0;
+    for (int i = 0; i < c->nslots; i++) {
+        if (!c->w[i].used) continue;
+        st->workers++;
+        if (c->w[i].job_id) st->busy++;
+        if (c->w[i].quarantined) st->quarantined++;
+    }
+    st->uptime_s = (dream_now_ms() - c->t0) / 1000.0;
+}
+
+static int load_classes(coord_t *c, dream_err_t *err) {
+    if (c->classes) return 0;
+    if (c->classes_tried) return dream_err_set(err, "class list unavailable");
+    c->classes_tried = 1;
+    c->classes = dream_classes_load_default(err);
+    return c->classes ? 0 : -1;
+}
+
+int coord_set_subjects(coord_t *c, const char *text, const char *source, dream_err_t *err) {
+    int ids[DREAM_MAX_SUBJECTS], n;
+    if (strlen(text) >= sizeof c->subj_text) return dream_err_set(err, "subject text too long");
+    if (load_classes(c, err) != 0) return dream_err_prefix(err, "subjects");
+    n = dream_classes_parse(c->classes, text, ids, DREAM_MAX_SUBJECTS, err);
+    if (n < 0) return -1;
+    c->nsubj = n;
+    memcpy(c->cls, ids, sizeof(int) * (size_t)n);
+    snprintf(c->subj_text, sizeof c->subj_text, "%s", text);
+    dream_state_request_add(c->state, source, text, ids, n, NULL);
+    dlog_info(MOD, "subjects now \"%s\" (%d classes) from %s", text, n, source);
+    return 0;
+}
+
+static void workers_text(coord_t *c, char *r, size_t n, size_t *len) {
+    double now = dream_now_ms();
+    for (int i = 0; i < c->nslots; i++) {
+        worker_t *w = &c->w[i];
+        if (!w->used) continue;
+        *len = appendf(r, n, *len,
+                       "worker:%s backend=%s device=%s speed_ms_per_mpix_step=%.2f max_tile_px=%llu state=%s "
+                       "failures=%d jobs_done=%llu last_seen_ms=%.0f\n",
+                       w->name, w->backend, w->device[0] ? w->device : "-", w->ms_mpix,
+                       (unsigned long long)w->max_px, w->quarantined ? "quarantined" : w->job_id ? "busy" : "idle",
+                       w->failures, (unsigned long long)w->jobs_done, now - w->last_seen);
+    }
+}
+
+void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
+    size_t len = 0;
+    r[0] = 0;
+    while (*cmd == ' ') cmd++;
+    char verb[32] = "";
+    size_t vl = strcspn(cmd, " \t\n");
+    if (vl >= sizeof verb) vl = sizeof verb - 1;
+    memcpy(verb, cmd, vl);
+    verb[vl] = 0;
+    const char *arg = cmd + strcspn(cmd, " \t\n");
+    while (*arg == ' ' || *arg == '\t') arg++;
+    if (!strcmp(verb, "status") || !strcmp(verb, "info")) {
+        coord_stats_t st;
+        coord_get_stats(c, &st);
+        frameclock_stats_t fs = {0};
+        if (c->fc) frameclock_get_stats(c->fc, &fs);
+        len = appendf(r, n, len, "# Server\nversion:%s\nprotocol:%d\nuptime_s:%.1f\ncanvas:%dx%d\nfps:%d\n"
+                      "subjects:%s\nlayout:%s\nmodel_hash:%s\n",
+                      COORD_VERSION, DREAM_WIRE_VERSION, st.uptime_s, c->cfg.W, c->cfg.H, c->cfg.fps,
+                      c->subj_text[0] ? c->subj_text : "(none)",
+                      dream_layout_name((dream_layout_t)layout_for(c)), c->pinned_hash[0] ? c->pinned_hash : "-");
+        len = appendf(r, n, len, "# Workers\nconnected:%d\nbusy:%d\nquarantined:%d\nquarantine_list:%d\n"
+                      "failures:%llu\nrefused:%llu\nmalformed_dropped:%llu\n",
+                      st.workers, st.busy, st.quarantined, dream_state_quarantine_count(c->state),
+                      (unsigned long long)st.failures, (unsigned long long)st.refused,
+                      (unsigned long long)st.malformed);
+        len = appendf(r, n, len, "# Keyframes\nkeyframes:%llu\nkeyframe_interval_ms:%.1f\nin_flight:%d\n"
+                      "tiles_last:%d\njobs_sent:%llu\nresults_ok:%llu\nrequeued:%llu\ntiles_missed:%llu\n"
+                      "late_discarded:%llu\nbytes_in:%llu\nbytes_out:%llu\nbytes_per_keyframe:%.0f\n"
+                      "frames:%llu\nframe_max_gap_ms:%.1f\nframes_skipped:%llu\n",
+                      (unsigned long long)st.keyframes, st.kf_interval_ms, c->kf_active, c->plan.n,
+                      (unsigned long long)st.jobs_sent, (unsigned long long)st.results_ok,
+                      (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
+                      (unsigned long long)st.late_discarded, (unsigned long long)st.bytes_in,
+                      (unsigned long long)st.bytes_out,
+                      st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0,
+                      (unsigned long long)fs.frames, fs.max_gap_ms, (unsigned long long)fs.skipped_ticks);
+    } else if (!strcmp(verb, "workers")) {
+        len = appendf(r, n, len, "# Workers\n");
+        workers_text(c, r, n, &len);
+        char q[2048];
+        int nq = dream_state_quarantine_list(c->state, q, sizeof q);
+        len = appendf(r, n, len, "# Quarantine\ncount:%d\n%s", nq, q);
+    } else if (!strcmp(verb, "config")) {
+        cfg_info(coord_cfg_opts, &c->cfg, r, n);
+    } else if (!strcmp(verb, "release")) {
+        if (!*arg) { snprintf(r, n, "ERR usage: release WORKER\n"); return; }
+        int removed = dream_state_quarantine_remove(c->state, arg, NULL);
+        int live = 0;
+        for (int i = 0; i < c->nslots; i++)
+            if (c->w[i].used && !strcmp(c->w[i].name, arg)) {
+                live += c->w[i].quarantined;
+                c->w[i].quarantined = 0;
+                c->w[i].failures = 0;
+            }
+        if (removed > 0 || live > 0) {
+            dlog_info(MOD, "worker %s released from quarantine by admin", arg);
+            dream_state_counter_add(c->state, "released", 1);
+            snprintf(r, n, "OK released %s\n", arg);
+        } else snprintf(r, n, "ERR %s is not quarantined\n", arg);
+    } else if (!strcmp(verb, "subject") || !strcmp(verb, "subjects")) {
+        char text[256];
+        snprintf(text, sizeof text, "%s", arg);
+        size_t tl = strlen(text);
+        if (tl >= 2 && text[0] == '"' && text[tl - 1] == '"') { text[tl - 1] = 0; memmove(text, text + 1, tl - 1); }
+        dream_err_t err = {{0}};
+        if (coord_set_subjects(c, text, "admin", &err) != 0) snprintf(r, n, "ERR %s\n", err.msg);
+        else {
+            len = appendf(r, n, len, "OK subjects:");
+            for (int i = 0; i < c->nsubj; i++)
+                len = appendf(r, n, len, " %d(%s)", c->cls[i], c->classes ? dream_classes_name(c->classes, c->cls[i]) : "?");
+            len = appendf(r, n, len, "\n");
+        }
+    } else if (!strcmp(verb, "quit") || !strcmp(verb, "shutdown")) {
+        c->stopping = 1;
+        snprintf(r, n, "OK stopping\n");
+    } else if (!strcmp(verb, "ping")) {
+        snprintf(r, n, "PONG\n");
+    } else {
+        snprintf(r, n, "ERR unknown command '%s' (status, workers, config, release WORKER, subject TEXT, quit)\n", verb);
+    }
+}
+
+static void handle_admin(coord_t *c) {
+    char cmd[1024];
+    for (int k = 0; k < 16; k++) {
+        int nb = zmq_recv(c->admin, cmd, sizeof cmd - 1, ZMQ_DONTWAIT);
+        if (nb < 0) return;
+        int more = 0;
+        size_t sz = sizeof more;
+        zmq_getsockopt(c->admin, ZMQ_RCVMORE, &more, &sz);
+        while (more) {   /* drop extra frames */
+            char junk[64];
+            zmq_recv(c->admin, junk, sizeof junk, 0);
+            sz = sizeof more;
+            zmq_getsockopt(c->admin, ZMQ_RCVMORE, &more, &sz);
+        }
+        if (nb > (int)sizeof cmd - 1) nb = (int)sizeof cmd - 1;
+        cmd[nb] = 0;
+        size_t rn = 64 * 1024;
+        char *reply = malloc(rn);
+        if (!reply) return;
+        coord_admin(c, cmd, reply, rn);
+        zmq_send(c->admin, reply, strlen(reply), 0);
+        free(reply);
+    }
+}
+
+/* ---------- lifecycle ---------- */
+
+const dream_image_t *coord_canvas(coord_t *c) { return c->canvas; }
+void coord_request_stop(coord_t *c) { c->stopping = 1; }
+
+coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dream_err_t *err) {
+    coord_t *c = calloc(1, sizeof *c);
+    if (!c) { dream_err_set(err, "out of memory"); return NULL; }
+    c->cfg = *cfg;
+    c->zctx = zctx;
+    c->t0 = dream_now_ms();
+    c->rng = (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ull + 1;
+    c->nslots = cfg->max_workers;
+    c->w = calloc((size_t)c->nslots, sizeof *c->w);
+    if (!c->w) { dream_err_set(err, "out of memory"); goto fail; }
+    if (dream_layout_parse(strcasecmp(cfg->layout, "auto") ? cfg->layout : "single", &c->layout) != 0) {
+        dream_err_set(err, "option 'layout': unknown layout '%s' (auto|single|seed|bands|quadrants)", cfg->layout);
+        goto fail;
+    }
+    snprintf(c->pinned_hash, sizeof c->pinned_hash, "%s", cfg->model_hash);
+    c->state = dream_state_open(cfg->state, err);
+    if (!c->state) goto fail;
+    c->canvas = dream_image_new(cfg->W, cfg->H, 3, err);
+    c->base = dream_image_new(cfg->W, cfg->H, 3, err);
+    c->base_rgb = malloc((size_t)cfg->W * cfg->H * 3);
+    c->blend = blend_new(cfg->W, cfg->H, err);
+    if (!c->canvas || !c->base || !c->base_rgb || !c->blend) goto fail;
+    init_canvas(c->canvas, (uint64_t)cfg->seed);
+    if (cfg->subjects[0] && coord_set_subjects(c, cfg->subjects, "config", err) != 0) goto fail;
+    if (cfg->keyframes_out[0]) {
+        dream_sink_t *s = dream_sink_png_new(cfg->keyframes_out, "keyframe_", 1, err);
+        if (!s || dream_sinks_add(&c->kf_sinks, s, err) != 0) { dream_sink_destroy(&s); goto fail; }
+    }
+    c->router = zmq_socket(zctx, ZMQ_ROUTER);
+    c->admin = zmq_socket(zctx, ZMQ_REP);
+    if (!c->router || !c->admin) { dream_err_set(err, "zmq_socket: %s", zmq_strerror(zmq_errno())); goto fail; }
+    int one = 1;
+    size_t maxframe = DREAM_WIRE_MAX_PIXEL_BYTES;
+    if ((size_t)cfg->W * cfg->H * 3 < maxframe) maxframe = (size_t)cfg->W * cfg->H * 3 + 4096;
+    if (wire_socket_setup(c->router, (int64_t)maxframe, err) != 0) goto fail;
+    zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    int64_t amax = 4096;
+    zmq_setsockopt(c->admin, ZMQ_MAXMSGSIZE, &amax, sizeof amax);
+    int linger = 0;
+    zmq_setsockopt(c->admin, ZMQ_LINGER, &linger, sizeof linger);
+    if (cfg->curve_secret_file[0]) {
+        extern int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file,
+                                     dream_err_t *err);
+        if (coord_curve_setup(zctx, c->router, cfg->curve_secret_file, cfg->curve_allow_file, err) != 0) goto fail;
+    }
+    if (zmq_bind(c->router, cfg->worker_bind) != 0) {
+        dream_err_set(err, "bind %s: %s", cfg->worker_bind, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (cfg->admin_bind[0] && zmq_bind(c->admin, cfg->admin_bind) != 0) {
+        dream_err_set(err, "bind %s: %s", cfg->admin_bind, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (cfg->fps > 0) {
+        c->fc = frameclock_new(zctx, c->canvas, cfg->fps, frames, err);
+        if (!c->fc) goto fail;
+    }
+    dlog_info(MOD, "%s: canvas %dx%d, workers on %s, admin on %s, %d fps", COORD_VERSION, cfg->W, cfg->H,
+              cfg->worker_bind, cfg->admin_bind, cfg->fps);
+    return c;
+fail:
+    coord_destroy(&c);
+    return NULL;
+}
+
+void coord_destroy(coord_t **pc) {
+    if (!pc || !*pc) return;
+    coord_t *c = *pc;
+    frameclock_destroy(&c->fc);
+    if (c->router) zmq_close(c->router);
+    if (c->admin) zmq_close(c->admin);
+    dream_sinks_clear(&c->kf_sinks);
+    blend_destroy(&c->blend);
+    dream_image_destroy(&c->canvas);
+    dream_image_destroy(&c->base);
+    free(c->base_rgb);
+    free(c->w);
+    dream_classes_destroy(&c->classes);
+    dream_state_destroy(&c->state);
+    free(c);
+    *pc = NULL;
+}
+
+int coord_step(coord_t *c, int timeout_ms) {
+    zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {c->admin, 0, ZMQ_POLLIN, 0}};
+    int rc = zmq_poll(items, 2, timeout_ms);
+    if (rc < 0) {
+        if (zmq_errno() == EINTR) return c->stopping ? 0 : 1;
+        return -1;
+    }
+    if (items[0].revents & ZMQ_POLLIN) handle_worker_msg(c);
+    if (items[1].revents & ZMQ_POLLIN) handle_admin(c);
+    timers(c);
+    if (!c->kf_active && !c->stopping) {
+        if (!(c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes)) kf_start(c);
+    }
+    dispatch(c);
+    if (c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes) c->stopping = 1;
+    if (c->cfg.run_seconds > 0 && dream_now_ms() - c->t0 > c->cfg.run_seconds * 1000) c->stopping = 1;
+    return c->stopping ? 0 : 1;
+}
+
+int coord_run(coord_t *c, volatile sig_atomic_t *stop) {
+    int rc = 1;
+    while (!(stop && *stop) && (rc = coord_step(c, 20)) > 0) {}
+    /* say bye to every worker */
+    Dreamfarm__Envelope env;
+    Dreamfarm__Bye bye = DREAMFARM__BYE__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_BYE);
+    bye.reason = "coordinator shutting down";
+    env.body_case = DREAMFARM__ENVELOPE__BODY_BYE;
+    env.bye = &bye;
+    for (int i = 0; i < c->nslots; i++)
+        if (c->w[i].used) send_to(c, &c->w[i], &env, NULL, 0);
+    coord_stats_t st;
+    coord_get_stats(c, &st);
+    frameclock_stats_t fs = {0};
+    if (c->fc) frameclock_get_stats(c->fc, &fs);
+    dream_state_counter_add(c->state, "keyframes", (int64_t)st.keyframes);
+    dlog_info(MOD, "summary: keyframes=%llu elapsed_s=%.2f kf_per_s=%.3f bytes_per_keyframe=%.0f frames=%llu "
+              "frame_max_gap_ms=%.1f requeued=%llu tiles_missed=%llu late_discarded=%llu malformed=%llu",
+              (unsigned long long)st.keyframes, st.uptime_s, st.uptime_s > 0 ? st.keyframes / st.uptime_s : 0,
+              st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0, (unsigned long long)fs.frames,
+              fs.max_gap_ms, (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
+              (unsigned long long)st.late_discarded, (unsigned long long)st.malformed);
+    return rc < 0 ? -1 : 0;
+}

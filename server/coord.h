@@ -1,0 +1,88 @@
+/*
+ * coord.h — the dreamd coordinator: worker registry, heartbeats, keyframe loop
+ * (warp, tile, dispatch, blend), requeue/quarantine, admin socket.
+ *
+ * Single-threaded around one zmq_poll loop (coord_step); the frame clock runs
+ * in its own thread (frameclock.h) and gets finished keyframes over inproc.
+ * Workers talk to a ROUTER socket (ZMQ_ROUTER_MANDATORY) with the protocol of
+ * proto/dreamfarm.proto; dreamctl talks to a REP socket with one-line text
+ * commands (status, workers, config, release NAME, subject TEXT, quit).
+ */
+#ifndef DREAM_COORD_H
+#define DREAM_COORD_H
+#include <signal.h>
+#include <stdint.h>
+#include "config.h"
+#include "dlog.h"
+#include "image.h"
+#include "sinks.h"
+
+typedef struct coord_cfg {
+    char worker_bind[256];
+    char admin_bind[256];
+    int http_port;
+    char weights[512];
+    char size[32];
+    int fps;
+    char frames_out[512];
+    int frames_every;
+    char keyframes_out[512];
+    int steps;
+    double lr, mean_weight, prior_strength;
+    int jitter;
+    char subjects[256];
+    char layout[16];
+    double zoom_per_sec, rotate_deg_per_sec, max_kf_dt;
+    int halo, min_side, max_tiles;
+    double job_overhead_ms;
+    int heartbeat_ms, liveness;
+    double deadline_factor;
+    int deadline_min_ms;
+    int max_failures;
+    int max_workers;
+    char state[512];
+    int seed;
+    char model_hash[64];
+    char log_level[16];
+    double run_seconds;
+    int max_keyframes;
+    char curve_secret_file[512];
+    char curve_allow_file[512];
+    /* derived */
+    int W, H;
+} coord_cfg_t;
+
+extern const cfg_opt_t coord_cfg_opts[];
+
+/* Parses size "WxH" etc. into the derived fields; checks cross-field rules. */
+int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err);
+
+typedef struct coord_stats {
+    int workers, busy, quarantined;
+    uint64_t keyframes, jobs_sent, results_ok, requeued, tiles_missed, late_discarded, malformed,
+        failures, bytes_in, bytes_out, refused;
+    double kf_interval_ms;      /* EMA */
+    double uptime_s;
+} coord_stats_t;
+
+typedef struct coord coord_t;
+
+/* zctx: a ZeroMQ context (not owned). frames: sinks for the frame clock (not owned;
+ * may be NULL). With cfg->fps <= 0 no frame clock runs (tests). */
+coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dream_err_t *err);
+void coord_destroy(coord_t **c);
+/* One iteration: poll up to timeout_ms, handle messages and timers, dispatch.
+ * Returns 1 while running, 0 once stopped (quit command / limits), -1 on fatal error. */
+int coord_step(coord_t *c, int timeout_ms);
+/* Runs until *stop (signal flag) or coord_step returns <= 0; says bye to workers. */
+int coord_run(coord_t *c, volatile sig_atomic_t *stop);
+void coord_request_stop(coord_t *c);
+void coord_get_stats(coord_t *c, coord_stats_t *st);
+/* Sets the subjects from text ("tree frog + volcano" or class ids); source for history. */
+int coord_set_subjects(coord_t *c, const char *text, const char *source, dream_err_t *err);
+/* Runs one admin command and writes the reply (used by the REP socket and by tests). */
+void coord_admin(coord_t *c, const char *cmd, char *reply, size_t n);
+/* The current canvas (read-only; valid until the next coord_step). */
+const dream_image_t *coord_canvas(coord_t *c);
+
+#endif

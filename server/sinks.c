@@ -1,0 +1,97 @@
+/*
+ * sinks.c — frame sink plumbing and the PNG directory sink; see sinks.h.
+ */
+#include "sinks.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct png_sink {
+    char dir[512];
+    char prefix[32];
+    int every;
+} png_sink_t;
+
+static int png_frame(void *ctx, const dream_image_t *im, uint64_t seq, dream_err_t *err) {
+    png_sink_t *p = ctx;
+    if (p->every > 1 && seq % (uint64_t)p->every) return 0;
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s%08llu.png", p->dir, p->prefix, (unsigned long long)seq);
+    return dream_image_save(im, path, err);
+}
+
+static void png_destroy(void *ctx) { free(ctx); }
+
+static int mkdir_p(const char *dir) {
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *q = tmp + 1; *q; q++) {
+        if (*q == '/') {
+            *q = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+            *q = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+dream_sink_t *dream_sink_png_new(const char *dir, const char *prefix, int every, dream_err_t *err) {
+    if (!dir || !*dir || strlen(dir) >= 500) {
+        dream_err_set(err, "png sink: bad directory");
+        return NULL;
+    }
+    if (mkdir_p(dir) != 0) {
+        dream_err_set(err, "png sink: cannot create %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    dream_sink_t *s = calloc(1, sizeof *s);
+    png_sink_t *p = calloc(1, sizeof *p);
+    if (!s || !p) {
+        free(s);
+        free(p);
+        dream_err_set(err, "out of memory");
+        return NULL;
+    }
+    snprintf(p->dir, sizeof p->dir, "%s", dir);
+    snprintf(p->prefix, sizeof p->prefix, "%s", prefix ? prefix : "frame_");
+    p->every = every > 0 ? every : 1;
+    snprintf(s->name, sizeof s->name, "png:%.24s", p->prefix);
+    s->ctx = p;
+    s->frame = png_frame;
+    s->destroy = png_destroy;
+    return s;
+}
+
+void dream_sink_destroy(dream_sink_t **ps) {
+    if (!ps || !*ps) return;
+    if ((*ps)->destroy) (*ps)->destroy((*ps)->ctx);
+    free(*ps);
+    *ps = NULL;
+}
+
+int dream_sinks_add(dream_sinks_t *ss, dream_sink_t *s, dream_err_t *err) {
+    if (!s) return dream_err_set(err, "sinks: NULL sink");
+    if (ss->n >= DREAM_SINKS_MAX) return dream_err_set(err, "sinks: more than %d sinks", DREAM_SINKS_MAX);
+    ss->s[ss->n++] = s;
+    return 0;
+}
+
+int dream_sinks_push(dream_sinks_t *ss, const dream_image_t *im, uint64_t seq) {
+    int bad = 0;
+    for (int i = 0; i < ss->n; i++) {
+        dream_err_t err = {{0}};
+        if (ss->s[i]->frame(ss->s[i]->ctx, im, seq, &err) != 0) {
+            bad++;
+            if (ss->errors++ < 10) dlog_warn("sinks", "%s: %s", ss->s[i]->name, err.msg);
+        }
+    }
+    return bad;
+}
+
+void dream_sinks_clear(dream_sinks_t *ss) {
+    for (int i = 0; i < ss->n; i++) dream_sink_destroy(&ss->s[i]);
+    ss->n = 0;
+}

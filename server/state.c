@@ -1,0 +1,159 @@
+/*
+ * state.c — SQLite-backed durable state of dreamd (quarantine, requests, counters).
+ */
+#include "state.h"
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct dream_state {
+    sqlite3 *db;
+};
+
+static const char *SCHEMA =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS quarantine(name TEXT PRIMARY KEY, reason TEXT, since INTEGER);"
+    "CREATE TABLE IF NOT EXISTS requests(id INTEGER PRIMARY KEY AUTOINCREMENT, t INTEGER,"
+    " source TEXT, text TEXT, classes TEXT);"
+    "CREATE TABLE IF NOT EXISTS counters(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+dream_state_t *dream_state_open(const char *path, dream_err_t *err) {
+    dream_state_t *st = calloc(1, sizeof *st);
+    if (!st) { dream_err_set(err, "out of memory"); return NULL; }
+    const char *p = path && *path ? path : ":memory:";
+    if (sqlite3_open(p, &st->db) != SQLITE_OK) {
+        dream_err_set(err, "state database %s: %s", p, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+        dream_state_destroy(&st);
+        return NULL;
+    }
+    sqlite3_busy_timeout(st->db, 2000);
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+        dream_err_set(err, "state database %s: %s", p, msg ? msg : "schema failed");
+        sqlite3_free(msg);
+        dream_state_destroy(&st);
+        return NULL;
+    }
+    return st;
+}
+
+void dream_state_destroy(dream_state_t **pst) {
+    if (!pst || !*pst) return;
+    if ((*pst)->db) sqlite3_close((*pst)->db);
+    free(*pst);
+    *pst = NULL;
+}
+
+static sqlite3_stmt *prep(dream_state_t *st, const char *sql) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        dlog_error("state", "prepare '%s': %s", sql, sqlite3_errmsg(st->db));
+        return NULL;
+    }
+    return s;
+}
+
+int dream_state_quarantine_add(dream_state_t *st, const char *name, const char *reason, dream_err_t *err) {
+    sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO quarantine(name, reason, since) VALUES(?,?,?)");
+    if (!s) return dream_err_set(err, "state: %s", sqlite3_errmsg(st->db));
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, reason ? reason : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dream_err_set(err, "state: %s", sqlite3_errmsg(st->db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int dream_state_quarantine_remove(dream_state_t *st, const char *name, dream_err_t *err) {
+    sqlite3_stmt *s = prep(st, "DELETE FROM quarantine WHERE name = ?");
+    if (!s) return dream_err_set(err, "state: %s", sqlite3_errmsg(st->db));
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? (sqlite3_changes(st->db) > 0) : dream_err_set(err, "state: %s", sqlite3_errmsg(st->db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int dream_state_is_quarantined(dream_state_t *st, const char *name) {
+    sqlite3_stmt *s = prep(st, "SELECT 1 FROM quarantine WHERE name = ?");
+    if (!s) return 0;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    int yes = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return yes;
+}
+
+int dream_state_quarantine_count(dream_state_t *st) {
+    sqlite3_stmt *s = prep(st, "SELECT COUNT(*) FROM quarantine");
+    if (!s) return 0;
+    int n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    return n;
+}
+
+int dream_state_quarantine_list(dream_state_t *st, char *buf, size_t n) {
+    if (n) buf[0] = 0;
+    sqlite3_stmt *s = prep(st, "SELECT name, reason FROM quarantine ORDER BY since");
+    if (!s) return 0;
+    int count = 0;
+    size_t len = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        count++;
+        if (len < n) {
+            int w = snprintf(buf + len, n - len, "%s\t%s\n", (const char *)sqlite3_column_text(s, 0),
+                             (const char *)sqlite3_column_text(s, 1));
+            if (w > 0) len += (size_t)w;
+        }
+    }
+    sqlite3_finalize(s);
+    return count;
+}
+
+int dream_state_request_add(dream_state_t *st, const char *source, const char *text, const int *ids,
+                            int nids, dream_err_t *err) {
+    char cls[128] = "";
+    size_t len = 0;
+    for (int i = 0; i < nids && len < sizeof cls; i++) {
+        int w = snprintf(cls + len, sizeof cls - len, "%s%d", i ? "," : "", ids[i]);
+        if (w > 0) len += (size_t)w;
+    }
+    sqlite3_stmt *s = prep(st, "INSERT INTO requests(t, source, text, classes) VALUES(?,?,?,?)");
+    if (!s) return dream_err_set(err, "state: %s", sqlite3_errmsg(st->db));
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+    sqlite3_bind_text(s, 2, source ? source : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, text ? text : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, cls, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dream_err_set(err, "state: %s", sqlite3_errmsg(st->db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int64_t dream_state_request_count(dream_state_t *st) {
+    sqlite3_stmt *s = prep(st, "SELECT COUNT(*) FROM requests");
+    if (!s) return 0;
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return n;
+}
+
+int dream_state_counter_add(dream_state_t *st, const char *key, int64_t delta) {
+    sqlite3_stmt *s = prep(st, "INSERT INTO counters(key, value) VALUES(?, ?) "
+                               "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value");
+    if (!s) return -1;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, delta);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int64_t dream_state_counter_get(dream_state_t *st, const char *key) {
+    sqlite3_stmt *s = prep(st, "SELECT value FROM counters WHERE key = ?");
+    if (!s) return 0;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return v;
+}

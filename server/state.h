@@ -1,0 +1,33 @@
+/*
+ * state.h — the coordinator's durable state in SQLite: the quarantine list,
+ * the history of subject requests, and named counters. Path ":memory:" (or "")
+ * keeps it in memory (tests).
+ */
+#ifndef DREAM_STATE_H
+#define DREAM_STATE_H
+#include <stdint.h>
+#include <stddef.h>
+#include "dlog.h"
+
+typedef struct dream_state dream_state_t;
+
+dream_state_t *dream_state_open(const char *path, dream_err_t *err);
+void dream_state_destroy(dream_state_t **st);
+
+int dream_state_quarantine_add(dream_state_t *st, const char *name, const char *reason, dream_err_t *err);
+/* 1 removed, 0 not present, -1 error */
+int dream_state_quarantine_remove(dream_state_t *st, const char *name, dream_err_t *err);
+/* 1 yes, 0 no */
+int dream_state_is_quarantined(dream_state_t *st, const char *name);
+int dream_state_quarantine_count(dream_state_t *st);
+/* "name<TAB>reason\n" lines into buf; returns count */
+int dream_state_quarantine_list(dream_state_t *st, char *buf, size_t n);
+
+int dream_state_request_add(dream_state_t *st, const char *source, const char *text, const int *ids,
+                            int nids, dream_err_t *err);
+int64_t dream_state_request_count(dream_state_t *st);
+
+int dream_state_counter_add(dream_state_t *st, const char *key, int64_t delta);
+int64_t dream_state_counter_get(dream_state_t *st, const char *key);
+
+#endif

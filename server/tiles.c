@@ -1,0 +1,144 @@
+/*
+ * tiles.c — keyframe tile planning (grid choice by simulated schedule, random
+ * grid offsets, halos, minimum tile sides); see tiles.h.
+ */
+#include "tiles.h"
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t tile_rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double tile_schedule_estimate(const uint64_t *pixels, int n, const tile_worker_t *w, int nw,
+                              int steps, double overhead_ms, int *assign) {
+    if (nw <= 0 || n <= 0) return -1;
+    int order[TILE_MAX];
+    if (n > TILE_MAX) return -1;
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 1; i < n; i++) {       /* insertion sort, largest first */
+        int k = order[i], j = i;
+        while (j > 0 && pixels[order[j - 1]] < pixels[k]) { order[j] = order[j - 1]; j--; }
+        order[j] = k;
+    }
+    double fin[512];
+    if (nw > 512) nw = 512;
+    for (int i = 0; i < nw; i++) fin[i] = 0;
+    double makespan = 0;
+    for (int oi = 0; oi < n; oi++) {
+        int j = order[oi], best = -1;
+        double bestf = 0;
+        for (int i = 0; i < nw; i++) {
+            if (pixels[j] > w[i].max_pixels) continue;
+            double f = fin[i] + overhead_ms + (double)pixels[j] / 1e6 * steps * w[i].ms_per_mpix_step;
+            if (best < 0 || f < bestf) { best = i; bestf = f; }
+        }
+        if (best < 0) return -1;
+        fin[best] = bestf;
+        if (assign) assign[j] = best;
+        if (bestf > makespan) makespan = bestf;
+    }
+    return makespan;
+}
+
+/* boundaries of n cells over len, inner ones shifted by off (clamped) */
+static void cut(int len, int n, int off, int *b) {
+    b[0] = 0;
+    b[n] = len;
+    double cw = (double)len / n;
+    int lim = (int)(cw / 4);
+    if (off > lim) off = lim;
+    if (off < -lim) off = -lim;
+    for (int k = 1; k < n; k++) b[k] = (int)(k * cw + 0.5) + off;
+}
+
+static void span(int c0, int c1, int len, int halo, int min_side, int *t0, int *t1, int *f0, int *f1) {
+    int a = c0 > 0 ? c0 - halo : 0;
+    int b = c1 < len ? c1 + halo : len;
+    if (a < 0) a = 0;
+    if (b > len) b = len;
+    int need = min_side < len ? min_side : len;
+    while (b - a < need) {             /* grow symmetrically, clipped */
+        if (a > 0) a--;
+        if (b - a < need && b < len) b++;
+    }
+    *t0 = a;
+    *t1 = b;
+    /* feather over the overlap: from tile edge to (core edge + halo) */
+    *f0 = c0 > 0 ? (c0 - a) * 2 : 0;
+    *f1 = c1 < len ? (b - c1) * 2 : 0;
+    if (*f0 > b - a) *f0 = b - a;
+    if (*f1 > b - a) *f1 = b - a;
+}
+
+int tile_plan_grid(const tile_plan_params_t *p, int nx, int ny, int ox, int oy, tile_plan_t *out,
+                   dream_err_t *err) {
+    if (p->W <= 0 || p->H <= 0) return dream_err_set(err, "tile plan: bad canvas %dx%d", p->W, p->H);
+    if (nx < 1 || ny < 1 || nx > TILE_MAX_GRID || ny > TILE_MAX_GRID || nx * ny > TILE_MAX)
+        return dream_err_set(err, "tile plan: bad grid %dx%d", nx, ny);
+    int bx[TILE_MAX_GRID + 1], by[TILE_MAX_GRID + 1];
+    cut(p->W, nx, ox, bx);
+    cut(p->H, ny, oy, by);
+    memset(out, 0, sizeof *out);
+    out->nx = nx;
+    out->ny = ny;
+    out->ox = nx > 1 ? bx[1] - (int)(p->W / (double)nx + 0.5) : 0;
+    out->oy = ny > 1 ? by[1] - (int)(p->H / (double)ny + 0.5) : 0;
+    for (int j = 0; j < ny; j++)
+        for (int i = 0; i < nx; i++) {
+            tile_t *t = &out->tiles[out->n++];
+            t->core = (tile_rect_t){bx[i], by[j], bx[i + 1] - bx[i], by[j + 1] - by[j]};
+            int x0, x1, y0, y1;
+            span(bx[i], bx[i + 1], p->W, p->halo, p->min_side, &x0, &x1, &t->feather[0], &t->feather[2]);
+            span(by[j], by[j + 1], p->H, p->halo, p->min_side, &y0, &y1, &t->feather[1], &t->feather[3]);
+            t->r = (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+        }
+    return 0;
+}
+
+int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, uint64_t rng_seed,
+                   tile_plan_t *out, dream_err_t *err) {
+    if (p->halo < 64) return dream_err_set(err, "tile plan: halo %d < 64", p->halo);
+    if (nw <= 0) return dream_err_set(err, "tile plan: no workers");
+    int maxt = p->max_tiles > 0 && p->max_tiles < TILE_MAX ? p->max_tiles : TILE_MAX;
+    double best = -1;
+    int bnx = 0, bny = 0;
+    tile_plan_t *t = malloc(sizeof *t);
+    if (!t) return dream_err_set(err, "out of memory");
+    for (int ny = 1; ny <= TILE_MAX_GRID; ny++)
+        for (int nx = 1; nx <= TILE_MAX_GRID; nx++) {
+            if (nx * ny > maxt) continue;
+            /* a core must stay at least half the minimum side */
+            if (nx > 1 && p->W / nx < p->min_side / 2) continue;
+            if (ny > 1 && p->H / ny < p->min_side / 2) continue;
+            if (tile_plan_grid(p, nx, ny, 0, 0, t, NULL)) continue;
+            uint64_t px[TILE_MAX];
+            for (int k = 0; k < t->n; k++) px[k] = (uint64_t)t->tiles[k].r.w * (uint64_t)t->tiles[k].r.h;
+            double ms = tile_schedule_estimate(px, t->n, w, nw, p->steps, p->overhead_ms, NULL);
+            if (ms < 0) continue;
+            /* prefer fewer tiles unless the gain is real (> 3 %) */
+            if (best < 0 || ms < best * 0.97) { best = ms; bnx = nx; bny = ny; }
+        }
+    free(t);
+    if (best < 0)
+        return dream_err_set(err, "tile plan: no grid of %dx%d fits the workers (largest tile they hold too small?)",
+                             p->W, p->H);
+    uint64_t s = rng_seed;
+    int cwx = p->W / bnx, cwy = p->H / bny;
+    int ox = bnx > 1 ? (int)(tile_rng_next(&s) % (uint64_t)(cwx / 2 + 1)) - cwx / 4 : 0;
+    int oy = bny > 1 ? (int)(tile_rng_next(&s) % (uint64_t)(cwy / 2 + 1)) - cwy / 4 : 0;
+    if (tile_plan_grid(p, bnx, bny, ox, oy, out, err)) return -1;
+    /* the offset grid may need a bigger tile than planned: check it still fits someone */
+    uint64_t px[TILE_MAX];
+    for (int k = 0; k < out->n; k++) px[k] = (uint64_t)out->tiles[k].r.w * (uint64_t)out->tiles[k].r.h;
+    out->est_ms = tile_schedule_estimate(px, out->n, w, nw, p->steps, p->overhead_ms, NULL);
+    if (out->est_ms < 0) {
+        if (tile_plan_grid(p, bnx, bny, 0, 0, out, err)) return -1;
+        for (int k = 0; k < out->n; k++) px[k] = (uint64_t)out->tiles[k].r.w * (uint64_t)out->tiles[k].r.h;
+        out->est_ms = tile_schedule_estimate(px, out->n, w, nw, p->steps, p->overhead_ms, NULL);
+    }
+    return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * tiles.h — cutting a keyframe into worker tiles.
+ *
+ * A plan is a grid of core cells (they partition the canvas) with a random
+ * offset of the inner boundaries each keyframe; each tile is its core grown by
+ * a halo (>= 64 px) on every side that has a neighbour, clipped to the canvas,
+ * and grown further if needed so no tile side is below the engine minimum
+ * (224 px for VGG). The grid is chosen by simulating a greedy
+ * longest-job-first schedule on the known workers (speed in ms per
+ * megapixel-step, largest tile they hold, per-job overhead): tiles only where
+ * they pay — a single worker that holds the whole keyframe gets it whole when
+ * that finishes first — and faster workers end up with more of the tiles.
+ */
+#ifndef DREAM_TILES_H
+#define DREAM_TILES_H
+#include <stdint.h>
+#include <stddef.h>
+#include "dlog.h"
+
+#define TILE_MAX 64
+#define TILE_MAX_GRID 8
+
+typedef struct tile_rect { int x, y, w, h; } tile_rect_t;
+
+typedef struct tile {
+    tile_rect_t r;          /* canvas coordinates, halo included (what is sent) */
+    tile_rect_t core;       /* canvas coordinates, no halo */
+    int feather[4];         /* feather widths left, top, right, bottom (0 = canvas edge) */
+} tile_t;
+
+typedef struct tile_worker {
+    double ms_per_mpix_step;    /* > 0 */
+    uint64_t max_pixels;        /* largest tile w*h */
+} tile_worker_t;
+
+typedef struct tile_plan_params {
+    int W, H;               /* canvas */
+    int halo;               /* >= 64 */
+    int min_side;           /* engine minimum input side, 224 */
+    int steps;
+    double overhead_ms;     /* fixed cost per job (latency, transfers) */
+    int max_tiles;          /* <= TILE_MAX */
+} tile_plan_params_t;
+
+typedef struct tile_plan {
+    int n, nx, ny;
+    int ox, oy;             /* random offset applied to inner boundaries */
+    tile_t tiles[TILE_MAX];
+    double est_ms;          /* estimated makespan */
+} tile_plan_t;
+
+/* Estimated makespan of jobs of the given pixel counts on the workers (greedy LPT:
+ * largest job first onto the worker that finishes it first among those able to hold it).
+ * assign (optional, n entries) receives the worker index per job. Returns -1 if a job
+ * fits no worker. */
+double tile_schedule_estimate(const uint64_t *pixels, int n, const tile_worker_t *w, int nw,
+                              int steps, double overhead_ms, int *assign);
+
+/* Cuts an nx x ny grid with offsets (ox, oy) (clamped so every cell keeps a sane size). */
+int tile_plan_grid(const tile_plan_params_t *p, int nx, int ny, int ox, int oy, tile_plan_t *out,
+                   dream_err_t *err);
+
+/* Chooses the grid for these workers and cuts it with a random offset drawn from rng_seed. */
+int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, uint64_t rng_seed,
+                   tile_plan_t *out, dream_err_t *err);
+
+/* splitmix64 step, used for offsets and seeds */
+uint64_t tile_rng_next(uint64_t *state);
+
+#endif

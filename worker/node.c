@@ -1,0 +1,563 @@
+/*
+ * node.c — dream-worker's connection to the coordinator and its compute
+ * thread; see node.h.
+ */
+#define _GNU_SOURCE
+// backend.h nests a comment opener in a comment (-Wcomment); harmless
+#pragma GCC diagnostic ignored "-Wcomment"
+#include "node.h"
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <zmq.h>
+#include "backend.h"
+#include "engine.h"
+#include "model.h"
+#include "paths.h"
+#include "sim.h"
+#include "wire.h"
+
+#define MOD "worker"
+#define NODE_VERSION "dream-worker 0.1"
+
+const cfg_opt_t node_cfg_opts[] = {
+    CFG_STR(node_cfg_t, connect, "connect", "tcp://127.0.0.1:5555", "coordinator endpoint"),
+    CFG_STR(node_cfg_t, backend, "backend", "auto", "auto|cpu|cuda|sim (sim: simulated compute, tests/bench only)"),
+    CFG_INT(node_cfg_t, threads, "threads", "0", 0, 1024, "CPU threads (0 = all cores)"),
+    CFG_INT(node_cfg_t, device, "device", "0", 0, 64, "CUDA device ordinal"),
+    CFG_STR(node_cfg_t, prec, "precision", "fp32", "gemm precision fp32|tf32|bf16 (cuda)"),
+    CFG_STR(node_cfg_t, weights, "weights", "random", "model weights FILE or 'random'"),
+    CFG_STR(node_cfg_t, prior, "prior", "auto", "patch prior FILE, 'auto' (data/prior.safetensors if present) or 'none'"),
+    CFG_STR(node_cfg_t, name, "name", "", "stable worker name (default host:pid); quarantine is by name"),
+    CFG_INT(node_cfg_t, heartbeat_ms, "heartbeat-ms", "1000", 50, 60000, "heartbeat interval until the coordinator says"),
+    CFG_INT(node_cfg_t, liveness, "liveness", "3", 1, 100, "missed heartbeats before reconnecting"),
+    CFG_INT(node_cfg_t, backoff_max_s, "backoff-max-s", "32", 1, 3600, "reconnect backoff cap (starts at 1 s, doubles)"),
+    CFG_DOUBLE(node_cfg_t, sim_ms_per_mpix_step, "sim-ms-per-mpix-step", "50", 0, 1e6, "sim backend: sleep per megapixel-step"),
+    CFG_DOUBLE(node_cfg_t, speed_ms, "speed-ms", "0", 0, 1e9, "claimed ms per megapixel-step (0 = measure at start)"),
+    CFG_INT(node_cfg_t, max_tile_pixels, "max-tile-pixels", "0", 0, 1 << 26, "largest tile accepted (0 = from memory)"),
+    CFG_STR(node_cfg_t, log_level, "log-level", "info", "debug|info|warn|error"),
+    CFG_DOUBLE(node_cfg_t, run_seconds, "run-seconds", "0", 0, 1e9, "stop after this many seconds (0 = never)"),
+    CFG_STR(node_cfg_t, curve_server_key, "curve-server-key", "", "CURVE: coordinator public key (Z85); empty = off"),
+    CFG_STR(node_cfg_t, curve_key_file, "curve-key-file", "", "CURVE: this worker's key file (dreamctl keygen)"),
+    CFG_END};
+
+int node_cfg_finish(node_cfg_t *cfg, dream_err_t *err) {
+    dlog_level_t lvl;
+    if (dlog_parse_level(cfg->log_level, &lvl)) return dream_err_set(err, "option 'log-level': bad level '%s'", cfg->log_level);
+    dlog_set_level(lvl);
+    if (strcmp(cfg->backend, "auto") && strcmp(cfg->backend, "cpu") && strcmp(cfg->backend, "cuda") &&
+        strcmp(cfg->backend, "sim"))
+        return dream_err_set(err, "option 'backend': '%s' is not auto|cpu|cuda|sim", cfg->backend);
+    if (!cfg->name[0]) {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        host[sizeof host - 1] = 0;
+        snprintf(cfg->name, sizeof cfg->name, "%s:%d", host, (int)getpid());
+    }
+    if (cfg->curve_server_key[0] && strlen(cfg->curve_server_key) != 40)
+        return dream_err_set(err, "option 'curve-server-key': not a 40-character Z85 key");
+    if (cfg->curve_server_key[0] && !cfg->curve_key_file[0])
+        return dream_err_set(err, "CURVE needs --curve-key-file too");
+    return 0;
+}
+
+typedef struct node_job {
+    Dreamfarm__Envelope *env;   /* the Job */
+    uint8_t *px;                /* in: tile pixels; out: result pixels */
+    size_t len;
+    double compute_ms;
+    dream_losses_t losses;
+    int failed;
+    char err[256];
+    unsigned gen;               /* connection generation it came from */
+} node_job_t;
+
+struct node {
+    node_cfg_t cfg;
+    void *zctx;
+    void *pair_net, *pair_cmp;
+    pthread_t th;
+    int th_started;
+    int sim;
+    dream_backend_t *be;
+    dream_model_t *model;
+    dream_prior_t *prior;
+    dream_engine_t *engine;
+    double ms_mpix;
+    uint64_t max_px;
+    int min_side;
+    char hash[64];
+    char device[128];
+    char curve_pub[41], curve_sec[41];
+};
+
+/* ---------- compute ---------- */
+
+static int build_masks(node_t *n, const Dreamfarm__Job *job, int W, int H, uint8_t **masks_out, int *cls,
+                       int *nsubj, dream_err_t *err) {
+    int ns = (int)job->n_subjects;
+    *nsubj = ns;
+    *masks_out = NULL;
+    if (ns == 0) return 0;
+    int gh, gw;
+    if (dream_model_grid(n->model, H, W, &gh, &gw, err) != 0) return -1;
+    uint8_t *m = calloc((size_t)ns * gh * gw, 1);
+    if (!m) return dream_err_set(err, "out of memory");
+    for (int s = 0; s < ns; s++) {
+        const Dreamfarm__Subject *sj = job->subjects[s];
+        cls[s] = sj->class_id;
+        uint8_t *ms = m + (size_t)s * gh * gw;
+        int any = 0;
+        for (int i = 0; i < gh; i++)
+            for (int j = 0; j < gw; j++) {
+                double py = (i + 0.5) * H / gh, px = (j + 0.5) * W / gw;
+                int in = 1;
+                if (sj->has_mask) {
+                    int my = (int)(py * sj->mask_h / H), mx = (int)(px * sj->mask_w / W);
+                    in = sj->mask.data[(size_t)my * sj->mask_w + mx] != 0;
+                } else if (sj->rect) {
+                    const Dreamfarm__Rect *r = sj->rect;
+                    in = py >= r->y && py < r->y + r->h && px >= r->x && px < r->x + r->w;
+                }
+                ms[i * gw + j] = (uint8_t)in;
+                any |= in;
+            }
+        if (!any) {     /* a region smaller than a cell: take the cell under its centre */
+            double cy = sj->rect ? sj->rect->y + sj->rect->h / 2.0 : H / 2.0;
+            double cx = sj->rect ? sj->rect->x + sj->rect->w / 2.0 : W / 2.0;
+            int i = (int)(cy * gh / H), j = (int)(cx * gw / W);
+            if (i >= gh) i = gh - 1;
+            if (j >= gw) j = gw - 1;
+            ms[i * gw + j] = 1;
+        }
+    }
+    *masks_out = m;
+    return 0;
+}
+
+static void compute(node_t *n, node_job_t *nj) {
+    const Dreamfarm__Job *job = nj->env->job;
+    int W = job->tile->w, H = job->tile->h;
+    size_t np = (size_t)W * H * 3;
+    float *img = malloc(np * sizeof(float));
+    if (!img) {
+        nj->failed = 1;
+        snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
+        return;
+    }
+    for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
+    double t0 = dream_now_ms();
+    if (n->sim) {
+        int cls[DREAM_MAX_SUBJECTS];
+        int ns = (int)job->n_subjects;
+        for (int s = 0; s < ns; s++) cls[s] = job->subjects[s]->class_id;
+        sim_job_t sj = {W, H, job->tile->x, job->tile->y, job->steps, job->keyframe_id, ns, cls};
+        double l = sim_run(img, &sj, n->cfg.sim_ms_per_mpix_step);
+        nj->losses.total = nj->losses.net = l;
+    } else {
+        dream_err_t err = {{0}};
+        dream_params_t p;
+        dream_params_default(&p);
+        uint8_t *masks = NULL;
+        int cls[DREAM_MAX_SUBJECTS] = {0}, ns = 0;
+        if (build_masks(n, job, W, H, &masks, cls, &ns, &err) != 0) {
+            nj->failed = 1;
+            snprintf(nj->err, sizeof nj->err, "%.200s", err.msg);
+            free(img);
+            return;
+        }
+        p.nsubj = ns;
+        memcpy(p.cls, cls, sizeof cls);
+        p.masks = masks;
+        p.steps = job->steps;
+        p.lr = job->lr;
+        p.mean_weight = job->mean_weight;
+        p.prior_strength = n->prior ? job->prior_strength : 0;
+        p.jitter = job->jitter;
+        p.seed = job->seed;
+        if (dream_engine_run(n->engine, img, H, W, &p, &nj->losses, &err) != 0) {
+            nj->failed = 1;
+            snprintf(nj->err, sizeof nj->err, "engine: %.200s", err.msg);
+        }
+        free(masks);
+    }
+    nj->compute_ms = dream_now_ms() - t0;
+    for (size_t i = 0; i < np; i++) {
+        float v = img[i];
+        nj->px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+    }
+    free(img);
+}
+
+static void *compute_main(void *arg) {
+    node_t *n = arg;
+    for (;;) {
+        node_job_t *nj = NULL;
+        int rc = zmq_recv(n->pair_cmp, &nj, sizeof nj, 0);
+        if (rc < 0 && zmq_errno() == EINTR) continue;
+        if (rc != (int)sizeof nj || !nj) break;
+        compute(n, nj);
+        zmq_send(n->pair_cmp, &nj, sizeof nj, 0);
+    }
+    return NULL;
+}
+
+static void job_free(node_job_t **pj) {
+    if (!pj || !*pj) return;
+    if ((*pj)->env) dreamfarm__envelope__free_unpacked((*pj)->env, NULL);
+    free((*pj)->px);
+    free(*pj);
+    *pj = NULL;
+}
+
+/* ---------- setup ---------- */
+
+static int setup_engine(node_t *n, dream_err_t *err) {
+    dream_prec_t prec;
+    if (dream_prec_parse(n->cfg.prec, &prec) != 0) return dream_err_set(err, "option 'precision': bad '%s'", n->cfg.prec);
+    n->model = dream_model_open(n->cfg.weights, err);
+    if (!n->model) return -1;
+    n->be = dream_backend_new(n->cfg.backend, n->cfg.device, n->cfg.threads, prec, err);
+    if (!n->be) return -1;
+    char pp[1024] = "";
+    if (!strcmp(n->cfg.prior, "auto")) {
+        struct stat st;
+        dream_data_path("prior.safetensors", pp, sizeof pp);
+        if (stat(pp, &st) != 0) pp[0] = 0;
+    } else if (strcmp(n->cfg.prior, "none") != 0) {
+        snprintf(pp, sizeof pp, "%s", n->cfg.prior);
+    }
+    if (pp[0]) {
+        n->prior = dream_prior_load(pp, DREAM_PRIOR_STUDENT, err);
+        if (!n->prior) return -1;
+    } else {
+        dlog_warn(MOD, "no patch prior (data/prior.safetensors missing or --prior none): prior term off");
+    }
+    n->engine = dream_engine_new(n->model, n->prior, n->be, err);
+    if (!n->engine) return -1;
+    n->min_side = dream_model_min_side(n->model);
+    snprintf(n->hash, sizeof n->hash, "%s", n->model->hash);
+    snprintf(n->device, sizeof n->device, "%s", n->be->device);
+    char desc[700];
+    dream_model_describe(n->model, desc, sizeof desc);
+    dlog_info(MOD, "model: %s", desc);
+    if (n->cfg.speed_ms > 0) n->ms_mpix = n->cfg.speed_ms;
+    else {
+        /* measure one step at the minimum side (after a warm-up step) */
+        int S = n->min_side;
+        float *img = malloc((size_t)S * S * 3 * sizeof(float));
+        if (!img) return dream_err_set(err, "out of memory");
+        for (int i = 0; i < S * S * 3; i++) img[i] = (float)(i * 37 % 256);
+        dream_params_t p;
+        dream_params_default(&p);
+        p.steps = 1;
+        dream_losses_t l;
+        if (dream_engine_grad(n->engine, img, S, S, &p, NULL, &l, err) != 0) { free(img); return -1; }
+        double t0 = dream_now_ms();
+        int rc = dream_engine_grad(n->engine, img, S, S, &p, NULL, &l, err);
+        double ms = dream_now_ms() - t0;
+        free(img);
+        if (rc != 0) return -1;
+        n->ms_mpix = ms / ((double)S * S / 1e6);
+        dlog_info(MOD, "measured %.1f ms per megapixel-step (%dx%d step in %.1f ms)", n->ms_mpix, S, S, ms);
+    }
+    if (n->cfg.max_tile_pixels > 0) n->max_px = (uint64_t)n->cfg.max_tile_pixels;
+    else if (n->be->mem_total > 0) n->max_px = n->be->mem_total / 8192;   /* ~8 KB/px of VGG activations + grads */
+    else n->max_px = 4u * 1024u * 1024u;
+    return 0;
+}
+
+node_t *node_new(const node_cfg_t *cfg, dream_err_t *err) {
+    node_t *n = calloc(1, sizeof *n);
+    if (!n) { dream_err_set(err, "out of memory"); return NULL; }
+    n->cfg = *cfg;
+    if (!strcmp(cfg->backend, "sim")) {
+        n->sim = 1;
+        n->ms_mpix = cfg->speed_ms > 0 ? cfg->speed_ms : cfg->sim_ms_per_mpix_step > 0 ? cfg->sim_ms_per_mpix_step : 0.01;
+        n->max_px = cfg->max_tile_pixels > 0 ? (uint64_t)cfg->max_tile_pixels : 16u * 1024u * 1024u;
+        n->min_side = 224;
+        snprintf(n->hash, sizeof n->hash, "sim");
+        snprintf(n->device, sizeof n->device, "simulated (%.1f ms/MPx-step)", cfg->sim_ms_per_mpix_step);
+        dlog_warn(MOD, "SIM backend: simulated compute for tests/benchmarks, not a dream");
+    } else if (setup_engine(n, err) != 0) {
+        node_destroy(&n);
+        return NULL;
+    }
+    if (cfg->curve_server_key[0]) {
+        extern int coord_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_err_t *err);
+        if (coord_curve_read_keyfile(cfg->curve_key_file, n->curve_pub, n->curve_sec, err) != 0) {
+            node_destroy(&n);
+            return NULL;
+        }
+    }
+    n->zctx = zmq_ctx_new();
+    n->pair_net = zmq_socket(n->zctx, ZMQ_PAIR);
+    n->pair_cmp = zmq_socket(n->zctx, ZMQ_PAIR);
+    if (!n->pair_net || !n->pair_cmp || zmq_bind(n->pair_net, "inproc://compute") != 0 ||
+        zmq_connect(n->pair_cmp, "inproc://compute") != 0 || pthread_create(&n->th, NULL, compute_main, n) != 0) {
+        dream_err_set(err, "worker: cannot start the compute thread");
+        node_destroy(&n);
+        return NULL;
+    }
+    n->th_started = 1;
+    return n;
+}
+
+void node_destroy(node_t **pn) {
+    if (!pn || !*pn) return;
+    node_t *n = *pn;
+    if (n->th_started) {
+        node_job_t *nil = NULL;
+        zmq_send(n->pair_net, &nil, sizeof nil, 0);
+        pthread_join(n->th, NULL);
+    }
+    if (n->pair_net) zmq_close(n->pair_net);
+    if (n->pair_cmp) zmq_close(n->pair_cmp);
+    if (n->zctx) zmq_ctx_term(n->zctx);
+    dream_engine_destroy(&n->engine);
+    dream_prior_destroy(&n->prior);
+    dream_backend_destroy(&n->be);
+    dream_model_destroy(&n->model);
+    free(n);
+    *pn = NULL;
+}
+
+/* ---------- network ---------- */
+
+static void *open_socket(node_t *n) {
+    void *s = zmq_socket(n->zctx, ZMQ_DEALER);
+    if (!s) return NULL;
+    int64_t maxf = (int64_t)n->max_px * 3 + 4096;
+    if (maxf > (int64_t)DREAM_WIRE_MAX_PIXEL_BYTES) maxf = (int64_t)DREAM_WIRE_MAX_PIXEL_BYTES;
+    wire_socket_setup(s, maxf, NULL);
+    if (n->cfg.curve_server_key[0]) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, n->cfg.curve_server_key, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, n->curve_pub, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, n->curve_sec, 40);
+    }
+    if (zmq_connect(s, n->cfg.connect) != 0) {
+        dlog_error(MOD, "connect %s: %s", n->cfg.connect, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void send_simple(void *s, Dreamfarm__Envelope *env) { wire_send(s, NULL, 0, env, NULL, 0, ZMQ_DONTWAIT, NULL); }
+
+static void send_hello(node_t *n, void *s) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Hello h = DREAMFARM__HELLO__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HELLO);
+    h.name = n->cfg.name;
+    h.backend = n->sim ? "sim" : n->be->name;
+    h.device = n->device;
+    h.has_memory_bytes = 1;
+    h.memory_bytes = n->be ? n->be->mem_total : 0;
+    h.max_tile_pixels = n->max_px;
+    h.ms_per_mpix_step = n->ms_mpix;
+    h.model_hash = n->hash;
+    h.sw_version = NODE_VERSION;
+    h.has_threads = 1;
+    h.threads = n->cfg.threads;
+    h.has_min_side = 1;
+    h.min_side = n->min_side;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    send_simple(s, &env);
+}
+
+static void send_heartbeat(void *s, uint64_t seq, uint64_t busy) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+    hb.has_seq = 1;
+    hb.seq = seq;
+    hb.has_busy_job_id = 1;
+    hb.busy_job_id = busy;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    send_simple(s, &env);
+}
+
+static void send_bye(void *s, const char *why) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Bye b = DREAMFARM__BYE__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_BYE);
+    b.reason = (char *)why;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_BYE;
+    env.bye = &b;
+    send_simple(s, &env);
+}
+
+static void send_error(void *s, uint64_t job_id, int code, const char *msg) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Error e = DREAMFARM__ERROR__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_ERROR);
+    e.has_job_id = 1;
+    e.job_id = job_id;
+    e.code = code;
+    e.message = (char *)msg;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_ERROR;
+    env.error = &e;
+    send_simple(s, &env);
+}
+
+static void send_result(void *s, node_job_t *nj) {
+    if (nj->failed) {
+        send_error(s, nj->env->job->job_id, 1, nj->err);
+        return;
+    }
+    Dreamfarm__Envelope env;
+    Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+    r.keyframe_id = nj->env->job->keyframe_id;
+    r.job_id = nj->env->job->job_id;
+    r.tile = nj->env->job->tile;
+    r.has_loss_total = 1; r.loss_total = nj->losses.total;
+    r.has_loss_net = 1; r.loss_net = nj->losses.net;
+    r.has_loss_prior = 1; r.loss_prior = nj->losses.prior;
+    r.compute_ms = nj->compute_ms;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    dream_err_t err = {{0}};
+    if (wire_send(s, NULL, 0, &env, nj->px, nj->len, 0, &err) < 0) dlog_warn(MOD, "result: %s", err.msg);
+}
+
+static void interruptible_sleep(double ms, volatile sig_atomic_t *stop) {
+    double end = dream_now_ms() + ms;
+    while (!(stop && *stop) && dream_now_ms() < end) usleep(20000);
+}
+
+int node_run(node_t *n, volatile sig_atomic_t *stop) {
+    void *s = NULL;
+    unsigned gen = 0;
+    int welcomed = 0, hb_ms = n->cfg.heartbeat_ms, liveness = n->cfg.liveness;
+    double backoff_s = 1, last_recv = 0, last_hb = 0, t_start = dream_now_ms();
+    node_job_t *busy = NULL;     /* job in the compute thread */
+    uint64_t busy_id = 0, seq = 0, jobs = 0;
+    int reconnect = 1, delay_reconnect = 0, stopping = 0;
+    for (;;) {
+        if (!stopping && ((stop && *stop) ||
+                          (n->cfg.run_seconds > 0 && dream_now_ms() - t_start > n->cfg.run_seconds * 1000))) {
+            stopping = 1;
+            dlog_info(MOD, "stopping%s", busy ? ": finishing the job in hand first" : "");
+        }
+        if (stopping && !busy) break;
+        if (reconnect && !stopping) {
+            if (s) zmq_close(s);
+            s = NULL;
+            if (delay_reconnect) {
+                dlog_info(MOD, "reconnecting in %.0f s", backoff_s);
+                interruptible_sleep(backoff_s * 1000, stop);
+                backoff_s = backoff_s * 2 > n->cfg.backoff_max_s ? n->cfg.backoff_max_s : backoff_s * 2;
+                if (stop && *stop) continue;
+            }
+            s = open_socket(n);
+            if (!s) { delay_reconnect = 1; continue; }
+            gen++;
+            welcomed = 0;
+            send_hello(n, s);
+            last_recv = last_hb = dream_now_ms();
+            reconnect = 0;
+            delay_reconnect = 1;
+            dlog_info(MOD, "%s: hello sent to %s", n->cfg.name, n->cfg.connect);
+        }
+        zmq_pollitem_t it[2] = {{n->pair_net, 0, ZMQ_POLLIN, 0}, {s, 0, ZMQ_POLLIN, 0}};
+        int nit = s ? 2 : 1;
+        double now = dream_now_ms();
+        long wait = (long)(last_hb + hb_ms - now);
+        if (wait < 0) wait = 0;
+        if (wait > 100) wait = 100;
+        if (zmq_poll(it, nit, wait) < 0 && zmq_errno() != EINTR) break;
+        if (it[0].revents & ZMQ_POLLIN) {
+            node_job_t *nj = NULL;
+            if (zmq_recv(n->pair_net, &nj, sizeof nj, 0) == (int)sizeof nj && nj) {
+                if (s && nj->gen == gen) {
+                    send_result(s, nj);
+                    jobs++;
+                    dlog_debug(MOD, "job %llu done in %.0f ms", (unsigned long long)busy_id, nj->compute_ms);
+                } else {
+                    dlog_info(MOD, "job %llu finished after a reconnect: result dropped", (unsigned long long)busy_id);
+                }
+                job_free(&nj);
+                busy = NULL;
+                busy_id = 0;
+            }
+        }
+        if (nit == 2 && (it[1].revents & ZMQ_POLLIN)) {
+            for (int k = 0; k < 64; k++) {
+                wire_msg_t m;
+                dream_err_t err = {{0}};
+                int rc = wire_recv(s, 0, ZMQ_DONTWAIT, &m, &err);
+                if (rc == 0 || rc == -2) break;
+                if (rc < 0) { dlog_warn(MOD, "dropped malformed message: %s", err.msg); continue; }
+                last_recv = dream_now_ms();
+                switch (m.env->type) {
+                case DREAMFARM__MSG_TYPE__MSG_WELCOME:
+                    welcomed = 1;
+                    backoff_s = 1;
+                    if (m.env->welcome->heartbeat_ms >= 50) hb_ms = (int)m.env->welcome->heartbeat_ms;
+                    if (m.env->welcome->liveness >= 1) liveness = (int)m.env->welcome->liveness;
+                    dlog_info(MOD, "welcomed as %s (heartbeat %d ms)%s", m.env->welcome->worker_id, hb_ms,
+                              m.env->welcome->quarantined ? " — QUARANTINED, waiting for release" : "");
+                    break;
+                case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
+                    dlog_warn(MOD, "refused: %s", m.env->refusal->reason);
+                    reconnect = 1;
+                    break;
+                case DREAMFARM__MSG_TYPE__MSG_BYE:
+                    dlog_info(MOD, "coordinator said bye (%s)", m.env->bye->reason ? m.env->bye->reason : "");
+                    reconnect = 1;
+                    break;
+                case DREAMFARM__MSG_TYPE__MSG_JOB:
+                    if (busy || stopping) {
+                        send_error(s, m.env->job->job_id, 2, busy ? "busy" : "stopping");
+                        break;
+                    }
+                    {
+                        node_job_t *nj = calloc(1, sizeof *nj);
+                        if (!nj) { send_error(s, m.env->job->job_id, 3, "out of memory"); break; }
+                        nj->env = m.env;
+                        nj->px = m.pixels;
+                        nj->len = m.pixels_len;
+                        nj->gen = gen;
+                        m.env = NULL;
+                        m.pixels = NULL;
+                        busy = nj;
+                        busy_id = nj->env->job->job_id;
+                        zmq_send(n->pair_net, &nj, sizeof nj, 0);
+                    }
+                    break;
+                default: break;
+                }
+                wire_msg_clear(&m);
+                if (reconnect) break;
+            }
+        }
+        now = dream_now_ms();
+        if (s && !reconnect && now - last_hb >= hb_ms) {
+            send_heartbeat(s, ++seq, busy_id);
+            last_hb = now;
+        }
+        if (s && !reconnect && now - last_recv > (double)hb_ms * liveness) {
+            dlog_warn(MOD, "coordinator silent for %.0f ms%s", now - last_recv, welcomed ? "" : " (no welcome)");
+            reconnect = 1;
+        }
+    }
+    if (s) {
+        send_bye(s, "worker stopping");
+        int linger = 1000;      /* let the last result and the bye leave */
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(s);
+    }
+    dlog_info(MOD, "stopped after %llu jobs", (unsigned long long)jobs);
+    return 0;
+}

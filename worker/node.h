@@ -1,0 +1,47 @@
+/*
+ * node.h — dream-worker's farm node: a DEALER connection to dreamd with hello,
+ * heartbeats (kept beating by the network thread while a separate compute
+ * thread runs the tile), reconnect with exponential backoff (1 s -> 32 s,
+ * recreating the socket), and a graceful stop that finishes the current job
+ * and says bye. Tiles run through dream_engine_run (masks from the job's
+ * subject rectangles) or, with backend "sim", the simulated path (sim.h).
+ */
+#ifndef DREAM_NODE_H
+#define DREAM_NODE_H
+#include <signal.h>
+#include "config.h"
+#include "dlog.h"
+
+typedef struct node_cfg {
+    char connect[256];
+    char backend[16];
+    int threads;
+    int device;
+    char prec[16];
+    char weights[512];
+    char prior[512];
+    char name[128];
+    int heartbeat_ms;
+    int liveness;
+    int backoff_max_s;
+    double sim_ms_per_mpix_step;
+    double speed_ms;            /* claimed ms per MPx-step (0 = measure) */
+    int max_tile_pixels;        /* 0 = auto */
+    char log_level[16];
+    double run_seconds;
+    char curve_server_key[64];
+    char curve_key_file[512];
+} node_cfg_t;
+
+extern const cfg_opt_t node_cfg_opts[];
+int node_cfg_finish(node_cfg_t *cfg, dream_err_t *err);
+
+typedef struct node node_t;
+
+/* Loads the model and backend (or sets up sim); does not connect yet. */
+node_t *node_new(const node_cfg_t *cfg, dream_err_t *err);
+void node_destroy(node_t **n);
+/* Runs until *stop; then finishes the job in hand, says bye, returns 0. */
+int node_run(node_t *n, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * sim.h — the simulated compute path of dream-worker (`--backend sim`), for
+ * tests and benchmarks only, never a default. It sleeps a fixed time per
+ * megapixel-step and then blurs and tints the tile with a pattern that is a
+ * function of CANVAS coordinates (so a correct blend shows no seams) and of
+ * the keyframe and subjects (so results are visibly different).
+ */
+#ifndef DREAM_SIM_H
+#define DREAM_SIM_H
+#include <stdint.h>
+
+typedef struct sim_job {
+    int w, h;               /* tile size */
+    int gx, gy;             /* tile origin on the canvas */
+    int steps;
+    uint64_t keyframe_id;
+    int nsubj;
+    const int *cls;
+} sim_job_t;
+
+/* img (h, w, 3) in/out, 0..255. Sleeps ms_per_mpix_step * w*h/1e6 * steps ms first.
+ * Returns the simulated "loss" (mean absolute change). */
+double sim_run(float *img, const sim_job_t *j, double ms_per_mpix_step);
+
+#endif
