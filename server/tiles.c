@@ -119,8 +119,8 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
             for (int k = 0; k < t->n; k++) px[k] = (uint64_t)t->tiles[k].r.w * (uint64_t)t->tiles[k].r.h;
             double ms = tile_schedule_estimate(px, t->n, w, nw, p->steps, p->overhead_ms, NULL);
             if (ms < 0) continue;
-            /* prefer fewer tiles unless the gain is real (> 3 %) */
-            if (best < 0 || ms < best * 0.97) { best = ms; bnx = nx; bny = ny; }
+            /* more tiles cost halo compute and transfers: take them only for a real gain (> 10 %) */
+            if (best < 0 || ms < best * 0.90) { best = ms; bnx = nx; bny = ny; }
         }
     free(t);
     if (best < 0)

@@ -1,0 +1,276 @@
+/*
+ * test_proto.c — farm protocol framing (common/wire.c): round trips of every
+ * message kind over real ZeroMQ sockets, and malformed input (garbage header,
+ * oversized header/frames, wrong version, pixel size mismatch, too many frames,
+ * bad rectangles) dropped without disturbing the next valid message.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+#include "wire.h"
+
+typedef struct pair { void *ctx, *router, *dealer; } pair_t;
+
+static int setup(void **state) {
+    static int n = 0;
+    pair_t *p = calloc(1, sizeof *p);
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://proto-%d", n++);
+    p->ctx = zmq_ctx_new();
+    p->router = zmq_socket(p->ctx, ZMQ_ROUTER);
+    p->dealer = zmq_socket(p->ctx, ZMQ_DEALER);
+    assert_int_equal(wire_socket_setup(p->router, 1 << 20, NULL), 0);
+    assert_int_equal(wire_socket_setup(p->dealer, 1 << 20, NULL), 0);
+    int to = 2000;
+    zmq_setsockopt(p->router, ZMQ_RCVTIMEO, &to, sizeof to);
+    zmq_setsockopt(p->dealer, ZMQ_RCVTIMEO, &to, sizeof to);
+    assert_int_equal(zmq_bind(p->router, ep), 0);
+    assert_int_equal(zmq_connect(p->dealer, ep), 0);
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state) {
+    pair_t *p = *state;
+    zmq_close(p->router);
+    zmq_close(p->dealer);
+    zmq_ctx_term(p->ctx);
+    free(p);
+    return 0;
+}
+
+static long send_job(void *s, int w, int h, size_t pxlen, uint32_t version, Dreamfarm__Rect *subj_rect) {
+    Dreamfarm__Envelope env;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
+    env.version = version;
+    Dreamfarm__Job job = DREAMFARM__JOB__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT;
+    tile.x = 100; tile.y = 50; tile.w = w; tile.h = h;
+    core.x = 10; core.y = 10; core.w = w - 20; core.h = h - 20;
+    Dreamfarm__Subject s1 = DREAMFARM__SUBJECT__INIT, *sp[1] = {&s1};
+    s1.class_id = 31;
+    s1.rect = subj_rect;
+    job.keyframe_id = 7; job.job_id = 42; job.tile = &tile; job.core = &core;
+    job.n_subjects = 1; job.subjects = sp; job.steps = 10; job.deadline_ms = 1234;
+    job.has_seed = 1; job.seed = 99;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
+    env.job = &job;
+    uint8_t *px = calloc(1, pxlen ? pxlen : 1);
+    for (size_t i = 0; i < pxlen; i++) px[i] = (uint8_t)(i * 7);
+    long n = wire_send(s, NULL, 0, &env, px, pxlen, 0, NULL);
+    free(px);
+    return n;
+}
+
+static void send_heartbeat(void *s, uint64_t seq) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+    hb.has_seq = 1; hb.seq = seq;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    assert_true(wire_send(s, NULL, 0, &env, NULL, 0, 0, NULL) > 0);
+}
+
+/* the next valid message must be a heartbeat with this seq */
+static void expect_heartbeat(void *router, uint64_t seq) {
+    wire_msg_t m;
+    dream_err_t err = {{0}};
+    assert_int_equal(wire_recv(router, 1, 0, &m, &err), 1);
+    assert_int_equal(m.env->type, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+    assert_int_equal(m.env->heartbeat->seq, seq);
+    wire_msg_clear(&m);
+}
+
+static void test_job_round_trip(void **state) {
+    pair_t *p = *state;
+    Dreamfarm__Rect sr = DREAMFARM__RECT__INIT;
+    sr.x = 0; sr.y = 0; sr.w = 32; sr.h = 16;
+    assert_true(send_job(p->dealer, 64, 48, 64 * 48 * 3, DREAM_WIRE_VERSION, &sr) > 64 * 48 * 3);
+    wire_msg_t m;
+    dream_err_t err = {{0}};
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), 1);
+    assert_true(m.identity_len > 0);
+    assert_int_equal(m.env->version, DREAM_WIRE_VERSION);
+    Dreamfarm__Job *j = m.env->job;
+    assert_non_null(j);
+    assert_int_equal(j->keyframe_id, 7);
+    assert_int_equal(j->job_id, 42);
+    assert_int_equal(j->tile->x, 100);
+    assert_int_equal(j->tile->w, 64);
+    assert_int_equal(j->core->w, 44);
+    assert_int_equal(j->n_subjects, 1);
+    assert_int_equal(j->subjects[0]->class_id, 31);
+    assert_int_equal(j->subjects[0]->rect->w, 32);
+    assert_int_equal(j->seed, 99);
+    assert_float_equal(j->lr, 5.0, 1e-6);   /* proto default */
+    assert_int_equal(m.pixels_len, 64 * 48 * 3);
+    for (size_t i = 0; i < m.pixels_len; i++) assert_int_equal(m.pixels[i], (uint8_t)(i * 7));
+    wire_msg_clear(&m);
+}
+
+static void test_result_and_small_messages(void **state) {
+    pair_t *p = *state;
+    /* hello dealer -> router, then welcome/result router -> dealer */
+    Dreamfarm__Envelope env;
+    Dreamfarm__Hello h = DREAMFARM__HELLO__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HELLO);
+    h.name = "w1"; h.backend = "cpu"; h.max_tile_pixels = 1 << 20; h.ms_per_mpix_step = 12.5;
+    h.model_hash = "abcd";
+    env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    assert_true(wire_send(p->dealer, NULL, 0, &env, NULL, 0, 0, NULL) > 0);
+    wire_msg_t m;
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, NULL), 1);
+    assert_string_equal(m.env->hello->name, "w1");
+    assert_float_equal(m.env->hello->ms_per_mpix_step, 12.5, 1e-9);
+    uint8_t id[256];
+    size_t idlen = m.identity_len;
+    memcpy(id, m.identity, idlen);
+    wire_msg_clear(&m);
+
+    Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT;
+    tile.w = 8; tile.h = 4;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+    r.keyframe_id = 3; r.job_id = 9; r.tile = &tile; r.compute_ms = 77; r.has_loss_total = 1; r.loss_total = -1.5;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    uint8_t px[8 * 4 * 3];
+    memset(px, 200, sizeof px);
+    assert_true(wire_send(p->router, id, idlen, &env, px, sizeof px, 0, NULL) > 0);
+    assert_int_equal(wire_recv(p->dealer, 0, 0, &m, NULL), 1);
+    assert_int_equal(m.env->result->job_id, 9);
+    assert_float_equal(m.env->result->loss_total, -1.5, 1e-12);
+    assert_int_equal(m.pixels_len, sizeof px);
+    assert_int_equal(m.pixels[5], 200);
+    wire_msg_clear(&m);
+
+    /* a result whose pixel frame does not match its rect is dropped */
+    assert_true(wire_send(p->router, id, idlen, &env, px, sizeof px - 3, 0, NULL) > 0);
+    dream_err_t err = {{0}};
+    assert_int_equal(wire_recv(p->dealer, 0, 0, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "pixel frame"));
+}
+
+static void test_malformed_dropped(void **state) {
+    pair_t *p = *state;
+    dream_err_t err = {{0}};
+    wire_msg_t m;
+    /* 1: garbage header */
+    const char junk[] = "\xff\xfe\x01garbage that is not protobuf\x00\x13";
+    zmq_send(p->dealer, junk, sizeof junk, 0);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    assert_true(m.identity_len > 0);
+    assert_null(m.env);
+    /* 2: header too large (but under the socket's frame cap) */
+    size_t big = DREAM_WIRE_MAX_HEADER + 10;
+    char *b = calloc(1, big);
+    zmq_send(p->dealer, b, big, 0);
+    free(b);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "header frame"));
+    /* 3: wrong version */
+    assert_true(send_job(p->dealer, 32, 32, 32 * 32 * 3, DREAM_WIRE_VERSION + 1, NULL) > 0);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "protocol version"));
+    /* 4: pixel frame does not match the rect */
+    assert_true(send_job(p->dealer, 32, 32, 32 * 32 * 3 - 1, DREAM_WIRE_VERSION, NULL) > 0);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "pixel frame"));
+    /* 5: a job without pixels */
+    assert_true(send_job(p->dealer, 32, 32, 0, DREAM_WIRE_VERSION, NULL) > 0);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    /* 6: too many frames; the rest of that message must be drained */
+    zmq_send(p->dealer, "a", 1, ZMQ_SNDMORE);
+    zmq_send(p->dealer, "b", 1, ZMQ_SNDMORE);
+    zmq_send(p->dealer, "c", 1, ZMQ_SNDMORE);
+    zmq_send(p->dealer, "d", 1, 0);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "frames"));
+    /* 7: subject rectangle outside the tile */
+    Dreamfarm__Rect sr = DREAMFARM__RECT__INIT;
+    sr.x = 20; sr.y = 0; sr.w = 20; sr.h = 10;
+    assert_true(send_job(p->dealer, 32, 32, 32 * 32 * 3, DREAM_WIRE_VERSION, &sr) > 0);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "outside tile"));
+    /* 8: empty message */
+    zmq_send(p->dealer, "", 0, 0);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    /* the channel still works */
+    send_heartbeat(p->dealer, 5);
+    expect_heartbeat(p->router, 5);
+    /* nothing left */
+    assert_int_equal(wire_recv(p->router, 1, ZMQ_DONTWAIT, &m, &err), 0);
+}
+
+static void test_oversized_frame_rejected_by_socket(void **state) {
+    pair_t *p = *state;
+    /* the router allows 1 MiB frames: a 2 MiB frame closes that peer's connection
+     * (libzmq enforces ZMQ_MAXMSGSIZE on tcp/ipc; inproc bypasses it, so use tcp) */
+    void *r = zmq_socket(p->ctx, ZMQ_ROUTER), *d = zmq_socket(p->ctx, ZMQ_DEALER), *d2 = zmq_socket(p->ctx, ZMQ_DEALER);
+    wire_socket_setup(r, 1 << 20, NULL);
+    int to = 2000;
+    zmq_setsockopt(r, ZMQ_RCVTIMEO, &to, sizeof to);
+    assert_int_equal(zmq_bind(r, "tcp://127.0.0.1:*"), 0);
+    char ep[128];
+    size_t el = sizeof ep;
+    zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, ep, &el);
+    int linger = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d2, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal(zmq_connect(d, ep), 0);
+    assert_int_equal(zmq_connect(d2, ep), 0);
+    size_t big = 2u << 20;
+    char *b = calloc(1, big);
+    zmq_send(d, b, big, 0);
+    free(b);
+    send_heartbeat(d2, 11);
+    wire_msg_t m;
+    dream_err_t err = {{0}};
+    assert_int_equal(wire_recv(r, 1, 0, &m, &err), 1);   /* the oversized one never arrives */
+    assert_int_equal(m.env->heartbeat->seq, 11);
+    wire_msg_clear(&m);
+    zmq_close(d);
+    zmq_close(d2);
+    zmq_close(r);
+}
+
+static void test_validate_bounds(void **state) {
+    (void)state;
+    Dreamfarm__Envelope env;
+    dream_err_t err = {{0}};
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HELLO);
+    assert_int_equal(wire_validate(&env, 0, &err), -1);       /* type without body */
+    wire_envelope_init(&env, (Dreamfarm__MsgType)99);
+    assert_int_equal(wire_validate(&env, 0, &err), -1);
+    Dreamfarm__Rect r = DREAMFARM__RECT__INIT;
+    r.w = 20000; r.h = 10;
+    assert_int_equal(wire_rect_bytes(&r), 0);
+    r.w = 10; r.x = -1;
+    assert_int_equal(wire_rect_bytes(&r), 0);
+    r.x = 0;
+    assert_int_equal(wire_rect_bytes(&r), 300);
+    Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    assert_int_equal(wire_validate(&env, 0, &err), 0);
+    assert_int_equal(wire_validate(&env, 12, &err), -1);      /* unexpected pixels */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_job_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_and_small_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_frame_rejected_by_socket, setup, teardown),
+        cmocka_unit_test(test_validate_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

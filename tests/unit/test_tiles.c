@@ -1,0 +1,151 @@
+/*
+ * test_tiles.c — keyframe tile planning (server/tiles.c): cores partition the
+ * canvas, halos >= 64 px towards every neighbour, no tile side under the
+ * engine minimum, random grid offsets per keyframe, whole keyframe to a worker
+ * that holds it when tiling does not pay, tiling when it does, faster workers
+ * getting more tiles, and clear errors when nothing fits.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tiles.h"
+
+static void check_plan(const tile_plan_params_t *p, const tile_plan_t *pl) {
+    uint8_t *cov = calloc((size_t)p->W * p->H, 1);
+    int need = p->min_side < p->W ? p->min_side : p->W;
+    int needh = p->min_side < p->H ? p->min_side : p->H;
+    for (int k = 0; k < pl->n; k++) {
+        const tile_t *t = &pl->tiles[k];
+        /* tile inside the canvas, core inside the tile */
+        assert_true(t->r.x >= 0 && t->r.y >= 0 && t->r.x + t->r.w <= p->W && t->r.y + t->r.h <= p->H);
+        assert_true(t->core.x >= t->r.x && t->core.y >= t->r.y);
+        assert_true(t->core.x + t->core.w <= t->r.x + t->r.w && t->core.y + t->core.h <= t->r.y + t->r.h);
+        assert_true(t->r.w >= need);
+        assert_true(t->r.h >= needh);
+        /* halo towards every neighbour (side not on the canvas edge) */
+        /* (a halo is only cut short by the canvas edge itself) */
+        int cx1 = t->core.x + t->core.w, cy1 = t->core.y + t->core.h;
+        if (t->core.x > 0) assert_true(t->core.x - t->r.x >= (p->halo < t->core.x ? p->halo : t->core.x));
+        if (t->core.y > 0) assert_true(t->core.y - t->r.y >= (p->halo < t->core.y ? p->halo : t->core.y));
+        if (cx1 < p->W) assert_true(t->r.x + t->r.w - cx1 >= (p->halo < p->W - cx1 ? p->halo : p->W - cx1));
+        if (cy1 < p->H) assert_true(t->r.y + t->r.h - cy1 >= (p->halo < p->H - cy1 ? p->halo : p->H - cy1));
+        /* feathers only where there is a neighbour */
+        assert_true((t->feather[0] > 0) == (t->core.x > 0));
+        assert_true((t->feather[2] > 0) == (t->core.x + t->core.w < p->W));
+        for (int y = t->core.y; y < t->core.y + t->core.h; y++)
+            for (int x = t->core.x; x < t->core.x + t->core.w; x++) cov[(size_t)y * p->W + x]++;
+    }
+    for (size_t i = 0; i < (size_t)p->W * p->H; i++) assert_int_equal(cov[i], 1);  /* exact partition */
+    free(cov);
+}
+
+static void test_grid_coverage(void **s) {
+    (void)s;
+    int sizes[][2] = {{1920, 1080}, {1280, 720}, {640, 480}, {300, 250}, {1000, 1000}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int nx = 1; nx <= 4; nx++)
+            for (int ny = 1; ny <= 3; ny++)
+                for (int off = -100; off <= 100; off += 50) {
+                    tile_plan_params_t p = {sizes[i][0], sizes[i][1], 64, 224, 10, 20, 64};
+                    tile_plan_t pl;
+                    assert_int_equal(tile_plan_grid(&p, nx, ny, off, -off, &pl, NULL), 0);
+                    assert_int_equal(pl.n, nx * ny);
+                    check_plan(&p, &pl);
+                }
+}
+
+static void test_random_offsets(void **s) {
+    (void)s;
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64};
+    tile_worker_t w[4] = {{100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}};
+    int distinct = 0, first_ox = 0;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        tile_plan_t pl;
+        assert_int_equal(tile_plan_make(&p, w, 4, seed, &pl, NULL), 0);
+        assert_true(pl.n > 1);
+        check_plan(&p, &pl);
+        if (seed == 1) first_ox = pl.ox;
+        else if (pl.ox != first_ox) distinct++;
+    }
+    assert_true(distinct >= 5);
+}
+
+static void test_whole_when_tiling_does_not_pay(void **s) {
+    (void)s;
+    /* one worker that holds everything: one tile, no halo */
+    tile_plan_params_t p = {1280, 720, 64, 224, 10, 20, 64};
+    tile_worker_t one = {50, 1u << 22};
+    tile_plan_t pl;
+    assert_int_equal(tile_plan_make(&p, &one, 1, 7, &pl, NULL), 0);
+    assert_int_equal(pl.n, 1);
+    assert_int_equal(pl.tiles[0].r.w, 1280);
+    assert_int_equal(pl.tiles[0].r.h, 720);
+    /* a big fast GPU and a slow CPU: splitting would wait on the CPU; whole to the GPU */
+    tile_worker_t mix[2] = {{5, 1u << 24}, {2000, 1u << 22}};
+    assert_int_equal(tile_plan_make(&p, mix, 2, 7, &pl, NULL), 0);
+    assert_int_equal(pl.n, 1);
+    /* a canvas barely above the minimum stays whole even with many workers */
+    tile_plan_params_t small = {240, 240, 64, 224, 10, 20, 64};
+    tile_worker_t many[8];
+    for (int i = 0; i < 8; i++) many[i] = (tile_worker_t){100, 1u << 22};
+    assert_int_equal(tile_plan_make(&small, many, 8, 3, &pl, NULL), 0);
+    assert_int_equal(pl.n, 1);
+}
+
+static void test_tiles_when_they_pay(void **s) {
+    (void)s;
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64};
+    tile_worker_t w[8];
+    for (int i = 0; i < 8; i++) w[i] = (tile_worker_t){100, 1u << 22};
+    tile_plan_t pl;
+    assert_int_equal(tile_plan_make(&p, w, 4, 1, &pl, NULL), 0);
+    assert_true(pl.n >= 4);
+    double whole = 1920.0 * 1080 / 1e6 * 10 * 100 + 20;
+    assert_true(pl.est_ms < whole / 2.5);     /* 4 workers: well over 2.5x faster than whole */
+    /* a worker that cannot hold the keyframe forces tiles that fit it */
+    tile_worker_t small = {100, 600 * 600};
+    assert_int_equal(tile_plan_make(&p, &small, 1, 1, &pl, NULL), 0);
+    assert_true(pl.n > 1);
+    for (int k = 0; k < pl.n; k++) assert_true((uint64_t)pl.tiles[k].r.w * pl.tiles[k].r.h <= 600 * 600);
+    check_plan(&p, &pl);
+}
+
+static void test_faster_workers_get_more(void **s) {
+    (void)s;
+    uint64_t px[8];
+    for (int i = 0; i < 8; i++) px[i] = 500000;
+    tile_worker_t w[2] = {{10, 1u << 22}, {40, 1u << 22}};  /* worker 0 is 4x faster */
+    int assign[8];
+    double ms = tile_schedule_estimate(px, 8, w, 2, 10, 0, assign);
+    assert_true(ms > 0);
+    int n0 = 0;
+    for (int i = 0; i < 8; i++) n0 += assign[i] == 0;
+    assert_true(n0 >= 6);
+    /* a job no worker holds: error */
+    uint64_t big = 1u << 23;
+    assert_true(tile_schedule_estimate(&big, 1, w, 2, 10, 0, NULL) < 0);
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64};
+    tile_worker_t tiny = {10, 100 * 100};
+    tile_plan_t pl;
+    dream_err_t err = {{0}};
+    assert_int_equal(tile_plan_make(&p, &tiny, 1, 1, &pl, &err), -1);
+    assert_non_null(strstr(err.msg, "no grid"));
+    p.halo = 32;
+    assert_int_equal(tile_plan_make(&p, w, 2, 1, &pl, &err), -1);
+    assert_non_null(strstr(err.msg, "halo"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_coverage),
+        cmocka_unit_test(test_random_offsets),
+        cmocka_unit_test(test_whole_when_tiling_does_not_pay),
+        cmocka_unit_test(test_tiles_when_they_pay),
+        cmocka_unit_test(test_faster_workers_get_more),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
