@@ -1,0 +1,374 @@
+/*
+ * test_sched.c — the coordinator's scheduler (server/coord.c) against fake
+ * workers over inproc sockets, single-threaded (coord_step + fake replies):
+ * keyframes flow over two workers; a worker that dies mid-job has its tile
+ * requeued; a failing worker is quarantined after 3 failures and released by
+ * the admin command; late results after a deadline requeue are discarded;
+ * garbage and wrong-version/wrong-hash hellos are dropped or refused while the
+ * farm keeps serving; admin commands answer INFO-style.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+#include "coord.h"
+#include "wire.h"
+
+enum { GOOD = 0, DIE_ON_JOB, ERRORS, LATE };
+
+typedef struct fake {
+    void *s;
+    char name[32];
+    int mode;
+    double speed;
+    const char *hash;
+    int welcomed, refused, jobs, dead;
+    double last_hb;
+    /* a held job (LATE) */
+    wire_msg_t held;
+    double held_until;
+} fake_t;
+
+typedef struct env {
+    void *ctx;
+    coord_t *c;
+    char ep[64];
+} env_t;
+
+static int n_env = 0;
+
+static env_t *env_new(void) {
+    env_t *e = calloc(1, sizeof *e);
+    e->ctx = zmq_ctx_new();
+    snprintf(e->ep, sizeof e->ep, "inproc://sched-%d", n_env++);
+    coord_cfg_t cfg;
+    assert_int_equal(cfg_defaults(coord_cfg_opts, &cfg, NULL), 0);
+    snprintf(cfg.worker_bind, sizeof cfg.worker_bind, "%s", e->ep);
+    cfg.admin_bind[0] = 0;
+    snprintf(cfg.size, sizeof cfg.size, "480x320");
+    snprintf(cfg.state, sizeof cfg.state, ":memory:");
+    snprintf(cfg.log_level, sizeof cfg.log_level, "warn");
+    cfg.fps = 0;               /* no frame clock thread */
+    cfg.steps = 1;
+    cfg.heartbeat_ms = 50;
+    cfg.liveness = 3;
+    cfg.deadline_factor = 1;
+    cfg.deadline_min_ms = 150;
+    dream_err_t err = {{0}};
+    assert_int_equal(coord_cfg_finish(&cfg, &err), 0);
+    e->c = coord_new(&cfg, e->ctx, NULL, &err);
+    if (!e->c) fail_msg("coord_new: %s", err.msg);
+    return e;
+}
+
+static void env_free(env_t *e) {
+    coord_destroy(&e->c);
+    assert_null(e->c);
+    zmq_ctx_term(e->ctx);
+    free(e);
+}
+
+static void fake_send_hello(env_t *e, fake_t *f, uint32_t version) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Hello h = DREAMFARM__HELLO__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HELLO);
+    env.version = version;
+    h.name = f->name;
+    h.backend = "fake";
+    h.max_tile_pixels = 300 * 300;    /* forces 480x320 into several tiles */
+    h.ms_per_mpix_step = f->speed;
+    h.model_hash = (char *)(f->hash ? f->hash : "hash-A");
+    env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    assert_true(wire_send(f->s, NULL, 0, &env, NULL, 0, 0, NULL) > 0);
+}
+
+static fake_t *fake_new(env_t *e, const char *name, int mode, double speed) {
+    fake_t *f = calloc(1, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->mode = mode;
+    f->speed = speed;
+    f->s = zmq_socket(e->ctx, ZMQ_DEALER);
+    wire_socket_setup(f->s, 1 << 24, NULL);
+    assert_int_equal(zmq_connect(f->s, e->ep), 0);
+    fake_send_hello(e, f, DREAM_WIRE_VERSION);
+    return f;
+}
+
+static void fake_free(fake_t *f) {
+    wire_msg_clear(&f->held);
+    zmq_close(f->s);
+    free(f);
+}
+
+static void reply(fake_t *f, wire_msg_t *m) {
+    Dreamfarm__Job *j = m->env->job;
+    Dreamfarm__Envelope env;
+    if (f->mode == ERRORS) {
+        Dreamfarm__Error er = DREAMFARM__ERROR__INIT;
+        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_ERROR);
+        er.has_job_id = 1; er.job_id = j->job_id; er.code = 1; er.message = "simulated failure";
+        env.body_case = DREAMFARM__ENVELOPE__BODY_ERROR;
+        env.error = &er;
+        wire_send(f->s, NULL, 0, &env, NULL, 0, 0, NULL);
+        return;
+    }
+    Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+    r.keyframe_id = j->keyframe_id; r.job_id = j->job_id; r.tile = j->tile; r.compute_ms = 1;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    for (size_t i = 0; i < m->pixels_len; i++) m->pixels[i] = (uint8_t)(255 - m->pixels[i]);
+    assert_true(wire_send(f->s, NULL, 0, &env, m->pixels, m->pixels_len, 0, NULL) > 0);
+}
+
+static void fake_poll(fake_t *f) {
+    double now = dream_now_ms();
+    if (f->dead) {      /* drain and ignore */
+        wire_msg_t m;
+        while (wire_recv(f->s, 0, ZMQ_DONTWAIT, &m, NULL) != 0) wire_msg_clear(&m);
+        return;
+    }
+    for (;;) {
+        wire_msg_t m;
+        int rc = wire_recv(f->s, 0, ZMQ_DONTWAIT, &m, NULL);
+        if (rc == 0 || rc == -2) break;
+        if (rc < 0) continue;
+        switch (m.env->type) {
+        case DREAMFARM__MSG_TYPE__MSG_WELCOME: f->welcomed = 1; break;
+        case DREAMFARM__MSG_TYPE__MSG_REFUSAL: f->refused++; break;
+        case DREAMFARM__MSG_TYPE__MSG_JOB:
+            f->jobs++;
+            if (f->mode == DIE_ON_JOB) { f->dead = 1; break; }
+            if (f->mode == LATE) {
+                if (!f->held.env) { f->held = m; f->held_until = now + 400; m.env = NULL; m.pixels = NULL; }
+                break;
+            }
+            reply(f, &m);
+            break;
+        default: break;
+        }
+        wire_msg_clear(&m);
+    }
+    if (f->held.env && now >= f->held_until) {
+        int mode = f->mode;
+        f->mode = GOOD;
+        reply(f, &f->held);
+        f->mode = mode;
+        wire_msg_clear(&f->held);
+    }
+    if (now - f->last_hb > 40) {
+        Dreamfarm__Envelope env;
+        Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
+        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+        env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
+        env.heartbeat = &hb;
+        wire_send(f->s, NULL, 0, &env, NULL, 0, 0, NULL);
+        f->last_hb = now;
+    }
+}
+
+/* runs coordinator + fakes until cond(stats) or timeout; returns 1 if cond was met */
+typedef int (*cond_fn)(const coord_stats_t *st, void *arg);
+static int pump(env_t *e, fake_t **f, int nf, double timeout_ms, cond_fn cond, void *arg) {
+    double end = dream_now_ms() + timeout_ms;
+    coord_stats_t st;
+    while (dream_now_ms() < end) {
+        coord_step(e->c, 2);
+        for (int i = 0; i < nf; i++) fake_poll(f[i]);
+        coord_get_stats(e->c, &st);
+        if (cond && cond(&st, arg)) return 1;
+    }
+    return 0;
+}
+
+static int kf_at_least(const coord_stats_t *st, void *arg) { return st->keyframes >= (uint64_t)(intptr_t)arg; }
+
+static void test_keyframes_flow(void **s) {
+    (void)s;
+    env_t *e = env_new();
+    const dream_image_t *cv = coord_canvas(e->c);
+    float before = cv->px[(cv->h / 2 * cv->w + cv->w / 2) * 3];
+    fake_t *f[2] = {fake_new(e, "a", GOOD, 10), fake_new(e, "b", GOOD, 10)};
+    assert_true(pump(e, f, 2, 5000, kf_at_least, (void *)3));
+    coord_stats_t st;
+    coord_get_stats(e->c, &st);
+    assert_int_equal(st.workers, 2);
+    assert_int_equal(st.tiles_missed, 0);
+    assert_int_equal(st.requeued, 0);
+    assert_true(st.results_ok >= 3 * 2);      /* several tiles per keyframe */
+    assert_true(f[0]->welcomed && f[1]->welcomed);
+    assert_true(f[0]->jobs > 0 && f[1]->jobs > 0);
+    float after = cv->px[(cv->h / 2 * cv->w + cv->w / 2) * 3];
+    assert_true(fabsf(after - before) > 1);    /* results were blended in */
+    fake_free(f[0]);
+    fake_free(f[1]);
+    env_free(e);
+}
+
+static void test_no_workers_no_keyframes(void **s) {
+    (void)s;
+    env_t *e = env_new();
+    for (int i = 0; i < 20; i++) assert_int_equal(coord_step(e->c, 5), 1);
+    coord_stats_t st;
+    coord_get_stats(e->c, &st);
+    assert_int_equal(st.keyframes, 0);
+    assert_int_equal(st.workers, 0);
+    env_free(e);
+}
+
+static int requeued_and_kf(const coord_stats_t *st, void *arg) { return st->requeued >= 1 && st->keyframes >= 2; }
+
+static void test_requeue_on_death(void **s) {
+    (void)s;
+    env_t *e = env_new();
+    fake_t *f[2] = {fake_new(e, "dies", DIE_ON_JOB, 1), NULL};
+    pump(e, f, 1, 100, NULL, NULL);          /* "dies" alone: it gets a job first */
+    f[1] = fake_new(e, "good", GOOD, 100);
+    assert_true(pump(e, f, 2, 5000, requeued_and_kf, NULL));
+    coord_stats_t st;
+    coord_get_stats(e->c, &st);
+    assert_int_equal(st.tiles_missed, 0);     /* requeued in time, nothing filled from the base */
+    assert_int_equal(st.workers, 1);          /* the dead one was dropped on lost heartbeats */
+    assert_true(f[0]->jobs >= 1);
+    fake_free(f[0]);
+    fake_free(f[1]);
+    env_free(e);
+}
+
+static int quarantined(const coord_stats_t *st, void *arg) { return st->quarantined >= 1; }
+
+static void test_quarantine_and_release(void **s) {
+    (void)s;
+    env_t *e = env_new();
+    fake_t *f[2] = {fake_new(e, "flaky", ERRORS, 1), fake_new(e, "good", GOOD, 100)};
+    assert_true(pump(e, f, 2, 5000, quarantined, NULL));
+    coord_stats_t st;
+    coord_get_stats(e->c, &st);
+    assert_true(st.failures >= 3);
+    char r[8192];
+    coord_admin(e->c, "workers", r, sizeof r);
+    assert_non_null(strstr(r, "worker:flaky"));
+    assert_non_null(strstr(r, "state=quarantined"));
+    assert_non_null(strstr(r, "# Quarantine\ncount:1\nflaky"));
+    /* a quarantined worker gets no more jobs */
+    int jobs = f[0]->jobs;
+    pump(e, f, 2, 300, NULL, NULL);
+    assert_int_equal(f[0]->jobs, jobs);
+    coord_admin(e->c, "release nobody", r, sizeof r);
+    assert_non_null(strstr(r, "ERR"));
+    coord_admin(e->c, "release flaky", r, sizeof r);
+    assert_non_null(strstr(r, "OK released flaky"));
+    coord_get_stats(e->c, &st);
+    assert_int_equal(st.quarantined, 0);
+    coord_admin(e->c, "workers", r, sizeof r);
+    assert_non_null(strstr(r, "# Quarantine\ncount:0"));
+    fake_free(f[0]);
+    fake_free(f[1]);
+    env_free(e);
+}
+
+static int late_seen(const coord_stats_t *st, void *arg) { return st->late_discarded >= 1 && st->keyframes >= 2; }
+
+static void test_late_results_discarded(void **s) {
+    (void)s;
+    env_t *e = env_new();
+    fake_t *f[2] = {fake_new(e, "slow", LATE, 1), NULL};
+    pump(e, f, 1, 50, NULL, NULL);
+    f[1] = fake_new(e, "good", GOOD, 100);
+    assert_true(pump(e, f, 2, 6000, late_seen, NULL));
+    coord_stats_t st;
+    coord_get_stats(e->c, &st);
+    assert_true(st.requeued >= 1);
+    assert_int_equal(st.tiles_missed, 0);
+    fake_free(f[0]);
+    fake_free(f[1]);
+    env_free(e);
+}
+
+static void test_garbage_and_refusals(void **s) {
+    (void)s;
+    env_t *e = env_new();
+    fake_t *f[3] = {fake_new(e, "good", GOOD, 10), NULL, NULL};
+    assert_true(pump(e, f, 1, 3000, kf_at_least, (void *)1));
+    /* garbage from a raw peer */
+    void *raw = zmq_socket(e->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(raw, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(raw, e->ep);
+    zmq_send(raw, "\x01\x02\x03 not protobuf", 16, 0);
+    zmq_send(raw, "a", 1, ZMQ_SNDMORE);
+    zmq_send(raw, "b", 1, ZMQ_SNDMORE);
+    zmq_send(raw, "c", 1, 0);
+    /* wrong protocol version and wrong model hash: refused */
+    f[1] = calloc(1, sizeof *f[1]);
+    snprintf(f[1]->name, sizeof f[1]->name, "oldproto");
+    f[1]->speed = 10;
+    f[1]->s = zmq_socket(e->ctx, ZMQ_DEALER);
+    zmq_setsockopt(f[1]->s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(f[1]->s, e->ep);
+    fake_send_hello(e, f[1], DREAM_WIRE_VERSION + 1);
+    f[2] = calloc(1, sizeof *f[2]);
+    snprintf(f[2]->name, sizeof f[2]->name, "otherweights");
+    f[2]->speed = 10;
+    f[2]->hash = "hash-B";
+    f[2]->s = zmq_socket(e->ctx, ZMQ_DEALER);
+    zmq_setsockopt(f[2]->s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect(f[2]->s, e->ep);
+    fake_send_hello(e, f[2], DREAM_WIRE_VERSION);
+    coord_stats_t st;
+    coord_get_stats(e->c, &st);
+    uint64_t kf0 = st.keyframes;
+    assert_true(pump(e, f, 3, 3000, kf_at_least, (void *)(intptr_t)(kf0 + 2)));
+    coord_get_stats(e->c, &st);
+    assert_true(st.malformed >= 3);
+    assert_true(f[1]->refused >= 1);
+    assert_true(f[2]->refused >= 1);
+    assert_int_equal(f[1]->welcomed + f[2]->welcomed, 0);
+    assert_int_equal(st.workers, 1);
+    zmq_close(raw);
+    for (int i = 0; i < 3; i++) fake_free(f[i]);
+    env_free(e);
+}
+
+static void test_admin_commands(void **s) {
+    (void)s;
+    env_t *e = env_new();
+    char r[16384];
+    coord_admin(e->c, "status", r, sizeof r);
+    assert_non_null(strstr(r, "# Server\n"));
+    assert_non_null(strstr(r, "# Workers\nconnected:0\n"));
+    assert_non_null(strstr(r, "# Keyframes\nkeyframes:0\n"));
+    assert_non_null(strstr(r, "canvas:480x320\n"));
+    coord_admin(e->c, "config", r, sizeof r);
+    assert_non_null(strstr(r, "# Config\n"));
+    assert_non_null(strstr(r, "\nsize:480x320\n"));
+    assert_non_null(strstr(r, "\nheartbeat-ms:50\n"));
+    coord_admin(e->c, "frobnicate", r, sizeof r);
+    assert_non_null(strstr(r, "ERR unknown command"));
+    coord_admin(e->c, "release", r, sizeof r);
+    assert_non_null(strstr(r, "ERR usage"));
+    coord_admin(e->c, "quit", r, sizeof r);
+    assert_non_null(strstr(r, "OK"));
+    assert_int_equal(coord_step(e->c, 1), 0);
+    env_free(e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keyframes_flow),
+        cmocka_unit_test(test_no_workers_no_keyframes),
+        cmocka_unit_test(test_requeue_on_death),
+        cmocka_unit_test(test_quarantine_and_release),
+        cmocka_unit_test(test_late_results_discarded),
+        cmocka_unit_test(test_garbage_and_refusals),
+        cmocka_unit_test(test_admin_commands),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
