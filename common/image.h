@@ -29,6 +29,9 @@ dream_image_t *dream_image_load_mem(const void *buf, size_t len, dream_err_t *er
 int dream_image_save(const dream_image_t *im, const char *path, dream_err_t *err);
 /* PNG encode to a malloc'd buffer (for /snapshot.png). */
 int dream_image_encode_png(const dream_image_t *im, uint8_t **out, size_t *out_len, dream_err_t *err);
+/* JPEG encode (quality 1..100) to a malloc'd buffer; dream_image_save uses quality 92. */
+int dream_image_encode_jpeg(const dream_image_t *im, int quality, uint8_t **out, size_t *out_len,
+                            dream_err_t *err);
 
 /* float <-> 8-bit RGB (h, w, 3) */
 void dream_image_to_rgb8(const dream_image_t *im, uint8_t *rgb);
