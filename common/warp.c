@@ -48,57 +48,86 @@ static inline void keys_weights(double t, float w[4]) {
     w[3] = (float)(A * u3 - 2.0 * A * u2 + A * u);              /* distance 2 - t */
 }
 
+/* Bilinear sample at (sx, sy) into out[0..C); clamps at the edges. */
+static inline void sample_bilinear(const float *sp, int W, int H, int C, double sx, double sy,
+                                   float *out) {
+    if (sx >= 0.0 && sy >= 0.0 && sx < W - 1 && sy < H - 1) {   /* interior: no clamping */
+        const int x0 = (int)sx, y0 = (int)sy;
+        const float tx = (float)(sx - x0), ty = (float)(sy - y0);
+        const float w00 = (1.0f - tx) * (1.0f - ty), w01 = tx * (1.0f - ty);
+        const float w10 = (1.0f - tx) * ty, w11 = tx * ty;
+        const float *p = sp + ((size_t)y0 * W + x0) * C, *q = p + (size_t)W * C;
+        if (C == 3) {
+            out[0] = w00 * p[0] + w01 * p[3] + w10 * q[0] + w11 * q[3];
+            out[1] = w00 * p[1] + w01 * p[4] + w10 * q[1] + w11 * q[4];
+            out[2] = w00 * p[2] + w01 * p[5] + w10 * q[2] + w11 * q[5];
+        } else {
+            for (int ch = 0; ch < C; ch++)
+                out[ch] = w00 * p[ch] + w01 * p[C + ch] + w10 * q[ch] + w11 * q[C + ch];
+        }
+        return;
+    }
+    /* keep far-away samples in a range where floor() fits an int */
+    if (sx < -4.0) sx = -4.0; else if (sx > W + 3.0) sx = W + 3.0;
+    if (sy < -4.0) sy = -4.0; else if (sy > H + 3.0) sy = H + 3.0;
+    const double fx0 = floor(sx), fy0 = floor(sy);
+    const int x0 = (int)fx0, y0 = (int)fy0;
+    const float tx = (float)(sx - fx0), ty = (float)(sy - fy0);
+    const int xa = clampi(x0, 0, W - 1) * C, xb = clampi(x0 + 1, 0, W - 1) * C;
+    const float *ra = sp + (size_t)clampi(y0, 0, H - 1) * W * C;
+    const float *rb = sp + (size_t)clampi(y0 + 1, 0, H - 1) * W * C;
+    for (int ch = 0; ch < C; ch++) {
+        float top = ra[xa + ch] * (1.0f - tx) + ra[xb + ch] * tx;
+        float bot = rb[xa + ch] * (1.0f - tx) + rb[xb + ch] * tx;
+        out[ch] = top * (1.0f - ty) + bot * ty;
+    }
+}
+
+/* Keys bicubic sample at (sx, sy) into out[0..C); taps clamp at the edges. */
+static inline void sample_bicubic(const float *sp, int W, int H, int C, double sx, double sy,
+                                  float *out) {
+    if (sx < -4.0) sx = -4.0; else if (sx > W + 3.0) sx = W + 3.0;
+    if (sy < -4.0) sy = -4.0; else if (sy > H + 3.0) sy = H + 3.0;
+    const double fx0 = floor(sx), fy0 = floor(sy);
+    const int x0 = (int)fx0, y0 = (int)fy0;
+    float wx[4], wy[4];
+    keys_weights(sx - fx0, wx);
+    keys_weights(sy - fy0, wy);
+    int xi[4];
+    const float *rows[4];
+    for (int k = 0; k < 4; k++) {
+        xi[k] = clampi(x0 - 1 + k, 0, W - 1) * C;
+        rows[k] = sp + (size_t)clampi(y0 - 1 + k, 0, H - 1) * W * C;
+    }
+    for (int ch = 0; ch < C; ch++) {
+        float acc = 0.0f;
+        for (int r = 0; r < 4; r++) {
+            const float *row = rows[r] + ch;
+            acc += wy[r] * (wx[0] * row[xi[0]] + wx[1] * row[xi[1]] + wx[2] * row[xi[2]] +
+                            wx[3] * row[xi[3]]);
+        }
+        out[ch] = acc;
+    }
+}
+
 static void warp_rows(const warp_job_t *j) {
     const dream_image_t *src = j->src;
     const int W = src->w, H = src->h, C = src->c;
     const float *sp = src->px;
     const double lo_x = -0.5 - COVER_EPS, hi_x = W - 0.5 + COVER_EPS;
     const double lo_y = -0.5 - COVER_EPS, hi_y = H - 0.5 + COVER_EPS;
+    const int cubic = j->interp == DREAM_INTERP_BICUBIC;
     for (int y = j->y0; y < j->y1; y++) {
         const double dy = y - j->cy;
         float *out = j->dst->px + (size_t)y * W * C;
         uint8_t *cov = j->covered ? j->covered + (size_t)y * W : NULL;
         for (int x = 0; x < W; x++, out += C) {
             const double dx = x - j->cx;
-            double sx = j->cx + j->a * dx - j->b * dy;
-            double sy = j->cy + j->b * dx + j->a * dy;
+            const double sx = j->cx + j->a * dx - j->b * dy;
+            const double sy = j->cy + j->b * dx + j->a * dy;
             if (cov) cov[x] = sx >= lo_x && sx <= hi_x && sy >= lo_y && sy <= hi_y;
-            /* keep far-away samples in a range where floor() fits an int */
-            if (sx < -4.0) sx = -4.0; else if (sx > W + 3.0) sx = W + 3.0;
-            if (sy < -4.0) sy = -4.0; else if (sy > H + 3.0) sy = H + 3.0;
-            const double fx0 = floor(sx), fy0 = floor(sy);
-            const int x0 = (int)fx0, y0 = (int)fy0;
-            const double tx = sx - fx0, ty = sy - fy0;
-            if (j->interp == DREAM_INTERP_BICUBIC) {
-                float wx[4], wy[4];
-                keys_weights(tx, wx);
-                keys_weights(ty, wy);
-                int xi[4], yi[4];
-                for (int k = 0; k < 4; k++) {
-                    xi[k] = clampi(x0 - 1 + k, 0, W - 1) * C;
-                    yi[k] = clampi(y0 - 1 + k, 0, H - 1);
-                }
-                for (int ch = 0; ch < C; ch++) {
-                    float acc = 0.0f;
-                    for (int r = 0; r < 4; r++) {
-                        const float *row = sp + (size_t)yi[r] * W * C + ch;
-                        float v = wx[0] * row[xi[0]] + wx[1] * row[xi[1]] +
-                                  wx[2] * row[xi[2]] + wx[3] * row[xi[3]];
-                        acc += wy[r] * v;
-                    }
-                    out[ch] = acc;
-                }
-            } else {
-                const float ftx = (float)tx, fty = (float)ty;
-                const int xa = clampi(x0, 0, W - 1) * C, xb = clampi(x0 + 1, 0, W - 1) * C;
-                const float *ra = sp + (size_t)clampi(y0, 0, H - 1) * W * C;
-                const float *rb = sp + (size_t)clampi(y0 + 1, 0, H - 1) * W * C;
-                for (int ch = 0; ch < C; ch++) {
-                    float top = ra[xa + ch] * (1.0f - ftx) + ra[xb + ch] * ftx;
-                    float bot = rb[xa + ch] * (1.0f - ftx) + rb[xb + ch] * ftx;
-                    out[ch] = top * (1.0f - fty) + bot * fty;
-                }
-            }
+            if (cubic) sample_bicubic(sp, W, H, C, sx, sy, out);
+            else sample_bilinear(sp, W, H, C, sx, sy, out);
         }
     }
 }
