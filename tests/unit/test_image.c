@@ -546,6 +546,46 @@ static void test_save_errors(void **state) {
     dream_image_destroy(&im);
 }
 
+
+/* Random byte mutations of valid files: every result is either a clean error or an
+ * image of the original size; never a crash (ASan/UBSan run this too). */
+static void test_mutations_never_crash(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    dream_image_t *im = smooth_image(24, 20);
+    uint8_t *files[2];
+    size_t lens[2];
+    assert_int_equal(dream_image_encode_png(im, &files[0], &lens[0], &err), 0);
+    assert_int_equal(dream_image_encode_jpeg(im, 85, &files[1], &lens[1], &err), 0);
+    int rounds = getenv("DREAM_TEST_QUICK") ? 150 : 600, failed = 0, loaded = 0;
+    for (int f = 0; f < 2; f++) {
+        uint8_t *m = malloc(lens[f]);
+        for (int r = 0; r < rounds; r++) {
+            memcpy(m, files[f], lens[f]);
+            int flips = 1 + (int)(rnd() % 4);
+            for (int k = 0; k < flips; k++) {
+                size_t at = (f == 0 ? 8 : 2) + rnd() % (lens[f] - (f == 0 ? 8 : 2));
+                m[at] = (uint8_t)rnd();
+            }
+            err.msg[0] = 0;
+            dream_image_t *out = dream_image_load_mem(m, lens[f], &err);
+            if (out) {
+                assert_true(out->w > 0 && out->h > 0 && out->c == 3);
+                loaded++;
+                dream_image_destroy(&out);
+            } else {
+                assert_true(err.msg[0] != 0);
+                failed++;
+            }
+        }
+        free(m);
+        free(files[f]);
+    }
+    print_message("# mutations: %d refused, %d still decodable\n", failed, loaded);
+    assert_true(failed > 0);
+    dream_image_destroy(&im);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_roundtrip_file),
@@ -564,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_png_huge_header_refused),
         cmocka_unit_test(test_jpeg_huge_header_refused),
         cmocka_unit_test(test_save_errors),
+        cmocka_unit_test(test_mutations_never_crash),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
