@@ -459,22 +459,29 @@ int dream_image_encode_png(const dream_image_t *im, uint8_t **out, size_t *out_l
     int ch = 0;
     uint8_t *volatile pixels = image_to_u8(im, &ch);
     if (!pixels) return dream_err_set(err, "PNG encode: out of memory");
-    membuf_t mem = {0};
+    /* on the heap: the encoder fills it between setjmp and a possible longjmp */
+    membuf_t *mem = calloc(1, sizeof *mem);
+    if (!mem) {
+        free(pixels);
+        return dream_err_set(err, "PNG encode: out of memory");
+    }
     png_src_t errctx = {NULL, 0, 0, err};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &errctx, png_err_fn, png_warn_fn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(&png, NULL);
         free(pixels);
+        free(mem);
         return dream_err_set(err, "PNG encode: cannot create encoder");
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         free(pixels);
-        free(mem.buf);
+        free(mem->buf);
+        free(mem);
         return -1;
     }
-    png_set_write_fn(png, &mem, png_write_mem, png_flush_mem);
+    png_set_write_fn(png, mem, png_write_mem, png_flush_mem);
     png_set_compression_level(png, 3);   /* snapshots: speed over size */
     png_set_IHDR(png, info, (png_uint_32)im->w, (png_uint_32)im->h, 8,
                  ch == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
@@ -484,8 +491,9 @@ int dream_image_encode_png(const dream_image_t *im, uint8_t **out, size_t *out_l
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
     free(pixels);
-    *out = mem.buf;
-    *out_len = mem.len;
+    *out = mem->buf;
+    *out_len = mem->len;
+    free(mem);
     return 0;
 }
 
