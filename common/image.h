@@ -41,17 +41,21 @@ typedef enum { DREAM_INTERP_BILINEAR = 0, DREAM_INTERP_BICUBIC = 1 } dream_inter
 
 /* dst = src zoomed by `zoom` (>1 magnifies) and rotated by `angle_deg` (counter-clockwise)
  * about the image centre; dst and src have the same size and channels. Samples outside
- * src clamp to the edge. Returns 0, or -1 on size mismatch. */
+ * src clamp to the edge. Returns 0, or -1 on size mismatch (also: dst == src, zoom not
+ * finite/positive, angle not finite). Centre ((w-1)/2, (h-1)/2): dst pixel p samples
+ * src at c + R(angle) (p - c) / zoom; zoom 1, angle 0 is an exact copy. */
 int dream_warp(const dream_image_t *src, dream_image_t *dst, double zoom, double angle_deg,
                dream_interp_t interp, dream_err_t *err);
-/* As dream_warp, also writing a coverage mask (h, w) with 1 where the sample fell inside src. */
+/* As dream_warp, also writing a coverage mask (h, w) with 1 where the sample fell inside src
+ * (inside the pixel footprint [-0.5, w-0.5] x [-0.5, h-0.5]); covered may be NULL. */
 int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
                     double angle_deg, dream_interp_t interp, dream_err_t *err);
 
 /* The seed's keyframe interpolation. `next` was made from `prev` warped by (zoom, angle).
  * For t in [0, 1]: warp prev forward by (zoom^t, t*angle) and next backward by
  * (zoom^(t-1), (t-1)*angle), crossfade (1-t, t); where next's backward warp leaves the
- * frame uncovered, use prev's warp alone. out has prev's size. */
+ * frame uncovered, use prev's warp alone. out has prev's size and must not alias prev or next.
+ * t = 0 gives prev exactly, t = 1 next exactly. Both warps are bilinear. */
 int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,
                       double angle_deg, double t, dream_image_t *out, dream_err_t *err);
 
