@@ -3,8 +3,6 @@
  * tiles, requeue, quarantine, admin commands; see coord.h.
  */
 #define _GNU_SOURCE
-// backend.h nests a comment opener in a comment (-Wcomment); harmless
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "coord.h"
 #include <errno.h>
 #include <math.h>
@@ -39,7 +37,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_DOUBLE(coord_cfg_t, mean_weight, "mean-weight", "1", -100, 100, "weight of the mean-logit term"),
     CFG_DOUBLE(coord_cfg_t, prior_strength, "prior-strength", "10", 0, 10000, "patch prior strength"),
     CFG_INT(coord_cfg_t, jitter, "jitter", "0", 0, 64, "max jitter roll per step (pixels)"),
-    CFG_STR(coord_cfg_t, subjects, "subjects", "", "initial subjects, e.g. \"tree frog + volcano\" or class ids"),
+    CFG_STR(coord_cfg_t, subjects, "subjects", "volcano", "initial subjects (1-4), e.g. \"tree frog + volcano\" or class ids"),
     CFG_STR(coord_cfg_t, layout, "layout", "auto", "subject layout: auto|single|seed|bands|quadrants"),
     CFG_DOUBLE(coord_cfg_t, zoom_per_sec, "zoom-per-sec", "1.03", 0.5, 2, "zoom factor per second of real time"),
     CFG_DOUBLE(coord_cfg_t, rotate_deg_per_sec, "rotate-deg-per-sec", "0.5", -90, 90, "rotation per second (degrees, ccw)"),
@@ -501,6 +499,21 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
         sp[ns] = &subj[ns];
         ns++;
     }
+    if (ns == 0 && c->nsubj > 0) {
+        /* no subject region reaches this tile (e.g. 2 subjects in quadrants): the engine needs one,
+         * so the tile dreams of the subject whose region is nearest, over the whole tile */
+        double best = 1e300;
+        int bs = 0;
+        for (int s = 0; s < c->nsubj; s++) {
+            tile_rect_t g = subject_region(layout, s, c->nsubj, c->cfg.W, c->cfg.H);
+            double dx = (g.x + g.w / 2.0) - (t->r.x + t->r.w / 2.0), dy = (g.y + g.h / 2.0) - (t->r.y + t->r.h / 2.0);
+            if (dx * dx + dy * dy < best) { best = dx * dx + dy * dy; bs = s; }
+        }
+        dreamfarm__subject__init(&subj[0]);
+        subj[0].class_id = c->cls[bs];
+        sp[0] = &subj[0];
+        ns = 1;
+    }
     job.keyframe_id = c->kf_id;
     job.job_id = ++c->next_job_id;
     job.tile = &tile;
@@ -838,7 +851,11 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->blend = blend_new(cfg->W, cfg->H, err);
     if (!c->canvas || !c->base || !c->base_rgb || !c->blend) goto fail;
     init_canvas(c->canvas, (uint64_t)cfg->seed);
-    if (cfg->subjects[0] && coord_set_subjects(c, cfg->subjects, "config", err) != 0) goto fail;
+    if (!cfg->subjects[0]) {
+        dream_err_set(err, "option 'subjects': at least one subject is needed (e.g. --subjects volcano)");
+        goto fail;
+    }
+    if (coord_set_subjects(c, cfg->subjects, "config", err) != 0) goto fail;
     if (cfg->keyframes_out[0]) {
         dream_sink_t *s = dream_sink_png_new(cfg->keyframes_out, "keyframe_", 1, err);
         if (!s || dream_sinks_add(&c->kf_sinks, s, err) != 0) { dream_sink_destroy(&s); goto fail; }

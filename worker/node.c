@@ -3,8 +3,6 @@
  * thread; see node.h.
  */
 #define _GNU_SOURCE
-// backend.h nests a comment opener in a comment (-Wcomment); harmless
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "node.h"
 #include <errno.h>
 #include <math.h>
