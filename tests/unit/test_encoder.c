@@ -11,7 +11,11 @@
 #include <math.h>
 #include <vpx/vpx_decoder.h>
 #include <vpx/vp8dx.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <libavformat/avformat.h>
 #include "encoder.h"
+#include "recorder.h"
 
 static int quick(void) { return getenv("DREAM_TEST_QUICK") != NULL; }
 
@@ -178,6 +182,85 @@ static void test_codec_string(void **state) {
     assert_string_equal(b, "vp09.00.20.08");
 }
 
+typedef struct { recorder_t *ivf, *webm; int keys; } rec_t;
+static void on_rec(const encoder_packet_t *p, void *ud) {
+    rec_t *r = ud;
+    dream_err_t err = {{0}};
+    assert_int_equal(recorder_write(r->ivf, p->data, p->len, p->keyframe, p->pts, &err), 0);
+    assert_int_equal(recorder_write(r->webm, p->data, p->len, p->keyframe, p->pts, &err), 0);
+    r->keys += p->keyframe;
+}
+
+static void test_recorder(void **state) {
+    (void)state;
+    const int w = 160, h = 96, n = 25;
+    char ivf[] = "/tmp/dream-rec-XXXXXX", webm[64];
+    int fd = mkstemp(ivf);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(webm, sizeof webm, "%s.webm", ivf);
+    assert_true(recorder_is_webm(webm));
+    assert_false(recorder_is_webm(ivf));
+    dream_err_t err = {{0}};
+    encoder_config_t cfg;
+    encoder_config_defaults(&cfg);
+    cfg.width = w; cfg.height = h; cfg.fps = 10; cfg.bitrate_kbps = 300; cfg.keyframe_max_s = 1.0;
+    encoder_t *e = encoder_new(&cfg, &err);
+    assert_non_null(e);
+    rec_t r = {0};
+    r.ivf = recorder_open(ivf, w, h, 10, &err);
+    assert_non_null(r.ivf);
+    r.webm = recorder_open(webm, w, h, 10, &err);
+    assert_non_null(r.webm);
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    for (int t = 0; t < n; t++) { make_frame(rgb, w, h, t); assert_int_equal(encoder_encode_rgb(e, rgb, 0, on_rec, &r, &err), 1); }
+    assert_int_equal(recorder_frames(r.ivf), n);
+    assert_int_equal(recorder_close(&r.ivf, &err), 0);
+    assert_null(r.ivf);
+    assert_int_equal(recorder_close(&r.webm, &err), 0);
+    /* IVF: header says VP90, size, frame count; then n frames */
+    FILE *f = fopen(ivf, "rb");
+    uint8_t hd[32];
+    assert_int_equal(fread(hd, 1, 32, f), 32);
+    assert_memory_equal(hd, "DKIF", 4);
+    assert_memory_equal(hd + 8, "VP90", 4);
+    assert_int_equal(hd[12] | hd[13] << 8, w);
+    assert_int_equal(hd[14] | hd[15] << 8, h);
+    assert_int_equal(hd[24] | hd[25] << 8, n);
+    int frames = 0;
+    uint8_t fh[12];
+    while (fread(fh, 1, 12, f) == 12) {
+        uint32_t len = (uint32_t)fh[0] | (uint32_t)fh[1] << 8 | (uint32_t)fh[2] << 16 | (uint32_t)fh[3] << 24;
+        assert_true(len > 0 && len < 1000000);
+        assert_int_equal(fseek(f, len, SEEK_CUR), 0);
+        frames++;
+    }
+    fclose(f);
+    assert_int_equal(frames, n);
+    /* WebM: libavformat reads it back as one VP9 stream with n packets */
+    AVFormatContext *ic = NULL;
+    assert_int_equal(avformat_open_input(&ic, webm, NULL, NULL), 0);
+    assert_true(avformat_find_stream_info(ic, NULL) >= 0);
+    assert_int_equal(ic->nb_streams, 1);
+    assert_int_equal(ic->streams[0]->codecpar->codec_id, AV_CODEC_ID_VP9);
+    assert_int_equal(ic->streams[0]->codecpar->width, w);
+    AVPacket *pkt = av_packet_alloc();
+    int np = 0, nk = 0;
+    while (av_read_frame(ic, pkt) >= 0) { np++; nk += (pkt->flags & AV_PKT_FLAG_KEY) != 0; av_packet_unref(pkt); }
+    av_packet_free(&pkt);
+    avformat_close_input(&ic);
+    assert_int_equal(np, n);
+    assert_int_equal(nk, r.keys);
+    unlink(ivf);
+    unlink(webm);
+    /* errors */
+    assert_null(recorder_open("/nonexistent-dir/x.ivf", w, h, 10, &err));
+    assert_null(recorder_open("/nonexistent-dir/x.webm", w, h, 10, &err));
+    assert_non_null(strstr(err.msg, "x.webm"));
+    free(rgb);
+    encoder_destroy(&e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_psnr),
@@ -185,6 +268,7 @@ int main(void) {
         cmocka_unit_test(test_colour),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_codec_string),
+        cmocka_unit_test(test_recorder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
