@@ -31,6 +31,7 @@
 #include <limits.h>
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 
 #define MOD "stream"
 #define FRAME_SLOTS 2
@@ -648,6 +649,12 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         gop_queue_join(v->q, s->gop);
         v->need_hello = v->need_subject = v->need_queue = v->need_status = 1;
         lws_get_peer_simple(wsi, v->ip, sizeof v->ip);
+        /* bound the kernel's send buffer (autotuning would let a stalled viewer park megabytes
+         * there, and hide that it lags): about half a second of video, at least 128 KB */
+        int sndbuf = s->cfg.bitrate_kbps * 1000 / 8 / 2;
+        if (sndbuf < 131072) sndbuf = 131072;
+        lws_sockfd_type fd = lws_get_socket_fd(wsi);
+        if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         v->next = s->viewers;
         s->viewers = v;
         p->kind = 2;
