@@ -1,0 +1,172 @@
+/*
+ * test_http.c — HTTP API helpers: subject parsing (form / JSON / text, bounds, bad escapes),
+ * JSON replies, class list, PNG snapshots (decoded back with libpng).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <png.h>
+#include <cjson/cJSON.h>
+#include "http.h"
+
+static void test_form(void **state) {
+    (void)state;
+    char out[256];
+    int st = 0;
+    dream_err_t err = {{0}};
+    const char *b = "x=1&subject=tree+frog%20%2B+volcano&y=2";
+    assert_int_equal(http_parse_subject(b, strlen(b), "application/x-www-form-urlencoded; charset=UTF-8", out, sizeof out, &st, &err), 0);
+    assert_string_equal(out, "tree frog + volcano");
+    b = "subject=broccoli";
+    assert_int_equal(http_parse_subject(b, strlen(b), NULL, out, sizeof out, &st, &err), 0);
+    assert_string_equal(out, "broccoli");
+    b = "subject=bad%zzescape";
+    assert_int_equal(http_parse_subject(b, strlen(b), NULL, out, sizeof out, &st, &err), -1);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(err.msg, "escape"));
+    b = "subject=trunc%4";
+    assert_int_equal(http_parse_subject(b, strlen(b), NULL, out, sizeof out, &st, &err), -1);
+    b = "subject=nul%00byte";
+    assert_int_equal(http_parse_subject(b, strlen(b), NULL, out, sizeof out, &st, &err), -1);
+    b = "other=1";
+    assert_int_equal(http_parse_subject(b, strlen(b), NULL, out, sizeof out, &st, &err), -1);
+    assert_non_null(strstr(err.msg, "subject"));
+    /* bounds */
+    char big[HTTP_BODY_MAX + 10];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(http_parse_subject(big, sizeof big, NULL, out, sizeof out, &st, &err), -1);
+    assert_int_equal(st, 413);
+    char small[8];
+    b = "subject=abcdefghijkl";
+    assert_int_equal(http_parse_subject(b, strlen(b), NULL, small, sizeof small, &st, &err), -1);
+    assert_int_equal(http_parse_subject("sub\0ject=x", 10, NULL, out, sizeof out, &st, &err), -1);
+    assert_int_equal(http_parse_subject(NULL, 0, NULL, out, sizeof out, &st, &err), -1);
+}
+
+static void test_json_text(void **state) {
+    (void)state;
+    char out[256];
+    int st = 0;
+    dream_err_t err = {{0}};
+    const char *b = "{\"subject\": \"Tree frog\"}";
+    assert_int_equal(http_parse_subject(b, strlen(b), "application/json", out, sizeof out, &st, &err), 0);
+    assert_string_equal(out, "Tree frog");
+    b = "{\"subject\": 42}";
+    assert_int_equal(http_parse_subject(b, strlen(b), "application/json", out, sizeof out, &st, &err), -1);
+    assert_int_equal(st, 400);
+    b = "[\"subject\"]";
+    assert_int_equal(http_parse_subject(b, strlen(b), "application/json", out, sizeof out, &st, &err), -1);
+    b = "{\"subject\": \"unterminated";
+    assert_int_equal(http_parse_subject(b, strlen(b), "application/json", out, sizeof out, &st, &err), -1);
+    assert_non_null(strstr(err.msg, "JSON"));
+    b = "volcano\r\nignored";
+    assert_int_equal(http_parse_subject(b, strlen(b), "text/plain", out, sizeof out, &st, &err), 0);
+    assert_string_equal(out, "volcano");
+    b = "<xml/>";
+    assert_int_equal(http_parse_subject(b, strlen(b), "application/xml", out, sizeof out, &st, &err), -1);
+    assert_int_equal(st, 415);
+}
+
+static void test_replies(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    dream_classes_t *c = dream_classes_load_default(&err);
+    assert_non_null(c);
+    requests_result_t r = {0};
+    r.code = REQ_OK; r.http_status = 202; r.position = 2; r.n = 1; r.ids[0] = 1; r.votes = 1;
+    snprintf(r.message, sizeof r.message, "Noted \"quoted\"");
+    char *s = http_request_reply(&r, c);
+    cJSON *j = cJSON_Parse(s);
+    assert_non_null(j);
+    assert_int_equal(cJSON_GetObjectItem(j, "position")->valueint, 2);
+    assert_string_equal(cJSON_GetObjectItem(j, "message")->valuestring, "Noted \"quoted\"");
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "subjects"), 0)->valuestring, dream_classes_name(c, 1));
+    cJSON_Delete(j);
+    free(s);
+    memset(&r, 0, sizeof r);
+    r.code = REQ_UNKNOWN; r.http_status = 400; r.n_closest = 2; r.closest[0] = 0; r.closest[1] = 1;
+    snprintf(r.message, sizeof r.message, "unknown");
+    s = http_request_reply(&r, c);
+    j = cJSON_Parse(s);
+    assert_string_equal(cJSON_GetObjectItem(j, "error")->valuestring, "unknown");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "closest")), 2);
+    assert_null(cJSON_GetObjectItem(j, "position"));
+    cJSON_Delete(j);
+    free(s);
+    s = http_classes_json(c);
+    j = cJSON_Parse(s);
+    assert_int_equal(cJSON_GetObjectItem(j, "count")->valueint, dream_classes_count(c));
+    cJSON *arr = cJSON_GetObjectItem(j, "classes");
+    assert_int_equal(cJSON_GetArraySize(arr), dream_classes_count(c));
+    assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "synonyms")) >= 1);
+    cJSON_Delete(j);
+    free(s);
+    s = http_error_json("a \"b\"");
+    assert_string_equal(s, "{\"error\":\"a \\\"b\\\"\"}");
+    free(s);
+    assert_string_equal(http_status_text(413), "Payload Too Large");
+    dream_classes_destroy(&c);
+}
+
+typedef struct { const uint8_t *p; size_t n, off; } rd_t;
+static void rd(png_structp png, png_bytep d, png_size_t n) {
+    rd_t *r = png_get_io_ptr(png);
+    if (r->off + n > r->n) png_error(png, "eof");
+    memcpy(d, r->p + r->off, n);
+    r->off += n;
+}
+
+static void test_png(void **state) {
+    (void)state;
+    const int w = 37, h = 21;
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    for (int i = 0; i < w * h * 3; i++) rgb[i] = (uint8_t)(i * 7);
+    uint8_t *png_buf = NULL;
+    size_t len = 0;
+    dream_err_t err = {{0}};
+    assert_int_equal(http_png_rgb(rgb, w, h, &png_buf, &len, &err), 0);
+    assert_true(len > 8);
+    assert_memory_equal(png_buf, "\x89PNG\r\n\x1a\n", 8);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    rd_t r = {png_buf, len, 0};
+    uint8_t *back = malloc((size_t)w * h * 3);
+    if (setjmp(png_jmpbuf(png))) fail_msg("png decode failed");
+    png_set_read_fn(png, &r, rd);
+    png_read_info(png, info);
+    assert_int_equal(png_get_image_width(png, info), w);
+    assert_int_equal(png_get_image_height(png, info), h);
+    for (int y = 0; y < h; y++) png_read_row(png, back + (size_t)y * w * 3, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    assert_memory_equal(back, rgb, (size_t)w * h * 3);
+    free(back);
+    free(png_buf);
+    assert_int_equal(http_png_rgb(NULL, w, h, &png_buf, &len, &err), -1);
+    assert_int_equal(http_png_rgb(rgb, 0, h, &png_buf, &len, &err), -1);
+    free(rgb);
+}
+
+static void test_form_decode(void **state) {
+    (void)state;
+    char s[] = "a%41+b%2b";
+    assert_int_equal(http_form_decode(s, strlen(s)), 5);
+    assert_string_equal(s, "aA b+");
+    char t[] = "%4";
+    assert_int_equal(http_form_decode(t, strlen(t)), -1);
+    char u[] = "%";
+    assert_int_equal(http_form_decode(u, strlen(u)), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_form),
+        cmocka_unit_test(test_json_text),
+        cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_png),
+        cmocka_unit_test(test_form_decode),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
