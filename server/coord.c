@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "frameclock.h"
 #include "state.h"
+#include "stream.h"
 #include "tiles.h"
 #include "wire.h"
 
@@ -58,6 +59,11 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_STR(coord_cfg_t, log_level, "log-level", "info", "debug|info|warn|error"),
     CFG_DOUBLE(coord_cfg_t, run_seconds, "run-seconds", "0", 0, 1e9, "stop after this many seconds (0 = never)"),
     CFG_INT(coord_cfg_t, max_keyframes, "max-keyframes", "0", 0, 2147483647, "stop after this many keyframes (0 = never)"),
+    CFG_STR(coord_cfg_t, http_bind, "http-bind", "", "address the live page listens on (empty = all)"),
+    CFG_INT(coord_cfg_t, stream_width, "stream-width", "0", 0, 1920, "streamed video width (0 = canvas, capped at 1920x1080)"),
+    CFG_INT(coord_cfg_t, stream_height, "stream-height", "0", 0, 1080, "streamed video height (0 = canvas, capped)"),
+    CFG_INT(coord_cfg_t, bitrate_kbps, "bitrate-kbps", "2500", 100, 50000, "VP9 target bitrate"),
+    CFG_STR(coord_cfg_t, record, "record", "", "also record the stream to FILE (.webm or IVF)"),
     CFG_STR(coord_cfg_t, curve_secret_file, "curve-secret-file", "", "CURVE: coordinator key file (from dreamctl keygen); empty = off"),
     CFG_STR(coord_cfg_t, curve_allow_file, "curve-allow-file", "", "CURVE: file of allowed worker public keys (z85, one a line)"),
     CFG_END};
@@ -145,6 +151,10 @@ struct coord {
     uint64_t bytes_at_kf_start;
     uint64_t kf_bytes_total;
     double log_malformed_at;
+    /* live stream */
+    stream_t *stream;
+    double stream_poll_at, stream_status_at;
+    int untrained;
 };
 
 /* ---------- helpers ---------- */
@@ -312,6 +322,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     w->last_seen = dream_now_ms();
     w->seq = ++c->next_worker_seq;
     w->quarantined = dream_state_is_quarantined(c->state, w->name);
+    if (h->has_untrained && h->untrained) c->untrained = 1;
     if (!c->pinned_hash[0] && *hash) {
         snprintf(c->pinned_hash, sizeof c->pinned_hash, "%s", hash);
         dlog_info(MOD, "farm model hash pinned to %s (from %s)", hash, w->name);
@@ -781,7 +792,11 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
         size_t tl = strlen(text);
         if (tl >= 2 && text[0] == '"' && text[tl - 1] == '"') { text[tl - 1] = 0; memmove(text, text + 1, tl - 1); }
         dream_err_t err = {{0}};
-        if (coord_set_subjects(c, text, "admin", &err) != 0) snprintf(r, n, "ERR %s\n", err.msg);
+        if (c->stream) {    /* through the viewers' queue, so the page shows it too */
+            int pos = stream_request(c->stream, text, "admin", &err);
+            if (pos < 0) snprintf(r, n, "ERR %s\n", err.msg);
+            else snprintf(r, n, "OK queued \"%s\" at position %d%s\n", text, pos, pos == 0 ? " (now)" : "");
+        } else if (coord_set_subjects(c, text, "admin", &err) != 0) snprintf(r, n, "ERR %s\n", err.msg);
         else {
             len = appendf(r, n, len, "OK subjects:");
             for (int i = 0; i < c->nsubj; i++)
@@ -915,6 +930,50 @@ void coord_destroy(coord_t **pc) {
     *pc = NULL;
 }
 
+void coord_set_stream(coord_t *c, struct stream *s) {
+    c->stream = s;
+    c->stream_poll_at = c->stream_status_at = 0;
+}
+
+static void stream_poll(coord_t *c) {
+    double now = dream_now_ms();
+    if (now >= c->stream_poll_at) {
+        c->stream_poll_at = now + 200;
+        int ids[STREAM_MAX_SUBJECTS];
+        int n = stream_current_subjects(c->stream, ids, STREAM_MAX_SUBJECTS);
+        if (n > DREAM_MAX_SUBJECTS) n = DREAM_MAX_SUBJECTS;
+        if (n >= 1 && (n != c->nsubj || memcmp(ids, c->cls, sizeof(int) * (size_t)n) != 0)) {
+            char text[256] = "";
+            size_t len = 0;
+            dream_err_t err = {{0}};
+            load_classes(c, &err);
+            for (int i = 0; i < n; i++) {
+                const char *nm = c->classes ? dream_classes_name(c->classes, ids[i]) : NULL;
+                if (nm) len = appendf(text, sizeof text, len, "%s%s", i ? " + " : "", nm);
+                else len = appendf(text, sizeof text, len, "%s%d", i ? " + " : "", ids[i]);
+            }
+            c->nsubj = n;
+            memcpy(c->cls, ids, sizeof(int) * (size_t)n);
+            snprintf(c->subj_text, sizeof c->subj_text, "%s", text);
+            dream_state_request_add(c->state, "viewers", text, ids, n, NULL);
+            dlog_info(MOD, "subjects now \"%s\" (from the viewers' queue)", text);
+        }
+    }
+    if (now >= c->stream_status_at) {
+        c->stream_status_at = now + 1000;
+        coord_stats_t st;
+        coord_get_stats(c, &st);
+        stream_status_t ss;
+        memset(&ss, 0, sizeof ss);
+        ss.workers = st.workers - st.quarantined;
+        ss.keyframe_rate = st.kf_interval_ms > 0 ? 1000.0 / st.kf_interval_ms : 0;
+        ss.fps = c->cfg.fps;
+        ss.untrained = c->untrained;
+        snprintf(ss.model, sizeof ss.model, "VGG-16 dream, %d steps/keyframe, %d tiles", c->cfg.steps, c->plan.n);
+        stream_set_status(c->stream, &ss);
+    }
+}
+
 int coord_step(coord_t *c, int timeout_ms) {
     zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {c->admin, 0, ZMQ_POLLIN, 0}};
     int rc = zmq_poll(items, 2, timeout_ms);
@@ -924,6 +983,7 @@ int coord_step(coord_t *c, int timeout_ms) {
     }
     if (items[0].revents & ZMQ_POLLIN) handle_worker_msg(c);
     if (items[1].revents & ZMQ_POLLIN) handle_admin(c);
+    if (c->stream) stream_poll(c);
     timers(c);
     if (!c->kf_active && !c->stopping) {
         if (!(c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes)) kf_start(c);

@@ -46,6 +46,10 @@ typedef struct coord_cfg {
     char log_level[16];
     double run_seconds;
     int max_keyframes;
+    char http_bind[64];
+    int stream_width, stream_height;
+    int bitrate_kbps;
+    char record[512];
     char curve_secret_file[512];
     char curve_allow_file[512];
     /* derived */
@@ -82,6 +86,10 @@ void coord_get_stats(coord_t *c, coord_stats_t *st);
 int coord_set_subjects(coord_t *c, const char *text, const char *source, dream_err_t *err);
 /* Runs one admin command and writes the reply (used by the REP socket and by tests). */
 void coord_admin(coord_t *c, const char *cmd, char *reply, size_t n);
+/* Connects the live stream (stream.h; not owned): subjects follow the viewers' request
+ * queue, status goes to the page. NULL detaches. */
+struct stream;
+void coord_set_stream(coord_t *c, struct stream *s);
 /* The current canvas (read-only; valid until the next coord_step). */
 const dream_image_t *coord_canvas(coord_t *c);
 

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <zmq.h>
+#include "classes.h"
 #include "config.h"
 #include "coord.h"
 #include "dlog.h"
 #include "sinks.h"
+#include "stream.h"
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
@@ -42,19 +44,65 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    if (cfg.http_port > 0)
-        dlog_warn("dreamd", "live stream not built into this dreamd yet: --http-port %d unused", cfg.http_port);
+    stream_t *stream = NULL;
+    if (cfg.http_port > 0) {
+        stream_config_t sc;
+        stream_config_defaults(&sc);
+        sc.http_port = cfg.http_port;
+        sc.bind_addr = cfg.http_bind[0] ? cfg.http_bind : NULL;
+        /* encoded size: the canvas, scaled down into 1920x1080 keeping the aspect, even sides */
+        double k = 1.0;
+        if (cfg.W > STREAM_MAX_WIDTH) k = (double)STREAM_MAX_WIDTH / cfg.W;
+        if (cfg.H * k > STREAM_MAX_HEIGHT) k = (double)STREAM_MAX_HEIGHT / cfg.H;
+        sc.width = cfg.stream_width > 0 ? cfg.stream_width : ((int)(cfg.W * k) & ~1);
+        sc.height = cfg.stream_height > 0 ? cfg.stream_height : ((int)(cfg.H * k) & ~1);
+        sc.fps = cfg.fps;
+        sc.bitrate_kbps = cfg.bitrate_kbps;
+        sc.record_path = cfg.record[0] ? cfg.record : NULL;
+        /* start on the configured subject(s) rather than a random class */
+        int ids[STREAM_MAX_SUBJECTS], nids = 0;
+        dream_classes_t *cls = dream_classes_load_default(&err);
+        if (cls) nids = dream_classes_parse(cls, cfg.subjects, ids, STREAM_MAX_SUBJECTS, &err);
+        dream_classes_destroy(&cls);
+        if (nids < 1) {
+            dlog_error("dreamd", "option 'subjects': %s", err.msg);
+            dream_sinks_clear(&frames);
+            return 1;
+        }
+        sc.initial_subject = ids[0];
+        stream = stream_new(&sc, &err);
+        if (!stream) {
+            dlog_error("dreamd", "live stream: %s", err.msg);
+            dream_sinks_clear(&frames);
+            return 1;
+        }
+        if (nids > 1 && stream_request(stream, cfg.subjects, "config", &err) < 0)
+            dlog_warn("dreamd", "initial subjects: %s", err.msg);
+        dream_sink_t *s = dream_sink_stream_new(stream, &err);
+        if (!s || dream_sinks_add(&frames, s, &err) != 0) {
+            dlog_error("dreamd", "%s", err.msg);
+            dream_sink_destroy(&s);
+            dream_sinks_clear(&frames);
+            stream_destroy(&stream);
+            return 1;
+        }
+        dlog_info("dreamd", "live page on http://%s:%d/ (%dx%d VP9)", cfg.http_bind[0] ? cfg.http_bind : "localhost",
+                  stream_port(stream), sc.width, sc.height);
+    }
     void *zctx = zmq_ctx_new();
     coord_t *c = coord_new(&cfg, zctx, &frames, &err);
     if (!c) {
         dlog_error("dreamd", "%s", err.msg);
         dream_sinks_clear(&frames);
+        stream_destroy(&stream);
         zmq_ctx_term(zctx);
         return 1;
     }
+    if (stream) coord_set_stream(c, stream);
     rc = coord_run(c, &g_stop);
-    coord_destroy(&c);
+    coord_destroy(&c);          /* stops the frame clock: no more frames into the sinks */
     dream_sinks_clear(&frames);
+    stream_destroy(&stream);
     zmq_ctx_term(zctx);
     dlog_info("dreamd", "stopped");
     return rc == 0 ? 0 : 1;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "stream.h"
 
 typedef struct png_sink {
     char dir[512];
@@ -62,6 +63,54 @@ dream_sink_t *dream_sink_png_new(const char *dir, const char *prefix, int every,
     s->ctx = p;
     s->frame = png_frame;
     s->destroy = png_destroy;
+    return s;
+}
+
+typedef struct stream_sink {
+    stream_t *st;
+    uint8_t *rgb;
+    size_t cap;
+} stream_sink_t;
+
+static int stream_frame(void *ctx, const dream_image_t *im, uint64_t seq, dream_err_t *err) {
+    stream_sink_t *p = ctx;
+    size_t need = (size_t)im->w * im->h * 3;
+    if (need > p->cap) {
+        uint8_t *b = realloc(p->rgb, need);
+        if (!b) return dream_err_set(err, "stream sink: out of memory");
+        p->rgb = b;
+        p->cap = need;
+    }
+    dream_image_to_rgb8(im, p->rgb);
+    if (stream_push_frame(p->st, p->rgb, im->w, im->h) != 0)
+        return dream_err_set(err, "stream sink: frame %dx%d refused", im->w, im->h);
+    return 0;
+}
+
+static void stream_sink_destroy(void *ctx) {
+    stream_sink_t *p = ctx;
+    free(p->rgb);
+    free(p);
+}
+
+dream_sink_t *dream_sink_stream_new(struct stream *st, dream_err_t *err) {
+    if (!st) {
+        dream_err_set(err, "stream sink: no stream");
+        return NULL;
+    }
+    dream_sink_t *s = calloc(1, sizeof *s);
+    stream_sink_t *p = calloc(1, sizeof *p);
+    if (!s || !p) {
+        free(s);
+        free(p);
+        dream_err_set(err, "out of memory");
+        return NULL;
+    }
+    p->st = st;
+    snprintf(s->name, sizeof s->name, "stream");
+    s->ctx = p;
+    s->frame = stream_frame;
+    s->destroy = stream_sink_destroy;
     return s;
 }
 

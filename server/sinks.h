@@ -30,6 +30,9 @@ typedef struct dream_sinks {
 
 /* Writes DIR/<prefix>NNNNNNNN.png for every `every`-th frame (creates DIR). */
 dream_sink_t *dream_sink_png_new(const char *dir, const char *prefix, int every, dream_err_t *err);
+/* Pushes every frame (as 8-bit RGB) to the live stream (stream.h; not owned). */
+struct stream;
+dream_sink_t *dream_sink_stream_new(struct stream *st, dream_err_t *err);
 void dream_sink_destroy(dream_sink_t **s);
 
 int dream_sinks_add(dream_sinks_t *ss, dream_sink_t *s, dream_err_t *err);

@@ -367,6 +367,8 @@ static void send_hello(node_t *n, void *s) {
     h.threads = n->cfg.threads;
     h.has_min_side = 1;
     h.min_side = n->min_side;
+    h.has_untrained = 1;
+    h.untrained = n->model ? !n->model->trained : 1;
     env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     send_simple(s, &env);
