@@ -155,6 +155,7 @@ struct coord {
     stream_t *stream;
     double stream_poll_at, stream_status_at;
     int untrained;
+    double coord_ms_acc;
 };
 
 /* ---------- helpers ---------- */
@@ -469,6 +470,7 @@ static int kf_start(coord_t *c) {
     }
     dream_image_to_rgb8(c->base, c->base_rgb);
     blend_reset(c->blend);
+    c->coord_ms_acc += dream_now_ms() - now;
     memset(c->jobs, 0, sizeof c->jobs);
     for (int i = 0; i < c->plan.n; i++) c->jobs[i].worker = -1;
     c->njobs_done = 0;
@@ -599,6 +601,7 @@ static void dispatch(coord_t *c) {
 
 static void kf_finish(coord_t *c) {
     double now = dream_now_ms();
+    double t_fin0 = now;
     int missing = c->plan.n - c->njobs_done;
     if (missing > 0) {
         c->st.tiles_missed += (uint64_t)missing;
@@ -624,6 +627,8 @@ static void kf_finish(coord_t *c) {
     }
     for (int i = 0; i < c->nslots; i++)   /* outstanding jobs of this keyframe are now stale */
         if (c->w[i].used && c->w[i].job_id && c->w[i].job_kf == c->kf_id) c->w[i].job_kf = 0;
+    c->coord_ms_acc += dream_now_ms() - t_fin0;
+    c->st.coord_ms_per_kf = c->coord_ms_acc / (double)c->st.keyframes;
 }
 
 /* ---------- timers ---------- */
@@ -755,14 +760,15 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
         len = appendf(r, n, len, "# Keyframes\nkeyframes:%llu\nkeyframe_interval_ms:%.1f\nin_flight:%d\n"
                       "tiles_last:%d\njobs_sent:%llu\nresults_ok:%llu\nrequeued:%llu\ntiles_missed:%llu\n"
                       "late_discarded:%llu\nbytes_in:%llu\nbytes_out:%llu\nbytes_per_keyframe:%.0f\n"
-                      "frames:%llu\nframe_max_gap_ms:%.1f\nframes_skipped:%llu\n",
+                      "frames:%llu\nframe_max_gap_ms:%.1f\nframes_skipped:%llu\ncoord_ms_per_keyframe:%.1f\n",
                       (unsigned long long)st.keyframes, st.kf_interval_ms, c->kf_active, c->plan.n,
                       (unsigned long long)st.jobs_sent, (unsigned long long)st.results_ok,
                       (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
                       (unsigned long long)st.late_discarded, (unsigned long long)st.bytes_in,
                       (unsigned long long)st.bytes_out,
                       st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0,
-                      (unsigned long long)fs.frames, fs.max_gap_ms, (unsigned long long)fs.skipped_ticks);
+                      (unsigned long long)fs.frames, fs.max_gap_ms, (unsigned long long)fs.skipped_ticks,
+                      st.coord_ms_per_kf);
     } else if (!strcmp(verb, "workers")) {
         len = appendf(r, n, len, "# Workers\n");
         workers_text(c, r, n, &len);
@@ -1012,10 +1018,10 @@ int coord_run(coord_t *c, volatile sig_atomic_t *stop) {
     if (c->fc) frameclock_get_stats(c->fc, &fs);
     dream_state_counter_add(c->state, "keyframes", (int64_t)st.keyframes);
     dlog_info(MOD, "summary: keyframes=%llu elapsed_s=%.2f kf_per_s=%.3f bytes_per_keyframe=%.0f frames=%llu "
-              "frame_max_gap_ms=%.1f requeued=%llu tiles_missed=%llu late_discarded=%llu malformed=%llu",
+              "frame_max_gap_ms=%.1f requeued=%llu tiles_missed=%llu late_discarded=%llu malformed=%llu coord_ms_per_kf=%.1f",
               (unsigned long long)st.keyframes, st.uptime_s, st.uptime_s > 0 ? st.keyframes / st.uptime_s : 0,
               st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0, (unsigned long long)fs.frames,
               fs.max_gap_ms, (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
-              (unsigned long long)st.late_discarded, (unsigned long long)st.malformed);
+              (unsigned long long)st.late_discarded, (unsigned long long)st.malformed, st.coord_ms_per_kf);
     return rc < 0 ? -1 : 0;
 }

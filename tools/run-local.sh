@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# run-local.sh — what `make run` starts after building: dreamd (coordinator + live page on
+# http://localhost:8080) and one local dream-worker. Ctrl-C stops both cleanly.
+#   DREAM_BACKEND=auto|cpu|cuda|sim  worker backend (default auto: cuda when usable, else cpu)
+#   DREAM_WEIGHTS=FILE|random        default: data/weights/vgg16*.safetensors if present, else random
+#   DREAM_SIZE=WxH DREAM_STEPS=N DREAM_FPS=N DREAM_HTTP_PORT=N DREAM_SUBJECTS="tree frog"
+#   DREAM_WORKER_PORT / DREAM_ADMIN_PORT   (defaults 5555 / 5556)
+set -u
+cd "$(dirname "$0")/.."
+BIN=${BUILD:-build}/bin
+for b in dreamd dream-worker; do
+  [ -x "$BIN/$b" ] || { echo "run-local: $BIN/$b missing; run 'make' first" >&2; exit 1; }
+done
+weights=${DREAM_WEIGHTS:-}
+if [ -z "$weights" ]; then
+  weights=$(ls data/weights/vgg16*.safetensors 2>/dev/null | head -1)
+  [ -n "$weights" ] || weights=random
+fi
+backend=${DREAM_BACKEND:-auto}
+# On a CPU-only machine VGG-16 is slow (tens of seconds per megapixel-step on 2 cores):
+# default to a small canvas and few steps there; a GPU gets 1024x576.
+gpu=0
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && gpu=1
+[ "$backend" = cpu ] && gpu=0
+if [ $gpu = 1 ]; then size=${DREAM_SIZE:-1024x576}; steps=${DREAM_STEPS:-10}
+else size=${DREAM_SIZE:-448x256}; steps=${DREAM_STEPS:-2}; fi
+wport=${DREAM_WORKER_PORT:-5555}; aport=${DREAM_ADMIN_PORT:-5556}; hport=${DREAM_HTTP_PORT:-8080}
+mkdir -p build
+echo "run-local: dreamd $size, $steps steps/keyframe, weights=$weights, worker backend=$backend"
+echo "run-local: open http://localhost:$hport/   (Ctrl-C stops everything)"
+"$BIN/dreamd" --worker-bind "tcp://127.0.0.1:$wport" --admin-bind "tcp://127.0.0.1:$aport" \
+  --http-port "$hport" --size "$size" --steps "$steps" --fps "${DREAM_FPS:-25}" \
+  --subjects "${DREAM_SUBJECTS:-volcano}" --weights "$weights" --state build/dreamd-state.sqlite &
+DPID=$!
+sleep 0.5
+if ! kill -0 $DPID 2>/dev/null; then wait $DPID; echo "run-local: dreamd failed to start" >&2; exit 1; fi
+"$BIN/dream-worker" --connect "tcp://127.0.0.1:$wport" --backend "$backend" --weights "$weights" --name local-worker &
+WPID=$!
+stop() {
+  trap - INT TERM
+  echo; echo "run-local: stopping"
+  kill -TERM $WPID 2>/dev/null
+  kill -TERM $DPID 2>/dev/null
+  for _ in $(seq 100); do
+    kill -0 $WPID 2>/dev/null || kill -0 $DPID 2>/dev/null || break
+    sleep 0.1
+  done
+  # a worker in the middle of a long CPU tile finishes it first; don't wait forever
+  kill -0 $WPID 2>/dev/null && { echo "run-local: worker still busy, killing it"; kill -KILL $WPID 2>/dev/null; }
+  kill -0 $DPID 2>/dev/null && kill -KILL $DPID 2>/dev/null
+  wait 2>/dev/null
+  exit 0
+}
+trap stop INT TERM
+# either one exiting on its own stops the other
+while kill -0 $DPID 2>/dev/null && kill -0 $WPID 2>/dev/null; do sleep 0.5; done
+stop
