@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 #include "coord.h"
 #include "wire.h"
@@ -43,6 +44,8 @@ typedef struct env {
 
 static int n_env = 0;
 
+static char g_state_path[256] = ":memory:";
+
 static env_t *env_new(void) {
     env_t *e = calloc(1, sizeof *e);
     e->ctx = zmq_ctx_new();
@@ -52,7 +55,7 @@ static env_t *env_new(void) {
     snprintf(cfg.worker_bind, sizeof cfg.worker_bind, "%s", e->ep);
     cfg.admin_bind[0] = 0;
     snprintf(cfg.size, sizeof cfg.size, "480x320");
-    snprintf(cfg.state, sizeof cfg.state, ":memory:");
+    snprintf(cfg.state, sizeof cfg.state, "%s", g_state_path);
     snprintf(cfg.log_level, sizeof cfg.log_level, "warn");
     cfg.fps = 0;               /* no frame clock thread */
     cfg.steps = 1;
@@ -337,6 +340,37 @@ static void test_garbage_and_refusals(void **s) {
     env_free(e);
 }
 
+static void test_quarantine_survives_restart(void **s) {
+    (void)s;
+    snprintf(g_state_path, sizeof g_state_path, "/tmp/test_sched_state_%d.sqlite", (int)getpid());
+    unlink(g_state_path);
+    env_t *e = env_new();
+    fake_t *f[1] = {fake_new(e, "flaky", ERRORS, 1)};
+    assert_true(pump(e, f, 1, 5000, quarantined, NULL));
+    fake_free(f[0]);
+    env_free(e);
+    /* a new coordinator on the same state file: the same name is quarantined on arrival */
+    e = env_new();
+    fake_t *g[1] = {fake_new(e, "flaky", GOOD, 1)};
+    assert_true(pump(e, g, 1, 2000, quarantined, NULL));
+    pump(e, g, 1, 200, NULL, NULL);
+    assert_int_equal(g[0]->jobs, 0);
+    char r[4096];
+    coord_admin(e->c, "release flaky", r, sizeof r);
+    assert_non_null(strstr(r, "OK"));
+    assert_true(pump(e, g, 1, 3000, kf_at_least, (void *)1));
+    assert_true(g[0]->jobs > 0);
+    fake_free(g[0]);
+    env_free(e);
+    unlink(g_state_path);
+    char side[300];
+    snprintf(side, sizeof side, "%s-wal", g_state_path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", g_state_path);
+    unlink(side);
+    snprintf(g_state_path, sizeof g_state_path, ":memory:");
+}
+
 static void test_admin_commands(void **s) {
     (void)s;
     env_t *e = env_new();
@@ -368,6 +402,7 @@ int main(void) {
         cmocka_unit_test(test_quarantine_and_release),
         cmocka_unit_test(test_late_results_discarded),
         cmocka_unit_test(test_garbage_and_refusals),
+        cmocka_unit_test(test_quarantine_survives_restart),
         cmocka_unit_test(test_admin_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
