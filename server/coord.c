@@ -107,6 +107,7 @@ typedef struct worker {
     double last_seen, last_sent;
     int failures;
     int quarantined;
+    int draining;           /* stopping: finishes its job, gets no new one */
     uint64_t job_id;        /* job the worker is computing (0 idle) */
     uint64_t job_kf;
     double job_sent, job_deadline;
@@ -426,12 +427,19 @@ static void handle_worker_msg(coord_t *c) {
                 if (w->job_id && (!e->has_job_id || e->job_id == w->job_id)) {
                     requeue_worker_job(c, w, "worker error");
                     w->job_id = 0;
-                    worker_fail(c, w, e->message);
+                    if (e->code == 2) w->draining = 1;   /* stopping: not a failure */
+                    else if (e->code != 4) worker_fail(c, w, e->message);   /* 4 = busy: not one either */
                 }
                 break;
             }
             case DREAMFARM__MSG_TYPE__MSG_BYE: worker_remove(c, w, "said bye"); break;
-            default: break;  /* heartbeat: last_seen updated */
+            case DREAMFARM__MSG_TYPE__MSG_HEARTBEAT:
+                if (m.env->heartbeat->has_draining && m.env->heartbeat->draining && !w->draining) {
+                    w->draining = 1;
+                    dlog_info(MOD, "worker %s is stopping: no new jobs", w->name);
+                }
+                break;
+            default: break;
             }
         }
         wire_msg_clear(&m);
@@ -443,7 +451,7 @@ static void handle_worker_msg(coord_t *c) {
 static int usable_workers(coord_t *c, tile_worker_t *tw, int max) {
     int n = 0;
     for (int i = 0; i < c->nslots && n < max; i++)
-        if (c->w[i].used && !c->w[i].quarantined)
+        if (c->w[i].used && !c->w[i].quarantined && !c->w[i].draining)
             tw[n++] = (tile_worker_t){c->w[i].ms_mpix, c->w[i].max_px};
     return n;
 }
@@ -583,7 +591,8 @@ static void dispatch(coord_t *c) {
                 /* skip tiles nobody idle can hold */
                 int ok = 0;
                 for (int k = 0; k < c->nslots && !ok; k++)
-                    ok = c->w[k].used && !c->w[k].quarantined && !c->w[k].job_id && c->w[k].max_px >= px;
+                    ok = c->w[k].used && !c->w[k].quarantined && !c->w[k].draining && !c->w[k].job_id &&
+                         c->w[k].max_px >= px;
                 if (ok) { best = i; bpx = px; }
             }
         }
@@ -591,7 +600,7 @@ static void dispatch(coord_t *c) {
         worker_t *bw = NULL;
         for (int k = 0; k < c->nslots; k++) {
             worker_t *w = &c->w[k];
-            if (!w->used || w->quarantined || w->job_id || w->max_px < bpx) continue;
+            if (!w->used || w->quarantined || w->draining || w->job_id || w->max_px < bpx) continue;
             if (!bw || w->ms_mpix < bw->ms_mpix) bw = w;
         }
         if (!bw) return;
@@ -726,7 +735,7 @@ static void workers_text(coord_t *c, char *r, size_t n, size_t *len) {
                        "worker:%s backend=%s device=%s speed_ms_per_mpix_step=%.2f max_tile_px=%llu state=%s "
                        "failures=%d jobs_done=%llu last_seen_ms=%.0f\n",
                        w->name, w->backend, w->device[0] ? w->device : "-", w->ms_mpix,
-                       (unsigned long long)w->max_px, w->quarantined ? "quarantined" : w->job_id ? "busy" : "idle",
+                       (unsigned long long)w->max_px, w->quarantined ? "quarantined" : w->draining ? "draining" : w->job_id ? "busy" : "idle",
                        w->failures, (unsigned long long)w->jobs_done, now - w->last_seen);
     }
 }

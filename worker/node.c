@@ -374,7 +374,7 @@ static void send_hello(node_t *n, void *s) {
     send_simple(s, &env);
 }
 
-static void send_heartbeat(void *s, uint64_t seq, uint64_t busy) {
+static void send_heartbeat(void *s, uint64_t seq, uint64_t busy, int draining) {
     Dreamfarm__Envelope env;
     Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
     wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
@@ -382,6 +382,8 @@ static void send_heartbeat(void *s, uint64_t seq, uint64_t busy) {
     hb.seq = seq;
     hb.has_busy_job_id = 1;
     hb.busy_job_id = busy;
+    hb.has_draining = draining;
+    hb.draining = draining;
     env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     send_simple(s, &env);
@@ -449,6 +451,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
                           (n->cfg.run_seconds > 0 && dream_now_ms() - t_start > n->cfg.run_seconds * 1000))) {
             stopping = 1;
             dlog_info(MOD, "stopping%s", busy ? ": finishing the job in hand first" : "");
+            if (s && !reconnect) send_heartbeat(s, ++seq, busy_id, 1);   /* no more jobs, please */
         }
         if (stopping && !busy) break;
         if (reconnect && !stopping) {
@@ -519,7 +522,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
                     break;
                 case DREAMFARM__MSG_TYPE__MSG_JOB:
                     if (busy || stopping) {
-                        send_error(s, m.env->job->job_id, 2, busy ? "busy" : "stopping");
+                        send_error(s, m.env->job->job_id, busy ? 4 : 2, busy ? "busy" : "stopping");
                         break;
                     }
                     {
@@ -544,7 +547,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
         }
         now = dream_now_ms();
         if (s && !reconnect && now - last_hb >= hb_ms) {
-            send_heartbeat(s, ++seq, busy_id);
+            send_heartbeat(s, ++seq, busy_id, stopping);
             last_hb = now;
         }
         if (s && !reconnect && now - last_recv > (double)hb_ms * liveness) {

@@ -21,7 +21,7 @@ ctl config | grep -qx "# Config" || die "config lacks # Config"
 ctl config | grep -qx "size:480x352" || die "config lacks size"
 ctl bogus >/dev/null && die "unknown command did not fail"
 
-sleep 1
+wait_for 20 '[ "$(field frames)" -ge 25 ]' "25 frames from the frame clock"
 kill -TERM "$DREAMD_PID"
 for _ in $(seq 50); do kill -0 "$DREAMD_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$DREAMD_PID" 2>/dev/null && die "dreamd did not stop on SIGTERM"
@@ -32,7 +32,7 @@ grep -q "summary: keyframes=" "$TMP/dreamd.log" || die "no summary line"
 nf=$(ls "$TMP/frames" | wc -l); nk=$(ls "$TMP/kf" | wc -l)
 echo "frames=$nf keyframes=$nk"
 [ "$nk" -ge 5 ] || die "only $nk keyframe files"
-[ "$nf" -ge 20 ] || die "only $nf frame files"
+[ "$nf" -ge 25 ] || die "only $nf frame files"
 head -c 8 "$TMP/frames/$(ls "$TMP/frames" | head -1)" | od -An -tx1 | grep -q "89 50 4e 47" || die "frame is not a PNG"
 sleep 0.5
 grep -q "coordinator said bye" "$TMP/worker-w1.log" || die "w1 did not hear bye"
