@@ -157,6 +157,7 @@ struct coord {
     double stream_poll_at, stream_status_at;
     int untrained;
     double coord_ms_acc;
+    double kf_retry_at;
 };
 
 /* ---------- helpers ---------- */
@@ -461,6 +462,7 @@ static int kf_start(coord_t *c) {
     int nw = usable_workers(c, tw, 512);
     if (nw == 0) return 0;
     double now = dream_now_ms();
+    if (now < c->kf_retry_at) return 0;     /* the last attempt failed: don't spin */
     double dt = c->last_kf_start > 0 ? (now - c->last_kf_start) / 1000.0 : 1.0;
     if (dt > c->cfg.max_kf_dt) dt = c->cfg.max_kf_dt;
     c->kf_zoom = pow(c->cfg.zoom_per_sec, dt);
@@ -468,12 +470,15 @@ static int kf_start(coord_t *c) {
     dream_err_t err = {{0}};
     if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, DREAM_INTERP_BILINEAR, &err) != 0) {
         dlog_error(MOD, "warp: %s", err.msg);
+        c->kf_retry_at = now + 1000;
         return -1;
     }
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles};
     if (tile_plan_make(&pp, tw, nw, tile_rng_next(&c->rng), &c->plan, &err) != 0) {
-        dlog_warn(MOD, "%s", err.msg);
+        dlog_warn(MOD, "%s; retrying in 1 s", err.msg);
+        c->kf_retry_at = now + 1000;
+        c->plan.n = 0;
         return 0;
     }
     dream_image_to_rgb8(c->base, c->base_rgb);
