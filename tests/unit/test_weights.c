@@ -468,6 +468,9 @@ static void test_inspect(void **state) {
     assert_true(strncmp(buf, "# Weights\n", 10) == 0);
     assert_non_null(strstr(buf, "\nnaming:timm\n"));
     assert_non_null(strstr(buf, "\narch:custom\n"));
+    assert_non_null(strstr(buf, "\nconvs:3\n"));
+    assert_non_null(strstr(buf, "\npools:2\n"));
+    assert_non_null(strstr(buf, "\nmin_side:8\n"));
     assert_non_null(strstr(buf, "\ndtype:F16\n"));
     assert_non_null(strstr(buf, "\ntrained:yes\n"));
     assert_non_null(strstr(buf, "\nmeta.source:unit test\n"));
