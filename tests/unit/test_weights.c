@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "engine.h"
 #include "model.h"
 #include "safetensors.h"
