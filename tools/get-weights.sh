@@ -26,7 +26,10 @@ verify() {
   local f=$1
   if [ -x build/bin/dream ]; then
     say "structural check: build/bin/dream inspect $f"
-    build/bin/dream inspect "$f" || die "$f failed the structural check (see above); delete it and rerun"
+    local out
+    out=$(build/bin/dream inspect "$f") || die "$f failed the structural check (see above); delete it and rerun"
+    echo "$out"
+    grep -q '^arch:vgg1[69]$' <<<"$out" || die "$f is not a VGG-16/19 (see above); delete it and rerun"
   else
     say "build/bin/dream not built yet: run 'make' then 'build/bin/dream inspect $f' to check it"
   fi
