@@ -137,7 +137,7 @@ static void common_free(common_t *c) {
 
 static const char *default_weights(void) {
     static char path[PATH_MAX];
-    dream_data_path("weights/vgg16.tv_in1k.safetensors", path, sizeof path);
+    dream_data_path("weights/vgg16.safetensors", path, sizeof path);
     return access(path, R_OK) == 0 ? path : "random";
 }
 
@@ -255,7 +255,7 @@ static int common_setup(common_t *c, opts_t *o, int need_classes, int build_engi
 
 static const char *COMMON_HELP =
     "  --weights FILE|random   VGG-16/19 .safetensors (torchvision or timm naming); default\n"
-    "                          data/weights/vgg16.tv_in1k.safetensors if present, else random\n"
+    "                          data/weights/vgg16.safetensors if present, else random\n"
     "                          (UNTRAINED, deterministic He-normal init)\n"
     "  --class C               class id or name; repeat or use \"a + b\" for up to 4 subjects\n"
     "  --layout L              single | seed | bands | quadrants\n"
