@@ -108,9 +108,13 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
     int bnx = 0, bny = 0;
     tile_plan_t *t = malloc(sizeof *t);
     if (!t) return dream_err_set(err, "out of memory");
-    for (int ny = 1; ny <= TILE_MAX_GRID; ny++)
-        for (int nx = 1; nx <= TILE_MAX_GRID; nx++) {
-            if (nx * ny > maxt) continue;
+    /* by tile count: a grid with more tiles must beat the best so far by > 10 % (halo compute
+     * and transfers grow with the count); among grids of one count the fastest wins */
+    for (int count = 1; count <= maxt; count++)
+        for (int ny = 1; ny <= TILE_MAX_GRID; ny++) {
+            if (count % ny) continue;
+            int nx = count / ny;
+            if (nx > TILE_MAX_GRID) continue;
             /* a core must stay at least half the minimum side */
             if (nx > 1 && p->W / nx < p->min_side / 2) continue;
             if (ny > 1 && p->H / ny < p->min_side / 2) continue;
@@ -119,8 +123,8 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
             for (int k = 0; k < t->n; k++) px[k] = (uint64_t)t->tiles[k].r.w * (uint64_t)t->tiles[k].r.h;
             double ms = tile_schedule_estimate(px, t->n, w, nw, p->steps, p->overhead_ms, NULL);
             if (ms < 0) continue;
-            /* more tiles cost halo compute and transfers: take them only for a real gain (> 10 %) */
-            if (best < 0 || ms < best * 0.90) { best = ms; bnx = nx; bny = ny; }
+            int same = bnx * bny == count;
+            if (best < 0 || (same ? ms < best : ms < best * 0.90)) { best = ms; bnx = nx; bny = ny; }
         }
     free(t);
     if (best < 0)

@@ -1,7 +1,7 @@
 /*
  * sim.h — the simulated compute path of dream-worker (`--backend sim`), for
  * tests and benchmarks only, never a default. It sleeps a fixed time per
- * megapixel-step and then blurs and tints the tile with a pattern that is a
+ * megapixel-step and then (cheaply) smooths and tints the tile with a pattern that is a
  * function of CANVAS coordinates (so a correct blend shows no seams) and of
  * the keyframe and subjects (so results are visibly different).
  */
