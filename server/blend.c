@@ -64,6 +64,7 @@ int blend_add_rgb8(blend_t *b, const tile_t *t, const uint8_t *rgb, dream_err_t 
     float *wx = malloc((size_t)r->w * sizeof(float));
     if (!wx) return dream_err_set(err, "out of memory");
     for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    #pragma omp parallel for schedule(static) if ((long)r->w * r->h > 65536)
     for (int j = 0; j < r->h; j++) {
         float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
         const uint8_t *src = rgb + (size_t)j * r->w * 3;
@@ -85,8 +86,9 @@ int blend_finish(blend_t *b, const dream_image_t *base, dream_image_t *out, drea
     if (!base || !out || base->w != b->W || base->h != b->H || out->w != b->W || out->h != b->H ||
         base->c != 3 || out->c != 3)
         return dream_err_set(err, "blend: base/out must be %dx%dx3", b->W, b->H);
-    size_t n = (size_t)b->W * b->H;
-    for (size_t k = 0; k < n; k++) {
+    long n = (long)b->W * b->H;
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (long k = 0; k < n; k++) {
         float ws = b->wsum[k];
         float wb = ws < 1 ? 1 - ws : 0;
         wb += 1e-6f;
