@@ -23,13 +23,16 @@ for b in dreamd dream-worker dreamctl; do
   [ -x "$BIN/$b" ] || { echo "SKIP: $BIN/$b not built (run make)"; exit 77; }
 done
 
-free_port() {   # a random free TCP port in 20000..59999
+# random free TCP ports below the kernel's ephemeral range (so no outgoing connection holds them)
+EPH_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$EPH_LO" -gt 12000 ] 2>/dev/null || EPH_LO=32768
+free_port() {
   local p
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
-    ss -ltnH 2>/dev/null | awk '{print $4}' | grep -q ":$p\$" || { echo "$p"; return; }
+    p=$((10000 + RANDOM % (EPH_LO - 10000)))
+    ss -tanH 2>/dev/null | awk '{print $4}' | grep -q ":$p\$" || { echo "$p"; return; }
   done
-  echo $((20000 + RANDOM % 40000))
+  echo $((10000 + RANDOM % (EPH_LO - 10000)))
 }
 
 WPORT=$(free_port); APORT=$(free_port)
@@ -42,7 +45,11 @@ start_dreamd() {   # extra args...
     --state "$TMP/state.sqlite" "$@" >"$TMP/dreamd.log" 2>&1 &
   DREAMD_PID=$!
   PIDS+=("$DREAMD_PID")
-  for _ in $(seq 50); do ctl ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 50); do
+    ctl ping >/dev/null 2>&1 && return 0
+    kill -0 "$DREAMD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
   die "dreamd did not answer on $AEP"
 }
 
