@@ -288,6 +288,7 @@ int main(int argc, char **argv) {
     /* totals */
     uint64_t msgs = 0, video = 0, keys = 0, bytes = 0, resyncs = 0, errors = 0;
     int open_ok = 0, first_key_ok = 0, with_video = 0, still_open = 0, slow_resynced = 0;
+    uint64_t fast_resyncs = 0;
     double join_sum = 0;
     const char *first_err = NULL;
     int first_err_idx = -1;
@@ -300,6 +301,7 @@ int main(int argc, char **argv) {
         if (c->got_video) { with_video++; join_sum += c->t_first_video - c->t_connect; }
         if (c->got_video && !strstr(c->err, "keyframe")) first_key_ok++;
         if (c->slow && c->resyncs > 0) slow_resynced++;
+        if (!c->slow) fast_resyncs += c->resyncs;
         if (c->errors && !first_err) { first_err = c->err; first_err_idx = i; }
         if (c->fd > 0 && c->state != 3) close(c->fd);
         free(c->text);
@@ -307,11 +309,11 @@ int main(int argc, char **argv) {
     double el = now_s() - t0;
     printf("{\"clients\":%d,\"opened\":%d,\"still_open\":%d,\"with_video\":%d,\"first_key_ok\":%d,"
            "\"messages\":%llu,\"video\":%llu,\"keyframes\":%llu,\"bytes\":%llu,\"mbit_s\":%.2f,"
-           "\"resyncs\":%llu,\"slow_clients\":%d,\"slow_resynced\":%d,\"join_ms_avg\":%.1f,\"errors\":%llu,"
+           "\"resyncs\":%llu,\"fast_resyncs\":%llu,\"slow_clients\":%d,\"slow_resynced\":%d,\"join_ms_avg\":%.1f,\"errors\":%llu,"
            "\"first_error\":\"%s\",\"first_error_client\":%d,\"seconds\":%.1f}\n",
            nclients, open_ok, still_open, with_video, first_key_ok, (unsigned long long)msgs,
            (unsigned long long)video, (unsigned long long)keys, (unsigned long long)bytes,
-           bytes * 8.0 / 1e6 / (el > 0 ? el : 1), (unsigned long long)resyncs, nslow, slow_resynced,
+           bytes * 8.0 / 1e6 / (el > 0 ? el : 1), (unsigned long long)resyncs, (unsigned long long)fast_resyncs, nslow, slow_resynced,
            with_video ? join_sum / with_video * 1000.0 : 0.0, (unsigned long long)errors,
            first_err ? first_err : "", first_err_idx, el);
     free(cl);

@@ -60,7 +60,6 @@ typedef struct pss {
     int close_after;
     /* viewer */
     viewer_t *v;
-    size_t rx_len;
 } pss_t;
 
 struct stream {
@@ -503,16 +502,18 @@ static int http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
         if (is_post) {
             if (strcmp(uri, "/api/request") != 0) return http_error(wsi, p, 405, "POST only to /api/request", 1) ? -1 : 0;
             char cl[32] = "";
-            if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-                char *end = NULL;
-                long long n = strtoll(cl, &end, 10);
-                if (end == cl || *end || n < 0) return http_error(wsi, p, 400, "bad Content-Length", 1) ? -1 : 0;
-                if (n > HTTP_BODY_MAX) {
-                    char msg[96];
-                    snprintf(msg, sizeof msg, "request body larger than %d bytes", HTTP_BODY_MAX);
-                    return http_error(wsi, p, 413, msg, 1) ? -1 : 0;
-                }
+            /* lws 4.1 does not de-chunk request bodies: a length is required */
+            if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+                return http_error(wsi, p, 411, "Content-Length required (no chunked bodies)", 1) ? -1 : 0;
+            char *end = NULL;
+            long long n = strtoll(cl, &end, 10);
+            if (end == cl || *end || n < 0) return http_error(wsi, p, 400, "bad Content-Length", 1) ? -1 : 0;
+            if (n > HTTP_BODY_MAX) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "request body larger than %d bytes", HTTP_BODY_MAX);
+                return http_error(wsi, p, 413, msg, 1) ? -1 : 0;
             }
+            if (n == 0) return http_error(wsi, p, 400, "empty body: send subject=...", 0) ? -1 : 0;
             p->ctype[0] = 0;
             lws_hdr_copy(wsi, p->ctype, sizeof p->ctype, WSI_TOKEN_HTTP_CONTENT_TYPE);
             p->body = malloc(HTTP_BODY_MAX + 1);
@@ -710,14 +711,11 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
     }
     case LWS_CALLBACK_RECEIVE:
-        /* viewers only listen; tolerate small text (pings from the page), refuse the rest */
-        p->rx_len += len;
-        if (lws_frame_is_binary(wsi) || p->rx_len > WS_RX_MAX) {
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"viewers only listen", 19);
-            return -1;
-        }
-        if (lws_is_final_fragment(wsi)) p->rx_len = 0;
-        return 0;
+        /* viewers only listen: any data message is refused (control frames - ping, pong,
+         * close - are answered by lws itself). This also closes on frames lws tolerates,
+         * such as unmasked client frames. */
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"viewers only listen", 19);
+        return -1;
     default:
         return 0;
     }
