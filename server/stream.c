@@ -651,9 +651,9 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         v->need_hello = v->need_subject = v->need_queue = v->need_status = 1;
         lws_get_peer_simple(wsi, v->ip, sizeof v->ip);
         /* bound the kernel's send buffer (autotuning would let a stalled viewer park megabytes
-         * there, and hide that it lags): about half a second of video, at least 128 KB */
+         * there, and hide that it lags): about half a second of video, at least 64 KB */
         int sndbuf = s->cfg.bitrate_kbps * 1000 / 8 / 2;
-        if (sndbuf < 131072) sndbuf = 131072;
+        if (sndbuf < 65536) sndbuf = 65536;
         lws_sockfd_type fd = lws_get_socket_fd(wsi);
         if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         v->next = s->viewers;
