@@ -116,9 +116,17 @@
     const text = cur.text || (cur.names || []).join(' + ');
     $('current-subject').textContent = text;
     stats.subject = text;
-    const r = cur.remaining_s;
-    $('remaining').textContent = cur.requested && r > 0 ? '(' + Math.round(r) + ' s)' : '';
+    subjectEnds = cur.requested && cur.remaining_s > 0 ? performance.now() + cur.remaining_s * 1000 : 0;
+    showRemaining();
   }
+
+  // the server resends the subject every few seconds; count down in between
+  let subjectEnds = 0;
+  function showRemaining() {
+    const left = subjectEnds ? Math.round((subjectEnds - performance.now()) / 1000) : 0;
+    $('remaining').textContent = left > 0 ? '(' + left + ' s)' : '';
+  }
+  setInterval(showRemaining, 1000);
 
   function setQueue(q) {
     const ol = $('queue');
