@@ -3,7 +3,7 @@
 # builds the websocket load client bench/ws_load.c, cleans up on exit.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/build/bin
-DEMO=$BIN/dream-stream-demo
+DEMO=${DREAM_STREAM_DEMO:-$BIN/dream-stream-demo}   # override to test another build (e.g. build-asan)
 WS_LOAD=$BIN/ws_load
 TMP=$(mktemp -d /tmp/dream-stream-test.XXXXXX)
 DEMO_PID=""
@@ -30,8 +30,14 @@ start_demo() {
   [ -n "$PORT" ] || die "demo did not report its port"
   BASE=http://127.0.0.1:$PORT
 }
+# stop_demo: SIGINT, then the demo must exit 0 (a sanitizer build exits non-zero on errors/leaks)
 stop_demo() {
-  if [ -n "$DEMO_PID" ]; then kill -INT "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null; DEMO_PID=""; fi
+  [ -n "$DEMO_PID" ] || return 0
+  kill -INT "$DEMO_PID" 2>/dev/null
+  wait "$DEMO_PID" 2>/dev/null
+  local rc=$?
+  DEMO_PID=""
+  [ $rc -eq 0 ] || die "demo exited with status $rc on shutdown"
 }
 # json FIELD < json  (python: dotted path)
 json() { /usr/bin/python3 -c 'import json,sys
