@@ -134,6 +134,8 @@ int stream_current_subjects(stream_t *s, int *ids, int max);
 uint64_t stream_subject_serial(stream_t *s);
 
 /* Adds a request as if a viewer had posted it (for the coordinator's own console or tests).
+ * Trusted: no rate limit or address ban (from_ip, may be NULL, is only logged); banned words,
+ * unknown classes and a full queue are still refused.
  * Returns the queue position (0 = shown now, 1 = next...), or -1 with the refusal in err. */
 int stream_request(stream_t *s, const char *text, const char *from_ip, dream_err_t *err);
 
