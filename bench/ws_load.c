@@ -4,6 +4,7 @@
  * each one receives:
  *   - a "hello" text event before any video,
  *   - the first video message is a keyframe (GOP cache join),
+ *   - with --path /ws/webm (MSE viewers): the WebM init segment (type 2) before media (type 3),
  *   - frame numbers are contiguous except where the stream resumes at a keyframe
  *     (a lagging viewer skipping ahead); a gap landing on a delta frame is an error.
  * Some viewers can be made slow (stop reading for a while, tiny receive buffer) to exercise
@@ -52,7 +53,7 @@ typedef struct client {
     size_t text_len;
     uint64_t msg_len;
     /* checks */
-    int got_hello, got_video;
+    int got_hello, got_video, got_init;
     int64_t last_seq;
     uint64_t msgs, video, keys, texts, bytes, resyncs, errors;
     double t_connect, t_first_video;
@@ -76,7 +77,13 @@ static void on_message(client_t *c) {
         c->texts++;
         if (c->text && strstr(c->text, "\"type\":\"hello\"")) c->got_hello = 1;
     } else if (c->msg_opcode == 2) {
-        if (c->head_len < 16 || c->head[0] != 1) { fail(c, "binary message without a video header"); return; }
+        if (c->head_len >= 16 && c->head[0] == 2) {      /* WebM init segment (MSE viewers) */
+            if (c->got_video) fail(c, "WebM init segment after video");
+            c->got_init = 1;
+            return;
+        }
+        if (c->head_len < 16 || (c->head[0] != 1 && c->head[0] != 3)) { fail(c, "binary message without a video header"); return; }
+        if (c->head[0] == 3 && !c->got_init) fail(c, "WebM media before the init segment");
         int key = c->head[1] & 1;
         int64_t seq = (int64_t)((uint32_t)c->head[8] << 24 | (uint32_t)c->head[9] << 16 | (uint32_t)c->head[10] << 8 | c->head[11]);
         if (!c->got_hello) fail(c, "video before hello");

@@ -17,6 +17,7 @@
 #include "gop.h"
 #include "requests.h"
 #include "http.h"
+#include "ws_webm.h"
 #include "classes.h"
 #include "paths.h"
 #include <libwebsockets.h>
@@ -43,7 +44,9 @@ typedef struct viewer {
     struct lws *wsi;
     struct viewer *next;
     gop_queue_t *q;
-    unsigned need_hello : 1, need_subject : 1, need_queue : 1, need_status : 1;
+    unsigned need_hello : 1, need_subject : 1, need_queue : 1, need_status : 1, need_init : 1;
+    unsigned webm : 1;          /* /ws/webm: MSE viewer, WebM byte stream instead of raw VP9 frames */
+    unsigned novideo : 1;       /* /ws/events: events only (snapshot viewers) */
     char ip[64];
 } viewer_t;
 
@@ -101,7 +104,8 @@ struct stream {
 
     /* encoder -> service */
     pthread_mutex_t pmu;
-    gop_packet_t *pring[PKT_RING];
+    struct { gop_packet_t *raw, *webm; } pring[PKT_RING];
+    int64_t webm_cluster_ms;    /* encoder thread */
     int phead, pcount;
 
     /* service thread */
@@ -114,7 +118,8 @@ struct stream {
     struct lws_protocols protocols[3];
     struct lws_http_mount mounts[3];
     lws_sorted_usec_list_t sul;
-    gop_cache_t *gop;
+    gop_cache_t *gop, *gop_webm;
+    gop_packet_t *webm_init;    /* type-2 message: the WebM init segment */
     viewer_t *viewers;
     int64_t last_seq;
     uint64_t req_version;
@@ -297,6 +302,15 @@ static void on_packet(const encoder_packet_t *p, void *ud) {
     uint32_t ms = (uint32_t)(uint64_t)dream_now_ms();
     h[12] = (uint8_t)(ms >> 24); h[13] = (uint8_t)(ms >> 16); h[14] = (uint8_t)(ms >> 8); h[15] = (uint8_t)ms;
     memcpy(h + STREAM_WS_HEADER_BYTES, p->data, p->len);
+    /* the same frame for MSE viewers: header (type 3) + WebM cluster/SimpleBlock */
+    gop_packet_t *wp = gop_packet_new(NULL, STREAM_WS_HEADER_BYTES + p->len + WS_WEBM_FRAME_OVERHEAD, LWS_PRE,
+                                      p->keyframe, (uint32_t)p->pts);
+    if (!wp) { gop_packet_unref(&gp); dlog_error(MOD, "out of memory for a %zu byte packet", p->len); return; }
+    memcpy(wp->payload, h, STREAM_WS_HEADER_BYTES);
+    wp->payload[0] = 3;
+    size_t wn = ws_webm_frame(wp->payload + STREAM_WS_HEADER_BYTES, p->len + WS_WEBM_FRAME_OVERHEAD, p->data, p->len,
+                              p->keyframe, p->pts * 1000 / s->cfg.fps, &s->webm_cluster_ms);
+    wp->len = STREAM_WS_HEADER_BYTES + wn;
 
     pthread_mutex_lock(&s->smu);
     s->stats.frames_encoded++;
@@ -309,12 +323,14 @@ static void on_packet(const encoder_packet_t *p, void *ud) {
         /* the service thread is stalled: drop; it sees the gap and resyncs on a keyframe */
         pthread_mutex_unlock(&s->pmu);
         gop_packet_unref(&gp);
+        gop_packet_unref(&wp);
         pthread_mutex_lock(&s->fmu);
         s->force_key = 1;
         pthread_mutex_unlock(&s->fmu);
         return;
     }
-    s->pring[(s->phead + s->pcount) % PKT_RING] = gp;
+    s->pring[(s->phead + s->pcount) % PKT_RING].raw = gp;
+    s->pring[(s->phead + s->pcount) % PKT_RING].webm = wp;
     s->pcount++;
     pthread_mutex_unlock(&s->pmu);
     lws_cancel_service(s->ctx);
@@ -372,6 +388,25 @@ static void pss_free_http(pss_t *p) {
     p->resp = NULL;
 }
 
+/* The security headers of every answer (files and API). Like lws' "best practices" set, plus
+ * media-src blob: for the MSE player. */
+static const struct { const char *name, *value; } k_sec_headers[] = {
+    {"content-security-policy:", "default-src 'none'; img-src 'self' data: blob:; media-src 'self' blob:; "
+                                 "script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; "
+                                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+    {"x-content-type-options:", "nosniff"},
+    {"x-frame-options:", "deny"},
+    {"referrer-policy:", "no-referrer"},
+};
+
+static int add_security_headers(struct lws *wsi, uint8_t **p, uint8_t *end) {
+    for (size_t i = 0; i < sizeof k_sec_headers / sizeof k_sec_headers[0]; i++)
+        if (lws_add_http_header_by_name(wsi, (const uint8_t *)k_sec_headers[i].name, (const uint8_t *)k_sec_headers[i].value,
+                                        (int)strlen(k_sec_headers[i].value), p, end))
+            return -1;
+    return 0;
+}
+
 /* Sends headers now and queues the body (copied) for HTTP_WRITEABLE. Returns 0 or -1 (close). */
 static int http_respond(struct lws *wsi, pss_t *p, int status, const char *ctype, const void *body,
                         size_t len, int close_after) {
@@ -379,6 +414,7 @@ static int http_respond(struct lws *wsi, pss_t *p, int status, const char *ctype
     uint8_t *start = hb + LWS_PRE, *ptr = start, *end = hb + sizeof hb - 1;
     if (lws_add_http_common_headers(wsi, (unsigned)status, ctype, len, &ptr, end)) return -1;
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const uint8_t *)"no-store", 8, &ptr, end)) return -1;
+    if (add_security_headers(wsi, &ptr, end)) return -1;
     if (close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &ptr, end)) return -1;
     if (lws_finalize_write_http_header(wsi, start, &ptr, end)) return -1;
     free(p->resp);
@@ -600,8 +636,8 @@ static void drain_packets(stream_t *s) {
     for (;;) {
         pthread_mutex_lock(&s->pmu);
         if (s->pcount == 0) { pthread_mutex_unlock(&s->pmu); break; }
-        gop_packet_t *p = s->pring[s->phead];
-        s->pring[s->phead] = NULL;
+        gop_packet_t *p = s->pring[s->phead].raw, *wp = s->pring[s->phead].webm;
+        s->pring[s->phead].raw = s->pring[s->phead].webm = NULL;
         s->phead = (s->phead + 1) % PKT_RING;
         s->pcount--;
         pthread_mutex_unlock(&s->pmu);
@@ -610,14 +646,18 @@ static void drain_packets(stream_t *s) {
             /* a packet was lost between threads: everyone resyncs on the next keyframe */
             dlog_warn(MOD, "packet gap %lld -> %u: viewers wait for a keyframe", (long long)s->last_seq, p->seq);
             gop_cache_destroy(&s->gop);
+            gop_cache_destroy(&s->gop_webm);
             s->gop = gop_cache_new(s->kf_frames * 2 + 8);
+            s->gop_webm = gop_cache_new(s->kf_frames * 2 + 8);
             for (viewer_t *v = s->viewers; v; v = v->next) gop_queue_join(v->q, NULL);
         }
         s->last_seq = p->seq;
         gop_cache_push(s->gop, p);
+        gop_cache_push(s->gop_webm, wp);
         uint64_t fell = 0;
         for (viewer_t *v = s->viewers; v; v = v->next) {
-            fell += (uint64_t)gop_queue_push(v->q, p);
+            if (v->novideo) continue;
+            fell += (uint64_t)gop_queue_push(v->q, v->webm ? wp : p);
             if (gop_queue_count(v->q) > 0) lws_callback_on_writable(v->wsi);
         }
         if (fell) {
@@ -626,6 +666,7 @@ static void drain_packets(stream_t *s) {
             pthread_mutex_unlock(&s->smu);
         }
         gop_packet_unref(&p);
+        gop_packet_unref(&wp);
     }
 }
 
@@ -647,8 +688,13 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         v->q = gop_queue_new(s->cfg.viewer_queue_max);
         if (!v->q) { free(v); return -1; }
         v->wsi = wsi;
-        gop_queue_join(v->q, s->gop);
+        char uri[128] = "";
+        lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+        v->webm = strstr(uri, "webm") != NULL;
+        v->novideo = strstr(uri, "events") != NULL;
+        if (!v->novideo) gop_queue_join(v->q, v->webm ? s->gop_webm : s->gop);
         v->need_hello = v->need_subject = v->need_queue = v->need_status = 1;
+        v->need_init = v->webm;
         lws_get_peer_simple(wsi, v->ip, sizeof v->ip);
         /* bound the kernel's send buffer (autotuning would let a stalled viewer park megabytes
          * there, and hide that it lags): about half a second of video, at least 64 KB */
@@ -687,6 +733,9 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         if (v->need_hello) {
             v->need_hello = 0;
             if (ws_send_text(s, wsi, s->ev_hello) < 0) return -1;
+        } else if (v->need_init) {
+            v->need_init = 0;
+            if (lws_write(wsi, s->webm_init->payload, s->webm_init->len, LWS_WRITE_BINARY) < (int)s->webm_init->len) return -1;
         } else if (v->need_subject && s->ev_subject) {
             v->need_subject = 0;
             if (ws_send_text(s, wsi, s->ev_subject) < 0) return -1;
@@ -744,6 +793,10 @@ static int stream_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
             rebuild_request_events(s);
         }
         return 0;
+    case LWS_CALLBACK_ADD_HEADERS: {   /* files served by the mount */
+        struct lws_process_html_args *a = in;
+        return add_security_headers(wsi, (uint8_t **)&a->p, (uint8_t *)a->p + a->max_len) ? 1 : 0;
+    }
     case LWS_CALLBACK_HTTP:
     case LWS_CALLBACK_HTTP_BODY:
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -870,9 +923,18 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     s->scaled = malloc(fbytes);
     s->snap = calloc(1, fbytes);
     s->gop = gop_cache_new(s->kf_frames * 2 + 8);
+    s->gop_webm = gop_cache_new(s->kf_frames * 2 + 8);
+    s->webm_cluster_ms = -1;
+    s->webm_init = gop_packet_new(NULL, STREAM_WS_HEADER_BYTES + WS_WEBM_INIT_MAX, LWS_PRE, 0, 0);
+    if (s->webm_init) {
+        memset(s->webm_init->payload, 0, STREAM_WS_HEADER_BYTES);
+        s->webm_init->payload[0] = 2;
+        s->webm_init->len = STREAM_WS_HEADER_BYTES +
+            ws_webm_init_segment(s->webm_init->payload + STREAM_WS_HEADER_BYTES, WS_WEBM_INIT_MAX, cfg.width, cfg.height);
+    }
     s->scratch_cap = LWS_PRE + 65536;
     s->scratch = malloc(s->scratch_cap);
-    if (!s->scaled || !s->snap || !s->gop || !s->scratch) { dream_err_set(err, "stream: out of memory"); goto fail; }
+    if (!s->scaled || !s->snap || !s->gop || !s->gop_webm || !s->webm_init || !s->scratch) { dream_err_set(err, "stream: out of memory"); goto fail; }
     if (s->record_path) {
         s->rec = recorder_open(s->record_path, cfg.width, cfg.height, cfg.fps, err);
         if (!s->rec) goto fail;
@@ -902,6 +964,7 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     s->mounts[0].mountpoint = "/";
     s->mounts[0].origin = s->web_root;
     s->mounts[0].def = "index.html";
+    s->mounts[0].protocol = "http";     /* its ADD_HEADERS callback adds the security headers */
     s->mounts[0].origin_protocol = LWSMPRO_FILE;
     s->mounts[0].mountpoint_len = 1;
     s->mounts[0].mount_next = &s->mounts[1];
@@ -924,7 +987,7 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     info.user = s;
     info.gid = -1;
     info.uid = -1;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;   /* security headers: add_security_headers() */
     info.timeout_secs = 20;
     info.max_http_header_data = 4096;
     info.fd_limit_per_thread = (unsigned)(cfg.max_viewers + 64);
@@ -982,7 +1045,10 @@ void stream_destroy(stream_t **ps) {
         gop_queue_destroy(&v->q);
         free(v);
     }
-    for (int i = 0; i < s->pcount; i++) gop_packet_unref(&s->pring[(s->phead + i) % PKT_RING]);
+    for (int i = 0; i < s->pcount; i++) {
+        gop_packet_unref(&s->pring[(s->phead + i) % PKT_RING].raw);
+        gop_packet_unref(&s->pring[(s->phead + i) % PKT_RING].webm);
+    }
     if (s->rec) {
         dream_err_t err = {{0}};
         uint64_t n = recorder_frames(s->rec);
@@ -990,6 +1056,8 @@ void stream_destroy(stream_t **ps) {
         else dlog_info(MOD, "recording finished: %llu frames in %s", (unsigned long long)n, s->record_path);
     }
     gop_cache_destroy(&s->gop);
+    gop_cache_destroy(&s->gop_webm);
+    gop_packet_unref(&s->webm_init);
     encoder_destroy(&s->enc);
     requests_destroy(&s->req);
     dream_classes_destroy(&s->classes);

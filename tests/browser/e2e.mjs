@@ -1,5 +1,6 @@
 // e2e.mjs — drives Debian's chromium (playwright-core) against a running dreamfarm stream:
-// the canvas shows decoded, changing pictures (WebCodecs), the class autocomplete is filled,
+// the canvas shows decoded, changing pictures (WebCodecs, or the MSE / snapshot fallbacks with
+// DREAM_MODE=mse|snapshot), the class autocomplete is filled,
 // a request for "tree frog" shows up in #current-subject, the status line and queue render,
 // the layout works on a phone-sized screen. Screenshots go to $DREAM_SHOT_DIR.
 //   DREAM_URL=http://127.0.0.1:8080/ DREAM_SHOT_DIR=build/test-logs node e2e.mjs
@@ -13,6 +14,7 @@ const url = process.env.DREAM_URL || 'http://127.0.0.1:8080/';
 const shotDir = process.env.DREAM_SHOT_DIR || '.';
 const subject = process.env.DREAM_SUBJECT || 'tree frog';
 const exe = process.env.CHROMIUM || '/usr/bin/chromium';
+const mode = process.env.DREAM_MODE || '';   // '' = the page's choice; mse / snapshot force a fallback
 mkdirSync(shotDir, { recursive: true });
 const userDir = mkdtempSync(join(tmpdir(), 'dream-chromium-'));
 const log = (...a) => console.log('[e2e]', ...a);
@@ -46,18 +48,21 @@ try {
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
-  await page.goto(url, { waitUntil: 'load', timeout: 20000 });
+  const target = mode ? url + (url.includes('?') ? '&' : '?') + 'mode=' + mode : url;
+  await page.goto(target, { waitUntil: 'load', timeout: 20000 });
   log('page loaded:', await page.title());
 
   const hasWebCodecs = await page.evaluate(() => typeof VideoDecoder === 'function');
   log('WebCodecs:', hasWebCodecs);
-  await page.waitForFunction(() => window.dreamStats && window.dreamStats.framesDecoded >= 10, null, { timeout: 30000 });
+  const minFrames = mode === 'snapshot' ? 3 : 10;
+  await page.waitForFunction((n) => window.dreamStats && window.dreamStats.framesDecoded >= n, minFrames, { timeout: 30000 });
   const st = await page.evaluate(() => ({ ...window.dreamStats }));
   log('decoded frames:', st.framesDecoded, 'mode:', st.mode, 'keyframes:', st.keyframes, 'errors:', st.decodeErrors);
-  if (hasWebCodecs && st.mode !== 'webcodecs') throw new Error('WebCodecs present but the page fell back to ' + st.mode);
+  if (mode && st.mode !== mode) throw new Error('asked for ' + mode + ' but the page plays ' + st.mode);
+  if (!mode && hasWebCodecs && st.mode !== 'webcodecs') throw new Error('WebCodecs present but the page fell back to ' + st.mode);
 
   const a = await canvasProbe(page);
-  await page.waitForTimeout(1000);
+  await page.waitForTimeout(mode === 'snapshot' ? 2500 : 1000);
   const b = await canvasProbe(page);
   log('canvas', a.w + 'x' + a.h, 'mean', a.mean.toFixed(1), 'std', a.std.toFixed(1), 'hash', a.hash, '->', b.hash);
   if (a.std < 5) throw new Error('canvas looks blank (std ' + a.std.toFixed(2) + ')');
@@ -93,7 +98,13 @@ try {
   log('status:', status);
   if (!/viewer/.test(status) || !/fps/.test(status)) throw new Error('status line incomplete: ' + status);
   await page.waitForTimeout(300);
-  await page.screenshot({ path: join(shotDir, 'stream_browser.png') });
+  await page.screenshot({ path: join(shotDir, mode ? 'stream_browser_' + mode + '.png' : 'stream_browser.png') });
+  if (mode) {
+    log('PASS (' + mode + ')');
+    await ctx.close();
+    rmSync(userDir, { recursive: true, force: true });
+    process.exit(0);
+  }
 
   // phone-sized screen: the video fits, the form is reachable
   await page.setViewportSize({ width: 390, height: 844 });

@@ -13,6 +13,9 @@ code() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
 # the page and its assets
 [ "$(code "$BASE/")" = 200 ] || die "GET / failed"
 grep -q 'id="video"' "$TMP/body" && grep -q 'id="request-form"' "$TMP/body" || die "index.html lacks #video/#request-form"
+curl -s -D "$TMP/hdr" -o /dev/null "$BASE/" && grep -qi "^content-security-policy: default-src 'none'" "$TMP/hdr" || die "page lacks the CSP header"
+grep -qi "^x-content-type-options: nosniff" "$TMP/hdr" || die "page lacks nosniff"
+curl -s -D "$TMP/hdr" -o /dev/null "$BASE/api/status" && grep -qi "^content-security-policy:" "$TMP/hdr" || die "API lacks the CSP header"
 [ "$(code "$BASE/app.js")" = 200 ] || die "GET /app.js failed"
 [ "$(code "$BASE/style.css")" = 200 ] || die "GET /style.css failed"
 [ "$(code "$BASE/nope.html")" = 404 ] || die "missing file not 404"
