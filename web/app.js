@@ -28,7 +28,7 @@
   let mode = ['webcodecs', 'mse', 'snapshot'].includes(forced) ? forced
     : haveWebCodecs() ? 'webcodecs' : haveMse() ? 'mse' : 'snapshot';
   stats.mode = mode;
-  let lastStatus = null, viewersText = '';
+  let lastStatus = null, viewersText = '', connectedAt = 0;
 
   function showMsg(text) {
     if (text) { msg.textContent = text; msg.classList.remove('hidden'); }
@@ -55,9 +55,12 @@
     decoder = null;
   }
 
+  // packets that arrive while the decoder is being configured (the GOP cache burst on join)
+  let pending = null;
   async function openDecoder() {
     closeDecoder();
     waitKey = true;
+    pending = [];
     if (mode === 'mse') { openMse(); return; }
     if (mode !== 'webcodecs') { startSnapshotFallback(); return; }
     const cfgs = [hello.codec, 'vp09.00.41.08', 'vp09.00.10.08', 'vp9'].filter(Boolean);
@@ -69,7 +72,7 @@
         if (sup && sup.supported) { chosen = c; break; }
       } catch (e) { /* try the next */ }
     }
-    if (!chosen) { switchMode(haveMse() ? 'mse' : 'snapshot'); return; }
+    if (!chosen) { pending = null; switchMode(haveMse() ? 'mse' : 'snapshot'); return; }
     decoder = new VideoDecoder({
       output: (frame) => {
         try {
@@ -78,7 +81,7 @@
           }
           ctx2d.drawImage(frame, 0, 0, canvas.width, canvas.height);
           stats.framesDecoded++;
-          if (stats.framesDecoded === 1) showMsg('');
+          if (stats.framesDecoded === 1) { showMsg(''); stats.firstFrameMs = Math.round(performance.now() - connectedAt); }
         } finally {
           frame.close();   // always give the frame back
         }
@@ -92,6 +95,9 @@
       },
     });
     decoder.configure(chosen);
+    const backlog = pending || [];
+    pending = null;
+    backlog.forEach(onVideo);
   }
 
   function onVideo(buf) {
@@ -105,6 +111,7 @@
     const seq = h.getUint32(8);
     stats.bytes += buf.byteLength;
     if (key) stats.keyframes++;
+    if (pending) { if (pending.length < 300) { pending.push(buf); stats.keyframes -= key ? 1 : 0; stats.bytes -= buf.byteLength; } return; }
     if (!decoder || decoder.state !== 'configured') return;
     if (waitKey && !key) return;
     // a decoder that cannot keep up (slow phone): drop until the next keyframe
@@ -304,6 +311,7 @@
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       stats.connected = true;
+      connectedAt = performance.now();
       backoff = 500;
       if (stats.framesDecoded === 0) showMsg('Waiting for the first picture\u2026');
     };

@@ -57,7 +57,8 @@ try {
   const minFrames = mode === 'snapshot' ? 3 : 10;
   await page.waitForFunction((n) => window.dreamStats && window.dreamStats.framesDecoded >= n, minFrames, { timeout: 30000 });
   const st = await page.evaluate(() => ({ ...window.dreamStats }));
-  log('decoded frames:', st.framesDecoded, 'mode:', st.mode, 'keyframes:', st.keyframes, 'errors:', st.decodeErrors);
+  log('decoded frames:', st.framesDecoded, 'mode:', st.mode, 'keyframes:', st.keyframes, 'errors:', st.decodeErrors,
+      'first picture after', st.firstFrameMs, 'ms');
   if (mode && st.mode !== mode) throw new Error('asked for ' + mode + ' but the page plays ' + st.mode);
   if (!mode && hasWebCodecs && st.mode !== 'webcodecs') throw new Error('WebCodecs present but the page fell back to ' + st.mode);
 
