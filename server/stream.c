@@ -126,7 +126,7 @@ struct stream {
     char *ev_hello, *ev_subject, *ev_queue, *ev_status;
     uint8_t *scratch;
     size_t scratch_cap;
-    double last_status_t;
+    double last_status_t, last_subject_t;
     uint64_t last_frames_in;
     double fps_measured;
 
@@ -272,8 +272,10 @@ static void tick_cb(lws_sorted_usec_list_t *sul) {
         s->last_status_t = t;
         rebuild_status_event(s);
         /* the remaining time changes every second: resend the subject every 5 s */
-        static const int every = 5;
-        if ((long)t % every == 0) rebuild_request_events(s);
+        if (t - s->last_subject_t >= 5.0) {
+            s->last_subject_t = t;
+            rebuild_request_events(s);
+        }
     }
     lws_sul_schedule(s->ctx, 0, &s->sul, tick_cb, TICK_US);
 }
