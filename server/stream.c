@@ -503,6 +503,26 @@ static int http_snapshot(stream_t *s, struct lws *wsi, pss_t *p) {
     return http_respond(wsi, p, 200, "image/png", s->png, s->png_len, 0);
 }
 
+/* The client's address: the peer, or (trust_forwarded_for) the last X-Forwarded-For entry. */
+static void client_ip(stream_t *s, struct lws *wsi, char *ip, size_t n) {
+    ip[0] = 0;
+    if (s->cfg.trust_forwarded_for) {
+        char xff[256];
+        if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+            char *last = strrchr(xff, ',');
+            last = last ? last + 1 : xff;
+            while (*last == ' ') last++;
+            size_t len = strcspn(last, " \t");
+            last[len] = 0;
+            if (len > 0 && len < n && strspn(last, "0123456789abcdefABCDEF:.") == len) {
+                memcpy(ip, last, len + 1);
+                return;
+            }
+        }
+    }
+    lws_get_peer_simple(wsi, ip, n);
+}
+
 static int http_handle_request_body(stream_t *s, struct lws *wsi, pss_t *p) {
     char subject[REQUESTS_MAX_TEXT * 2 + 8];
     int status = 400;
@@ -514,7 +534,7 @@ static int http_handle_request_body(stream_t *s, struct lws *wsi, pss_t *p) {
         return http_error(wsi, p, status, err.msg, 0);
     }
     char ip[64] = "";
-    lws_get_peer_simple(wsi, ip, sizeof ip);
+    client_ip(s, wsi, ip, sizeof ip);
     requests_result_t r;
     int rc = requests_submit(s->req, subject, ip[0] ? ip : "unknown", &r);
     pthread_mutex_lock(&s->smu);
@@ -697,7 +717,7 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         if (!v->novideo) gop_queue_join(v->q, v->webm ? s->gop_webm : s->gop);
         v->need_hello = v->need_subject = v->need_queue = v->need_status = 1;
         v->need_init = v->webm;
-        lws_get_peer_simple(wsi, v->ip, sizeof v->ip);
+        client_ip(s, wsi, v->ip, sizeof v->ip);
         /* bound the kernel's send buffer (autotuning would let a stalled viewer park megabytes
          * there, and hide that it lags): about half a second of video, at least 64 KB */
         int sndbuf = s->cfg.bitrate_kbps * 1000 / 8 / 2;

@@ -76,6 +76,8 @@ typedef struct stream_config {
     const char *ban_file;       /* NULL or a file: lines "word X" / "ip A.B.C.D" / "# comment" */
     int initial_subject;        /* class id shown before any request; -1 = random (default) */
     uint64_t seed;              /* random drift seed; 0 = from the clock */
+    int trust_forwarded_for;    /* 1 = behind a reverse proxy: the client address for rate
+                                   limits and bans is the last X-Forwarded-For entry */
 } stream_config_t;
 
 /* Fills defaults (all the values named above). */

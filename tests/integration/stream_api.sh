@@ -52,10 +52,11 @@ head -c 5000 /dev/zero | tr '\0' 'a' > "$TMP/big"
 [ "$(code "$BASE/api/request")" = 405 ] || die "GET /api/request not 405"
 [ "$(code -d x=1 "$BASE/api/status")" = 405 ] || die "POST /api/status not 405"
 [ "$(code "$BASE/api/nothing")" = 404 ] || die "unknown API not 404"
-# rate limit: burst 6 per address; 3 accepted so far (tree frog, volcano+broccoli, merge)
+# rate limit: burst 6 per address; 3 accepted so far (tree frog, volcano+broccoli, merge);
+# X-Forwarded-For is ignored unless --trust-forwarded-for
 n202=0; n429=0
 for w in goldfish tench daisy teapot bubble gondola; do
-  c=$(code -d "subject=$w" "$BASE/api/request"); [ "$c" = 202 ] && n202=$((n202+1)); [ "$c" = 429 ] && n429=$((n429+1))
+  c=$(code -H "X-Forwarded-For: 10.9.$((RANDOM % 250)).$((RANDOM % 250))" -d "subject=$w" "$BASE/api/request"); [ "$c" = 202 ] && n202=$((n202+1)); [ "$c" = 429 ] && n429=$((n429+1))
 done
 [ $n202 -eq 3 ] && [ $n429 -eq 3 ] || die "rate limit: expected 3 accepted + 3 x 429, got $n202 / $n429"
 json retry_after_s < "$TMP/body" >/dev/null || die "429 lacks retry_after_s"
@@ -178,4 +179,12 @@ PY
 echo "ok malformed input"
 kill -0 "$DEMO_PID" || die "demo died"
 stop_demo
+
+# behind a reverse proxy: rate limits follow X-Forwarded-For only when trusted
+start_demo --size 320x180 --fps 10 --bitrate 300 --burst 1 --rate 1 --trust-forwarded-for
+[ "$(code -H 'X-Forwarded-For: 10.0.0.1' -d subject=volcano "$BASE/api/request")" = 202 ] || die "XFF 10.0.0.1 refused"
+[ "$(code -H 'X-Forwarded-For: 10.0.0.1' -d subject=broccoli "$BASE/api/request")" = 429 ] || die "XFF 10.0.0.1 not rate limited"
+[ "$(code -H 'X-Forwarded-For: 6.6.6.6, 10.0.0.2' -d subject=broccoli "$BASE/api/request")" = 202 ] || die "XFF 10.0.0.2 (last entry) refused"
+stop_demo
+echo "ok X-Forwarded-For"
 echo "PASS"
