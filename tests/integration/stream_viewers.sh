@@ -5,6 +5,7 @@
 #      server counts the fallbacks; viewers that keep up never skip.
 #   3. A burst of viewers (half of them stalled) keeps server memory bounded, the API answers
 #      during the burst, and every viewer is released afterwards.
+#   4. Viewers beyond --max-viewers are refused at the handshake.
 set -u
 . "$(dirname "$0")/stream_lib.bash"
 need_bins
@@ -59,4 +60,13 @@ left=$(curl -s "$BASE/api/status" | json viewers)
 echo "ok burst"
 kill -0 "$DEMO_PID" || die "demo died"
 stop_demo
+
+# 4. the viewer limit: beyond --max-viewers the handshake is refused
+start_demo --size 320x180 --fps 10 --bitrate 300 --max-viewers 5
+"$WS_LOAD" --port "$PORT" --clients 8 --seconds 2 > "$TMP/max.json"
+cat "$TMP/max.json"
+[ "$(json still_open < "$TMP/max.json")" = 5 ] || die "expected 5 viewers admitted"
+[ "$(json with_video < "$TMP/max.json")" = 5 ] || die "admitted viewers got no video"
+stop_demo
+echo "ok viewer limit"
 echo "PASS"
