@@ -22,6 +22,7 @@
   const stats = { connected: false, framesDecoded: 0, keyframes: 0, bytes: 0, messages: 0,
                   decodeErrors: 0, reconnects: 0, mode: 'webcodecs', subject: '' };
   window.dreamStats = stats;   // for tests and the curious
+  window.dreamDebug = { dropConnection: () => { if (ws) ws.close(); } };   // tests: exercise reconnect
 
   let ws = null, decoder = null, hello = null, waitKey = true, backoff = 500;
   const forced = new URLSearchParams(location.search).get('mode');

@@ -2,6 +2,7 @@
 // the canvas shows decoded, changing pictures (WebCodecs, or the MSE / snapshot fallbacks with
 // DREAM_MODE=mse|snapshot), the class autocomplete is filled,
 // a request for "tree frog" shows up in #current-subject, the status line and queue render,
+// the page reconnects after the websocket drops,
 // the layout works on a phone-sized screen. Screenshots go to $DREAM_SHOT_DIR.
 //   DREAM_URL=http://127.0.0.1:8080/ DREAM_SHOT_DIR=build/test-logs node e2e.mjs
 // Exit 0 = pass, 1 = fail (message on stderr).
@@ -70,6 +71,13 @@ try {
   if (a.hash === b.hash) throw new Error('canvas did not change in 1 s');
   const f2 = await page.evaluate(() => window.dreamStats.framesDecoded);
   if (f2 <= st.framesDecoded) throw new Error('no new frames decoded');
+
+  // reconnect: drop the websocket; the page must come back and keep decoding
+  const before = await page.evaluate(() => ({ f: window.dreamStats.framesDecoded, r: window.dreamStats.reconnects }));
+  await page.evaluate(() => window.dreamDebug.dropConnection());
+  await page.waitForFunction((b) => window.dreamStats.reconnects > b.r && window.dreamStats.connected &&
+                                    window.dreamStats.framesDecoded > b.f + 5, before, { timeout: 20000 });
+  log('reconnected and decoding again');
 
   const options = await page.evaluate(() => document.querySelectorAll('#class-list option').length);
   log('autocomplete options:', options);
