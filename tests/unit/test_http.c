@@ -271,6 +271,36 @@ static void test_stream_lifecycle(void **state) {
     assert_non_null(strstr(err.msg, "TLS"));
 }
 
+/* random and mutated bodies: never crash, always NUL-terminated and bounded output */
+static void test_random_bodies(void **state) {
+    (void)state;
+    uint32_t x = 2463534242u;
+    const char *ctypes[] = {NULL, "application/json", "text/plain", "application/x-www-form-urlencoded", "image/png"};
+    const char *seeds[] = {"subject=tree+frog", "{\"subject\":\"volcano\"}", "subject=%41%42", "a=b&subject=c&subject=d"};
+    int n = getenv("DREAM_TEST_QUICK") ? 3000 : 20000, ok = 0;
+    char body[HTTP_BODY_MAX + 64], out[64];
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        if (i % 2) {   /* mutate a valid body */
+            const char *sd = seeds[i % 4];
+            len = strlen(sd);
+            memcpy(body, sd, len);
+            for (int k = 0; k < 3; k++) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; body[x % len] = (char)(x >> 8); }
+        } else {       /* random bytes */
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            len = x % (HTTP_BODY_MAX + 50);
+            for (size_t k = 0; k < len; k++) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; body[k] = (char)(x & 0xff); }
+        }
+        memset(out, 'Z', sizeof out);
+        int st = 0;
+        dream_err_t err = {{0}};
+        int rc = http_parse_subject(body, len, ctypes[i % 5], out, sizeof out, &st, &err);
+        if (rc == 0) { ok++; assert_true(memchr(out, 0, sizeof out) != NULL); }
+        else { assert_true(st == 400 || st == 413 || st == 415); assert_true(strlen(err.msg) > 0); }
+    }
+    print_message("# %d of %d random bodies parsed\n", ok, n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_form),
@@ -279,6 +309,7 @@ int main(void) {
         cmocka_unit_test(test_png),
         cmocka_unit_test(test_form_decode),
         cmocka_unit_test(test_stream_lifecycle),
+        cmocka_unit_test(test_random_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
