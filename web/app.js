@@ -31,7 +31,9 @@
   stats.mode = mode;
   let lastStatus = null, viewersText = '', connectedAt = 0;
 
+  let msgShown = true;
   function showMsg(text) {
+    msgShown = !!text;
     if (text) { msg.textContent = text; msg.classList.remove('hidden'); }
     else msg.classList.add('hidden');
   }
@@ -82,7 +84,8 @@
           }
           ctx2d.drawImage(frame, 0, 0, canvas.width, canvas.height);
           stats.framesDecoded++;
-          if (stats.framesDecoded === 1) { showMsg(''); stats.firstFrameMs = Math.round(performance.now() - connectedAt); }
+          if (stats.framesDecoded === 1) stats.firstFrameMs = Math.round(performance.now() - connectedAt);
+          if (msgShown) showMsg('');   // first picture, or first after a reconnect
         } finally {
           frame.close();   // always give the frame back
         }
@@ -166,7 +169,7 @@
         if (canvas.width !== video.videoWidth && video.videoWidth) { canvas.width = video.videoWidth; canvas.height = video.videoHeight; }
         ctx2d.drawImage(video, 0, 0, canvas.width, canvas.height);
         const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality().totalVideoFrames : 0;
-        if (q > m.lastFrames) { stats.framesDecoded += q - m.lastFrames; m.lastFrames = q; if (stats.framesDecoded > 0) showMsg(''); }
+        if (q > m.lastFrames) { stats.framesDecoded += q - m.lastFrames; m.lastFrames = q; if (msgShown) showMsg(''); }
       }
       requestAnimationFrame(draw);
     };

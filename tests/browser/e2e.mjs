@@ -77,6 +77,8 @@ try {
   await page.evaluate(() => window.dreamDebug.dropConnection());
   await page.waitForFunction((b) => window.dreamStats.reconnects > b.r && window.dreamStats.connected &&
                                     window.dreamStats.framesDecoded > b.f + 5, before, { timeout: 20000 });
+  await page.waitForTimeout(300);
+  if (await page.isVisible('#video-msg')) throw new Error('"' + (await page.textContent('#video-msg')) + '" still shown after reconnecting');
   log('reconnected and decoding again');
 
   const options = await page.evaluate(() => document.querySelectorAll('#class-list option').length);
@@ -102,6 +104,12 @@ try {
   const sugg = await page.evaluate(() => [...document.querySelectorAll('#suggestions button')].map((b) => b.textContent));
   log('refusal:', await page.textContent('#request-result'), 'suggestions:', sugg.join(', '));
   if (!sugg.length) throw new Error('no suggestions for a misspelt subject');
+
+  // the untrained banner follows the server's status
+  const untrained = await page.evaluate(async () => (await (await fetch('/api/status')).json()).untrained);
+  const bannerShown = await page.isVisible('#untrained-banner');
+  log('untrained:', untrained, 'banner shown:', bannerShown);
+  if (bannerShown !== !!untrained) throw new Error('untrained banner shown=' + bannerShown + ' but untrained=' + untrained);
 
   const status = await page.textContent('#status');
   log('status:', status);

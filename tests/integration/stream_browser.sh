@@ -4,8 +4,9 @@
 # running stream with DREAM_URL=http://host:port/ (e.g. dreamd + a CPU worker).
 # Runs three times: the page's own player (WebCodecs), then forced MSE (live WebM) and snapshot
 # fallbacks. Checks decoded, changing pictures on the canvas, autocomplete, a "tree frog"
-# request reaching #current-subject, a refusal with suggestions, the status line, a phone
-# layout. Screenshots: build/test-logs/stream_browser.png and stream_browser_phone.png.
+# request reaching #current-subject, a refusal with suggestions, the status line, the untrained
+# banner (the demo runs with --untrained), reconnecting, a phone layout.
+# Screenshots: build/test-logs/stream_browser{,_phone,_mse,_snapshot}.png.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -33,7 +34,7 @@ fi
 if [ -z "${DREAM_URL:-}" ]; then
   . "$HERE/stream_lib.bash"
   need_bins
-  start_demo --size 640x360 --fps 20 --bitrate 1200 --hold 30 --rate 30 --burst 10
+  start_demo --size 640x360 --fps 20 --bitrate 1200 --hold 30 --rate 30 --burst 10 --untrained
   sleep 1
   DREAM_URL=$BASE/
 fi
