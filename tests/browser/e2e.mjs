@@ -94,8 +94,17 @@ try {
   log('request result:', result);
   // the subject may have to wait in the queue behind other viewers' requests
   await page.waitForFunction((s) => document.getElementById('current-subject').textContent.toLowerCase().includes(s),
-                             subject, { timeout: Number(process.env.DREAM_SUBJECT_WAIT_MS || 15000) });
+                             subject, { timeout: Number(process.env.DREAM_SUBJECT_WAIT_MS || 70000) });   // up to a full hold (60 s default)
   log('current subject:', await page.textContent('#current-subject'));
+
+  // the next request waits in #queue with its position (page's own player run only: rate limits)
+  if (!mode) {
+    await page.fill('#subject-input', 'volcano + broccoli');
+    await page.click('#request-form button[type=submit]');
+    await page.waitForFunction(() => [...document.querySelectorAll('#queue li')].some((li) => /volcano/.test(li.textContent) && li.value >= 1),
+                               null, { timeout: 10000 });
+    log('queue:', (await page.evaluate(() => [...document.querySelectorAll('#queue li')].map((li) => li.value + '. ' + li.textContent))).join(' | '));
+  }
 
   // a refusal shows a message and suggestions
   await page.fill('#subject-input', 'treee frgo');

@@ -34,7 +34,7 @@ fi
 if [ -z "${DREAM_URL:-}" ]; then
   . "$HERE/stream_lib.bash"
   need_bins
-  start_demo --size 640x360 --fps 20 --bitrate 1200 --hold 30 --rate 30 --burst 10 --untrained
+  start_demo --size 640x360 --fps 20 --bitrate 1200 --hold 10 --min-hold 5 --rate 30 --burst 10 --untrained
   sleep 1
   DREAM_URL=$BASE/
 fi
