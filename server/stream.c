@@ -541,7 +541,8 @@ static int http_handle_request_body(stream_t *s, struct lws *wsi, pss_t *p) {
     if (rc == 0) s->stats.requests_accepted++;
     else s->stats.requests_refused++;
     pthread_mutex_unlock(&s->smu);
-    dlog_info(MOD, "request '%.80s' from %s: %d %s", subject, ip, r.http_status, r.message);
+    /* refusals at debug level: a spammer must not flood the log */
+    dlog_write(rc == 0 ? DLOG_INFO : DLOG_DEBUG, MOD, "request '%.80s' from %s: %d %s", subject, ip, r.http_status, r.message);
     if (rc == 0) lws_cancel_service(s->ctx);   /* broadcast the queue soon */
     return http_json(wsi, p, r.http_status, http_request_reply(&r, s->classes), 0);
 }
