@@ -4,6 +4,7 @@
  * each one receives:
  *   - a "hello" text event before any video,
  *   - the first video message is a keyframe (GOP cache join),
+ *   - with --path /ws/webm (MSE viewers): the WebM init segment (type 2) before media (type 3),
  *   - frame numbers are contiguous except where the stream resumes at a keyframe
  *     (a lagging viewer skipping ahead); a gap landing on a delta frame is an error.
  * Some viewers can be made slow (stop reading for a while, tiny receive buffer) to exercise
@@ -52,7 +53,7 @@ typedef struct client {
     size_t text_len;
     uint64_t msg_len;
     /* checks */
-    int got_hello, got_video;
+    int got_hello, got_video, got_init;
     int64_t last_seq;
     uint64_t msgs, video, keys, texts, bytes, resyncs, errors;
     double t_connect, t_first_video;
@@ -76,7 +77,13 @@ static void on_message(client_t *c) {
         c->texts++;
         if (c->text && strstr(c->text, "\"type\":\"hello\"")) c->got_hello = 1;
     } else if (c->msg_opcode == 2) {
-        if (c->head_len < 16 || c->head[0] != 1) { fail(c, "binary message without a video header"); return; }
+        if (c->head_len >= 16 && c->head[0] == 2) {      /* WebM init segment (MSE viewers) */
+            if (c->got_video) fail(c, "WebM init segment after video");
+            c->got_init = 1;
+            return;
+        }
+        if (c->head_len < 16 || (c->head[0] != 1 && c->head[0] != 3)) { fail(c, "binary message without a video header"); return; }
+        if (c->head[0] == 3 && !c->got_init) fail(c, "WebM media before the init segment");
         int key = c->head[1] & 1;
         int64_t seq = (int64_t)((uint32_t)c->head[8] << 24 | (uint32_t)c->head[9] << 16 | (uint32_t)c->head[10] << 8 | c->head[11]);
         if (!c->got_hello) fail(c, "video before hello");
@@ -288,6 +295,7 @@ int main(int argc, char **argv) {
     /* totals */
     uint64_t msgs = 0, video = 0, keys = 0, bytes = 0, resyncs = 0, errors = 0;
     int open_ok = 0, first_key_ok = 0, with_video = 0, still_open = 0, slow_resynced = 0;
+    uint64_t fast_resyncs = 0;
     double join_sum = 0;
     const char *first_err = NULL;
     int first_err_idx = -1;
@@ -300,6 +308,7 @@ int main(int argc, char **argv) {
         if (c->got_video) { with_video++; join_sum += c->t_first_video - c->t_connect; }
         if (c->got_video && !strstr(c->err, "keyframe")) first_key_ok++;
         if (c->slow && c->resyncs > 0) slow_resynced++;
+        if (!c->slow) fast_resyncs += c->resyncs;
         if (c->errors && !first_err) { first_err = c->err; first_err_idx = i; }
         if (c->fd > 0 && c->state != 3) close(c->fd);
         free(c->text);
@@ -307,11 +316,11 @@ int main(int argc, char **argv) {
     double el = now_s() - t0;
     printf("{\"clients\":%d,\"opened\":%d,\"still_open\":%d,\"with_video\":%d,\"first_key_ok\":%d,"
            "\"messages\":%llu,\"video\":%llu,\"keyframes\":%llu,\"bytes\":%llu,\"mbit_s\":%.2f,"
-           "\"resyncs\":%llu,\"slow_clients\":%d,\"slow_resynced\":%d,\"join_ms_avg\":%.1f,\"errors\":%llu,"
+           "\"resyncs\":%llu,\"fast_resyncs\":%llu,\"slow_clients\":%d,\"slow_resynced\":%d,\"join_ms_avg\":%.1f,\"errors\":%llu,"
            "\"first_error\":\"%s\",\"first_error_client\":%d,\"seconds\":%.1f}\n",
            nclients, open_ok, still_open, with_video, first_key_ok, (unsigned long long)msgs,
            (unsigned long long)video, (unsigned long long)keys, (unsigned long long)bytes,
-           bytes * 8.0 / 1e6 / (el > 0 ? el : 1), (unsigned long long)resyncs, nslow, slow_resynced,
+           bytes * 8.0 / 1e6 / (el > 0 ? el : 1), (unsigned long long)resyncs, (unsigned long long)fast_resyncs, nslow, slow_resynced,
            with_video ? join_sum / with_video * 1000.0 : 0.0, (unsigned long long)errors,
            first_err ? first_err : "", first_err_idx, el);
     free(cl);

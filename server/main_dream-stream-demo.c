@@ -9,6 +9,7 @@
  *                     [--no-drift] [--ban-file F] [--classes F] [--viewer-queue N]
  *                     [--max-viewers N] [--tls-cert F --tls-key F] [--input-size WxH]
  *                     [--untrained] [--duration S] [--port-file F] [--log-level L]
+ *                     [--trust-forwarded-for]
  */
 #include "stream.h"
 #include "dlog.h"
@@ -35,7 +36,8 @@ static void usage(void) {
             "  [--bitrate KBPS] [--speed 5..9] [--keyint S] [--record FILE(.ivf|.webm)] [--hold S]\n"
             "  [--min-hold S] [--queue N] [--rate PER_MIN] [--burst N] [--no-drift] [--ban-file F]\n"
             "  [--classes F] [--viewer-queue N] [--max-viewers N] [--tls-cert F --tls-key F]\n"
-            "  [--input-size WxH] [--untrained] [--duration S] [--port-file F] [--log-level L]\n");
+            "  [--input-size WxH] [--untrained] [--duration S] [--port-file F] [--log-level L]\n"
+            "  [--trust-forwarded-for]\n");
 }
 
 /* (h, w, 3): plasma tinted by the subject, a bouncing disc; t in frames */
@@ -68,7 +70,7 @@ int main(int argc, char **argv) {
     const char *port_file = NULL;
     enum { O_PORT = 1000, O_BIND, O_WEB, O_SIZE, O_FPS, O_BITRATE, O_SPEED, O_KEYINT, O_RECORD, O_HOLD, O_MINHOLD,
            O_QUEUE, O_RATE, O_BURST, O_NODRIFT, O_BAN, O_CLASSES, O_VQ, O_MAXV, O_CERT, O_KEY, O_INSIZE,
-           O_UNTRAINED, O_DURATION, O_PORTFILE, O_LOG, O_HELP };
+           O_UNTRAINED, O_DURATION, O_PORTFILE, O_LOG, O_XFF, O_HELP };
     static const struct option opts[] = {
         {"port", 1, 0, O_PORT}, {"bind", 1, 0, O_BIND}, {"web-root", 1, 0, O_WEB}, {"size", 1, 0, O_SIZE},
         {"fps", 1, 0, O_FPS}, {"bitrate", 1, 0, O_BITRATE}, {"speed", 1, 0, O_SPEED}, {"keyint", 1, 0, O_KEYINT},
@@ -77,7 +79,7 @@ int main(int argc, char **argv) {
         {"classes", 1, 0, O_CLASSES}, {"viewer-queue", 1, 0, O_VQ}, {"max-viewers", 1, 0, O_MAXV},
         {"tls-cert", 1, 0, O_CERT}, {"tls-key", 1, 0, O_KEY}, {"input-size", 1, 0, O_INSIZE},
         {"untrained", 0, 0, O_UNTRAINED}, {"duration", 1, 0, O_DURATION}, {"port-file", 1, 0, O_PORTFILE},
-        {"log-level", 1, 0, O_LOG}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
+        {"log-level", 1, 0, O_LOG}, {"trust-forwarded-for", 0, 0, O_XFF}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -107,6 +109,7 @@ int main(int argc, char **argv) {
         case O_UNTRAINED: untrained = 1; break;
         case O_DURATION: duration = atof(optarg); break;
         case O_PORTFILE: port_file = optarg; break;
+        case O_XFF: cfg.trust_forwarded_for = 1; break;
         case O_LOG: {
             dlog_level_t l;
             if (dlog_parse_level(optarg, &l) < 0) { fprintf(stderr, "bad --log-level '%s'\n", optarg); return 2; }

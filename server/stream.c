@@ -17,6 +17,7 @@
 #include "gop.h"
 #include "requests.h"
 #include "http.h"
+#include "ws_webm.h"
 #include "classes.h"
 #include "paths.h"
 #include <libwebsockets.h>
@@ -43,7 +44,9 @@ typedef struct viewer {
     struct lws *wsi;
     struct viewer *next;
     gop_queue_t *q;
-    unsigned need_hello : 1, need_subject : 1, need_queue : 1, need_status : 1;
+    unsigned need_hello : 1, need_subject : 1, need_queue : 1, need_status : 1, need_init : 1;
+    unsigned webm : 1;          /* /ws/webm: MSE viewer, WebM byte stream instead of raw VP9 frames */
+    unsigned novideo : 1;       /* /ws/events: events only (snapshot viewers) */
     char ip[64];
 } viewer_t;
 
@@ -60,7 +63,6 @@ typedef struct pss {
     int close_after;
     /* viewer */
     viewer_t *v;
-    size_t rx_len;
 } pss_t;
 
 struct stream {
@@ -102,7 +104,8 @@ struct stream {
 
     /* encoder -> service */
     pthread_mutex_t pmu;
-    gop_packet_t *pring[PKT_RING];
+    struct { gop_packet_t *raw, *webm; } pring[PKT_RING];
+    int64_t webm_cluster_ms;    /* encoder thread */
     int phead, pcount;
 
     /* service thread */
@@ -115,14 +118,15 @@ struct stream {
     struct lws_protocols protocols[3];
     struct lws_http_mount mounts[3];
     lws_sorted_usec_list_t sul;
-    gop_cache_t *gop;
+    gop_cache_t *gop, *gop_webm;
+    gop_packet_t *webm_init;    /* type-2 message: the WebM init segment */
     viewer_t *viewers;
     int64_t last_seq;
     uint64_t req_version;
     char *ev_hello, *ev_subject, *ev_queue, *ev_status;
     uint8_t *scratch;
     size_t scratch_cap;
-    double last_status_t;
+    double last_status_t, last_subject_t;
     uint64_t last_frames_in;
     double fps_measured;
 
@@ -268,8 +272,10 @@ static void tick_cb(lws_sorted_usec_list_t *sul) {
         s->last_status_t = t;
         rebuild_status_event(s);
         /* the remaining time changes every second: resend the subject every 5 s */
-        static const int every = 5;
-        if ((long)t % every == 0) rebuild_request_events(s);
+        if (t - s->last_subject_t >= 5.0) {
+            s->last_subject_t = t;
+            rebuild_request_events(s);
+        }
     }
     lws_sul_schedule(s->ctx, 0, &s->sul, tick_cb, TICK_US);
 }
@@ -298,6 +304,15 @@ static void on_packet(const encoder_packet_t *p, void *ud) {
     uint32_t ms = (uint32_t)(uint64_t)dream_now_ms();
     h[12] = (uint8_t)(ms >> 24); h[13] = (uint8_t)(ms >> 16); h[14] = (uint8_t)(ms >> 8); h[15] = (uint8_t)ms;
     memcpy(h + STREAM_WS_HEADER_BYTES, p->data, p->len);
+    /* the same frame for MSE viewers: header (type 3) + WebM cluster/SimpleBlock */
+    gop_packet_t *wp = gop_packet_new(NULL, STREAM_WS_HEADER_BYTES + p->len + WS_WEBM_FRAME_OVERHEAD, LWS_PRE,
+                                      p->keyframe, (uint32_t)p->pts);
+    if (!wp) { gop_packet_unref(&gp); dlog_error(MOD, "out of memory for a %zu byte packet", p->len); return; }
+    memcpy(wp->payload, h, STREAM_WS_HEADER_BYTES);
+    wp->payload[0] = 3;
+    size_t wn = ws_webm_frame(wp->payload + STREAM_WS_HEADER_BYTES, p->len + WS_WEBM_FRAME_OVERHEAD, p->data, p->len,
+                              p->keyframe, p->pts * 1000 / s->cfg.fps, &s->webm_cluster_ms);
+    wp->len = STREAM_WS_HEADER_BYTES + wn;
 
     pthread_mutex_lock(&s->smu);
     s->stats.frames_encoded++;
@@ -310,12 +325,14 @@ static void on_packet(const encoder_packet_t *p, void *ud) {
         /* the service thread is stalled: drop; it sees the gap and resyncs on a keyframe */
         pthread_mutex_unlock(&s->pmu);
         gop_packet_unref(&gp);
+        gop_packet_unref(&wp);
         pthread_mutex_lock(&s->fmu);
         s->force_key = 1;
         pthread_mutex_unlock(&s->fmu);
         return;
     }
-    s->pring[(s->phead + s->pcount) % PKT_RING] = gp;
+    s->pring[(s->phead + s->pcount) % PKT_RING].raw = gp;
+    s->pring[(s->phead + s->pcount) % PKT_RING].webm = wp;
     s->pcount++;
     pthread_mutex_unlock(&s->pmu);
     lws_cancel_service(s->ctx);
@@ -373,6 +390,25 @@ static void pss_free_http(pss_t *p) {
     p->resp = NULL;
 }
 
+/* The security headers of every answer (files and API). Like lws' "best practices" set, plus
+ * media-src blob: for the MSE player. */
+static const struct { const char *name, *value; } k_sec_headers[] = {
+    {"content-security-policy:", "default-src 'none'; img-src 'self' data: blob:; media-src 'self' blob:; "
+                                 "script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; "
+                                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+    {"x-content-type-options:", "nosniff"},
+    {"x-frame-options:", "deny"},
+    {"referrer-policy:", "no-referrer"},
+};
+
+static int add_security_headers(struct lws *wsi, uint8_t **p, uint8_t *end) {
+    for (size_t i = 0; i < sizeof k_sec_headers / sizeof k_sec_headers[0]; i++)
+        if (lws_add_http_header_by_name(wsi, (const uint8_t *)k_sec_headers[i].name, (const uint8_t *)k_sec_headers[i].value,
+                                        (int)strlen(k_sec_headers[i].value), p, end))
+            return -1;
+    return 0;
+}
+
 /* Sends headers now and queues the body (copied) for HTTP_WRITEABLE. Returns 0 or -1 (close). */
 static int http_respond(struct lws *wsi, pss_t *p, int status, const char *ctype, const void *body,
                         size_t len, int close_after) {
@@ -380,6 +416,7 @@ static int http_respond(struct lws *wsi, pss_t *p, int status, const char *ctype
     uint8_t *start = hb + LWS_PRE, *ptr = start, *end = hb + sizeof hb - 1;
     if (lws_add_http_common_headers(wsi, (unsigned)status, ctype, len, &ptr, end)) return -1;
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const uint8_t *)"no-store", 8, &ptr, end)) return -1;
+    if (add_security_headers(wsi, &ptr, end)) return -1;
     if (close_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &ptr, end)) return -1;
     if (lws_finalize_write_http_header(wsi, start, &ptr, end)) return -1;
     free(p->resp);
@@ -466,6 +503,26 @@ static int http_snapshot(stream_t *s, struct lws *wsi, pss_t *p) {
     return http_respond(wsi, p, 200, "image/png", s->png, s->png_len, 0);
 }
 
+/* The client's address: the peer, or (trust_forwarded_for) the last X-Forwarded-For entry. */
+static void client_ip(stream_t *s, struct lws *wsi, char *ip, size_t n) {
+    ip[0] = 0;
+    if (s->cfg.trust_forwarded_for) {
+        char xff[256];
+        if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+            char *last = strrchr(xff, ',');
+            last = last ? last + 1 : xff;
+            while (*last == ' ') last++;
+            size_t len = strcspn(last, " \t");
+            last[len] = 0;
+            if (len > 0 && len < n && strspn(last, "0123456789abcdefABCDEF:.") == len) {
+                memcpy(ip, last, len + 1);
+                return;
+            }
+        }
+    }
+    lws_get_peer_simple(wsi, ip, n);
+}
+
 static int http_handle_request_body(stream_t *s, struct lws *wsi, pss_t *p) {
     char subject[REQUESTS_MAX_TEXT * 2 + 8];
     int status = 400;
@@ -477,14 +534,15 @@ static int http_handle_request_body(stream_t *s, struct lws *wsi, pss_t *p) {
         return http_error(wsi, p, status, err.msg, 0);
     }
     char ip[64] = "";
-    lws_get_peer_simple(wsi, ip, sizeof ip);
+    client_ip(s, wsi, ip, sizeof ip);
     requests_result_t r;
     int rc = requests_submit(s->req, subject, ip[0] ? ip : "unknown", &r);
     pthread_mutex_lock(&s->smu);
     if (rc == 0) s->stats.requests_accepted++;
     else s->stats.requests_refused++;
     pthread_mutex_unlock(&s->smu);
-    dlog_info(MOD, "request '%.80s' from %s: %d %s", subject, ip, r.http_status, r.message);
+    /* refusals at debug level: a spammer must not flood the log */
+    dlog_write(rc == 0 ? DLOG_INFO : DLOG_DEBUG, MOD, "request '%.80s' from %s: %d %s", subject, ip, r.http_status, r.message);
     if (rc == 0) lws_cancel_service(s->ctx);   /* broadcast the queue soon */
     return http_json(wsi, p, r.http_status, http_request_reply(&r, s->classes), 0);
 }
@@ -503,16 +561,18 @@ static int http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
         if (is_post) {
             if (strcmp(uri, "/api/request") != 0) return http_error(wsi, p, 405, "POST only to /api/request", 1) ? -1 : 0;
             char cl[32] = "";
-            if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-                char *end = NULL;
-                long long n = strtoll(cl, &end, 10);
-                if (end == cl || *end || n < 0) return http_error(wsi, p, 400, "bad Content-Length", 1) ? -1 : 0;
-                if (n > HTTP_BODY_MAX) {
-                    char msg[96];
-                    snprintf(msg, sizeof msg, "request body larger than %d bytes", HTTP_BODY_MAX);
-                    return http_error(wsi, p, 413, msg, 1) ? -1 : 0;
-                }
+            /* lws 4.1 does not de-chunk request bodies: a length is required */
+            if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+                return http_error(wsi, p, 411, "Content-Length required (no chunked bodies)", 1) ? -1 : 0;
+            char *end = NULL;
+            long long n = strtoll(cl, &end, 10);
+            if (end == cl || *end || n < 0) return http_error(wsi, p, 400, "bad Content-Length", 1) ? -1 : 0;
+            if (n > HTTP_BODY_MAX) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "request body larger than %d bytes", HTTP_BODY_MAX);
+                return http_error(wsi, p, 413, msg, 1) ? -1 : 0;
             }
+            if (n == 0) return http_error(wsi, p, 400, "empty body: send subject=...", 0) ? -1 : 0;
             p->ctype[0] = 0;
             lws_hdr_copy(wsi, p->ctype, sizeof p->ctype, WSI_TOKEN_HTTP_CONTENT_TYPE);
             p->body = malloc(HTTP_BODY_MAX + 1);
@@ -599,8 +659,8 @@ static void drain_packets(stream_t *s) {
     for (;;) {
         pthread_mutex_lock(&s->pmu);
         if (s->pcount == 0) { pthread_mutex_unlock(&s->pmu); break; }
-        gop_packet_t *p = s->pring[s->phead];
-        s->pring[s->phead] = NULL;
+        gop_packet_t *p = s->pring[s->phead].raw, *wp = s->pring[s->phead].webm;
+        s->pring[s->phead].raw = s->pring[s->phead].webm = NULL;
         s->phead = (s->phead + 1) % PKT_RING;
         s->pcount--;
         pthread_mutex_unlock(&s->pmu);
@@ -609,14 +669,18 @@ static void drain_packets(stream_t *s) {
             /* a packet was lost between threads: everyone resyncs on the next keyframe */
             dlog_warn(MOD, "packet gap %lld -> %u: viewers wait for a keyframe", (long long)s->last_seq, p->seq);
             gop_cache_destroy(&s->gop);
+            gop_cache_destroy(&s->gop_webm);
             s->gop = gop_cache_new(s->kf_frames * 2 + 8);
+            s->gop_webm = gop_cache_new(s->kf_frames * 2 + 8);
             for (viewer_t *v = s->viewers; v; v = v->next) gop_queue_join(v->q, NULL);
         }
         s->last_seq = p->seq;
         gop_cache_push(s->gop, p);
+        gop_cache_push(s->gop_webm, wp);
         uint64_t fell = 0;
         for (viewer_t *v = s->viewers; v; v = v->next) {
-            fell += (uint64_t)gop_queue_push(v->q, p);
+            if (v->novideo) continue;
+            fell += (uint64_t)gop_queue_push(v->q, v->webm ? wp : p);
             if (gop_queue_count(v->q) > 0) lws_callback_on_writable(v->wsi);
         }
         if (fell) {
@@ -625,6 +689,7 @@ static void drain_packets(stream_t *s) {
             pthread_mutex_unlock(&s->smu);
         }
         gop_packet_unref(&p);
+        gop_packet_unref(&wp);
     }
 }
 
@@ -646,13 +711,18 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         v->q = gop_queue_new(s->cfg.viewer_queue_max);
         if (!v->q) { free(v); return -1; }
         v->wsi = wsi;
-        gop_queue_join(v->q, s->gop);
+        char uri[128] = "";
+        lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+        v->webm = strstr(uri, "webm") != NULL;
+        v->novideo = strstr(uri, "events") != NULL;
+        if (!v->novideo) gop_queue_join(v->q, v->webm ? s->gop_webm : s->gop);
         v->need_hello = v->need_subject = v->need_queue = v->need_status = 1;
-        lws_get_peer_simple(wsi, v->ip, sizeof v->ip);
+        v->need_init = v->webm;
+        client_ip(s, wsi, v->ip, sizeof v->ip);
         /* bound the kernel's send buffer (autotuning would let a stalled viewer park megabytes
-         * there, and hide that it lags): about half a second of video, at least 128 KB */
+         * there, and hide that it lags): about half a second of video, at least 64 KB */
         int sndbuf = s->cfg.bitrate_kbps * 1000 / 8 / 2;
-        if (sndbuf < 131072) sndbuf = 131072;
+        if (sndbuf < 65536) sndbuf = 65536;
         lws_sockfd_type fd = lws_get_socket_fd(wsi);
         if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         v->next = s->viewers;
@@ -686,6 +756,9 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         if (v->need_hello) {
             v->need_hello = 0;
             if (ws_send_text(s, wsi, s->ev_hello) < 0) return -1;
+        } else if (v->need_init) {
+            v->need_init = 0;
+            if (lws_write(wsi, s->webm_init->payload, s->webm_init->len, LWS_WRITE_BINARY) < (int)s->webm_init->len) return -1;
         } else if (v->need_subject && s->ev_subject) {
             v->need_subject = 0;
             if (ws_send_text(s, wsi, s->ev_subject) < 0) return -1;
@@ -710,14 +783,11 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
     }
     case LWS_CALLBACK_RECEIVE:
-        /* viewers only listen; tolerate small text (pings from the page), refuse the rest */
-        p->rx_len += len;
-        if (lws_frame_is_binary(wsi) || p->rx_len > WS_RX_MAX) {
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"viewers only listen", 19);
-            return -1;
-        }
-        if (lws_is_final_fragment(wsi)) p->rx_len = 0;
-        return 0;
+        /* viewers only listen: any data message is refused (control frames - ping, pong,
+         * close - are answered by lws itself). This also closes on frames lws tolerates,
+         * such as unmasked client frames. */
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"viewers only listen", 19);
+        return -1;
     default:
         return 0;
     }
@@ -746,6 +816,10 @@ static int stream_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
             rebuild_request_events(s);
         }
         return 0;
+    case LWS_CALLBACK_ADD_HEADERS: {   /* files served by the mount */
+        struct lws_process_html_args *a = in;
+        return add_security_headers(wsi, (uint8_t **)&a->p, (uint8_t *)a->p + a->max_len) ? 1 : 0;
+    }
     case LWS_CALLBACK_HTTP:
     case LWS_CALLBACK_HTTP_BODY:
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -872,9 +946,18 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     s->scaled = malloc(fbytes);
     s->snap = calloc(1, fbytes);
     s->gop = gop_cache_new(s->kf_frames * 2 + 8);
+    s->gop_webm = gop_cache_new(s->kf_frames * 2 + 8);
+    s->webm_cluster_ms = -1;
+    s->webm_init = gop_packet_new(NULL, STREAM_WS_HEADER_BYTES + WS_WEBM_INIT_MAX, LWS_PRE, 0, 0);
+    if (s->webm_init) {
+        memset(s->webm_init->payload, 0, STREAM_WS_HEADER_BYTES);
+        s->webm_init->payload[0] = 2;
+        s->webm_init->len = STREAM_WS_HEADER_BYTES +
+            ws_webm_init_segment(s->webm_init->payload + STREAM_WS_HEADER_BYTES, WS_WEBM_INIT_MAX, cfg.width, cfg.height);
+    }
     s->scratch_cap = LWS_PRE + 65536;
     s->scratch = malloc(s->scratch_cap);
-    if (!s->scaled || !s->snap || !s->gop || !s->scratch) { dream_err_set(err, "stream: out of memory"); goto fail; }
+    if (!s->scaled || !s->snap || !s->gop || !s->gop_webm || !s->webm_init || !s->scratch) { dream_err_set(err, "stream: out of memory"); goto fail; }
     if (s->record_path) {
         s->rec = recorder_open(s->record_path, cfg.width, cfg.height, cfg.fps, err);
         if (!s->rec) goto fail;
@@ -904,6 +987,7 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     s->mounts[0].mountpoint = "/";
     s->mounts[0].origin = s->web_root;
     s->mounts[0].def = "index.html";
+    s->mounts[0].protocol = "http";     /* its ADD_HEADERS callback adds the security headers */
     s->mounts[0].origin_protocol = LWSMPRO_FILE;
     s->mounts[0].mountpoint_len = 1;
     s->mounts[0].mount_next = &s->mounts[1];
@@ -926,7 +1010,7 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     info.user = s;
     info.gid = -1;
     info.uid = -1;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;   /* security headers: add_security_headers() */
     info.timeout_secs = 20;
     info.max_http_header_data = 4096;
     info.fd_limit_per_thread = (unsigned)(cfg.max_viewers + 64);
@@ -984,7 +1068,10 @@ void stream_destroy(stream_t **ps) {
         gop_queue_destroy(&v->q);
         free(v);
     }
-    for (int i = 0; i < s->pcount; i++) gop_packet_unref(&s->pring[(s->phead + i) % PKT_RING]);
+    for (int i = 0; i < s->pcount; i++) {
+        gop_packet_unref(&s->pring[(s->phead + i) % PKT_RING].raw);
+        gop_packet_unref(&s->pring[(s->phead + i) % PKT_RING].webm);
+    }
     if (s->rec) {
         dream_err_t err = {{0}};
         uint64_t n = recorder_frames(s->rec);
@@ -992,6 +1079,8 @@ void stream_destroy(stream_t **ps) {
         else dlog_info(MOD, "recording finished: %llu frames in %s", (unsigned long long)n, s->record_path);
     }
     gop_cache_destroy(&s->gop);
+    gop_cache_destroy(&s->gop_webm);
+    gop_packet_unref(&s->webm_init);
     encoder_destroy(&s->enc);
     requests_destroy(&s->req);
     dream_classes_destroy(&s->classes);
@@ -1081,7 +1170,9 @@ uint64_t stream_subject_serial(stream_t *s) { return s ? requests_serial(s->req)
 int stream_request(stream_t *s, const char *text, const char *from_ip, dream_err_t *err) {
     if (!s) return dream_err_set(err, "stream: none");
     requests_result_t r;
-    int rc = requests_submit(s->req, text, from_ip, &r);
+    /* the coordinator's own requests are trusted: no rate limit or address ban */
+    int rc = requests_submit(s->req, text, NULL, &r);
+    dlog_info(MOD, "request '%.80s' from %s: %d %s", text ? text : "", from_ip ? from_ip : "local", r.http_status, r.message);
     pthread_mutex_lock(&s->smu);
     if (rc == 0) s->stats.requests_accepted++;
     else s->stats.requests_refused++;

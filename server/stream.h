@@ -76,6 +76,8 @@ typedef struct stream_config {
     const char *ban_file;       /* NULL or a file: lines "word X" / "ip A.B.C.D" / "# comment" */
     int initial_subject;        /* class id shown before any request; -1 = random (default) */
     uint64_t seed;              /* random drift seed; 0 = from the clock */
+    int trust_forwarded_for;    /* 1 = behind a reverse proxy: the client address for rate
+                                   limits and bans is the last X-Forwarded-For entry */
 } stream_config_t;
 
 /* Fills defaults (all the values named above). */
@@ -134,6 +136,8 @@ int stream_current_subjects(stream_t *s, int *ids, int max);
 uint64_t stream_subject_serial(stream_t *s);
 
 /* Adds a request as if a viewer had posted it (for the coordinator's own console or tests).
+ * Trusted: no rate limit or address ban (from_ip, may be NULL, is only logged); banned words,
+ * unknown classes and a full queue are still refused.
  * Returns the queue position (0 = shown now, 1 = next...), or -1 with the refusal in err. */
 int stream_request(stream_t *s, const char *text, const char *from_ip, dream_err_t *err);
 

@@ -16,6 +16,7 @@
 #include <libavformat/avformat.h>
 #include "encoder.h"
 #include "recorder.h"
+#include "ws_webm.h"
 
 static int quick(void) { return getenv("DREAM_TEST_QUICK") != NULL; }
 
@@ -261,6 +262,72 @@ static void test_recorder(void **state) {
     encoder_destroy(&e);
 }
 
+typedef struct { FILE *f; int64_t cluster; int keys, n, fps; } live_t;
+static void on_live(const encoder_packet_t *p, void *ud) {
+    live_t *l = ud;
+    uint8_t *buf = malloc(p->len + WS_WEBM_FRAME_OVERHEAD);
+    size_t n = ws_webm_frame(buf, p->len + WS_WEBM_FRAME_OVERHEAD, p->data, p->len, p->keyframe,
+                             p->pts * 1000 / l->fps, &l->cluster);
+    assert_true(n > p->len);
+    assert_int_equal(fwrite(buf, 1, n, l->f), n);
+    /* too small a buffer is refused, not overrun */
+    assert_int_equal(ws_webm_frame(buf, p->len, p->data, p->len, p->keyframe, 0, &(int64_t){-1}), 0);
+    free(buf);
+    l->keys += p->keyframe;
+    l->n++;
+}
+
+/* the live WebM byte stream (MSE viewers) parses as WebM: libavformat reads every frame back */
+static void test_live_webm(void **state) {
+    (void)state;
+    const int w = 160, h = 96, n = 25, fps = 10;
+    char path[] = "/tmp/dream-live-XXXXXX.webm";
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    close(fd);
+    live_t l = {.cluster = -1, .fps = fps};
+    l.f = fopen(path, "wb");
+    uint8_t init[WS_WEBM_INIT_MAX];
+    size_t in = ws_webm_init_segment(init, sizeof init, w, h);
+    assert_true(in > 40);
+    assert_memory_equal(init, "\x1a\x45\xdf\xa3", 4);
+    assert_int_equal(ws_webm_init_segment(init, 20, w, h), 0);
+    fwrite(init, 1, in, l.f);
+    dream_err_t err = {{0}};
+    encoder_config_t cfg;
+    encoder_config_defaults(&cfg);
+    cfg.width = w; cfg.height = h; cfg.fps = fps; cfg.bitrate_kbps = 300; cfg.keyframe_max_s = 1.0;
+    encoder_t *e = encoder_new(&cfg, &err);
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    for (int t = 0; t < n; t++) { make_frame(rgb, w, h, t); encoder_encode_rgb(e, rgb, 0, on_live, &l, &err); }
+    fclose(l.f);
+    AVFormatContext *ic = NULL;
+    assert_int_equal(avformat_open_input(&ic, path, NULL, NULL), 0);
+    assert_true(avformat_find_stream_info(ic, NULL) >= 0);
+    assert_int_equal(ic->streams[0]->codecpar->codec_id, AV_CODEC_ID_VP9);
+    assert_int_equal(ic->streams[0]->codecpar->width, w);
+    AVPacket *pkt = av_packet_alloc();
+    int np = 0, nk = 0;
+    int64_t last = -1;
+    while (av_read_frame(ic, pkt) >= 0) {
+        int64_t ms = av_rescale_q(pkt->pts, ic->streams[0]->time_base, (AVRational){1, 1000});
+        assert_int_equal(ms, np * 1000 / fps);
+        assert_true(ms > last);
+        last = ms;
+        np++;
+        nk += (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    avformat_close_input(&ic);
+    assert_int_equal(np, n);
+    assert_int_equal(nk, l.keys);
+    assert_true(l.keys >= 3);
+    unlink(path);
+    free(rgb);
+    encoder_destroy(&e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_psnr),
@@ -269,6 +336,7 @@ int main(void) {
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_codec_string),
         cmocka_unit_test(test_recorder),
+        cmocka_unit_test(test_live_webm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

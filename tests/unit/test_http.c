@@ -10,7 +10,13 @@
 #include <string.h>
 #include <png.h>
 #include <cjson/cJSON.h>
+#include <unistd.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include "http.h"
+#include "stream.h"
 
 static void test_form(void **state) {
     (void)state;
@@ -160,6 +166,141 @@ static void test_form_decode(void **state) {
     assert_int_equal(http_form_decode(u, strlen(u)), -1);
 }
 
+/* one HTTP/1.0 exchange over a raw socket; returns the status code, body into out */
+static int http_get(int port, const char *req, char *out, size_t n) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) { close(fd); return -1; }
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) { close(fd); return -1; }
+    size_t k = 0;
+    ssize_t r;
+    while (k + 1 < n && (r = read(fd, out + k, n - 1 - k)) > 0) k += (size_t)r;
+    out[k] = 0;
+    close(fd);
+    int code = -1;
+    if (sscanf(out, "HTTP/1.%*d %d", &code) != 1) return -1;
+    char *body = strstr(out, "\r\n\r\n");
+    if (body) memmove(out, body + 4, strlen(body + 4) + 1);
+    return code;
+}
+
+static void test_stream_lifecycle(void **state) {
+    (void)state;
+    stream_config_t cfg;
+    stream_config_defaults(&cfg);
+    cfg.http_port = 0;
+    cfg.bind_addr = "127.0.0.1";
+    cfg.width = 64; cfg.height = 48; cfg.fps = 10; cfg.bitrate_kbps = 200; cfg.threads = 1;
+    cfg.initial_subject = 5;
+    cfg.drift = 0;
+    dream_err_t err = {{0}};
+    stream_t *s = stream_new(&cfg, &err);
+    assert_non_null(s);
+    int port = stream_port(s);
+    assert_true(port > 0);
+    int ids[STREAM_MAX_SUBJECTS];
+    assert_int_equal(stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS), 1);
+    assert_int_equal(ids[0], 5);
+    uint64_t serial = stream_subject_serial(s);
+    /* frames of another size are rescaled; bad ones refused */
+    uint8_t *rgb = calloc(100 * 80 * 3, 1);
+    for (int i = 0; i < 12; i++) {
+        memset(rgb, i * 20, 100 * 80 * 3);
+        assert_int_equal(stream_push_frame(s, rgb, 100, 80), 0);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(stream_push_frame(s, NULL, 10, 10), -1);
+    assert_int_equal(stream_push_frame(s, rgb, 0, 10), -1);
+    stream_stats_t st;
+    for (int t = 0; t < 200; t++) {
+        stream_get_stats(s, &st);
+        if (st.frames_encoded + st.frames_dropped >= 12) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(st.frames_in, 12);
+    assert_true(st.frames_encoded >= 1);
+    assert_int_equal(st.frames_encoded + st.frames_dropped, 12);
+    assert_true(st.keyframes >= 1);
+    stream_status_t ss = {.workers = 3, .keyframe_rate = 1.5, .fps = 10, .untrained = 1};
+    snprintf(ss.model, sizeof ss.model, "test model");
+    stream_set_status(s, &ss);
+    /* HTTP over a socket */
+    char *buf = malloc(1 << 20);
+    assert_int_equal(http_get(port, "GET /api/status HTTP/1.0\r\n\r\n", buf, 1 << 20), 200);
+    cJSON *j = cJSON_Parse(buf);
+    assert_non_null(j);
+    assert_int_equal(cJSON_GetObjectItem(j, "workers")->valueint, 3);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "untrained")));
+    assert_string_equal(cJSON_GetObjectItem(j, "model")->valuestring, "test model");
+    assert_int_equal(cJSON_GetObjectItem(j, "width")->valueint, 64);
+    cJSON_Delete(j);
+    const char *post = "POST /api/request HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                       "Content-Length: 17\r\n\r\nsubject=tree+frog";
+    assert_int_equal(http_get(port, post, buf, 1 << 20), 202);
+    assert_non_null(strstr(buf, "\"position\":0"));
+    assert_int_equal(stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS), 1);
+    assert_true(ids[0] != 5);
+    assert_true(stream_subject_serial(s) > serial);
+    assert_int_equal(http_get(port, "GET /snapshot.png HTTP/1.0\r\n\r\n", buf, 1 << 20), 200);
+    /* the coordinator's requests: trusted (no rate limit), still validated */
+    assert_int_equal(stream_request(s, "volcano", "admin", &err), 1);
+    assert_int_equal(stream_request(s, "broccoli", "admin", &err), 2);
+    assert_int_equal(stream_request(s, "goldfish", "admin", &err), 3);
+    assert_int_equal(stream_request(s, "daisy", "admin", &err), 4);
+    assert_int_equal(stream_request(s, "no such thing", "admin", &err), -1);
+    assert_true(strlen(err.msg) > 0);
+    free(buf);
+    free(rgb);
+    stream_destroy(&s);
+    assert_null(s);
+    stream_destroy(&s);
+    /* bad configs */
+    stream_config_defaults(&cfg);
+    cfg.width = 5000;
+    assert_null(stream_new(&cfg, &err));
+    assert_non_null(strstr(err.msg, "size"));
+    stream_config_defaults(&cfg);
+    cfg.tls_cert = "/nonexistent.pem";
+    cfg.tls_key = "/nonexistent.key";
+    assert_null(stream_new(&cfg, &err));
+    assert_non_null(strstr(err.msg, "TLS"));
+}
+
+/* random and mutated bodies: never crash, always NUL-terminated and bounded output */
+static void test_random_bodies(void **state) {
+    (void)state;
+    uint32_t x = 2463534242u;
+    const char *ctypes[] = {NULL, "application/json", "text/plain", "application/x-www-form-urlencoded", "image/png"};
+    const char *seeds[] = {"subject=tree+frog", "{\"subject\":\"volcano\"}", "subject=%41%42", "a=b&subject=c&subject=d"};
+    int n = getenv("DREAM_TEST_QUICK") ? 3000 : 20000, ok = 0;
+    char body[HTTP_BODY_MAX + 64], out[64];
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        if (i % 2) {   /* mutate a valid body */
+            const char *sd = seeds[i % 4];
+            len = strlen(sd);
+            memcpy(body, sd, len);
+            for (int k = 0; k < 3; k++) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; body[x % len] = (char)(x >> 8); }
+        } else {       /* random bytes */
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+            len = x % (HTTP_BODY_MAX + 50);
+            for (size_t k = 0; k < len; k++) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; body[k] = (char)(x & 0xff); }
+        }
+        memset(out, 'Z', sizeof out);
+        int st = 0;
+        dream_err_t err = {{0}};
+        int rc = http_parse_subject(body, len, ctypes[i % 5], out, sizeof out, &st, &err);
+        if (rc == 0) { ok++; assert_true(memchr(out, 0, sizeof out) != NULL); }
+        else { assert_true(st == 400 || st == 413 || st == 415); assert_true(strlen(err.msg) > 0); }
+    }
+    print_message("# %d of %d random bodies parsed\n", ok, n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_form),
@@ -167,6 +308,8 @@ int main(void) {
         cmocka_unit_test(test_replies),
         cmocka_unit_test(test_png),
         cmocka_unit_test(test_form_decode),
+        cmocka_unit_test(test_stream_lifecycle),
+        cmocka_unit_test(test_random_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

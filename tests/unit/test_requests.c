@@ -243,6 +243,35 @@ static void test_bad_config(void **state) {
     assert_null(requests_new(&c, f->classes, &err));
 }
 
+/* random texts: every answer is either accepted or a refusal with a message; the queue bound holds */
+static void test_random_texts(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 1, 20);
+    uint32_t x = 88172645u;
+    const char alphabet[] = "abcdefghijklmnopqrstuvwxyz +-_0123456789\x01\xc3\xa9";
+    int n = getenv("DREAM_TEST_QUICK") ? 300 : 2000, accepted = 0;
+    for (int i = 0; i < n; i++) {
+        char t[260];
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        size_t len = x % 240;
+        for (size_t k = 0; k < len; k++) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; t[k] = alphabet[x % (sizeof alphabet - 1)]; }
+        t[len] = 0;
+        if (i % 7 == 0) snprintf(t, sizeof t, "%u", x % 1200);   /* ids, some out of range */
+        requests_result_t r;
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.2.%u.%u", (x >> 8) % 256, x % 256);
+        int rc = requests_submit(q, t, ip, &r);
+        assert_true(strlen(r.message) > 0);
+        if (rc == 0) { accepted++; assert_int_equal(r.http_status, 202); assert_true(r.n >= 1 && r.n <= 4); }
+        else assert_true(r.http_status >= 400 && r.http_status < 600);
+        assert_true(requests_queue_len(q) <= 20);
+        if (i % 50 == 0) { g_t += 30; requests_tick(q); }
+    }
+    print_message("# %d of %d random requests accepted\n", accepted, n);
+    assert_true(accepted > 0);
+    requests_destroy(&q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
@@ -252,6 +281,7 @@ int main(void) {
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_bans_and_bounds),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_random_texts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
