@@ -786,9 +786,10 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
     } else if (!strcmp(verb, "workers")) {
         len = appendf(r, n, len, "# Workers\n");
         workers_text(c, r, n, &len);
-        char q[2048];
-        int nq = dream_state_quarantine_list(c->state, q, sizeof q);
-        len = appendf(r, n, len, "# Quarantine\ncount:%d\n%s", nq, q);
+        char *q = malloc(64 * 1024);
+        int nq = q ? dream_state_quarantine_list(c->state, q, 64 * 1024) : 0;
+        len = appendf(r, n, len, "# Quarantine\ncount:%d\n%s", nq, q ? q : "");
+        free(q);
     } else if (!strcmp(verb, "config")) {
         cfg_info(coord_cfg_opts, &c->cfg, r, n);
     } else if (!strcmp(verb, "release")) {
@@ -849,7 +850,7 @@ static void handle_admin(coord_t *c) {
         }
         if (nb > (int)sizeof cmd - 1) nb = (int)sizeof cmd - 1;
         cmd[nb] = 0;
-        size_t rn = 64 * 1024;
+        size_t rn = 512 * 1024;
         char *reply = malloc(rn);
         if (!reply) return;
         coord_admin(c, cmd, reply, rn);
