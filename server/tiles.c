@@ -74,19 +74,11 @@ static void span(int c0, int c1, int len, int halo, int min_side, int *t0, int *
     if (*f1 > b - a) *f1 = b - a;
 }
 
-int tile_plan_grid(const tile_plan_params_t *p, int nx, int ny, int ox, int oy, tile_plan_t *out,
-                   dream_err_t *err) {
-    if (p->W <= 0 || p->H <= 0) return dream_err_set(err, "tile plan: bad canvas %dx%d", p->W, p->H);
-    if (nx < 1 || ny < 1 || nx > TILE_MAX_GRID || ny > TILE_MAX_GRID || nx * ny > TILE_MAX)
-        return dream_err_set(err, "tile plan: bad grid %dx%d", nx, ny);
-    int bx[TILE_MAX_GRID + 1], by[TILE_MAX_GRID + 1];
-    cut(p->W, nx, ox, bx);
-    cut(p->H, ny, oy, by);
-    memset(out, 0, sizeof *out);
+/* tiles from cell boundaries bx[0..nx], by[0..ny] */
+static void build(const tile_plan_params_t *p, int nx, int ny, const int *bx, const int *by, tile_plan_t *out) {
+    out->n = 0;
     out->nx = nx;
     out->ny = ny;
-    out->ox = nx > 1 ? bx[1] - (int)(p->W / (double)nx + 0.5) : 0;
-    out->oy = ny > 1 ? by[1] - (int)(p->H / (double)ny + 0.5) : 0;
     for (int j = 0; j < ny; j++)
         for (int i = 0; i < nx; i++) {
             tile_t *t = &out->tiles[out->n++];
@@ -96,6 +88,54 @@ int tile_plan_grid(const tile_plan_params_t *p, int nx, int ny, int ox, int oy, 
             span(by[j], by[j + 1], p->H, p->halo, p->min_side, &y0, &y1, &t->feather[1], &t->feather[3]);
             t->r = (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
         }
+}
+
+int tile_plan_grid(const tile_plan_params_t *p, int nx, int ny, int ox, int oy, tile_plan_t *out,
+                   dream_err_t *err) {
+    if (p->W <= 0 || p->H <= 0) return dream_err_set(err, "tile plan: bad canvas %dx%d", p->W, p->H);
+    if (nx < 1 || ny < 1 || nx > TILE_MAX_GRID || ny > TILE_MAX_GRID || nx * ny > TILE_MAX)
+        return dream_err_set(err, "tile plan: bad grid %dx%d", nx, ny);
+    int bx[TILE_MAX_GRID + 1], by[TILE_MAX_GRID + 1];
+    cut(p->W, nx, ox, bx);
+    cut(p->H, ny, oy, by);
+    memset(out, 0, sizeof *out);
+    build(p, nx, ny, bx, by, out);
+    out->ox = nx > 1 ? bx[1] - (int)(p->W / (double)nx + 0.5) : 0;
+    out->oy = ny > 1 ? by[1] - (int)(p->H / (double)ny + 0.5) : 0;
+    return 0;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Strips (along the longer side) whose widths follow the speeds of the k fastest workers,
+ * the widest first; inner boundaries jittered by jit. Returns -1 if a strip gets too thin. */
+static int plan_weighted(const tile_plan_params_t *p, const tile_worker_t *w, int nw, int k, int jit,
+                         uint64_t *rng, tile_plan_t *out) {
+    if (k < 2 || k > TILE_MAX_GRID || k > nw) return -1;
+    double sp[512];
+    int m = nw < 512 ? nw : 512;
+    for (int i = 0; i < m; i++) sp[i] = 1.0 / w[i].ms_per_mpix_step;
+    qsort(sp, (size_t)m, sizeof sp[0], cmp_desc);
+    double tot = 0;
+    for (int i = 0; i < k; i++) tot += sp[i];
+    int vertical = p->W >= p->H, len = vertical ? p->W : p->H;
+    int b[TILE_MAX_GRID + 1], other[2] = {0, vertical ? p->H : p->W};
+    double acc = 0;
+    b[0] = 0;
+    b[k] = len;
+    for (int i = 1; i < k; i++) {
+        acc += sp[i - 1];
+        b[i] = (int)(len * acc / tot + 0.5);
+        if (jit > 0 && rng) b[i] += (int)(tile_rng_next(rng) % (uint64_t)(2 * jit + 1)) - jit;
+    }
+    for (int i = 0; i < k; i++)
+        if (b[i + 1] - b[i] < p->min_side / 2) return -1;
+    memset(out, 0, sizeof *out);
+    if (vertical) build(p, k, 1, b, other, out);
+    else build(p, 1, k, other, b, out);
     return 0;
 }
 
@@ -126,11 +166,33 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
             int same = bnx * bny == count;
             if (best < 0 || (same ? ms < best : ms < best * 0.90)) { best = ms; bnx = nx; bny = ny; }
         }
+    /* heterogeneous workers: strips sized by speed, so the faster get the bigger tiles */
+    int bk = 0;
+    for (int k = 2; k <= nw && k <= TILE_MAX_GRID && k <= maxt; k++) {
+        if (plan_weighted(p, w, nw, k, 0, NULL, t) != 0) continue;
+        uint64_t px[TILE_MAX];
+        for (int i = 0; i < t->n; i++) px[i] = (uint64_t)t->tiles[i].r.w * (uint64_t)t->tiles[i].r.h;
+        double ms = tile_schedule_estimate(px, t->n, w, nw, p->steps, p->overhead_ms, NULL);
+        if (ms >= 0 && best >= 0 && ms < best * 0.95) { best = ms; bk = k; }
+    }
     free(t);
     if (best < 0)
         return dream_err_set(err, "tile plan: no grid of %dx%d fits the workers (largest tile they hold too small?)",
                              p->W, p->H);
     uint64_t s = rng_seed;
+    if (bk) {
+        int len = p->W >= p->H ? p->W : p->H;
+        if (plan_weighted(p, w, nw, bk, len / bk / 16, &s, out) != 0 && plan_weighted(p, w, nw, bk, 0, NULL, out) != 0)
+            return dream_err_set(err, "tile plan: weighted strips failed");
+        uint64_t px[TILE_MAX];
+        for (int k = 0; k < out->n; k++) px[k] = (uint64_t)out->tiles[k].r.w * (uint64_t)out->tiles[k].r.h;
+        out->est_ms = tile_schedule_estimate(px, out->n, w, nw, p->steps, p->overhead_ms, NULL);
+        if (out->est_ms >= 0) return 0;
+        if (plan_weighted(p, w, nw, bk, 0, NULL, out) != 0) return dream_err_set(err, "tile plan: weighted strips failed");
+        for (int k = 0; k < out->n; k++) px[k] = (uint64_t)out->tiles[k].r.w * (uint64_t)out->tiles[k].r.h;
+        out->est_ms = tile_schedule_estimate(px, out->n, w, nw, p->steps, p->overhead_ms, NULL);
+        return 0;
+    }
     int cwx = p->W / bnx, cwy = p->H / bny;
     int ox = bnx > 1 ? (int)(tile_rng_next(&s) % (uint64_t)(cwx / 2 + 1)) - cwx / 4 : 0;
     int oy = bny > 1 ? (int)(tile_rng_next(&s) % (uint64_t)(cwy / 2 + 1)) - cwy / 4 : 0;

@@ -9,7 +9,9 @@
  * longest-job-first schedule on the known workers (speed in ms per
  * megapixel-step, largest tile they hold, per-job overhead): tiles only where
  * they pay — a single worker that holds the whole keyframe gets it whole when
- * that finishes first — and faster workers end up with more of the tiles.
+ * that finishes first — and faster workers end up with more of the tiles. With
+ * workers of different speeds, strips sized in proportion to their speeds are
+ * considered too, so faster workers also get bigger tiles.
  */
 #ifndef DREAM_TILES_H
 #define DREAM_TILES_H

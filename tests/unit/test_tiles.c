@@ -139,6 +139,32 @@ static void test_faster_workers_get_more(void **s) {
     assert_non_null(strstr(err.msg, "halo"));
 }
 
+static void test_faster_workers_get_bigger_tiles(void **s) {
+    (void)s;
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64};
+    tile_worker_t w[2] = {{20, 1u << 22}, {10, 1u << 22}};   /* the second is twice as fast */
+    tile_plan_t pl, uni;
+    int lefts[10];
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        assert_int_equal(tile_plan_make(&p, w, 2, seed, &pl, NULL), 0);
+        check_plan(&p, &pl);
+        assert_int_equal(pl.n, 2);
+        /* the wide strip is about twice the narrow one */
+        int a = pl.tiles[0].core.w, b = pl.tiles[1].core.w;
+        int big = a > b ? a : b, small = a > b ? b : a;
+        assert_true(big > 1.5 * small && big < 2.6 * small);
+        lefts[seed - 1] = pl.tiles[0].core.w;
+    }
+    int distinct = 0;
+    for (int i = 1; i < 10; i++) distinct += lefts[i] != lefts[0];
+    assert_true(distinct >= 5);        /* boundaries still move every keyframe */
+    /* and it beats equal halves */
+    assert_int_equal(tile_plan_grid(&p, 2, 1, 0, 0, &uni, NULL), 0);
+    uint64_t px[2] = {(uint64_t)uni.tiles[0].r.w * uni.tiles[0].r.h, (uint64_t)uni.tiles[1].r.w * uni.tiles[1].r.h};
+    double ms_uni = tile_schedule_estimate(px, 2, w, 2, 10, 20, NULL);
+    assert_true(pl.est_ms < 0.9 * ms_uni);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_coverage),
@@ -146,6 +172,7 @@ int main(void) {
         cmocka_unit_test(test_whole_when_tiling_does_not_pay),
         cmocka_unit_test(test_tiles_when_they_pay),
         cmocka_unit_test(test_faster_workers_get_more),
+        cmocka_unit_test(test_faster_workers_get_bigger_tiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
