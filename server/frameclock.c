@@ -95,7 +95,7 @@ static void render(frameclock_t *fc, double now) {
         else
             dlog_warn("frameclock", "interpolate: %s", err.msg);
     }
-    dream_sinks_push(fc->sinks, show, fc->st.frames);
+    if (fc->sinks) dream_sinks_push(fc->sinks, show, fc->st.frames);
 }
 
 static void *clock_main(void *arg) {

@@ -45,6 +45,8 @@ typedef struct env {
 static int n_env = 0;
 
 static char g_state_path[256] = ":memory:";
+static int g_fps = 0;
+static dream_sinks_t *g_frames = NULL;
 
 static env_t *env_new(void) {
     env_t *e = calloc(1, sizeof *e);
@@ -57,7 +59,7 @@ static env_t *env_new(void) {
     snprintf(cfg.size, sizeof cfg.size, "480x320");
     snprintf(cfg.state, sizeof cfg.state, "%s", g_state_path);
     snprintf(cfg.log_level, sizeof cfg.log_level, "warn");
-    cfg.fps = 0;               /* no frame clock thread */
+    cfg.fps = g_fps;           /* 0: no frame clock thread */
     cfg.steps = 1;
     cfg.heartbeat_ms = 50;
     cfg.liveness = 3;
@@ -65,7 +67,7 @@ static env_t *env_new(void) {
     cfg.deadline_min_ms = 150;
     dream_err_t err = {{0}};
     assert_int_equal(coord_cfg_finish(&cfg, &err), 0);
-    e->c = coord_new(&cfg, e->ctx, NULL, &err);
+    e->c = coord_new(&cfg, e->ctx, g_frames, &err);
     if (!e->c) fail_msg("coord_new: %s", err.msg);
     return e;
 }
@@ -371,6 +373,48 @@ static void test_quarantine_survives_restart(void **s) {
     snprintf(g_state_path, sizeof g_state_path, ":memory:");
 }
 
+/* a sink that counts frames and remembers the largest gap between two of them */
+typedef struct count_sink { int frames; double last, max_gap; float first_px, last_px; } count_sink_t;
+static int count_frame(void *ctx, const dream_image_t *im, uint64_t seq, dream_err_t *err) {
+    count_sink_t *c = ctx;
+    double now = dream_now_ms();
+    if (c->frames && now - c->last > c->max_gap) c->max_gap = now - c->last;
+    c->last = now;
+    float px = im->px[(im->h / 2 * im->w + im->w / 2) * 3];
+    if (!c->frames) c->first_px = px;
+    c->last_px = px;
+    c->frames++;
+    return 0;
+}
+
+static void test_frame_clock(void **s) {
+    (void)s;
+    count_sink_t cs = {0};
+    dream_sink_t sink = {"count", &cs, count_frame, NULL};
+    dream_sinks_t sinks = {0};
+    sinks.s[0] = &sink;
+    sinks.n = 1;
+    g_fps = 50;
+    g_frames = &sinks;
+    env_t *e = env_new();
+    /* no workers: frames still flow at the clock's rate, showing the initial canvas */
+    pump(e, NULL, 0, 500, NULL, NULL);
+    int f0 = cs.frames;
+    assert_true(f0 >= 15 && f0 <= 30);
+    assert_float_equal(cs.last_px, cs.first_px, 1e-3);
+    /* with a worker, keyframes arrive and the frames change */
+    fake_t *f[1] = {fake_new(e, "a", GOOD, 10)};
+    assert_true(pump(e, f, 1, 3000, kf_at_least, (void *)3));
+    pump(e, f, 1, 300, NULL, NULL);
+    assert_true(cs.frames > f0);
+    assert_true(fabsf(cs.last_px - cs.first_px) > 1);
+    assert_true(cs.max_gap < 200);      /* 20 ms period; generous for loaded machines */
+    fake_free(f[0]);
+    env_free(e);                        /* joins the clock thread before the sink goes away */
+    g_fps = 0;
+    g_frames = NULL;
+}
+
 static void test_admin_commands(void **s) {
     (void)s;
     env_t *e = env_new();
@@ -403,6 +447,7 @@ int main(void) {
         cmocka_unit_test(test_late_results_discarded),
         cmocka_unit_test(test_garbage_and_refusals),
         cmocka_unit_test(test_quarantine_survives_restart),
+        cmocka_unit_test(test_frame_clock),
         cmocka_unit_test(test_admin_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
