@@ -4,7 +4,7 @@
  * Like ggml's backend_i: a small table of functions plus an opaque `void *ctx`.
  * The engine (vgg.c, prior.c, objective.c, engine.c) only ever calls these ops;
  * `cpu` (backend_cpu.c, OpenBLAS + threads, the reference) and `cuda`
- * (worker/cuda/*.cu, cuBLAS + kernels) implement them. All pointers passed to
+ * (the worker/cuda/ sources, cuBLAS + kernels) implement them. All pointers passed to
  * ops are backend memory obtained from alloc(). All tensors are float32,
  * row-major, one image (no batch), channels last:
  *
@@ -121,7 +121,7 @@ const char *dream_prec_name(dream_prec_t p);
 /* backend implementations (constructors fill *be and return 0, or -1 with err) */
 int dream_backend_cpu_init(dream_backend_t *be, int threads, dream_err_t *err);
 
-/* CUDA backend: implemented in worker/cuda/*.cu (extern "C"), or in
+/* CUDA backend: implemented in the worker/cuda/ sources (extern "C"), or in
  * worker/nocuda/ when the build has no nvcc. */
 int dream_cuda_compiled(void);
 /* Fills name/mem for device `device`; returns 0 if usable, -1 (with err) if not. */
