@@ -452,6 +452,16 @@ static void test_objective(void **state) {
     float *a = pair_get(&acc, GPU);
     assert_true(fabsf(a[0] - acc0) > 1e-3f);              /* it did add something */
     free(a);
+    /* the engine passes cls from host memory (dream_params_t): same result */
+    dream_backend_t *g = G.be[GPU];
+    assert_int_equal(g->iface->upload(g->ctx, acc.d[GPU], &acc0, 4), 0);
+    assert_int_equal(g->iface->zero(g->ctx, dl.d[GPU], dl.bytes), 0);
+    for (int r = 0; r < 2; r++)
+        if (g->iface->objective(g->ctx, lg.d[GPU], ncell, ncls, nsubj, cls, mk.d[GPU], 0.7f, dl.d[GPU],
+                                acc.d[GPU]) != 0)
+            fail_msg("objective with host cls: %s", g->iface->last_error(g->ctx));
+    expect_close("objective dlogits (host cls)", &dl, (size_t)ncell * ncls, 1e-6);
+    expect_close("objective loss_acc (host cls)", &acc, 1, 1e-6);
     pair_free(&lg); pair_free(&dl); pair_free(&cl); pair_free(&mk); pair_free(&acc);
     free(L); free(masks);
 }

@@ -1,9 +1,11 @@
 /*
- * cuda_adam.cu — the pixel update: Adam (bias-corrected, as torch.optim.Adam)
- * followed by clipping to [lo, hi], and the wrap-around roll used for jitter.
+ * cuda_adam.cu — the pixel update: Adam in the reference's (Lasagne) form,
+ * as the CPU backend, followed by clipping to [lo, hi]; and the wrap-around
+ * roll used for jitter.
  *
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
- *   x = clip(x - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), lo, hi)
+ *   x = clip(x - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), lo, hi)
+ * (eps is added to sqrt(v), not to the bias-corrected sqrt(v_hat) as torch does)
  * roll: dst[i, j] = src[(i - dy) mod H, (j - dx) mod W] (numpy.roll by (dy, dx)).
  */
 #include "cuda_internal.h"
@@ -13,16 +15,16 @@
 #define GS_LOOP(i, n) \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
-__global__ void k_adam(float *x, const float *__restrict__ g, float *m, float *v, size_t n, float lr,
-                       float b1, float b2, float eps, float bc1, float bc2, float lo, float hi) {
+__global__ void k_adam(float *x, const float *__restrict__ g, float *m, float *v, size_t n, float step,
+                       float b1, float b2, float eps, float lo, float hi) {
     GS_LOOP(i, n) {
         float gi = g[i];
         float mi = b1 * m[i] + (1.f - b1) * gi;
         float vi = b2 * v[i] + (1.f - b2) * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        float xi = x[i] - lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
-        x[i] = fminf(fmaxf(xi, lo), hi);
+        float xi = x[i] - step * mi / (sqrtf(vi) + eps);
+        x[i] = xi < lo ? lo : (xi > hi ? hi : xi);
     }
 }
 
@@ -34,10 +36,14 @@ int cuda_adam(void *ctx, float *x, const float *g, float *m, float *v, size_t n,
         return -1;
     }
     if (!n) return 0;
-    float bc1 = (float)(1.0 - pow((double)b1, (double)t));
-    float bc2 = (float)(1.0 - pow((double)b2, (double)t));
-    k_adam<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, g, m, v, n, lr, b1, b2, eps, bc1, bc2, lo, hi);
+    /* computed on the host in float exactly as the CPU reference */
+    const float c1 = 1.f - powf(b1, (float)t), c2 = 1.f - powf(b2, (float)t);
+    const float step = lr * sqrtf(c2) / c1;
+    k_adam<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, g, m, v, n, step, b1, b2, eps, lo, hi);
     LAUNCH_CHECK(c, "k_adam");
+    cuda_wrote(c, x, n * sizeof(float));
+    cuda_wrote(c, m, n * sizeof(float));
+    cuda_wrote(c, v, n * sizeof(float));
     return 0;
 }
 
@@ -68,5 +74,6 @@ int cuda_roll(void *ctx, const float *src, float *dst, int H, int W, int C, int 
     dx %= W; if (dx < 0) dx += W;
     k_roll<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(src, dst, H, W, C, dy, dx);
     LAUNCH_CHECK(c, "k_roll");
+    cuda_wrote(c, dst, n * sizeof(float));
     return 0;
 }

@@ -84,7 +84,7 @@ static void cb_destroy(void *ctx) {
     free(s->rec);
     s->rec = NULL; s->n = s->cap = 0;
     cuda_bf16_cache_clear(c);
-    cuda_free_raw(c, c->scratch_a, c->scratch_a_n * sizeof(__nv_bfloat16));
+    cuda_free_raw(c, c->mirror.dst, c->mirror_cap * sizeof(__nv_bfloat16));
     cuda_free_raw(c, c->scratch_b, c->scratch_b_n * sizeof(__nv_bfloat16));
     cuda_free_raw(c, c->small, c->small_bytes);
     cuda_free_raw(c, c->obj_scratch, 8 * sizeof(float));
@@ -98,6 +98,16 @@ static void cb_destroy(void *ctx) {
 static const char *cb_last_error(void *ctx) {
     cuda_ctx_t *c = (cuda_ctx_t *)ctx;
     return c && c->err[0] ? c->err : "no error";
+}
+
+int cuda_alloc_find(cuda_ctx_t *c, const void *p, const char **base, size_t *bytes) {
+    cuda_sizes *s = sizes_of(c);
+    const char *q = (const char *)p;
+    for (int i = s->n - 1; i >= 0; i--) {
+        const char *b = (const char *)s->rec[i].p;
+        if (q >= b && q < b + s->rec[i].n) { *base = b; *bytes = s->rec[i].n; return 0; }
+    }
+    return -1;
 }
 
 static void *cb_alloc(void *ctx, size_t bytes) {

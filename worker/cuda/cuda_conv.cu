@@ -82,6 +82,7 @@ int cuda_im2col(void *ctx, const float *x, int row_stride, int C, int k, int M, 
     if (!n) return 0;
     k_im2col<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, row_stride, C, k, M, ow, col);
     LAUNCH_CHECK(c, "k_im2col");
+    cuda_wrote(c, col, n * sizeof(float));
     return 0;
 }
 
@@ -101,6 +102,7 @@ int cuda_col2im_add(void *ctx, const float *col, int row_stride, int C, int k, i
         k_col2im_scatter<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(col, row_stride, C, k, M, ow, dx);
         LAUNCH_CHECK(c, "k_col2im_scatter");
     }
+    cuda_wrote(c, dx, ((size_t)((M - 1) / ow + k) * row_stride) * sizeof(float));
     return 0;
 }
 
@@ -123,6 +125,7 @@ int cuda_bias_act(void *ctx, float *y, int rows, int cols, int ld, const float *
     if (!n) return 0;
     k_bias_act<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(y, rows, cols, ld, b, relu);
     LAUNCH_CHECK(c, "k_bias_act");
+    cuda_wrote(c, y, ((size_t)(rows - 1) * ld + cols) * sizeof(float));
     return 0;
 }
 
@@ -152,6 +155,7 @@ int cuda_zero_border(void *ctx, float *x, int H, int W, int C) {
     size_t n = (size_t)2 * (W + 2) * C + (size_t)2 * H * C;
     k_zero_border<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, H, W, C);
     LAUNCH_CHECK(c, "k_zero_border");
+    cuda_wrote(c, x, (size_t)(H + 2) * (W + 2) * C * sizeof(float));
     return 0;
 }
 
@@ -166,5 +170,6 @@ int cuda_relu_bwd(void *ctx, float *dy, const float *y, size_t n) {
     if (!n) return 0;
     k_relu_bwd<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(dy, y, n);
     LAUNCH_CHECK(c, "k_relu_bwd");
+    cuda_wrote(c, dy, n * sizeof(float));
     return 0;
 }

@@ -7,56 +7,53 @@
  *
  *   fp32  cublasGemmEx, CUBLAS_COMPUTE_32F (no tensor-core down-conversion)
  *   tf32  cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_TF32 (fp32 in/out, tf32 products)
- *   bf16  operands converted to bf16 (round to nearest even) into scratch
- *         buffers, fp32 output and accumulation (CUBLAS_COMPUTE_32F). A
- *         DREAM_GEMM_B_CONST operand is converted once and cached, keyed by
- *         its pointer and shape; upload/copy/zero/free over it drop the copy.
+ *   bf16  operands converted to bf16 (round to nearest even), fp32 output and
+ *         accumulation (CUBLAS_COMPUTE_32F).
+ *
+ * bf16 conversions are flat copies of fp32 spans, so every matrix view inside
+ * a converted span is found at the same offset with the same ld. The engine's
+ * shifted-tap convolutions (9 gemms over one padded activation, 9 weight
+ * slices of one allocation) then convert each activation and weight once:
+ *   - B with DREAM_GEMM_B_CONST: the whole allocation holding B is converted
+ *     once and cached; upload/copy/zero/free over it drop the copy.
+ *   - A: the last converted span (the whole allocation when it is at most
+ *     twice the view's span) is kept as a mirror; any op that writes into it
+ *     drops it (cuda_wrote), so a stale mirror is never read.
  */
 #include "cuda_internal.h"
 #include <stdio.h>
 #include <string.h>
 
-/* dst (rows, ldd) bf16 = src (rows, cols, lds) fp32 */
-__global__ void k_to_bf16(const float *__restrict__ src, int lds, __nv_bfloat16 *__restrict__ dst,
-                          int ldd, int rows, int cols) {
-    size_t n = (size_t)rows * cols;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        size_t r = i / (size_t)cols, c = i % (size_t)cols;
-        dst[r * (size_t)ldd + c] = __float2bfloat16_rn(src[r * (size_t)lds + c]);
+#define GS_LOOP(i, n) \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+__global__ void k_to_bf16_flat(const float *__restrict__ src, __nv_bfloat16 *__restrict__ dst, size_t n) {
+    GS_LOOP(i, n) dst[i] = __float2bfloat16_rn(src[i]);
+}
+
+__global__ void k_scale(float *C, int M, int N, int ldc, float beta) {
+    size_t n = (size_t)M * N;
+    GS_LOOP(e, n) {
+        size_t r = e / (size_t)N, cc = e % (size_t)N;
+        C[r * (size_t)ldc + cc] *= beta;
     }
 }
 
-static int ld16_of(int cols) { return (cols + 7) / 8 * 8; }     /* 16-byte aligned rows */
-
-static int to_bf16(cuda_ctx_t *c, const float *src, int rows, int cols, int ld, __nv_bfloat16 *dst,
-                   int ldd) {
-    size_t n = (size_t)rows * cols;
+static int to_bf16(cuda_ctx_t *c, const float *src, size_t n, __nv_bfloat16 *dst) {
     if (!n) return 0;
-    k_to_bf16<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(src, ld, dst, ldd, rows, cols);
-    LAUNCH_CHECK(c, "k_to_bf16");
-    return 0;
-}
-
-/* grows a bf16 scratch buffer to at least n elements */
-static int scratch_reserve(cuda_ctx_t *c, __nv_bfloat16 **buf, size_t *cap, size_t n) {
-    if (n <= *cap) return 0;
-    size_t want = n + n / 4;
-    cuda_free_raw(c, *buf, *cap * sizeof(__nv_bfloat16));  /* cudaFree waits for prior users */
-    *buf = NULL; *cap = 0;
-    *buf = (__nv_bfloat16 *)cuda_alloc_raw(c, want * sizeof(__nv_bfloat16));
-    if (!*buf) return -1;
-    *cap = want;
+    k_to_bf16_flat<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(src, dst, n);
+    LAUNCH_CHECK(c, "k_to_bf16_flat");
     return 0;
 }
 
 void cuda_bf16_cache_invalidate(cuda_ctx_t *c, const void *p, size_t bytes) {
+    cuda_wrote(c, p, bytes);
     const char *lo = (const char *)p, *hi = lo + bytes;
     for (int i = 0; i < c->ncache;) {
         cuda_bf16_entry_t *e = &c->cache[i];
-        const char *elo = (const char *)e->src, *ehi = elo + e->src_bytes;
+        const char *elo = (const char *)e->src, *ehi = elo + e->n * sizeof(float);
         if (elo < hi && lo < ehi) {
-            cuda_free_raw(c, e->dst, e->bytes);
+            cuda_free_raw(c, e->dst, e->n * sizeof(__nv_bfloat16));
             c->cache[i] = c->cache[--c->ncache];
         } else {
             i++;
@@ -65,45 +62,75 @@ void cuda_bf16_cache_invalidate(cuda_ctx_t *c, const void *p, size_t bytes) {
 }
 
 void cuda_bf16_cache_clear(cuda_ctx_t *c) {
-    for (int i = 0; i < c->ncache; i++) cuda_free_raw(c, c->cache[i].dst, c->cache[i].bytes);
+    for (int i = 0; i < c->ncache; i++)
+        cuda_free_raw(c, c->cache[i].dst, c->cache[i].n * sizeof(__nv_bfloat16));
     c->ncache = 0;
 }
 
-/* bf16 copy of a constant operand, converted on first use */
-static const __nv_bfloat16 *cache_get(cuda_ctx_t *c, const float *src, int rows, int cols, int ld,
-                                      int *ldd) {
+/* The span to convert for a view [p, p + span): its whole allocation if that is
+ * known and (for A) not much larger, else the view's own span. */
+static void region_of(cuda_ctx_t *c, const float *p, size_t span, int whole, const float **rs,
+                      size_t *rn) {
+    const char *base;
+    size_t bytes;
+    *rs = p;
+    *rn = span;
+    if (cuda_alloc_find(c, p, &base, &bytes) != 0) return;
+    size_t nf = bytes / sizeof(float);
+    const float *b = (const float *)base;
+    if ((size_t)(p - b) + span > nf) return;        /* view runs past the allocation: keep span */
+    if (whole || nf <= 2 * span) { *rs = b; *rn = nf; }
+}
+
+/* bf16 pointer for a constant view [p, p + span) */
+static const __nv_bfloat16 *const_bf16(cuda_ctx_t *c, const float *p, size_t span) {
     for (int i = 0; i < c->ncache; i++) {
         cuda_bf16_entry_t *e = &c->cache[i];
-        if (e->src == src && e->rows == rows && e->cols == cols && e->ld == ld) {
-            *ldd = e->ldb16;
-            return e->dst;
-        }
+        if (p >= e->src && p + span <= e->src + e->n) return e->dst + (p - e->src);
     }
     if (c->ncache == CUDA_BF16_CACHE_MAX) {         /* evict the oldest */
-        cuda_free_raw(c, c->cache[0].dst, c->cache[0].bytes);
+        cuda_free_raw(c, c->cache[0].dst, c->cache[0].n * sizeof(__nv_bfloat16));
         memmove(&c->cache[0], &c->cache[1], (CUDA_BF16_CACHE_MAX - 1) * sizeof c->cache[0]);
         c->ncache--;
     }
     cuda_bf16_entry_t e;
-    e.src = src; e.rows = rows; e.cols = cols; e.ld = ld;
-    e.src_bytes = ((size_t)(rows - 1) * ld + cols) * sizeof(float);
-    e.ldb16 = ld16_of(cols);
-    e.bytes = (size_t)rows * e.ldb16 * sizeof(__nv_bfloat16);
-    e.dst = (__nv_bfloat16 *)cuda_alloc_raw(c, e.bytes);
+    region_of(c, p, span, 1, &e.src, &e.n);
+    e.dst = (__nv_bfloat16 *)cuda_alloc_raw(c, e.n * sizeof(__nv_bfloat16));
     if (!e.dst) return NULL;
-    if (to_bf16(c, src, rows, cols, ld, e.dst, e.ldb16) != 0) {
-        cuda_free_raw(c, e.dst, e.bytes);
+    if (to_bf16(c, e.src, e.n, e.dst) != 0) {
+        cuda_free_raw(c, e.dst, e.n * sizeof(__nv_bfloat16));
         return NULL;
     }
     c->cache[c->ncache++] = e;
-    *ldd = e.ldb16;
-    return e.dst;
+    return e.dst + (p - e.src);
 }
 
-int cuda_gemm(void *ctx, int transA, int transB, int M, int N, int K, float alpha,
-              const float *A, int lda, const float *B, int ldb, float beta,
-              float *C, int ldc, int flags) {
-    cuda_ctx_t *c = (cuda_ctx_t *)ctx;
+/* bf16 pointer for a variable view [p, p + span), through the mirror */
+static const __nv_bfloat16 *mirror_bf16(cuda_ctx_t *c, const float *p, size_t span) {
+    cuda_bf16_entry_t *m = &c->mirror;
+    if (m->src && p >= m->src && p + span <= m->src + m->n) return m->dst + (p - m->src);
+    const float *rs;
+    size_t rn;
+    region_of(c, p, span, 0, &rs, &rn);
+    if (rn > c->mirror_cap) {
+        cuda_free_raw(c, m->dst, c->mirror_cap * sizeof(__nv_bfloat16));   /* waits for users */
+        m->dst = NULL;
+        m->src = NULL;
+        c->mirror_cap = 0;
+        size_t want = rn + rn / 4;
+        m->dst = (__nv_bfloat16 *)cuda_alloc_raw(c, want * sizeof(__nv_bfloat16));
+        if (!m->dst) return NULL;
+        c->mirror_cap = want;
+    }
+    if (to_bf16(c, rs, rn, m->dst) != 0) return NULL;
+    m->src = rs;
+    m->n = rn;
+    return m->dst + (p - rs);
+}
+
+static int gemm_impl(cuda_ctx_t *c, int transA, int transB, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta,
+                     float *C, int ldc, int flags) {
     if (M < 0 || N < 0 || K < 0) {
         snprintf(c->err, sizeof c->err, "gemm: negative size M=%d N=%d K=%d", M, N, K);
         return -1;
@@ -118,10 +145,15 @@ int cuda_gemm(void *ctx, int transA, int transB, int M, int N, int K, float alph
                  M, N, K, transA, transB, lda, ldb, ldc);
         return -1;
     }
+    if (K == 0) {                                   /* C = beta * C, as the CPU reference */
+        k_scale<<<cuda_grid(c, (size_t)M * N, 256), 256, 0, c->stream>>>(C, M, N, ldc, beta);
+        LAUNCH_CHECK(c, "k_scale");
+        return 0;
+    }
     cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
 
-    if (c->prec != DREAM_PREC_BF16 || K == 0) {
+    if (c->prec != DREAM_PREC_BF16) {
         cublasComputeType_t ct = c->prec == DREAM_PREC_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32
                                                             : CUBLAS_COMPUTE_32F;
         CUBLAS_CHECK(c, cublasGemmEx(c->cublas, opB, opA, N, M, K, &alpha, B, CUDA_R_32F, ldb, A,
@@ -131,21 +163,36 @@ int cuda_gemm(void *ctx, int transA, int transB, int M, int N, int K, float alph
     }
 
     /* bf16 operands, fp32 accumulate and output */
-    int lda16 = ld16_of(acols), ldb16 = 0;
-    if (scratch_reserve(c, &c->scratch_a, &c->scratch_a_n, (size_t)arows * lda16) != 0) return -1;
-    if (to_bf16(c, A, arows, acols, lda, c->scratch_a, lda16) != 0) return -1;
+    size_t aspan = (size_t)(arows - 1) * lda + acols, bspan = (size_t)(brows - 1) * ldb + bcols;
     const __nv_bfloat16 *Bh;
     if (flags & DREAM_GEMM_B_CONST) {
-        Bh = cache_get(c, B, brows, bcols, ldb, &ldb16);
-        if (!Bh) return -1;
+        Bh = const_bf16(c, B, bspan);
     } else {
-        ldb16 = ld16_of(bcols);
-        if (scratch_reserve(c, &c->scratch_b, &c->scratch_b_n, (size_t)brows * ldb16) != 0) return -1;
-        if (to_bf16(c, B, brows, bcols, ldb, c->scratch_b, ldb16) != 0) return -1;
+        if (bspan > c->scratch_b_n) {
+            cuda_free_raw(c, c->scratch_b, c->scratch_b_n * sizeof(__nv_bfloat16));
+            c->scratch_b = NULL;
+            c->scratch_b_n = 0;
+            c->scratch_b = (__nv_bfloat16 *)cuda_alloc_raw(c, (bspan + bspan / 4) * sizeof(__nv_bfloat16));
+            if (!c->scratch_b) return -1;
+            c->scratch_b_n = bspan + bspan / 4;
+        }
+        if (to_bf16(c, B, bspan, c->scratch_b) != 0) return -1;
         Bh = c->scratch_b;
     }
-    CUBLAS_CHECK(c, cublasGemmEx(c->cublas, opB, opA, N, M, K, &alpha, Bh, CUDA_R_16BF, ldb16,
-                                 c->scratch_a, CUDA_R_16BF, lda16, &beta, C, CUDA_R_32F, ldc,
-                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    if (!Bh) return -1;
+    const __nv_bfloat16 *Ah = mirror_bf16(c, A, aspan);  /* after B: B's conversion cannot drop it */
+    if (!Ah) return -1;
+    CUBLAS_CHECK(c, cublasGemmEx(c->cublas, opB, opA, N, M, K, &alpha, Bh, CUDA_R_16BF, ldb, Ah,
+                                 CUDA_R_16BF, lda, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
+                                 CUBLAS_GEMM_DEFAULT));
     return 0;
+}
+
+int cuda_gemm(void *ctx, int transA, int transB, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta,
+              float *C, int ldc, int flags) {
+    cuda_ctx_t *c = (cuda_ctx_t *)ctx;
+    int rc = gemm_impl(c, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, flags);
+    if (M > 0 && N > 0) cuda_wrote(c, C, ((size_t)(M - 1) * ldc + N) * sizeof(float));  /* after the read */
+    return rc;
 }

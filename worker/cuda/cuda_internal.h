@@ -22,17 +22,15 @@ extern "C" {
 }
 #include "cuda_check.h"
 
-/* one cached bf16 copy of a constant (DREAM_GEMM_B_CONST) gemm operand */
+/* A flat bf16 copy of an fp32 span [src, src + n): any matrix view inside the
+ * span is found at the same element offset in dst, with the same ld. */
 typedef struct cuda_bf16_entry {
-    const float *src;        /* key: the fp32 device pointer ... */
-    int rows, cols, ld;      /* ... and the shape it was converted with */
-    size_t src_bytes;        /* extent of the fp32 source (for invalidation) */
-    __nv_bfloat16 *dst;      /* (rows, ldb16) */
-    int ldb16;
-    size_t bytes;
+    const float *src;
+    size_t n;                /* floats */
+    __nv_bfloat16 *dst;
 } cuda_bf16_entry_t;
 
-#define CUDA_BF16_CACHE_MAX 64
+#define CUDA_BF16_CACHE_MAX 256
 #define CUDA_RED_SLOTS 1024          /* per-block partial sums of reductions */
 
 typedef struct cuda_ctx {
@@ -46,11 +44,14 @@ typedef struct cuda_ctx {
     int *small;                       /* staging for host-side cls / masks (objective) */
     size_t small_bytes;
     float *obj_scratch;               /* objective: per-subject 1/count (DREAM_MAX_SUBJECTS=4, padded) */
-    /* bf16 gemm operands */
-    __nv_bfloat16 *scratch_a, *scratch_b;
-    size_t scratch_a_n, scratch_b_n;  /* elements */
+    /* bf16 gemm operands: constant B spans are cached (invalidated by upload/copy/zero/free);
+     * the last converted A span is a mirror, invalidated by any op that writes into it */
     cuda_bf16_entry_t cache[CUDA_BF16_CACHE_MAX];
     int ncache;
+    cuda_bf16_entry_t mirror;         /* mirror.src == NULL: invalid */
+    size_t mirror_cap;                /* elements allocated in mirror.dst */
+    __nv_bfloat16 *scratch_b;         /* non-constant B */
+    size_t scratch_b_n;
     /* memory accounting (alloc/free through the iface + internal buffers) */
     size_t bytes_live, bytes_peak;
     int nsm;                          /* multiprocessors, for grid sizing */
@@ -69,7 +70,16 @@ static inline unsigned cuda_grid(const cuda_ctx_t *c, size_t n, int threads) {
 /* internal allocation with accounting (zeroed); NULL + ctx error on failure */
 void *cuda_alloc_raw(cuda_ctx_t *c, size_t bytes);
 void cuda_free_raw(cuda_ctx_t *c, void *p, size_t bytes);
-/* drops cached bf16 copies whose source overlaps [p, p+bytes) */
+/* the tracked allocation containing p: base and size; 0 if found */
+int cuda_alloc_find(cuda_ctx_t *c, const void *p, const char **base, size_t *bytes);
+/* every op calls this for each range it writes: drops the bf16 A mirror if it overlaps */
+static inline void cuda_wrote(cuda_ctx_t *c, const void *p, size_t bytes) {
+    if (!c->mirror.src) return;
+    const char *lo = (const char *)p, *hi = lo + bytes;
+    const char *mlo = (const char *)c->mirror.src, *mhi = mlo + c->mirror.n * sizeof(float);
+    if (lo < mhi && mlo < hi) c->mirror.src = NULL;
+}
+/* drops cached bf16 copies whose source overlaps [p, p+bytes) (and the mirror) */
 void cuda_bf16_cache_invalidate(cuda_ctx_t *c, const void *p, size_t bytes);
 void cuda_bf16_cache_clear(cuda_ctx_t *c);
 

@@ -1,6 +1,6 @@
 /*
  * cuda_loss.cu — the ops at both ends of the network: the input
- * normalisation (and its adjoint), the score-grid objective and the patch
+ * normalisation (and its adjoint; input_fwd also zeroes xp's border), the score-grid objective and the patch
  * prior's activation. Semantics: backend.h.
  *
  * Reductions are deterministic: each block writes a double partial into
@@ -41,12 +41,17 @@ static unsigned red_grid(const cuda_ctx_t *c, size_t n) {
 
 typedef struct { float scale[3], shift[3]; int perm[3]; } in_norm_t;
 
+/* one thread per padded pixel (H+2, W+2): the border is written as zero */
 __global__ void k_input_fwd(const float *__restrict__ x, int H, int W, in_norm_t nm, float *__restrict__ xp) {
-    size_t n = (size_t)H * W;
+    size_t n = (size_t)(H + 2) * (W + 2);
     GS_LOOP(pix, n) {
-        size_t i = pix / (size_t)W, j = pix % (size_t)W;
-        const float *px = x + pix * 3;
-        float *o = xp + ((i + 1) * (size_t)(W + 2) + j + 1) * 3;
+        size_t i = pix / (size_t)(W + 2), j = pix % (size_t)(W + 2);
+        float *o = xp + pix * 3;
+        if (i == 0 || j == 0 || i > (size_t)H || j > (size_t)W) {
+            o[0] = o[1] = o[2] = 0.f;
+            continue;
+        }
+        const float *px = x + ((i - 1) * (size_t)W + (j - 1)) * 3;
         for (int c = 0; c < 3; c++) o[c] = px[nm.perm[c]] * nm.scale[c] + nm.shift[c];
     }
 }
@@ -84,10 +89,10 @@ int cuda_input_fwd(void *ctx, const float *x, int H, int W, const float scale[3]
     cuda_ctx_t *c = (cuda_ctx_t *)ctx;
     in_norm_t nm;
     if (norm_args(c, "input_fwd", H, W, scale, shift, perm, &nm)) return -1;
-    size_t n = (size_t)H * W;
-    if (!n) return 0;
+    size_t n = (size_t)(H + 2) * (W + 2);
     k_input_fwd<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, H, W, nm, xp);
     LAUNCH_CHECK(c, "k_input_fwd");
+    cuda_wrote(c, xp, (size_t)(H + 2) * (W + 2) * 3 * sizeof(float));
     return 0;
 }
 
@@ -100,6 +105,7 @@ int cuda_input_bwd_add(void *ctx, const float *dxp, int H, int W, const float sc
     if (!n) return 0;
     k_input_bwd_add<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(dxp, H, W, nm, dx);
     LAUNCH_CHECK(c, "k_input_bwd_add");
+    cuda_wrote(c, dx, n * 3 * sizeof(float));
     return 0;
 }
 
@@ -213,6 +219,8 @@ int cuda_objective(void *ctx, const float *logits, int ncell, int ncls, int nsub
     k_objective_grad<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(ncell, ncls, nsubj, dcls, dmasks,
                                                                    mean_weight, c->obj_scratch, dlogits);
     LAUNCH_CHECK(c, "k_objective_grad");
+    cuda_wrote(c, dlogits, n * sizeof(float));
+    cuda_wrote(c, loss_acc, sizeof(float));
     return 0;
 }
 
@@ -267,5 +275,8 @@ int cuda_prior_act(void *ctx, float *z, int M, int K, const float *mu, int kind,
     LAUNCH_CHECK(c, "k_prior_act");
     k_red_finish<<<1, RED_THREADS, 0, c->stream>>>(c->red, (int)g, (double)scale / cnt, loss_acc);
     LAUNCH_CHECK(c, "k_red_finish");
+    cuda_wrote(c, z, n * sizeof(float));
+    cuda_wrote(c, dz, n * sizeof(float));
+    cuda_wrote(c, loss_acc, sizeof(float));
     return 0;
 }

@@ -46,6 +46,8 @@ int cuda_maxpool2_fwd(void *ctx, const float *x, int H, int W, int C, float *y, 
     size_t n = (size_t)(ho + 2) * (wo + 2) * C;
     k_maxpool2_fwd<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, W, C, ho, wo, y, idx);
     LAUNCH_CHECK(c, "k_maxpool2_fwd");
+    cuda_wrote(c, y, n * sizeof(float));
+    cuda_wrote(c, idx, (size_t)ho * wo * C);
     return 0;
 }
 
@@ -81,6 +83,7 @@ int cuda_maxpool2_bwd(void *ctx, const float *dy, const uint8_t *idx, int H, int
     size_t n = (size_t)(H + 2) * (W + 2) * C;
     k_maxpool2_bwd<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(dy, idx, H, W, C, dx);
     LAUNCH_CHECK(c, "k_maxpool2_bwd");
+    cuda_wrote(c, dx, n * sizeof(float));
     return 0;
 }
 
@@ -113,6 +116,7 @@ int cuda_meanpool_fwd(void *ctx, const float *x, int H, int W, int C, int p, flo
     if (!n) return 0;
     k_meanpool_fwd<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, W, C, p, hd, wd, d);
     LAUNCH_CHECK(c, "k_meanpool_fwd");
+    cuda_wrote(c, d, n * sizeof(float));
     return 0;
 }
 
@@ -141,5 +145,6 @@ int cuda_meanpool_bwd_add(void *ctx, const float *dd, int H, int W, int C, int p
     if (!n) return 0;
     k_meanpool_bwd_add<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(dd, W, C, p, hd, wd, dx);
     LAUNCH_CHECK(c, "k_meanpool_bwd_add");
+    cuda_wrote(c, dx, (size_t)H * W * C * sizeof(float));
     return 0;
 }
