@@ -29,9 +29,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT        ?= -O2 -march=x86-64-v2 -g
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
-CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) -pthread -Icommon -Iworker -Iserver -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) -pthread -fopenmp -Icommon -Iworker -Iserver -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 CXXFLAGS_ALL := -std=gnu++17 $(OPT) $(WARN) -pthread -Icommon -Iworker -Iserver -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
-LDLIBS_ALL := $(PKG_LIBS) -lstdc++ -lm -pthread
+LDLIBS_ALL := $(PKG_LIBS) -lstdc++ -lm -pthread -fopenmp
 ifeq ($(SAN),1)
   CFLAGS_ALL   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   CXXFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -57,7 +57,9 @@ obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
 
 ifneq ($(NVCC),)
 ifneq ($(NO_CUDA),1)
+ifneq ($(CUDA_SRC),)
   HAVE_CUDA := 1
+endif
 endif
 endif
 ifeq ($(HAVE_CUDA),1)

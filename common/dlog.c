@@ -30,7 +30,14 @@ int dream_err_prefix(dream_err_t *err, const char *fmt, ...) {
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = 0;
-    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+    size_t lp = strlen(pre);
+    if (lp > sizeof err->msg - 3) lp = sizeof err->msg - 3;
+    memcpy(err->msg, pre, lp);
+    memcpy(err->msg + lp, ": ", 2);
+    size_t lo = strlen(old), room = sizeof err->msg - lp - 3;
+    if (lo > room) lo = room;
+    memcpy(err->msg + lp + 2, old, lo);
+    err->msg[lp + 2 + lo] = 0;
     return -1;
 }
 

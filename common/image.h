@@ -29,6 +29,9 @@ dream_image_t *dream_image_load_mem(const void *buf, size_t len, dream_err_t *er
 int dream_image_save(const dream_image_t *im, const char *path, dream_err_t *err);
 /* PNG encode to a malloc'd buffer (for /snapshot.png). */
 int dream_image_encode_png(const dream_image_t *im, uint8_t **out, size_t *out_len, dream_err_t *err);
+/* JPEG encode (quality 1..100) to a malloc'd buffer; dream_image_save uses quality 92. */
+int dream_image_encode_jpeg(const dream_image_t *im, int quality, uint8_t **out, size_t *out_len,
+                            dream_err_t *err);
 
 /* float <-> 8-bit RGB (h, w, 3) */
 void dream_image_to_rgb8(const dream_image_t *im, uint8_t *rgb);
@@ -38,17 +41,21 @@ typedef enum { DREAM_INTERP_BILINEAR = 0, DREAM_INTERP_BICUBIC = 1 } dream_inter
 
 /* dst = src zoomed by `zoom` (>1 magnifies) and rotated by `angle_deg` (counter-clockwise)
  * about the image centre; dst and src have the same size and channels. Samples outside
- * src clamp to the edge. Returns 0, or -1 on size mismatch. */
+ * src clamp to the edge. Returns 0, or -1 on size mismatch (also: dst == src, zoom not
+ * finite/positive, angle not finite). Centre ((w-1)/2, (h-1)/2): dst pixel p samples
+ * src at c + R(angle) (p - c) / zoom; zoom 1, angle 0 is an exact copy. */
 int dream_warp(const dream_image_t *src, dream_image_t *dst, double zoom, double angle_deg,
                dream_interp_t interp, dream_err_t *err);
-/* As dream_warp, also writing a coverage mask (h, w) with 1 where the sample fell inside src. */
+/* As dream_warp, also writing a coverage mask (h, w) with 1 where the sample fell inside src
+ * (inside the pixel footprint [-0.5, w-0.5] x [-0.5, h-0.5]); covered may be NULL. */
 int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
                     double angle_deg, dream_interp_t interp, dream_err_t *err);
 
 /* The seed's keyframe interpolation. `next` was made from `prev` warped by (zoom, angle).
  * For t in [0, 1]: warp prev forward by (zoom^t, t*angle) and next backward by
  * (zoom^(t-1), (t-1)*angle), crossfade (1-t, t); where next's backward warp leaves the
- * frame uncovered, use prev's warp alone. out has prev's size. */
+ * frame uncovered, use prev's warp alone. out has prev's size and must not alias prev or next.
+ * t = 0 gives prev exactly, t = 1 next exactly. Both warps are bilinear. */
 int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,
                       double angle_deg, double t, dream_image_t *out, dream_err_t *err);
 

@@ -34,7 +34,11 @@ static void find_data_dir(void) {
             char probe[PATH_MAX + 64];
             snprintf(probe, sizeof probe, "%s/imagenet_classes.txt", cand);
             if (is_dir(cand) && access(probe, R_OK) == 0) {
-                if (!realpath(cand, g_data_dir)) snprintf(g_data_dir, sizeof g_data_dir, "%s", cand);
+                if (!realpath(cand, g_data_dir)) {
+                    size_t l = strlen(cand) < sizeof g_data_dir - 1 ? strlen(cand) : sizeof g_data_dir - 1;
+                    memcpy(g_data_dir, cand, l);
+                    g_data_dir[l] = 0;
+                }
                 return;
             }
         }

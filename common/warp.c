@@ -1,0 +1,238 @@
+/*
+ * warp.c — zoom + rotate warps about the image centre and the seed's keyframe
+ * interpolation (see image.h).
+ *
+ * Geometry (pixel centres at integer coordinates, x right, y down, centre
+ * c = ((w-1)/2, (h-1)/2)): destination pixel p samples the source at
+ *     s = c + R(angle) (p - c) / zoom,   R(a) = [[cos a, -sin a], [sin a, cos a]]
+ * so zoom > 1 magnifies and a positive angle turns the picture counter-clockwise
+ * on screen. Warps compose: W(z1, a1) after W(z2, a2) == W(z1*z2, a1+a2).
+ * A sample is "covered" when s lies inside the source pixels' footprint,
+ * [-0.5, w-0.5] x [-0.5, h-0.5]; outside it the edge pixels are repeated (clamp).
+ *
+ * Interpolation kernels: bilinear, or bicubic Keys with a = -0.5 (Catmull-Rom),
+ * which reproduces linear ramps exactly and may overshoot slightly near edges
+ * (no clamping here: callers clip, and saving clamps to 0..255).
+ *
+ * Large images split their rows over two pthreads; small ones run inline.
+ */
+#include "image.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COVER_EPS 1e-6
+#define THREAD_MIN_PIXELS (256 * 1024)
+
+typedef struct {
+    const dream_image_t *src;
+    dream_image_t *dst;
+    uint8_t *covered;                 /* (h, w) or NULL */
+    double cx, cy, a, b;              /* a = cos/zoom, b = sin/zoom */
+    dream_interp_t interp;
+    int y0, y1;
+} warp_job_t;
+
+static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Keys cubic weights for fractional offset t in [0, 1), taps at -1, 0, 1, 2. */
+static inline void keys_weights(double t, float w[4]) {
+    const double A = -0.5;
+    double t2 = t * t, t3 = t2 * t;
+    double u = 1.0 - t, u2 = u * u, u3 = u2 * u;
+    w[0] = (float)(A * t3 - 2.0 * A * t2 + A * t);              /* distance 1 + t */
+    w[1] = (float)((A + 2.0) * t3 - (A + 3.0) * t2 + 1.0);      /* distance t     */
+    w[2] = (float)((A + 2.0) * u3 - (A + 3.0) * u2 + 1.0);      /* distance 1 - t */
+    w[3] = (float)(A * u3 - 2.0 * A * u2 + A * u);              /* distance 2 - t */
+}
+
+/* Bilinear sample at (sx, sy) into out[0..C); clamps at the edges. */
+static inline void sample_bilinear(const float *sp, int W, int H, int C, double sx, double sy,
+                                   float *out) {
+    if (sx >= 0.0 && sy >= 0.0 && sx < W - 1 && sy < H - 1) {   /* interior: no clamping */
+        const int x0 = (int)sx, y0 = (int)sy;
+        const float tx = (float)(sx - x0), ty = (float)(sy - y0);
+        const float w00 = (1.0f - tx) * (1.0f - ty), w01 = tx * (1.0f - ty);
+        const float w10 = (1.0f - tx) * ty, w11 = tx * ty;
+        const float *p = sp + ((size_t)y0 * W + x0) * C, *q = p + (size_t)W * C;
+        if (C == 3) {
+            out[0] = w00 * p[0] + w01 * p[3] + w10 * q[0] + w11 * q[3];
+            out[1] = w00 * p[1] + w01 * p[4] + w10 * q[1] + w11 * q[4];
+            out[2] = w00 * p[2] + w01 * p[5] + w10 * q[2] + w11 * q[5];
+        } else {
+            for (int ch = 0; ch < C; ch++)
+                out[ch] = w00 * p[ch] + w01 * p[C + ch] + w10 * q[ch] + w11 * q[C + ch];
+        }
+        return;
+    }
+    /* keep far-away samples in a range where floor() fits an int */
+    if (sx < -4.0) sx = -4.0; else if (sx > W + 3.0) sx = W + 3.0;
+    if (sy < -4.0) sy = -4.0; else if (sy > H + 3.0) sy = H + 3.0;
+    const double fx0 = floor(sx), fy0 = floor(sy);
+    const int x0 = (int)fx0, y0 = (int)fy0;
+    const float tx = (float)(sx - fx0), ty = (float)(sy - fy0);
+    const int xa = clampi(x0, 0, W - 1) * C, xb = clampi(x0 + 1, 0, W - 1) * C;
+    const float *ra = sp + (size_t)clampi(y0, 0, H - 1) * W * C;
+    const float *rb = sp + (size_t)clampi(y0 + 1, 0, H - 1) * W * C;
+    for (int ch = 0; ch < C; ch++) {
+        float top = ra[xa + ch] * (1.0f - tx) + ra[xb + ch] * tx;
+        float bot = rb[xa + ch] * (1.0f - tx) + rb[xb + ch] * tx;
+        out[ch] = top * (1.0f - ty) + bot * ty;
+    }
+}
+
+/* Keys bicubic sample at (sx, sy) into out[0..C); taps clamp at the edges. */
+static inline void sample_bicubic(const float *sp, int W, int H, int C, double sx, double sy,
+                                  float *out) {
+    if (sx < -4.0) sx = -4.0; else if (sx > W + 3.0) sx = W + 3.0;
+    if (sy < -4.0) sy = -4.0; else if (sy > H + 3.0) sy = H + 3.0;
+    const double fx0 = floor(sx), fy0 = floor(sy);
+    const int x0 = (int)fx0, y0 = (int)fy0;
+    float wx[4], wy[4];
+    keys_weights(sx - fx0, wx);
+    keys_weights(sy - fy0, wy);
+    int xi[4];
+    const float *rows[4];
+    for (int k = 0; k < 4; k++) {
+        xi[k] = clampi(x0 - 1 + k, 0, W - 1) * C;
+        rows[k] = sp + (size_t)clampi(y0 - 1 + k, 0, H - 1) * W * C;
+    }
+    for (int ch = 0; ch < C; ch++) {
+        float acc = 0.0f;
+        for (int r = 0; r < 4; r++) {
+            const float *row = rows[r] + ch;
+            acc += wy[r] * (wx[0] * row[xi[0]] + wx[1] * row[xi[1]] + wx[2] * row[xi[2]] +
+                            wx[3] * row[xi[3]]);
+        }
+        out[ch] = acc;
+    }
+}
+
+static void warp_rows(const warp_job_t *j) {
+    const dream_image_t *src = j->src;
+    const int W = src->w, H = src->h, C = src->c;
+    const float *sp = src->px;
+    const double lo_x = -0.5 - COVER_EPS, hi_x = W - 0.5 + COVER_EPS;
+    const double lo_y = -0.5 - COVER_EPS, hi_y = H - 0.5 + COVER_EPS;
+    const int cubic = j->interp == DREAM_INTERP_BICUBIC;
+    for (int y = j->y0; y < j->y1; y++) {
+        const double dy = y - j->cy;
+        float *out = j->dst->px + (size_t)y * W * C;
+        uint8_t *cov = j->covered ? j->covered + (size_t)y * W : NULL;
+        for (int x = 0; x < W; x++, out += C) {
+            const double dx = x - j->cx;
+            const double sx = j->cx + j->a * dx - j->b * dy;
+            const double sy = j->cy + j->b * dx + j->a * dy;
+            if (cov) cov[x] = sx >= lo_x && sx <= hi_x && sy >= lo_y && sy <= hi_y;
+            if (cubic) sample_bicubic(sp, W, H, C, sx, sy, out);
+            else sample_bilinear(sp, W, H, C, sx, sy, out);
+        }
+    }
+}
+
+static void *warp_thread(void *arg) {
+    warp_rows(arg);
+    return NULL;
+}
+
+static int same_shape(const dream_image_t *a, const dream_image_t *b) {
+    return a->w == b->w && a->h == b->h && a->c == b->c;
+}
+
+static int check_pair(const dream_image_t *src, const dream_image_t *dst, const char *what,
+                      dream_err_t *err) {
+    if (!src || !dst || !src->px || !dst->px) return dream_err_set(err, "%s: NULL image", what);
+    if (!same_shape(src, dst))
+        return dream_err_set(err, "%s: size mismatch (%dx%dx%d vs %dx%dx%d)", what, src->w, src->h,
+                             src->c, dst->w, dst->h, dst->c);
+    if (src->px == dst->px) return dream_err_set(err, "%s: source and destination must differ", what);
+    if (src->w <= 0 || src->h <= 0 || src->c <= 0)
+        return dream_err_set(err, "%s: empty image", what);
+    return 0;
+}
+
+int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
+                    double angle_deg, dream_interp_t interp, dream_err_t *err) {
+    if (check_pair(src, dst, "dream_warp", err) < 0) return -1;
+    if (!isfinite(zoom) || zoom <= 1e-6 || zoom > 1e6)
+        return dream_err_set(err, "dream_warp: invalid zoom %g", zoom);
+    if (!isfinite(angle_deg)) return dream_err_set(err, "dream_warp: invalid angle %g", angle_deg);
+    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
+        return dream_err_set(err, "dream_warp: unknown interpolation %d", (int)interp);
+
+    double rad = fmod(angle_deg, 360.0) * (M_PI / 180.0);
+    double cs = cos(rad), sn = sin(rad);
+    /* exact quarter turns keep the pixel grid exact */
+    if (fabs(cs) < 1e-12) cs = 0.0;
+    if (fabs(sn) < 1e-12) sn = 0.0;
+    warp_job_t job = {
+        .src = src, .dst = dst, .covered = covered,
+        .cx = (src->w - 1) * 0.5, .cy = (src->h - 1) * 0.5,
+        .a = cs / zoom, .b = sn / zoom, .interp = interp, .y0 = 0, .y1 = src->h,
+    };
+    if ((size_t)src->w * src->h >= THREAD_MIN_PIXELS && src->h >= 2) {
+        warp_job_t top = job, bottom = job;
+        top.y1 = bottom.y0 = src->h / 2;
+        pthread_t th;
+        if (pthread_create(&th, NULL, warp_thread, &bottom) == 0) {
+            warp_rows(&top);
+            pthread_join(th, NULL);
+            return 0;
+        }
+    }
+    warp_rows(&job);
+    return 0;
+}
+
+int dream_warp(const dream_image_t *src, dream_image_t *dst, double zoom, double angle_deg,
+               dream_interp_t interp, dream_err_t *err) {
+    return dream_warp_mask(src, dst, NULL, zoom, angle_deg, interp, err);
+}
+
+int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,
+                      double angle_deg, double t, dream_image_t *out, dream_err_t *err) {
+    const char *what = "dream_interpolate";
+    if (!prev || !next || !out || !prev->px || !next->px || !out->px)
+        return dream_err_set(err, "%s: NULL image", what);
+    if (!same_shape(prev, next) || !same_shape(prev, out))
+        return dream_err_set(err, "%s: size mismatch (prev %dx%dx%d, next %dx%dx%d, out %dx%dx%d)",
+                             what, prev->w, prev->h, prev->c, next->w, next->h, next->c,
+                             out->w, out->h, out->c);
+    if (out->px == prev->px || out->px == next->px)
+        return dream_err_set(err, "%s: out must not alias prev or next", what);
+    if (!(t >= 0.0 && t <= 1.0)) return dream_err_set(err, "%s: t=%g not in [0, 1]", what, t);
+    if (!isfinite(zoom) || zoom <= 1e-6 || zoom > 1e6)
+        return dream_err_set(err, "%s: invalid zoom %g", what, zoom);
+    if (!isfinite(angle_deg)) return dream_err_set(err, "%s: invalid angle %g", what, angle_deg);
+
+    const size_t n = (size_t)prev->w * prev->h, nc = n * prev->c;
+    if (t == 0.0) { memcpy(out->px, prev->px, nc * sizeof(float)); return 0; }
+    if (t == 1.0) { memcpy(out->px, next->px, nc * sizeof(float)); return 0; }
+
+    /* out = prev forward, tmp = next backward (with coverage) */
+    if (dream_warp(prev, out, pow(zoom, t), t * angle_deg, DREAM_INTERP_BILINEAR, err) < 0) return -1;
+    dream_image_t tmp = {prev->w, prev->h, prev->c, malloc(nc * sizeof(float))};
+    uint8_t *cov = malloc(n);
+    if (!tmp.px || !cov) {
+        free(tmp.px);
+        free(cov);
+        return dream_err_set(err, "%s: out of memory", what);
+    }
+    int rc = dream_warp_mask(next, &tmp, cov, pow(zoom, t - 1.0), (t - 1.0) * angle_deg,
+                             DREAM_INTERP_BILINEAR, err);
+    if (rc == 0) {
+        const float wa = (float)(1.0 - t), wb = (float)t;
+        const int C = prev->c;
+        for (size_t i = 0; i < n; i++) {
+            if (!cov[i]) continue;   /* uncovered: prev's warp alone */
+            float *o = out->px + i * C;
+            const float *b = tmp.px + i * C;
+            for (int ch = 0; ch < C; ch++) o[ch] = wa * o[ch] + wb * b[ch];
+        }
+    }
+    free(tmp.px);
+    free(cov);
+    return rc;
+}

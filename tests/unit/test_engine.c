@@ -1,0 +1,275 @@
+/*
+ * test_engine.c — the dream engine on the CPU backend, against finite differences.
+ *
+ * A small VGG-shaped net (3x3 convs incl. the shifted-GEMM path, pools, a valid
+ * "fc6" conv and 1x1 convs) with random weights and a random patch prior: the
+ * analytic gradient of the whole objective (net + prior + layouts) must match
+ * central differences along random directions, at several (odd) sizes. Adam
+ * must make each subject's class win its region. Region layouts are exact.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+#include "ref_net.h"
+
+static const dream_arch_t TINY = {"tiny", 5, {8, 8, 0, 8, 0}, 3, 16, 16, 10};
+
+static uint64_t rng_state = 42;
+static double urand(void) {
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static dream_prior_t *random_prior(int nfilt) {
+    dream_prior_t *p = calloc(1, sizeof *p);
+    p->kind = DREAM_PRIOR_STUDENT;
+    p->k = 8;
+    p->nfilt = nfilt;
+    p->w = malloc(sizeof(float) * 8 * 8 * 3 * nfilt);
+    p->mean = malloc(sizeof(float) * nfilt);
+    for (int i = 0; i < 8 * 8 * 3 * nfilt; i++) p->w[i] = (float)((urand() - 0.5) * 0.02);
+    for (int i = 0; i < nfilt; i++) p->mean[i] = (float)((urand() - 0.5) * 0.5);
+    return p;
+}
+
+typedef struct fixture {
+    dream_model_t *m;
+    dream_prior_t *prior;
+    dream_backend_t *be;
+    dream_engine_t *e;
+} fixture_t;
+
+static int setup(void **state) {
+    fixture_t *f = calloc(1, sizeof *f);
+    dream_err_t err = {{0}};
+    f->m = dream_model_random(&TINY, 7, &err);
+    assert_non_null(f->m);
+    f->prior = random_prior(12);
+    f->be = dream_backend_new("cpu", 0, 2, DREAM_PREC_FP32, &err);
+    assert_non_null(f->be);
+    f->e = dream_engine_new(f->m, f->prior, f->be, &err);
+    assert_non_null(f->e);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture_t *f = *state;
+    dream_engine_destroy(&f->e);
+    assert_null(f->e);
+    dream_engine_destroy(&f->e);  /* NULL-safe */
+    dream_backend_destroy(&f->be);
+    dream_prior_destroy(&f->prior);
+    dream_model_destroy(&f->m);
+    free(f);
+    return 0;
+}
+
+/* The engine's loss must match the double-precision reference, and its gradient the
+ * reference's central differences (h = 1e-3 pixel) on a random sample of pixels,
+ * plus a directional derivative over all pixels. */
+static void check_fd(fixture_t *f, int H, int W, const dream_params_t *p) {
+    const size_t n = (size_t)H * W * 3;
+    float *x = malloc(n * 4), *g = malloc(n * 4);
+    double *xd = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) { x[i] = (float)(30 + 195 * urand()); xd[i] = x[i]; }
+    dream_losses_t l;
+    dream_err_t err = {{0}};
+    assert_int_equal(dream_engine_grad(f->e, x, H, W, p, g, &l, &err), 0);
+    double rnet, rprior;
+    double ref = ref_net_loss(f->m, f->prior, xd, H, W, p, &rnet, &rprior);
+    if (fabs(l.total - ref) > 1e-4 * (1 + fabs(ref)) || fabs(l.net - rnet) > 1e-4 * (1 + fabs(rnet)))
+        fail_msg("%dx%d: loss %.8g (net %.8g) vs reference %.8g (net %.8g)", W, H, l.total, l.net, ref, rnet);
+    const double h = 1e-3;
+    double num = 0, den = 0;
+    const int samples = n < 96 ? (int)n : 96;
+    for (int t = 0; t < samples; t++) {
+        size_t i = samples == (int)n ? (size_t)t : (size_t)(urand() * n);
+        double keep = xd[i];
+        xd[i] = keep + h;
+        double lp = ref_net_loss(f->m, f->prior, xd, H, W, p, NULL, NULL);
+        xd[i] = keep - h;
+        double lm = ref_net_loss(f->m, f->prior, xd, H, W, p, NULL, NULL);
+        xd[i] = keep;
+        double fd = (lp - lm) / (2 * h);
+        num += (fd - g[i]) * (fd - g[i]);
+        den += fd * fd;
+    }
+    double rel = sqrt(num / (den + 1e-30));
+    if (rel > 1e-3)
+        fail_msg("%dx%d layout %s nsubj %d: gradient rel. L2 error %.3g vs finite differences", W, H,
+                 dream_layout_name(p->layout), p->nsubj, rel);
+    free(x); free(g); free(xd);
+}
+
+static void base_params(dream_params_t *p) {
+    dream_params_default(p);
+    p->npools = 3;
+    p->pools[0] = 1; p->pools[1] = 2; p->pools[2] = 4;
+    p->prior_strength = 10.f;
+}
+
+static void test_fd_sizes_and_layouts(void **state) {
+    fixture_t *f = *state;
+    const int sizes[][2] = {{12, 12}, {13, 17}, {24, 31}, {29, 20}, {33, 33}};
+    const dream_layout_t layouts[] = {DREAM_LAYOUT_SINGLE, DREAM_LAYOUT_SEED, DREAM_LAYOUT_BANDS,
+                                      DREAM_LAYOUT_QUADRANTS};
+    const int nsubj[] = {1, 2, 3, 4};
+    int quick = getenv("DREAM_TEST_QUICK") != NULL;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        for (int li = 0; li < 4; li++) {
+            if (quick && li != (int)(s % 4)) continue;
+            dream_params_t p;
+            base_params(&p);
+            p.layout = layouts[li];
+            p.nsubj = nsubj[li];
+            for (int k = 0; k < p.nsubj; k++) p.cls[k] = (3 * k + 1) % 10;
+            check_fd(f, sizes[s][0], sizes[s][1], &p);
+        }
+    }
+}
+
+static void test_fd_net_only_and_gauss(void **state) {
+    fixture_t *f = *state;
+    dream_params_t p;
+    base_params(&p);
+    p.prior_strength = 0.f;
+    p.cls[0] = 4;
+    check_fd(f, 21, 27, &p);
+    base_params(&p);
+    p.mean_weight = 0.f;
+    p.prior_kind = DREAM_PRIOR_GAUSS;
+    check_fd(f, 16, 23, &p);
+}
+
+static void test_regions_layouts(void **state) {
+    (void)state;
+    uint8_t m[4 * 7 * 5];
+    dream_err_t err = {{0}};
+    /* seed: first subject on rows [gh/2, gh) = [3,7), second on [0,3) */
+    assert_int_equal(dream_regions_build(DREAM_LAYOUT_SEED, 2, 7, 5, m, &err), 0);
+    for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 5; j++) {
+            assert_int_equal(m[i * 5 + j], i >= 3);
+            assert_int_equal(m[35 + i * 5 + j], i < 3);
+        }
+    /* bands, k = 3 on 7 rows: [0,2) [2,4) [4,7) */
+    assert_int_equal(dream_regions_build(DREAM_LAYOUT_BANDS, 3, 7, 5, m, &err), 0);
+    const int b0[] = {0, 2, 4}, b1[] = {2, 4, 7};
+    for (int s = 0; s < 3; s++)
+        for (int i = 0; i < 7; i++) assert_int_equal(m[s * 35 + i * 5], i >= b0[s] && i < b1[s]);
+    /* quadrants on a 1x1 grid: empty regions fall back to the whole grid */
+    assert_int_equal(dream_regions_build(DREAM_LAYOUT_QUADRANTS, 4, 1, 1, m, &err), 0);
+    for (int s = 0; s < 4; s++) assert_int_equal(m[s], 1);
+    /* quadrants 4x4: subject 1 is top-right */
+    assert_int_equal(dream_regions_build(DREAM_LAYOUT_QUADRANTS, 4, 4, 4, m, &err), 0);
+    assert_int_equal(m[16 + 0 * 4 + 3], 1);
+    assert_int_equal(m[16 + 0 * 4 + 0], 0);
+    assert_int_equal(m[16 + 3 * 4 + 3], 0);
+    /* errors */
+    assert_int_equal(dream_regions_build(DREAM_LAYOUT_SEED, 3, 4, 4, m, &err), -1);
+    assert_non_null(strstr(err.msg, "seed"));
+    assert_int_equal(dream_regions_build(DREAM_LAYOUT_BANDS, 5, 4, 4, m, &err), -1);
+}
+
+static void test_too_small_and_bad_class(void **state) {
+    fixture_t *f = *state;
+    dream_params_t p;
+    base_params(&p);
+    float x[11 * 40 * 3];
+    memset(x, 0, sizeof x);
+    dream_err_t err = {{0}};
+    assert_int_equal(dream_engine_grad(f->e, x, 11, 40, &p, NULL, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "minimum"));
+    float y[12 * 12 * 3];
+    memset(y, 0, sizeof y);
+    p.cls[0] = 10;
+    assert_int_equal(dream_engine_grad(f->e, y, 12, 12, &p, NULL, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "class"));
+}
+
+/* After Adam steps each subject's class is the arg-max of the mean score over its region. */
+static void test_adam_wins_regions(void **state) {
+    (void)state;
+    static const dream_arch_t ARCH = {"tiny2", 4, {32, 0, 32, 0}, 3, 256, 256, 10};
+    dream_err_t err = {{0}};
+    dream_model_t *m = dream_model_random(&ARCH, 11, &err);
+    dream_backend_t *be = dream_backend_new("cpu", 0, 2, DREAM_PREC_FP32, &err);
+    dream_prior_t *prior = random_prior(12);
+    dream_engine_t *e = dream_engine_new(m, prior, be, &err);
+    assert_non_null(e);
+    const int H = 96, W = 24;
+    dream_params_t p;
+    base_params(&p);
+    p.layout = DREAM_LAYOUT_SEED;
+    p.nsubj = 2;
+    p.cls[0] = 7;
+    p.cls[1] = 3;   /* (in this random net class 2 is nearly collinear with 7: a poor pair) */
+    p.steps = 100;
+    p.lr = 2.f;
+    p.prior_strength = 1.f;
+    float *x = malloc(sizeof(float) * H * W * 3);
+    for (int i = 0; i < H * W * 3; i++) x[i] = (float)(100 + 50 * urand());
+    dream_losses_t l0, l1;
+    assert_int_equal(dream_engine_grad(e, x, H, W, &p, NULL, &l0, &err), 0);
+    assert_int_equal(dream_engine_run(e, x, H, W, &p, &l1, &err), 0);
+    assert_true(l1.total < l0.total);
+    for (int i = 0; i < H * W * 3; i++) assert_true(x[i] >= 0.f && x[i] <= 255.f);
+    int gh, gw;
+    assert_int_equal(dream_model_grid(m, H, W, &gh, &gw, &err), 0);
+    float *sc = malloc(sizeof(float) * gh * gw * 10);
+    uint8_t *masks = malloc(2 * gh * gw);
+    assert_int_equal(dream_engine_scores(e, x, H, W, sc, &gh, &gw, &err), 0);
+    assert_int_equal(dream_regions_build(DREAM_LAYOUT_SEED, 2, gh, gw, masks, &err), 0);
+    for (int s = 0; s < 2; s++) {
+        double mean[10] = {0};
+        for (int c = 0; c < gh * gw; c++)
+            if (masks[s * gh * gw + c])
+                for (int k = 0; k < 10; k++) mean[k] += sc[c * 10 + k];
+        int best = 0;
+        for (int k = 1; k < 10; k++) if (mean[k] > mean[best]) best = k;
+        if (best != p.cls[s]) fail_msg("region %d: class %d wins, expected %d", s, best, p.cls[s]);
+    }
+    free(masks); free(sc); free(x);
+    dream_engine_destroy(&e);
+    dream_prior_destroy(&prior);
+    dream_backend_destroy(&be);
+    dream_model_destroy(&m);
+}
+
+static void test_jitter_run_is_deterministic(void **state) {
+    fixture_t *f = *state;
+    const int H = 20, W = 20;
+    dream_params_t p;
+    base_params(&p);
+    p.steps = 3;
+    p.jitter = 4;
+    p.seed = 99;
+    float *a = malloc(sizeof(float) * H * W * 3), *b = malloc(sizeof(float) * H * W * 3);
+    for (int i = 0; i < H * W * 3; i++) a[i] = b[i] = (float)(255 * urand());
+    dream_err_t err = {{0}};
+    assert_int_equal(dream_engine_run(f->e, a, H, W, &p, NULL, &err), 0);
+    assert_int_equal(dream_engine_run(f->e, b, H, W, &p, NULL, &err), 0);
+    assert_memory_equal(a, b, sizeof(float) * H * W * 3);
+    free(a);
+    free(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_regions_layouts),
+        cmocka_unit_test_setup_teardown(test_fd_sizes_and_layouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fd_net_only_and_gauss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_small_and_bad_class, setup, teardown),
+        cmocka_unit_test(test_adam_wins_regions),
+        cmocka_unit_test_setup_teardown(test_jitter_run_is_deterministic, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,353 @@
+/*
+ * test_warp.c — zoom/rotate warps and keyframe interpolation (common/warp.c).
+ *
+ * Identity is exact; zoom 2 and quarter turns land pixels where the geometry in
+ * warp.c says; +90 is counter-clockwise on screen; 90+90 == 180; warps compose;
+ * bicubic == bilinear == the analytic value on linear ramps; coverage masks have
+ * the expected extent; the interpolation matches the seed's rules (t=0 -> prev,
+ * t=1 -> next, uncovered border -> prev's warp alone, midpoint == half warp).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "image.h"
+
+static uint64_t rng = 777;
+static float rndf(void) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng >> 40) % 256);
+}
+
+static dream_image_t *new_image(int w, int h, int c) {
+    dream_err_t err = {{0}};
+    dream_image_t *im = dream_image_new(w, h, c, &err);
+    assert_non_null(im);
+    return im;
+}
+
+static dream_image_t *random_image(int w, int h, int c) {
+    dream_image_t *im = new_image(w, h, c);
+    for (size_t i = 0; i < (size_t)w * h * c; i++) im->px[i] = rndf();
+    return im;
+}
+
+/* f(x, y) = a + bx*x + by*y, channel k offset by 10k */
+static dream_image_t *ramp_image(int w, int h, double a, double bx, double by) {
+    dream_image_t *im = new_image(w, h, 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < 3; k++) im->px[((size_t)y * w + x) * 3 + k] = (float)(a + bx * x + by * y + 10 * k);
+    return im;
+}
+
+static dream_image_t *smooth_image(int w, int h) {
+    dream_image_t *im = new_image(w, h, 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < 3; k++)
+                im->px[((size_t)y * w + x) * 3 + k] =
+                    (float)(128 + 60 * sin(x * 0.15 + k) + 50 * cos(y * 0.11 - k));
+    return im;
+}
+
+static inline float px(const dream_image_t *im, int x, int y, int k) {
+    return im->px[((size_t)y * im->w + x) * im->c + k];
+}
+
+static void test_identity_exact(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    dream_image_t *src = random_image(33, 20, 3), *dst = new_image(33, 20, 3);
+    uint8_t *cov = malloc(33 * 20);
+    for (int interp = 0; interp < 2; interp++) {
+        memset(cov, 0, 33 * 20);
+        assert_int_equal(dream_warp_mask(src, dst, cov, 1.0, 0.0, (dream_interp_t)interp, &err), 0);
+        assert_memory_equal(src->px, dst->px, 33 * 20 * 3 * sizeof(float));
+        for (int i = 0; i < 33 * 20; i++) assert_int_equal(cov[i], 1);
+    }
+    /* a full turn is the identity too (up to rounding of sin/cos) */
+    assert_int_equal(dream_warp(src, dst, 1.0, 360.0, DREAM_INTERP_BILINEAR, &err), 0);
+    assert_memory_equal(src->px, dst->px, 33 * 20 * 3 * sizeof(float));
+    free(cov);
+    dream_image_destroy(&src);
+    dream_image_destroy(&dst);
+}
+
+static void test_zoom2_known_pattern(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    /* 9x9, centre (4, 4): dst(x, y) samples src(4 + (x-4)/2, 4 + (y-4)/2) */
+    dream_image_t *src = random_image(9, 9, 1), *dst = new_image(9, 9, 1);
+    for (int interp = 0; interp < 2; interp++) {
+        assert_int_equal(dream_warp(src, dst, 2.0, 0.0, (dream_interp_t)interp, &err), 0);
+        for (int y = 0; y < 9; y += 2)
+            for (int x = 0; x < 9; x += 2)
+                assert_true(fabsf(px(dst, x, y, 0) - px(src, 4 + (x - 4) / 2, 4 + (y - 4) / 2, 0)) < 1e-4f);
+    }
+    /* half-way samples are the mean of the two neighbours (bilinear) */
+    assert_int_equal(dream_warp(src, dst, 2.0, 0.0, DREAM_INTERP_BILINEAR, &err), 0);
+    assert_true(fabsf(px(dst, 5, 4, 0) - 0.5f * (px(src, 4, 4, 0) + px(src, 5, 4, 0))) < 1e-4f);
+    assert_true(fabsf(px(dst, 4, 3, 0) - 0.5f * (px(src, 4, 3, 0) + px(src, 4, 4, 0))) < 1e-4f);
+    /* zoom 0.5 shrinks: dst(6, 4) samples src(8, 4); further out clamps to the edge */
+    assert_int_equal(dream_warp(src, dst, 0.5, 0.0, DREAM_INTERP_BILINEAR, &err), 0);
+    assert_true(fabsf(px(dst, 6, 4, 0) - px(src, 8, 4, 0)) < 1e-4f);
+    assert_true(fabsf(px(dst, 8, 4, 0) - px(src, 8, 4, 0)) < 1e-4f);
+    assert_true(fabsf(px(dst, 0, 0, 0) - px(src, 0, 0, 0)) < 1e-4f);
+    dream_image_destroy(&src);
+    dream_image_destroy(&dst);
+}
+
+static void test_rotate_direction_and_quarter_turns(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    const int n = 11, c = 5;   /* centre (5, 5) */
+    dream_image_t *src = random_image(n, n, 2), *r90 = new_image(n, n, 2);
+    dream_image_t *r90x2 = new_image(n, n, 2), *r180 = new_image(n, n, 2);
+    assert_int_equal(dream_warp(src, r90, 1.0, 90.0, DREAM_INTERP_BILINEAR, &err), 0);
+    /* dst(x, y) = src(c - (y - c), c + (x - c)) exactly on the grid */
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++)
+            for (int k = 0; k < 2; k++) assert_true(px(r90, x, y, k) == px(src, c - (y - c), c + (x - c), k));
+    /* counter-clockwise on screen: what was right of centre is now above it */
+    assert_true(px(r90, c, c - 3, 0) == px(src, c + 3, c, 0));
+    assert_int_equal(dream_warp(r90, r90x2, 1.0, 90.0, DREAM_INTERP_BICUBIC, &err), 0);
+    assert_int_equal(dream_warp(src, r180, 1.0, 180.0, DREAM_INTERP_BICUBIC, &err), 0);
+    for (int i = 0; i < n * n * 2; i++) assert_true(fabsf(r90x2->px[i] - r180->px[i]) < 1e-3f);
+    assert_true(px(r180, 0, 0, 1) == px(src, n - 1, n - 1, 1));
+    dream_image_destroy(&src);
+    dream_image_destroy(&r90);
+    dream_image_destroy(&r90x2);
+    dream_image_destroy(&r180);
+
+    /* non-square, off-grid angles: 90 twice == 180 away from the borders */
+    const int w = 48, h = 40;
+    dream_image_t *s = smooth_image(w, h), *a = new_image(w, h, 3), *b = new_image(w, h, 3),
+                  *d = new_image(w, h, 3);
+    assert_int_equal(dream_warp(s, a, 1.0, 90.0, DREAM_INTERP_BILINEAR, &err), 0);
+    assert_int_equal(dream_warp(a, b, 1.0, 90.0, DREAM_INTERP_BILINEAR, &err), 0);
+    assert_int_equal(dream_warp(s, d, 1.0, 180.0, DREAM_INTERP_BILINEAR, &err), 0);
+    double maxd = 0;
+    for (int y = 12; y < h - 12; y++)
+        for (int x = 12; x < w - 12; x++)
+            for (int k = 0; k < 3; k++) maxd = fmax(maxd, fabs(px(b, x, y, k) - px(d, x, y, k)));
+    print_message("# 90+90 vs 180 (48x40, interior) max diff %.5f\n", maxd);
+    assert_true(maxd < 1e-2);
+    dream_image_destroy(&s);
+    dream_image_destroy(&a);
+    dream_image_destroy(&b);
+    dream_image_destroy(&d);
+}
+
+static void test_composition(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    const int w = 64, h = 48;
+    dream_image_t *s = smooth_image(w, h), *a = new_image(w, h, 3), *b = new_image(w, h, 3),
+                  *d = new_image(w, h, 3);
+    /* W(1.1, 20) after W(1.2, 10) == W(1.32, 30), interior, smooth image */
+    assert_int_equal(dream_warp(s, a, 1.2, 10.0, DREAM_INTERP_BICUBIC, &err), 0);
+    assert_int_equal(dream_warp(a, b, 1.1, 20.0, DREAM_INTERP_BICUBIC, &err), 0);
+    assert_int_equal(dream_warp(s, d, 1.32, 30.0, DREAM_INTERP_BICUBIC, &err), 0);
+    double maxd = 0;
+    for (int y = 8; y < h - 8; y++)
+        for (int x = 8; x < w - 8; x++)
+            for (int k = 0; k < 3; k++) maxd = fmax(maxd, fabs(px(b, x, y, k) - px(d, x, y, k)));
+    print_message("# composition max diff %.4f\n", maxd);
+    assert_true(maxd < 2.0);
+    dream_image_destroy(&s);
+    dream_image_destroy(&a);
+    dream_image_destroy(&b);
+    dream_image_destroy(&d);
+}
+
+static void check_ramp(int w, int h, double zoom, double angle, int margin) {
+    dream_err_t err = {{0}};
+    const double A = 20, BX = 1.5, BY = -0.75 * 160.0 / h;
+    dream_image_t *s = ramp_image(w, h, A + 120, BX * 64.0 / w, BY), *bl = new_image(w, h, 3),
+                  *bc = new_image(w, h, 3);
+    assert_int_equal(dream_warp(s, bl, zoom, angle, DREAM_INTERP_BILINEAR, &err), 0);
+    assert_int_equal(dream_warp(s, bc, zoom, angle, DREAM_INTERP_BICUBIC, &err), 0);
+    const double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0, r = angle * M_PI / 180.0;
+    double maxd = 0, maxa = 0;
+    for (int y = margin; y < h - margin; y++)
+        for (int x = margin; x < w - margin; x++) {
+            double sx = cx + (cos(r) * (x - cx) - sin(r) * (y - cy)) / zoom;
+            double sy = cy + (sin(r) * (x - cx) + cos(r) * (y - cy)) / zoom;
+            if (sx < 2 || sy < 2 || sx > w - 3 || sy > h - 3) continue;   /* bicubic taps clamp */
+            double expect = A + 120 + BX * 64.0 / w * sx + BY * sy;
+            maxd = fmax(maxd, fabs(px(bl, x, y, 1) - px(bc, x, y, 1)));
+            maxa = fmax(maxa, fabs(px(bl, x, y, 0) - expect));
+        }
+    print_message("# ramp %dx%d zoom %.2f angle %.1f: bicubic-bilinear %.5f, vs analytic %.5f\n", w, h,
+                  zoom, angle, maxd, maxa);
+    assert_true(maxd < 5e-3);
+    assert_true(maxa < 5e-3);
+    dream_image_destroy(&s);
+    dream_image_destroy(&bl);
+    dream_image_destroy(&bc);
+}
+
+static void test_bicubic_bilinear_agree_on_ramps(void **state) {
+    (void)state;
+    check_ramp(40, 30, 1.3, 17.0, 0);
+    check_ramp(40, 30, 0.8, -33.0, 0);
+    /* large enough for the two-thread split: both halves must be right */
+    int big = getenv("DREAM_TEST_QUICK") ? 520 : 800;
+    check_ramp(big, big, 1.05, 3.0, 0);
+}
+
+static void test_coverage_mask(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    const int n = 16;
+    dream_image_t *s = random_image(n, n, 3), *d = new_image(n, n, 3);
+    uint8_t cov[16 * 16];
+    /* zoom 0.5: sx = 7.5 + 2 (x - 7.5) inside [-0.5, 15.5] <=> x in 4..11 */
+    assert_int_equal(dream_warp_mask(s, d, cov, 0.5, 0.0, DREAM_INTERP_BILINEAR, &err), 0);
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) assert_int_equal(cov[y * n + x], x >= 4 && x <= 11 && y >= 4 && y <= 11);
+    /* magnification covers everything; a 45 degree turn leaves the corners uncovered */
+    assert_int_equal(dream_warp_mask(s, d, cov, 1.5, 0.0, DREAM_INTERP_BICUBIC, &err), 0);
+    for (int i = 0; i < n * n; i++) assert_int_equal(cov[i], 1);
+    assert_int_equal(dream_warp_mask(s, d, cov, 1.0, 45.0, DREAM_INTERP_BILINEAR, &err), 0);
+    assert_int_equal(cov[0], 0);
+    assert_int_equal(cov[n * n - 1], 0);
+    assert_int_equal(cov[8 * n + 8], 1);
+    dream_image_destroy(&s);
+    dream_image_destroy(&d);
+}
+
+static void test_warp_errors(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    dream_image_t *a = new_image(8, 8, 3), *b = new_image(8, 7, 3), *g = new_image(8, 8, 1);
+    assert_int_equal(dream_warp(a, b, 1.0, 0.0, DREAM_INTERP_BILINEAR, &err), -1);
+    assert_non_null(strstr(err.msg, "size mismatch"));
+    assert_int_equal(dream_warp(a, g, 1.0, 0.0, DREAM_INTERP_BILINEAR, &err), -1);
+    assert_int_equal(dream_warp(a, a, 1.0, 0.0, DREAM_INTERP_BILINEAR, &err), -1);
+    assert_int_equal(dream_warp(a, NULL, 1.0, 0.0, DREAM_INTERP_BILINEAR, &err), -1);
+    dream_image_t *a2 = new_image(8, 8, 3);
+    assert_int_equal(dream_warp(a, a2, 0.0, 0.0, DREAM_INTERP_BILINEAR, &err), -1);
+    assert_int_equal(dream_warp(a, a2, NAN, 0.0, DREAM_INTERP_BILINEAR, &err), -1);
+    assert_int_equal(dream_warp(a, a2, 1.0, INFINITY, DREAM_INTERP_BILINEAR, &err), -1);
+    assert_int_equal(dream_warp(a, a2, 1.0, 0.0, (dream_interp_t)7, &err), -1);
+    /* extreme but valid zooms do not crash */
+    assert_int_equal(dream_warp(a, a2, 1e-5, 1e5, DREAM_INTERP_BICUBIC, &err), 0);
+    assert_int_equal(dream_warp(a, a2, 1e5, -3.0, DREAM_INTERP_BICUBIC, &err), 0);
+    assert_int_equal(dream_interpolate(a, b, 1.1, 0.0, 0.5, a2, &err), -1);
+    assert_int_equal(dream_interpolate(a, a2, 1.1, 0.0, 1.5, a2, &err), -1);
+    assert_int_equal(dream_interpolate(a, a2, 1.1, 0.0, 0.5, a2, &err), -1);   /* out aliases next */
+    dream_image_t *o = new_image(8, 8, 3);
+    assert_int_equal(dream_interpolate(a, a2, 1.1, 0.0, NAN, o, &err), -1);
+    assert_int_equal(dream_interpolate(a, a2, -1.0, 0.0, 0.5, o, &err), -1);
+    dream_image_destroy(&a);
+    dream_image_destroy(&a2);
+    dream_image_destroy(&b);
+    dream_image_destroy(&g);
+    dream_image_destroy(&o);
+}
+
+static void test_interpolate_endpoints(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    const int w = 40, h = 30;
+    dream_image_t *prev = random_image(w, h, 3), *next = random_image(w, h, 3), *out = new_image(w, h, 3);
+    assert_int_equal(dream_interpolate(prev, next, 1.3, 4.0, 0.0, out, &err), 0);
+    assert_memory_equal(out->px, prev->px, (size_t)w * h * 3 * sizeof(float));
+    assert_int_equal(dream_interpolate(prev, next, 1.3, 4.0, 1.0, out, &err), 0);
+    assert_memory_equal(out->px, next->px, (size_t)w * h * 3 * sizeof(float));
+    dream_image_destroy(&prev);
+    dream_image_destroy(&next);
+    dream_image_destroy(&out);
+}
+
+static void test_interpolate_uncovered_from_prev(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    const int w = 40, h = 30;
+    const double zoom = 1.5, angle = 6.0, t = 0.5;
+    dream_image_t *prev = smooth_image(w, h), *next = new_image(w, h, 3), *out = new_image(w, h, 3);
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) next->px[i] = 200.0f;
+    assert_int_equal(dream_interpolate(prev, next, zoom, angle, t, out, &err), 0);
+    /* expected pieces: prev forward by (zoom^t, t angle); next's backward coverage */
+    dream_image_t *pw = new_image(w, h, 3), *nw = new_image(w, h, 3);
+    uint8_t *cov = malloc((size_t)w * h);
+    assert_int_equal(dream_warp(prev, pw, pow(zoom, t), t * angle, DREAM_INTERP_BILINEAR, &err), 0);
+    assert_int_equal(dream_warp_mask(next, nw, cov, pow(zoom, t - 1), (t - 1) * angle,
+                                     DREAM_INTERP_BILINEAR, &err), 0);
+    int ncov = 0;
+    for (int i = 0; i < w * h; i++) {
+        ncov += cov[i];
+        for (int k = 0; k < 3; k++) {
+            float expect = cov[i] ? 0.5f * pw->px[i * 3 + k] + 0.5f * 200.0f : pw->px[i * 3 + k];
+            assert_true(fabsf(out->px[i * 3 + k] - expect) < 1e-3f);
+        }
+    }
+    /* next shrinks by 1.5^-0.5: a border is uncovered, the middle is covered */
+    assert_int_equal(cov[0], 0);
+    assert_int_equal(cov[(h / 2) * w + w / 2], 1);
+    assert_true(ncov > w * h / 3 && ncov < w * h * 9 / 10);
+    print_message("# t=0.5: %d of %d pixels covered by next\n", ncov, w * h);
+    assert_true(out->px[0] == pw->px[0] && out->px[0] != 0.5f * pw->px[0] + 100.0f);
+    free(cov);
+    dream_image_destroy(&pw);
+    dream_image_destroy(&nw);
+    dream_image_destroy(&prev);
+    dream_image_destroy(&next);
+    dream_image_destroy(&out);
+}
+
+static void test_interpolate_consistent_motion(void **state) {
+    (void)state;
+    dream_err_t err = {{0}};
+    /* if next really is prev warped by (zoom, angle), every t gives prev warped by (zoom^t, t angle) */
+    const int w = 64, h = 48;
+    const double zoom = 1.2, angle = 8.0;
+    dream_image_t *prev = smooth_image(w, h), *next = new_image(w, h, 3), *out = new_image(w, h, 3),
+                  *ref = new_image(w, h, 3);
+    assert_int_equal(dream_warp(prev, next, zoom, angle, DREAM_INTERP_BICUBIC, &err), 0);
+    for (double t = 0.25; t < 0.9; t += 0.25) {
+        assert_int_equal(dream_interpolate(prev, next, zoom, angle, t, out, &err), 0);
+        assert_int_equal(dream_warp(prev, ref, pow(zoom, t), t * angle, DREAM_INTERP_BICUBIC, &err), 0);
+        double maxd = 0;
+        for (int y = 6; y < h - 6; y++)
+            for (int x = 6; x < w - 6; x++)
+                for (int k = 0; k < 3; k++) maxd = fmax(maxd, fabs(px(out, x, y, k) - px(ref, x, y, k)));
+        print_message("# t=%.2f max diff to the direct warp %.3f\n", t, maxd);
+        assert_true(maxd < 1.0);
+    }
+    /* with the angle sign flipped the motion is inconsistent and the check would fail */
+    assert_int_equal(dream_interpolate(prev, next, zoom, -angle, 0.5, out, &err), 0);
+    assert_int_equal(dream_warp(prev, ref, pow(zoom, 0.5), 0.5 * angle, DREAM_INTERP_BICUBIC, &err), 0);
+    double maxd = 0;
+    for (int y = 6; y < h - 6; y++)
+        for (int x = 6; x < w - 6; x++) maxd = fmax(maxd, fabs(px(out, x, y, 0) - px(ref, x, y, 0)));
+    print_message("# flipped angle: max diff %.3f\n", maxd);
+    assert_true(maxd > 3.0);
+    dream_image_destroy(&prev);
+    dream_image_destroy(&next);
+    dream_image_destroy(&out);
+    dream_image_destroy(&ref);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identity_exact),
+        cmocka_unit_test(test_zoom2_known_pattern),
+        cmocka_unit_test(test_rotate_direction_and_quarter_turns),
+        cmocka_unit_test(test_composition),
+        cmocka_unit_test(test_bicubic_bilinear_agree_on_ramps),
+        cmocka_unit_test(test_coverage_mask),
+        cmocka_unit_test(test_warp_errors),
+        cmocka_unit_test(test_interpolate_endpoints),
+        cmocka_unit_test(test_interpolate_uncovered_from_prev),
+        cmocka_unit_test(test_interpolate_consistent_motion),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

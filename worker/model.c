@@ -1,0 +1,312 @@
+/*
+ * model.c — VGG model objects: the VGG-16/19 architecture tables, allocation in
+ * one float arena, deterministic He-normal random init (own splitmix64 +
+ * xoshiro256** + Box-Muller, never rand()), geometry (pools, minimum side, score
+ * grid), the FNV-1a weight hash, the one-line description and the ImageNet
+ * input normalisation. The safetensors loader lives in weights.c.
+ *
+ * dream_arch_t.nconv is the number of entries used in convs[] INCLUDING the 0
+ * entries that mark a POOL (VGG-16: 13 convs + 5 pools = 18 entries).
+ */
+#include "model.h"
+#include "weights.h"
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const dream_arch_t DREAM_ARCH_VGG16 = {
+    "vgg16", 18,
+    {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0},
+    7, 4096, 4096, 1000};
+
+const dream_arch_t DREAM_ARCH_VGG19 = {
+    "vgg19", 21,
+    {64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0,
+     512, 512, 512, 512, 0},
+    7, 4096, 4096, 1000};
+
+#define MOD "model"
+
+/* ---------------------------------------------------------------- alloc */
+
+dream_model_t *dream_model_alloc(const dream_layer_spec_t *specs, int n, dream_err_t *err) {
+    if (n < 1 || n > DREAM_MAX_LAYERS) {
+        dream_err_set(err, "model: %d layers (must be 1..%d)", n, DREAM_MAX_LAYERS);
+        return NULL;
+    }
+    size_t total = 0;
+    int lastconv = -1;
+    for (int i = 0; i < n; i++) {
+        const dream_layer_spec_t *s = &specs[i];
+        if (s->kind == DREAM_LAYER_POOL) continue;
+        if (s->kind != DREAM_LAYER_CONV || s->k < 1 || s->k > 64 || s->cin < 1 || s->cout < 1 ||
+            s->cin > (1 << 20) || s->cout > (1 << 20) || s->pad < 0 || s->pad > s->k / 2) {
+            dream_err_set(err, "model: layer %d (%s): bad geometry k=%d pad=%d cin=%d cout=%d", i,
+                          s->name, s->k, s->pad, s->cin, s->cout);
+            return NULL;
+        }
+        size_t nw = (size_t)s->k * s->k * s->cin * s->cout + (size_t)s->cout;
+        if (total + nw > ((size_t)1 << 34)) {
+            dream_err_set(err, "model: more than 2^34 parameters");
+            return NULL;
+        }
+        total += nw;
+        lastconv = i;
+    }
+    if (lastconv < 0) {
+        dream_err_set(err, "model: no conv layer");
+        return NULL;
+    }
+    dream_model_t *m = calloc(1, sizeof *m);
+    float *arena = calloc(total, sizeof(float));
+    if (!m || !arena) {
+        free(m);
+        free(arena);
+        dream_err_set(err, "model: out of memory for %zu parameters", total);
+        return NULL;
+    }
+    m->arena = arena;
+    m->arena_floats = total;
+    m->nlayers = n;
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        const dream_layer_spec_t *s = &specs[i];
+        dream_layer_t *l = &m->layers[i];
+        l->kind = s->kind;
+        snprintf(l->name, sizeof l->name, "%s", s->name);
+        if (s->kind == DREAM_LAYER_POOL) {
+            l->k = 2;
+            continue;
+        }
+        l->k = s->k;
+        l->pad = s->pad;
+        l->cin = s->cin;
+        l->cout = s->cout;
+        l->relu = s->relu;
+        l->w = arena + off;
+        off += (size_t)s->k * s->k * s->cin * s->cout;
+        l->b = arena + off;
+        off += (size_t)s->cout;
+    }
+    m->nclasses = specs[lastconv].cout;
+    snprintf(m->arch, sizeof m->arch, "custom");
+    dream_model_set_imagenet_norm(m);
+    return m;
+}
+
+size_t dream_model_params(const dream_model_t *m) {
+    size_t n = 0;
+    for (int i = 0; m && i < m->nlayers; i++) {
+        const dream_layer_t *l = &m->layers[i];
+        if (l->kind == DREAM_LAYER_CONV) n += (size_t)l->k * l->k * l->cin * l->cout + l->cout;
+    }
+    return n;
+}
+
+void dream_model_destroy(dream_model_t **mp) {
+    if (!mp || !*mp) return;
+    dream_model_t *m = *mp;
+    if (m->arena) {
+        free(m->arena);
+    } else {    /* not arena-owned: each conv owns its buffers */
+        for (int i = 0; i < m->nlayers; i++) {
+            free(m->layers[i].w);
+            free(m->layers[i].b);
+        }
+    }
+    free(m);
+    *mp = NULL;
+}
+
+/* ---------------------------------------------------------------- random init */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct rng { uint64_t s[4]; int have; double spare; } rng_t;
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t xoshiro_next(rng_t *r) {   /* xoshiro256** */
+    uint64_t *s = r->s;
+    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return res;
+}
+
+static void rng_seed(rng_t *r, uint64_t seed) {
+    uint64_t sm = seed;
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&sm);
+    r->have = 0;
+}
+
+/* Standard normal by Box-Muller (both values used). */
+static double rng_normal(rng_t *r) {
+    if (r->have) { r->have = 0; return r->spare; }
+    double u1 = (double)((xoshiro_next(r) >> 11) + 1) * 0x1.0p-53;   /* (0, 1] */
+    double u2 = (double)(xoshiro_next(r) >> 11) * 0x1.0p-53;         /* [0, 1) */
+    double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
+    r->spare = rad * sin(th);
+    r->have = 1;
+    return rad * cos(th);
+}
+
+/* Layer specs of an architecture; returns the count or -1. */
+static int arch_specs(const dream_arch_t *a, dream_layer_spec_t *sp, dream_err_t *err) {
+    if (!a || a->nconv < 1 || a->nconv > 32 || a->fc_k < 1 || a->fc6 < 1 || a->fc7 < 1 ||
+        a->ncls < 1)
+        return dream_err_set(err, "model: bad architecture description");
+    int n = 0, cin = 3, idx = 0;
+    for (int i = 0; i < a->nconv; i++) {
+        if (n + 3 >= DREAM_MAX_LAYERS) return dream_err_set(err, "model: too many layers");
+        dream_layer_spec_t *s = &sp[n++];
+        memset(s, 0, sizeof *s);
+        if (a->convs[i] == 0) {           /* pool: follows conv (idx-2), relu (idx-1) */
+            s->kind = DREAM_LAYER_POOL;
+            snprintf(s->name, sizeof s->name, "features.%d", idx);
+            idx += 1;
+            continue;
+        }
+        if (a->convs[i] < 0) return dream_err_set(err, "model: bad channel count in arch");
+        s->kind = DREAM_LAYER_CONV;
+        s->k = 3; s->pad = 1; s->cin = cin; s->cout = a->convs[i]; s->relu = 1;
+        snprintf(s->name, sizeof s->name, "features.%d", idx);
+        idx += 2;
+        cin = a->convs[i];
+    }
+    const int fk[3] = {a->fc_k, 1, 1}, fo[3] = {a->fc6, a->fc7, a->ncls};
+    for (int j = 0; j < 3; j++) {
+        dream_layer_spec_t *s = &sp[n++];
+        memset(s, 0, sizeof *s);
+        s->kind = DREAM_LAYER_CONV;
+        s->k = fk[j]; s->pad = 0; s->cin = cin; s->cout = fo[j]; s->relu = j < 2;
+        snprintf(s->name, sizeof s->name, "fc%d", 6 + j);
+        cin = fo[j];
+    }
+    return n;
+}
+
+dream_model_t *dream_model_random(const dream_arch_t *arch, uint64_t seed, dream_err_t *err) {
+    dream_layer_spec_t sp[DREAM_MAX_LAYERS];
+    int n = arch_specs(arch, sp, err);
+    if (n < 0) return NULL;
+    dream_model_t *m = dream_model_alloc(sp, n, err);
+    if (!m) return NULL;
+    rng_t r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < m->nlayers; i++) {
+        dream_layer_t *l = &m->layers[i];
+        if (l->kind != DREAM_LAYER_CONV) continue;
+        double sd = sqrt(2.0 / ((double)l->k * l->k * l->cin));
+        size_t nw = (size_t)l->k * l->k * l->cin * l->cout;
+        for (size_t j = 0; j < nw; j++) l->w[j] = (float)(sd * rng_normal(&r));
+        /* biases stay 0 */
+    }
+    snprintf(m->arch, sizeof m->arch, "%s", arch->name ? arch->name : "custom");
+    snprintf(m->naming, sizeof m->naming, "random");
+    snprintf(m->source, sizeof m->source, "random(seed=%" PRIu64 ")", seed);
+    m->trained = 0;
+    dream_model_compute_hash(m);
+    return m;
+}
+
+dream_model_t *dream_model_open(const char *path_or_random, dream_err_t *err) {
+    if (!path_or_random || strcmp(path_or_random, "random") == 0) {
+        dlog_warn(MOD, "*************************************************************");
+        dlog_warn(MOD, "* NO WEIGHTS: using an UNTRAINED random init of VGG-16 (seed 1234).");
+        dlog_warn(MOD, "* Dreams will be noise, not objects. Run `make weights` or pass");
+        dlog_warn(MOD, "* a .safetensors VGG-16 (see docs/weights.md).");
+        dlog_warn(MOD, "*************************************************************");
+        return dream_model_random(&DREAM_ARCH_VGG16, 1234, err);
+    }
+    return dream_model_load(path_or_random, err);
+}
+
+/* ---------------------------------------------------------------- geometry */
+
+int dream_model_npools(const dream_model_t *m) {
+    int n = 0;
+    for (int i = 0; m && i < m->nlayers; i++) n += m->layers[i].kind == DREAM_LAYER_POOL;
+    return n;
+}
+
+static int fc_kernel(const dream_model_t *m) {
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].kind == DREAM_LAYER_CONV && m->layers[i].pad == 0) return m->layers[i].k;
+    return 1;
+}
+
+int dream_model_min_side(const dream_model_t *m) {
+    if (!m) return 0;
+    return fc_kernel(m) << dream_model_npools(m);
+}
+
+/* Output side of the layer stack for an input side s (< 1 = too small). */
+static int out_side(const dream_model_t *m, int s) {
+    for (int i = 0; i < m->nlayers && s >= 1; i++) {
+        const dream_layer_t *l = &m->layers[i];
+        s = l->kind == DREAM_LAYER_POOL ? s / 2 : s + 2 * l->pad - l->k + 1;
+    }
+    return s;
+}
+
+int dream_model_grid(const dream_model_t *m, int H, int W, int *gh, int *gw, dream_err_t *err) {
+    if (!m) return dream_err_set(err, "model: no model");
+    int ms = dream_model_min_side(m);
+    if (H < ms || W < ms)
+        return dream_err_set(err, "input %dx%d is below the minimum side %d of %s (%d pools, "
+                             "%dx%d fc6)", W, H, ms, m->arch, dream_model_npools(m),
+                             fc_kernel(m), fc_kernel(m));
+    int h = out_side(m, H), w = out_side(m, W);
+    if (h < 1 || w < 1)
+        return dream_err_set(err, "input %dx%d gives an empty score grid for %s", W, H, m->arch);
+    if (gh) *gh = h;
+    if (gw) *gw = w;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- hash, text */
+
+void dream_model_compute_hash(dream_model_t *m) {
+    if (!m) return;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < m->nlayers; i++) {
+        const dream_layer_t *l = &m->layers[i];
+        if (l->kind != DREAM_LAYER_CONV) continue;
+        const unsigned char *p[2] = {(const unsigned char *)l->w, (const unsigned char *)l->b};
+        size_t nb[2] = {sizeof(float) * (size_t)l->k * l->k * l->cin * l->cout,
+                        sizeof(float) * (size_t)l->cout};
+        for (int j = 0; j < 2; j++)
+            for (size_t k = 0; k < nb[j]; k++) h = (h ^ p[j][k]) * 0x100000001b3ull;
+    }
+    snprintf(m->hash, sizeof m->hash, "%016" PRIx64, h);
+}
+
+void dream_model_describe(const dream_model_t *m, char *buf, size_t n) {
+    if (!buf || !n) return;
+    if (!m) { snprintf(buf, n, "(no model)"); return; }
+    if (m->trained)
+        snprintf(buf, n, "%s (%s, trained) from %s, %zu params, %d classes, hash %s", m->arch,
+                 m->naming, m->source, dream_model_params(m), m->nclasses, m->hash);
+    else
+        snprintf(buf, n, "%s (%s, UNTRAINED random init) from %s, %zu params, hash %s", m->arch,
+                 m->naming, m->source, dream_model_params(m), m->hash);
+}
+
+void dream_model_set_imagenet_norm(dream_model_t *m) {
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    if (!m) return;
+    for (int c = 0; c < 3; c++) {
+        m->in_perm[c] = c;
+        m->in_scale[c] = (float)(1.0 / (255.0 * (double)sd[c]));
+        m->in_shift[c] = (float)(-(double)mean[c] / (double)sd[c]);
+    }
+}
