@@ -199,7 +199,11 @@ extern "C" int dream_cuda_probe(int device, char *name, size_t name_len, size_t 
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         cudaGetLastError();
-        return dream_err_set(err, "no CUDA device: %s", cudaGetErrorString(e));
+        int drv = 0;
+        if (cudaDriverGetVersion(&drv) == cudaSuccess && drv == 0)
+            return dream_err_set(err, "no CUDA device: %s (no NVIDIA driver found)", cudaGetErrorString(e));
+        return dream_err_set(err, "no CUDA device: %s (driver %d.%d, runtime %d.%d)", cudaGetErrorString(e),
+                             drv / 1000, drv % 1000 / 10, CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10);
     }
     if (n <= 0) return dream_err_set(err, "no CUDA device: the driver reports 0 devices");
     if (device < 0 || device >= n)

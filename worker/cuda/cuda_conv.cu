@@ -4,9 +4,9 @@
  * activation, and the ReLU backward mask. Layouts and semantics: backend.h.
  *
  * col2im_add gathers (each dx element sums the k*k column entries that read
- * it, no atomics, deterministic) when rows of the window do not alias, i.e.
- * row_stride >= (ow + k - 1) * C, which is every layout the engine uses; other
- * layouts fall back to an atomicAdd scatter.
+ * it: no atomics, deterministic) when row_stride % C == 0 and ow * C <=
+ * row_stride, which covers every layout the engine uses (including its
+ * wrap-around rows, ow = w + 2); other layouts fall back to an atomicAdd scatter.
  */
 #include "cuda_internal.h"
 #include <stdio.h>
@@ -27,30 +27,28 @@ __global__ void k_im2col(const float *__restrict__ x, int row_stride, int C, int
     }
 }
 
-/* gather: dx at (y, xx, c), y < rows_in, xx < ow + k - 1 */
-__global__ void k_col2im_gather(const float *__restrict__ col, int row_stride, int C, int k, int M,
-                                int ow, int rows_in, float *__restrict__ dx) {
-    int cols_in = ow + k - 1;
-    size_t n = (size_t)rows_in * cols_in * C;
+/* gather: one thread per dx offset q in [0, n). Every (r, kh, kw) that reads q has
+ * q = (i + kh) * rs + (j + kw) * C + c; with rs % C == 0 and ow * C <= rs the base
+ * t = q - kh * rs - kw * C - c = i * rs + j * C decomposes uniquely into (i, j).
+ * This also covers the engine's wrap-around layout (ow = w + 2 over a padded row). */
+__global__ void k_col2im_gather(const float *__restrict__ col, int rs, int C, int k, int M, int ow,
+                                size_t n, float *__restrict__ dx) {
     size_t kkc = (size_t)k * k * C;
-    GS_LOOP(e, n) {
-        int c = (int)(e % (size_t)C);
-        size_t pix = e / (size_t)C;
-        int xx = (int)(pix % (size_t)cols_in), y = (int)(pix / (size_t)cols_in);
+    GS_LOOP(q, n) {
+        long long c = (long long)(q % (size_t)C);
         float s = 0.f;
         for (int kh = 0; kh < k; kh++) {
-            int i = y - kh;
-            if (i < 0) break;
             for (int kw = 0; kw < k; kw++) {
-                int j = xx - kw;
-                if (j < 0) break;
+                long long t = (long long)q - (long long)kh * rs - (long long)kw * C - c;
+                if (t < 0) continue;
+                long long i = t / rs, j = (t % rs) / C;
                 if (j >= ow) continue;
-                size_t r = (size_t)i * ow + j;
-                if (r >= (size_t)M) continue;
-                s += col[r * kkc + ((size_t)kh * k + kw) * C + c];
+                long long r = i * ow + j;
+                if (r >= M) continue;
+                s += col[(size_t)r * kkc + ((size_t)kh * k + kw) * C + (size_t)c];
             }
         }
-        dx[(size_t)y * row_stride + (size_t)xx * C + c] += s;
+        dx[q] += s;
     }
 }
 
@@ -91,18 +89,18 @@ int cuda_col2im_add(void *ctx, const float *col, int row_stride, int C, int k, i
     cuda_ctx_t *c = (cuda_ctx_t *)ctx;
     if (check_window(c, "col2im_add", row_stride, C, k, M, ow)) return -1;
     if (M == 0) return 0;
-    if ((long long)row_stride >= (long long)(ow + k - 1) * C) {
-        int rows_in = (M - 1) / ow + k;
-        size_t n = (size_t)rows_in * (ow + k - 1) * C;
-        k_col2im_gather<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(col, row_stride, C, k, M, ow,
-                                                                     rows_in, dx);
+    /* one past the last offset read: row r = M-1 at (i, j), window corner (k-1, k-1) */
+    size_t i = (size_t)(M - 1) / ow, j = (size_t)(M - 1) % ow;
+    size_t n = (i + k - 1) * (size_t)row_stride + (j + k - 1) * C + C;
+    if (row_stride > 0 && row_stride % C == 0 && (long long)ow * C <= row_stride) {
+        k_col2im_gather<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(col, row_stride, C, k, M, ow, n, dx);
         LAUNCH_CHECK(c, "k_col2im_gather");
     } else {
-        size_t n = (size_t)M * k * k * C;
-        k_col2im_scatter<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(col, row_stride, C, k, M, ow, dx);
+        size_t ne = (size_t)M * k * k * C;
+        k_col2im_scatter<<<cuda_grid(c, ne, 256), 256, 0, c->stream>>>(col, row_stride, C, k, M, ow, dx);
         LAUNCH_CHECK(c, "k_col2im_scatter");
     }
-    cuda_wrote(c, dx, ((size_t)((M - 1) / ow + k) * row_stride) * sizeof(float));
+    cuda_wrote(c, dx, n * sizeof(float));
     return 0;
 }
 
