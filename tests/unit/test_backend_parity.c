@@ -6,7 +6,9 @@
  * Pass criterion: relative L2 error ||gpu - cpu|| / ||cpu|| <= 1e-5 for fp32
  * results (1e-3 tf32, 1e-2 bf16 for gemm results), no NaN; integer outputs
  * (max-pool winners) must match exactly. Whole steps compound the gemm error
- * through the network: grad tolerance 1e-4 fp32, 1e-2 tf32, 5e-2 bf16.
+ * through the network: grad tolerance 1e-4 fp32, 1e-2 tf32, 0.25 bf16 (see TOL_STEP),
+ * loss 1e-4 / 5e-3 / 2e-2.
+ * tools/cuda-emu-check.sh runs this test against the CUDA sources on the CPU.
  *
  * Without a usable CUDA device (no GPU, no driver, or a build without nvcc)
  * every test prints "SKIP: no usable CUDA device (<reason>)" and skips.
@@ -36,7 +38,11 @@ static struct {
 } G;
 
 static const double TOL_PREC[3] = {1e-5, 1e-3, 1e-2};
-static const double TOL_STEP[3] = {1e-4, 1e-2, 5e-2};
+/* whole step: bf16 rounding of every gemm operand flips ReLU / max-pool decisions in a
+ * small random net, so the input gradient moves ~10% (PyTorch bf16 shows the same on
+ * this net; tf32 ~1e-3, measured with tools/cuda-emu-check.sh); the loss moves far less */
+static const double TOL_STEP[3] = {1e-4, 1e-2, 0.25};
+static const double TOL_LOSS[3] = {1e-4, 5e-3, 2e-2};
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -610,7 +616,7 @@ static void test_engine_step(void **state) {
         print_message("# step %s: grad rel L2 %.3g, loss cpu %.6g cuda %.6g (net %.6g / %.6g, prior %.6g / %.6g)\n",
                       dream_prec_name((dream_prec_t)pr), e, lc.total, lg.total, lc.net, lg.net, lc.prior, lg.prior);
         if (!(e <= TOL_STEP[pr])) fail_msg("step grad %s: rel L2 %.3g > %.1g", dream_prec_name((dream_prec_t)pr), e, TOL_STEP[pr]);
-        if (!(el <= TOL_STEP[pr])) fail_msg("step loss %s: rel diff %.3g", dream_prec_name((dream_prec_t)pr), el);
+        if (!(el <= TOL_LOSS[pr])) fail_msg("step loss %s: rel diff %.3g", dream_prec_name((dream_prec_t)pr), el);
         assert_int_equal(lg.gh, lc.gh);
         assert_int_equal(lg.gw, lc.gw);
         if (pr == DREAM_PREC_FP32) {      /* a few Adam steps stay together too */
