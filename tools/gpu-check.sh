@@ -5,8 +5,8 @@
 # libzmq/libvpx/cmocka/OpenBLAS packages), then
 #   1. runs tests/unit/test_backend_parity (every backend op, CUDA vs the CPU reference,
 #      and a whole dream step) — needs a BLAS for the CPU backend, see below;
-#   2. checks dream's loss and input gradient against PyTorch on the very same VGG-16
-#      weights, prior and image (fp32, 224x224 and 840x472) — needs no BLAS;
+#   2. checks dream's fp32 loss and input gradient against PyTorch float64 on the very same
+#      VGG-16 weights, prior and image (224x224 and 840x472) — needs no BLAS;
 #   3. benchmarks one dream step at 224x224, 840x472, 1280x720, 1920x1080 for fp32, tf32
 #      and bf16 against bench/torch_step.py (PyTorch + cuDNN, channels_last,
 #      cudnn.benchmark, autocast bf16) in the same run: ms/step, TFLOP/s, ratio, peak memory;
@@ -27,6 +27,8 @@
 #   --quick    sizes 224x224 and 1280x720 only
 #   --out DIR  also copy the results file and logs to DIR
 # Exit: 0 all checks passed, 1 a check failed, 77 no GPU (SKIP).
+# Testing the fallbacks here: GPU_CHECK_BLAS=none, GPU_CHECK_NO_SYSTEM_BLAS=1 with
+# GPU_CHECK_BLAS_DIRS="dir" (wheel-style libs), GPU_CHECK_CMOCKA=shim, GPU_CHECK_NO_EXTRA_LIBS=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -86,7 +88,8 @@ CFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -pthread -
 # ---------------------------------------------------------------- BLAS for the CPU reference
 BLAS_KIND=none; BLAS_CFLAGS=""; BLAS_LIBS=""
 find_blas() {
-  if pkg-config --exists openblas 2>/dev/null; then
+  [ "${GPU_CHECK_BLAS:-auto}" = none ] && return
+  if [ -z "${GPU_CHECK_NO_SYSTEM_BLAS:-}" ] && pkg-config --exists openblas 2>/dev/null; then
     BLAS_KIND="pkg-config openblas"; BLAS_CFLAGS=$(pkg-config --cflags openblas); BLAS_LIBS=$(pkg-config --libs openblas); return
   fi
   local h="" l=""
@@ -94,13 +97,13 @@ find_blas() {
     [ -f "$d/cblas.h" ] && { h=$d; break; }
   done
   l=$(ldconfig -p 2>/dev/null | awk '/libopenblas\.so/{print $NF; exit}')
-  if [ -n "$h" ] && [ -n "$l" ]; then
+  if [ -z "${GPU_CHECK_NO_SYSTEM_BLAS:-}" ] && [ -n "$h" ] && [ -n "$l" ]; then
     BLAS_KIND="system $l"; BLAS_CFLAGS="-I$h"; BLAS_LIBS="$l -Wl,-rpath,$(dirname "$l")"; return
   fi
   # OpenBLAS bundled in numpy / scipy wheels
-  [ -n "$PY" ] || return
   local dirs lib sym pre suf
-  dirs=$("$PY" - <<'EOF' 2>/dev/null
+  dirs=${GPU_CHECK_BLAS_DIRS:-}
+  [ -n "$PY" ] && dirs="$dirs "$("$PY" - <<'EOF' 2>/dev/null
 import site, sys, os
 ps = set(site.getsitepackages() + [site.getusersitepackages()])
 for p in list(sys.path): ps.add(p)
@@ -150,7 +153,7 @@ find_blas
 
 # ---------------------------------------------------------------- cmocka
 CMOCKA_KIND=system; CMOCKA_LIBS="-lcmocka"
-if ! printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <cmocka.h>\nint main(void){return 0;}\n' \
+if [ "${GPU_CHECK_CMOCKA:-auto}" = shim ] || ! printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <cmocka.h>\nint main(void){return 0;}\n' \
      | $CC -x c - -o "$B/cmocka_probe" -lcmocka >/dev/null 2>&1; then
   CMOCKA_KIND="generated runner ($B/inc/cmocka.h)"; CMOCKA_LIBS=""
   cat > "$B/inc/cmocka.h" <<'EOF'
@@ -215,7 +218,7 @@ say "cpu BLAS    $BLAS_KIND"
 say "cmocka      $CMOCKA_KIND"
 say "build dir   $B"
 say "steps       1. parity test (CPU vs CUDA, every op + whole step)"
-say "            2. dream vs PyTorch loss/gradient, fp32, 224x224 and 840x472"
+say "            2. dream fp32 vs PyTorch float64 loss/gradient, 224x224 and 840x472"
 say "            3. bench: sizes [$SIZES] x precs [$PRECS], $STEPS timed steps each, dream and torch"
 say "            4. table + bench/results/<date>-<card>.md${OUTDIR:+, copied to $OUTDIR}"
 
@@ -280,23 +283,52 @@ EOF
 fi
 for s in "${skipped[@]}"; do say "left out: $s"; done
 rm -f "$B/libdream.a"; ar rcs "$B/libdream.a" "${cobjs[@]}" "${objs[@]}"
-LINK="-Wl,--start-group $B/libdream.a -Wl,--end-group $BLAS_LIBS -L$CUDA_LIBDIR -Wl,-rpath,$CUDA_LIBDIR -lcublas -lcudart -lstdc++ -lm -pthread -fopenmp"
-if ! $CC $CFLAGS $BLAS_CFLAGS -DDREAM_BENCH_CUDA bench/dream_gpu_bench.c -o "$B/dream_gpu_bench" $LINK 2>"$LOG/link-bench.log"; then
-  say "bench link failed:"; sed 's/^/   | /' "$LOG/link-bench.log" | head -30; exit 1
-fi
-if ! $CC $CFLAGS tests/unit/test_backend_parity.c -o "$B/test_backend_parity" $LINK $CMOCKA_LIBS 2>"$LOG/link-test.log"; then
-  say "parity test link failed:"; sed 's/^/   | /' "$LOG/link-test.log" | head -30; exit 1
-fi
+# optional libraries the compiled objects may use (present here -> linked, else stubbed below)
+EXTRA_LIBS=""
+[ -z "${GPU_CHECK_NO_EXTRA_LIBS:-}" ] && for pk in libcjson libpng libjpeg; do pkg-config --exists $pk 2>/dev/null && EXTRA_LIBS="$EXTRA_LIBS $(pkg-config --libs $pk)"; done
+LINK="-Wl,--start-group $B/libdream.a -Wl,--end-group $BLAS_LIBS $EXTRA_LIBS -L$CUDA_LIBDIR -Wl,-rpath,$CUDA_LIBDIR -lcublas -lcudart -lstdc++ -lm -pthread -fopenmp"
+# link_prog OUT SRC [extra flags...]: links; functions that stay undefined because their library
+# is missing on this machine (e.g. cJSON for safetensors loading, unused by the bench and the
+# parity test) get generated stubs that abort with a message if ever called.
+STUBBED=""
+link_prog() {
+  local out=$1 src=$2; shift 2
+  local log=$LOG/link-$(basename "$out").log
+  if $CC $CFLAGS $BLAS_CFLAGS -DDREAM_BENCH_CUDA "$src" -o "$out" $LINK "$@" 2>"$log"; then return 0; fi
+  local syms
+  syms=$(grep -oE "undefined reference to \`[A-Za-z_][A-Za-z0-9_]*'" "$log" | sed -E "s/.*\`(.*)'/\1/" | sort -u)
+  [ -n "$syms" ] || { sed 's/^/   | /' "$log" | head -30; return 1; }
+  local stub=$B/stubs-$(basename "$out").c
+  { echo "/* generated by tools/gpu-check.sh: symbols whose library is missing on this machine */"
+    echo "#include <stdio.h>"; echo "#include <stdlib.h>"
+    for s in $syms; do
+      echo "void $s(void);"
+      echo "void $s(void) { fprintf(stderr, \"gpu-check build: $s is not available on this machine\\n\"); abort(); }"
+    done; } >"$stub"
+  STUBBED="$STUBBED $syms"
+  if $CC $CFLAGS -DDREAM_BENCH_CUDA "$src" "$stub" -o "$out" $LINK "$@" 2>"$log"; then return 0; fi
+  sed 's/^/   | /' "$log" | head -30
+  return 1
+}
+link_prog "$B/dream_gpu_bench" bench/dream_gpu_bench.c || { say "bench link failed"; exit 1; }
+link_prog "$B/test_backend_parity" tests/unit/test_backend_parity.c $CMOCKA_LIBS || { say "parity test link failed"; exit 1; }
+[ -n "$STUBBED" ] && say "stubbed (missing libraries, unused here):$(echo $STUBBED | tr ' ' '\n' | sort -u | tr '\n' ' ')"
 say "built in $(( $(date +%s) - t_build ))s: $B/dream_gpu_bench $B/test_backend_parity"
 
 # ---------------------------------------------------------------- 1. parity test
 hdr "1. parity test"
-DREAM_PARITY_DEVICE=$DEVICE "$B/test_backend_parity" >"$LOG/parity.log" 2>&1
-prc=$?
-grep -E '^\[ +(RUN|OK|FAILED|SKIPPED|ERROR|PASSED) +\]|SKIP:|^# ' "$LOG/parity.log" | grep -v '^\[ RUN' | sed 's/^/   /'
-PARITY="pass"
-if [ $prc -ne 0 ]; then PARITY="FAIL"; FAILS+=("parity test"); tail -n 20 "$LOG/parity.log" | sed 's/^/   | /';
-elif grep -q 'SKIPPED \]' "$LOG/parity.log"; then PARITY="skipped ($(grep -m1 -o 'SKIP: .*' "$LOG/parity.log"))"; fi
+if [ "$BLAS_KIND" = none ]; then
+  PARITY="skipped (no BLAS here for the CPU reference; step 2 compares with PyTorch instead)"
+  say "SKIP: $PARITY"
+else
+  DREAM_PARITY_DEVICE=$DEVICE "$B/test_backend_parity" >"$LOG/parity.log" 2>&1
+  prc=$?
+  grep -E '^\[ +(OK|FAILED|SKIPPED|ERROR|PASSED) +\]|^# ' "$LOG/parity.log" | sed 's/^/   /'
+  grep -m1 'SKIP:' "$LOG/parity.log" | sed 's/^/   /'
+  PARITY="pass"
+  if [ $prc -ne 0 ]; then PARITY="FAIL"; FAILS+=("parity test"); tail -n 20 "$LOG/parity.log" | sed 's/^/   | /';
+  elif grep -q 'SKIPPED \]' "$LOG/parity.log"; then PARITY="skipped ($(grep -m1 -o 'SKIP: .*' "$LOG/parity.log"))"; fi
+fi
 
 if [ $DRY = 1 ]; then
   hdr "dry run (with build) done"
@@ -306,7 +338,7 @@ if [ $DRY = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- 2. dream vs PyTorch
-hdr "2. dream vs PyTorch (same weights, prior and image; fp32)"
+hdr "2. dream fp32 vs PyTorch float64 (same weights, prior and image)"
 EXP=$B/export
 rm -rf "$EXP"; mkdir -p "$EXP"
 VS_TORCH=()
@@ -314,13 +346,15 @@ for sz in 224x224 840x472; do
   if ! "$B/dream_gpu_bench" --size "$sz" --prec fp32 --steps 1 --device "$DEVICE" --export "$EXP" >"$LOG/export-$sz.json" 2>"$LOG/export-$sz.log"; then
     say "$sz: dream export failed"; tail -n 5 "$LOG/export-$sz.log"; FAILS+=("export $sz"); continue
   fi
-  CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device cuda --prec fp32 --size "$sz" --steps 1 --warmup 0 \
+  CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device cuda --dtype float64 --size "$sz" --steps 1 --warmup 0 \
       --weights "$EXP" --image "$EXP/image_$sz.bin" --compare "$EXP" >"$LOG/compare-$sz.json" 2>"$LOG/compare-$sz.log" \
     || { say "$sz: torch comparison failed"; tail -n 5 "$LOG/compare-$sz.log"; FAILS+=("torch compare $sz"); continue; }
   line=$("$PY" - "$LOG/compare-$sz.json" <<'EOF'
 import json, sys
 d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-ok = d["grad_rel_l2"] <= 1e-3 and d["loss_rel_diff"] <= 1e-4
+# fp32 input gradients of a 16-layer random ReLU net move ~1e-2 against float64 (PyTorch's own
+# fp32 does too: measured 8e-3 at 224x224, dream's CPU backend 7e-3); a wrong op gives O(1)
+ok = d["grad_rel_l2"] <= 5e-2 and d["loss_rel_diff"] <= 1e-4
 print("%s grad rel L2 %.3g, loss dream %.6g torch %.6g (rel %.2g)" % ("PASS" if ok else "FAIL",
       d["grad_rel_l2"], d["dream_loss"], d["loss"], d["loss_rel_diff"]))
 EOF
