@@ -243,7 +243,9 @@ def main():
     total.backward()
     g0 = x.grad.detach().to(torch.float64).cpu().numpy().reshape(-1)
     out = {"impl": "torch", "device": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu",
-           "backend": "torch-" + a.device, "prec": a.prec if a.device == "cuda" else a.dtype,
+           "backend": "torch-" + a.device,
+           "prec": ("fp64" if a.dtype == "float64" else a.prec) if a.device == "cuda" else
+                   ("fp64" if a.dtype == "float64" else "fp32"),
            "dtype": a.dtype, "size": [W, H], "threads": torch.get_num_threads() if a.device == "cpu" else 0,
            "loss": float(total), "loss_net": float(net), "loss_prior": float(pri)}
     if a.compare:

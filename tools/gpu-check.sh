@@ -28,7 +28,9 @@
 #   --out DIR  also copy the results file and logs to DIR
 # Exit: 0 all checks passed, 1 a check failed, 77 no GPU (SKIP).
 # Testing the fallbacks here: GPU_CHECK_BLAS=none, GPU_CHECK_NO_SYSTEM_BLAS=1 with
-# GPU_CHECK_BLAS_DIRS="dir" (wheel-style libs), GPU_CHECK_CMOCKA=shim, GPU_CHECK_NO_EXTRA_LIBS=1.
+# GPU_CHECK_BLAS_DIRS="dir" (wheel-style libs), GPU_CHECK_CMOCKA=shim, GPU_CHECK_NO_EXTRA_LIBS=1;
+# GPU_CHECK_SIMULATE_CPU=1 runs steps 2-4 with dream's CPU backend and PyTorch on the CPU (to test
+# this script's flow without a GPU; use --sizes 224x224 --precs fp32 --steps 1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -246,6 +248,9 @@ if [ $DRY = 1 ] && [ $DOBUILD = 0 ]; then
   [ ${#FAILS[@]} -eq 0 ] && { say "dry run OK"; exit 0; }
   say "dry run problems: ${FAILS[*]}"; exit 1
 fi
+SIM=${GPU_CHECK_SIMULATE_CPU:-}
+DREAM_BE=cuda; TORCH_DEV=cuda
+[ -n "$SIM" ] && { DREAM_BE=cpu; TORCH_DEV=cpu; GPU_NAME=${GPU_NAME:-cpu-simulation}; say "SIMULATION: dream cpu backend vs torch cpu"; }
 if [ $DRY = 0 ] && [ -z "$GPU_NAME" ]; then
   say "SKIP: no NVIDIA GPU found (nvidia-smi)"; exit 77
 fi
@@ -343,10 +348,10 @@ EXP=$B/export
 rm -rf "$EXP"; mkdir -p "$EXP"
 VS_TORCH=()
 for sz in 224x224 840x472; do
-  if ! "$B/dream_gpu_bench" --size "$sz" --prec fp32 --steps 1 --device "$DEVICE" --export "$EXP" >"$LOG/export-$sz.json" 2>"$LOG/export-$sz.log"; then
+  if ! "$B/dream_gpu_bench" --backend $DREAM_BE --size "$sz" --prec fp32 --steps 1 --device "$DEVICE" --export "$EXP" >"$LOG/export-$sz.json" 2>"$LOG/export-$sz.log"; then
     say "$sz: dream export failed"; tail -n 5 "$LOG/export-$sz.log"; FAILS+=("export $sz"); continue
   fi
-  CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device cuda --dtype float64 --size "$sz" --steps 1 --warmup 0 \
+  CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --dtype float64 --size "$sz" --steps 1 --warmup 0 \
       --weights "$EXP" --image "$EXP/image_$sz.bin" --compare "$EXP" >"$LOG/compare-$sz.json" 2>"$LOG/compare-$sz.log" \
     || { say "$sz: torch comparison failed"; tail -n 5 "$LOG/compare-$sz.log"; FAILS+=("torch compare $sz"); continue; }
   line=$("$PY" - "$LOG/compare-$sz.json" <<'EOF'
@@ -368,12 +373,12 @@ hdr "3. benchmark ($STEPS steps)"
 RES=$B/results.jsonl; : >"$RES"
 for sz in $SIZES; do
   for pr in $PRECS; do
-    if "$B/dream_gpu_bench" --size "$sz" --prec "$pr" --steps "$STEPS" --device "$DEVICE" >"$LOG/bench-dream-$sz-$pr.json" 2>"$LOG/bench-dream-$sz-$pr.log"; then
+    if "$B/dream_gpu_bench" --backend $DREAM_BE --size "$sz" --prec "$pr" --steps "$STEPS" --device "$DEVICE" >"$LOG/bench-dream-$sz-$pr.json" 2>"$LOG/bench-dream-$sz-$pr.log"; then
       tail -n1 "$LOG/bench-dream-$sz-$pr.json" >>"$RES"; say "dream $sz $pr: $(tail -n1 "$LOG/bench-dream-$sz-$pr.json")"
     else
       say "dream $sz $pr: FAILED ($(tail -n1 "$LOG/bench-dream-$sz-$pr.log"))"; FAILS+=("bench dream $sz $pr")
     fi
-    if CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device cuda --prec "$pr" --size "$sz" --steps "$STEPS" --warmup 2 \
+    if CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --prec "$pr" --size "$sz" --steps "$STEPS" --warmup 2 \
          --weights "$EXP" >"$LOG/bench-torch-$sz-$pr.json" 2>"$LOG/bench-torch-$sz-$pr.log"; then
       tail -n1 "$LOG/bench-torch-$sz-$pr.json" >>"$RES"; say "torch $sz $pr: $(tail -n1 "$LOG/bench-torch-$sz-$pr.json")"
     else
