@@ -449,6 +449,7 @@ int st_to_f32(const st_file_t *f, const st_tensor_t *t, float *dst, size_t n, dr
 static int write_data(FILE *fp, const st_entry_t *e, size_t nelem) {
     enum { CH = 4096 };
     uint16_t buf[CH];
+    if (nelem == 0) return 0;
     if (e->dtype == ST_F32) return fwrite(e->data, 4, nelem, fp) == nelem ? 0 : -1;
     for (size_t i = 0; i < nelem; i += CH) {
         size_t m = nelem - i < CH ? nelem - i : CH;

@@ -137,19 +137,17 @@ static void common_free(common_t *c) {
 
 static const char *default_weights(void) {
     static char path[PATH_MAX];
-    dream_data_path("weights/vgg16.tv_in1k.safetensors", path, sizeof path);
+    dream_data_path("weights/vgg16.safetensors", path, sizeof path);
     return access(path, R_OK) == 0 ? path : "random";
 }
 
 /* Reads --weights --prior --prior-kind --prior-strength --mean-weight --pools --layout --class
  * --backend --device --threads --prec --steps --lr --jitter --seed. */
-static int common_setup(common_t *c, opts_t *o, int need_classes, int build_engine) {
+static int common_setup(common_t *c, opts_t *o, const char *cmd, int need_classes, int build_engine) {
     dream_err_t err = {{0}};
     dream_params_default(&c->p);
     const char *wfile = opt_get(o, "weights", NULL);
     if (!wfile) wfile = default_weights();
-    c->model = dream_model_open(wfile, &err);
-    if (!c->model) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
     double d;
     long v;
     const char *s;
@@ -182,10 +180,6 @@ static int common_setup(common_t *c, opts_t *o, int need_classes, int build_engi
     const char *pfile = opt_get(o, "prior", NULL);
     char pbuf[PATH_MAX];
     if (!pfile) pfile = dream_data_path("prior.safetensors", pbuf, sizeof pbuf);
-    if (strcmp(pfile, "none") != 0) {
-        c->prior = dream_prior_load(pfile, c->p.prior_kind, &err);
-        if (!c->prior) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
-    }
     if ((s = opt_get(o, "layout", NULL)) && dream_layout_parse(s, &c->p.layout)) {
         fprintf(stderr, "dream: --layout must be single, seed, bands or quadrants, not '%s'\n", s);
         return -1;
@@ -241,6 +235,14 @@ static int common_setup(common_t *c, opts_t *o, int need_classes, int build_engi
         fprintf(stderr, "dream: --prec must be fp32, tf32 or bf16, not '%s'\n", s);
         return -1;
     }
+    if (opt_unused(o, cmd)) return -1;
+    /* everything parsed: now the heavy part */
+    if (strcmp(pfile, "none") != 0) {
+        c->prior = dream_prior_load(pfile, c->p.prior_kind, &err);
+        if (!c->prior) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
+    }
+    c->model = dream_model_open(wfile, &err);
+    if (!c->model) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
     if (!build_engine) return 0;
     c->be = dream_backend_new(bname, (int)dev, (int)threads, prec, &err);
     if (!c->be) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
@@ -255,7 +257,7 @@ static int common_setup(common_t *c, opts_t *o, int need_classes, int build_engi
 
 static const char *COMMON_HELP =
     "  --weights FILE|random   VGG-16/19 .safetensors (torchvision or timm naming); default\n"
-    "                          data/weights/vgg16.tv_in1k.safetensors if present, else random\n"
+    "                          data/weights/vgg16.safetensors if present, else random\n"
     "                          (UNTRAINED, deterministic He-normal init)\n"
     "  --class C               class id or name; repeat or use \"a + b\" for up to 4 subjects\n"
     "  --layout L              single | seed | bands | quadrants\n"
@@ -312,8 +314,7 @@ static int cmd_grad(int argc, char **argv) {
     }
     const char *in = opt_get(&o, "image", NULL), *out = opt_get(&o, "out-grad", NULL);
     if (!in) FAIL("dream grad: --image is required");
-    if (common_setup(&c, &o, 1, 1)) goto out;
-    if (opt_unused(&o, "grad")) goto out;
+    if (common_setup(&c, &o, "grad", 1, 1)) goto out;
     int H, W;
     if (load_input(in, &img, &H, &W)) goto out;
     grad = malloc(sizeof(float) * H * W * 3);
@@ -390,8 +391,7 @@ static int cmd_render(int argc, char **argv) {
     if ((s = opt_get(&o, "zoom", NULL)) && parse_float(s, 0.5, 2.0, &zoom)) FAIL("dream render: bad --zoom (0.5..2)");
     if ((s = opt_get(&o, "rotate", NULL)) && parse_float(s, -90, 90, &rot)) FAIL("dream render: bad --rotate (-90..90)");
     if (!outdir) FAIL("dream render: --out DIR is required");
-    if (common_setup(&c, &o, 1, 1)) goto out;
-    if (opt_unused(&o, "render")) goto out;
+    if (common_setup(&c, &o, "render", 1, 1)) goto out;
     if (mkdir(outdir, 0755) && errno != EEXIST) FAIL("dream render: cannot create %s: %s", outdir, strerror(errno));
     dream_err_t err = {{0}};
     if (init) {
@@ -477,9 +477,9 @@ static int cmd_bench(int argc, char **argv) {
     const char *s;
     if ((s = opt_get(&o, "size", NULL)) && parse_size(s, &W, &H)) FAIL("dream bench: bad --size '%s'", s);
     if ((s = opt_get(&o, "warmup", NULL)) && parse_int(s, 0, 100, &warm)) FAIL("dream bench: bad --warmup");
-    if (common_setup(&c, &o, 0, 1)) goto out;
-    if (!opt_get(&o, "steps", NULL)) c.p.steps = 3;
-    if (opt_unused(&o, "bench")) goto out;
+    int default_steps = opt_get(&o, "steps", NULL) == NULL;
+    if (common_setup(&c, &o, "bench", 0, 1)) goto out;
+    if (default_steps) c.p.steps = 3;
     img = malloc(sizeof(float) * W * H * 3);
     if (!img) FAIL("dream bench: out of memory");
     for (int i = 0; i < W * H * 3; i++) img[i] = (float)((i * 2654435761u >> 8) % 256);

@@ -5,8 +5,6 @@
  * true-convolution kernels flipped in kh and kw) and "<kind>.mean" (nfilt),
  * kind "student" | "gauss". See docs/weights.md.
  */
-/* backend.h (via engine.h) has a slash-star inside a comment; keep -Werror happy */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "engine.h"
 #include <stdio.h>
 #include "safetensors.h"

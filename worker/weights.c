@@ -268,8 +268,8 @@ dream_model_t *dream_model_load(const char *path, dream_err_t *err) {
         goto fail;
     }
     dream_model_compute_hash(m);
-    dlog_info(MOD, "loaded %s (%s, %d convs, %zu params) from %s in %.0f ms", m->arch, m->naming,
-              nconv + 3, dream_model_params(m), path, dream_now_ms() - t0);
+    dlog_info(MOD, "loaded %s (%s, %d convs + 3 fc, %zu params) from %s in %.0f ms", m->arch,
+              m->naming, nconv, dream_model_params(m), path, dream_now_ms() - t0);
     st_close(&f);
     return m;
 fail:
@@ -322,7 +322,8 @@ int dream_weights_inspect(const char *path, FILE *out, dream_err_t *err) {
         fprintf(out, "naming:%s\n", m->naming);
         fprintf(out, "arch:%s\n", m->arch);
         fprintf(out, "layers:%d\n", m->nlayers);
-        fprintf(out, "convs:%d\n", nconv);
+        fprintf(out, "convs:%d\n", nconv - 3);
+        fprintf(out, "fc:3\n");
         fprintf(out, "pools:%d\n", dream_model_npools(m));
         fprintf(out, "params:%zu\n", dream_model_params(m));
         fprintf(out, "classes:%d\n", m->nclasses);

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# dream_cli.sh — the `dream` command end to end: help, class lookup, bad input rejected
+# with clear messages (flags, sizes, files, class names), grad output shape, render keyframes.
+set -u
+cd "$(dirname "$0")/../.."
+D=build/bin/dream
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+fails=0
+ok()   { echo "ok: $1"; }
+bad()  { echo "FAIL: $1"; fails=$((fails+1)); }
+# expect_fail "desc" "regex in stderr" cmd...
+expect_fail() {
+  local desc=$1 re=$2; shift 2
+  if "$@" >"$T/out" 2>"$T/err"; then bad "$desc: exited 0"; return; fi
+  grep -qiE "$re" "$T/err" && ok "$desc" || { bad "$desc: stderr lacks /$re/:"; cat "$T/err"; }
+}
+export DREAM_LOG=error
+
+$D --help | grep -q "render" && ok "dream --help" || bad "dream --help"
+for c in grad render classes bench inspect backends; do
+  $D $c --help >/dev/null 2>&1 && ok "dream $c --help" || bad "dream $c --help"
+done
+[ "$($D classes 'Tree-Frog' | cut -f1)" = 31 ] && ok "classes Tree-Frog = 31" || bad "classes Tree-Frog"
+[ "$($D classes 'volcano + broccoli' | cut -f1 | tr '\n' ,)" = "980,937," ] && ok "classes volcano + broccoli" || bad "classes volcano + broccoli"
+[ "$($D classes | wc -l)" = 1000 ] && ok "classes lists 1000" || bad "classes count"
+expect_fail "unknown class suggests" "closest: tree frog" $D classes treefrgo
+expect_fail "unknown command" "unknown command" $D frobnicate
+expect_fail "unknown option" "unknown option --frob" $D bench --frob 1 --weights random --backend cpu
+expect_fail "missing option value" "needs a value" $D grad --image
+expect_fail "bad size" "bad --size" $D bench --size 12by12 --weights random
+expect_fail "bad steps" "bad --steps" $D bench --steps -3 --weights random
+expect_fail "bad layout" "layout must be" $D grad --image x.png --class 1 --layout diagonal --weights random
+expect_fail "bad backend" "unknown backend" $D bench --backend tpu --weights random --size 224x224
+expect_fail "missing weights file" "No such file|cannot open" $D bench --weights "$T/none.safetensors"
+head -c 1000 /dev/urandom > "$T/junk.safetensors"
+expect_fail "garbage weights file" "safetensors|header" $D inspect "$T/junk.safetensors"
+printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR' > "$T/trunc.png"
+expect_fail "truncated png" "png" $D grad --image "$T/trunc.png" --class 1 --weights random --backend cpu
+/usr/bin/python3 - "$T" <<'PY'
+import sys, numpy as np
+np.save(sys.argv[1] + "/small.npy", np.zeros((100, 300, 3), np.float32))
+np.save(sys.argv[1] + "/img.npy", np.random.default_rng(1).uniform(0, 255, (230, 250, 3)).astype(np.float32))
+PY
+expect_fail "image below 224" "minimum of 224x224" $D grad --image "$T/small.npy" --class 1 --weights random --backend cpu
+expect_fail "too many subjects" "at most 4|too many" $D grad --image "$T/img.npy" --class "1+2+3+4+5" --weights random --backend cpu
+
+out=$($D grad --image "$T/img.npy" --class "tree frog" --class volcano --layout seed --weights random --backend cpu --out-grad "$T/g.npy" 2>"$T/err")
+echo "$out"
+/usr/bin/python3 - "$T/g.npy" "$out" <<'PY' && ok "grad json + npy (230, 250, 3)" || bad "grad output"
+import sys, json, numpy as np
+g = np.load(sys.argv[1]); r = json.loads(sys.argv[2])
+assert g.shape == (230, 250, 3) and g.dtype == np.float32, g.shape
+assert np.isfinite(g).all() and np.abs(g).max() > 0
+assert r["grid"] == [1, 1] and abs(r["loss"] - (r["net"] + r["prior"])) < 1e-3 * (1 + abs(r["loss"]))
+assert r["trained"] is False
+PY
+grep -q "UNTRAINED" "$T/err" || DREAM_LOG=warn $D grad --image "$T/img.npy" --class 1 --weights random --backend cpu 2>&1 | grep -q UNTRAINED && ok "untrained weights are announced" || bad "no UNTRAINED warning"
+
+$D render --class "tree frog" --size 224x224 --steps 1 --keyframes 2 --zoom 1.1 --rotate 2 --weights random --backend cpu --out "$T/render" >/dev/null 2>"$T/err" \
+  && [ -s "$T/render/keyframe_00000.png" ] && [ -s "$T/render/keyframe_00001.png" ] && ok "render writes keyframes" || { bad "render"; cat "$T/err"; }
+
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
