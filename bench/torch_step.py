@@ -12,7 +12,8 @@ so dream and PyTorch run the very same network and objective.
                  bf16 (autocast bf16; tf32 allows TF32 in cuDNN/cuBLAS)
   --device cpu:  --dtype float32 | float64, --threads N
 
-Prints one JSON line: {"impl":"torch", "device":..., "prec":..., "size":[W,H],
+--size and --prec take comma lists (weights are loaded once); one JSON line per
+configuration: {"impl":"torch", "device":..., "prec":..., "size":[W,H],
 "ms_per_step":..., "flops_per_step":..., "tflops":..., "peak_bytes":...,
 "loss":..., "loss_net":..., "loss_prior":...} (losses at the initial image).
 With --compare DIR (a dream export holding grad_WxH.bin and loss_WxH.json) it
@@ -39,9 +40,9 @@ def parse_size(s):
         w, h = s.lower().split("x")
         w, h = int(w), int(h)
     except ValueError:
-        raise argparse.ArgumentTypeError("size must be WxH, e.g. 224x224")
+        raise argparse.ArgumentTypeError("size must be WxH, e.g. 224x224 (got %r)" % s)
     if not (32 <= w <= 16384 and 32 <= h <= 16384):
-        raise argparse.ArgumentTypeError("size out of range 32..16384")
+        raise argparse.ArgumentTypeError("size %s out of range 32..16384" % s)
     return w, h
 
 
@@ -182,53 +183,24 @@ def step_flops(layers, prior, params, H, W):
     return fl
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--size", type=parse_size, default=(224, 224), help="WxH (default 224x224)")
-    ap.add_argument("--device", choices=["cpu", "cuda"], default="cuda")
-    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
-    ap.add_argument("--steps", type=int, default=5, help="timed steps")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    ap.add_argument("--prec", choices=["fp32", "tf32", "bf16"], default="fp32", help="cuda only")
-    ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--weights", help="dream export dir (model.json, model.bin)")
-    ap.add_argument("--image", help="raw float32 (H, W, 3) pixels; default: seeded random")
-    ap.add_argument("--no-prior", action="store_true")
-    ap.add_argument("--no-channels-last", action="store_true")
-    ap.add_argument("--compare", help="dream export dir with grad_WxH.bin / loss_WxH.json")
-    a = ap.parse_args()
-    if a.steps < 1 or a.warmup < 0:
-        ap.error("--steps >= 1, --warmup >= 0")
-    W, H = a.size
-    if a.device == "cuda" and not torch.cuda.is_available():
-        print("torch_step: CUDA not available to PyTorch", file=sys.stderr)
-        return 2
-    dev = torch.device(a.device)
-    dtype = torch.float64 if a.dtype == "float64" else torch.float32
-    if a.device == "cpu" and a.threads > 0:
-        torch.set_num_threads(a.threads)
+def run_one(a, model, layers, prior, params, dev, dtype, prec, W, H):
+    """Losses/gradient at the initial image, then timed steps. Returns the JSON dict."""
     if a.device == "cuda":
-        torch.backends.cudnn.benchmark = True
-        tf32 = a.prec == "tf32"
+        tf32 = prec == "tf32"
         torch.backends.cudnn.allow_tf32 = tf32
         torch.backends.cuda.matmul.allow_tf32 = tf32
-
-    layers, prior, norm, params = load_export(a.weights) if a.weights else random_model(a.seed)
-    if a.no_prior:
-        prior = None
-    cl = a.device == "cuda" and not a.no_channels_last
-    model = DreamStep(layers, prior, norm, params, dev, dtype, cl)
-    if a.image:
-        img = np.fromfile(a.image, dtype=np.float32)
+    image = a.image
+    if not image and a.weights and os.path.exists(os.path.join(a.weights, "image_%dx%d.bin" % (W, H))):
+        image = os.path.join(a.weights, "image_%dx%d.bin" % (W, H))
+    if image:
+        img = np.fromfile(image, dtype=np.float32)
         if img.size != H * W * 3:
-            print("torch_step: %s holds %d floats, expected %d" % (a.image, img.size, H * W * 3), file=sys.stderr)
-            return 2
+            raise ValueError("%s holds %d floats, expected %d" % (image, img.size, H * W * 3))
         img = torch.from_numpy(img.reshape(1, H, W, 3))
     else:
         img = torch.rand(1, H, W, 3, generator=torch.Generator().manual_seed(a.seed + 1)) * 255.0
     x = img.to(device=dev, dtype=dtype).clone().requires_grad_(True)
-    use_autocast = a.device == "cuda" and a.prec == "bf16"
+    use_autocast = a.device == "cuda" and prec == "bf16"
 
     def loss_of(xx):
         with torch.autocast(device_type=a.device, dtype=torch.bfloat16, enabled=use_autocast):
@@ -238,14 +210,12 @@ def main():
         if a.device == "cuda":
             torch.cuda.synchronize()
 
-    # losses and gradient at the initial image
     total, net, pri = loss_of(x)
     total.backward()
     g0 = x.grad.detach().to(torch.float64).cpu().numpy().reshape(-1)
     out = {"impl": "torch", "device": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu",
            "backend": "torch-" + a.device,
-           "prec": ("fp64" if a.dtype == "float64" else a.prec) if a.device == "cuda" else
-                   ("fp64" if a.dtype == "float64" else "fp32"),
+           "prec": "fp64" if dtype == torch.float64 else (prec if a.device == "cuda" else "fp32"),
            "dtype": a.dtype, "size": [W, H], "threads": torch.get_num_threads() if a.device == "cpu" else 0,
            "loss": float(total), "loss_net": float(net), "loss_prior": float(pri)}
     if a.compare:
@@ -253,8 +223,7 @@ def main():
         lp = os.path.join(a.compare, "loss_%dx%d.json" % (W, H))
         gd = np.fromfile(gp, dtype=np.float32).astype(np.float64)
         if gd.size != g0.size:
-            print("torch_step: %s has %d floats, expected %d" % (gp, gd.size, g0.size), file=sys.stderr)
-            return 2
+            raise ValueError("%s has %d floats, expected %d" % (gp, gd.size, g0.size))
         out["grad_rel_l2"] = float(np.linalg.norm(gd - g0) / max(np.linalg.norm(g0), 1e-30))
         with open(lp) as f:
             dl = json.load(f)
@@ -285,8 +254,66 @@ def main():
     out.update({"ms_per_step": round(ms, 3), "flops_per_step": fl, "tflops": round(fl / (ms * 1e-3) / 1e12, 3),
                 "peak_bytes": int(torch.cuda.max_memory_allocated()) if a.device == "cuda" else 0,
                 "steps": a.steps})
-    print(json.dumps(out), flush=True)
-    return 0
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", default="224x224", help="WxH[,WxH...] (default 224x224)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cuda")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    ap.add_argument("--steps", type=int, default=5, help="timed steps")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    ap.add_argument("--prec", default="fp32", help="fp32 | tf32 | bf16 [,...] (cuda only)")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--weights", help="dream export dir (model.json, model.bin; image_WxH.bin used if present)")
+    ap.add_argument("--image", help="raw float32 (H, W, 3) pixels (one size); default: seeded random")
+    ap.add_argument("--no-prior", action="store_true")
+    ap.add_argument("--no-channels-last", action="store_true")
+    ap.add_argument("--compare", help="dream export dir with grad_WxH.bin / loss_WxH.json")
+    a = ap.parse_args()
+    if a.steps < 1 or a.warmup < 0:
+        ap.error("--steps >= 1, --warmup >= 0")
+    try:
+        sizes = [parse_size(s) for s in a.size.split(",")]
+    except argparse.ArgumentTypeError as e:
+        ap.error(str(e))
+    precs = a.prec.split(",")
+    if any(p not in ("fp32", "tf32", "bf16") for p in precs):
+        ap.error("--prec must be fp32, tf32 or bf16 (comma list)")
+    if a.device == "cpu":
+        precs = precs[:1]
+    if a.image and len(sizes) > 1:
+        ap.error("--image takes one --size")
+    if a.device == "cuda" and not torch.cuda.is_available():
+        print("torch_step: CUDA not available to PyTorch", file=sys.stderr)
+        return 2
+    dev = torch.device(a.device)
+    dtype = torch.float64 if a.dtype == "float64" else torch.float32
+    if a.device == "cpu" and a.threads > 0:
+        torch.set_num_threads(a.threads)
+    if a.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+    layers, prior, norm, params = load_export(a.weights) if a.weights else random_model(a.seed)
+    if a.no_prior:
+        prior = None
+    cl = a.device == "cuda" and not a.no_channels_last
+    model = DreamStep(layers, prior, norm, params, dev, dtype, cl)
+    rc = 0
+    for prec in precs:
+        for W, H in sizes:
+            try:
+                out = run_one(a, model, layers, prior, params, dev, dtype, prec, W, H)
+            except (ValueError, OSError, RuntimeError) as e:
+                print("torch_step: %dx%d %s: %s" % (W, H, prec, e), file=sys.stderr)
+                rc = 1
+                continue
+            print(json.dumps(out), flush=True)
+            if a.device == "cuda":
+                torch.cuda.empty_cache()
+    return rc
 
 
 if __name__ == "__main__":

@@ -347,45 +347,49 @@ hdr "2. dream fp32 vs PyTorch float64 (same weights, prior and image)"
 EXP=$B/export
 rm -rf "$EXP"; mkdir -p "$EXP"
 VS_TORCH=()
-for sz in 224x224 840x472; do
-  if ! "$B/dream_gpu_bench" --backend $DREAM_BE --size "$sz" --prec fp32 --steps 1 --device "$DEVICE" --export "$EXP" >"$LOG/export-$sz.json" 2>"$LOG/export-$sz.log"; then
-    say "$sz: dream export failed"; tail -n 5 "$LOG/export-$sz.log"; FAILS+=("export $sz"); continue
-  fi
-  CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --dtype float64 --size "$sz" --steps 1 --warmup 0 \
-      --weights "$EXP" --image "$EXP/image_$sz.bin" --compare "$EXP" >"$LOG/compare-$sz.json" 2>"$LOG/compare-$sz.log" \
-    || { say "$sz: torch comparison failed"; tail -n 5 "$LOG/compare-$sz.log"; FAILS+=("torch compare $sz"); continue; }
-  line=$("$PY" - "$LOG/compare-$sz.json" <<'EOF'
+VS_SIZES="224x224,840x472"
+if ! "$B/dream_gpu_bench" --backend $DREAM_BE --size "$VS_SIZES" --prec fp32 --steps 1 --device "$DEVICE" --export "$EXP" \
+     >"$LOG/export.json" 2>"$LOG/export.log"; then
+  say "dream export failed:"; tail -n 5 "$LOG/export.log" | sed 's/^/   | /'; FAILS+=("dream export")
+fi
+CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --dtype float64 --size "$VS_SIZES" --steps 1 --warmup 0 \
+    --weights "$EXP" --compare "$EXP" >"$LOG/compare.json" 2>"$LOG/compare.log" \
+  || { say "torch comparison failed:"; tail -n 5 "$LOG/compare.log" | sed 's/^/   | /'; FAILS+=("torch compare"); }
+while IFS= read -r line; do
+  VS_TORCH+=("$line"); say "$line"
+  [[ $line == *PASS* ]] || FAILS+=("dream vs torch: $line")
+done < <("$PY" - "$LOG/compare.json" "$VS_SIZES" <<'EOF'
 import json, sys
-d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-# fp32 input gradients of a 16-layer random ReLU net move ~1e-2 against float64 (PyTorch's own
-# fp32 does too: measured 8e-3 at 224x224, dream's CPU backend 7e-3); a wrong op gives O(1)
-ok = d["grad_rel_l2"] <= 5e-2 and d["loss_rel_diff"] <= 1e-4
-print("%s grad rel L2 %.3g, loss dream %.6g torch %.6g (rel %.2g)" % ("PASS" if ok else "FAIL",
-      d["grad_rel_l2"], d["dream_loss"], d["loss"], d["loss_rel_diff"]))
+seen = set()
+for l in open(sys.argv[1]):
+    if not l.strip().startswith("{"):
+        continue
+    d = json.loads(l)
+    sz = "%dx%d" % tuple(d["size"])
+    seen.add(sz)
+    # fp32 input gradients of a 16-layer random ReLU net move ~1e-2 against float64 (PyTorch's own
+    # fp32 does too: measured 8e-3 at 224x224, dream's CPU backend 7e-3); a wrong op gives O(1)
+    ok = d["grad_rel_l2"] <= 5e-2 and d["loss_rel_diff"] <= 1e-4
+    print("%s: %s grad rel L2 %.3g, loss dream %.6g torch %.6g (rel %.2g)" % (sz, "PASS" if ok else "FAIL",
+          d["grad_rel_l2"], d["dream_loss"], d["loss"], d["loss_rel_diff"]))
+for sz in sys.argv[2].split(","):
+    if sz not in seen:
+        print("%s: FAIL no comparison result" % sz)
 EOF
 )
-  say "$sz: $line"; VS_TORCH+=("$sz: $line")
-  [[ $line == PASS* ]] || FAILS+=("dream vs torch $sz")
-done
 
 # ---------------------------------------------------------------- 3. benchmark
 hdr "3. benchmark ($STEPS steps)"
 RES=$B/results.jsonl; : >"$RES"
-for sz in $SIZES; do
-  for pr in $PRECS; do
-    if "$B/dream_gpu_bench" --backend $DREAM_BE --size "$sz" --prec "$pr" --steps "$STEPS" --device "$DEVICE" >"$LOG/bench-dream-$sz-$pr.json" 2>"$LOG/bench-dream-$sz-$pr.log"; then
-      tail -n1 "$LOG/bench-dream-$sz-$pr.json" >>"$RES"; say "dream $sz $pr: $(tail -n1 "$LOG/bench-dream-$sz-$pr.json")"
-    else
-      say "dream $sz $pr: FAILED ($(tail -n1 "$LOG/bench-dream-$sz-$pr.log"))"; FAILS+=("bench dream $sz $pr")
-    fi
-    if CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --prec "$pr" --size "$sz" --steps "$STEPS" --warmup 2 \
-         --weights "$EXP" >"$LOG/bench-torch-$sz-$pr.json" 2>"$LOG/bench-torch-$sz-$pr.log"; then
-      tail -n1 "$LOG/bench-torch-$sz-$pr.json" >>"$RES"; say "torch $sz $pr: $(tail -n1 "$LOG/bench-torch-$sz-$pr.json")"
-    else
-      say "torch $sz $pr: FAILED ($(tail -n1 "$LOG/bench-torch-$sz-$pr.log"))"; FAILS+=("bench torch $sz $pr")
-    fi
-  done
-done
+SIZES_CSV=$(echo $SIZES | tr ' ' ','); PRECS_CSV=$(echo $PRECS | tr ' ' ',')
+"$B/dream_gpu_bench" --backend $DREAM_BE --size "$SIZES_CSV" --prec "$PRECS_CSV" --steps "$STEPS" --device "$DEVICE" \
+    >"$LOG/bench-dream.json" 2>"$LOG/bench-dream.log" \
+  || { say "dream bench failures:"; tail -n 8 "$LOG/bench-dream.log" | sed 's/^/   | /'; FAILS+=("bench dream"); }
+grep '^{' "$LOG/bench-dream.json" | tee -a "$RES" | sed 's/^/dream: /'
+CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --prec "$PRECS_CSV" --size "$SIZES_CSV" --steps "$STEPS" --warmup 2 \
+    --weights "$EXP" >"$LOG/bench-torch.json" 2>"$LOG/bench-torch.log" \
+  || { say "torch bench failures:"; tail -n 8 "$LOG/bench-torch.log" | sed 's/^/   | /'; FAILS+=("bench torch"); }
+grep '^{' "$LOG/bench-torch.json" | tee -a "$RES" | sed 's/^/torch: /'
 
 # ---------------------------------------------------------------- 4. table + results file
 hdr "4. results"
