@@ -36,20 +36,29 @@ void emu_run_blocks(unsigned g, unsigned b, bool sync, void (*body)(void *), voi
     if (g == 0 || b == 0 || b > 1024) { g_last = cudaErrorInvalidValue; return; }
     gridDim = {g, 1, 1};
     blockDim = {b, 1, 1};
-    for (unsigned bi = 0; bi < g; bi++) {
-        if (!sync) {
+    if (!sync) {
+        for (unsigned bi = 0; bi < g; bi++) {
             blockIdx = {bi, 0, 0};
             for (unsigned t = 0; t < b; t++) { threadIdx = {t, 0, 0}; body(arg); }
-            continue;
         }
-        std::barrier<> bar((std::ptrdiff_t)b);
-        g_bar = &bar;
-        std::vector<std::thread> th;
-        for (unsigned t = 0; t < b; t++)
-            th.emplace_back([=]() { blockIdx = {bi, 0, 0}; threadIdx = {t, 0, 0}; body(arg); });
-        for (auto &x : th) x.join();
-        g_bar = nullptr;
+        return;
     }
+    /* one OS thread per block thread, reused for every block; a barrier between blocks keeps
+     * the (static) __shared__ arrays private to one block at a time */
+    std::barrier<> bar((std::ptrdiff_t)b);
+    g_bar = &bar;
+    std::vector<std::thread> th;
+    for (unsigned t = 0; t < b; t++)
+        th.emplace_back([=, &bar]() {
+            threadIdx = {t, 0, 0};
+            for (unsigned bi = 0; bi < g; bi++) {
+                blockIdx = {bi, 0, 0};
+                body(arg);
+                bar.arrive_and_wait();
+            }
+        });
+    for (auto &x : th) x.join();
+    g_bar = nullptr;
 }
 
 const char *cudaGetErrorString(cudaError_t e) {
