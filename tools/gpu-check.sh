@@ -79,6 +79,11 @@ if command -v nvidia-smi >/dev/null 2>&1; then
   GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader -i "$DEVICE" 2>/dev/null | head -n1)
   GPU_CC=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader -i "$DEVICE" 2>/dev/null | head -n1 | tr -d ' .')
 fi
+if [ -z "$GPU_NAME" ] && [ -n "$PY" ]; then      # no nvidia-smi: ask PyTorch
+  read -r GPU_CC GPU_NAME < <("$PY" -c "import torch,sys
+if torch.cuda.is_available() and torch.cuda.device_count() > $DEVICE:
+    p = torch.cuda.get_device_properties($DEVICE); print('%d%d %s' % (p.major, p.minor, p.name))" 2>/dev/null) || true
+fi
 ARCH="-gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90"
 if [[ $GPU_CC =~ ^[0-9]+$ ]] && [ "$GPU_CC" != 90 ] && [ "$GPU_CC" -ge 90 ]; then
   ARCH="$ARCH -gencode arch=compute_$GPU_CC,code=sm_$GPU_CC"
