@@ -1,0 +1,506 @@
+/*
+ * requests.c — viewers' request queue: parsing, merging, rate limits, bans, hold times
+ * (see requests.h).
+ */
+#include "requests.h"
+#include <stdio.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include <pthread.h>
+#include <cjson/cJSON.h>
+
+#define MAX_BANS 1000
+#define MAX_BUCKETS 4096
+#define BAN_FILE_MAX (1u << 20)
+
+typedef struct entry {
+    int ids[REQUESTS_MAX_SUBJECTS];
+    int n;
+    int votes;
+} entry_t;
+
+typedef struct bucket {
+    char ip[64];
+    double tokens, last;
+} bucket_t;
+
+struct requests {
+    requests_config_t cfg;
+    const dream_classes_t *classes;
+    pthread_mutex_t mu;
+    requests_clock_fn clock;
+    void *clock_ud;
+    uint64_t rng;
+    /* current */
+    entry_t cur;
+    int cur_requested;
+    double cur_start;
+    uint64_t serial, version;
+    /* queue (FIFO, array) */
+    entry_t *queue;
+    int qlen;
+    /* bans */
+    char *ban_words[MAX_BANS];
+    int n_ban_words;
+    char *ban_ips[MAX_BANS];
+    int n_ban_ips;
+    /* rate limit */
+    bucket_t *buckets;
+    int n_buckets;
+};
+
+static double default_clock(void *ud) { (void)ud; return dream_now_s(); }
+static double now(requests_t *q) { return q->clock(q->clock_ud); }
+
+static uint64_t rng_next(requests_t *q) {
+    uint64_t x = q->rng;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    return q->rng = x;
+}
+
+void requests_config_defaults(requests_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->hold_s = 60;
+    cfg->min_hold_s = 15;
+    cfg->queue_max = 50;
+    cfg->rate_per_min = 3;
+    cfg->rate_burst = 3;
+    cfg->drift = 1;
+    cfg->initial_subject = -1;
+}
+
+requests_t *requests_new(const requests_config_t *cfg, const dream_classes_t *classes, dream_err_t *err) {
+    requests_config_t d;
+    if (!cfg) { requests_config_defaults(&d); cfg = &d; }
+    if (!classes || dream_classes_count(classes) < 1) { dream_err_set(err, "requests: no classes"); return NULL; }
+    if (!(cfg->hold_s > 0) || cfg->hold_s > 86400) { dream_err_set(err, "requests: hold time %.3g s out of range (0, 86400]", cfg->hold_s); return NULL; }
+    if (cfg->min_hold_s < 0 || cfg->min_hold_s > cfg->hold_s) { dream_err_set(err, "requests: min hold %.3g s must be in [0, hold %.3g s]", cfg->min_hold_s, cfg->hold_s); return NULL; }
+    if (cfg->queue_max < 1 || cfg->queue_max > 10000) { dream_err_set(err, "requests: queue size %d out of range 1..10000", cfg->queue_max); return NULL; }
+    if (cfg->rate_per_min < 0 || cfg->rate_burst < 1) { dream_err_set(err, "requests: rate %.3g/min burst %d invalid", cfg->rate_per_min, cfg->rate_burst); return NULL; }
+    int nclass = dream_classes_count(classes);
+    if (cfg->initial_subject >= nclass) { dream_err_set(err, "requests: initial subject %d out of range 0..%d", cfg->initial_subject, nclass - 1); return NULL; }
+    requests_t *q = calloc(1, sizeof *q);
+    if (!q) { dream_err_set(err, "requests: out of memory"); return NULL; }
+    q->cfg = *cfg;
+    q->classes = classes;
+    q->queue = calloc((size_t)cfg->queue_max, sizeof *q->queue);
+    q->buckets = calloc(MAX_BUCKETS, sizeof *q->buckets);
+    if (!q->queue || !q->buckets) { dream_err_set(err, "requests: out of memory"); requests_destroy(&q); return NULL; }
+    pthread_mutex_init(&q->mu, NULL);
+    q->clock = default_clock;
+    q->rng = cfg->seed ? cfg->seed : (uint64_t)(dream_now_ms() * 1000.0) | 1;
+    q->cur.n = 1;
+    q->cur.ids[0] = cfg->initial_subject >= 0 ? cfg->initial_subject : (int)(rng_next(q) % (uint64_t)nclass);
+    q->cur.votes = 0;
+    q->cur_requested = 0;
+    q->cur_start = now(q);
+    q->serial = 1;
+    q->version = 1;
+    return q;
+}
+
+void requests_destroy(requests_t **pq) {
+    if (!pq || !*pq) return;
+    requests_t *q = *pq;
+    for (int i = 0; i < q->n_ban_words; i++) free(q->ban_words[i]);
+    for (int i = 0; i < q->n_ban_ips; i++) free(q->ban_ips[i]);
+    if (q->queue) pthread_mutex_destroy(&q->mu);
+    free(q->queue);
+    free(q->buckets);
+    free(q);
+    *pq = NULL;
+}
+
+void requests_set_clock(requests_t *q, requests_clock_fn fn, void *ud) {
+    pthread_mutex_lock(&q->mu);
+    q->clock = fn ? fn : default_clock;
+    q->clock_ud = fn ? ud : NULL;
+    q->cur_start = now(q);
+    for (int i = 0; i < q->n_buckets; i++) q->buckets[i].last = q->cur_start;
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* lower case, '-' '_' and whitespace runs -> one space, trimmed */
+static void normalise(const char *s, char *o, size_t n) {
+    size_t k = 0;
+    int sp = 1;
+    for (; *s && k + 1 < n; s++) {
+        unsigned char c = (unsigned char)tolower((unsigned char)*s);
+        if (c == '-' || c == '_' || isspace(c)) {
+            if (!sp) { o[k++] = ' '; sp = 1; }
+            continue;
+        }
+        o[k++] = (char)c;
+        sp = 0;
+    }
+    while (k > 0 && o[k - 1] == ' ') k--;
+    o[k] = 0;
+}
+
+static int add_ban(char **list, int *n, const char *s, int lower) {
+    if (*n >= MAX_BANS || !s || !*s) return -1;
+    char buf[128];
+    if (lower) normalise(s, buf, sizeof buf);
+    else snprintf(buf, sizeof buf, "%s", s);
+    if (!*buf) return -1;
+    list[*n] = strdup(buf);
+    if (!list[*n]) return -1;
+    (*n)++;
+    return 0;
+}
+
+int requests_ban_word(requests_t *q, const char *word) {
+    pthread_mutex_lock(&q->mu);
+    int rc = add_ban(q->ban_words, &q->n_ban_words, word, 1);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int requests_ban_ip(requests_t *q, const char *ip) {
+    pthread_mutex_lock(&q->mu);
+    int rc = add_ban(q->ban_ips, &q->n_ban_ips, ip, 0);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int requests_load_bans(requests_t *q, const char *path, dream_err_t *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return dream_err_set(err, "ban list %s: cannot open", path);
+    char line[512];
+    int lineno = 0, rc = 0;
+    long total = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        total += (long)strlen(line);
+        if (total > (long)BAN_FILE_MAX) { rc = dream_err_set(err, "ban list %s: larger than 1 MB", path); break; }
+        line[strcspn(line, "\r\n")] = 0;
+        char *p = line;
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p || *p == '#') continue;
+        if (strncmp(p, "word ", 5) == 0) {
+            if (requests_ban_word(q, p + 5) < 0) { rc = dream_err_set(err, "ban list %s:%d: empty word or too many bans", path, lineno); break; }
+        } else if (strncmp(p, "ip ", 3) == 0) {
+            char *ip = p + 3;
+            while (isspace((unsigned char)*ip)) ip++;
+            ip[strcspn(ip, " \t")] = 0;
+            if (requests_ban_ip(q, ip) < 0) { rc = dream_err_set(err, "ban list %s:%d: empty address or too many bans", path, lineno); break; }
+        } else {
+            rc = dream_err_set(err, "ban list %s:%d: expected 'word X' or 'ip ADDRESS', got '%.40s'", path, lineno, p);
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+void requests_format(const dream_classes_t *c, const int *ids, int n, char *buf, size_t len) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && k < len; i++) {
+        const char *name = dream_classes_name(c, ids[i]);
+        int w = snprintf(buf + k, len - k, "%s%s", i ? " + " : "", name ? name : "?");
+        if (w < 0) break;
+        k += (size_t)w;
+    }
+}
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+static int same_entry(const entry_t *a, const int *ids, int n) {
+    if (a->n != n) return 0;
+    for (int i = 0; i < n; i++) if (a->ids[i] != ids[i]) return 0;
+    return 1;
+}
+
+static double effective_hold(const requests_t *q) {
+    if (q->qlen <= 1) return q->cfg.hold_s;
+    double h = q->cfg.hold_s * 3.0 / (q->qlen + 2);
+    return h < q->cfg.min_hold_s ? q->cfg.min_hold_s : h;
+}
+
+static void set_current(requests_t *q, const entry_t *e, int requested) {
+    q->cur = *e;
+    q->cur_requested = requested;
+    q->cur_start = now(q);
+    q->serial++;
+    q->version++;
+}
+
+static void pop_front(requests_t *q) {
+    entry_t e = q->queue[0];
+    memmove(q->queue, q->queue + 1, (size_t)(q->qlen - 1) * sizeof *q->queue);
+    q->qlen--;
+    set_current(q, &e, 1);
+}
+
+/* Token bucket; returns 1 if a token is available (consumes it when take = 1). */
+static int bucket_check(requests_t *q, const char *ip, int take, double *retry) {
+    if (!ip || !*ip || q->cfg.rate_per_min <= 0) return 1;   /* local, or no limit */
+    double t = now(q), rate = q->cfg.rate_per_min / 60.0;
+    bucket_t *b = NULL;
+    for (int i = 0; i < q->n_buckets; i++)
+        if (strcmp(q->buckets[i].ip, ip) == 0) { b = &q->buckets[i]; break; }
+    if (!b) {
+        if (q->n_buckets < MAX_BUCKETS) b = &q->buckets[q->n_buckets++];
+        else {  /* evict the least recently used address */
+            b = &q->buckets[0];
+            for (int i = 1; i < q->n_buckets; i++) if (q->buckets[i].last < b->last) b = &q->buckets[i];
+        }
+        snprintf(b->ip, sizeof b->ip, "%s", ip);
+        b->tokens = q->cfg.rate_burst;
+        b->last = t;
+    }
+    b->tokens += (t - b->last) * rate;
+    if (b->tokens > q->cfg.rate_burst) b->tokens = q->cfg.rate_burst;
+    b->last = t;
+    if (b->tokens >= 1.0) {
+        if (take) b->tokens -= 1.0;
+        return 1;
+    }
+    if (retry) *retry = (1.0 - b->tokens) / rate;
+    return 0;
+}
+
+static const char *const k_accept_now[] = {
+    "The neurons light up: dreaming of %.200s right now!",
+    "Whoa. %.200s is flooding the network's mind as we speak.",
+    "Granted! %.200s, coming straight out of layer five.",
+};
+static const char *const k_accept_later[] = {
+    "Noted! The network will hallucinate %.200s at position %d.",
+    "The network squints... it will start seeing %.200s everywhere soon (position %d).",
+    "%.200s queued for hallucination, position %d. Stay trippy.",
+    "Your dream of %.200s is in line at position %d. The neurons are warming up.",
+};
+static const char *const k_merged = "Great minds dream alike: %.200s now has %d votes (position %d).";
+
+static int refuse(requests_result_t *r, requests_code_t code, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int refuse(requests_result_t *r, requests_code_t code, int status, const char *fmt, ...) {
+    r->code = code;
+    r->http_status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int requests_submit(requests_t *q, const char *text, const char *ip, requests_result_t *r) {
+    requests_result_t dummy;
+    if (!r) r = &dummy;
+    memset(r, 0, sizeof *r);
+    r->position = -1;
+    if (!text) text = "";
+    size_t len = strnlen(text, REQUESTS_MAX_TEXT + 1);
+    if (len > REQUESTS_MAX_TEXT)
+        return refuse(r, REQ_INVALID, 400, "That's a long dream: keep it under %d characters.", REQUESTS_MAX_TEXT);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+            return refuse(r, REQ_INVALID, 400, "Control characters are not welcome in dreams.");
+    char norm[REQUESTS_MAX_TEXT + 1];
+    normalise(text, norm, sizeof norm);
+    if (!*norm || strspn(norm, "+ ") == strlen(norm))
+        return refuse(r, REQ_EMPTY, 400, "Type a subject, e.g. 'tree frog' or 'volcano + broccoli'.");
+
+    pthread_mutex_lock(&q->mu);
+    int rc = -1;
+    if (ip) for (int i = 0; i < q->n_ban_ips; i++)
+        if (strcmp(q->ban_ips[i], ip) == 0) { refuse(r, REQ_BANNED, 403, "Requests from your address are not accepted."); goto out; }
+    for (int i = 0; i < q->n_ban_words; i++)
+        if (strstr(norm, q->ban_words[i])) { refuse(r, REQ_BANNED, 403, "That subject is not allowed here."); goto out; }
+
+    /* split on '+', resolve each part */
+    {
+        char work[REQUESTS_MAX_TEXT + 1];
+        memcpy(work, norm, sizeof work);
+        int parts = 1;
+        for (char *p = work; *p; p++) parts += *p == '+';
+        if (parts > REQUESTS_MAX_SUBJECTS) {
+            refuse(r, REQ_TOO_MANY, 400, "One dream at a time! At most %d subjects joined with '+'.", REQUESTS_MAX_SUBJECTS);
+            goto out;
+        }
+        char *save = NULL;
+        for (char *t = strtok_r(work, "+", &save); t; t = strtok_r(NULL, "+", &save)) {
+            while (*t == ' ') t++;
+            size_t tl = strlen(t);
+            while (tl > 0 && t[tl - 1] == ' ') t[--tl] = 0;
+            if (!*t) continue;
+            dream_err_t e = {{0}};
+            int id = dream_classes_lookup(q->classes, t, &e);
+            if (id < 0) {
+                r->n_closest = dream_classes_suggest(q->classes, t, r->closest, 3);
+                char sug[200] = "";
+                requests_format(q->classes, r->closest, r->n_closest, sug, sizeof sug);
+                for (char *s = sug; (s = strstr(s, " + ")) != NULL;) { s[0] = ','; memmove(s + 1, s + 2, strlen(s + 2) + 1); }
+                refuse(r, REQ_UNKNOWN, 400, "The network has never seen '%.60s'. Did you mean: %s?", t, sug);
+                goto out;
+            }
+            int dup = 0;
+            for (int i = 0; i < r->n; i++) dup |= r->ids[i] == id;
+            if (!dup) r->ids[r->n++] = id;
+        }
+        if (r->n == 0) { refuse(r, REQ_EMPTY, 400, "Type a subject, e.g. 'tree frog' or 'volcano + broccoli'."); goto out; }
+    }
+    qsort(r->ids, (size_t)r->n, sizeof r->ids[0], cmp_int);
+    char what[256];
+    requests_format(q->classes, r->ids, r->n, what, sizeof what);
+
+    /* merge with the current subject or a waiting one */
+    int where = -1;
+    if (same_entry(&q->cur, r->ids, r->n)) where = 0;
+    else for (int i = 0; i < q->qlen; i++) if (same_entry(&q->queue[i], r->ids, r->n)) { where = i + 1; break; }
+    if (where < 0 && q->qlen >= q->cfg.queue_max && q->cur_requested) {
+        refuse(r, REQ_FULL, 503, "The queue is full (%d dreams waiting). Try again in a minute.", q->qlen);
+        goto out;
+    }
+    if (!bucket_check(q, ip, 1, &r->retry_after_s)) {
+        refuse(r, REQ_RATE, 429, "Easy there! The network needs a moment: next request in %d s.", (int)(r->retry_after_s + 0.999));
+        goto out;
+    }
+    r->code = REQ_OK;
+    r->http_status = 202;
+    rc = 0;
+    if (where == 0) {
+        q->cur.votes++;
+        if (!q->cur_requested) { q->cur_requested = 1; q->cur_start = now(q); }
+        r->position = 0;
+        r->votes = q->cur.votes;
+        r->merged = r->votes > 1;
+        snprintf(r->message, sizeof r->message, "Already dreaming of %.200s: your vote makes it %d!", what, r->votes);
+        q->version++;
+    } else if (where > 0) {
+        entry_t *e = &q->queue[where - 1];
+        e->votes++;
+        r->position = where;
+        r->votes = e->votes;
+        r->merged = 1;
+        snprintf(r->message, sizeof r->message, k_merged, what, r->votes, where);
+        q->version++;
+    } else if (!q->cur_requested) {
+        entry_t e = {.n = r->n, .votes = 1};
+        memcpy(e.ids, r->ids, sizeof e.ids);
+        set_current(q, &e, 1);
+        r->position = 0;
+        r->votes = 1;
+        snprintf(r->message, sizeof r->message, k_accept_now[rng_next(q) % 3], what);
+    } else {
+        entry_t *e = &q->queue[q->qlen++];
+        memset(e, 0, sizeof *e);
+        e->n = r->n;
+        e->votes = 1;
+        memcpy(e->ids, r->ids, sizeof e->ids);
+        r->position = q->qlen;
+        r->votes = 1;
+        snprintf(r->message, sizeof r->message, k_accept_later[rng_next(q) % 4], what, r->position);
+        q->version++;
+    }
+    /* capitalise the first letter of the message */
+    r->message[0] = (char)toupper((unsigned char)r->message[0]);
+out:
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int requests_tick(requests_t *q) {
+    pthread_mutex_lock(&q->mu);
+    int changed = 0;
+    double t = now(q);
+    if (t - q->cur_start >= effective_hold(q)) {
+        if (q->qlen > 0) { pop_front(q); changed = 1; }
+        else if (q->cfg.drift) {
+            entry_t e = {.n = 1, .votes = 0};
+            int nclass = dream_classes_count(q->classes);
+            e.ids[0] = (int)(rng_next(q) % (uint64_t)nclass);
+            if (nclass > 1 && e.ids[0] == q->cur.ids[0] && q->cur.n == 1) e.ids[0] = (e.ids[0] + 1) % nclass;
+            set_current(q, &e, 0);
+            changed = 1;
+        } else {
+            q->cur_start = t;   /* keep it; measure the next hold from now */
+            q->cur_requested = 0;
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return changed;
+}
+
+int requests_current(requests_t *q, int *ids, int max) {
+    pthread_mutex_lock(&q->mu);
+    int n = q->cur.n < max ? q->cur.n : max;
+    for (int i = 0; i < n; i++) ids[i] = q->cur.ids[i];
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+double requests_remaining_s(requests_t *q) {
+    pthread_mutex_lock(&q->mu);
+    double r = q->cur_start + effective_hold(q) - now(q);
+    pthread_mutex_unlock(&q->mu);
+    return r;
+}
+
+uint64_t requests_serial(requests_t *q) {
+    pthread_mutex_lock(&q->mu);
+    uint64_t s = q->serial;
+    pthread_mutex_unlock(&q->mu);
+    return s;
+}
+
+uint64_t requests_version(requests_t *q) {
+    pthread_mutex_lock(&q->mu);
+    uint64_t s = q->version;
+    pthread_mutex_unlock(&q->mu);
+    return s;
+}
+
+int requests_queue_len(requests_t *q) {
+    pthread_mutex_lock(&q->mu);
+    int n = q->qlen;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+int requests_queue_get(requests_t *q, int i, int *ids, int max, int *votes) {
+    pthread_mutex_lock(&q->mu);
+    int n = -1;
+    if (i >= 0 && i < q->qlen) {
+        n = q->queue[i].n < max ? q->queue[i].n : max;
+        for (int k = 0; k < n; k++) ids[k] = q->queue[i].ids[k];
+        if (votes) *votes = q->queue[i].votes;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+static cJSON *entry_json(const requests_t *q, const entry_t *e) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ids = cJSON_AddArrayToObject(o, "ids");
+    for (int i = 0; i < e->n; i++) cJSON_AddItemToArray(ids, cJSON_CreateNumber(e->ids[i]));
+    char what[256];
+    requests_format(q->classes, e->ids, e->n, what, sizeof what);
+    cJSON_AddStringToObject(o, "text", what);
+    cJSON_AddNumberToObject(o, "votes", e->votes);
+    return o;
+}
+
+char *requests_state_json(requests_t *q) {
+    pthread_mutex_lock(&q->mu);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *cur = entry_json(q, &q->cur);
+    double rem = q->cur_start + effective_hold(q) - now(q);
+    cJSON_AddNumberToObject(cur, "remaining_s", rem < 0 ? 0 : (double)(long)(rem + 0.5));
+    cJSON_AddBoolToObject(cur, "requested", q->cur_requested);
+    cJSON_AddItemToObject(root, "current", cur);
+    cJSON *arr = cJSON_AddArrayToObject(root, "queue");
+    for (int i = 0; i < q->qlen; i++) {
+        cJSON *e = entry_json(q, &q->queue[i]);
+        cJSON_AddNumberToObject(e, "position", i + 1);
+        cJSON_AddItemToArray(arr, e);
+    }
+    pthread_mutex_unlock(&q->mu);
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}

@@ -1,0 +1,100 @@
+/*
+ * requests.h — what viewers ask the network to dream of.
+ *
+ * A request is text like "tree frog" or "volcano + broccoli" (up to 4 subjects joined with
+ * '+'), resolved to ImageNet class ids through common/classes.h. The current subject holds
+ * the screen for hold_s seconds (shorter when many requests wait, never below min_hold_s),
+ * then the oldest waiting request takes over. With nothing waiting the current subject stays,
+ * or (drift = 1) a random class takes over after each hold. A subject nobody asked for
+ * (drift / initial) gives way at once to the first request.
+ *
+ * Queue rules: identical requests merge (votes); per-IP token-bucket rate limit; banned words
+ * and IPs; bounded queue and text length. Every refusal has a clear message; every accepted
+ * request gets a playful confirmation. Thread-safe (one internal mutex). The clock is
+ * injectable for tests.
+ */
+#ifndef DREAM_REQUESTS_H
+#define DREAM_REQUESTS_H
+#include <stdint.h>
+#include "dlog.h"
+#include "classes.h"
+
+#define REQUESTS_MAX_SUBJECTS 4
+#define REQUESTS_MAX_TEXT 200
+#define REQUESTS_MAX_CLOSEST 5
+
+typedef struct requests_config {
+    double hold_s;              /* default 60 */
+    double min_hold_s;          /* default 15 */
+    int queue_max;              /* default 50 */
+    double rate_per_min;        /* default 3 per IP; 0 = no limit */
+    int rate_burst;             /* default 3 */
+    int drift;                  /* default 1 */
+    int initial_subject;        /* -1 = random (default) */
+    uint64_t seed;              /* 0 = from the clock */
+} requests_config_t;
+
+typedef enum {
+    REQ_OK = 0,
+    REQ_EMPTY,                  /* 400 */
+    REQ_INVALID,                /* 400: too long, control characters */
+    REQ_UNKNOWN,                /* 400: unknown word (closest[] filled) */
+    REQ_TOO_MANY,               /* 400: more than 4 subjects */
+    REQ_BANNED,                 /* 403: banned word or address */
+    REQ_RATE,                   /* 429 */
+    REQ_FULL,                   /* 503 */
+} requests_code_t;
+
+typedef struct requests_result {
+    requests_code_t code;
+    int http_status;            /* 202 accepted, else 400/403/429/503 */
+    int position;               /* 0 = on screen now, 1 = next, ... */
+    int merged;                 /* joined an identical request (votes > 1) */
+    int votes;
+    int ids[REQUESTS_MAX_SUBJECTS];
+    int n;
+    int closest[REQUESTS_MAX_CLOSEST];
+    int n_closest;
+    double retry_after_s;       /* REQ_RATE: seconds until the next token */
+    char message[320];          /* playful confirmation or the refusal, for people */
+} requests_result_t;
+
+typedef double (*requests_clock_fn)(void *ud);
+typedef struct requests requests_t;
+
+void requests_config_defaults(requests_config_t *cfg);
+/* classes is borrowed and must outlive the queue. */
+requests_t *requests_new(const requests_config_t *cfg, const dream_classes_t *classes, dream_err_t *err);
+void requests_destroy(requests_t **q);
+/* Replaces the clock (seconds, monotonic); NULL restores dream_now_s. Resets the current hold. */
+void requests_set_clock(requests_t *q, requests_clock_fn fn, void *ud);
+
+/* Bans (case-insensitive substring of the normalised request; exact address). 0 or -1 if full. */
+int requests_ban_word(requests_t *q, const char *word);
+int requests_ban_ip(requests_t *q, const char *ip);
+/* File lines: "word X", "ip A.B.C.D", blank or "# comment". Bounded: 1 MB, 1000 entries. */
+int requests_load_bans(requests_t *q, const char *path, dream_err_t *err);
+
+/* Submits text from ip (NULL = local). Returns 0 accepted (res->code REQ_OK) or -1 refused. */
+int requests_submit(requests_t *q, const char *text, const char *ip, requests_result_t *res);
+
+/* Advances by the clock; returns 1 if the current subject changed. */
+int requests_tick(requests_t *q);
+/* Current subject ids (no tick); returns count (>= 1). */
+int requests_current(requests_t *q, int *ids, int max);
+/* Seconds left for the current subject (can be < 0 if overdue and nothing ticked). */
+double requests_remaining_s(requests_t *q);
+uint64_t requests_serial(requests_t *q);     /* bumps on every change of the current subject */
+uint64_t requests_version(requests_t *q);    /* bumps on every change of current or queue */
+int requests_queue_len(requests_t *q);
+/* Queue entry i (0 = next): fills ids, returns count or -1 if out of range. */
+int requests_queue_get(requests_t *q, int i, int *ids, int max, int *votes);
+
+/* "tree frog + volcano" for ids (class first names), into buf. */
+void requests_format(const dream_classes_t *c, const int *ids, int n, char *buf, size_t len);
+/* JSON text of the state (malloc'd, caller frees):
+ *   {"current":{"ids":[..],"text":"..","remaining_s":..,"requested":true},
+ *    "queue":[{"position":1,"ids":[..],"text":"..","votes":1},..]} */
+char *requests_state_json(requests_t *q);
+
+#endif

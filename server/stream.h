@@ -1,0 +1,146 @@
+/*
+ * stream.h — what viewers see: the public face of dreamfarm.
+ *
+ * One stream_t owns
+ *   - a VP9 encoder thread (libvpx, realtime CBR; encodes ONCE for all viewers),
+ *   - one libwebsockets 4.1 service thread serving HTTP(S) + websockets:
+ *       GET  /                 the web page (web/index.html, app.js, style.css)
+ *       GET  /api/status       JSON status (workers, fps, viewers, subjects, ...)
+ *       GET  /api/classes      JSON list of the 1000 class names
+ *       POST /api/request      field `subject` (form-encoded or JSON) -> 202 / 400 / 413 / 429
+ *       GET  /snapshot.png     the newest frame
+ *       ws subprotocol "dreamfarm.v1": binary = 16-byte header + VP9 frame, text = JSON events,
+ *   - the viewers' request queue (server/requests.h): which ImageNet class(es) to dream of,
+ *   - an optional recorder (--record FILE: IVF, or WebM when FILE ends in .webm).
+ *
+ * Threading: every function here may be called from any thread (e.g. the coordinator's frame
+ * clock). stream_push_frame() copies the frame into a small ring and returns at once; if the
+ * encoder is behind, the oldest waiting frame is dropped (counted in stats.frames_dropped).
+ * Nothing here ever blocks on a viewer.
+ *
+ * Typical use by the coordinator:
+ *   stream_config_t cfg; stream_config_defaults(&cfg);
+ *   cfg.http_port = 8080; cfg.width = 1024; cfg.height = 576; cfg.fps = 25;
+ *   stream_t *s = stream_new(&cfg, &err);            // starts both threads
+ *   ...each frame tick:
+ *     int ids[STREAM_MAX_SUBJECTS];
+ *     int n = stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS);   // what to dream of now
+ *     ... render ...
+ *     stream_push_frame(s, rgb, w, h);               // (h, w, 3) uint8 RGB
+ *   ...now and then:
+ *     stream_status_t st = { .workers = 3, .keyframe_rate = 1.5, .fps = 25, .untrained = 0 };
+ *     snprintf(st.model, sizeof st.model, "VGG-16 (ImageNet), conv5_1");
+ *     stream_set_status(s, &st);
+ *   stream_destroy(&s);
+ */
+#ifndef DREAM_STREAM_H
+#define DREAM_STREAM_H
+#include <stdint.h>
+#include <stddef.h>
+#include "dlog.h"
+
+#define STREAM_MAX_SUBJECTS 4       /* "a + b + c + d" */
+#define STREAM_MAX_WIDTH 1920
+#define STREAM_MAX_HEIGHT 1080
+#define STREAM_SUBPROTOCOL "dreamfarm.v1"
+#define STREAM_WS_HEADER_BYTES 16   /* see docs/streaming.md for the layout */
+
+typedef struct stream_config {
+    /* network */
+    int http_port;              /* default 8080; 0 = let the OS pick (see stream_port()) */
+    const char *bind_addr;      /* NULL or "" = all interfaces; e.g. "127.0.0.1" */
+    const char *web_root;       /* NULL = <dream_data_dir()>/../web */
+    const char *tls_cert;       /* both set = HTTPS/WSS only; PEM files */
+    const char *tls_key;
+    int max_viewers;            /* websocket viewers accepted at once; default 1000 */
+    /* video */
+    int width, height;          /* encoded size, default 1024x576, even, up to 1920x1080;
+                                   pushed frames of another size are rescaled (bilinear) */
+    int fps;                    /* default 25 */
+    int bitrate_kbps;           /* CBR target, default 2500 */
+    int cpu_used;               /* libvpx speed 5..9, default 8 (7 = better, slower) */
+    double keyframe_max_s;      /* a keyframe at least every this many seconds; default 2.0 */
+    int threads;                /* encoder threads, default = online CPUs (max 8) */
+    int viewer_queue_max;       /* packets queued per viewer before it skips to the next
+                                   keyframe; default 3 * fps */
+    const char *record_path;    /* NULL = no recording; "*.webm" = WebM, else IVF */
+    /* requests */
+    const char *classes_path;   /* NULL = <dream_data_dir()>/imagenet_classes.txt */
+    double hold_s;              /* how long a request holds the screen, default 60 */
+    double min_hold_s;          /* shortest hold when the queue is long, default 15 */
+    int queue_max;              /* pending requests, default 50 */
+    double rate_per_min;        /* per-IP requests per minute (token bucket), default 3 */
+    int rate_burst;             /* per-IP bucket size, default 3 */
+    int drift;                  /* 1 = with an empty queue, drift to a random class after a
+                                   hold; 0 = keep the current subject (default 1) */
+    const char *ban_file;       /* NULL or a file: lines "word X" / "ip A.B.C.D" / "# comment" */
+    int initial_subject;        /* class id shown before any request; -1 = random (default) */
+    uint64_t seed;              /* random drift seed; 0 = from the clock */
+    int trust_forwarded_for;    /* 1 = behind a reverse proxy: the client address for rate
+                                   limits and bans is the last X-Forwarded-For entry */
+} stream_config_t;
+
+/* Fills defaults (all the values named above). */
+void stream_config_defaults(stream_config_t *cfg);
+
+/* What the coordinator knows and viewers see in the #status line. */
+typedef struct stream_status {
+    int workers;                /* connected workers */
+    double keyframe_rate;       /* dream keyframes per second produced by the farm */
+    double fps;                 /* frames per second pushed (0 = let the stream measure it) */
+    int untrained;              /* 1 = weights are random/untrained: the page shows a banner */
+    char model[128];            /* e.g. "VGG-16 (ImageNet) conv4_2, octaves 3" */
+} stream_status_t;
+
+/* Counters (for tests, benchmarks and /api/status). */
+typedef struct stream_stats {
+    uint64_t frames_in;         /* frames given to stream_push_frame */
+    uint64_t frames_dropped;    /* frames dropped because the encoder was behind */
+    uint64_t frames_encoded;
+    uint64_t keyframes;
+    uint64_t bytes_encoded;
+    uint64_t bytes_sent;        /* websocket video + event bytes written to viewers */
+    int viewers;                /* websocket viewers now connected */
+    uint64_t viewers_total;     /* ever connected */
+    uint64_t viewer_fallbacks;  /* times a lagging viewer skipped to the next keyframe */
+    uint64_t requests_accepted;
+    uint64_t requests_refused;
+    double encode_ms_avg;       /* mean encode time per frame */
+} stream_stats_t;
+
+typedef struct stream stream_t;
+
+/* Starts the encoder and the server (listening when this returns). NULL + err on failure
+ * (bad config, port in use, missing cert, unreadable classes file, ...). */
+stream_t *stream_new(const stream_config_t *cfg, dream_err_t *err);
+/* Stops both threads, closes viewers, finishes the recording. NULL-safe; clears *s. */
+void stream_destroy(stream_t **s);
+
+/* The port actually listened on (useful with http_port = 0). */
+int stream_port(const stream_t *s);
+
+/* Queues one (h, w, 3) uint8 RGB frame for encoding; copies it. Any thread.
+ * Returns 0, or -1 if w/h are out of range (1..4096) or rgb8 is NULL. */
+int stream_push_frame(stream_t *s, const uint8_t *rgb8, int w, int h);
+/* Asks the encoder for a keyframe at the next frame (e.g. after a scene cut). */
+void stream_force_keyframe(stream_t *s);
+
+/* Replaces the status shown to viewers (broadcast within a second). Any thread. */
+void stream_set_status(stream_t *s, const stream_status_t *st);
+
+/* The subject(s) to dream of now: fills up to max class ids, returns how many (>= 1 once the
+ * classes are loaded). Advances the request queue by the clock (hold time), so calling it
+ * every frame is how the coordinator follows the viewers. Any thread. */
+int stream_current_subjects(stream_t *s, int *ids, int max);
+/* Increases every time the current subject(s) change; cheap, for "did it change?" checks. */
+uint64_t stream_subject_serial(stream_t *s);
+
+/* Adds a request as if a viewer had posted it (for the coordinator's own console or tests).
+ * Trusted: no rate limit or address ban (from_ip, may be NULL, is only logged); banned words,
+ * unknown classes and a full queue are still refused.
+ * Returns the queue position (0 = shown now, 1 = next...), or -1 with the refusal in err. */
+int stream_request(stream_t *s, const char *text, const char *from_ip, dream_err_t *err);
+
+void stream_get_stats(stream_t *s, stream_stats_t *out);
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * test_requests.c — request queue with an injected clock: parsing and refusals, merging,
+ * hold times (shorter when the queue is long), drift, rate limit, bans, bounded queue.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "requests.h"
+
+static double g_t;
+static double fake_clock(void *ud) { (void)ud; return g_t; }
+
+typedef struct { dream_classes_t *classes; } fx_t;
+
+static int setup(void **state) {
+    dream_err_t err = {{0}};
+    fx_t *f = calloc(1, sizeof *f);
+    f->classes = dream_classes_load_default(&err);
+    if (!f->classes) { fprintf(stderr, "classes: %s\n", err.msg); free(f); return -1; }
+    *state = f;
+    return 0;
+}
+static int teardown(void **state) {
+    fx_t *f = *state;
+    dream_classes_destroy(&f->classes);
+    free(f);
+    return 0;
+}
+
+static requests_t *mkq(fx_t *f, double hold, int drift, int qmax) {
+    requests_config_t c;
+    requests_config_defaults(&c);
+    c.hold_s = hold; c.min_hold_s = hold / 4; c.drift = drift; c.queue_max = qmax;
+    c.initial_subject = 1; c.seed = 42;
+    dream_err_t err = {{0}};
+    requests_t *q = requests_new(&c, f->classes, &err);
+    assert_non_null(q);
+    g_t = 1000.0;
+    requests_set_clock(q, fake_clock, NULL);
+    return q;
+}
+
+static int id_of(fx_t *f, const char *w) { return dream_classes_lookup(f->classes, w, NULL); }
+
+static void test_refusals(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 0, 50);
+    requests_result_t r;
+    assert_int_equal(requests_submit(q, "", "1.1.1.1", &r), -1);
+    assert_int_equal(r.code, REQ_EMPTY); assert_int_equal(r.http_status, 400);
+    assert_int_equal(requests_submit(q, "  +  + ", "1.1.1.1", &r), -1);
+    assert_int_equal(r.code, REQ_EMPTY);
+    assert_int_equal(requests_submit(q, "treee frog", "1.1.1.1", &r), -1);
+    assert_int_equal(r.code, REQ_UNKNOWN);
+    assert_true(r.n_closest >= 1);
+    assert_int_equal(r.closest[0], id_of(f, "tree frog"));
+    assert_non_null(strstr(r.message, "tree frog"));
+    assert_int_equal(requests_submit(q, "a+b+c+d+e", "1.1.1.1", &r), -1);
+    assert_int_equal(r.code, REQ_TOO_MANY);
+    char big[400]; memset(big, 'a', sizeof big - 1); big[sizeof big - 1] = 0;
+    assert_int_equal(requests_submit(q, big, "1.1.1.1", &r), -1);
+    assert_int_equal(r.code, REQ_INVALID);
+    assert_int_equal(requests_submit(q, "tree\x01frog", "1.1.1.1", &r), -1);
+    assert_int_equal(r.code, REQ_INVALID);
+    assert_int_equal(requests_submit(q, NULL, NULL, &r), -1);
+    /* none of these consumed the rate limit or touched the queue */
+    assert_int_equal(requests_queue_len(q), 0);
+    for (int i = 0; i < 3; i++) {
+        const char *w[] = {"volcano", "broccoli", "goldfish"};
+        assert_int_equal(requests_submit(q, w[i], "1.1.1.1", &r), 0);
+    }
+    requests_destroy(&q);
+    assert_null(q);
+    requests_destroy(&q);
+}
+
+static void test_takeover_hold_and_queue(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 0, 50);
+    int ids[4];
+    assert_int_equal(requests_current(q, ids, 4), 1);
+    assert_int_equal(ids[0], 1);
+    uint64_t s0 = requests_serial(q);
+    requests_result_t r;
+    /* nobody asked for the initial subject: the first request takes over at once */
+    assert_int_equal(requests_submit(q, "Tree-Frog", "10.0.0.1", &r), 0);
+    assert_int_equal(r.position, 0);
+    assert_int_equal(r.http_status, 202);
+    assert_true(strlen(r.message) > 10);
+    assert_int_equal(requests_current(q, ids, 4), 1);
+    assert_int_equal(ids[0], id_of(f, "tree frog"));
+    assert_true(requests_serial(q) > s0);
+    /* the next ones queue */
+    assert_int_equal(requests_submit(q, "volcano + broccoli", "10.0.0.2", &r), 0);
+    assert_int_equal(r.position, 1);
+    assert_int_equal(r.n, 2);
+    assert_non_null(strstr(r.message, "1"));
+    /* identical request (other order, other case) merges */
+    assert_int_equal(requests_submit(q, "BROCCOLI+volcano", "10.0.0.3", &r), 0);
+    assert_int_equal(r.position, 1);
+    assert_true(r.merged);
+    assert_int_equal(r.votes, 2);
+    assert_int_equal(requests_queue_len(q), 1);
+    /* same as current: merges with it */
+    assert_int_equal(requests_submit(q, "tree frog", "10.0.0.4", &r), 0);
+    assert_int_equal(r.position, 0);
+    assert_int_equal(r.votes, 2);
+    /* hold: nothing changes before 60 s */
+    g_t += 59.0;
+    assert_int_equal(requests_tick(q), 0);
+    assert_int_equal(requests_current(q, ids, 4), 1);
+    g_t += 1.5;
+    assert_int_equal(requests_tick(q), 1);
+    assert_int_equal(requests_current(q, ids, 4), 2);
+    int vb[2] = {id_of(f, "volcano"), id_of(f, "broccoli")};
+    assert_true((ids[0] == vb[0] && ids[1] == vb[1]) || (ids[0] == vb[1] && ids[1] == vb[0]));
+    assert_int_equal(requests_queue_len(q), 0);
+    /* drift off + empty queue: keeps the subject */
+    g_t += 1000;
+    assert_int_equal(requests_tick(q), 0);
+    assert_int_equal(requests_current(q, ids, 4), 2);
+    /* json state */
+    char *js = requests_state_json(q);
+    assert_non_null(strstr(js, "\"current\""));
+    assert_non_null(strstr(js, "volcano"));
+    free(js);
+    requests_destroy(&q);
+}
+
+static void test_long_queue_shortens_hold(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 0, 50);
+    requests_result_t r;
+    const char *w[] = {"goldfish", "tench", "volcano", "broccoli", "bubble", "gondola", "cheeseburger", "spider web", "tree frog", "daisy", "teapot"};
+    char ip[32];
+    for (int i = 0; i < 11; i++) {
+        snprintf(ip, sizeof ip, "10.1.0.%d", i);
+        assert_int_equal(requests_submit(q, w[i], ip, &r), 0);
+        assert_int_equal(r.position, i);
+    }
+    /* 10 waiting: hold = max(15, 60*3/12 = 15) = 15 s */
+    assert_true(requests_remaining_s(q) <= 15.0 + 1e-9);
+    g_t += 15.0;
+    assert_int_equal(requests_tick(q), 1);
+    assert_int_equal(requests_queue_len(q), 9);
+    int id; requests_current(q, &id, 1);
+    assert_int_equal(id, id_of(f, "tench"));
+    /* as the queue shrinks the hold grows back to 60 s */
+    int changes = 0;
+    for (int s = 0; s < 2000 && requests_queue_len(q) > 0; s++) { g_t += 1.0; changes += requests_tick(q); }
+    assert_int_equal(changes, 9);
+    /* the last one just started with an empty queue behind it: a full 60 s hold */
+    assert_true(requests_remaining_s(q) > 60.0 - 1e-6 && requests_remaining_s(q) < 60.0 + 1e-6);
+    requests_destroy(&q);
+}
+
+static void test_drift(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 10, 1, 50);
+    int a, b;
+    requests_current(q, &a, 1);
+    g_t += 10.0;
+    assert_int_equal(requests_tick(q), 1);
+    requests_current(q, &b, 1);
+    assert_true(b != a);
+    assert_true(b >= 0 && b < dream_classes_count(f->classes));
+    requests_destroy(&q);
+}
+
+static void test_rate_limit(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 0, 50);
+    requests_result_t r;
+    const char *w[] = {"goldfish", "tench", "volcano", "broccoli", "bubble"};
+    for (int i = 0; i < 3; i++) assert_int_equal(requests_submit(q, w[i], "9.9.9.9", &r), 0);
+    assert_int_equal(requests_submit(q, w[3], "9.9.9.9", &r), -1);
+    assert_int_equal(r.code, REQ_RATE);
+    assert_int_equal(r.http_status, 429);
+    assert_true(r.retry_after_s > 0 && r.retry_after_s <= 20.0 + 1e-6);
+    /* another address is not affected; a local (NULL) one never limited */
+    assert_int_equal(requests_submit(q, w[3], "9.9.9.8", &r), 0);
+    assert_int_equal(requests_submit(q, w[4], NULL, &r), 0);
+    /* 3 per minute: one token back after 20 s */
+    g_t += 20.5;
+    assert_int_equal(requests_submit(q, "daisy", "9.9.9.9", &r), 0);
+    assert_int_equal(requests_submit(q, "teapot", "9.9.9.9", &r), -1);
+    requests_destroy(&q);
+}
+
+static void test_bans_and_bounds(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 0, 3);
+    requests_result_t r;
+    char path[] = "/tmp/dream-bans-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    fprintf(fp, "# bans\nword Goldfish\n\nip 6.6.6.6\n");
+    fclose(fp);
+    dream_err_t err = {{0}};
+    assert_int_equal(requests_load_bans(q, path, &err), 0);
+    assert_int_equal(requests_submit(q, "goldfish", "1.2.3.4", &r), -1);
+    assert_int_equal(r.code, REQ_BANNED);
+    assert_int_equal(r.http_status, 403);
+    assert_int_equal(requests_submit(q, "volcano", "6.6.6.6", &r), -1);
+    assert_int_equal(r.code, REQ_BANNED);
+    fp = fopen(path, "w");
+    fprintf(fp, "word ok\nnonsense line\n");
+    fclose(fp);
+    assert_int_equal(requests_load_bans(q, path, &err), -1);
+    assert_non_null(strstr(err.msg, ":2:"));
+    unlink(path);
+    assert_int_equal(requests_load_bans(q, "/nonexistent/bans", &err), -1);
+    /* bounded: current + 3 waiting, then full */
+    const char *w[] = {"tench", "volcano", "broccoli", "bubble", "gondola"};
+    for (int i = 0; i < 4; i++) assert_int_equal(requests_submit(q, w[i], NULL, &r), 0);
+    assert_int_equal(requests_queue_len(q), 3);
+    assert_int_equal(requests_submit(q, w[4], NULL, &r), -1);
+    assert_int_equal(r.code, REQ_FULL);
+    assert_int_equal(r.http_status, 503);
+    /* merging into a full queue is still fine */
+    assert_int_equal(requests_submit(q, w[2], NULL, &r), 0);
+    assert_true(r.merged);
+    requests_destroy(&q);
+}
+
+static void test_bad_config(void **state) {
+    fx_t *f = *state;
+    requests_config_t c;
+    dream_err_t err = {{0}};
+    requests_config_defaults(&c);
+    c.hold_s = 0;
+    assert_null(requests_new(&c, f->classes, &err));
+    assert_non_null(strstr(err.msg, "hold"));
+    requests_config_defaults(&c);
+    assert_null(requests_new(&c, NULL, &err));
+    c.initial_subject = 5000;
+    assert_null(requests_new(&c, f->classes, &err));
+}
+
+/* random texts: every answer is either accepted or a refusal with a message; the queue bound holds */
+static void test_random_texts(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 1, 20);
+    uint32_t x = 88172645u;
+    const char alphabet[] = "abcdefghijklmnopqrstuvwxyz +-_0123456789\x01\xc3\xa9";
+    int n = getenv("DREAM_TEST_QUICK") ? 300 : 2000, accepted = 0;
+    for (int i = 0; i < n; i++) {
+        char t[260];
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        size_t len = x % 240;
+        for (size_t k = 0; k < len; k++) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; t[k] = alphabet[x % (sizeof alphabet - 1)]; }
+        t[len] = 0;
+        if (i % 7 == 0) snprintf(t, sizeof t, "%u", x % 1200);   /* ids, some out of range */
+        requests_result_t r;
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.2.%u.%u", (x >> 8) % 256, x % 256);
+        int rc = requests_submit(q, t, ip, &r);
+        assert_true(strlen(r.message) > 0);
+        if (rc == 0) { accepted++; assert_int_equal(r.http_status, 202); assert_true(r.n >= 1 && r.n <= 4); }
+        else assert_true(r.http_status >= 400 && r.http_status < 600);
+        assert_true(requests_queue_len(q) <= 20);
+        if (i % 50 == 0) { g_t += 30; requests_tick(q); }
+    }
+    print_message("# %d of %d random requests accepted\n", accepted, n);
+    assert_true(accepted > 0);
+    requests_destroy(&q);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_takeover_hold_and_queue),
+        cmocka_unit_test(test_long_queue_shortens_hold),
+        cmocka_unit_test(test_drift),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_bans_and_bounds),
+        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_random_texts),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
