@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "backend.h"
 #include "classes.h"
+#include "cuda/cuda_api.h"
 #include "engine.h"
 #include "image.h"
 #include "model.h"
@@ -489,14 +490,17 @@ static int cmd_bench(int argc, char **argv) {
     p.steps = (int)warm;
     if (warm && dream_engine_run(c.eng, img, H, W, &p, NULL, &err)) FAIL("dream bench: %s", err.msg);
     p.steps = steps;
+    int is_cuda = strcmp(c.be->name, "cuda") == 0;
+    if (is_cuda) dream_cuda_reset_peak(c.be);
     double t0 = dream_now_s();
     if (dream_engine_run(c.eng, img, H, W, &p, NULL, &err)) FAIL("dream bench: %s", err.msg);
+    size_t peak = is_cuda ? dream_cuda_peak_bytes(c.be) : 0;
     double ms = (dream_now_s() - t0) * 1000.0 / (steps ? steps : 1);
     double fl = dream_engine_step_flops(c.model, H, W, &p);
     printf("{\"backend\":\"%s\",\"prec\":\"%s\",\"size\":[%d,%d],\"steps\":%d,\"ms_per_step\":%.3f,"
-           "\"tflops\":%.4f,\"step_tflop\":%.4f,\"peak_bytes\":0,\"device\":\"%s\"}\n",
+           "\"tflops\":%.4f,\"step_tflop\":%.4f,\"peak_bytes\":%zu,\"device\":\"%s\"}\n",
            c.be->name, dream_prec_name(c.be->prec), W, H, steps, ms, fl / (ms * 1e-3) / 1e12, fl / 1e12,
-           c.be->device);
+           peak, c.be->device);
     rc = 0;
 out:
     free(img);

@@ -3,6 +3,7 @@
  * (and for the sanitizer build). Everything reports "not compiled in".
  */
 #include "backend.h"
+#include "cuda/cuda_api.h"
 
 int dream_cuda_compiled(void) { return 0; }
 
@@ -17,3 +18,7 @@ int dream_backend_cuda_init(dream_backend_t *be, int device, dream_prec_t prec, 
     (void)be; (void)device; (void)prec;
     return dream_err_set(err, "CUDA backend not compiled in (build without nvcc)");
 }
+
+size_t dream_cuda_peak_bytes(const dream_backend_t *be) { (void)be; return 0; }
+size_t dream_cuda_live_bytes(const dream_backend_t *be) { (void)be; return 0; }
+void dream_cuda_reset_peak(dream_backend_t *be) { (void)be; }

@@ -1,0 +1,271 @@
+/*
+ * dream_gpu_bench.c — one-process benchmark of a dream step for tools/gpu-check.sh
+ * (built there directly with gcc + nvcc objects; not part of the product build).
+ *
+ *   dream_gpu_bench --size WxH[,WxH...] [--backend cuda|cpu] [--prec fp32|tf32|bf16[,...]]
+ *                   [--steps N] [--warmup N] [--device N] [--seed S] [--no-prior] [--export DIR]
+ * Every size x precision runs in this one process (one backend + engine per precision), so the
+ * model is built and uploaded once per precision; one JSON line per configuration.
+ *
+ * Model: random VGG-16 (dream_model_random, seeded) and a random 8x8x3x192
+ * Student-t patch prior; single layout, class 0; default dream_params_t.
+ * Times dream_engine_run with --steps Adam steps (image up/down once) after a
+ * warm-up run, and prints a JSON line per configuration (the `dream bench` contract):
+ *   {"backend":..,"prec":..,"size":[W,H],"ms_per_step":..,"tflops":..,"peak_bytes":..,...}
+ * --export DIR writes what bench/torch_step.py needs to run the same step and
+ * check dream's numbers: model.json + model.bin (engine layout weights, prior,
+ * normalisation, params), image_WxH.bin, and dream's loss and gradient at the
+ * initial image (grad_WxH.bin, loss_WxH.json). model.* are written once per DIR.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "backend.h"
+#include "engine.h"
+#include "model.h"
+#ifdef DREAM_BENCH_CUDA
+#include "cuda/cuda_api.h"
+#endif
+
+static uint64_t g_rng;
+static uint64_t rng_next(void) {
+    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static double urand(void) { return ((rng_next() >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
+
+static int usage(const char *msg) {
+    if (msg) fprintf(stderr, "dream_gpu_bench: %s\n", msg);
+    fprintf(stderr, "usage: dream_gpu_bench --size WxH[,WxH...] [--backend cuda|cpu] [--prec fp32|tf32|bf16[,...]] "
+                    "[--steps N] [--warmup N] [--device N] [--seed S] [--no-prior] [--export DIR]\n");
+    return 2;
+}
+
+/* appends n floats to f, returns their offset (in floats) or -1 */
+static long put(FILE *f, long *off, const float *v, size_t n) {
+    long o = *off;
+    if (fwrite(v, sizeof(float), n, f) != n) return -1;
+    *off += (long)n;
+    return o;
+}
+
+static int export_model(const char *dir, const dream_model_t *m, const dream_prior_t *pr,
+                        const dream_params_t *p) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    struct stat st;
+    if (stat(path, &st) == 0) return 0;                       /* already exported */
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    FILE *bin = fopen(path, "wb");
+    if (!bin) { fprintf(stderr, "export: %s: %s\n", path, strerror(errno)); return -1; }
+    snprintf(path, sizeof path, "%s/model.json.tmp", dir);
+    FILE *js = fopen(path, "w");
+    if (!js) { fclose(bin); fprintf(stderr, "export: %s: %s\n", path, strerror(errno)); return -1; }
+    long off = 0;
+    int bad = 0;
+    fprintf(js, "{\"arch\":\"%s\",\"source\":\"%s\",\"bin\":\"model.bin\",\"layers\":[", m->arch, m->source);
+    for (int l = 0; l < m->nlayers; l++) {
+        const dream_layer_t *L = &m->layers[l];
+        if (l) fputc(',', js);
+        if (L->kind == DREAM_LAYER_POOL) { fprintf(js, "{\"kind\":\"pool\"}"); continue; }
+        long wo = put(bin, &off, L->w, (size_t)L->k * L->k * L->cin * L->cout);
+        long bo = put(bin, &off, L->b, (size_t)L->cout);
+        bad |= wo < 0 || bo < 0;
+        fprintf(js, "{\"kind\":\"conv\",\"k\":%d,\"pad\":%d,\"cin\":%d,\"cout\":%d,\"relu\":%d,\"w\":%ld,\"b\":%ld}",
+                L->k, L->pad, L->cin, L->cout, L->relu, wo, bo);
+    }
+    fprintf(js, "],\"in_scale\":[%.9g,%.9g,%.9g],\"in_shift\":[%.9g,%.9g,%.9g],\"in_perm\":[%d,%d,%d],",
+            m->in_scale[0], m->in_scale[1], m->in_scale[2], m->in_shift[0], m->in_shift[1], m->in_shift[2],
+            m->in_perm[0], m->in_perm[1], m->in_perm[2]);
+    if (pr) {
+        long wo = put(bin, &off, pr->w, (size_t)pr->k * pr->k * 3 * pr->nfilt);
+        long mo = put(bin, &off, pr->mean, (size_t)pr->nfilt);
+        bad |= wo < 0 || mo < 0;
+        fprintf(js, "\"prior\":{\"kind\":%d,\"k\":%d,\"nfilt\":%d,\"w\":%ld,\"mean\":%ld},", pr->kind, pr->k,
+                pr->nfilt, wo, mo);
+    } else {
+        fprintf(js, "\"prior\":null,");
+    }
+    fprintf(js, "\"params\":{\"cls\":[%d],\"mean_weight\":%.9g,\"prior_strength\":%.9g,\"prior_kind\":%d,"
+                "\"prior_nu\":%.9g,\"lr\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"pools\":[",
+            p->cls[0], p->mean_weight, pr ? p->prior_strength : 0.0, p->prior_kind, p->prior_nu, p->lr,
+            p->beta1, p->beta2, p->eps);
+    for (int i = 0; i < p->npools; i++) fprintf(js, "%s%d", i ? "," : "", p->pools[i]);
+    fprintf(js, "]}}\n");
+    bad |= fclose(bin) != 0;
+    bad |= fclose(js) != 0;
+    if (bad) { fprintf(stderr, "export: write failed in %s\n", dir); return -1; }
+    char final[1024];
+    snprintf(final, sizeof final, "%s/model.json", dir);
+    if (rename(path, final) != 0) { fprintf(stderr, "export: rename %s: %s\n", path, strerror(errno)); return -1; }
+    return 0;
+}
+
+static int write_floats(const char *path, const float *v, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) { fprintf(stderr, "export: %s: %s\n", path, strerror(errno)); return -1; }
+    int bad = fwrite(v, sizeof(float), n, f) != n;
+    bad |= fclose(f) != 0;
+    return bad ? -1 : 0;
+}
+
+/* one configuration: losses + gradient at a seeded image, optional export, timed run */
+static int bench_one(dream_engine_t *e, dream_backend_t *be, const dream_model_t *m, const dream_prior_t *prior,
+                     dream_params_t p, int W, int H, int steps, int warmup, uint64_t seed,
+                     const char *export_dir) {
+    dream_err_t err = {{0}};
+    size_t n = (size_t)H * W * 3;
+    float *img = malloc(n * sizeof *img), *grad = malloc(n * sizeof *grad), *work = malloc(n * sizeof *work);
+    int rc = -1;
+    if (!img || !grad || !work) { fprintf(stderr, "out of memory\n"); goto out; }
+    g_rng = seed + 1 + (uint64_t)W * 100003u + (uint64_t)H;
+    for (size_t i = 0; i < n; i++) img[i] = (float)(urand() * 255.0);
+#ifdef DREAM_BENCH_CUDA
+    dream_cuda_reset_peak(be);
+#endif
+    dream_losses_t l0;
+    if (dream_engine_grad(e, img, H, W, &p, grad, &l0, &err) != 0) { fprintf(stderr, "grad %dx%d: %s\n", W, H, err.msg); goto out; }
+    if (export_dir) {
+        char path[1024];
+        mkdir(export_dir, 0755);
+        if (export_model(export_dir, m, prior, &p) != 0) goto out;
+        snprintf(path, sizeof path, "%s/image_%dx%d.bin", export_dir, W, H);
+        if (write_floats(path, img, n) != 0) goto out;
+        snprintf(path, sizeof path, "%s/grad_%dx%d.bin", export_dir, W, H);
+        if (write_floats(path, grad, n) != 0) goto out;
+        snprintf(path, sizeof path, "%s/loss_%dx%d.json", export_dir, W, H);
+        FILE *f = fopen(path, "w");
+        if (!f) { fprintf(stderr, "export: %s: %s\n", path, strerror(errno)); goto out; }
+        fprintf(f, "{\"total\":%.9g,\"net\":%.9g,\"prior\":%.9g,\"gh\":%d,\"gw\":%d,\"prec\":\"%s\"}\n", l0.total,
+                l0.net, l0.prior, l0.gh, l0.gw, dream_prec_name(be->prec));
+        if (fclose(f) != 0) goto out;
+    }
+    memcpy(work, img, n * sizeof *work);
+    dream_losses_t lr;
+    p.steps = warmup;
+    if (dream_engine_run(e, work, H, W, &p, &lr, &err) != 0) { fprintf(stderr, "warmup: %s\n", err.msg); goto out; }
+    p.steps = steps;
+    double t0 = dream_now_ms();
+    if (dream_engine_run(e, work, H, W, &p, &lr, &err) != 0) { fprintf(stderr, "run: %s\n", err.msg); goto out; }
+    double ms = (dream_now_ms() - t0) / steps;
+    double flops = dream_engine_step_flops(m, H, W, &p);
+    size_t peak = 0;
+#ifdef DREAM_BENCH_CUDA
+    peak = dream_cuda_peak_bytes(be);
+#endif
+    printf("{\"impl\":\"dream\",\"backend\":\"%s\",\"prec\":\"%s\",\"size\":[%d,%d],\"ms_per_step\":%.3f,"
+           "\"tflops\":%.3f,\"flops_per_step\":%.6g,\"peak_bytes\":%zu,\"loss\":%.9g,\"loss_net\":%.9g,"
+           "\"loss_prior\":%.9g,\"steps\":%d,\"device\":\"%s\"}\n",
+           be->name, dream_prec_name(be->prec), W, H, ms, flops / (ms * 1e-3) / 1e12, flops, peak, l0.total,
+           l0.net, l0.prior, steps, be->device);
+    fflush(stdout);
+    rc = 0;
+out:
+    free(img); free(grad); free(work);
+    return rc;
+}
+
+#define MAXCFG 16
+
+int main(int argc, char **argv) {
+    int sizes[MAXCFG][2], nsizes = 0, nprecs = 0;
+    dream_prec_t precs[MAXCFG];
+    int steps = 5, warmup = 1, device = 0, use_prior = 1;
+    uint64_t seed = 1234;
+    const char *backend = "cuda", *export_dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-prior")) { use_prior = 0; continue; }
+        if (!v) return usage("missing value");
+        i++;
+        if (!strcmp(a, "--size") || !strcmp(a, "--prec")) {
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (a[2] == 's') {
+                    int W, H;
+                    if (nsizes == MAXCFG) return usage("too many sizes");
+                    if (sscanf(t, "%dx%d", &W, &H) != 2 || W < 32 || H < 32 || W > 16384 || H > 16384)
+                        return usage("--size must be WxH[,WxH...], 32..16384");
+                    sizes[nsizes][0] = W; sizes[nsizes][1] = H; nsizes++;
+                } else {
+                    if (nprecs == MAXCFG) return usage("too many precisions");
+                    if (dream_prec_parse(t, &precs[nprecs]) != 0) return usage("--prec must be fp32, tf32 or bf16 (comma list)");
+                    nprecs++;
+                }
+            }
+        } else if (!strcmp(a, "--backend")) {
+            backend = v;
+        } else if (!strcmp(a, "--steps")) {
+            steps = atoi(v);
+            if (steps < 1 || steps > 100000) return usage("--steps must be 1..100000");
+        } else if (!strcmp(a, "--warmup")) {
+            warmup = atoi(v);
+            if (warmup < 1 || warmup > 1000) return usage("--warmup must be 1..1000");
+        } else if (!strcmp(a, "--device")) {
+            device = atoi(v);
+        } else if (!strcmp(a, "--seed")) {
+            seed = strtoull(v, NULL, 10);
+        } else if (!strcmp(a, "--export")) {
+            export_dir = v;
+        } else {
+            return usage("unknown option");
+        }
+    }
+    if (!nsizes) { sizes[0][0] = 224; sizes[0][1] = 224; nsizes = 1; }
+    if (!nprecs) { precs[0] = DREAM_PREC_FP32; nprecs = 1; }
+    if (strcmp(backend, "cuda") && strcmp(backend, "cpu")) return usage("--backend must be cuda or cpu");
+    if (export_dir && nprecs != 1) return usage("--export takes one --prec");
+
+    dream_err_t err = {{0}};
+    dream_model_t *m = dream_model_random(&DREAM_ARCH_VGG16, seed, &err);
+    if (!m) { fprintf(stderr, "model: %s\n", err.msg); return 1; }
+    g_rng = seed * 7919 + 17;
+    dream_prior_t prior = {DREAM_PRIOR_STUDENT, 8, 192, NULL, NULL};
+    prior.w = malloc(sizeof(float) * 8 * 8 * 3 * 192);
+    prior.mean = calloc(192, sizeof(float));
+    if (!prior.w || !prior.mean) { fprintf(stderr, "out of memory\n"); return 1; }
+    for (int i = 0; i < 8 * 8 * 3 * 192; i++) prior.w[i] = (float)(nrand() * 0.01);
+    for (int i = 0; i < 192; i++) prior.mean[i] = (float)(nrand() * 0.1);
+
+    dream_params_t p;
+    dream_params_default(&p);
+    p.nsubj = 1;
+    p.cls[0] = 0;
+    p.layout = DREAM_LAYOUT_SINGLE;
+    p.masks = NULL;
+    p.jitter = 0;
+    if (!use_prior) p.prior_strength = 0.f;
+
+    int failed = 0;
+    for (int pi = 0; pi < nprecs; pi++) {
+        dream_backend_t *be = calloc(1, sizeof *be);
+        if (!be) return 1;
+        int ok = !strcmp(backend, "cuda") ? dream_backend_cuda_init(be, device, precs[pi], &err)
+                                          : dream_backend_cpu_init(be, 0, &err);
+        if (ok != 0) {
+            fprintf(stderr, "%s backend (%s): %s\n", backend, dream_prec_name(precs[pi]), err.msg);
+            free(be);
+            return 1;
+        }
+        dream_engine_t *e = dream_engine_new(m, use_prior ? &prior : NULL, be, &err);
+        if (!e) { fprintf(stderr, "engine: %s\n", err.msg); return 1; }
+        for (int si = 0; si < nsizes; si++)
+            if (bench_one(e, be, m, use_prior ? &prior : NULL, p, sizes[si][0], sizes[si][1], steps, warmup,
+                          seed, export_dir) != 0) {
+                fprintf(stderr, "FAILED: %dx%d %s\n", sizes[si][0], sizes[si][1], dream_prec_name(precs[pi]));
+                failed = 1;
+            }
+        dream_engine_destroy(&e);
+        dream_backend_destroy(&be);
+    }
+    dream_model_destroy(&m);
+    free(prior.w); free(prior.mean);
+    return failed;
+}

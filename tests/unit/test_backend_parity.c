@@ -1,0 +1,721 @@
+/*
+ * test_backend_parity.c — every op of backend.h on the CUDA backend against
+ * the CPU reference backend, with fresh random inputs, plus a whole dream step
+ * (dream_engine_grad / dream_engine_run on a small random VGG-shaped model).
+ *
+ * Pass criterion: relative L2 error ||gpu - cpu|| / ||cpu|| <= 1e-5 for fp32
+ * results (1e-3 tf32, 1e-2 bf16 for gemm results), no NaN; integer outputs
+ * (max-pool winners) must match exactly. Whole steps compound the gemm error
+ * through the network: grad tolerance 1e-4 fp32, 0.2 tf32, 0.4 bf16 (see TOL_STEP),
+ * loss 1e-4 / 5e-3 / 2e-2.
+ * tools/cuda-emu-check.sh runs this test against the CUDA sources on the CPU.
+ *
+ * Without a usable CUDA device (no GPU, no driver, or a build without nvcc)
+ * every test prints "SKIP: no usable CUDA device (<reason>)" and skips.
+ * DREAM_PARITY_DEVICE picks the CUDA ordinal (default 0).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backend.h"
+#include "engine.h"
+#include "model.h"
+
+enum { CPU = 0, GPU = 1 };
+static struct {
+    int ok;                       /* CUDA usable */
+    char why[600];
+    dream_backend_t *cpu;
+    dream_backend_t *cuda[3];     /* by dream_prec_t */
+    dream_backend_t *be[2];       /* the pair in use: cpu + cuda[prec] */
+    uint64_t rng;
+} G;
+
+static const double TOL_PREC[3] = {1e-5, 1e-3, 1e-2};
+/* whole step: rounding every gemm operand to tf32 / bf16 flips ReLU / max-pool decisions in
+ * a small random net, so the input gradient moves a lot. Measured with tools/cuda-emu-check.sh
+ * over 9 seeds (DREAM_PARITY_SEED): fp32 <= 2.1e-6, tf32 0.006..0.052, bf16 0.06..0.14 (PyTorch
+ * bf16 on the same net: 0.096); loss rel diff tf32 <= 5e-4, bf16 <= 2e-3. Limits leave ~3x (tf32
+ * hardware may truncate). The bf16/tf32 gemm paths themselves are checked tightly by the gemm tests. */
+static const double TOL_STEP[3] = {1e-4, 0.2, 0.4};
+static const double TOL_LOSS[3] = {1e-4, 5e-3, 2e-2};
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+static uint64_t rng_next(void) {            /* splitmix64 */
+    uint64_t z = (G.rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static float frand(float lo, float hi) { return lo + (hi - lo) * (float)((rng_next() >> 40) / 16777216.0); }
+static float *rand_vec(size_t n, float lo, float hi) {
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) v[i] = frand(lo, hi);
+    return v;
+}
+
+static int quick(void) { return getenv("DREAM_TEST_QUICK") != NULL; }
+
+#define NEED_CUDA()                                                             \
+    do {                                                                        \
+        if (!G.ok) {                                                            \
+            print_message("SKIP: no usable CUDA device (%s)\n", G.why);        \
+            skip();                                                             \
+        }                                                                       \
+    } while (0)
+
+/* a buffer living on both backends */
+typedef struct { void *d[2]; size_t bytes; } pair_t;
+
+static pair_t pair_new(const void *host, size_t bytes) {
+    pair_t p = {{NULL, NULL}, bytes};
+    for (int b = 0; b < 2; b++) {
+        p.d[b] = G.be[b]->iface->alloc(G.be[b]->ctx, bytes);
+        assert_non_null(p.d[b]);
+        if (host) assert_int_equal(G.be[b]->iface->upload(G.be[b]->ctx, p.d[b], host, bytes), 0);
+    }
+    return p;
+}
+static void pair_free(pair_t *p) {
+    for (int b = 0; b < 2; b++) G.be[b]->iface->free(G.be[b]->ctx, p->d[b]);
+    p->d[0] = p->d[1] = NULL;
+}
+static void *pair_get(const pair_t *p, int b) {
+    void *h = malloc(p->bytes ? p->bytes : 1);
+    assert_non_null(h);
+    int rc = G.be[b]->iface->download(G.be[b]->ctx, h, p->d[b], p->bytes);
+    if (rc != 0) fail_msg("download on %s: %s", G.be[b]->name, G.be[b]->iface->last_error(G.be[b]->ctx));
+    return h;
+}
+
+/* runs an op on both backends; F(x) names x's pointer on the current one */
+#define F(p) ((float *)(p).d[b_])
+#define U8(p) ((uint8_t *)(p).d[b_])
+#define I32(p) ((int *)(p).d[b_])
+#define BOTH(op, ...)                                                                        \
+    for (int b_ = 0; b_ < 2; b_++) {                                                         \
+        dream_backend_t *be_ = G.be[b_];                                                     \
+        if (be_->iface->op(be_->ctx, __VA_ARGS__) != 0)                                      \
+            fail_msg("%s on %s failed: %s", #op, be_->name, be_->iface->last_error(be_->ctx)); \
+    }
+
+static double rel_l2(const float *x, const float *ref, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(x[i]) || isinf(x[i])) return INFINITY;
+        double e = (double)x[i] - ref[i];
+        d += e * e;
+        r += (double)ref[i] * ref[i];
+    }
+    return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* rel L2 without the worst `frac` of elements: a decision flip (ReLU / max-pool) moves the
+ * gradient at a few pixels by O(1) while everything else agrees */
+static double rel_l2_trimmed(const float *x, const float *ref, size_t n, double frac) {
+    double *d = malloc(n * sizeof *d), r = 0, e = 0;
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(x[i]) || isinf(x[i])) { free(d); return INFINITY; }
+        d[i] = fabs((double)x[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    qsort(d, n, sizeof *d, cmp_desc);
+    for (size_t i = (size_t)(frac * n); i < n; i++) e += d[i] * d[i];
+    free(d);
+    return r > 0 ? sqrt(e / r) : sqrt(e);
+}
+
+/* compares a float pair (n floats), cuda vs cpu */
+static void expect_close(const char *what, const pair_t *p, size_t n, double tol) {
+    float *c = pair_get(p, CPU), *g = pair_get(p, GPU);
+    double e = rel_l2(g, c, n);
+    if (!(e <= tol)) {
+        size_t worst = 0;
+        double wd = -1;
+        for (size_t i = 0; i < n; i++) {
+            double dd = fabs((double)g[i] - c[i]);
+            if (isnan(g[i]) || dd > wd) { wd = isnan(g[i]) ? INFINITY : dd; worst = i; }
+        }
+        fail_msg("%s: rel L2 %.3g > %.1g (worst [%zu] cuda %.9g cpu %.9g)", what, e, tol, worst,
+                 (double)g[worst], (double)c[worst]);
+    }
+    free(c);
+    free(g);
+}
+
+static void use_prec(dream_prec_t p) {
+    G.be[CPU] = G.cpu;
+    G.be[GPU] = G.cuda[p];
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+static int group_setup(void **state) {
+    (void)state;
+    memset(&G, 0, sizeof G);
+    G.rng = 0x5eed1234ull;
+    dream_err_t err = {{0}};
+    const char *ds = getenv("DREAM_PARITY_DEVICE");
+    int dev = ds ? atoi(ds) : 0;
+    char name[128];
+    size_t mem = 0;
+    if (!dream_cuda_compiled()) {
+        snprintf(G.why, sizeof G.why, "CUDA backend not compiled in");
+    } else if (dream_cuda_probe(dev, name, sizeof name, &mem, &err) != 0) {
+        snprintf(G.why, sizeof G.why, "%s", err.msg);
+    } else {
+        G.ok = 1;
+    }
+    if (!G.ok) {
+        printf("SKIP: no usable CUDA device (%s)\n", G.why);
+        return 0;
+    }
+    printf("# cuda device %d: %s (%.1f GiB)\n", dev, name, (double)mem / (1 << 30));
+    G.cpu = dream_backend_new("cpu", 0, 0, DREAM_PREC_FP32, &err);
+    if (!G.cpu) { fprintf(stderr, "cpu backend: %s\n", err.msg); return -1; }
+    for (int p = 0; p < 3; p++) {
+        G.cuda[p] = dream_backend_new("cuda", dev, 0, (dream_prec_t)p, &err);
+        if (!G.cuda[p]) { fprintf(stderr, "cuda backend (%s): %s\n", dream_prec_name((dream_prec_t)p), err.msg); return -1; }
+        if (strcmp(G.cuda[p]->name, "cuda") != 0 || G.cuda[p]->prec != (dream_prec_t)p) {
+            fprintf(stderr, "cuda backend: wrong name/prec (%s, %d)\n", G.cuda[p]->name, (int)G.cuda[p]->prec);
+            return -1;
+        }
+    }
+    use_prec(DREAM_PREC_FP32);
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    for (int p = 0; p < 3; p++) dream_backend_destroy(&G.cuda[p]);
+    dream_backend_destroy(&G.cpu);
+    return 0;
+}
+
+/* ---- the skip path itself ------------------------------------------------------------- */
+
+static void test_probe_reports(void **state) {
+    (void)state;
+    /* runs with or without a GPU: never crashes, and explains itself when unusable */
+    dream_err_t err = {{0}};
+    char name[64] = "x";
+    size_t mem = 123;
+    int rc = dream_cuda_probe(0, name, sizeof name, &mem, &err);
+    if (rc != 0) {
+        assert_true(strlen(err.msg) > 0);
+        assert_int_equal(mem, 0);
+        dream_backend_t be;
+        dream_err_t e2 = {{0}};
+        assert_int_equal(dream_backend_cuda_init(&be, 0, DREAM_PREC_FP32, &e2), -1);
+        assert_true(strlen(e2.msg) > 0);
+        assert_null(dream_backend_new("cuda", 0, 0, DREAM_PREC_FP32, &e2));
+        assert_true(strstr(e2.msg, "cuda") != NULL || strstr(e2.msg, "CUDA") != NULL);
+        print_message("# probe without a usable device: %s\n", err.msg);
+        return;
+    }
+    assert_true(mem > 0);
+    assert_true(strlen(name) > 0);
+    /* an absurd ordinal is refused cleanly */
+    assert_int_equal(dream_cuda_probe(9999, name, sizeof name, &mem, &err), -1);
+    assert_true(strlen(err.msg) > 0);
+}
+
+/* ---- memory --------------------------------------------------------------------------- */
+
+static void test_memory(void **state) {
+    (void)state;
+    NEED_CUDA();
+    dream_backend_t *g = G.cuda[DREAM_PREC_FP32];
+    const dream_backend_i *I = g->iface;
+    size_t n = 100003;
+    float *h = rand_vec(n, -1, 1), *back = malloc(n * sizeof *back);
+    float *d = I->alloc(g->ctx, n * sizeof(float)), *d2 = I->alloc(g->ctx, n * sizeof(float));
+    assert_non_null(d);
+    assert_non_null(d2);
+    assert_int_equal(I->download(g->ctx, back, d, n * sizeof(float)), 0);
+    for (size_t i = 0; i < n; i++) assert_true(back[i] == 0.f);          /* alloc is zeroed */
+    assert_int_equal(I->upload(g->ctx, d, h, n * sizeof(float)), 0);
+    assert_int_equal(I->copy(g->ctx, d2, d, n * sizeof(float)), 0);
+    assert_int_equal(I->zero(g->ctx, d, 16 * sizeof(float)), 0);
+    assert_int_equal(I->sync(g->ctx), 0);
+    assert_int_equal(I->download(g->ctx, back, d2, n * sizeof(float)), 0);
+    assert_memory_equal(back, h, n * sizeof(float));
+    assert_int_equal(I->download(g->ctx, back, d, n * sizeof(float)), 0);
+    for (size_t i = 0; i < 16; i++) assert_true(back[i] == 0.f);
+    assert_memory_equal(back + 16, h + 16, (n - 16) * sizeof(float));
+    I->free(g->ctx, d);
+    I->free(g->ctx, d2);
+    I->free(g->ctx, NULL);
+    /* an impossible allocation fails cleanly with a reason */
+    assert_null(I->alloc(g->ctx, (size_t)1 << 50));
+    assert_true(strlen(I->last_error(g->ctx)) > 0);
+    assert_int_equal(I->sync(g->ctx), 0);
+    free(h);
+    free(back);
+}
+
+/* ---- gemm ----------------------------------------------------------------------------- */
+
+static void gemm_case(dream_prec_t prec, int tA, int tB, int M, int N, int K, int pad, int flags) {
+    use_prec(prec);
+    int ar = tA ? K : M, ac = tA ? M : K, br = tB ? N : K, bc = tB ? K : N;
+    int lda = ac + pad, ldb = bc + pad, ldc = N + pad;
+    float *A = rand_vec((size_t)ar * lda, -1, 1), *B = rand_vec((size_t)br * ldb, -1, 1);
+    float *C = rand_vec((size_t)M * ldc, -1, 1);
+    pair_t a = pair_new(A, (size_t)ar * lda * 4), b = pair_new(B, (size_t)br * ldb * 4);
+    pair_t c = pair_new(C, (size_t)M * ldc * 4);
+    char what[160];
+    for (int rep = 0; rep < 2; rep++) {
+        BOTH(gemm, tA, tB, M, N, K, 0.75f, F(a), lda, F(b), ldb, 0.5f, F(c), ldc, flags);
+        snprintf(what, sizeof what, "gemm %s tA=%d tB=%d M=%d N=%d K=%d pad=%d flags=%d rep=%d",
+                 dream_prec_name(prec), tA, tB, M, N, K, pad, flags, rep);
+        expect_close(what, &c, (size_t)M * ldc, TOL_PREC[prec]);
+        /* a new weight uploaded over the same pointer must not hit a stale bf16 copy */
+        for (size_t i = 0; i < (size_t)br * ldb; i++) B[i] = frand(-2, 2);
+        for (int bb = 0; bb < 2; bb++)
+            assert_int_equal(G.be[bb]->iface->upload(G.be[bb]->ctx, b.d[bb], B, b.bytes), 0);
+    }
+    pair_free(&a); pair_free(&b); pair_free(&c);
+    free(A); free(B); free(C);
+    use_prec(DREAM_PREC_FP32);
+}
+
+static void gemm_all(dream_prec_t prec) {
+    static const int shapes[][3] = {{37, 29, 53}, {256, 64, 27}, {300, 128, 576}, {64, 513, 1000}, {1, 7, 3}};
+    int ns = quick() ? 3 : 5;
+    for (int s = 0; s < ns; s++)
+        for (int t = 0; t < 4; t++)
+            gemm_case(prec, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], (s + t) % 3 * 3,
+                      (t == 0 || t == 2) ? DREAM_GEMM_B_CONST : 0);
+}
+
+/* The engine's shifted-tap pattern: 9 gemms over views of one padded activation and
+ * slices of one weight allocation, accumulating with beta = 1; then a kernel rewrites the
+ * activation in place and the taps run again (a cached bf16 copy must not survive that). */
+static void gemm_taps(dream_prec_t prec) {
+    use_prec(prec);
+    int h = 9, w = 11, cin = 16, cout = 24, Wp = w + 2, M = h * Wp - 2;
+    size_t nin = (size_t)(h + 2) * Wp * cin, nw = (size_t)9 * cin * cout, nout = (size_t)(h + 2) * Wp * cout;
+    float *X = rand_vec(nin, -1, 1), *Wt = rand_vec(nw, -0.5f, 0.5f), *Bv = rand_vec(cin, -1, 1);
+    pair_t x = pair_new(X, nin * 4), wt = pair_new(Wt, nw * 4), out = pair_new(NULL, nout * 4), b = pair_new(Bv, cin * 4);
+    char what[96];
+    for (int round = 0; round < 2; round++) {
+        for (int t = 0; t < 9; t++) {
+            size_t off = (size_t)((t / 3) * Wp + t % 3) * cin;
+            BOTH(gemm, 0, 0, M, cout, cin, 1.f, F(x) + off, cin, F(wt) + (size_t)t * cin * cout, cout,
+                 t ? 1.f : 0.f, F(out) + (size_t)(Wp + 1) * cout, cout, DREAM_GEMM_B_CONST);
+        }
+        snprintf(what, sizeof what, "gemm taps %s round %d", dream_prec_name(prec), round);
+        expect_close(what, &out, nout, TOL_PREC[prec]);
+        /* rewrite the activation with a kernel (not upload): relu(x + b) in place */
+        BOTH(bias_act, F(x), (h + 2) * Wp, cin, cin, F(b), 1);
+    }
+    pair_free(&x); pair_free(&wt); pair_free(&out); pair_free(&b);
+    free(X); free(Wt); free(Bv);
+    use_prec(DREAM_PREC_FP32);
+}
+
+static void test_gemm_taps(void **state) {
+    (void)state;
+    NEED_CUDA();
+    for (int p = 0; p < 3; p++) gemm_taps((dream_prec_t)p);
+}
+
+static void test_gemm_fp32(void **state) { (void)state; NEED_CUDA(); gemm_all(DREAM_PREC_FP32); }
+static void test_gemm_tf32(void **state) { (void)state; NEED_CUDA(); gemm_all(DREAM_PREC_TF32); }
+static void test_gemm_bf16(void **state) { (void)state; NEED_CUDA(); gemm_all(DREAM_PREC_BF16); }
+
+/* ---- conv helpers --------------------------------------------------------------------- */
+
+static void im2col_case(int H, int W, int C, int k, int pad, int mrows) {
+    /* x is a padded (H+2, W+2, C) activation; pad 0 windows start at the interior */
+    size_t nx = (size_t)(H + 2) * (W + 2) * C;
+    float *X = rand_vec(nx, -1, 1);
+    int row_stride = (W + 2) * C;
+    size_t off = pad ? 0 : (size_t)row_stride + C;
+    int ow = pad ? W : W - k + 1, oh = pad ? H : H - k + 1;
+    int M = mrows > 0 && mrows < oh * ow ? mrows : oh * ow;
+    size_t ncol = (size_t)M * k * k * C;
+    pair_t x = pair_new(X, nx * 4), col = pair_new(NULL, ncol * 4);
+    BOTH(im2col, F(x) + off, row_stride, C, k, M, ow, F(col));
+    char what[128];
+    snprintf(what, sizeof what, "im2col H=%d W=%d C=%d k=%d pad=%d M=%d", H, W, C, k, pad, M);
+    expect_close(what, &col, ncol, 1e-7);
+    float *G2 = rand_vec(ncol, -1, 1);
+    pair_t gcol = pair_new(G2, ncol * 4);
+    BOTH(col2im_add, F(gcol), row_stride, C, k, M, ow, F(x) + off);   /* accumulates into x */
+    snprintf(what, sizeof what, "col2im_add H=%d W=%d C=%d k=%d pad=%d M=%d", H, W, C, k, pad, M);
+    expect_close(what, &x, nx, 1e-6);
+    pair_free(&x); pair_free(&col); pair_free(&gcol);
+    free(X); free(G2);
+}
+
+/* the engine's 3x3 layout with wrap-around rows: ow = W + 2 over the padded input,
+ * M = H * (W + 2) - 2 (windows of the last two columns read into the next row) */
+static void im2col_wrap_case(int H, int W, int C) {
+    size_t nx = (size_t)(H + 2) * (W + 2) * C;
+    int row_stride = (W + 2) * C, ow = W + 2, M = H * ow - 2, k = 3;
+    size_t ncol = (size_t)M * k * k * C;
+    float *X = rand_vec(nx, -1, 1), *G2 = rand_vec(ncol, -1, 1);
+    pair_t x = pair_new(X, nx * 4), col = pair_new(NULL, ncol * 4), gcol = pair_new(G2, ncol * 4);
+    BOTH(im2col, F(x), row_stride, C, k, M, ow, F(col));
+    expect_close("im2col wrap", &col, ncol, 1e-7);
+    BOTH(col2im_add, F(gcol), row_stride, C, k, M, ow, F(x));
+    expect_close("col2im_add wrap", &x, nx, 1e-6);
+    pair_free(&x); pair_free(&col); pair_free(&gcol);
+    free(X); free(G2);
+}
+
+/* overlapping windows (row_stride < ow * C): any layout must work */
+static void im2col_overlap_case(void) {
+    int C = 4, ow = 5, k = 2, row_stride = 13, M = 17;
+    size_t nx = (size_t)((M - 1) / ow + k) * row_stride + (size_t)(ow + k) * C;
+    size_t ncol = (size_t)M * k * k * C;
+    float *X = rand_vec(nx, -1, 1), *G2 = rand_vec(ncol, -1, 1);
+    pair_t x = pair_new(X, nx * 4), col = pair_new(NULL, ncol * 4), gcol = pair_new(G2, ncol * 4);
+    BOTH(im2col, F(x), row_stride, C, k, M, ow, F(col));
+    expect_close("im2col overlap", &col, ncol, 1e-7);
+    BOTH(col2im_add, F(gcol), row_stride, C, k, M, ow, F(x));
+    expect_close("col2im_add overlap", &x, nx, 1e-6);
+    pair_free(&x); pair_free(&col); pair_free(&gcol);
+    free(X); free(G2);
+}
+
+static void test_im2col_col2im(void **state) {
+    (void)state;
+    NEED_CUDA();
+    im2col_wrap_case(12, 10, 3);
+    im2col_wrap_case(7, 9, 16);
+    im2col_overlap_case();
+    im2col_case(9, 11, 3, 3, 1, 0);
+    im2col_case(16, 12, 64, 3, 1, 0);
+    im2col_case(16, 12, 8, 3, 1, 12 * 3 + 5);       /* a chunk of rows */
+    im2col_case(10, 9, 16, 7, 0, 0);                 /* fc6-like valid window */
+    im2col_case(5, 6, 32, 1, 0, 0);                  /* 1x1 */
+}
+
+static void test_bias_act(void **state) {
+    (void)state;
+    NEED_CUDA();
+    for (int relu = 0; relu < 2; relu++) {
+        int rows = 123, cols = 67, ld = 80;
+        float *Y = rand_vec((size_t)rows * ld, -1, 1), *Bv = rand_vec(cols, -0.5f, 0.5f);
+        pair_t y = pair_new(Y, (size_t)rows * ld * 4), b = pair_new(Bv, cols * 4);
+        BOTH(bias_act, F(y), rows, cols, ld, F(b), relu);
+        expect_close(relu ? "bias_act relu" : "bias_act", &y, (size_t)rows * ld, 1e-7);
+        pair_free(&y); pair_free(&b);
+        free(Y); free(Bv);
+    }
+}
+
+static void test_zero_border_relu_bwd(void **state) {
+    (void)state;
+    NEED_CUDA();
+    int H = 13, W = 7, C = 5;
+    size_t n = (size_t)(H + 2) * (W + 2) * C;
+    float *X = rand_vec(n, 1, 2);
+    pair_t x = pair_new(X, n * 4);
+    BOTH(zero_border, F(x), H, W, C);
+    expect_close("zero_border", &x, n, 0);
+    float *got = pair_get(&x, GPU);
+    for (int i = 0; i < H + 2; i++)
+        for (int j = 0; j < W + 2; j++)
+            for (int c = 0; c < C; c++) {
+                float v = got[((size_t)i * (W + 2) + j) * C + c];
+                int border = i == 0 || j == 0 || i == H + 1 || j == W + 1;
+                if (border) assert_true(v == 0.f); else assert_true(v >= 1.f);
+            }
+    free(got);
+    size_t m = 10007;
+    float *Y = rand_vec(m, -1, 1), *D = rand_vec(m, -1, 1);
+    for (size_t i = 0; i < m; i += 7) Y[i] = 0.f;
+    pair_t y = pair_new(Y, m * 4), dy = pair_new(D, m * 4);
+    BOTH(relu_bwd, F(dy), F(y), m);
+    expect_close("relu_bwd", &dy, m, 0);
+    pair_free(&x); pair_free(&y); pair_free(&dy);
+    free(X); free(Y); free(D);
+}
+
+/* ---- pooling -------------------------------------------------------------------------- */
+
+static void maxpool_case(int H, int W, int C) {
+    size_t nx = (size_t)(H + 2) * (W + 2) * C;
+    int ho = H / 2, wo = W / 2;
+    size_t ny = (size_t)(ho + 2) * (wo + 2) * C, ni = (size_t)ho * wo * C;
+    float *X = rand_vec(nx, -1, 1);
+    for (size_t i = 0; i < nx; i++) X[i] = X[i] < 0 ? 0.f : roundf(X[i] * 4) / 4;   /* ReLU-like ties */
+    float *Yinit = rand_vec(ny, 5, 6);               /* the border must be written as zero */
+    pair_t x = pair_new(X, nx * 4), y = pair_new(Yinit, ny * 4), idx = pair_new(NULL, ni);
+    BOTH(maxpool2_fwd, F(x), H, W, C, F(y), U8(idx));
+    expect_close("maxpool2_fwd y", &y, ny, 0);
+    uint8_t *ic = pair_get(&idx, CPU), *ig = pair_get(&idx, GPU);
+    for (size_t i = 0; i < ni; i++)
+        if (ic[i] != ig[i]) fail_msg("maxpool2_fwd idx[%zu]: cuda %d cpu %d", i, ig[i], ic[i]);
+    free(ic); free(ig);
+    float *DY = rand_vec(ny, -1, 1), *DXinit = rand_vec(nx, 7, 8);
+    pair_t dy = pair_new(DY, ny * 4), dx = pair_new(DXinit, nx * 4);
+    BOTH(maxpool2_bwd, F(dy), U8(idx), H, W, C, F(dx));
+    expect_close("maxpool2_bwd", &dx, nx, 0);
+    pair_free(&x); pair_free(&y); pair_free(&idx); pair_free(&dy); pair_free(&dx);
+    free(X); free(Yinit); free(DY); free(DXinit);
+}
+
+static void test_maxpool(void **state) {
+    (void)state;
+    NEED_CUDA();
+    maxpool_case(8, 6, 4);
+    maxpool_case(9, 7, 3);          /* floor mode drops the last row / column */
+    maxpool_case(30, 34, 64);
+}
+
+static void meanpool_case(int H, int W, int C, int p) {
+    size_t nx = (size_t)H * W * C, nd = (size_t)(H / p) * (W / p) * C;
+    float *X = rand_vec(nx, 0, 255), *DD = rand_vec(nd, -1, 1), *DX = rand_vec(nx, -1, 1);
+    pair_t x = pair_new(X, nx * 4), d = pair_new(NULL, nd * 4), dd = pair_new(DD, nd * 4), dx = pair_new(DX, nx * 4);
+    BOTH(meanpool_fwd, F(x), H, W, C, p, F(d));
+    char what[96];
+    snprintf(what, sizeof what, "meanpool_fwd %dx%dx%d p=%d", H, W, C, p);
+    expect_close(what, &d, nd, 1e-6);
+    BOTH(meanpool_bwd_add, F(dd), H, W, C, p, F(dx));
+    snprintf(what, sizeof what, "meanpool_bwd_add %dx%dx%d p=%d", H, W, C, p);
+    expect_close(what, &dx, nx, 1e-6);
+    pair_free(&x); pair_free(&d); pair_free(&dd); pair_free(&dx);
+    free(X); free(DD); free(DX);
+}
+
+static void test_meanpool(void **state) {
+    (void)state;
+    NEED_CUDA();
+    meanpool_case(16, 12, 3, 1);
+    meanpool_case(37, 50, 3, 4);
+    meanpool_case(70, 45, 3, 8);
+    meanpool_case(64, 96, 3, 32);
+}
+
+/* ---- input, objective, prior ---------------------------------------------------------- */
+
+static void test_input(void **state) {
+    (void)state;
+    NEED_CUDA();
+    int H = 23, W = 31;
+    const float scale[3] = {1.f / (255 * 0.229f), 1.f / (255 * 0.224f), 1.f / (255 * 0.225f)};
+    const float shift[3] = {-0.485f / 0.229f, -0.456f / 0.224f, -0.406f / 0.225f};
+    const int perms[2][3] = {{0, 1, 2}, {2, 1, 0}};
+    for (int pi = 0; pi < 2; pi++) {
+        size_t nx = (size_t)H * W * 3, np = (size_t)(H + 2) * (W + 2) * 3;
+        float *X = rand_vec(nx, 0, 255), *XP = rand_vec(np, -1, 1), *DXP = rand_vec(np, -1, 1);
+        float *DX = rand_vec(nx, -1, 1);
+        pair_t x = pair_new(X, nx * 4), xp = pair_new(XP, np * 4), dxp = pair_new(DXP, np * 4), dx = pair_new(DX, nx * 4);
+        BOTH(input_fwd, F(x), H, W, scale, shift, perms[pi], F(xp));
+        expect_close("input_fwd", &xp, np, 1e-6);
+        BOTH(input_bwd_add, F(dxp), H, W, scale, perms[pi], F(dx));
+        expect_close("input_bwd_add", &dx, nx, 1e-6);
+        pair_free(&x); pair_free(&xp); pair_free(&dxp); pair_free(&dx);
+        free(X); free(XP); free(DXP); free(DX);
+    }
+}
+
+static void test_objective(void **state) {
+    (void)state;
+    NEED_CUDA();
+    int ncell = 7 * 9, ncls = 1000, nsubj = 3;
+    int cls[3] = {5, 999, 5};
+    uint8_t *masks = calloc((size_t)nsubj * ncell, 1);
+    for (int s = 0; s < nsubj; s++) {
+        for (int c = 0; c < ncell; c++) masks[s * ncell + c] = (rng_next() & 3) == 0;
+        masks[s * ncell + s] = 1;                          /* non-empty */
+    }
+    float *L = rand_vec((size_t)ncell * ncls, -5, 5), acc0 = 1.5f;
+    pair_t lg = pair_new(L, (size_t)ncell * ncls * 4), dl = pair_new(NULL, (size_t)ncell * ncls * 4);
+    pair_t cl = pair_new(cls, sizeof cls), mk = pair_new(masks, (size_t)nsubj * ncell), acc = pair_new(&acc0, 4);
+    BOTH(objective, F(lg), ncell, ncls, nsubj, I32(cl), U8(mk), 0.7f, F(dl), F(acc));
+    BOTH(objective, F(lg), ncell, ncls, nsubj, I32(cl), U8(mk), 0.7f, F(dl), F(acc)); /* accumulates */
+    expect_close("objective dlogits", &dl, (size_t)ncell * ncls, 1e-6);
+    expect_close("objective loss_acc", &acc, 1, 1e-6);
+    float *a = pair_get(&acc, GPU);
+    assert_true(fabsf(a[0] - acc0) > 1e-3f);              /* it did add something */
+    free(a);
+    /* the engine passes cls from host memory (dream_params_t): same result */
+    dream_backend_t *g = G.be[GPU];
+    assert_int_equal(g->iface->upload(g->ctx, acc.d[GPU], &acc0, 4), 0);
+    assert_int_equal(g->iface->zero(g->ctx, dl.d[GPU], dl.bytes), 0);
+    for (int r = 0; r < 2; r++)
+        if (g->iface->objective(g->ctx, lg.d[GPU], ncell, ncls, nsubj, cls, mk.d[GPU], 0.7f, dl.d[GPU],
+                                acc.d[GPU]) != 0)
+            fail_msg("objective with host cls: %s", g->iface->last_error(g->ctx));
+    expect_close("objective dlogits (host cls)", &dl, (size_t)ncell * ncls, 1e-6);
+    expect_close("objective loss_acc (host cls)", &acc, 1, 1e-6);
+    pair_free(&lg); pair_free(&dl); pair_free(&cl); pair_free(&mk); pair_free(&acc);
+    free(L); free(masks);
+}
+
+static void test_prior_act(void **state) {
+    (void)state;
+    NEED_CUDA();
+    int M = quick() ? 500 : 5000, K = 192;
+    for (int kind = 0; kind < 2; kind++) {
+        float *Z = rand_vec((size_t)M * K, -3, 3), *MU = rand_vec(K, -0.5f, 0.5f), acc0 = -0.25f;
+        pair_t z = pair_new(Z, (size_t)M * K * 4), mu = pair_new(MU, K * 4);
+        pair_t dz = pair_new(NULL, (size_t)M * K * 4), acc = pair_new(&acc0, 4);
+        BOTH(prior_act, F(z), M, K, F(mu), kind, 0.665248f, 10.f / 5, F(dz), F(acc));
+        expect_close(kind ? "prior_act gauss z" : "prior_act student z", &z, (size_t)M * K, 1e-7);
+        expect_close(kind ? "prior_act gauss dz" : "prior_act student dz", &dz, (size_t)M * K, 1e-5);
+        expect_close(kind ? "prior_act gauss loss" : "prior_act student loss", &acc, 1, 1e-5);
+        pair_free(&z); pair_free(&mu); pair_free(&dz); pair_free(&acc);
+        free(Z); free(MU);
+    }
+}
+
+/* ---- adam, roll ----------------------------------------------------------------------- */
+
+static void test_adam(void **state) {
+    (void)state;
+    NEED_CUDA();
+    size_t n = 30001;
+    float *X = rand_vec(n, 0, 255), *M0 = rand_vec(n, -1, 1), *V0 = rand_vec(n, 0, 2);
+    pair_t x = pair_new(X, n * 4), m = pair_new(M0, n * 4), v = pair_new(V0, n * 4);
+    for (int t = 1; t <= 4; t++) {
+        float *Gr = rand_vec(n, -3, 3);
+        pair_t g = pair_new(Gr, n * 4);
+        BOTH(adam, F(x), F(g), F(m), F(v), n, 5.f, 0.9f, 0.999f, 1e-8f, t, 0.f, 255.f);
+        pair_free(&g);
+        free(Gr);
+    }
+    expect_close("adam x", &x, n, 1e-6);
+    expect_close("adam m", &m, n, 1e-6);
+    expect_close("adam v", &v, n, 1e-6);
+    float *xg = pair_get(&x, GPU);
+    for (size_t i = 0; i < n; i++) assert_true(xg[i] >= 0.f && xg[i] <= 255.f);
+    free(xg);
+    pair_free(&x); pair_free(&m); pair_free(&v);
+    free(X); free(M0); free(V0);
+}
+
+static void test_roll(void **state) {
+    (void)state;
+    NEED_CUDA();
+    int H = 17, W = 23, C = 3;
+    static const int sh[][2] = {{0, 0}, {3, -2}, {-5, 7}, {40, -50}};
+    size_t n = (size_t)H * W * C;
+    float *S = rand_vec(n, 0, 255);
+    pair_t s = pair_new(S, n * 4), d = pair_new(NULL, n * 4);
+    for (int i = 0; i < 4; i++) {
+        BOTH(roll, F(s), F(d), H, W, C, sh[i][0], sh[i][1]);
+        expect_close("roll", &d, n, 0);
+    }
+    pair_free(&s); pair_free(&d);
+    free(S);
+}
+
+/* ---- whole step ----------------------------------------------------------------------- */
+
+static dream_prior_t *tiny_prior(void) {
+    dream_prior_t *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    p->kind = DREAM_PRIOR_STUDENT;
+    p->k = 8;
+    p->nfilt = 16;
+    p->w = rand_vec((size_t)8 * 8 * 3 * 16, -0.01f, 0.01f);
+    p->mean = rand_vec(16, -0.1f, 0.1f);
+    return p;
+}
+
+static void test_engine_step(void **state) {
+    (void)state;
+    NEED_CUDA();
+    static const dream_arch_t tiny = {"tiny", 6, {8, 0, 16, 0, 16, 0}, 2, 32, 32, 10};
+    dream_err_t err = {{0}};
+    const char *ss = getenv("DREAM_PARITY_SEED");       /* own inputs, whatever ran before */
+    uint64_t seed = ss ? strtoull(ss, NULL, 10) : 77;
+    G.rng = seed * 0x9e3779b9ull + 1;
+    dream_model_t *m = dream_model_random(&tiny, seed, &err);
+    if (!m) fail_msg("dream_model_random: %s", err.msg);
+    dream_prior_t *prior = tiny_prior();
+    int H = 48, W = 40;
+    size_t n = (size_t)H * W * 3;
+    float *img = rand_vec(n, 0, 255);
+    dream_params_t p;
+    dream_params_default(&p);
+    p.nsubj = 1;
+    p.cls[0] = 3;
+    p.layout = DREAM_LAYOUT_SINGLE;
+    p.npools = 2;
+    p.pools[0] = 1;
+    p.pools[1] = 4;
+    p.steps = 3;
+    p.jitter = 0;
+
+    dream_engine_t *ec = dream_engine_new(m, prior, G.cpu, &err);
+    if (!ec) fail_msg("engine on cpu: %s", err.msg);
+    float *gc = malloc(n * sizeof *gc), *gg = malloc(n * sizeof *gg);
+    dream_losses_t lc, lg;
+    if (dream_engine_grad(ec, img, H, W, &p, gc, &lc, &err) != 0) fail_msg("grad on cpu: %s", err.msg);
+    for (int pr = 0; pr < 3; pr++) {
+        dream_engine_t *eg = dream_engine_new(m, prior, G.cuda[pr], &err);
+        if (!eg) fail_msg("engine on cuda %s: %s", dream_prec_name((dream_prec_t)pr), err.msg);
+        if (dream_engine_grad(eg, img, H, W, &p, gg, &lg, &err) != 0)
+            fail_msg("grad on cuda %s: %s", dream_prec_name((dream_prec_t)pr), err.msg);
+        double e = rel_l2(gg, gc, n), et = rel_l2_trimmed(gg, gc, n, 0.03);
+        double el = fabs(lg.total - lc.total) / fmax(fabs(lc.total), 1e-6);
+        print_message("# step %s: grad rel L2 %.3g (%.3g without the worst 3%%), loss cpu %.6g cuda %.6g (net %.6g / %.6g, prior %.6g / %.6g)\n",
+                      dream_prec_name((dream_prec_t)pr), e, et, lc.total, lg.total, lc.net, lg.net, lc.prior, lg.prior);
+        if (!(e <= TOL_STEP[pr])) fail_msg("step grad %s: rel L2 %.3g > %.1g", dream_prec_name((dream_prec_t)pr), e, TOL_STEP[pr]);
+        if (!(el <= TOL_LOSS[pr])) fail_msg("step loss %s: rel diff %.3g", dream_prec_name((dream_prec_t)pr), el);
+        assert_int_equal(lg.gh, lc.gh);
+        assert_int_equal(lg.gw, lc.gw);
+        if (pr == DREAM_PREC_FP32) {      /* a few Adam steps stay together too */
+            float *ic = malloc(n * sizeof *ic), *ig = malloc(n * sizeof *ig);
+            memcpy(ic, img, n * sizeof *ic);
+            memcpy(ig, img, n * sizeof *ig);
+            dream_losses_t rc_, rg_;
+            if (dream_engine_run(ec, ic, H, W, &p, &rc_, &err) != 0) fail_msg("run on cpu: %s", err.msg);
+            if (dream_engine_run(eg, ig, H, W, &p, &rg_, &err) != 0) fail_msg("run on cuda: %s", err.msg);
+            double er = rel_l2(ig, ic, n);
+            print_message("# run fp32 %d steps: image rel L2 %.3g\n", p.steps, er);
+            if (!(er <= 1e-4)) fail_msg("run: image rel L2 %.3g", er);
+            free(ic); free(ig);
+        }
+        dream_engine_destroy(&eg);
+    }
+    dream_engine_destroy(&ec);
+    free(gc); free(gg); free(img);
+    free(prior->w); free(prior->mean); free(prior);
+    dream_model_destroy(&m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_probe_reports),
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_gemm_fp32),
+        cmocka_unit_test(test_gemm_tf32),
+        cmocka_unit_test(test_gemm_bf16),
+        cmocka_unit_test(test_gemm_taps),
+        cmocka_unit_test(test_im2col_col2im),
+        cmocka_unit_test(test_bias_act),
+        cmocka_unit_test(test_zero_border_relu_bwd),
+        cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_meanpool),
+        cmocka_unit_test(test_input),
+        cmocka_unit_test(test_objective),
+        cmocka_unit_test(test_prior_act),
+        cmocka_unit_test(test_adam),
+        cmocka_unit_test(test_roll),
+        cmocka_unit_test(test_engine_step),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,112 @@
+/*
+ * cuda_internal.h — the CUDA backend's context and the op entry points shared
+ * between the worker/cuda sources (one op family per file):
+ *   cuda_backend.cu  init, probe, memory ops, the iface table
+ *   cuda_gemm.cu     cuBLAS gemm (fp32 / tf32 / bf16 operands + fp32 accumulate)
+ *   cuda_conv.cu     im2col, col2im_add, bias_act, zero_border, relu_bwd
+ *   cuda_pool.cu     maxpool2 fwd/bwd, meanpool fwd/bwd_add
+ *   cuda_loss.cu     objective, prior_act, input_fwd/bwd_add
+ *   cuda_adam.cu     adam + clip, roll
+ * One stream per context; every op is enqueued on it (asynchronous);
+ * download() and sync() synchronise.
+ */
+#ifndef DREAM_CUDA_INTERNAL_H
+#define DREAM_CUDA_INTERNAL_H
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <stddef.h>
+#include <stdint.h>
+extern "C" {
+#include "backend.h"
+}
+#include "cuda_check.h"
+
+/* A flat bf16 copy of an fp32 span [src, src + n): any matrix view inside the
+ * span is found at the same element offset in dst, with the same ld. */
+typedef struct cuda_bf16_entry {
+    const float *src;
+    size_t n;                /* floats */
+    __nv_bfloat16 *dst;
+} cuda_bf16_entry_t;
+
+#define CUDA_BF16_CACHE_MAX 256
+#define CUDA_RED_SLOTS 1024          /* per-block partial sums of reductions */
+
+typedef struct cuda_ctx {
+    int device;
+    dream_prec_t prec;
+    cudaStream_t stream;
+    cublasHandle_t cublas;
+    void *workspace;                  /* cuBLAS workspace */
+    size_t workspace_bytes;
+    double *red;                      /* (CUDA_RED_SLOTS) reduction partials */
+    int *small;                       /* staging for host-side cls / masks (objective) */
+    size_t small_bytes;
+    float *obj_scratch;               /* objective: per-subject 1/count (DREAM_MAX_SUBJECTS=4, padded) */
+    /* bf16 gemm operands: constant B spans are cached (invalidated by upload/copy/zero/free);
+     * the last converted A span is a mirror, invalidated by any op that writes into it */
+    cuda_bf16_entry_t cache[CUDA_BF16_CACHE_MAX];
+    int ncache;
+    cuda_bf16_entry_t mirror;         /* mirror.src == NULL: invalid */
+    size_t mirror_cap;                /* elements allocated in mirror.dst */
+    __nv_bfloat16 *scratch_b;         /* non-constant B */
+    size_t scratch_b_n;
+    /* memory accounting (alloc/free through the iface + internal buffers) */
+    size_t bytes_live, bytes_peak;
+    int nsm;                          /* multiprocessors, for grid sizing */
+    char err[512];
+} cuda_ctx_t;
+
+/* grid size for n elements with `threads` per block, grid-stride loops cap it */
+static inline unsigned cuda_grid(const cuda_ctx_t *c, size_t n, int threads) {
+    size_t b = (n + (size_t)threads - 1) / (size_t)threads;
+    size_t cap = (size_t)(c->nsm > 0 ? c->nsm : 80) * 32;
+    if (b > cap) b = cap;
+    if (b < 1) b = 1;
+    return (unsigned)b;
+}
+
+/* internal allocation with accounting (zeroed); NULL + ctx error on failure */
+void *cuda_alloc_raw(cuda_ctx_t *c, size_t bytes);
+void cuda_free_raw(cuda_ctx_t *c, void *p, size_t bytes);
+/* the tracked allocation containing p: base and size; 0 if found */
+int cuda_alloc_find(cuda_ctx_t *c, const void *p, const char **base, size_t *bytes);
+/* every op calls this for each range it writes: drops the bf16 A mirror if it overlaps */
+static inline void cuda_wrote(cuda_ctx_t *c, const void *p, size_t bytes) {
+    if (!c->mirror.src) return;
+    const char *lo = (const char *)p, *hi = lo + bytes;
+    const char *mlo = (const char *)c->mirror.src, *mhi = mlo + c->mirror.n * sizeof(float);
+    if (lo < mhi && mlo < hi) c->mirror.src = NULL;
+}
+/* drops cached bf16 copies whose source overlaps [p, p+bytes) (and the mirror) */
+void cuda_bf16_cache_invalidate(cuda_ctx_t *c, const void *p, size_t bytes);
+void cuda_bf16_cache_clear(cuda_ctx_t *c);
+
+/* ops (signatures as in dream_backend_i; ctx is a cuda_ctx_t) */
+int cuda_gemm(void *ctx, int transA, int transB, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta,
+              float *C, int ldc, int flags);
+int cuda_im2col(void *ctx, const float *x, int row_stride, int C, int k, int M, int ow, float *col);
+int cuda_col2im_add(void *ctx, const float *col, int row_stride, int C, int k, int M, int ow, float *dx);
+int cuda_bias_act(void *ctx, float *y, int rows, int cols, int ld, const float *b, int relu);
+int cuda_zero_border(void *ctx, float *x, int H, int W, int C);
+int cuda_relu_bwd(void *ctx, float *dy, const float *y, size_t n);
+int cuda_maxpool2_fwd(void *ctx, const float *x, int H, int W, int C, float *y, uint8_t *idx);
+int cuda_maxpool2_bwd(void *ctx, const float *dy, const uint8_t *idx, int H, int W, int C, float *dx);
+int cuda_input_fwd(void *ctx, const float *x, int H, int W, const float scale[3],
+                   const float shift[3], const int perm[3], float *xp);
+int cuda_input_bwd_add(void *ctx, const float *dxp, int H, int W, const float scale[3],
+                       const int perm[3], float *dx);
+int cuda_meanpool_fwd(void *ctx, const float *x, int H, int W, int C, int p, float *d);
+int cuda_meanpool_bwd_add(void *ctx, const float *dd, int H, int W, int C, int p, float *dx);
+int cuda_objective(void *ctx, const float *logits, int ncell, int ncls, int nsubj,
+                   const int *cls, const uint8_t *masks, float mean_weight,
+                   float *dlogits, float *loss_acc);
+int cuda_prior_act(void *ctx, float *z, int M, int K, const float *mu, int kind, float nu,
+                   float scale, float *dz, float *loss_acc);
+int cuda_adam(void *ctx, float *x, const float *g, float *m, float *v, size_t n, float lr,
+              float b1, float b2, float eps, int t, float lo, float hi);
+int cuda_roll(void *ctx, const float *src, float *dst, int H, int W, int C, int dy, int dx);
+
+#endif
