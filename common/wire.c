@@ -4,6 +4,7 @@
  */
 #include "wire.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -251,4 +252,28 @@ int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_e
         return -1;
     }
     return 1;
+}
+
+int wire_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_err_t *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return dream_err_set(err, "CURVE key file %s: cannot open", path);
+    char line[256];
+    pub[0] = sec[0] = 0;
+    int lineno = 0;
+    while (fgets(line, sizeof line, f) && lineno < 100) {
+        lineno++;
+        char k[16], v[64];
+        if (line[0] == '#') continue;
+        if (sscanf(line, " %15[a-z] = %63s", k, v) != 2) continue;
+        if (strlen(v) != 40) {
+            fclose(f);
+            return dream_err_set(err, "%s:%d: key is not 40 Z85 characters", path, lineno);
+        }
+        if (!strcmp(k, "public")) memcpy(pub, v, 41);
+        else if (!strcmp(k, "secret")) memcpy(sec, v, 41);
+    }
+    fclose(f);
+    if (!sec[0]) return dream_err_set(err, "%s: no 'secret = ...' line", path);
+    if (!pub[0]) return dream_err_set(err, "%s: no 'public = ...' line", path);
+    return 0;
 }

@@ -60,6 +60,10 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
 
 void wire_msg_clear(wire_msg_t *m);
 
+/* Reads a CURVE key file as written by `dreamctl keygen` ("public = Z85" / "secret = Z85"
+ * lines, '#' comments); pub and sec get 40 characters + NUL. */
+int wire_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_err_t *err);
+
 /* Rect helpers */
 size_t wire_rect_bytes(const Dreamfarm__Rect *r);   /* w*h*3, 0 if invalid */
 const char *wire_type_name(Dreamfarm__MsgType t);

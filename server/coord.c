@@ -909,8 +909,6 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     int linger = 0;
     zmq_setsockopt(c->admin, ZMQ_LINGER, &linger, sizeof linger);
     if (cfg->curve_secret_file[0]) {
-        extern int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file,
-                                     dream_err_t *err);
         if (coord_curve_setup(zctx, c->router, cfg->curve_secret_file, cfg->curve_allow_file, err) != 0) goto fail;
     }
     if (zmq_bind(c->router, cfg->worker_bind) != 0) {

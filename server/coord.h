@@ -91,6 +91,10 @@ void coord_admin(coord_t *c, const char *cmd, char *reply, size_t n);
  * queue, status goes to the page. NULL detaches. */
 struct stream;
 void coord_set_stream(coord_t *c, struct stream *s);
+/* CURVE on the worker socket (server/coord_curve.c): the server key pair from secret_file and
+ * a ZAP handler thread admitting only the worker public keys listed in allow_file. */
+int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file,
+                      dream_err_t *err);
 /* The current canvas (read-only; valid until the next coord_step). */
 const dream_image_t *coord_canvas(coord_t *c);
 

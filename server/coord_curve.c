@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+#include "coord.h"
 #include "dlog.h"
+#include "wire.h"
 
 #define MAX_KEYS 1024
 
@@ -19,32 +21,6 @@ typedef struct zap {
     int nkeys;
     uint8_t keys[MAX_KEYS][32];
 } zap_t;
-
-int coord_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_err_t *err);
-
-int coord_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_err_t *err) {
-    FILE *f = fopen(path, "r");
-    if (!f) return dream_err_set(err, "CURVE key file %s: cannot open", path);
-    char line[256];
-    pub[0] = sec[0] = 0;
-    int lineno = 0;
-    while (fgets(line, sizeof line, f) && lineno < 100) {
-        lineno++;
-        char k[16], v[64];
-        if (line[0] == '#') continue;
-        if (sscanf(line, " %15[a-z] = %63s", k, v) != 2) continue;
-        if (strlen(v) != 40) {
-            fclose(f);
-            return dream_err_set(err, "%s:%d: key is not 40 Z85 characters", path, lineno);
-        }
-        if (!strcmp(k, "public")) memcpy(pub, v, 41);
-        else if (!strcmp(k, "secret")) memcpy(sec, v, 41);
-    }
-    fclose(f);
-    if (!sec[0]) return dream_err_set(err, "%s: no 'secret = ...' line", path);
-    if (!pub[0]) return dream_err_set(err, "%s: no 'public = ...' line", path);
-    return 0;
-}
 
 static void *zap_main(void *arg) {
     zap_t *z = arg;
@@ -84,11 +60,9 @@ static void *zap_main(void *arg) {
     }
 }
 
-int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file, dream_err_t *err);
-
 int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file, dream_err_t *err) {
     char pub[41], sec[41];
-    if (coord_curve_read_keyfile(secret_file, pub, sec, err) != 0) return -1;
+    if (wire_curve_read_keyfile(secret_file, pub, sec, err) != 0) return -1;
     if (!allow_file || !*allow_file) return dream_err_set(err, "CURVE needs --curve-allow-file (worker public keys)");
     zap_t *z = calloc(1, sizeof *z);
     if (!z) return dream_err_set(err, "out of memory");

@@ -289,8 +289,7 @@ node_t *node_new(const node_cfg_t *cfg, dream_err_t *err) {
         return NULL;
     }
     if (cfg->curve_server_key[0]) {
-        extern int coord_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_err_t *err);
-        if (coord_curve_read_keyfile(cfg->curve_key_file, n->curve_pub, n->curve_sec, err) != 0) {
+        if (wire_curve_read_keyfile(cfg->curve_key_file, n->curve_pub, n->curve_sec, err) != 0) {
             node_destroy(&n);
             return NULL;
         }
