@@ -268,7 +268,14 @@ static int setup_engine(node_t *n, dream_err_t *err) {
     }
     if (n->cfg.max_tile_pixels > 0) n->max_px = (uint64_t)n->cfg.max_tile_pixels;
     else if (n->be->mem_total > 0) n->max_px = n->be->mem_total / 8192;   /* ~8 KB/px of VGG activations + grads */
-    else n->max_px = 4u * 1024u * 1024u;
+    else {
+        /* host memory: activations, gradients and im2col buffers take a few KB per pixel */
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        uint64_t ram = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (uint64_t)8 << 30;
+        n->max_px = ram / 8192;
+        if (n->max_px > 16u * 1024u * 1024u) n->max_px = 16u * 1024u * 1024u;
+    }
+    if (n->max_px < (uint64_t)n->min_side * n->min_side) n->max_px = (uint64_t)n->min_side * n->min_side;
     return 0;
 }
 
