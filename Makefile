@@ -80,8 +80,9 @@ LIBS       := $(LIB_SERVER) $(LIB_WORKER) $(LIB_GPU) $(LIB_COMMON)
 BINS       := $(foreach m,$(MAIN_SRC),$(BUILD)/bin/$(patsubst main_%.c,%,$(notdir $(m))))
 TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all deps deps-test run test unit-tests bench weights soak clean asan gpu-check data
+.PHONY: all bins deps deps-test run test unit-tests bench weights soak clean asan gpu-check data
 all: $(BINS) $(TESTS)
+bins: $(BINS)
 
 deps:
 	@tools/install-deps.sh
@@ -128,7 +129,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.c.o $(call obj,$(TEST_SUPPORT)) $(LI
 data: data/prior.safetensors
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory bins
 	@tools/run-local.sh
 
 asan:
