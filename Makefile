@@ -142,13 +142,15 @@ test: deps-test
 	@$(MAKE) --no-print-directory asan
 	@tests/run-tests.sh
 
-bench: all
+bench: deps-test
+	@$(MAKE) --no-print-directory all
 	@bench/run-bench.sh
 
 weights:
 	@tools/get-weights.sh
 
-soak: all
+soak: deps-test
+	@$(MAKE) --no-print-directory all
 	@tests/run-tests.sh --soak
 
 gpu-check:
