@@ -36,6 +36,7 @@ if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
 fi
 
 source "$HERE/farm_lib.bash"   # ports, start_dreamd/start_worker, ctl, wait_for, die, cleanup trap
+trap 'exit 130' INT; trap 'exit 143' TERM   # -> the EXIT trap's cleanup
 HPORT=$(free_port)
 while [ "$HPORT" = "$WPORT" ] || [ "$HPORT" = "$APORT" ]; do HPORT=$(free_port); done
 URL=http://127.0.0.1:$HPORT
@@ -56,8 +57,12 @@ kf0=$(field keyframes)
 echo "worker joined and computed a tile after $((SECONDS - t0)) s (keyframes so far: $kf0)"
 
 echo "browser: $URL/"
+# in the background, so that the cleanup trap can stop it (and with it chromium) on a signal
 DREAM_URL=$URL/ DREAM_SHOT_DIR=$LOGDIR DREAM_SHOT_NAME=farm_browser DREAM_CHANGE_MS=3000 \
-  DREAM_SUBJECT_WAIT_MS=20000 timeout 80 node "$BROWSER_DIR/e2e.mjs" >"$TMP/e2e.log" 2>&1
+  DREAM_SUBJECT_WAIT_MS=20000 timeout 80 node "$BROWSER_DIR/e2e.mjs" >"$TMP/e2e.log" 2>&1 &
+NODE_PID=$!
+PIDS+=("$NODE_PID")
+wait "$NODE_PID"
 rc=$?
 cat "$TMP/e2e.log"
 [ $rc -eq 0 ] || die "browser check failed (rc $rc; screenshot $LOGDIR/farm_browser_fail.png)"

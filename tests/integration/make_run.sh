@@ -24,8 +24,9 @@ empty=$TMP/no-weights; mkdir -p "$empty"
    exec env --default-signal=INT setsid tools/run-local.sh) >"$TMP/run-local.log" 2>&1 &
 RPID=$!
 PIDS+=("$RPID")
-kill_group() { kill -KILL -- -"$RPID" 2>/dev/null; }
+kill_group() { group_alive && { kill -KILL -- -"$RPID"; wait "$RPID"; } 2>/dev/null; }
 trap 'kill_group; farm_cleanup' EXIT
+trap 'exit 130' INT; trap 'exit 143' TERM
 
 t0=$SECONDS
 wait_for 10 'api /api/status | grep -q "\"frames_in\""' "/api/status answering on port $HPORT"
