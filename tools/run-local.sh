@@ -2,9 +2,13 @@
 # run-local.sh — what `make run` starts after building: dreamd (coordinator + live page on
 # http://localhost:8080) and one local dream-worker. Ctrl-C stops both cleanly.
 #   DREAM_BACKEND=auto|cpu|cuda|sim  worker backend (default auto: cuda when usable, else cpu)
-#   DREAM_WEIGHTS=FILE|random        default: data/weights/vgg16*.safetensors if present, else random
+#   DREAM_WEIGHTS=FILE|random        default: data/weights/vgg16*.safetensors if present; else it
+#                                    first tries tools/get-weights.sh (`make weights`; fails fast
+#                                    offline) and goes on with UNTRAINED random weights if that fails
+#   DREAM_GET_WEIGHTS=CMD            the download command tried then (default tools/get-weights.sh)
 #   DREAM_SIZE=WxH DREAM_STEPS=N DREAM_FPS=N DREAM_HTTP_PORT=N DREAM_SUBJECTS="tree frog"
 #   DREAM_WORKER_PORT / DREAM_ADMIN_PORT   (defaults 5555 / 5556)
+#   DREAM_STATE=FILE                 dreamd's SQLite state (default build/dreamd-state.sqlite)
 set -u
 cd "$(dirname "$0")/.."
 BIN=${BUILD:-build}/bin
@@ -12,9 +16,24 @@ for b in dreamd dream-worker; do
   [ -x "$BIN/$b" ] || { echo "run-local: $BIN/$b missing; run 'make' first" >&2; exit 1; }
 done
 weights=${DREAM_WEIGHTS:-}
+find_weights() { ls data/weights/vgg16*.safetensors 2>/dev/null | head -1; }
 if [ -z "$weights" ]; then
-  weights=$(ls data/weights/vgg16*.safetensors 2>/dev/null | head -1)
-  [ -n "$weights" ] || weights=random
+  weights=$(find_weights)
+  if [ -z "$weights" ]; then
+    getw=${DREAM_GET_WEIGHTS:-tools/get-weights.sh}
+    echo "run-local: no weights in data/weights/ and DREAM_WEIGHTS not set: trying '$getw' (make weights)"
+    if $getw; then
+      weights=$(find_weights)
+      [ -n "$weights" ] || echo "run-local: '$getw' succeeded but left no data/weights/vgg16*.safetensors" >&2
+    else
+      echo "run-local: '$getw' failed (see above)" >&2
+    fi
+    if [ -z "$weights" ]; then
+      weights=random
+      echo "run-local: *** GOING ON WITH UNTRAINED RANDOM WEIGHTS: the dream will be coloured noise, not objects ***" >&2
+      echo "run-local: *** (put a VGG-16 .safetensors in data/weights/ or set DREAM_WEIGHTS=FILE; see docs/weights.md) ***" >&2
+    fi
+  fi
 fi
 backend=${DREAM_BACKEND:-auto}
 # On a CPU-only machine VGG-16 is slow (tens of seconds per megapixel-step on 2 cores):
@@ -30,7 +49,7 @@ echo "run-local: dreamd $size, $steps steps/keyframe, weights=$weights, worker b
 echo "run-local: open http://localhost:$hport/   (Ctrl-C stops everything)"
 "$BIN/dreamd" --worker-bind "tcp://127.0.0.1:$wport" --admin-bind "tcp://127.0.0.1:$aport" \
   --http-port "$hport" --size "$size" --steps "$steps" --fps "${DREAM_FPS:-25}" \
-  --subjects "${DREAM_SUBJECTS:-volcano}" --weights "$weights" --state build/dreamd-state.sqlite &
+  --subjects "${DREAM_SUBJECTS:-volcano}" --weights "$weights" --state "${DREAM_STATE:-build/dreamd-state.sqlite}" &
 DPID=$!
 sleep 0.5
 if ! kill -0 $DPID 2>/dev/null; then wait $DPID; echo "run-local: dreamd failed to start" >&2; exit 1; fi

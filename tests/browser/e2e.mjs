@@ -3,8 +3,10 @@
 // DREAM_MODE=mse|snapshot), the class autocomplete is filled,
 // a request for "tree frog" shows up in #current-subject, the status line and queue render,
 // the page reconnects after the websocket drops,
-// the layout works on a phone-sized screen. Screenshots go to $DREAM_SHOT_DIR.
+// the layout works on a phone-sized screen. Screenshots go to $DREAM_SHOT_DIR, named
+// $DREAM_SHOT_NAME{,_phone,_MODE,_fail}.png (default stream_browser).
 //   DREAM_URL=http://127.0.0.1:8080/ DREAM_SHOT_DIR=build/test-logs node e2e.mjs
+// DREAM_CHANGE_MS: gap between the two canvas grabs that must differ (default 1000, 2500 snapshot).
 // Exit 0 = pass, 1 = fail (message on stderr).
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -16,6 +18,8 @@ const shotDir = process.env.DREAM_SHOT_DIR || '.';
 const subject = process.env.DREAM_SUBJECT || 'tree frog';
 const exe = process.env.CHROMIUM || '/usr/bin/chromium';
 const mode = process.env.DREAM_MODE || '';   // '' = the page's choice; mse / snapshot force a fallback
+const shotName = process.env.DREAM_SHOT_NAME || 'stream_browser';
+const changeMs = Number(process.env.DREAM_CHANGE_MS || (mode === 'snapshot' ? 2500 : 1000));
 mkdirSync(shotDir, { recursive: true });
 const userDir = mkdtempSync(join(tmpdir(), 'dream-chromium-'));
 const log = (...a) => console.log('[e2e]', ...a);
@@ -27,13 +31,15 @@ async function canvasProbe(page) {
     const g = c.getContext('2d');
     const d = g.getImageData(0, 0, c.width, c.height).data;
     let sum = 0, sum2 = 0, n = 0, h = 0;
+    const px = [];
     for (let i = 0; i < d.length; i += 4 * 97) {
       const v = (d[i] + d[i + 1] + d[i + 2]) / 3;
       sum += v; sum2 += v * v; n++;
       h = (h * 31 + d[i] * 7 + d[i + 1] * 3 + d[i + 2]) >>> 0;
+      px.push(v);
     }
     const mean = sum / n;
-    return { mean, std: Math.sqrt(Math.max(0, sum2 / n - mean * mean)), hash: h, w: c.width, h: c.height };
+    return { mean, std: Math.sqrt(Math.max(0, sum2 / n - mean * mean)), hash: h, px, w: c.width, h: c.height };
   });
 }
 
@@ -64,11 +70,15 @@ try {
   if (!mode && hasWebCodecs && st.mode !== 'webcodecs') throw new Error('WebCodecs present but the page fell back to ' + st.mode);
 
   const a = await canvasProbe(page);
-  await page.waitForTimeout(mode === 'snapshot' ? 2500 : 1000);
+  await page.waitForTimeout(changeMs);
   const b = await canvasProbe(page);
-  log('canvas', a.w + 'x' + a.h, 'mean', a.mean.toFixed(1), 'std', a.std.toFixed(1), 'hash', a.hash, '->', b.hash);
+  let diff = 0;
+  for (let i = 0; i < Math.min(a.px.length, b.px.length); i++) diff += Math.abs(a.px[i] - b.px[i]);
+  diff /= Math.max(1, a.px.length);
+  log('canvas', a.w + 'x' + a.h, 'mean', a.mean.toFixed(1), 'std', a.std.toFixed(1), 'hash', a.hash, '->', b.hash,
+      'mean |diff| after', changeMs, 'ms:', diff.toFixed(2));
   if (a.std < 5) throw new Error('canvas looks blank (std ' + a.std.toFixed(2) + ')');
-  if (a.hash === b.hash) throw new Error('canvas did not change in 1 s');
+  if (a.hash === b.hash) throw new Error('canvas did not change in ' + changeMs + ' ms');
   const f2 = await page.evaluate(() => window.dreamStats.framesDecoded);
   if (f2 <= st.framesDecoded) throw new Error('no new frames decoded');
 
@@ -124,7 +134,7 @@ try {
   log('status:', status);
   if (!/viewer/.test(status) || !/fps/.test(status)) throw new Error('status line incomplete: ' + status);
   await page.waitForTimeout(300);
-  await page.screenshot({ path: join(shotDir, mode ? 'stream_browser_' + mode + '.png' : 'stream_browser.png') });
+  await page.screenshot({ path: join(shotDir, mode ? shotName + '_' + mode + '.png' : shotName + '.png') });
   if (mode) {
     log('PASS (' + mode + ')');
     await ctx.close();
@@ -142,7 +152,7 @@ try {
   });
   log('phone layout:', JSON.stringify(lay));
   if (lay.vw > 390 || lay.fw > 390 || lay.scroll > 400) throw new Error('page does not fit a phone: ' + JSON.stringify(lay));
-  await page.screenshot({ path: join(shotDir, 'stream_browser_phone.png'), fullPage: true });
+  await page.screenshot({ path: join(shotDir, shotName + '_phone.png'), fullPage: true });
 
   const errs = consoleErrors.filter((e) => !/favicon/.test(e));
   if (errs.length) log('console errors:', errs.join(' | '));
@@ -154,7 +164,7 @@ try {
   process.exit(0);
 } catch (e) {
   console.error('[e2e] FAIL:', e && e.message ? e.message : e);
-  try { if (ctx) { const p = ctx.pages()[0]; if (p) await p.screenshot({ path: join(shotDir, 'stream_browser_fail.png') }); await ctx.close(); } } catch (_) { /* ignore */ }
+  try { if (ctx) { const p = ctx.pages()[0]; if (p) await p.screenshot({ path: join(shotDir, shotName + '_fail.png') }); await ctx.close(); } } catch (_) { /* ignore */ }
   rmSync(userDir, { recursive: true, force: true });
   process.exit(1);
 }
