@@ -1011,6 +1011,10 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     info.gid = -1;
     info.uid = -1;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;   /* security headers: add_security_headers() */
+    /* lws 4.1 binds an IPv6 socket to every address when given an IPv4 literal; an IPv4
+     * bind address therefore needs an IPv4-only listener to stay on that address. */
+    if (info.iface && strchr(info.iface, '.') && !strchr(info.iface, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.timeout_secs = 20;
     info.max_http_header_data = 4096;
     info.fd_limit_per_thread = (unsigned)(cfg.max_viewers + 64);
