@@ -5,7 +5,7 @@
 #   tools/install-deps.sh --test   plus what the test suite needs (python3-torch, chromium, ...)
 set -euo pipefail
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
- libvpx-dev libwebsockets-dev libopenblas-dev libpng-dev libjpeg-dev libcjson-dev
+ libvpx-dev libwebsockets-dev libopenblas-openmp-dev libpng-dev libjpeg-dev libcjson-dev
  libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libssl-dev curl ca-certificates"
 TEST_PKGS="libcmocka-dev python3 python3-numpy python3-torch iproute2 chromium"
 pkgs="$BUILD_PKGS"
