@@ -158,6 +158,11 @@ struct coord {
     int untrained;
     double coord_ms_acc;
     double kf_retry_at;
+    /* per-keyframe time breakdown (totals over all keyframes, ms; see the status "# Timing") */
+    double kf_t_prepped, kf_t_sent, kf_t_last_result, kf_compute_max;
+    double tm_prep, tm_send, tm_work, tm_compute, tm_blend_add, tm_finish, tm_gap, tm_transfer;
+    double tile_mpx_total;
+    uint64_t tm_results;
 };
 
 /* ---------- helpers ---------- */
@@ -375,10 +380,18 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         return;
     }
     dream_err_t err = {{0}};
+    double tb0 = dream_now_ms();
+    if (w->job_sent > 0 && r->compute_ms > 0) {
+        c->tm_transfer += tb0 - w->job_sent - r->compute_ms;
+        c->tm_results++;
+    }
     if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
         dlog_error(MOD, "blend: %s", err.msg);
         return;
     }
+    c->kf_t_last_result = dream_now_ms();
+    c->tm_blend_add += c->kf_t_last_result - tb0;
+    if (r->compute_ms > c->kf_compute_max) c->kf_compute_max = r->compute_ms;
     c->jobs[idx].state = JOB_DONE;
     c->njobs_done++;
     c->st.results_ok++;
@@ -483,7 +496,15 @@ static int kf_start(coord_t *c) {
     }
     dream_image_to_rgb8(c->base, c->base_rgb);
     blend_reset(c->blend);
-    c->coord_ms_acc += dream_now_ms() - now;
+    double t_prep = dream_now_ms();
+    c->coord_ms_acc += t_prep - now;
+    c->tm_prep += t_prep - now;
+    if (c->last_kf_end > 0) c->tm_gap += now - c->last_kf_end;
+    c->kf_t_prepped = t_prep;
+    c->kf_t_sent = 0;
+    c->kf_t_last_result = 0;
+    c->kf_compute_max = 0;
+    for (int i = 0; i < c->plan.n; i++) c->tile_mpx_total += (double)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h / 1e6;
     memset(c->jobs, 0, sizeof c->jobs);
     for (int i = 0; i < c->plan.n; i++) c->jobs[i].worker = -1;
     c->njobs_done = 0;
@@ -584,8 +605,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     return 0;
 }
 
-static void dispatch(coord_t *c) {
-    if (!c->kf_active) return;
+static void dispatch_jobs(coord_t *c) {
     for (;;) {
         /* largest pending tile first, to the fastest idle worker that holds it */
         int best = -1;
@@ -613,9 +633,25 @@ static void dispatch(coord_t *c) {
     }
 }
 
+static void dispatch(coord_t *c) {
+    if (!c->kf_active) return;
+    uint64_t sent0 = c->st.jobs_sent;
+    dispatch_jobs(c);
+    if (c->kf_t_sent == 0 && c->st.jobs_sent > sent0) {    /* the keyframe's first hand-out is done */
+        c->kf_t_sent = dream_now_ms();
+        c->tm_send += c->kf_t_sent - c->kf_t_prepped;
+    }
+}
+
 static void kf_finish(coord_t *c) {
     double now = dream_now_ms();
     double t_fin0 = now;
+    if (c->kf_t_sent > 0) {
+        double last = c->kf_t_last_result > 0 ? c->kf_t_last_result : now;
+        c->tm_work += last - c->kf_t_sent;
+        c->tm_finish += now - last;     /* loop latency to notice, then the finishing below */
+        c->tm_compute += c->kf_compute_max;
+    }
     int missing = c->plan.n - c->njobs_done;
     if (missing > 0) {
         c->st.tiles_missed += (uint64_t)missing;
@@ -641,7 +677,9 @@ static void kf_finish(coord_t *c) {
     }
     for (int i = 0; i < c->nslots; i++)   /* outstanding jobs of this keyframe are now stale */
         if (c->w[i].used && c->w[i].job_id && c->w[i].job_kf == c->kf_id) c->w[i].job_kf = 0;
-    c->coord_ms_acc += dream_now_ms() - t_fin0;
+    c->last_kf_end = dream_now_ms();
+    c->tm_finish += c->last_kf_end - t_fin0;
+    c->coord_ms_acc += c->last_kf_end - t_fin0;
     c->st.coord_ms_per_kf = c->coord_ms_acc / (double)c->st.keyframes;
 }
 
@@ -783,6 +821,13 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
                       st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0,
                       (unsigned long long)fs.frames, fs.max_gap_ms, (unsigned long long)fs.skipped_ticks,
                       st.coord_ms_per_kf);
+        /* totals since start (ms); a benchmark takes differences over a window / keyframes */
+        len = appendf(r, n, len, "# Timing\nt_prep_ms:%.1f\nt_send_ms:%.1f\nt_work_ms:%.1f\nt_compute_ms:%.1f\n"
+                      "t_blend_add_ms:%.1f\nt_finish_ms:%.1f\nt_gap_ms:%.1f\nt_transfer_ms:%.1f\nresults_timed:%llu\n"
+                      "tile_mpx:%.3f\ncanvas_mpx:%.3f\n",
+                      c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
+                      c->tm_transfer, (unsigned long long)c->tm_results, c->tile_mpx_total,
+                      (double)c->cfg.W * c->cfg.H / 1e6);
     } else if (!strcmp(verb, "workers")) {
         len = appendf(r, n, len, "# Workers\n");
         workers_text(c, r, n, &len);
