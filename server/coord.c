@@ -46,6 +46,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, halo, "halo", "64", 64, 1024, "tile halo (px)"),
     CFG_INT(coord_cfg_t, min_side, "min-side", "224", 32, 4096, "engine minimum tile side (px)"),
     CFG_INT(coord_cfg_t, max_tiles, "max-tiles", "64", 1, 64, "most tiles per keyframe"),
+    CFG_INT(coord_cfg_t, seam_jitter, "seam-jitter", "32", 0, 1024, "most px the inner tile grid lines move per keyframe (0 = fixed grid)"),
     CFG_DOUBLE(coord_cfg_t, job_overhead_ms, "job-overhead-ms", "20", 0, 10000, "assumed fixed cost per job when planning"),
     CFG_INT(coord_cfg_t, heartbeat_ms, "heartbeat-ms", "1000", 50, 60000, "heartbeat interval (both ways)"),
     CFG_INT(coord_cfg_t, liveness, "liveness", "3", 1, 100, "missed heartbeats before a peer is dead"),
@@ -134,7 +135,6 @@ struct coord {
     int kf_active;
     uint64_t kf_id;
     dream_image_t *base;
-    uint8_t *base_rgb;
     tile_plan_t plan;
     kf_job_t jobs[TILE_MAX];
     int njobs_done;
@@ -160,9 +160,16 @@ struct coord {
     double kf_retry_at;
     /* per-keyframe time breakdown (totals over all keyframes, ms; see the status "# Timing") */
     double kf_t_prepped, kf_t_sent, kf_t_last_result, kf_compute_max;
+    double tm_overlapped;
     double tm_prep, tm_send, tm_work, tm_compute, tm_blend_add, tm_finish, tm_gap, tm_transfer;
     double tile_mpx_total;
     uint64_t tm_results;
+    /* pipelining: the finished keyframe is handed on, and the blend cleared, only after the
+     * next keyframe's jobs are out */
+    int need_reset, kf_direct;
+    int pub_pending;
+    uint64_t pub_id;
+    double pub_zoom, pub_angle, pub_interval_s;
 };
 
 /* ---------- helpers ---------- */
@@ -385,7 +392,11 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         c->tm_transfer += tb0 - w->job_sent - r->compute_ms;
         c->tm_results++;
     }
-    if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
+    if (c->plan.n == 1 && t->r.x == 0 && t->r.y == 0 && t->r.w == c->cfg.W && t->r.h == c->cfg.H) {
+        /* one tile, the whole canvas, weight 1 everywhere: it is the keyframe */
+        dream_image_from_rgb8(c->canvas, m->pixels);
+        c->kf_direct = 1;
+    } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
         dlog_error(MOD, "blend: %s", err.msg);
         return;
     }
@@ -487,15 +498,15 @@ static int kf_start(coord_t *c) {
         return -1;
     }
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
-                             c->cfg.job_overhead_ms, c->cfg.max_tiles};
+                             c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1};
     if (tile_plan_make(&pp, tw, nw, tile_rng_next(&c->rng), &c->plan, &err) != 0) {
         dlog_warn(MOD, "%s; retrying in 1 s", err.msg);
         c->kf_retry_at = now + 1000;
         c->plan.n = 0;
         return 0;
     }
-    dream_image_to_rgb8(c->base, c->base_rgb);
-    blend_reset(c->blend);
+    c->need_reset = 1;      /* done after the hand-out (kf_after_dispatch), before any result */
+    c->kf_direct = 0;
     double t_prep = dream_now_ms();
     c->coord_ms_acc += t_prep - now;
     c->tm_prep += t_prep - now;
@@ -519,6 +530,12 @@ static int kf_start(coord_t *c) {
                (unsigned long long)c->kf_id, c->plan.nx, c->plan.ny, c->plan.n, c->plan.ox, c->plan.oy,
                c->plan.est_ms, c->kf_zoom, c->kf_angle);
     return 1;
+}
+
+static inline uint8_t px_u8(float v) {     /* as dream_image_to_rgb8 */
+    if (!(v > 0.0f)) return 0;
+    if (v >= 255.0f) return 255;
+    return (uint8_t)(v + 0.5f);
 }
 
 static int send_job(coord_t *c, worker_t *w, int idx) {
@@ -583,9 +600,12 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     size_t len = (size_t)t->r.w * t->r.h * 3;
     uint8_t *px = malloc(len);
     if (!px) return -1;
-    for (int y = 0; y < t->r.h; y++)
-        memcpy(px + (size_t)y * t->r.w * 3, c->base_rgb + ((size_t)(t->r.y + y) * c->cfg.W + t->r.x) * 3,
-               (size_t)t->r.w * 3);
+    /* cut straight from the warped float canvas (no whole-canvas 8-bit copy) */
+    for (int y = 0; y < t->r.h; y++) {
+        const float *src = c->base->px + ((size_t)(t->r.y + y) * c->cfg.W + t->r.x) * 3;
+        uint8_t *dst = px + (size_t)y * t->r.w * 3;
+        for (int k = 0; k < t->r.w * 3; k++) dst[k] = px_u8(src[k]);
+    }
     long n = send_to(c, w, &env, px, len);
     free(px);
     if (n < 0) {
@@ -643,6 +663,29 @@ static void dispatch(coord_t *c) {
     }
 }
 
+/* The coordinator's work that need not delay the workers: runs after dispatch() in the same
+ * step, so it overlaps with their compute (and always before the next result is read). */
+static void kf_after_dispatch(coord_t *c) {
+    double t0 = dream_now_ms();
+    if (c->need_reset) {
+        blend_reset(c->blend);
+        c->need_reset = 0;
+    }
+    if (c->pub_pending) {
+        c->pub_pending = 0;
+        dream_err_t err = {{0}};
+        if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->pub_id);
+        if (c->fc) {
+            dream_image_t *copy = dream_image_clone(c->canvas, &err);
+            if (copy) frameclock_push(c->fc, &copy, c->pub_zoom, c->pub_angle, c->pub_interval_s, &err);
+            else dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
+        }
+    }
+    double dt = dream_now_ms() - t0;
+    c->tm_overlapped += dt;
+    c->coord_ms_acc += dt;
+}
+
 static void kf_finish(coord_t *c) {
     double now = dream_now_ms();
     double t_fin0 = now;
@@ -660,7 +703,7 @@ static void kf_finish(coord_t *c) {
                   (unsigned long long)c->kf_id, missing, c->plan.n);
     }
     dream_err_t err = {{0}};
-    if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
+    if (!c->kf_direct && blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
     c->kf_active = 0;
     c->st.keyframes++;
     uint64_t bytes = c->st.bytes_in + c->st.bytes_out - c->bytes_at_kf_start;
@@ -670,11 +713,13 @@ static void kf_finish(coord_t *c) {
     c->st.kf_interval_ms = c->st.kf_interval_ms > 0 ? 0.8 * c->st.kf_interval_ms + 0.2 * interval : interval;
     dlog_debug(MOD, "keyframe %llu done in %.0f ms (%d tiles, %llu bytes)", (unsigned long long)c->kf_id,
                now - c->kf_start, c->plan.n, (unsigned long long)bytes);
-    if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->kf_id);
-    if (c->fc) {
-        dream_image_t *copy = dream_image_clone(c->canvas, &err);
-        if (copy) frameclock_push(c->fc, &copy, c->kf_zoom, c->kf_angle, c->st.kf_interval_ms / 1000.0, &err);
-    }
+    /* handed to the sinks and the frame clock by kf_after_dispatch, once the next keyframe's
+     * jobs are out (the canvas stays as it is until the next kf_finish) */
+    c->pub_pending = 1;
+    c->pub_id = c->kf_id;
+    c->pub_zoom = c->kf_zoom;
+    c->pub_angle = c->kf_angle;
+    c->pub_interval_s = c->st.kf_interval_ms / 1000.0;
     for (int i = 0; i < c->nslots; i++)   /* outstanding jobs of this keyframe are now stale */
         if (c->w[i].used && c->w[i].job_id && c->w[i].job_kf == c->kf_id) c->w[i].job_kf = 0;
     c->last_kf_end = dream_now_ms();
@@ -823,10 +868,10 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
                       st.coord_ms_per_kf);
         /* totals since start (ms); a benchmark takes differences over a window / keyframes */
         len = appendf(r, n, len, "# Timing\nt_prep_ms:%.1f\nt_send_ms:%.1f\nt_work_ms:%.1f\nt_compute_ms:%.1f\n"
-                      "t_blend_add_ms:%.1f\nt_finish_ms:%.1f\nt_gap_ms:%.1f\nt_transfer_ms:%.1f\nresults_timed:%llu\n"
+                      "t_blend_add_ms:%.1f\nt_finish_ms:%.1f\nt_gap_ms:%.1f\nt_transfer_ms:%.1f\nresults_timed:%llu\nt_overlapped_ms:%.1f\n"
                       "tile_mpx:%.3f\ncanvas_mpx:%.3f\n",
                       c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
-                      c->tm_transfer, (unsigned long long)c->tm_results, c->tile_mpx_total,
+                      c->tm_transfer, (unsigned long long)c->tm_results, c->tm_overlapped, c->tile_mpx_total,
                       (double)c->cfg.W * c->cfg.H / 1e6);
     } else if (!strcmp(verb, "workers")) {
         len = appendf(r, n, len, "# Workers\n");
@@ -928,9 +973,8 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     if (!c->state) goto fail;
     c->canvas = dream_image_new(cfg->W, cfg->H, 3, err);
     c->base = dream_image_new(cfg->W, cfg->H, 3, err);
-    c->base_rgb = malloc((size_t)cfg->W * cfg->H * 3);
     c->blend = blend_new(cfg->W, cfg->H, err);
-    if (!c->canvas || !c->base || !c->base_rgb || !c->blend) goto fail;
+    if (!c->canvas || !c->base || !c->blend) goto fail;
     init_canvas(c->canvas, (uint64_t)cfg->seed);
     if (!cfg->subjects[0]) {
         dream_err_set(err, "option 'subjects': at least one subject is needed (e.g. --subjects volcano)");
@@ -986,7 +1030,6 @@ void coord_destroy(coord_t **pc) {
     blend_destroy(&c->blend);
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->base);
-    free(c->base_rgb);
     free(c->w);
     dream_classes_destroy(&c->classes);
     dream_state_destroy(&c->state);
@@ -1053,6 +1096,7 @@ int coord_step(coord_t *c, int timeout_ms) {
         if (!(c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes)) kf_start(c);
     }
     dispatch(c);
+    kf_after_dispatch(c);
     if (c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes) c->stopping = 1;
     if (c->cfg.run_seconds > 0 && dream_now_ms() - c->t0 > c->cfg.run_seconds * 1000) c->stopping = 1;
     return c->stopping ? 0 : 1;

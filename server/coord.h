@@ -33,7 +33,7 @@ typedef struct coord_cfg {
     char subjects[256];
     char layout[16];
     double zoom_per_sec, rotate_deg_per_sec, max_kf_dt;
-    int halo, min_side, max_tiles;
+    int halo, min_side, max_tiles, seam_jitter;
     double job_overhead_ms;
     int heartbeat_ms, liveness;
     double deadline_factor;
