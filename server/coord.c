@@ -13,6 +13,7 @@
 #include <zmq.h>
 #include "blend.h"
 #include "classes.h"
+#include "coord_warp.h"
 #include "engine.h"
 #include "frameclock.h"
 #include "state.h"
@@ -166,7 +167,7 @@ struct coord {
     uint64_t tm_results;
     /* pipelining: the finished keyframe is handed on, and the blend cleared, only after the
      * next keyframe's jobs are out */
-    int need_reset, kf_direct;
+    int need_reset, kf_direct, base_ready;
     int pub_pending;
     uint64_t pub_id;
     double pub_zoom, pub_angle, pub_interval_s;
@@ -492,11 +493,14 @@ static int kf_start(coord_t *c) {
     c->kf_zoom = pow(c->cfg.zoom_per_sec, dt);
     c->kf_angle = c->cfg.rotate_deg_per_sec * dt;
     dream_err_t err = {{0}};
-    if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, DREAM_INTERP_BILINEAR, &err) != 0) {
-        dlog_error(MOD, "warp: %s", err.msg);
+    if (!isfinite(c->kf_zoom) || c->kf_zoom <= 1e-6 || !isfinite(c->kf_angle)) {
+        dlog_error(MOD, "warp: bad zoom %g / angle %g", c->kf_zoom, c->kf_angle);
         c->kf_retry_at = now + 1000;
         return -1;
     }
+    /* tiles are warped one by one as they are handed out (send_job); the whole warped canvas
+     * (the fill for missing tiles) follows in kf_after_dispatch, while the workers compute */
+    c->base_ready = 0;
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1};
     if (tile_plan_make(&pp, tw, nw, tile_rng_next(&c->rng), &c->plan, &err) != 0) {
@@ -600,11 +604,19 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     size_t len = (size_t)t->r.w * t->r.h * 3;
     uint8_t *px = malloc(len);
     if (!px) return -1;
-    /* cut straight from the warped float canvas (no whole-canvas 8-bit copy) */
-    for (int y = 0; y < t->r.h; y++) {
-        const float *src = c->base->px + ((size_t)(t->r.y + y) * c->cfg.W + t->r.x) * 3;
-        uint8_t *dst = px + (size_t)y * t->r.w * 3;
-        for (int k = 0; k < t->r.w * 3; k++) dst[k] = px_u8(src[k]);
+    if (c->base_ready) {    /* cut from the warped float canvas */
+        for (int y = 0; y < t->r.h; y++) {
+            const float *src = c->base->px + ((size_t)(t->r.y + y) * c->cfg.W + t->r.x) * 3;
+            uint8_t *dst = px + (size_t)y * t->r.w * 3;
+            for (int k = 0; k < t->r.w * 3; k++) dst[k] = px_u8(src[k]);
+        }
+    } else {                /* first hand-out: warp just this tile (same pixels) */
+        dream_err_t err = {{0}};
+        if (coord_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, t->r.x, t->r.y, t->r.w, t->r.h, px, &err) != 0) {
+            dlog_error(MOD, "%s", err.msg);
+            free(px);
+            return -1;
+        }
     }
     long n = send_to(c, w, &env, px, len);
     free(px);
@@ -649,7 +661,7 @@ static void dispatch_jobs(coord_t *c) {
             if (!bw || w->ms_mpix < bw->ms_mpix) bw = w;
         }
         if (!bw) return;
-        send_job(c, bw, best);
+        if (send_job(c, bw, best) != 0 && bw->used) return;   /* no memory: try again next step */
     }
 }
 
@@ -667,6 +679,12 @@ static void dispatch(coord_t *c) {
  * step, so it overlaps with their compute (and always before the next result is read). */
 static void kf_after_dispatch(coord_t *c) {
     double t0 = dream_now_ms();
+    if (c->kf_active && !c->base_ready) {
+        dream_err_t err = {{0}};
+        if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, DREAM_INTERP_BILINEAR, &err) != 0)
+            dlog_error(MOD, "warp: %s", err.msg);
+        c->base_ready = 1;
+    }
     if (c->need_reset) {
         blend_reset(c->blend);
         c->need_reset = 0;
