@@ -168,6 +168,8 @@ struct coord {
     /* pipelining: the finished keyframe is handed on, and the blend cleared, only after the
      * next keyframe's jobs are out */
     int need_reset, kf_direct, base_ready;
+    uint8_t *tile_px[TILE_MAX];     /* this keyframe's tiles as sent (rgb8, (h, w, 3)) */
+    size_t tile_cap[TILE_MAX];
     int pub_pending;
     uint64_t pub_id;
     double pub_zoom, pub_angle, pub_interval_s;
@@ -498,8 +500,9 @@ static int kf_start(coord_t *c) {
         c->kf_retry_at = now + 1000;
         return -1;
     }
-    /* tiles are warped one by one as they are handed out (send_job); the whole warped canvas
-     * (the fill for missing tiles) follows in kf_after_dispatch, while the workers compute */
+    /* the tiles' 8-bit pixels are warped straight from the canvas (below) and handed out at
+     * once; the whole warped canvas (the fill for missing tiles) follows in kf_after_dispatch,
+     * while the workers compute */
     c->base_ready = 0;
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1};
@@ -508,6 +511,31 @@ static int kf_start(coord_t *c) {
         c->kf_retry_at = now + 1000;
         c->plan.n = 0;
         return 0;
+    }
+    int bad = 0;
+    for (int i = 0; i < c->plan.n; i++) {
+        size_t len = (size_t)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h * 3;
+        if (c->tile_cap[i] < len) {
+            free(c->tile_px[i]);
+            c->tile_px[i] = malloc(len);
+            c->tile_cap[i] = c->tile_px[i] ? len : 0;
+        }
+        bad |= !c->tile_px[i];
+    }
+    if (!bad) {
+        /* tiles in parallel (one thread each; dream_warp splits rows the same way) */
+        #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad) if (c->plan.n > 1)
+        for (int i = 0; i < c->plan.n; i++) {
+            const tile_rect_t *r = &c->plan.tiles[i].r;
+            bad |= coord_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, r->x, r->y, r->w, r->h, c->tile_px[i],
+                                        NULL) != 0;
+        }
+    }
+    if (bad) {
+        dlog_error(MOD, "keyframe tiles: out of memory or bad warp; retrying in 1 s");
+        c->kf_retry_at = now + 1000;
+        c->plan.n = 0;
+        return -1;
     }
     c->need_reset = 1;      /* done after the hand-out (kf_after_dispatch), before any result */
     c->kf_direct = 0;
@@ -534,12 +562,6 @@ static int kf_start(coord_t *c) {
                (unsigned long long)c->kf_id, c->plan.nx, c->plan.ny, c->plan.n, c->plan.ox, c->plan.oy,
                c->plan.est_ms, c->kf_zoom, c->kf_angle);
     return 1;
-}
-
-static inline uint8_t px_u8(float v) {     /* as dream_image_to_rgb8 */
-    if (!(v > 0.0f)) return 0;
-    if (v >= 255.0f) return 255;
-    return (uint8_t)(v + 0.5f);
 }
 
 static int send_job(coord_t *c, worker_t *w, int idx) {
@@ -602,24 +624,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
     env.job = &job;
     size_t len = (size_t)t->r.w * t->r.h * 3;
-    uint8_t *px = malloc(len);
-    if (!px) return -1;
-    if (c->base_ready) {    /* cut from the warped float canvas */
-        for (int y = 0; y < t->r.h; y++) {
-            const float *src = c->base->px + ((size_t)(t->r.y + y) * c->cfg.W + t->r.x) * 3;
-            uint8_t *dst = px + (size_t)y * t->r.w * 3;
-            for (int k = 0; k < t->r.w * 3; k++) dst[k] = px_u8(src[k]);
-        }
-    } else {                /* first hand-out: warp just this tile (same pixels) */
-        dream_err_t err = {{0}};
-        if (coord_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, t->r.x, t->r.y, t->r.w, t->r.h, px, &err) != 0) {
-            dlog_error(MOD, "%s", err.msg);
-            free(px);
-            return -1;
-        }
-    }
-    long n = send_to(c, w, &env, px, len);
-    free(px);
+    long n = send_to(c, w, &env, c->tile_px[idx], len);     /* warped in kf_start, kept for requeues */
     if (n < 0) {
         worker_remove(c, w, "unreachable");
         return -1;
@@ -1049,6 +1054,7 @@ void coord_destroy(coord_t **pc) {
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->base);
     free(c->w);
+    for (int i = 0; i < TILE_MAX; i++) free(c->tile_px[i]);
     dream_classes_destroy(&c->classes);
     dream_state_destroy(&c->state);
     free(c);

@@ -58,8 +58,7 @@ int coord_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg
     const double cx = (src->w - 1) * 0.5, cy = (src->h - 1) * 0.5, a = cs / zoom, b = sn / zoom;
     const int W = src->w, H = src->h;
     const float *sp = src->px;
-    #pragma omp parallel for schedule(static) if ((long)rw * rh > 65536)
-    for (int j = 0; j < rh; j++) {
+    for (int j = 0; j < rh; j++) {      /* one thread: callers run tiles in parallel */
         const double dy = ry + j - cy;
         uint8_t *o = out + (size_t)j * rw * 3;
         for (int i = 0; i < rw; i++, o += 3) {
