@@ -16,6 +16,8 @@
 #   finish  last result .. keyframe handed to the frame clock (final blend, copies)
 #   gap     keyframe done .. next one started
 #   halo    tile pixels / canvas pixels - 1 (compute the halos add)
+#   vs_halo_bound  kf/s / (N workers busy all the time on the tiles as cut, halos included):
+#           how close the farm gets to what this tiling allows
 #   SECONDS_PER_RUN (default 20)  SIM_MS (ms per megapixel-step, default 100)  STEPS (default 10)
 #   SIZE (default 1920x1080)  COUNTS (default "1 2 4 8")
 set -u
@@ -36,7 +38,7 @@ echo "# ideal = N x $single kf/s (canvas MPx-steps without halos / (N x sim spee
 printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms
 } | tee $REPORT
 BREAK=$OUT/farm_bench_breakdown.txt
-printf "%-8s %-7s %-7s %-7s %-8s %-7s %-7s %-7s %-7s %-7s %s\n" workers kf_ms prep send work compute xfer blend finish gap halo >$BREAK
+printf "%-8s %-7s %-7s %-7s %-8s %-7s %-7s %-7s %-7s %-7s %-7s %s\n" workers kf_ms prep send work compute xfer blend finish gap halo vs_halo_bound >$BREAK
 now() { date +%s.%N; }
 for n in $COUNTS; do
   wp=$(port); ap=$(port)
@@ -59,9 +61,12 @@ for n in $COUNTS; do
     [ "$(field connected)" = "$n" ] && [ "$(field keyframes)" -ge 2 ] 2>/dev/null && break
     sleep 0.1
   done
-  snap $OUT/s1; t1=$(now)
+  # the window starts and ends just after a keyframe completes (whole keyframes only: with
+  # ~2 s keyframes a window cut anywhere would be off by up to one keyframe)
+  edge() { local k0; k0=$(field keyframes); for _ in $(seq 1000); do [ "$(field keyframes)" != "$k0" ] && break; sleep 0.01; done; }
+  edge; snap $OUT/s1; t1=$(now)
   sleep "$T"
-  snap $OUT/s2; t2=$(now)
+  edge; snap $OUT/s2; t2=$(now)
   get() { awk -F: -v k="$2" '$1==k{print $2; exit}' "$1"; }
   k1=$(get $OUT/s1 keyframes); b1=$(( $(get $OUT/s1 bytes_in) + $(get $OUT/s1 bytes_out) ))
   k2=$(get $OUT/s2 keyframes); b2=$(( $(get $OUT/s2 bytes_in) + $(get $OUT/s2 bytes_out) ))
@@ -72,7 +77,9 @@ for n in $COUNTS; do
       for (i=1;i<=4;i++) printf " %-7.0f", (b[f[i]]-a[f[i]])/k;
       r=b["results_timed"]-a["results_timed"]; x=0; if (r>0) x=(b["t_transfer_ms"]-a["t_transfer_ms"])/r; printf " %-7.0f", x;
       for (i=5;i<=7;i++) printf " %-7.0f", (b[f[i]]-a[f[i]])/k;
-      printf " %.1f%%\n", 100*((b["tile_mpx"]-a["tile_mpx"])/k/b["canvas_mpx"]-1)}' $OUT/s1 $OUT/s2)
+      tm=(b["tile_mpx"]-a["tile_mpx"])/k; printf " %-7s", sprintf("%.1f%%", 100*(tm/b["canvas_mpx"]-1));
+      # the best this tiling allows: every worker busy all the time on tiles with their halos
+      bound=n*1000/(tm*steps*simms); printf " %.0f%%\n", 100*(k/(e-s))/bound}' steps=$STEPS simms=$SIM_MS $OUT/s1 $OUT/s2)
   echo "$brk" >>$BREAK
   tiles=$(field tiles_last); req=$(field requeued); cms=$(field coord_ms_per_keyframe)
   ctl quit >/dev/null

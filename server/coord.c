@@ -523,12 +523,14 @@ static int kf_start(coord_t *c) {
         bad |= !c->tile_px[i];
     }
     if (!bad) {
-        /* tiles in parallel (one thread each; dream_warp splits rows the same way) */
-        #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad) if (c->plan.n > 1)
-        for (int i = 0; i < c->plan.n; i++) {
-            const tile_rect_t *r = &c->plan.tiles[i].r;
-            bad |= coord_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, r->x, r->y, r->w, r->h, c->tile_px[i],
-                                        NULL) != 0;
+        /* top and bottom halves of every tile in parallel (a single tile uses both cores too) */
+        #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
+        for (int k = 0; k < 2 * c->plan.n; k++) {
+            const tile_rect_t *r = &c->plan.tiles[k / 2].r;
+            int y0 = k % 2 ? r->h / 2 : 0, y1 = k % 2 ? r->h : r->h / 2;
+            if (y1 > y0)
+                bad |= coord_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, r->x, r->y + y0, r->w, y1 - y0,
+                                            c->tile_px[k / 2] + (size_t)y0 * r->w * 3, NULL) != 0;
         }
     }
     if (bad) {
