@@ -94,7 +94,7 @@ for n in $COUNTS; do
 done
 {
 echo "# efficiency = measured / ideal; the ideal counts no halos (tiles overlap by 2 x 64 px),"
-echo "# no coordinator work (coord_ms column) and no transfers."
+echo "# no coordinator work and no transfers; coord_ms = the coordinator's CPU ms per keyframe (critical path + overlapped)."
 echo "# per-keyframe breakdown (ms; see the header of bench/farm_bench.sh):"
 cat $BREAK
 } | tee -a $REPORT
