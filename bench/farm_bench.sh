@@ -2,9 +2,22 @@
 # farm_bench.sh — render-farm scaling with the sim backend (no engine cost, so this
 # measures the farm: planning, transfers, blending, scheduling).
 # For 1, 2, 4, 8 sim workers on loopback at 1920x1080 keyframes: keyframes/s measured
-# vs ideal (N x one worker doing the whole keyframe), scaling efficiency, and bytes
-# moved per keyframe (jobs out + results in, heartbeats included), measured in the steady
-# state (after all workers joined and two keyframes are done) over SECONDS_PER_RUN.
+# vs the honest ideal (canvas megapixel-steps without halos / (N x sim speed)), scaling
+# efficiency, and bytes moved per keyframe (jobs out + results in, heartbeats included),
+# measured in the steady state (after all workers joined and two keyframes are done) over
+# SECONDS_PER_RUN. A second table breaks one keyframe's wall time down (means over the
+# window, ms, from the coordinator's "# Timing" status totals):
+#   prep    warp + tile plan + 8-bit conversion before the first job goes out
+#   send    cutting tiles and handing the first round of jobs out
+#   work    first hand-out .. last result blended (the workers' part)
+#   compute the slowest tile's compute time as the worker reported it (inside work)
+#   xfer    per job: round trip - compute (transfers, worker-side conversions, queueing)
+#   blend   blending results in as they arrive (inside work)
+#   finish  last result .. keyframe handed to the frame clock (final blend, copies)
+#   gap     keyframe done .. next one started
+#   halo    tile pixels / canvas pixels - 1 (compute the halos add)
+#   vs_halo_bound  kf/s / (N workers busy all the time on the tiles as cut, halos included):
+#           how close the farm gets to what this tiling allows
 #   SECONDS_PER_RUN (default 20)  SIM_MS (ms per megapixel-step, default 100)  STEPS (default 10)
 #   SIZE (default 1920x1080)  COUNTS (default "1 2 4 8")
 set -u
@@ -21,15 +34,18 @@ port() { echo $((10000 + RANDOM % 22000)); }
 single=$(awk -v w=$W -v h=$H -v s=$STEPS -v m=$SIM_MS 'BEGIN{printf "%.4f", 1000 / (w*h/1e6*s*m)}')
 {
 echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run"
-echo "# ideal = N x $single kf/s (one worker computing the whole keyframe)"
+echo "# ideal = N x $single kf/s (canvas MPx-steps without halos / (N x sim speed))"
 printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms
 } | tee $REPORT
+BREAK=$OUT/farm_bench_breakdown.txt
+printf "%-8s %-7s %-7s %-7s %-8s %-7s %-7s %-7s %-7s %-7s %-7s %s\n" workers kf_ms prep send work compute xfer blend finish gap halo vs_halo_bound >$BREAK
 now() { date +%s.%N; }
 for n in $COUNTS; do
   wp=$(port); ap=$(port)
   log=$OUT/farm_bench_dreamd_$n.log
   ctl() { $BIN/dreamctl --admin tcp://127.0.0.1:$ap "$@" 2>/dev/null; }
   field() { ctl status | awk -F: -v k="$1" '$1==k{print $2; exit}'; }
+  snap() { ctl status >"$1"; }
   $BIN/dreamd --worker-bind tcp://127.0.0.1:$wp --admin-bind tcp://127.0.0.1:$ap --http-port 0 --size $SIZE \
     --fps 1 --steps $STEPS --state :memory: --run-seconds $((T * 3 + 60)) --log-level info >$log 2>&1 &
   dp=$!
@@ -45,9 +61,26 @@ for n in $COUNTS; do
     [ "$(field connected)" = "$n" ] && [ "$(field keyframes)" -ge 2 ] 2>/dev/null && break
     sleep 0.1
   done
-  k1=$(field keyframes); t1=$(now); b1=$(( $(field bytes_in) + $(field bytes_out) ))
+  # the window starts and ends just after a keyframe completes (whole keyframes only: with
+  # ~2 s keyframes a window cut anywhere would be off by up to one keyframe)
+  edge() { local k0; k0=$(field keyframes); for _ in $(seq 1000); do [ "$(field keyframes)" != "$k0" ] && break; sleep 0.01; done; }
+  edge; snap $OUT/s1; t1=$(now)
   sleep "$T"
-  k2=$(field keyframes); t2=$(now); b2=$(( $(field bytes_in) + $(field bytes_out) ))
+  edge; snap $OUT/s2; t2=$(now)
+  get() { awk -F: -v k="$2" '$1==k{print $2; exit}' "$1"; }
+  k1=$(get $OUT/s1 keyframes); b1=$(( $(get $OUT/s1 bytes_in) + $(get $OUT/s1 bytes_out) ))
+  k2=$(get $OUT/s2 keyframes); b2=$(( $(get $OUT/s2 bytes_in) + $(get $OUT/s2 bytes_out) ))
+  brk=$(awk -F: -v n=$n -v s=$t1 -v e=$t2 'NR==FNR{a[$1]=$2; next}{b[$1]=$2}
+    END{k=b["keyframes"]-a["keyframes"]; if (k<=0) {print n, "?"; exit}
+      split("t_prep_ms t_send_ms t_work_ms t_compute_ms t_blend_add_ms t_finish_ms t_gap_ms", f, " ");
+      printf "%-8s %-7.0f", n, 1000*(e-s)/k;
+      for (i=1;i<=4;i++) printf " %-7.0f", (b[f[i]]-a[f[i]])/k;
+      r=b["results_timed"]-a["results_timed"]; x=0; if (r>0) x=(b["t_transfer_ms"]-a["t_transfer_ms"])/r; printf " %-7.0f", x;
+      for (i=5;i<=7;i++) printf " %-7.0f", (b[f[i]]-a[f[i]])/k;
+      tm=(b["tile_mpx"]-a["tile_mpx"])/k; printf " %-7s", sprintf("%.1f%%", 100*(tm/b["canvas_mpx"]-1));
+      # the best this tiling allows: every worker busy all the time on tiles with their halos
+      bound=n*1000/(tm*steps*simms); printf " %.0f%%\n", 100*(k/(e-s))/bound}' steps=$STEPS simms=$SIM_MS $OUT/s1 $OUT/s2)
+  echo "$brk" >>$BREAK
   tiles=$(field tiles_last); req=$(field requeued); cms=$(field coord_ms_per_keyframe)
   ctl quit >/dev/null
   wait $dp
@@ -60,7 +93,9 @@ for n in $COUNTS; do
   printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %s\n" $n "$kfps" $ideal $eff "$tiles" "$bpk" "$req" "$cms" | tee -a $REPORT
 done
 {
-echo "# efficiency = measured / ideal; the ideal ignores halos (tiles overlap by 2 x 64 px),"
-echo "# the coordinator's serial work per keyframe (warp, blend, hand-off: coord_ms column) and transfers."
+echo "# efficiency = measured / ideal; the ideal counts no halos (tiles overlap by 2 x 64 px),"
+echo "# no coordinator work and no transfers; coord_ms = the coordinator's CPU ms per keyframe (critical path + overlapped)."
+echo "# per-keyframe breakdown (ms; see the header of bench/farm_bench.sh):"
+cat $BREAK
 } | tee -a $REPORT
 echo "report: $REPORT"

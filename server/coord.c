@@ -13,6 +13,7 @@
 #include <zmq.h>
 #include "blend.h"
 #include "classes.h"
+#include "coord_warp.h"
 #include "engine.h"
 #include "frameclock.h"
 #include "state.h"
@@ -46,6 +47,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, halo, "halo", "64", 64, 1024, "tile halo (px)"),
     CFG_INT(coord_cfg_t, min_side, "min-side", "224", 32, 4096, "engine minimum tile side (px)"),
     CFG_INT(coord_cfg_t, max_tiles, "max-tiles", "64", 1, 64, "most tiles per keyframe"),
+    CFG_INT(coord_cfg_t, seam_jitter, "seam-jitter", "32", 0, 1024, "most px the inner tile grid lines move per keyframe (0 = fixed grid)"),
     CFG_DOUBLE(coord_cfg_t, job_overhead_ms, "job-overhead-ms", "20", 0, 10000, "assumed fixed cost per job when planning"),
     CFG_INT(coord_cfg_t, heartbeat_ms, "heartbeat-ms", "1000", 50, 60000, "heartbeat interval (both ways)"),
     CFG_INT(coord_cfg_t, liveness, "liveness", "3", 1, 100, "missed heartbeats before a peer is dead"),
@@ -134,7 +136,6 @@ struct coord {
     int kf_active;
     uint64_t kf_id;
     dream_image_t *base;
-    uint8_t *base_rgb;
     tile_plan_t plan;
     kf_job_t jobs[TILE_MAX];
     int njobs_done;
@@ -158,6 +159,20 @@ struct coord {
     int untrained;
     double coord_ms_acc;
     double kf_retry_at;
+    /* per-keyframe time breakdown (totals over all keyframes, ms; see the status "# Timing") */
+    double kf_t_prepped, kf_t_sent, kf_t_last_result, kf_compute_max;
+    double tm_overlapped;
+    double tm_prep, tm_send, tm_work, tm_compute, tm_blend_add, tm_finish, tm_gap, tm_transfer;
+    double tile_mpx_total;
+    uint64_t tm_results;
+    /* pipelining: the finished keyframe is handed on, and the blend cleared, only after the
+     * next keyframe's jobs are out */
+    int need_reset, kf_direct, base_ready;
+    uint8_t *tile_px[TILE_MAX];     /* this keyframe's tiles as sent (rgb8, (h, w, 3)) */
+    size_t tile_cap[TILE_MAX];
+    int pub_pending;
+    uint64_t pub_id;
+    double pub_zoom, pub_angle, pub_interval_s;
 };
 
 /* ---------- helpers ---------- */
@@ -375,10 +390,22 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         return;
     }
     dream_err_t err = {{0}};
-    if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
+    double tb0 = dream_now_ms();
+    if (w->job_sent > 0 && r->compute_ms > 0) {
+        c->tm_transfer += tb0 - w->job_sent - r->compute_ms;
+        c->tm_results++;
+    }
+    if (c->plan.n == 1 && t->r.x == 0 && t->r.y == 0 && t->r.w == c->cfg.W && t->r.h == c->cfg.H) {
+        /* one tile, the whole canvas, weight 1 everywhere: it is the keyframe */
+        dream_image_from_rgb8(c->canvas, m->pixels);
+        c->kf_direct = 1;
+    } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
         dlog_error(MOD, "blend: %s", err.msg);
         return;
     }
+    c->kf_t_last_result = dream_now_ms();
+    c->tm_blend_add += c->kf_t_last_result - tb0;
+    if (r->compute_ms > c->kf_compute_max) c->kf_compute_max = r->compute_ms;
     c->jobs[idx].state = JOB_DONE;
     c->njobs_done++;
     c->st.results_ok++;
@@ -468,22 +495,61 @@ static int kf_start(coord_t *c) {
     c->kf_zoom = pow(c->cfg.zoom_per_sec, dt);
     c->kf_angle = c->cfg.rotate_deg_per_sec * dt;
     dream_err_t err = {{0}};
-    if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, DREAM_INTERP_BILINEAR, &err) != 0) {
-        dlog_error(MOD, "warp: %s", err.msg);
+    if (!isfinite(c->kf_zoom) || c->kf_zoom <= 1e-6 || !isfinite(c->kf_angle)) {
+        dlog_error(MOD, "warp: bad zoom %g / angle %g", c->kf_zoom, c->kf_angle);
         c->kf_retry_at = now + 1000;
         return -1;
     }
+    /* the tiles' 8-bit pixels are warped straight from the canvas (below) and handed out at
+     * once; the whole warped canvas (the fill for missing tiles) follows in kf_after_dispatch,
+     * while the workers compute */
+    c->base_ready = 0;
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
-                             c->cfg.job_overhead_ms, c->cfg.max_tiles};
+                             c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1};
     if (tile_plan_make(&pp, tw, nw, tile_rng_next(&c->rng), &c->plan, &err) != 0) {
         dlog_warn(MOD, "%s; retrying in 1 s", err.msg);
         c->kf_retry_at = now + 1000;
         c->plan.n = 0;
         return 0;
     }
-    dream_image_to_rgb8(c->base, c->base_rgb);
-    blend_reset(c->blend);
-    c->coord_ms_acc += dream_now_ms() - now;
+    int bad = 0;
+    for (int i = 0; i < c->plan.n; i++) {
+        size_t len = (size_t)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h * 3;
+        if (c->tile_cap[i] < len) {
+            free(c->tile_px[i]);
+            c->tile_px[i] = malloc(len);
+            c->tile_cap[i] = c->tile_px[i] ? len : 0;
+        }
+        bad |= !c->tile_px[i];
+    }
+    if (!bad) {
+        /* top and bottom halves of every tile in parallel (a single tile uses both cores too) */
+        #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
+        for (int k = 0; k < 2 * c->plan.n; k++) {
+            const tile_rect_t *r = &c->plan.tiles[k / 2].r;
+            int y0 = k % 2 ? r->h / 2 : 0, y1 = k % 2 ? r->h : r->h / 2;
+            if (y1 > y0)
+                bad |= coord_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, r->x, r->y + y0, r->w, y1 - y0,
+                                            c->tile_px[k / 2] + (size_t)y0 * r->w * 3, NULL) != 0;
+        }
+    }
+    if (bad) {
+        dlog_error(MOD, "keyframe tiles: out of memory or bad warp; retrying in 1 s");
+        c->kf_retry_at = now + 1000;
+        c->plan.n = 0;
+        return -1;
+    }
+    c->need_reset = 1;      /* done after the hand-out (kf_after_dispatch), before any result */
+    c->kf_direct = 0;
+    double t_prep = dream_now_ms();
+    c->coord_ms_acc += t_prep - now;
+    c->tm_prep += t_prep - now;
+    if (c->last_kf_end > 0) c->tm_gap += now - c->last_kf_end;
+    c->kf_t_prepped = t_prep;
+    c->kf_t_sent = 0;
+    c->kf_t_last_result = 0;
+    c->kf_compute_max = 0;
+    for (int i = 0; i < c->plan.n; i++) c->tile_mpx_total += (double)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h / 1e6;
     memset(c->jobs, 0, sizeof c->jobs);
     for (int i = 0; i < c->plan.n; i++) c->jobs[i].worker = -1;
     c->njobs_done = 0;
@@ -560,13 +626,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
     env.job = &job;
     size_t len = (size_t)t->r.w * t->r.h * 3;
-    uint8_t *px = malloc(len);
-    if (!px) return -1;
-    for (int y = 0; y < t->r.h; y++)
-        memcpy(px + (size_t)y * t->r.w * 3, c->base_rgb + ((size_t)(t->r.y + y) * c->cfg.W + t->r.x) * 3,
-               (size_t)t->r.w * 3);
-    long n = send_to(c, w, &env, px, len);
-    free(px);
+    long n = send_to(c, w, &env, c->tile_px[idx], len);     /* warped in kf_start, kept for requeues */
     if (n < 0) {
         worker_remove(c, w, "unreachable");
         return -1;
@@ -584,8 +644,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     return 0;
 }
 
-static void dispatch(coord_t *c) {
-    if (!c->kf_active) return;
+static void dispatch_jobs(coord_t *c) {
     for (;;) {
         /* largest pending tile first, to the fastest idle worker that holds it */
         int best = -1;
@@ -609,13 +668,58 @@ static void dispatch(coord_t *c) {
             if (!bw || w->ms_mpix < bw->ms_mpix) bw = w;
         }
         if (!bw) return;
-        send_job(c, bw, best);
+        if (send_job(c, bw, best) != 0 && bw->used) return;   /* no memory: try again next step */
     }
+}
+
+static void dispatch(coord_t *c) {
+    if (!c->kf_active) return;
+    uint64_t sent0 = c->st.jobs_sent;
+    dispatch_jobs(c);
+    if (c->kf_t_sent == 0 && c->st.jobs_sent > sent0) {    /* the keyframe's first hand-out is done */
+        c->kf_t_sent = dream_now_ms();
+        c->tm_send += c->kf_t_sent - c->kf_t_prepped;
+    }
+}
+
+/* The coordinator's work that need not delay the workers: runs after dispatch() in the same
+ * step, so it overlaps with their compute (and always before the next result is read). */
+static void kf_after_dispatch(coord_t *c) {
+    double t0 = dream_now_ms();
+    if (c->kf_active && !c->base_ready) {
+        dream_err_t err = {{0}};
+        if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, DREAM_INTERP_BILINEAR, &err) != 0)
+            dlog_error(MOD, "warp: %s", err.msg);
+        c->base_ready = 1;
+    }
+    if (c->need_reset) {
+        blend_reset(c->blend);
+        c->need_reset = 0;
+    }
+    if (c->pub_pending) {
+        c->pub_pending = 0;
+        dream_err_t err = {{0}};
+        if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->pub_id);
+        if (c->fc) {
+            dream_image_t *copy = dream_image_clone(c->canvas, &err);
+            if (copy) frameclock_push(c->fc, &copy, c->pub_zoom, c->pub_angle, c->pub_interval_s, &err);
+            else dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
+        }
+    }
+    double dt = dream_now_ms() - t0;
+    c->tm_overlapped += dt;
+    c->coord_ms_acc += dt;
 }
 
 static void kf_finish(coord_t *c) {
     double now = dream_now_ms();
     double t_fin0 = now;
+    if (c->kf_t_sent > 0) {
+        double last = c->kf_t_last_result > 0 ? c->kf_t_last_result : now;
+        c->tm_work += last - c->kf_t_sent;
+        c->tm_finish += now - last;     /* loop latency to notice, then the finishing below */
+        c->tm_compute += c->kf_compute_max;
+    }
     int missing = c->plan.n - c->njobs_done;
     if (missing > 0) {
         c->st.tiles_missed += (uint64_t)missing;
@@ -624,7 +728,7 @@ static void kf_finish(coord_t *c) {
                   (unsigned long long)c->kf_id, missing, c->plan.n);
     }
     dream_err_t err = {{0}};
-    if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
+    if (!c->kf_direct && blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
     c->kf_active = 0;
     c->st.keyframes++;
     uint64_t bytes = c->st.bytes_in + c->st.bytes_out - c->bytes_at_kf_start;
@@ -634,14 +738,18 @@ static void kf_finish(coord_t *c) {
     c->st.kf_interval_ms = c->st.kf_interval_ms > 0 ? 0.8 * c->st.kf_interval_ms + 0.2 * interval : interval;
     dlog_debug(MOD, "keyframe %llu done in %.0f ms (%d tiles, %llu bytes)", (unsigned long long)c->kf_id,
                now - c->kf_start, c->plan.n, (unsigned long long)bytes);
-    if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->kf_id);
-    if (c->fc) {
-        dream_image_t *copy = dream_image_clone(c->canvas, &err);
-        if (copy) frameclock_push(c->fc, &copy, c->kf_zoom, c->kf_angle, c->st.kf_interval_ms / 1000.0, &err);
-    }
+    /* handed to the sinks and the frame clock by kf_after_dispatch, once the next keyframe's
+     * jobs are out (the canvas stays as it is until the next kf_finish) */
+    c->pub_pending = 1;
+    c->pub_id = c->kf_id;
+    c->pub_zoom = c->kf_zoom;
+    c->pub_angle = c->kf_angle;
+    c->pub_interval_s = c->st.kf_interval_ms / 1000.0;
     for (int i = 0; i < c->nslots; i++)   /* outstanding jobs of this keyframe are now stale */
         if (c->w[i].used && c->w[i].job_id && c->w[i].job_kf == c->kf_id) c->w[i].job_kf = 0;
-    c->coord_ms_acc += dream_now_ms() - t_fin0;
+    c->last_kf_end = dream_now_ms();
+    c->tm_finish += c->last_kf_end - t_fin0;
+    c->coord_ms_acc += c->last_kf_end - t_fin0;
     c->st.coord_ms_per_kf = c->coord_ms_acc / (double)c->st.keyframes;
 }
 
@@ -783,6 +891,13 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
                       st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0,
                       (unsigned long long)fs.frames, fs.max_gap_ms, (unsigned long long)fs.skipped_ticks,
                       st.coord_ms_per_kf);
+        /* totals since start (ms); a benchmark takes differences over a window / keyframes */
+        len = appendf(r, n, len, "# Timing\nt_prep_ms:%.1f\nt_send_ms:%.1f\nt_work_ms:%.1f\nt_compute_ms:%.1f\n"
+                      "t_blend_add_ms:%.1f\nt_finish_ms:%.1f\nt_gap_ms:%.1f\nt_transfer_ms:%.1f\nresults_timed:%llu\nt_overlapped_ms:%.1f\n"
+                      "tile_mpx:%.3f\ncanvas_mpx:%.3f\n",
+                      c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
+                      c->tm_transfer, (unsigned long long)c->tm_results, c->tm_overlapped, c->tile_mpx_total,
+                      (double)c->cfg.W * c->cfg.H / 1e6);
     } else if (!strcmp(verb, "workers")) {
         len = appendf(r, n, len, "# Workers\n");
         workers_text(c, r, n, &len);
@@ -883,9 +998,8 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     if (!c->state) goto fail;
     c->canvas = dream_image_new(cfg->W, cfg->H, 3, err);
     c->base = dream_image_new(cfg->W, cfg->H, 3, err);
-    c->base_rgb = malloc((size_t)cfg->W * cfg->H * 3);
     c->blend = blend_new(cfg->W, cfg->H, err);
-    if (!c->canvas || !c->base || !c->base_rgb || !c->blend) goto fail;
+    if (!c->canvas || !c->base || !c->blend) goto fail;
     init_canvas(c->canvas, (uint64_t)cfg->seed);
     if (!cfg->subjects[0]) {
         dream_err_set(err, "option 'subjects': at least one subject is needed (e.g. --subjects volcano)");
@@ -941,8 +1055,8 @@ void coord_destroy(coord_t **pc) {
     blend_destroy(&c->blend);
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->base);
-    free(c->base_rgb);
     free(c->w);
+    for (int i = 0; i < TILE_MAX; i++) free(c->tile_px[i]);
     dream_classes_destroy(&c->classes);
     dream_state_destroy(&c->state);
     free(c);
@@ -1008,6 +1122,7 @@ int coord_step(coord_t *c, int timeout_ms) {
         if (!(c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes)) kf_start(c);
     }
     dispatch(c);
+    kf_after_dispatch(c);
     if (c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes) c->stopping = 1;
     if (c->cfg.run_seconds > 0 && dream_now_ms() - c->t0 > c->cfg.run_seconds * 1000) c->stopping = 1;
     return c->stopping ? 0 : 1;

@@ -33,7 +33,7 @@ typedef struct coord_cfg {
     char subjects[256];
     char layout[16];
     double zoom_per_sec, rotate_deg_per_sec, max_kf_dt;
-    int halo, min_side, max_tiles;
+    int halo, min_side, max_tiles, seam_jitter;
     double job_overhead_ms;
     int heartbeat_ms, liveness;
     double deadline_factor;
@@ -66,7 +66,7 @@ typedef struct coord_stats {
     uint64_t keyframes, jobs_sent, results_ok, requeued, tiles_missed, late_discarded, malformed,
         failures, bytes_in, bytes_out, refused;
     double kf_interval_ms;      /* EMA */
-    double coord_ms_per_kf;     /* coordinator's own work per keyframe (warp, blend, hand-off) */
+    double coord_ms_per_kf;     /* coordinator's own work per keyframe (warp, blend, hand-off; overlapped part too) */
     double uptime_s;
 } coord_stats_t;
 

@@ -44,15 +44,23 @@ double tile_schedule_estimate(const uint64_t *pixels, int n, const tile_worker_t
     return makespan;
 }
 
-/* boundaries of n cells over len, inner ones shifted by off (clamped) */
-static void cut(int len, int n, int off, int *b) {
+/* boundaries of n cells over len, inner ones shifted by off (clamped). With 3 or more cells
+ * the two edge cells are wider by one halo: an inner cell's tile carries two halos, an edge
+ * cell's one, so this way all tiles come out the same size and equal workers finish together */
+static int cut(int len, int n, int off, int halo, int *b) {
     b[0] = 0;
     b[n] = len;
     double cw = (double)len / n;
     int lim = (int)(cw / 4);
     if (off > lim) off = lim;
     if (off < -lim) off = -lim;
-    for (int k = 1; k < n; k++) b[k] = (int)(k * cw + 0.5) + off;
+    double inner = cw, edge = cw;
+    if (n >= 3 && halo > 0 && (len - 2.0 * halo) / n >= cw / 2) {
+        inner = (len - 2.0 * halo) / n;
+        edge = inner + halo;
+    }
+    for (int k = 1; k < n; k++) b[k] = (int)(edge + (k - 1) * inner + 0.5) + off;
+    return n > 1 ? off : 0;
 }
 
 static void span(int c0, int c1, int len, int halo, int min_side, int *t0, int *t1, int *f0, int *f1) {
@@ -96,12 +104,12 @@ int tile_plan_grid(const tile_plan_params_t *p, int nx, int ny, int ox, int oy, 
     if (nx < 1 || ny < 1 || nx > TILE_MAX_GRID || ny > TILE_MAX_GRID || nx * ny > TILE_MAX)
         return dream_err_set(err, "tile plan: bad grid %dx%d", nx, ny);
     int bx[TILE_MAX_GRID + 1], by[TILE_MAX_GRID + 1];
-    cut(p->W, nx, ox, bx);
-    cut(p->H, ny, oy, by);
+    int ax = cut(p->W, nx, ox, p->halo, bx);
+    int ay = cut(p->H, ny, oy, p->halo, by);
     memset(out, 0, sizeof *out);
     build(p, nx, ny, bx, by, out);
-    out->ox = nx > 1 ? bx[1] - (int)(p->W / (double)nx + 0.5) : 0;
-    out->oy = ny > 1 ? by[1] - (int)(p->H / (double)ny + 0.5) : 0;
+    out->ox = ax;
+    out->oy = ay;
     return 0;
 }
 
@@ -137,6 +145,14 @@ static int plan_weighted(const tile_plan_params_t *p, const tile_worker_t *w, in
     if (vertical) build(p, k, 1, b, other, out);
     else build(p, 1, k, other, b, out);
     return 0;
+}
+
+/* amplitude of the random offset of inner grid lines for cells of size cell */
+static int jitter_amp(const tile_plan_params_t *p, int cell) {
+    int a = cell / 4;
+    if (p->seam_jitter < 0) return 0;
+    if (p->seam_jitter > 0 && p->seam_jitter < a) a = p->seam_jitter;
+    return a;
 }
 
 int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, uint64_t rng_seed,
@@ -182,7 +198,10 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
     uint64_t s = rng_seed;
     if (bk) {
         int len = p->W >= p->H ? p->W : p->H;
-        if (plan_weighted(p, w, nw, bk, len / bk / 16, &s, out) != 0 && plan_weighted(p, w, nw, bk, 0, NULL, out) != 0)
+        int jit = len / bk / 16;
+        if (p->seam_jitter < 0) jit = 0;
+        else if (p->seam_jitter > 0 && p->seam_jitter < jit) jit = p->seam_jitter;
+        if (plan_weighted(p, w, nw, bk, jit, &s, out) != 0 && plan_weighted(p, w, nw, bk, 0, NULL, out) != 0)
             return dream_err_set(err, "tile plan: weighted strips failed");
         uint64_t px[TILE_MAX];
         for (int k = 0; k < out->n; k++) px[k] = (uint64_t)out->tiles[k].r.w * (uint64_t)out->tiles[k].r.h;
@@ -193,9 +212,9 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
         out->est_ms = tile_schedule_estimate(px, out->n, w, nw, p->steps, p->overhead_ms, NULL);
         return 0;
     }
-    int cwx = p->W / bnx, cwy = p->H / bny;
-    int ox = bnx > 1 ? (int)(tile_rng_next(&s) % (uint64_t)(cwx / 2 + 1)) - cwx / 4 : 0;
-    int oy = bny > 1 ? (int)(tile_rng_next(&s) % (uint64_t)(cwy / 2 + 1)) - cwy / 4 : 0;
+    int ax = jitter_amp(p, p->W / bnx), ay = jitter_amp(p, p->H / bny);
+    int ox = bnx > 1 && ax > 0 ? (int)(tile_rng_next(&s) % (uint64_t)(2 * ax + 1)) - ax : 0;
+    int oy = bny > 1 && ay > 0 ? (int)(tile_rng_next(&s) % (uint64_t)(2 * ay + 1)) - ay : 0;
     if (tile_plan_grid(p, bnx, bny, ox, oy, out, err)) return -1;
     /* the offset grid may need a bigger tile than planned: check it still fits someone */
     uint64_t px[TILE_MAX];

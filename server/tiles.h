@@ -42,6 +42,9 @@ typedef struct tile_plan_params {
     int steps;
     double overhead_ms;     /* fixed cost per job (latency, transfers) */
     int max_tiles;          /* <= TILE_MAX */
+    int seam_jitter;        /* most px the inner grid lines move per keyframe: > 0 that (at most a
+                             * quarter cell), 0 a quarter cell, < 0 none. Uneven tiles cost: with
+                             * equal workers the keyframe waits for the biggest tile */
 } tile_plan_params_t;
 
 typedef struct tile_plan {

@@ -1,20 +1,42 @@
 /*
- * sim.c — simulated tile compute (sleep + blur + canvas-coordinate tint); see sim.h.
+ * sim.c — simulated tile compute (blur + canvas-coordinate tint, then sleep until the
+ * modelled compute time is up); see sim.h.
  */
 #include "sim.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
 
-static void sleep_ms(double ms) {
-    if (ms <= 0) return;
-    struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000.0) * 1e6)};
-    while (nanosleep(&ts, &ts) != 0) {}
+/* the monotonic clock ms from now */
+static struct timespec deadline_in(double ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ms < 0) ms = 0;
+    long long ns = (long long)ts.tv_nsec + (long long)(ms * 1e6);
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    return ts;
 }
 
+static void sleep_until(const struct timespec *ts) {
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, ts, NULL) == EINTR) {}
+}
+
+static double sim_pattern(float *img, const sim_job_t *j);
+
 double sim_run(float *img, const sim_job_t *j, double ms_per_mpix_step) {
-    sleep_ms(ms_per_mpix_step * ((double)j->w * j->h / 1e6) * j->steps);
+    /* the modelled time covers the whole job: the pattern's own CPU time is part of it (a
+     * real engine's cost is all compute), so the sim takes exactly the model unless the CPU
+     * is so loaded that the pattern alone takes longer */
+    struct timespec end = deadline_in(ms_per_mpix_step * ((double)j->w * j->h / 1e6) * j->steps);
+    double l = sim_pattern(img, j);
+    sleep_until(&end);
+    return l;
+}
+
+static double sim_pattern(float *img, const sim_job_t *j) {
     /* cheap on purpose (the farm is what is measured): pull each pixel towards a pattern in
      * canvas coordinates, a light horizontal smoothing, then clip */
     double phase = j->keyframe_id * 0.3;

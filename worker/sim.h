@@ -1,9 +1,10 @@
 /*
  * sim.h — the simulated compute path of dream-worker (`--backend sim`), for
- * tests and benchmarks only, never a default. It sleeps a fixed time per
- * megapixel-step and then (cheaply) smooths and tints the tile with a pattern that is a
- * function of CANVAS coordinates (so a correct blend shows no seams) and of
- * the keyframe and subjects (so results are visibly different).
+ * tests and benchmarks only, never a default. It takes a fixed time per
+ * megapixel-step (sleeping for what its pattern does not use) and (cheaply)
+ * smooths and tints the tile with a pattern that is a function of CANVAS
+ * coordinates (so a correct blend shows no seams) and of the keyframe and
+ * subjects (so results are visibly different).
  */
 #ifndef DREAM_SIM_H
 #define DREAM_SIM_H
@@ -18,7 +19,8 @@ typedef struct sim_job {
     const int *cls;
 } sim_job_t;
 
-/* img (h, w, 3) in/out, 0..255. Sleeps ms_per_mpix_step * w*h/1e6 * steps ms first.
+/* img (h, w, 3) in/out, 0..255. Takes ms_per_mpix_step * w*h/1e6 * steps ms in all
+ * (the pattern's CPU time included: it sleeps for the rest).
  * Returns the simulated "loss" (mean absolute change). */
 double sim_run(float *img, const sim_job_t *j, double ms_per_mpix_step);
 

@@ -72,7 +72,7 @@ static void gradients(const dream_image_t *im, const tile_plan_t *pl, int halo, 
 static void run_blend(int hard, int skip_tile, double *ratio, dream_image_t **out_img, tile_plan_t *pl_out) {
     int quick = getenv("DREAM_TEST_QUICK") != NULL;
     int W = quick ? 720 : 1280, H = quick ? 400 : 720, halo = 64;
-    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64};
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0};
     tile_plan_t pl;
     assert_int_equal(tile_plan_grid(&p, 3, 2, 37, -21, &pl, NULL), 0);
     dream_image_t *tex = texture(W, H);

@@ -50,7 +50,7 @@ static void test_grid_coverage(void **s) {
         for (int nx = 1; nx <= 4; nx++)
             for (int ny = 1; ny <= 3; ny++)
                 for (int off = -100; off <= 100; off += 50) {
-                    tile_plan_params_t p = {sizes[i][0], sizes[i][1], 64, 224, 10, 20, 64};
+                    tile_plan_params_t p = {sizes[i][0], sizes[i][1], 64, 224, 10, 20, 64, 0};
                     tile_plan_t pl;
                     assert_int_equal(tile_plan_grid(&p, nx, ny, off, -off, &pl, NULL), 0);
                     assert_int_equal(pl.n, nx * ny);
@@ -60,7 +60,7 @@ static void test_grid_coverage(void **s) {
 
 static void test_random_offsets(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0};
     tile_worker_t w[4] = {{100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}};
     int distinct = 0, first_ox = 0;
     for (uint64_t seed = 1; seed <= 10; seed++) {
@@ -74,10 +74,63 @@ static void test_random_offsets(void **s) {
     assert_true(distinct >= 5);
 }
 
+/* with 3+ columns the edge cells are wider by a halo, so every tile (core + halos) has the
+ * same size and equal workers finish together */
+static void test_equal_tiles(void **s) {
+    (void)s;
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0};
+    tile_plan_t pl;
+    assert_int_equal(tile_plan_grid(&p, 4, 2, 0, 0, &pl, NULL), 0);
+    check_plan(&p, &pl);
+    for (int k = 0; k < pl.n; k++) {
+        assert_true(abs(pl.tiles[k].r.w - pl.tiles[0].r.w) <= 1);
+        assert_int_equal(pl.tiles[k].r.h, pl.tiles[0].r.h);
+    }
+    assert_true(pl.tiles[0].core.w > pl.tiles[1].core.w);     /* edge core wider than inner */
+    assert_int_equal(tile_plan_grid(&p, 3, 3, 0, 0, &pl, NULL), 0);
+    check_plan(&p, &pl);
+    for (int k = 0; k < pl.n; k++) {
+        assert_true(abs(pl.tiles[k].r.w - pl.tiles[0].r.w) <= 1);
+        assert_true(abs(pl.tiles[k].r.h - pl.tiles[0].r.h) <= 1);
+    }
+}
+
+/* seam_jitter bounds how far the grid lines move (so tiles stay near-equal and the slowest
+ * equal worker is not handed a much bigger tile); < 0 keeps the grid still */
+static void test_seam_jitter(void **s) {
+    (void)s;
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 32};
+    tile_worker_t w[4] = {{100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}};
+    int moved = 0;
+    uint64_t biggest = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        tile_plan_t pl;
+        assert_int_equal(tile_plan_make(&p, w, 4, seed, &pl, NULL), 0);
+        assert_int_equal(pl.n, 4);
+        check_plan(&p, &pl);
+        assert_true(pl.ox >= -32 && pl.ox <= 32 && pl.oy >= -32 && pl.oy <= 32);
+        moved += pl.ox != 0 || pl.oy != 0;
+        for (int k = 0; k < pl.n; k++) {
+            uint64_t px = (uint64_t)pl.tiles[k].r.w * pl.tiles[k].r.h;
+            if (px > biggest) biggest = px;
+        }
+    }
+    assert_true(moved >= 30);
+    /* even 2x2 tiles are 1024x604; the biggest may grow by at most 32 px each way */
+    assert_true(biggest <= (uint64_t)(1024 + 32) * (604 + 32));
+    p.seam_jitter = -1;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        tile_plan_t pl;
+        assert_int_equal(tile_plan_make(&p, w, 4, seed, &pl, NULL), 0);
+        assert_int_equal(pl.ox, 0);
+        assert_int_equal(pl.oy, 0);
+    }
+}
+
 static void test_whole_when_tiling_does_not_pay(void **s) {
     (void)s;
     /* one worker that holds everything: one tile, no halo */
-    tile_plan_params_t p = {1280, 720, 64, 224, 10, 20, 64};
+    tile_plan_params_t p = {1280, 720, 64, 224, 10, 20, 64, 0};
     tile_worker_t one = {50, 1u << 22};
     tile_plan_t pl;
     assert_int_equal(tile_plan_make(&p, &one, 1, 7, &pl, NULL), 0);
@@ -89,7 +142,7 @@ static void test_whole_when_tiling_does_not_pay(void **s) {
     assert_int_equal(tile_plan_make(&p, mix, 2, 7, &pl, NULL), 0);
     assert_int_equal(pl.n, 1);
     /* a canvas barely above the minimum stays whole even with many workers */
-    tile_plan_params_t small = {240, 240, 64, 224, 10, 20, 64};
+    tile_plan_params_t small = {240, 240, 64, 224, 10, 20, 64, 0};
     tile_worker_t many[8];
     for (int i = 0; i < 8; i++) many[i] = (tile_worker_t){100, 1u << 22};
     assert_int_equal(tile_plan_make(&small, many, 8, 3, &pl, NULL), 0);
@@ -98,7 +151,7 @@ static void test_whole_when_tiling_does_not_pay(void **s) {
 
 static void test_tiles_when_they_pay(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0};
     tile_worker_t w[8];
     for (int i = 0; i < 8; i++) w[i] = (tile_worker_t){100, 1u << 22};
     tile_plan_t pl;
@@ -128,7 +181,7 @@ static void test_faster_workers_get_more(void **s) {
     /* a job no worker holds: error */
     uint64_t big = 1u << 23;
     assert_true(tile_schedule_estimate(&big, 1, w, 2, 10, 0, NULL) < 0);
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0};
     tile_worker_t tiny = {10, 100 * 100};
     tile_plan_t pl;
     dream_err_t err = {{0}};
@@ -141,7 +194,7 @@ static void test_faster_workers_get_more(void **s) {
 
 static void test_faster_workers_get_bigger_tiles(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0};
     tile_worker_t w[2] = {{20, 1u << 22}, {10, 1u << 22}};   /* the second is twice as fast */
     tile_plan_t pl, uni;
     int lefts[10];
@@ -169,6 +222,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_coverage),
         cmocka_unit_test(test_random_offsets),
+        cmocka_unit_test(test_seam_jitter),
+        cmocka_unit_test(test_equal_tiles),
         cmocka_unit_test(test_whole_when_tiling_does_not_pay),
         cmocka_unit_test(test_tiles_when_they_pay),
         cmocka_unit_test(test_faster_workers_get_more),
