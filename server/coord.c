@@ -29,7 +29,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_STR(coord_cfg_t, admin_bind, "admin-bind", "tcp://127.0.0.1:5556", "admin (dreamctl) endpoint"),
     CFG_INT(coord_cfg_t, http_port, "http-port", "8080", 0, 65535, "HTTP/WebSocket port of the live page (0 = off)"),
     CFG_STR(coord_cfg_t, weights, "weights", "random", "model weights FILE or 'random' (workers load their own; informational)"),
-    CFG_STR(coord_cfg_t, size, "size", "1280x720", "canvas size WxH"),
+    CFG_STR(coord_cfg_t, size, "size", "1024x576", "canvas size WxH (the stream is this size, capped at 1920x1080)"),
     CFG_INT(coord_cfg_t, fps, "fps", "25", 1, 120, "output frame rate"),
     CFG_STR(coord_cfg_t, frames_out, "frames-out", "", "write every output frame as PNG into DIR"),
     CFG_INT(coord_cfg_t, frames_every, "frames-every", "1", 1, 100000, "with --frames-out: keep every Nth frame"),
