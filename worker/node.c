@@ -30,7 +30,7 @@ const cfg_opt_t node_cfg_opts[] = {
     CFG_STR(node_cfg_t, backend, "backend", "auto", "auto|cpu|cuda|sim (sim: simulated compute, tests/bench only)"),
     CFG_INT(node_cfg_t, threads, "threads", "0", 0, 1024, "CPU threads (0 = all cores)"),
     CFG_INT(node_cfg_t, device, "device", "0", 0, 64, "CUDA device ordinal"),
-    CFG_STR(node_cfg_t, prec, "precision", "fp32", "gemm precision fp32|tf32|bf16 (cuda)"),
+    CFG_STR(node_cfg_t, prec, "precision", "bf16", "gemm precision fp32|tf32|bf16 (cuda; the cpu backend always computes fp32)"),
     CFG_STR(node_cfg_t, weights, "weights", "random", "model weights FILE or 'random'"),
     CFG_STR(node_cfg_t, prior, "prior", "auto", "patch prior FILE, 'auto' (data/prior.safetensors if present) or 'none'"),
     CFG_STR(node_cfg_t, name, "name", "", "stable worker name (default host:pid); quarantine is by name"),
