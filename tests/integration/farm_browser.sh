@@ -13,27 +13,8 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-BROWSER_DIR=$ROOT/tests/browser
-LOGDIR=$ROOT/build/test-logs
-mkdir -p "$LOGDIR"
-
-SUDO=""
-[ "$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null && SUDO="sudo -n"; }
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
-    echo "installing Debian's chromium"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
-      { $SUDO apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }
-  fi
-  [ -x /usr/bin/chromium ] || { echo "SKIP: /usr/bin/chromium missing and could not be installed"; exit 77; }
-fi
-command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node/npm not installed"; exit 77; }
+source "$HERE/browser_lib.bash"
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
-if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
-  echo "npm install playwright-core into tests/browser/node_modules"
-  (cd "$BROWSER_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error) ||
-    { echo "SKIP: npm install playwright-core failed (no registry access?)"; exit 77; }
-fi
 
 source "$HERE/farm_lib.bash"   # ports, start_dreamd/start_worker, ctl, wait_for, die, cleanup trap
 trap 'exit 130' INT; trap 'exit 143' TERM   # -> the EXIT trap's cleanup
