@@ -50,6 +50,18 @@ typedef struct coord_cfg {
     int stream_width, stream_height;
     int bitrate_kbps;
     char record[512];
+    /* live page / stream (passed to stream_config_t) */
+    char tls_cert[512], tls_key[512];
+    char web_root[512];
+    char ban_file[512];
+    int encoder_speed;
+    int max_viewers;
+    double hold_s, min_hold_s;
+    int queue_max;
+    double rate_per_min;
+    int rate_burst;
+    int drift;
+    int trust_forwarded_for;
     char curve_secret_file[512];
     char curve_allow_file[512];
     /* derived */

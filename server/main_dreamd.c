@@ -59,6 +59,19 @@ int main(int argc, char **argv) {
         sc.fps = cfg.fps;
         sc.bitrate_kbps = cfg.bitrate_kbps;
         sc.record_path = cfg.record[0] ? cfg.record : NULL;
+        sc.tls_cert = cfg.tls_cert[0] ? cfg.tls_cert : NULL;
+        sc.tls_key = cfg.tls_key[0] ? cfg.tls_key : NULL;
+        sc.web_root = cfg.web_root[0] ? cfg.web_root : NULL;
+        sc.ban_file = cfg.ban_file[0] ? cfg.ban_file : NULL;
+        sc.cpu_used = cfg.encoder_speed;
+        sc.max_viewers = cfg.max_viewers;
+        sc.hold_s = cfg.hold_s;
+        sc.min_hold_s = cfg.min_hold_s;
+        sc.queue_max = cfg.queue_max;
+        sc.rate_per_min = cfg.rate_per_min;
+        sc.rate_burst = cfg.rate_burst;
+        sc.drift = cfg.drift;
+        sc.trust_forwarded_for = cfg.trust_forwarded_for;
         /* start on the configured subject(s) rather than a random class */
         int ids[STREAM_MAX_SUBJECTS], nids = 0;
         dream_classes_t *cls = dream_classes_load_default(&err);
@@ -86,7 +99,8 @@ int main(int argc, char **argv) {
             stream_destroy(&stream);
             return 1;
         }
-        dlog_info("dreamd", "live page on http://%s:%d/ (%dx%d VP9)", cfg.http_bind[0] ? cfg.http_bind : "localhost",
+        dlog_info("dreamd", "live page on %s://%s:%d/ (%dx%d VP9)", sc.tls_cert ? "https" : "http",
+                  cfg.http_bind[0] ? cfg.http_bind : "localhost",
                   stream_port(stream), sc.width, sc.height);
     }
     void *zctx = zmq_ctx_new();
