@@ -1,5 +1,5 @@
 /*
- * dlog.c — error formatting, leveled logging to stderr and monotonic clocks.
+ * dlog.c — error formatting, leveled logging to stderr, monotonic clocks, signal setup.
  */
 #include "dlog.h"
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 
 static atomic_int g_level = DLOG_INFO;
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -77,3 +78,12 @@ double dream_now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 double dream_now_ms(void) { return dream_now_s() * 1000.0; }
+
+void dream_signals_install(void (*handler)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}

@@ -31,6 +31,9 @@ void dlog_write(dlog_level_t lvl, const char *mod, const char *fmt, ...) __attri
 #define dlog_warn(mod, ...)  dlog_write(DLOG_WARN, mod, __VA_ARGS__)
 #define dlog_error(mod, ...) dlog_write(DLOG_ERROR, mod, __VA_ARGS__)
 
+/* Programs: SIGINT and SIGTERM call handler (no SA_RESTART), SIGPIPE is ignored. */
+void dream_signals_install(void (*handler)(int));
+
 /* Monotonic clock in seconds / milliseconds. */
 double dream_now_s(void);
 double dream_now_ms(void);

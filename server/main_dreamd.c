@@ -29,12 +29,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dreamd: %s\n", err.msg);
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dream_signals_install(on_signal);
 
     dream_sinks_t frames = {0};
     if (cfg.frames_out[0]) {

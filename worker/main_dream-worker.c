@@ -23,12 +23,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dream-worker: %s\n", err.msg);
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dream_signals_install(on_signal);
     node_t *n = node_new(&cfg, &err);
     if (!n) {
         dlog_error("worker", "%s", err.msg);
