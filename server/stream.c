@@ -142,21 +142,21 @@ struct stream {
 void stream_config_defaults(stream_config_t *c) {
     memset(c, 0, sizeof *c);
     c->http_port = 8080;
-    c->max_viewers = 1000;
+    c->max_viewers = STREAM_DEFAULT_MAX_VIEWERS;
     c->width = 1024;
     c->height = 576;
     c->fps = 25;
-    c->bitrate_kbps = 2500;
-    c->cpu_used = 8;
+    c->bitrate_kbps = STREAM_DEFAULT_BITRATE_KBPS;
+    c->cpu_used = STREAM_DEFAULT_CPU_USED;
     c->keyframe_max_s = 2.0;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = n < 1 ? 1 : n > 8 ? 8 : (int)n;
     c->viewer_queue_max = 0;    /* 3 * fps */
-    c->hold_s = 60;
-    c->min_hold_s = 15;
-    c->queue_max = 50;
-    c->rate_per_min = 3;
-    c->rate_burst = 3;
+    c->hold_s = STREAM_DEFAULT_HOLD_S;
+    c->min_hold_s = STREAM_DEFAULT_MIN_HOLD_S;
+    c->queue_max = STREAM_DEFAULT_QUEUE_MAX;
+    c->rate_per_min = STREAM_DEFAULT_RATE_PER_MIN;
+    c->rate_burst = STREAM_DEFAULT_RATE_BURST;
     c->drift = 1;
     c->initial_subject = -1;
 }

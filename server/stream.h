@@ -45,6 +45,19 @@
 #define STREAM_SUBPROTOCOL "dreamfarm.v1"
 #define STREAM_WS_HEADER_BYTES 16   /* see docs/streaming.md for the layout */
 
+/* Defaults of stream_config_defaults(); dreamd's config table uses the same values
+ * (STREAM_STR() turns them into the table's default strings). */
+#define STREAM_DEFAULT_MAX_VIEWERS 1000
+#define STREAM_DEFAULT_BITRATE_KBPS 2500
+#define STREAM_DEFAULT_CPU_USED 8
+#define STREAM_DEFAULT_HOLD_S 60
+#define STREAM_DEFAULT_MIN_HOLD_S 15
+#define STREAM_DEFAULT_QUEUE_MAX 50
+#define STREAM_DEFAULT_RATE_PER_MIN 3
+#define STREAM_DEFAULT_RATE_BURST 3
+#define STREAM_STR_(x) #x
+#define STREAM_STR(x) STREAM_STR_(x)
+
 typedef struct stream_config {
     /* network */
     int http_port;              /* default 8080; 0 = let the OS pick (see stream_port()) */
