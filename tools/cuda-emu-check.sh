@@ -32,7 +32,7 @@ for path in sys.argv[2:]:
     s = open(path).read()
     # kernels whose body synchronises (block reductions) run as real threads
     sync = set()
-    for m in re.finditer(r'__global__\s+void\s+(\w+)\s*\(', s):
+    for m in re.finditer(r'__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s+)?(\w+)\s*\(', s):
         i = s.index('{', m.end())
         depth, j = 0, i
         while True:
@@ -42,7 +42,7 @@ for path in sys.argv[2:]:
                 if depth == 0: break
             j += 1
         body = s[i:j]
-        if '__syncthreads' in body or 'block_sum' in body:
+        if '__syncthreads' in body or 'block_sum' in body or 'emu: sync' in body:
             sync.add(m.group(1))
     res, pos = [], 0
     for m in re.finditer(r'(\w+)<<<', s):

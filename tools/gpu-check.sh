@@ -391,6 +391,19 @@ SIZES_CSV=$(echo $SIZES | tr ' ' ','); PRECS_CSV=$(echo $PRECS | tr ' ' ',')
     >"$LOG/bench-dream.json" 2>"$LOG/bench-dream.log" \
   || { say "dream bench failures:"; tail -n 8 "$LOG/bench-dream.log" | sed 's/^/   | /'; FAILS+=("bench dream"); }
 grep '^{' "$LOG/bench-dream.json" | tee -a "$RES" | sed 's/^/dream: /'
+# the 3x3 conv algorithm auto-tuning (worker/cuda/cuda_conv3x3.cu) logs one line per shape
+if grep -q 'conv3x3' "$LOG/bench-dream.log"; then
+  say "conv3x3 choices (bf16): $(grep -o ': [a-z0-9/]*$' "$LOG/bench-dream.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
+  grep 'conv3x3' "$LOG/bench-dream.log" | grep -E ' (1920x1080|1080x1920) ' | sed 's/^.*conv3x3/   conv3x3/' | head -n 26
+fi
+# the same bf16 step with the 9-gemm convs only, at the largest size: what the implicit gemm buys
+BIG=${SIZES##* }
+if [[ " $PRECS " == *" bf16 "* ]] && [ -z "$SIM" ]; then
+  DREAM_CUDA_CONV=gemm "$B/dream_gpu_bench" --backend $DREAM_BE --size "$BIG" --prec bf16 --steps "$STEPS" --device "$DEVICE" \
+      >"$LOG/bench-dream-gemm.json" 2>"$LOG/bench-dream-gemm.log" \
+    || { say "dream bench (gemm convs) failed:"; tail -n 5 "$LOG/bench-dream-gemm.log" | sed 's/^/   | /'; }
+  grep '^{' "$LOG/bench-dream-gemm.json" | sed 's/"prec": *"bf16"/"prec": "bf16-gemm"/' | tee -a "$RES" | sed 's/^/dream: /'
+fi
 CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --prec "$PRECS_CSV" --size "$SIZES_CSV" --steps "$STEPS" --warmup 2 \
     --weights "$EXP" >"$LOG/bench-torch.json" 2>"$LOG/bench-torch.log" \
   || { say "torch bench failures:"; tail -n 8 "$LOG/bench-torch.log" | sed 's/^/   | /'; FAILS+=("bench torch"); }
@@ -411,7 +424,7 @@ dream = {key(r): r for r in rows if r.get("impl") == "dream"}
 torch = {key(r): r for r in rows if r.get("impl") == "torch"}
 lines = ["| size | prec | dream ms | torch ms | torch/dream | dream TFLOP/s | torch TFLOP/s | dream peak GiB | torch peak GiB |",
          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-for k in sorted(set(dream) | set(torch), key=lambda k: (k[0][0] * k[0][1], ["fp32", "tf32", "bf16"].index(k[1]) if k[1] in ("fp32", "tf32", "bf16") else 9)):
+for k in sorted(set(dream) | set(torch), key=lambda k: (k[0][0] * k[0][1], ["fp32", "tf32", "bf16"].index(k[1]) if k[1] in ("fp32", "tf32", "bf16") else 3)):
     d, t = dream.get(k), torch.get(k)
     f = lambda r, n, fmt: (fmt % r[n]) if r and n in r else "-"
     ratio = "%.2f" % (t["ms_per_step"] / d["ms_per_step"]) if d and t else "-"
@@ -426,7 +439,9 @@ with open(md, "w") as o:
             "on a random VGG-16 (same weights, prior and objective for dream and PyTorch), %s timed steps "
             "after warm-up. torch: cuDNN, channels_last, cudnn.benchmark, autocast for bf16. "
             "torch/dream > 1 means dream is faster. TFLOP/s use dream's flop count for both. Peak: dream counts "
-            "its own device allocations (incl. cuBLAS workspace and bf16 copies); torch max_memory_allocated.\n\n"
+            "its own device allocations (incl. cuBLAS workspace and bf16 copies); torch max_memory_allocated. "
+            "bf16-gemm: dream's bf16 step with DREAM_CUDA_CONV=gemm (3x3 convs as 9 cuBLAS gemms, no implicit "
+            "gemm), to show what the per-shape conv choice buys.\n\n"
             % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), steps))
     o.write("Parity test (CPU vs CUDA): %s\n\n" % parity)
     o.write("dream vs PyTorch (fp32 loss / input gradient):\n\n" + "".join("- %s\n" % l for l in vs.splitlines() if l) + "\n")

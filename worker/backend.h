@@ -98,6 +98,19 @@ typedef struct dream_backend_i {
                 float b1, float b2, float eps, int t, float lo, float hi);
     /* dst = src rolled by (dy, dx) pixels with wrap-around; (H, W, C) tensors. */
     int (*roll)(void *ctx, const float *src, float *dst, int H, int W, int C, int dy, int dx);
+
+    /* Fused 3x3 / pad-1 convolution over padded NHWC buffers (optional: NULL means the
+     * engine runs the 9 shifted gemms itself). w is (9, cin, cout) with tap t = kh*3 + kw,
+     * b is (cout).
+     *   fwd: y (H+2, W+2, cout) = act(conv(x) + b) inside, zero border; x (H+2, W+2, cin)
+     *        has a zero border.
+     *   bwd: dx (H+2, W+2, cin) is overwritten with the input gradient of the conv for
+     *        dy (H+2, W+2, cout, zero border), times (mask > 0) elementwise when mask
+     *        (H+2, W+2, cin) is given (the ReLU of the layer below, fused); border zero. */
+    int (*conv3x3_fwd)(void *ctx, const float *x, int H, int W, int cin, int cout, const float *w,
+                       const float *b, int relu, float *y);
+    int (*conv3x3_bwd)(void *ctx, const float *dy, int H, int W, int cin, int cout, const float *w,
+                       const float *mask, float *dx);
 } dream_backend_i;
 
 typedef struct dream_backend {

@@ -323,6 +323,10 @@ static int forward(dream_engine_t *e, const float *x, dream_err_t *err) {
             continue;
         }
         const int cin = L->cin, cout = L->cout, k = L->k;
+        if (G->shifted && e->op->conv3x3_fwd) {            /* fused: bias, ReLU and border inside */
+            CK(e->op->conv3x3_fwd(e->ctx, in, G->h, G->w, cin, cout, e->w[l], e->b[l], L->relu, out), "conv3x3");
+            continue;
+        }
         if (G->shifted) {
             const int Wp = G->w + 2, M = G->h * Wp - 2;
             float *o = out + (size_t)(Wp + 1) * cout;
@@ -360,7 +364,7 @@ static int forward(dream_engine_t *e, const float *x, dream_err_t *err) {
 /* dlogits must already be in gbuf[0]; accumulates dL/dx into dx. */
 static int backward(dream_engine_t *e, float *dx, dream_err_t *err) {
     const dream_model_t *m = e->m;
-    int cur = 0;
+    int cur = 0, masked = 0;          /* masked: dout already went through this layer's ReLU */
     for (int l = m->nlayers - 1; l >= 0; l--) {
         const dream_layer_t *L = &m->layers[l];
         const geom_t *G = &e->g[l];
@@ -370,9 +374,16 @@ static int backward(dream_engine_t *e, float *dx, dream_err_t *err) {
             CK(e->op->maxpool2_bwd(e->ctx, dout, e->pidx[l], G->h, G->w, G->c, din), "maxpool bwd");
         } else {
             const int cin = L->cin, cout = L->cout, k = L->k;
-            if (L->relu)
+            if (L->relu && !masked)
                 CK(e->op->relu_bwd(e->ctx, dout, e->act[l + 1], act_floats(G->oh, G->ow, cout, G->osp)), "relu bwd");
-            if (G->shifted) {
+            masked = 0;
+            if (G->shifted && e->op->conv3x3_bwd) {
+                /* the layer below's ReLU (its output is this conv's padded input act[l]) is fused */
+                const dream_layer_t *B = l > 0 ? &m->layers[l - 1] : NULL;
+                const float *mask = B && B->kind == DREAM_LAYER_CONV && B->relu && e->g[l - 1].osp ? e->act[l] : NULL;
+                CK(e->op->conv3x3_bwd(e->ctx, dout, G->h, G->w, cin, cout, e->w[l], mask, din), "conv3x3 bwd");
+                masked = mask != NULL;
+            } else if (G->shifted) {
                 const int Wp = G->w + 2, M = G->h * Wp - 2;
                 const float *d = dout + (size_t)(Wp + 1) * cout;
                 CK(e->op->zero(e->ctx, din, nin * 4), "zero");

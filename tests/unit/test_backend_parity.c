@@ -33,6 +33,7 @@ static struct {
     char why[600];
     dream_backend_t *cpu;
     dream_backend_t *cuda[3];     /* by dream_prec_t */
+    dream_backend_t *conv[2];     /* bf16 with DREAM_CUDA_CONV forced: [0] igemm, [1] gemm */
     dream_backend_t *be[2];       /* the pair in use: cpu + cuda[prec] */
     uint64_t rng;
 } G;
@@ -195,12 +196,22 @@ static int group_setup(void **state) {
             return -1;
         }
     }
+    for (int i = 0; i < 2; i++) {             /* the 3x3 conv algorithms one by one */
+        const char *old = getenv("DREAM_CUDA_CONV");
+        char keep[32];
+        snprintf(keep, sizeof keep, "%s", old ? old : "");
+        setenv("DREAM_CUDA_CONV", i ? "gemm" : "igemm", 1);
+        G.conv[i] = dream_backend_new("cuda", dev, 0, DREAM_PREC_BF16, &err);
+        if (old) setenv("DREAM_CUDA_CONV", keep, 1); else unsetenv("DREAM_CUDA_CONV");
+        if (!G.conv[i]) { fprintf(stderr, "cuda backend (conv %d): %s\n", i, err.msg); return -1; }
+    }
     use_prec(DREAM_PREC_FP32);
     return 0;
 }
 
 static int group_teardown(void **state) {
     (void)state;
+    for (int i = 0; i < 2; i++) dream_backend_destroy(&G.conv[i]);
     for (int p = 0; p < 3; p++) dream_backend_destroy(&G.cuda[p]);
     dream_backend_destroy(&G.cpu);
     return 0;
@@ -450,6 +461,74 @@ static void test_zero_border_relu_bwd(void **state) {
     free(X); free(Y); free(D);
 }
 
+/* ---- fused 3x3 conv ---------------------------------------------------------------------- */
+
+/* conv3x3 fwd (bias, relu) and bwd (with and without the fused mask) on the pair in use,
+ * inputs with zero borders as the engine keeps them */
+static void conv3x3_case(const char *tag, double tol, int H, int W, int cin, int cout) {
+    const size_t nin = (size_t)(H + 2) * (W + 2) * cin, nout = (size_t)(H + 2) * (W + 2) * cout;
+    float *X = rand_vec(nin, -1, 1), *D = rand_vec(nout, -1, 1), *Mk = rand_vec(nin, -1, 1);
+    float *Wt = rand_vec((size_t)9 * cin * cout, -0.2f, 0.2f), *Bv = rand_vec(cout, -0.5f, 0.5f);
+    for (int i = 0; i < H + 2; i++)
+        for (int j = 0; j < W + 2; j++) {
+            if (i && j && i <= H && j <= W) continue;
+            memset(X + ((size_t)i * (W + 2) + j) * cin, 0, sizeof(float) * cin);
+            memset(D + ((size_t)i * (W + 2) + j) * cout, 0, sizeof(float) * cout);
+            memset(Mk + ((size_t)i * (W + 2) + j) * cin, 0, sizeof(float) * cin);
+        }
+    pair_t x = pair_new(X, nin * 4), d = pair_new(D, nout * 4), mk = pair_new(Mk, nin * 4);
+    pair_t w = pair_new(Wt, (size_t)9 * cin * cout * 4), b = pair_new(Bv, cout * 4);
+    float *G0 = rand_vec(nout > nin ? nout : nin, 5, 6);         /* garbage the ops must overwrite */
+    pair_t y = pair_new(G0, nout * 4), dx = pair_new(G0, nin * 4);
+    char what[128];
+    for (int relu = 0; relu < 2; relu++) {
+        BOTH(conv3x3_fwd, F(x), H, W, cin, cout, F(w), F(b), relu, F(y));
+        snprintf(what, sizeof what, "conv3x3_fwd %s %dx%d %d->%d relu=%d", tag, W, H, cin, cout, relu);
+        expect_close(what, &y, nout, tol);
+    }
+    for (int m = 0; m < 2; m++) {
+        BOTH(conv3x3_bwd, F(d), H, W, cin, cout, F(w), m ? F(mk) : NULL, F(dx));
+        snprintf(what, sizeof what, "conv3x3_bwd %s %dx%d %d->%d mask=%d", tag, W, H, cin, cout, m);
+        expect_close(what, &dx, nin, tol);
+        float *got = pair_get(&dx, GPU);                          /* border exactly zero */
+        for (int i = 0; i < H + 2; i++)
+            for (int j = 0; j < W + 2; j++)
+                if (!i || !j || i > H || j > W)
+                    for (int c = 0; c < cin; c++) assert_true(got[((size_t)i * (W + 2) + j) * cin + c] == 0.f);
+        free(got);
+    }
+    pair_free(&x); pair_free(&d); pair_free(&mk); pair_free(&w); pair_free(&b); pair_free(&y); pair_free(&dx);
+    free(X); free(D); free(Mk); free(Wt); free(Bv); free(G0);
+}
+
+static void conv3x3_shapes(const char *tag, double tol) {
+    static const int shapes[][4] = {
+        {5, 7, 32, 64},       /* igemm fwd with 64-wide tiles; bwd (N = 32) falls back to gemm */
+        {9, 13, 64, 64},      /* igemm both ways */
+        {6, 11, 64, 128},     /* 128-wide tiles forward, several row tiles */
+        {4, 5, 16, 24},       /* no igemm shape: gemm */
+        {17, 10, 128, 64},
+    };
+    int ns = quick() ? 3 : (int)(sizeof shapes / sizeof shapes[0]);
+    for (int i = 0; i < ns; i++) conv3x3_case(tag, tol, shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
+}
+
+static void test_conv3x3(void **state) {
+    (void)state;
+    NEED_CUDA();
+    for (int p = 0; p < 3; p++) {                 /* DREAM_CUDA_CONV=auto (or as set) per precision */
+        use_prec((dream_prec_t)p);
+        conv3x3_shapes(dream_prec_name((dream_prec_t)p), TOL_PREC[p]);
+    }
+    const char *tags[2] = {"bf16 igemm", "bf16 gemm"};
+    for (int i = 0; i < 2; i++) {                 /* each algorithm on its own */
+        G.be[CPU] = G.cpu;
+        G.be[GPU] = G.conv[i];
+        conv3x3_shapes(tags[i], TOL_PREC[DREAM_PREC_BF16]);
+    }
+    use_prec(DREAM_PREC_FP32);
+}
+
 /* ---- pooling -------------------------------------------------------------------------- */
 
 static void maxpool_case(int H, int W, int C) {
@@ -634,15 +713,14 @@ static dream_prior_t *tiny_prior(void) {
     return p;
 }
 
-static void test_engine_step(void **state) {
-    (void)state;
-    NEED_CUDA();
-    static const dream_arch_t tiny = {"tiny", 6, {8, 0, 16, 0, 16, 0}, 2, 32, 32, 10};
+/* one gradient (and for fp32 a short run) of a random `arch` net, cuda vs cpu, on every
+ * precision and, with conv_algos, on the two forced 3x3 conv algorithms (bf16) */
+static void engine_step(const dream_arch_t *arch, int conv_algos) {
     dream_err_t err = {{0}};
     const char *ss = getenv("DREAM_PARITY_SEED");       /* own inputs, whatever ran before */
     uint64_t seed = ss ? strtoull(ss, NULL, 10) : 77;
     G.rng = seed * 0x9e3779b9ull + 1;
-    dream_model_t *m = dream_model_random(&tiny, seed, &err);
+    dream_model_t *m = dream_model_random(arch, seed, &err);
     if (!m) fail_msg("dream_model_random: %s", err.msg);
     dream_prior_t *prior = tiny_prior();
     int H = 48, W = 40;
@@ -664,17 +742,21 @@ static void test_engine_step(void **state) {
     float *gc = malloc(n * sizeof *gc), *gg = malloc(n * sizeof *gg);
     dream_losses_t lc, lg;
     if (dream_engine_grad(ec, img, H, W, &p, gc, &lc, &err) != 0) fail_msg("grad on cpu: %s", err.msg);
-    for (int pr = 0; pr < 3; pr++) {
-        dream_engine_t *eg = dream_engine_new(m, prior, G.cuda[pr], &err);
-        if (!eg) fail_msg("engine on cuda %s: %s", dream_prec_name((dream_prec_t)pr), err.msg);
+    for (int k = 0; k < (conv_algos ? 5 : 3); k++) {
+        const int pr = k < 3 ? k : DREAM_PREC_BF16;
+        char tag[48];
+        snprintf(tag, sizeof tag, "%s %s%s", arch->name, dream_prec_name((dream_prec_t)pr),
+                 k == 3 ? " igemm" : k == 4 ? " gemm" : "");
+        dream_engine_t *eg = dream_engine_new(m, prior, k < 3 ? G.cuda[k] : G.conv[k - 3], &err);
+        if (!eg) fail_msg("engine on cuda %s: %s", tag, err.msg);
         if (dream_engine_grad(eg, img, H, W, &p, gg, &lg, &err) != 0)
-            fail_msg("grad on cuda %s: %s", dream_prec_name((dream_prec_t)pr), err.msg);
+            fail_msg("grad on cuda %s: %s", tag, err.msg);
         double e = rel_l2(gg, gc, n), et = rel_l2_trimmed(gg, gc, n, 0.03);
         double el = fabs(lg.total - lc.total) / fmax(fabs(lc.total), 1e-6);
         print_message("# step %s: grad rel L2 %.3g (%.3g without the worst 3%%), loss cpu %.6g cuda %.6g (net %.6g / %.6g, prior %.6g / %.6g)\n",
-                      dream_prec_name((dream_prec_t)pr), e, et, lc.total, lg.total, lc.net, lg.net, lc.prior, lg.prior);
-        if (!(e <= TOL_STEP[pr])) fail_msg("step grad %s: rel L2 %.3g > %.1g", dream_prec_name((dream_prec_t)pr), e, TOL_STEP[pr]);
-        if (!(el <= TOL_LOSS[pr])) fail_msg("step loss %s: rel diff %.3g", dream_prec_name((dream_prec_t)pr), el);
+                      tag, e, et, lc.total, lg.total, lc.net, lg.net, lc.prior, lg.prior);
+        if (!(e <= TOL_STEP[pr])) fail_msg("step grad %s: rel L2 %.3g > %.1g", tag, e, TOL_STEP[pr]);
+        if (!(el <= TOL_LOSS[pr])) fail_msg("step loss %s: rel diff %.3g", tag, el);
         assert_int_equal(lg.gh, lc.gh);
         assert_int_equal(lg.gw, lc.gw);
         if (pr == DREAM_PREC_FP32) {      /* a few Adam steps stay together too */
@@ -684,9 +766,11 @@ static void test_engine_step(void **state) {
             dream_losses_t rc_, rg_;
             if (dream_engine_run(ec, ic, H, W, &p, &rc_, &err) != 0) fail_msg("run on cpu: %s", err.msg);
             if (dream_engine_run(eg, ig, H, W, &p, &rg_, &err) != 0) fail_msg("run on cuda: %s", err.msg);
-            double er = rel_l2(ig, ic, n);
-            print_message("# run fp32 %d steps: image rel L2 %.3g\n", p.steps, er);
-            if (!(er <= 1e-4)) fail_msg("run: image rel L2 %.3g", er);
+            /* Adam's first steps move every pixel by ~lr * sign(g): a pixel whose gradient is
+             * ~0 may go either way on two backends, so the worst 1 % are left out */
+            double er = rel_l2(ig, ic, n), ert = rel_l2_trimmed(ig, ic, n, 0.01);
+            print_message("# run fp32 %d steps: image rel L2 %.3g (%.3g without the worst 1%%)\n", p.steps, er, ert);
+            if (!(ert <= 1e-4) || !(er <= 2e-3)) fail_msg("run: image rel L2 %.3g (%.3g trimmed)", er, ert);
             free(ic); free(ig);
         }
         dream_engine_destroy(&eg);
@@ -695,6 +779,21 @@ static void test_engine_step(void **state) {
     free(gc); free(gg); free(img);
     free(prior->w); free(prior->mean); free(prior);
     dream_model_destroy(&m);
+}
+
+static void test_engine_step(void **state) {
+    (void)state;
+    NEED_CUDA();
+    static const dream_arch_t tiny = {"tiny", 6, {8, 0, 16, 0, 16, 0}, 2, 32, 32, 10};
+    engine_step(&tiny, 0);
+}
+
+/* channels wide enough for the implicit-gemm conv (cin % 32, cout % 64) */
+static void test_engine_step_wide(void **state) {
+    (void)state;
+    NEED_CUDA();
+    static const dream_arch_t wide = {"wide", 5, {32, 64, 0, 64, 0}, 2, 64, 64, 10};
+    engine_step(&wide, 1);
 }
 
 int main(void) {
@@ -708,6 +807,7 @@ int main(void) {
         cmocka_unit_test(test_im2col_col2im),
         cmocka_unit_test(test_bias_act),
         cmocka_unit_test(test_zero_border_relu_bwd),
+        cmocka_unit_test(test_conv3x3),
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_meanpool),
         cmocka_unit_test(test_input),
@@ -716,6 +816,7 @@ int main(void) {
         cmocka_unit_test(test_adam),
         cmocka_unit_test(test_roll),
         cmocka_unit_test(test_engine_step),
+        cmocka_unit_test(test_engine_step_wide),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -32,7 +32,15 @@ extern dim3 blockDim, gridDim;
 #define __device__
 #define __host__
 #define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+struct float4 { float x, y, z, w; };
+struct uint4 { unsigned x, y, z, w; };
 void __syncthreads();
+/* the block's threads run as real threads only in synchronising kernels; a warp barrier
+ * is emulated by the block barrier (kernels call it uniformly) */
+static inline void __syncwarp() { __syncthreads(); }
 float atomicAdd(float *p, float v);
 
 const char *cudaGetErrorString(cudaError_t e);

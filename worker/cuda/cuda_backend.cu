@@ -185,6 +185,7 @@ static const dream_backend_i cuda_iface = {
     cuda_meanpool_fwd, cuda_meanpool_bwd_add,
     cuda_objective, cuda_prior_act,
     cuda_adam, cuda_roll,
+    cuda_conv3x3_fwd, cuda_conv3x3_bwd,
 };
 
 /* ---- public entry points --------------------------------------------------------------- */
@@ -247,6 +248,14 @@ extern "C" int dream_backend_cuda_init(dream_backend_t *be, int device, dream_pr
     cuda_ctx_t *c = &full->ctx;
     c->device = device;
     c->prec = prec;
+    const char *cm = getenv("DREAM_CUDA_CONV");
+    if (!cm || !*cm || strcmp(cm, "auto") == 0) c->conv_mode = CUDA_CONV_AUTO;
+    else if (strcmp(cm, "igemm") == 0) c->conv_mode = CUDA_CONV_IGEMM;
+    else if (strcmp(cm, "gemm") == 0) c->conv_mode = CUDA_CONV_GEMM;
+    else {
+        free(full);
+        return dream_err_set(err, "cuda init: DREAM_CUDA_CONV='%.40s' is not auto|igemm|gemm", cm);
+    }
 
     cudaError_t e = cudaSetDevice(device);
     if (e != cudaSuccess) { cuda_fail(c, __FILE__, __LINE__, "cudaSetDevice", cudaGetErrorString(e)); return init_fail(c, err, "device"); }

@@ -82,11 +82,11 @@ static void region_of(cuda_ctx_t *c, const float *p, size_t span, int whole, con
     if (whole || nf <= 2 * span) { *rs = b; *rn = nf; }
 }
 
-/* bf16 pointer for a constant view [p, p + span) */
-static const __nv_bfloat16 *const_bf16(cuda_ctx_t *c, const float *p, size_t span) {
+/* bf16 pointer for a constant view [p, p + span) (flat copies only) */
+const __nv_bfloat16 *cuda_const_bf16(cuda_ctx_t *c, const float *p, size_t span) {
     for (int i = 0; i < c->ncache; i++) {
         cuda_bf16_entry_t *e = &c->cache[i];
-        if (p >= e->src && p + span <= e->src + e->n) return e->dst + (p - e->src);
+        if (e->kind == CUDA_BF16_FLAT && p >= e->src && p + span <= e->src + e->n) return e->dst + (p - e->src);
     }
     if (c->ncache == CUDA_BF16_CACHE_MAX) {         /* evict the oldest */
         cuda_free_raw(c, c->cache[0].dst, c->cache[0].n * sizeof(__nv_bfloat16));
@@ -94,6 +94,7 @@ static const __nv_bfloat16 *const_bf16(cuda_ctx_t *c, const float *p, size_t spa
         c->ncache--;
     }
     cuda_bf16_entry_t e;
+    e.kind = CUDA_BF16_FLAT;
     region_of(c, p, span, 1, &e.src, &e.n);
     e.dst = (__nv_bfloat16 *)cuda_alloc_raw(c, e.n * sizeof(__nv_bfloat16));
     if (!e.dst) return NULL;
@@ -166,7 +167,7 @@ static int gemm_impl(cuda_ctx_t *c, int transA, int transB, int M, int N, int K,
     size_t aspan = (size_t)(arows - 1) * lda + acols, bspan = (size_t)(brows - 1) * ldb + bcols;
     const __nv_bfloat16 *Bh;
     if (flags & DREAM_GEMM_B_CONST) {
-        Bh = const_bf16(c, B, bspan);
+        Bh = cuda_const_bf16(c, B, bspan);
     } else {
         if (bspan > c->scratch_b_n) {
             cuda_free_raw(c, c->scratch_b, c->scratch_b_n * sizeof(__nv_bfloat16));

@@ -7,6 +7,8 @@
  *   cuda_pool.cu     maxpool2 fwd/bwd, meanpool fwd/bwd_add
  *   cuda_loss.cu     objective, prior_act, input_fwd/bwd_add
  *   cuda_adam.cu     adam + clip, roll
+ *   cuda_conv3x3.cu  fused 3x3 conv fwd / input-gradient: tensor-core implicit gemm or
+ *                    9 cuBLAS gemms, chosen per shape by timing
  * One stream per context; every op is enqueued on it (asynchronous);
  * download() and sync() synchronise.
  */
@@ -28,7 +30,18 @@ typedef struct cuda_bf16_entry {
     const float *src;
     size_t n;                /* floats */
     __nv_bfloat16 *dst;
+    int kind;                /* CUDA_BF16_FLAT, or CUDA_BF16_TAPS_T: (9, cout, cin) per-tap transpose */
 } cuda_bf16_entry_t;
+enum { CUDA_BF16_FLAT = 0, CUDA_BF16_TAPS_T = 1 };
+
+/* 3x3 conv algorithm, chosen per shape by timing both on first use (cuda_conv3x3.cu) */
+enum { CUDA_CONV_AUTO = 0, CUDA_CONV_IGEMM = 1, CUDA_CONV_GEMM = 2 };   /* conv_mode */
+enum { CUDA_CONV_IG64 = 3, CUDA_CONV_IG128 = 4 };                       /* + GEMM: algorithms */
+typedef struct cuda_conv_choice {
+    int H, W, cin, cout, bwd;
+    int algo;                /* CUDA_CONV_GEMM | CUDA_CONV_IG64 | CUDA_CONV_IG128 */
+} cuda_conv_choice_t;
+#define CUDA_CONV_TUNE_MAX 128
 
 #define CUDA_BF16_CACHE_MAX 256
 #define CUDA_RED_SLOTS 1024          /* per-block partial sums of reductions */
@@ -52,6 +65,10 @@ typedef struct cuda_ctx {
     size_t mirror_cap;                /* elements allocated in mirror.dst */
     __nv_bfloat16 *scratch_b;         /* non-constant B */
     size_t scratch_b_n;
+    /* 3x3 convs: DREAM_CUDA_CONV (auto|igemm|gemm) and the per-shape choices of auto */
+    int conv_mode;
+    cuda_conv_choice_t tune[CUDA_CONV_TUNE_MAX];
+    int ntune;
     /* memory accounting (alloc/free through the iface + internal buffers) */
     size_t bytes_live, bytes_peak;
     int nsm;                          /* multiprocessors, for grid sizing */
@@ -82,6 +99,8 @@ static inline void cuda_wrote(cuda_ctx_t *c, const void *p, size_t bytes) {
 /* drops cached bf16 copies whose source overlaps [p, p+bytes) (and the mirror) */
 void cuda_bf16_cache_invalidate(cuda_ctx_t *c, const void *p, size_t bytes);
 void cuda_bf16_cache_clear(cuda_ctx_t *c);
+/* cached bf16 copy of a constant fp32 view [p, p + span) (its whole allocation is converted) */
+const __nv_bfloat16 *cuda_const_bf16(cuda_ctx_t *c, const float *p, size_t span);
 
 /* ops (signatures as in dream_backend_i; ctx is a cuda_ctx_t) */
 int cuda_gemm(void *ctx, int transA, int transB, int M, int N, int K, float alpha,
@@ -108,5 +127,9 @@ int cuda_prior_act(void *ctx, float *z, int M, int K, const float *mu, int kind,
 int cuda_adam(void *ctx, float *x, const float *g, float *m, float *v, size_t n, float lr,
               float b1, float b2, float eps, int t, float lo, float hi);
 int cuda_roll(void *ctx, const float *src, float *dst, int H, int W, int C, int dy, int dx);
+int cuda_conv3x3_fwd(void *ctx, const float *x, int H, int W, int cin, int cout, const float *w,
+                     const float *b, int relu, float *y);
+int cuda_conv3x3_bwd(void *ctx, const float *dy, int H, int W, int cin, int cout, const float *w,
+                     const float *mask, float *dx);
 
 #endif

@@ -1,0 +1,385 @@
+/*
+ * cuda_conv3x3.cu — the fused 3x3 / pad-1 convolution of the VGG body, forward and
+ * input gradient (backend.h: conv3x3_fwd / conv3x3_bwd), in two algorithms:
+ *
+ *   gemm   the 9 shifted cuBLAS gemms of engine.c (one per tap, accumulating into an
+ *          fp32 output with beta = 1), then bias + ReLU (fwd) or the ReLU mask (bwd) and
+ *          the border as separate kernels. Works in every precision.
+ *   igemm  (bf16 only) one tensor-core kernel per conv: an implicit gemm that keeps the
+ *          9 taps' partial sums in registers. The output row r = i*Wp + j (Wp = W+2) of
+ *          the shifted-gemm view reads input rows r + off[t]: the A tile of a tap is a
+ *          plain row-major slice of the padded activation, so nothing is materialised.
+ *          A (fp32 activation) is rounded to bf16 on its way into shared memory, B is a
+ *          cached bf16 copy of the weights, accumulation is fp32 (WMMA 16x16x16), and the
+ *          epilogue adds the bias, applies ReLU / the mask and zeroes the border columns.
+ *          The gradient is the same kernel: dx row r + Wp + 1 sums dy rows
+ *          r + (2-kh)*Wp + (2-kw) times W_t^T, with W_t^T a cached (9, cout, cin) copy.
+ *          Shapes: cin % 32 == 0 and cout % 64 == 0 (fwd), the other way round (bwd).
+ *
+ * DREAM_CUDA_CONV=auto (default) times the candidates (gemm, igemm with 64- and 128-wide
+ * tiles) on the first call for a shape and keeps the fastest (logged at info, like
+ * cudnn.benchmark); igemm / gemm force one (igemm falls back to gemm for shapes or
+ * precisions it cannot take).
+ *
+ * Tiles: BM = 128 output rows x BN = 128 or 64 output channels per 256-thread block,
+ * BK = 32; 8 warps of 64x32 (BN 128) or 32x32 (BN 64); two shared-memory stages fed
+ * through registers (one __syncthreads per k step). Shared memory <= 45 KiB (static).
+ */
+#include "cuda_internal.h"
+#include <mma.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+using namespace nvcuda;
+
+#define IG_BM 128
+#define IG_BK 32
+#define IG_THREADS 256
+#define IG_LDA (IG_BK + 8)           /* bf16 elements per A row in shared memory */
+
+struct ig_args {
+    const float *x;                  /* A source: padded activation, rows of K floats */
+    const __nv_bfloat16 *w;          /* (9, K, N) */
+    const float *bias;               /* (N) or NULL */
+    const float *mask;               /* padded, rows of N floats, or NULL */
+    float *y;                        /* padded output, rows of N floats */
+    int M, K, N, Wp, relu;
+    int flip;                        /* 0: tap t reads A row r + kh*Wp + kw (fwd); 1: (2-kh)*Wp + (2-kw) */
+};
+
+template <int BN>
+__device__ __forceinline__ void ig_load(const ig_args &a, int it, int kchunks, int r0, int n0,
+                                        float4 *ra, uint4 *rb) {
+    constexpr int A_IT = IG_BM * IG_BK / 4 / IG_THREADS, B_IT = IG_BK * BN / 8 / IG_THREADS;
+    const int t = it / kchunks, kc = (it % kchunks) * IG_BK, tid = threadIdx.x;
+    const int kh = a.flip ? 2 - t / 3 : t / 3, kw = a.flip ? 2 - t % 3 : t % 3, off = kh * a.Wp + kw;
+    for (int s = 0; s < A_IT; s++) {
+        const int idx = tid + s * IG_THREADS, row = idx / (IG_BK / 4), c4 = idx % (IG_BK / 4);
+        const int r = r0 + row;
+        if (r < a.M) {
+            ra[s] = *(const float4 *)(a.x + (size_t)(r + off) * a.K + kc + 4 * c4);
+        } else {
+            ra[s].x = ra[s].y = ra[s].z = ra[s].w = 0.f;
+        }
+    }
+    for (int s = 0; s < B_IT; s++) {
+        const int idx = tid + s * IG_THREADS, row = idx / (BN / 8), c8 = idx % (BN / 8);
+        rb[s] = *(const uint4 *)(a.w + ((size_t)t * a.K + kc + row) * a.N + n0 + 8 * c8);
+    }
+}
+
+template <int BN>
+__device__ __forceinline__ void ig_store(__nv_bfloat16 *As, __nv_bfloat16 *Bs, const float4 *ra,
+                                         const uint4 *rb) {
+    constexpr int A_IT = IG_BM * IG_BK / 4 / IG_THREADS, B_IT = IG_BK * BN / 8 / IG_THREADS;
+    constexpr int LDB = BN + 8;
+    const int tid = threadIdx.x;
+    for (int s = 0; s < A_IT; s++) {
+        const int idx = tid + s * IG_THREADS, row = idx / (IG_BK / 4), c4 = idx % (IG_BK / 4);
+        __nv_bfloat16 *d = As + row * IG_LDA + 4 * c4;
+        d[0] = __float2bfloat16_rn(ra[s].x);
+        d[1] = __float2bfloat16_rn(ra[s].y);
+        d[2] = __float2bfloat16_rn(ra[s].z);
+        d[3] = __float2bfloat16_rn(ra[s].w);
+    }
+    for (int s = 0; s < B_IT; s++) {
+        const int idx = tid + s * IG_THREADS, row = idx / (BN / 8), c8 = idx % (BN / 8);
+        *(uint4 *)(Bs + row * LDB + 8 * c8) = rb[s];
+    }
+}
+
+template <int BN>
+__device__ __forceinline__ void ig_body(const ig_args &a) {
+    constexpr int WARPS_N = BN == 128 ? 4 : 2, WARPS_M = 8 / WARPS_N;
+    constexpr int WM = IG_BM / WARPS_M, WN = BN / WARPS_N, FM = WM / 16, FN = WN / 16;
+    constexpr int LDB = BN + 8;
+    constexpr int A_IT = IG_BM * IG_BK / 4 / IG_THREADS, B_IT = IG_BK * BN / 8 / IG_THREADS;
+    __shared__ __align__(128) __nv_bfloat16 As[2 * IG_BM * IG_LDA];
+    __shared__ __align__(128) __nv_bfloat16 Bs[2 * IG_BK * LDB];
+    __shared__ __align__(128) float Cs[8 * 16 * 16];
+
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int wm = warp / WARPS_N, wn = warp % WARPS_N;
+    const int nbn = a.N / BN;
+    const int r0 = (int)(blockIdx.x / nbn) * IG_BM, n0 = (int)(blockIdx.x % nbn) * BN;
+    const int kchunks = a.K / IG_BK, niter = 9 * kchunks;
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][FN];
+    for (int i = 0; i < FM; i++)
+        for (int j = 0; j < FN; j++) wmma::fill_fragment(acc[i][j], 0.f);
+
+    float4 ra[A_IT];
+    uint4 rb[B_IT];
+    ig_load<BN>(a, 0, kchunks, r0, n0, ra, rb);
+    ig_store<BN>(As, Bs, ra, rb);
+    __syncthreads();
+    for (int it = 0; it < niter; it++) {
+        const int cur = it & 1;
+        if (it + 1 < niter) ig_load<BN>(a, it + 1, kchunks, r0, n0, ra, rb);   /* in flight during the mma */
+        const __nv_bfloat16 *as = As + cur * IG_BM * IG_LDA, *bs = Bs + cur * IG_BK * LDB;
+        for (int kk = 0; kk < IG_BK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[FM];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> fb[FN];
+            for (int i = 0; i < FM; i++) wmma::load_matrix_sync(fa[i], as + (wm * WM + 16 * i) * IG_LDA + kk, IG_LDA);
+            for (int j = 0; j < FN; j++) wmma::load_matrix_sync(fb[j], bs + kk * LDB + wn * WN + 16 * j, LDB);
+            for (int i = 0; i < FM; i++)
+                for (int j = 0; j < FN; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        }
+        if (it + 1 < niter) ig_store<BN>(As + (1 - cur) * IG_BM * IG_LDA, Bs + (1 - cur) * IG_BK * LDB, ra, rb);
+        __syncthreads();
+    }
+
+    /* epilogue: each warp stages one 16x16 fragment at a time; a lane owns 8 columns of a row */
+    float *st = Cs + warp * 256;
+    const int row = lane / 2, cb = (lane % 2) * 8;
+    for (int i = 0; i < FM; i++) {
+        for (int j = 0; j < FN; j++) {
+            wmma::store_matrix_sync(st, acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            const int r = r0 + wm * WM + 16 * i + row;
+            if (r < a.M) {
+                const size_t q = (size_t)r + a.Wp + 1;               /* output position */
+                const int col = (r + 1) % a.Wp;                       /* its column, 0..Wp-1 */
+                const int n = n0 + wn * WN + 16 * j + cb;
+                float v[8];
+                for (int c = 0; c < 8; c++) v[c] = st[row * 16 + cb + c];
+                if (col == 0 || col == a.Wp - 1) {
+                    for (int c = 0; c < 8; c++) v[c] = 0.f;
+                } else {
+                    if (a.bias)
+                        for (int c = 0; c < 8; c++) v[c] += a.bias[n + c];
+                    if (a.relu)
+                        for (int c = 0; c < 8; c++) v[c] = v[c] > 0.f ? v[c] : 0.f;
+                    if (a.mask) {
+                        const float *mk = a.mask + q * a.N + n;
+                        for (int c = 0; c < 8; c++) if (!(mk[c] > 0.f)) v[c] = 0.f;
+                    }
+                }
+                float4 *o = (float4 *)(a.y + q * a.N + n);
+                float4 o0, o1;
+                o0.x = v[0]; o0.y = v[1]; o0.z = v[2]; o0.w = v[3];
+                o1.x = v[4]; o1.y = v[5]; o1.z = v[6]; o1.w = v[7];
+                o[0] = o0;
+                o[1] = o1;
+            }
+            __syncwarp();
+        }
+    }
+}
+
+__global__ void __launch_bounds__(IG_THREADS) k_conv_igemm_n128(ig_args a) {
+    /* emu: sync */
+    ig_body<128>(a);
+}
+__global__ void __launch_bounds__(IG_THREADS) k_conv_igemm_n64(ig_args a) {
+    /* emu: sync */
+    ig_body<64>(a);
+}
+
+/* w (9, cin, cout) -> wt (9, cout, cin) */
+__global__ void k_taps_transpose_bf16(const float *__restrict__ w, int cin, int cout,
+                                      __nv_bfloat16 *__restrict__ wt) {
+    size_t n = (size_t)9 * cin * cout;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
+        size_t per = (size_t)cin * cout, t = e / per, rem = e % per;
+        size_t co = rem / (size_t)cin, ci = rem % (size_t)cin;
+        wt[e] = __float2bfloat16_rn(w[t * per + ci * cout + co]);
+    }
+}
+
+/* cached (9, cout, cin) bf16 transpose of the weights at w; dropped with the other bf16
+ * copies when w is written (upload / copy / zero / free) */
+static const __nv_bfloat16 *taps_t_bf16(cuda_ctx_t *c, const float *w, int cin, int cout) {
+    const size_t n = (size_t)9 * cin * cout;
+    for (int i = 0; i < c->ncache; i++)
+        if (c->cache[i].kind == CUDA_BF16_TAPS_T && c->cache[i].src == w && c->cache[i].n == n)
+            return c->cache[i].dst;
+    if (c->ncache == CUDA_BF16_CACHE_MAX) {
+        cuda_free_raw(c, c->cache[0].dst, c->cache[0].n * sizeof(__nv_bfloat16));
+        memmove(&c->cache[0], &c->cache[1], (CUDA_BF16_CACHE_MAX - 1) * sizeof c->cache[0]);
+        c->ncache--;
+    }
+    cuda_bf16_entry_t e;
+    e.src = w; e.n = n; e.kind = CUDA_BF16_TAPS_T;
+    e.dst = (__nv_bfloat16 *)cuda_alloc_raw(c, n * sizeof(__nv_bfloat16));
+    if (!e.dst) return NULL;
+    k_taps_transpose_bf16<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(w, cin, cout, e.dst);
+    if (cudaGetLastError() != cudaSuccess) {
+        cuda_fail(c, __FILE__, __LINE__, "launch k_taps_transpose_bf16", "launch failed");
+        cuda_free_raw(c, e.dst, n * sizeof(__nv_bfloat16));
+        return NULL;
+    }
+    c->cache[c->ncache++] = e;
+    return e.dst;
+}
+
+static int aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
+
+/* can the implicit gemm take this conv? (K: input channels of the gemm, N: output) */
+static int igemm_ok(const cuda_ctx_t *c, int K, int N, const void *x, const void *y, const void *mask) {
+    return c->prec == DREAM_PREC_BF16 && K % IG_BK == 0 && N % 64 == 0 && aligned16(x) && aligned16(y) &&
+           (!mask || aligned16(mask));
+}
+
+static int launch_igemm(cuda_ctx_t *c, ig_args *a, int bn) {
+    const size_t blocks = (size_t)((a->M + IG_BM - 1) / IG_BM) * (size_t)(a->N / bn);
+    if (blocks == 0) return 0;
+    if (blocks > 0x7fffffffu) {
+        snprintf(c->err, sizeof c->err, "conv3x3: %zu blocks exceed the grid limit", blocks);
+        return -1;
+    }
+    if (bn == 128) {
+        k_conv_igemm_n128<<<(unsigned)blocks, IG_THREADS, 0, c->stream>>>(*a);
+        LAUNCH_CHECK(c, "k_conv_igemm_n128");
+    } else {
+        k_conv_igemm_n64<<<(unsigned)blocks, IG_THREADS, 0, c->stream>>>(*a);
+        LAUNCH_CHECK(c, "k_conv_igemm_n64");
+    }
+    return 0;
+}
+
+/* ---- the two algorithms, each writing the whole padded output ------------------------ */
+
+static int fwd_gemm(cuda_ctx_t *c, const float *x, int H, int W, int cin, int cout, const float *w,
+                    const float *b, int relu, float *y) {
+    const int Wp = W + 2, M = H * Wp - 2;
+    float *o = y + (size_t)(Wp + 1) * cout;
+    for (int t = 0; t < 9; t++)
+        if (cuda_gemm(c, 0, 0, M, cout, cin, 1.f, x + (size_t)((t / 3) * Wp + t % 3) * cin, cin,
+                      w + (size_t)t * cin * cout, cout, t ? 1.f : 0.f, o, cout, DREAM_GEMM_B_CONST))
+            return -1;
+    if (cuda_bias_act(c, y, (H + 2) * Wp, cout, cout, b, relu)) return -1;
+    return cuda_zero_border(c, y, H, W, cout);
+}
+
+static int fwd_igemm(cuda_ctx_t *c, const float *x, int H, int W, int cin, int cout, const float *w,
+                     const float *b, int relu, float *y, int bn) {
+    const int Wp = W + 2;
+    ig_args a;
+    memset(&a, 0, sizeof a);
+    a.w = cuda_const_bf16(c, w, (size_t)9 * cin * cout);
+    if (!a.w) return -1;
+    a.x = x; a.bias = b; a.mask = NULL; a.y = y;
+    a.M = H * Wp - 2; a.K = cin; a.N = cout; a.Wp = Wp; a.relu = relu; a.flip = 0;
+    if (launch_igemm(c, &a, bn)) return -1;
+    cuda_wrote(c, y, (size_t)(H + 2) * Wp * cout * sizeof(float));
+    return cuda_zero_border(c, y, H, W, cout);       /* rows 0 and H+1, the two corners left */
+}
+
+static int bwd_gemm(cuda_ctx_t *c, const float *dy, int H, int W, int cin, int cout, const float *w,
+                    const float *mask, float *dx) {
+    const int Wp = W + 2, M = H * Wp - 2;
+    const size_t n = (size_t)(H + 2) * Wp * cin;
+    const float *d = dy + (size_t)(Wp + 1) * cout;
+    cuda_bf16_cache_invalidate(c, dx, n * sizeof(float));
+    CUDA_CHECK(c, cudaMemsetAsync(dx, 0, n * sizeof(float), c->stream));
+    for (int t = 0; t < 9; t++)
+        if (cuda_gemm(c, 0, 1, M, cin, cout, 1.f, d, cout, w + (size_t)t * cin * cout, cout, 1.f,
+                      dx + (size_t)((t / 3) * Wp + t % 3) * cin, cin, DREAM_GEMM_B_CONST))
+            return -1;
+    if (mask && cuda_relu_bwd(c, dx, mask, n)) return -1;
+    return cuda_zero_border(c, dx, H, W, cin);
+}
+
+static int bwd_igemm(cuda_ctx_t *c, const float *dy, int H, int W, int cin, int cout, const float *w,
+                     const float *mask, float *dx, int bn) {
+    const int Wp = W + 2;
+    ig_args a;
+    memset(&a, 0, sizeof a);
+    a.w = taps_t_bf16(c, w, cin, cout);
+    if (!a.w) return -1;
+    a.x = dy; a.bias = NULL; a.mask = mask; a.y = dx;
+    a.M = H * Wp - 2; a.K = cout; a.N = cin; a.Wp = Wp; a.relu = 0; a.flip = 1;
+    if (launch_igemm(c, &a, bn)) return -1;
+    cuda_wrote(c, dx, (size_t)(H + 2) * Wp * cin * sizeof(float));
+    return cuda_zero_border(c, dx, H, W, cin);
+}
+
+/* ---- choice ----------------------------------------------------------------------------- */
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *algo_name(int algo) {
+    return algo == CUDA_CONV_IG128 ? "igemm/128" : algo == CUDA_CONV_IG64 ? "igemm/64" : "gemm";
+}
+
+/* runs algorithm `algo` of direction bwd */
+static int run_algo(cuda_ctx_t *c, int algo, int bwd, const float *in, int H, int W, int cin, int cout,
+                    const float *w, const float *b_or_mask, int relu, float *out) {
+    if (algo == CUDA_CONV_GEMM)
+        return bwd ? bwd_gemm(c, in, H, W, cin, cout, w, b_or_mask, out)
+                   : fwd_gemm(c, in, H, W, cin, cout, w, b_or_mask, relu, out);
+    const int bn = algo == CUDA_CONV_IG128 ? 128 : 64;
+    return bwd ? bwd_igemm(c, in, H, W, cin, cout, w, b_or_mask, out, bn)
+               : fwd_igemm(c, in, H, W, cin, cout, w, b_or_mask, relu, out, bn);
+}
+
+/* ms of one run (after one warm-up run); < 0 on failure */
+static double time_algo(cuda_ctx_t *c, int algo, int bwd, const float *in, int H, int W, int cin,
+                        int cout, const float *w, const float *bm, int relu, float *out) {
+    if (run_algo(c, algo, bwd, in, H, W, cin, cout, w, bm, relu, out)) return -1;
+    if (cudaStreamSynchronize(c->stream) != cudaSuccess) return -1;
+    double t0 = now_ms();
+    if (run_algo(c, algo, bwd, in, H, W, cin, cout, w, bm, relu, out)) return -1;
+    if (cudaStreamSynchronize(c->stream) != cudaSuccess) return -1;
+    return now_ms() - t0;
+}
+
+static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int cin, int cout,
+                   const float *w, const float *b_or_mask, int relu, float *out) {
+    if (H < 1 || W < 1 || cin < 1 || cout < 1) {
+        snprintf(c->err, sizeof c->err, "conv3x3_%s: bad shape H=%d W=%d cin=%d cout=%d", bwd ? "bwd" : "fwd",
+                 H, W, cin, cout);
+        return -1;
+    }
+    const int K = bwd ? cout : cin, N = bwd ? cin : cout;
+    if (!igemm_ok(c, K, N, in, out, bwd ? b_or_mask : NULL) || c->conv_mode == CUDA_CONV_GEMM)
+        return run_algo(c, CUDA_CONV_GEMM, bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
+    if (c->conv_mode == CUDA_CONV_IGEMM)
+        return run_algo(c, N % 128 == 0 ? CUDA_CONV_IG128 : CUDA_CONV_IG64, bwd, in, H, W, cin, cout, w,
+                        b_or_mask, relu, out);
+    for (int i = 0; i < c->ntune; i++) {
+        const cuda_conv_choice_t *t = &c->tune[i];
+        if (t->H == H && t->W == W && t->cin == cin && t->cout == cout && t->bwd == bwd)
+            return run_algo(c, t->algo, bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
+    }
+    /* first time for this shape: time each candidate (each leaves a correct output behind) */
+    const int cand[3] = {CUDA_CONV_GEMM, CUDA_CONV_IG64, CUDA_CONV_IG128};
+    const int ncand = N % 128 == 0 ? 3 : 2;
+    double ms[3];
+    int best = 0;
+    for (int i = 0; i < ncand; i++) {
+        ms[i] = time_algo(c, cand[i], bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
+        if (ms[i] < 0) {
+            if (!c->err[0]) snprintf(c->err, sizeof c->err, "conv3x3: timing run of %s failed", algo_name(cand[i]));
+            return -1;
+        }
+        if (ms[i] < ms[best]) best = i;
+    }
+    const int algo = cand[best];
+    char t128[32] = "";
+    if (ncand == 3) snprintf(t128, sizeof t128, ", igemm/128 %.3f ms", ms[2]);
+    dlog_info("cuda", "conv3x3 %s %dx%d %d->%d: 9 gemms %.3f ms, igemm/64 %.3f ms%s: %s", bwd ? "bwd" : "fwd",
+              W, H, cin, cout, ms[0], ms[1], t128, algo_name(algo));
+    if (c->ntune < CUDA_CONV_TUNE_MAX) {
+        cuda_conv_choice_t t = {H, W, cin, cout, bwd, algo};
+        c->tune[c->ntune++] = t;
+    }
+    /* the winner runs last, so `out` holds its result whatever the order above */
+    return run_algo(c, algo, bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
+}
+
+int cuda_conv3x3_fwd(void *ctx, const float *x, int H, int W, int cin, int cout, const float *w,
+                     const float *b, int relu, float *y) {
+    return conv3x3((cuda_ctx_t *)ctx, 0, x, H, W, cin, cout, w, b, relu, y);
+}
+
+int cuda_conv3x3_bwd(void *ctx, const float *dy, int H, int W, int cin, int cout, const float *w,
+                     const float *mask, float *dx) {
+    return conv3x3((cuda_ctx_t *)ctx, 1, dy, H, W, cin, cout, w, mask, 0, dx);
+}
