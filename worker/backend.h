@@ -99,9 +99,8 @@ typedef struct dream_backend_i {
     /* dst = src rolled by (dy, dx) pixels with wrap-around; (H, W, C) tensors. */
     int (*roll)(void *ctx, const float *src, float *dst, int H, int W, int C, int dy, int dx);
 
-    /* Fused 3x3 / pad-1 convolution over padded NHWC buffers (optional: NULL means the
-     * engine runs the 9 shifted gemms itself). w is (9, cin, cout) with tap t = kh*3 + kw,
-     * b is (cout).
+    /* Fused 3x3 / pad-1 convolution over padded NHWC buffers. w is (9, cin, cout) with
+     * tap t = kh*3 + kw, b is (cout).
      *   fwd: y (H+2, W+2, cout) = act(conv(x) + b) inside, zero border; x (H+2, W+2, cin)
      *        has a zero border.
      *   bwd: dx (H+2, W+2, cin) is overwritten with the input gradient of the conv for

@@ -7,11 +7,12 @@
  * Activation storage (per layer output):
  *   after a 3x3/pad-1 conv or a pool: padded (h+2, w+2, c), zero border
  *   after a valid conv (fc6, fc7, fc8): compact (h, w, c)
- * 3x3 convs with cin >= 8 run as 9 "shifted" GEMMs over the padded buffer:
- * with Wp = w+2, output row r = i*Wp + j reads input rows r + kh*Wp + kw, so
- * every tap is one GEMM (M = h*Wp - 2, K = cin, N = cout) with no im2col copy.
- * Rows with j >= w are garbage and land exactly on the output's border,
- * which is zeroed afterwards. Other convs (cin = 3, fc6 7x7) use im2col.
+ * 3x3 convs with cin >= 8 are the backend's fused conv3x3 op over the padded
+ * buffers (the CPU reference runs it as 9 "shifted" GEMMs: with Wp = w+2, output
+ * row r = i*Wp + j reads input rows r + kh*Wp + kw, M = h*Wp - 2, no im2col copy;
+ * CUDA may use an implicit gemm). Its gradient also applies the ReLU of the layer
+ * below when that is a padded conv (the `masked` flag in backward()).
+ * Other convs (cin = 3, fc6 7x7) use im2col + gemm.
  *
  * Objective (pixels x in 0..255):
  *   L = - sum_s mean_{R_s} logit[c_s] + w_o mean(logit) + S/npools * sum_p L_p(x)
@@ -33,7 +34,7 @@ typedef struct geom {
     int sp;             /* input storage pad (0 or 1) */
     int oh, ow, oc;     /* output dims */
     int osp;            /* output storage pad */
-    int shifted;        /* 3x3 conv via shifted GEMMs */
+    int shifted;        /* 3x3 conv via the backend's conv3x3 op */
 } geom_t;
 
 struct dream_engine {
@@ -323,20 +324,11 @@ static int forward(dream_engine_t *e, const float *x, dream_err_t *err) {
             continue;
         }
         const int cin = L->cin, cout = L->cout, k = L->k;
-        if (G->shifted && e->op->conv3x3_fwd) {            /* fused: bias, ReLU and border inside */
+        if (G->shifted) {                                   /* fused: bias, ReLU and border inside */
             CK(e->op->conv3x3_fwd(e->ctx, in, G->h, G->w, cin, cout, e->w[l], e->b[l], L->relu, out), "conv3x3");
             continue;
         }
-        if (G->shifted) {
-            const int Wp = G->w + 2, M = G->h * Wp - 2;
-            float *o = out + (size_t)(Wp + 1) * cout;
-            for (int t = 0; t < 9; t++) {
-                const int kh = t / 3, kw = t % 3;
-                CK(e->op->gemm(e->ctx, 0, 0, M, cout, cin, 1.f, in + (size_t)(kh * Wp + kw) * cin, cin,
-                               e->w[l] + (size_t)t * cin * cout, cout, t ? 1.f : 0.f, o, cout,
-                               DREAM_GEMM_B_CONST), "conv gemm");
-            }
-        } else if (k == 1 && G->sp == 0) {
+        if (k == 1 && G->sp == 0) {
             CK(e->op->gemm(e->ctx, 0, 0, G->oh * G->ow, cout, cin, 1.f, in, cin, e->w[l], cout, 0.f, out,
                            cout, DREAM_GEMM_B_CONST), "1x1 conv gemm");
         } else {
@@ -377,22 +369,12 @@ static int backward(dream_engine_t *e, float *dx, dream_err_t *err) {
             if (L->relu && !masked)
                 CK(e->op->relu_bwd(e->ctx, dout, e->act[l + 1], act_floats(G->oh, G->ow, cout, G->osp)), "relu bwd");
             masked = 0;
-            if (G->shifted && e->op->conv3x3_bwd) {
+            if (G->shifted) {
                 /* the layer below's ReLU (its output is this conv's padded input act[l]) is fused */
                 const dream_layer_t *B = l > 0 ? &m->layers[l - 1] : NULL;
                 const float *mask = B && B->kind == DREAM_LAYER_CONV && B->relu && e->g[l - 1].osp ? e->act[l] : NULL;
                 CK(e->op->conv3x3_bwd(e->ctx, dout, G->h, G->w, cin, cout, e->w[l], mask, din), "conv3x3 bwd");
                 masked = mask != NULL;
-            } else if (G->shifted) {
-                const int Wp = G->w + 2, M = G->h * Wp - 2;
-                const float *d = dout + (size_t)(Wp + 1) * cout;
-                CK(e->op->zero(e->ctx, din, nin * 4), "zero");
-                for (int t = 0; t < 9; t++) {
-                    const int kh = t / 3, kw = t % 3;
-                    CK(e->op->gemm(e->ctx, 0, 1, M, cin, cout, 1.f, d, cout, e->w[l] + (size_t)t * cin * cout,
-                                   cout, 1.f, din + (size_t)(kh * Wp + kw) * cin, cin, DREAM_GEMM_B_CONST),
-                       "conv bwd gemm");
-                }
             } else if (k == 1 && G->sp == 0) {
                 CK(e->op->gemm(e->ctx, 0, 1, G->oh * G->ow, cin, cout, 1.f, dout, cout, e->w[l], cout, 0.f, din,
                                cin, DREAM_GEMM_B_CONST), "1x1 conv bwd gemm");
