@@ -29,6 +29,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dreamd: %s\n", err.msg);
         return 2;
     }
+    /* the farm's model (--weights / --model-hash): a bad weights file stops here */
+    if (coord_cfg_model(&cfg, &err) != 0) {
+        dlog_error("dreamd", "%s", err.msg);
+        return 2;
+    }
     dream_signals_install(on_signal);
 
     dream_sinks_t frames = {0};
