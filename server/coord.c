@@ -103,6 +103,42 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
     return 0;
 }
 
+int coord_cfg_model(coord_cfg_t *cfg, dream_err_t *err) {
+    const char *wts = cfg->weights;
+    dream_model_id_t id;
+    cfg->model_pin[0] = 0;
+    cfg->model_untrained = 0;
+    if (cfg->model_hash[0]) {
+        snprintf(cfg->model_pin, sizeof cfg->model_pin, "%s", cfg->model_hash);
+        /* the default random init has a known hash: then the page can say so at once */
+        int rnd = dream_model_identify("random", &id, NULL) == 0 && !strcmp(id.hash, cfg->model_pin);
+        cfg->model_untrained = rnd;
+        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --model-hash%s",
+                 rnd ? ", UNTRAINED random init" : "");
+        dlog_info(MOD, "farm model: workers must have model hash %s (from --model-hash%s)",
+                  cfg->model_pin, rnd ? ", the UNTRAINED random init" : "");
+    } else if (!strcmp(wts, "any")) {
+        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --weights any, the first worker's");
+        dlog_info(MOD, "farm model: the first worker to join decides (--weights any)");
+    } else {
+        if (!wts[0]) return dream_err_set(err, "option 'weights': empty (a FILE, 'random' or 'any')");
+        if (dream_model_identify(wts, &id, err) != 0) {
+            dream_err_prefix(err, "option 'weights': cannot load the farm's model");
+            return -1;
+        }
+        int rnd = !strcmp(wts, "random");
+        snprintf(cfg->model_pin, sizeof cfg->model_pin, "%s", id.hash);
+        cfg->model_untrained = !id.trained;
+        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --weights %.512s, %s", wts,
+                 id.trained ? "trained" : "UNTRAINED random init");
+        dlog_info(MOD, "farm model: %s", id.desc);
+        dlog_info(MOD, "farm requires model hash %s (%s)", cfg->model_pin,
+                  rnd ? "random init, --weights random" : "from --weights FILE");
+    }
+    cfg->model_known = 1;
+    return 0;
+}
+
 enum { JOB_PENDING = 0, JOB_RUNNING, JOB_DONE };
 
 typedef struct kf_job {
@@ -309,42 +345,6 @@ static void worker_remove(coord_t *c, worker_t *w, const char *why) {
 }
 
 /* ---------- worker messages ---------- */
-
-int coord_cfg_model(coord_cfg_t *cfg, dream_err_t *err) {
-    const char *wts = cfg->weights;
-    dream_model_id_t id;
-    cfg->model_pin[0] = 0;
-    cfg->model_untrained = 0;
-    if (cfg->model_hash[0]) {
-        snprintf(cfg->model_pin, sizeof cfg->model_pin, "%s", cfg->model_hash);
-        /* the default random init has a known hash: then the page can say so at once */
-        int rnd = dream_model_identify("random", &id, NULL) == 0 && !strcmp(id.hash, cfg->model_pin);
-        cfg->model_untrained = rnd;
-        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --model-hash%s",
-                 rnd ? ", UNTRAINED random init" : "");
-        dlog_info(MOD, "farm model: workers must have model hash %s (from --model-hash%s)",
-                  cfg->model_pin, rnd ? ", the UNTRAINED random init" : "");
-    } else if (!strcmp(wts, "any")) {
-        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --weights any, the first worker's");
-        dlog_info(MOD, "farm model: the first worker to join decides (--weights any)");
-    } else {
-        if (!wts[0]) return dream_err_set(err, "option 'weights': empty (a FILE, 'random' or 'any')");
-        if (dream_model_identify(wts, &id, err) != 0) {
-            dream_err_prefix(err, "option 'weights': cannot load the farm's model");
-            return -1;
-        }
-        int rnd = !strcmp(wts, "random");
-        snprintf(cfg->model_pin, sizeof cfg->model_pin, "%s", id.hash);
-        cfg->model_untrained = !id.trained;
-        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --weights %.512s, %s", wts,
-                 id.trained ? "trained" : "UNTRAINED random init");
-        dlog_info(MOD, "farm model: %s", id.desc);
-        dlog_info(MOD, "farm requires model hash %s (%s)", cfg->model_pin,
-                  rnd ? "random init, --weights random" : "from --weights FILE");
-    }
-    cfg->model_known = 1;
-    return 0;
-}
 
 static void on_hello(coord_t *c, wire_msg_t *m) {
     Dreamfarm__Hello *h = m->env->hello;
