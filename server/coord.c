@@ -16,6 +16,7 @@
 #include "coord_warp.h"
 #include "engine.h"
 #include "frameclock.h"
+#include "model.h"
 #include "state.h"
 #include "stream.h"
 #include "tiles.h"
@@ -28,7 +29,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_STR(coord_cfg_t, worker_bind, "worker-bind", "tcp://*:5555", "ZeroMQ endpoint workers connect to"),
     CFG_STR(coord_cfg_t, admin_bind, "admin-bind", "tcp://127.0.0.1:5556", "admin (dreamctl) endpoint"),
     CFG_INT(coord_cfg_t, http_port, "http-port", "8080", 0, 65535, "HTTP/WebSocket port of the live page (0 = off)"),
-    CFG_STR(coord_cfg_t, weights, "weights", "random", "model weights FILE or 'random' (workers load their own; informational)"),
+    CFG_STR(coord_cfg_t, weights, "weights", "random", "the farm's model: FILE or 'random' (workers must load the same; its hash is pinned), 'any' = the first worker's"),
     CFG_STR(coord_cfg_t, size, "size", "1024x576", "canvas size WxH (the stream is this size, capped at 1920x1080)"),
     CFG_INT(coord_cfg_t, fps, "fps", "25", 1, 120, "output frame rate"),
     CFG_STR(coord_cfg_t, frames_out, "frames-out", "", "write every output frame as PNG into DIR"),
@@ -57,7 +58,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, max_workers, "max-workers", "256", 1, 4096, "most connected workers"),
     CFG_STR(coord_cfg_t, state, "state", "dreamd-state.sqlite", "SQLite file for durable state (':memory:' = none)"),
     CFG_INT(coord_cfg_t, seed, "seed", "1", 0, 2147483647, "seed of the initial canvas and tile offsets"),
-    CFG_STR(coord_cfg_t, model_hash, "model-hash", "", "required worker model hash (empty: the first worker's)"),
+    CFG_STR(coord_cfg_t, model_hash, "model-hash", "", "required worker model hash (`dream inspect FILE`); overrides --weights"),
     CFG_STR(coord_cfg_t, log_level, "log-level", "info", "debug|info|warn|error"),
     CFG_DOUBLE(coord_cfg_t, run_seconds, "run-seconds", "0", 0, 1e9, "stop after this many seconds (0 = never)"),
     CFG_INT(coord_cfg_t, max_keyframes, "max-keyframes", "0", 0, 2147483647, "stop after this many keyframes (0 = never)"),
@@ -93,9 +94,48 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
         return dream_err_set(err, "option 'size': %dx%d is smaller than the engine minimum %d", w, h, cfg->min_side);
     cfg->W = w;
     cfg->H = h;
+    cfg->model_known = 0;       /* coord_cfg_model() comes after */
+    cfg->model_pin[0] = cfg->model_src[0] = 0;
+    cfg->model_untrained = 0;
     dlog_level_t lvl;
     if (dlog_parse_level(cfg->log_level, &lvl)) return dream_err_set(err, "option 'log-level': bad level '%s'", cfg->log_level);
     dlog_set_level(lvl);
+    return 0;
+}
+
+int coord_cfg_model(coord_cfg_t *cfg, dream_err_t *err) {
+    const char *wts = cfg->weights;
+    dream_model_id_t id;
+    cfg->model_pin[0] = 0;
+    cfg->model_untrained = 0;
+    if (cfg->model_hash[0]) {
+        snprintf(cfg->model_pin, sizeof cfg->model_pin, "%s", cfg->model_hash);
+        /* the default random init has a known hash: then the page can say so at once */
+        int rnd = dream_model_identify("random", &id, NULL) == 0 && !strcmp(id.hash, cfg->model_pin);
+        cfg->model_untrained = rnd;
+        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --model-hash%s",
+                 rnd ? ", UNTRAINED random init" : "");
+        dlog_info(MOD, "farm model: workers must have model hash %s (from --model-hash%s)",
+                  cfg->model_pin, rnd ? ", the UNTRAINED random init" : "");
+    } else if (!strcmp(wts, "any")) {
+        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --weights any, the first worker's");
+        dlog_info(MOD, "farm model: the first worker to join decides (--weights any)");
+    } else {
+        if (!wts[0]) return dream_err_set(err, "option 'weights': empty (a FILE, 'random' or 'any')");
+        if (dream_model_identify(wts, &id, err) != 0) {
+            dream_err_prefix(err, "option 'weights': cannot load the farm's model");
+            return -1;
+        }
+        int rnd = !strcmp(wts, "random");
+        snprintf(cfg->model_pin, sizeof cfg->model_pin, "%s", id.hash);
+        cfg->model_untrained = !id.trained;
+        snprintf(cfg->model_src, sizeof cfg->model_src, "dreamd --weights %.512s, %s", wts,
+                 id.trained ? "trained" : "UNTRAINED random init");
+        dlog_info(MOD, "farm model: %s", id.desc);
+        dlog_info(MOD, "farm requires model hash %s (%s)", cfg->model_pin,
+                  rnd ? "random init, --weights random" : "from --weights FILE");
+    }
+    cfg->model_known = 1;
     return 0;
 }
 
@@ -159,6 +199,7 @@ struct coord {
     uint64_t rng;
     uint64_t next_job_id, next_worker_seq;
     char pinned_hash[64];
+    char model_src[640];    /* where pinned_hash comes from, for refusals and status */
     int stopping;
     double t0;
     double last_hb;
@@ -308,16 +349,18 @@ static void worker_remove(coord_t *c, worker_t *w, const char *why) {
 static void on_hello(coord_t *c, wire_msg_t *m) {
     Dreamfarm__Hello *h = m->env->hello;
     worker_t *w = find_worker(c, m->identity, m->identity_len);
-    char why[160] = "";
+    char why[1024] = "";
     const char *hash = h->model_hash ? h->model_hash : "";
+    int sim = !strcmp(hash, "sim");     /* simulated compute (tests, benchmarks): no model */
     int min_side = h->has_min_side && h->min_side > 0 ? h->min_side : c->cfg.min_side;
     if (h->max_tile_pixels < (uint64_t)c->cfg.min_side * c->cfg.min_side)
         snprintf(why, sizeof why, "worker holds %llu pixels, less than one %dx%d tile",
                  (unsigned long long)h->max_tile_pixels, c->cfg.min_side, c->cfg.min_side);
     else if (min_side > c->cfg.min_side)
         snprintf(why, sizeof why, "worker's minimum side %d exceeds the farm's %d", min_side, c->cfg.min_side);
-    else if (c->pinned_hash[0] && *hash && strcmp(hash, c->pinned_hash) != 0)
-        snprintf(why, sizeof why, "model hash %s differs from the farm's %s", hash, c->pinned_hash);
+    else if (!sim && c->pinned_hash[0] && strcmp(hash, c->pinned_hash) != 0)
+        snprintf(why, sizeof why, "model hash %.64s differs from the farm's %s (%s)", *hash ? hash : "(none)",
+                 c->pinned_hash, c->model_src);
     if (why[0]) {
         dlog_warn(MOD, "refusing worker %s: %s", h->name, why);
         send_refusal(c, m->identity, m->identity_len, why);
@@ -354,9 +397,14 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     w->seq = ++c->next_worker_seq;
     w->quarantined = dream_state_is_quarantined(c->state, w->name);
     if (h->has_untrained && h->untrained) c->untrained = 1;
-    if (!c->pinned_hash[0] && *hash) {
+    if (sim) {
+        dlog_info(MOD, "worker %s: model check skipped (sim backend: simulated compute for tests/benchmarks)",
+                  w->name);
+    } else if (!c->pinned_hash[0] && *hash) {
         snprintf(c->pinned_hash, sizeof c->pinned_hash, "%s", hash);
-        dlog_info(MOD, "farm model hash pinned to %s (from %s)", hash, w->name);
+        snprintf(c->model_src, sizeof c->model_src, "dreamd --weights any, pinned by the first worker %s",
+                 w->name);
+        dlog_info(MOD, "farm model hash pinned to %s (from %s, --weights any)", hash, w->name);
     }
     Dreamfarm__Envelope env;
     Dreamfarm__Welcome wl = DREAMFARM__WELCOME__INIT;
@@ -883,10 +931,11 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
         frameclock_stats_t fs = {0};
         if (c->fc) frameclock_get_stats(c->fc, &fs);
         len = appendf(r, n, len, "# Server\nversion:%s\nprotocol:%d\nuptime_s:%.1f\ncanvas:%dx%d\nfps:%d\n"
-                      "subjects:%s\nlayout:%s\nmodel_hash:%s\n",
+                      "subjects:%s\nlayout:%s\nmodel_hash:%s\nmodel_source:%s\nuntrained:%d\n",
                       COORD_VERSION, DREAM_WIRE_VERSION, st.uptime_s, c->cfg.W, c->cfg.H, c->cfg.fps,
                       c->subj_text[0] ? c->subj_text : "(none)",
-                      dream_layout_name((dream_layout_t)layout_for(c)), c->pinned_hash[0] ? c->pinned_hash : "-");
+                      dream_layout_name((dream_layout_t)layout_for(c)), c->pinned_hash[0] ? c->pinned_hash : "-",
+                      c->model_src, c->untrained);
         len = appendf(r, n, len, "# Workers\nconnected:%d\nbusy:%d\nquarantined:%d\nquarantine_list:%d\n"
                       "failures:%llu\nrefused:%llu\nmalformed_dropped:%llu\n",
                       st.workers, st.busy, st.quarantined, dream_state_quarantine_count(c->state),
@@ -1006,7 +1055,10 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
         dream_err_set(err, "option 'layout': unknown layout '%s' (auto|single|seed|bands|quadrants)", cfg->layout);
         goto fail;
     }
-    snprintf(c->pinned_hash, sizeof c->pinned_hash, "%s", cfg->model_hash);
+    if (!c->cfg.model_known && coord_cfg_model(&c->cfg, err) != 0) goto fail;
+    snprintf(c->pinned_hash, sizeof c->pinned_hash, "%s", c->cfg.model_pin);
+    snprintf(c->model_src, sizeof c->model_src, "%s", c->cfg.model_src);
+    c->untrained = c->cfg.model_untrained;
     c->state = dream_state_open(cfg->state, err);
     if (!c->state) goto fail;
     c->canvas = dream_image_new(cfg->W, cfg->H, 3, err);

@@ -66,12 +66,24 @@ typedef struct coord_cfg {
     char curve_allow_file[512];
     /* derived */
     int W, H;
+    /* derived by coord_cfg_model() (cleared by coord_cfg_finish()) */
+    int model_known;            /* 1 once coord_cfg_model() ran */
+    char model_pin[64];         /* the hash every (non-sim) worker must have; "" = the first worker's */
+    char model_src[640];        /* where it comes from, e.g. "dreamd --weights random, UNTRAINED random init" */
+    int model_untrained;        /* what dreamd knows: 1 = random init (the page shows a banner) */
 } coord_cfg_t;
 
 extern const cfg_opt_t coord_cfg_opts[];
 
 /* Parses size "WxH" etc. into the derived fields; checks cross-field rules. */
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err);
+/* The farm's model, pinned before any worker joins (derived model_* fields; logs it):
+ * --model-hash; else --weights "random" (the identity hash of the workers' default random
+ * init, nothing generated), FILE (loaded once with the worker's loader, hash + trained flag
+ * kept, freed; a missing or bad file is an error naming it), or "any" (the first non-sim
+ * worker's hash, the old behaviour). Sim workers (hash "sim") are never checked.
+ * coord_new() calls it unless the caller did (dreamd does, to fail before binding). */
+int coord_cfg_model(coord_cfg_t *cfg, dream_err_t *err);
 
 typedef struct coord_stats {
     int workers, busy, quarantined;

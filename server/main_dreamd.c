@@ -2,7 +2,9 @@
  * main_dreamd.c — dreamd, the render-farm coordinator: keyframe loop over the
  * workers, fixed-rate frame clock, frame sinks (PNG directories; the live
  * stream when built with it), admin socket for dreamctl.
- *   dreamd --worker-bind tcp://0.0.0.0:5555 --http-port 8080 --weights FILE|random --size WxH --fps N --frames-out DIR
+ *   dreamd --worker-bind tcp://0.0.0.0:5555 --http-port 8080 --weights FILE|random|any --size WxH --fps N --frames-out DIR
+ * The farm's model is pinned at startup from --weights / --model-hash (coord_cfg_model): a bad
+ * weights file stops dreamd here, before any socket is bound.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +29,11 @@ int main(int argc, char **argv) {
     if (rc == 1) return 0;
     if (rc != 0 || coord_cfg_finish(&cfg, &err) != 0) {
         fprintf(stderr, "dreamd: %s\n", err.msg);
+        return 2;
+    }
+    /* the farm's model (--weights / --model-hash): a bad weights file stops here */
+    if (coord_cfg_model(&cfg, &err) != 0) {
+        dlog_error("dreamd", "%s", err.msg);
         return 2;
     }
     dream_signals_install(on_signal);

@@ -2,8 +2,10 @@
  * model.c — VGG model objects: the VGG-16/19 architecture tables, allocation in
  * one float arena, deterministic He-normal random init (own splitmix64 +
  * xoshiro256** + Box-Muller, never rand()), geometry (pools, minimum side, score
- * grid), the FNV-1a weight hash, the one-line description and the ImageNet
- * input normalisation. The safetensors loader lives in weights.c.
+ * grid), the FNV-1a hashes (of the weight values for loaded files; of a canonical
+ * identity string for random inits, so that dreamd knows it without generating 138 M
+ * numbers), dream_model_identify() for dreamd, the one-line description and the
+ * ImageNet input normalisation. The safetensors loader lives in weights.c.
  *
  * dream_arch_t.nconv is the number of entries used in convs[] INCLUDING the 0
  * entries that mark a POOL (VGG-16: 13 convs + 5 pools = 18 entries).
@@ -194,10 +196,62 @@ static int arch_specs(const dream_arch_t *a, dream_layer_spec_t *sp, dream_err_t
     return n;
 }
 
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+#define FNV1A_INIT 0xcbf29ce484222325ull
+
+/* The canonical identity string of dream_model_random(arch, seed) with its layer specs.
+ * THE WEIGHTS ARE A PURE FUNCTION OF THIS STRING: the algorithm (He-normal from
+ * xoshiro256** seeded by splitmix64, Box-Muller using both values, layers in order, each
+ * w in (k, k, cin, cout) order, zero biases), the arch name, the seed and every layer's
+ * shape. Any change to how dream_model_random draws its numbers must bump "v1", so that
+ * workers of both kinds get different hashes and never share a farm.
+ * Returns the length, or -1 if buf is too small. */
+static int random_identity(const char *arch_name, uint64_t seed, const dream_layer_spec_t *sp,
+                           int n, char *buf, size_t cap) {
+    size_t len = 0;
+    int w = snprintf(buf, cap, "random-init v1 he-normal xoshiro256** splitmix64 box-muller "
+                     "zero-bias arch %s seed %" PRIu64 " layers %d", arch_name, seed, n);
+    if (w < 0 || (size_t)w >= cap) return -1;
+    len = (size_t)w;
+    for (int i = 0; i < n; i++) {
+        const dream_layer_spec_t *s = &sp[i];
+        if (s->kind == DREAM_LAYER_POOL)
+            w = snprintf(buf + len, cap - len, "; %s pool2", s->name);
+        else
+            w = snprintf(buf + len, cap - len, "; %s conv k%d p%d %d>%d%s", s->name, s->k, s->pad,
+                         s->cin, s->cout, s->relu ? " relu" : "");
+        if (w < 0 || (size_t)w >= cap - len) return -1;
+        len += (size_t)w;
+    }
+    return (int)len;
+}
+
+static int random_hash_specs(const char *arch_name, uint64_t seed, const dream_layer_spec_t *sp,
+                             int n, char hash[17], dream_err_t *err) {
+    char id[8192];      /* 48 layers x < 80 characters */
+    int len = random_identity(arch_name, seed, sp, n, id, sizeof id);
+    if (len < 0) return dream_err_set(err, "model: random-init identity too long");
+    snprintf(hash, 17, "%016" PRIx64, fnv1a(FNV1A_INIT, id, (size_t)len));
+    return 0;
+}
+
+int dream_model_random_hash(const dream_arch_t *arch, uint64_t seed, char hash[17], dream_err_t *err) {
+    dream_layer_spec_t sp[DREAM_MAX_LAYERS];
+    int n = arch_specs(arch, sp, err);
+    if (n < 0) return -1;
+    return random_hash_specs(arch->name ? arch->name : "custom", seed, sp, n, hash, err);
+}
+
 dream_model_t *dream_model_random(const dream_arch_t *arch, uint64_t seed, dream_err_t *err) {
     dream_layer_spec_t sp[DREAM_MAX_LAYERS];
     int n = arch_specs(arch, sp, err);
     if (n < 0) return NULL;
+    char hash[17];
+    if (random_hash_specs(arch->name ? arch->name : "custom", seed, sp, n, hash, err) != 0) return NULL;
     dream_model_t *m = dream_model_alloc(sp, n, err);
     if (!m) return NULL;
     rng_t r;
@@ -214,20 +268,66 @@ dream_model_t *dream_model_random(const dream_arch_t *arch, uint64_t seed, dream
     snprintf(m->naming, sizeof m->naming, "random");
     snprintf(m->source, sizeof m->source, "random(seed=%" PRIu64 ")", seed);
     m->trained = 0;
-    dream_model_compute_hash(m);
+    snprintf(m->hash, sizeof m->hash, "%s", hash);   /* the identity hash, not the values' */
     return m;
 }
 
 dream_model_t *dream_model_open(const char *path_or_random, dream_err_t *err) {
     if (!path_or_random || strcmp(path_or_random, "random") == 0) {
         dlog_warn(MOD, "*************************************************************");
-        dlog_warn(MOD, "* NO WEIGHTS: using an UNTRAINED random init of VGG-16 (seed 1234).");
+        dlog_warn(MOD, "* NO WEIGHTS: using an UNTRAINED random init of VGG-16 (seed %d).",
+                  DREAM_RANDOM_SEED);
         dlog_warn(MOD, "* Dreams will be noise, not objects. Run `make weights` or pass");
         dlog_warn(MOD, "* a .safetensors VGG-16 (see docs/weights.md).");
         dlog_warn(MOD, "*************************************************************");
-        return dream_model_random(&DREAM_ARCH_VGG16, 1234, err);
+        return dream_model_random(&DREAM_ARCH_VGG16, DREAM_RANDOM_SEED, err);
     }
     return dream_model_load(path_or_random, err);
+}
+
+int dream_model_identify(const char *path_or_random, dream_model_id_t *id, dream_err_t *err) {
+    if (!id) return dream_err_set(err, "model: no id to fill");
+    memset(id, 0, sizeof *id);
+    if (!path_or_random || strcmp(path_or_random, "random") == 0) {
+        /* the model dream_model_open("random") builds, less its weights: shapes, names, hash */
+        const dream_arch_t *a = &DREAM_ARCH_VGG16;
+        dream_layer_spec_t sp[DREAM_MAX_LAYERS];
+        int n = arch_specs(a, sp, err);
+        if (n < 0) return -1;
+        dream_model_t *m = calloc(1, sizeof *m);
+        if (!m) return dream_err_set(err, "model: out of memory");
+        m->nlayers = n;
+        for (int i = 0; i < n; i++) {
+            dream_layer_t *l = &m->layers[i];
+            l->kind = sp[i].kind;
+            l->k = sp[i].kind == DREAM_LAYER_POOL ? 2 : sp[i].k;
+            l->pad = sp[i].pad;
+            l->cin = sp[i].cin;
+            l->cout = sp[i].cout;
+            l->relu = sp[i].relu;
+            snprintf(l->name, sizeof l->name, "%s", sp[i].name);
+            if (sp[i].kind == DREAM_LAYER_CONV) m->nclasses = sp[i].cout;
+        }
+        snprintf(m->arch, sizeof m->arch, "%s", a->name);
+        snprintf(m->naming, sizeof m->naming, "random");
+        snprintf(m->source, sizeof m->source, "random(seed=%d)", DREAM_RANDOM_SEED);
+        if (random_hash_specs(a->name, DREAM_RANDOM_SEED, sp, n, m->hash, err) != 0) {
+            free(m);
+            return -1;
+        }
+        snprintf(id->hash, sizeof id->hash, "%s", m->hash);
+        id->trained = 0;
+        dream_model_describe(m, id->desc, sizeof id->desc);
+        free(m);
+        return 0;
+    }
+    dream_model_t *m = dream_model_load(path_or_random, err);
+    if (!m) return -1;
+    snprintf(id->hash, sizeof id->hash, "%s", m->hash);
+    id->trained = m->trained;
+    dream_model_describe(m, id->desc, sizeof id->desc);
+    dream_model_destroy(&m);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- geometry */
@@ -277,15 +377,12 @@ int dream_model_grid(const dream_model_t *m, int H, int W, int *gh, int *gw, dre
 
 void dream_model_compute_hash(dream_model_t *m) {
     if (!m) return;
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = FNV1A_INIT;
     for (int i = 0; i < m->nlayers; i++) {
         const dream_layer_t *l = &m->layers[i];
         if (l->kind != DREAM_LAYER_CONV) continue;
-        const unsigned char *p[2] = {(const unsigned char *)l->w, (const unsigned char *)l->b};
-        size_t nb[2] = {sizeof(float) * (size_t)l->k * l->k * l->cin * l->cout,
-                        sizeof(float) * (size_t)l->cout};
-        for (int j = 0; j < 2; j++)
-            for (size_t k = 0; k < nb[j]; k++) h = (h ^ p[j][k]) * 0x100000001b3ull;
+        h = fnv1a(h, l->w, sizeof(float) * (size_t)l->k * l->k * l->cin * l->cout);
+        h = fnv1a(h, l->b, sizeof(float) * (size_t)l->cout);
     }
     snprintf(m->hash, sizeof m->hash, "%016" PRIx64, h);
 }

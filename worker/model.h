@@ -63,13 +63,33 @@ typedef struct dream_arch {
 extern const dream_arch_t DREAM_ARCH_VGG16;
 extern const dream_arch_t DREAM_ARCH_VGG19;
 
-/* Deterministic He-normal init (fixed seed); trained = 0. */
+/* Seed of the random init that dream_model_open("random") serves (VGG-16); dreamd's
+ * dream_model_identify("random") uses the same. */
+#define DREAM_RANDOM_SEED 1234
+
+/* Deterministic He-normal init (fixed seed); trained = 0. Its hash is the identity hash
+ * of dream_model_random_hash(), not a hash of the values. */
 dream_model_t *dream_model_random(const dream_arch_t *arch, uint64_t seed, dream_err_t *err);
+/* The hash of dream_model_random(arch, seed) without building it: 64-bit FNV-1a (16 hex
+ * digits) of the canonical identity string "random-init v1 ... arch A seed S" + every
+ * layer's shape (model.c random_identity()); the weights are a pure function of that
+ * string. Returns 0, or -1 with err for a bad arch. */
+int dream_model_random_hash(const dream_arch_t *arch, uint64_t seed, char hash[17], dream_err_t *err);
 /* Loads .safetensors (torchvision or timm naming, F32/F16/BF16), arch from tensors.
  * Implemented in weights.c. */
 dream_model_t *dream_model_load(const char *path, dream_err_t *err);
-/* "random" or NULL -> dream_model_random(vgg16, seed 1234) with a loud warning. */
+/* "random" or NULL -> dream_model_random(vgg16, DREAM_RANDOM_SEED) with a loud warning. */
 dream_model_t *dream_model_open(const char *path_or_random, dream_err_t *err);
+/* What dream_model_open(path_or_random) would serve, without keeping it (dreamd pins the
+ * farm's model with this): "random"/NULL costs nothing (dream_model_random_hash of VGG-16,
+ * DREAM_RANDOM_SEED, nothing allocated but the layer table); a FILE is loaded once with
+ * dream_model_load and freed. desc is the dream_model_describe() line. 0, or -1 with err. */
+typedef struct dream_model_id {
+    char hash[17];
+    int trained;
+    char desc[700];
+} dream_model_id_t;
+int dream_model_identify(const char *path_or_random, dream_model_id_t *id, dream_err_t *err);
 void dream_model_destroy(dream_model_t **m);
 
 /* number of POOL layers, kernel of the first valid (pad 0) conv */
@@ -77,7 +97,8 @@ int dream_model_npools(const dream_model_t *m);
 /* Minimum input side; score grid for an H x W input (-1 with err if too small). */
 int dream_model_min_side(const dream_model_t *m);
 int dream_model_grid(const dream_model_t *m, int H, int W, int *gh, int *gw, dream_err_t *err);
-/* Computes m->hash. */
+/* Computes m->hash from the weight values (loaded files; a random model's hash is its
+ * identity hash, which this replaces). */
 void dream_model_compute_hash(dream_model_t *m);
 /* One-line description: "vgg16 (torchvision, trained) from FILE" / "... UNTRAINED random init ..." */
 void dream_model_describe(const dream_model_t *m, char *buf, size_t n);

@@ -519,7 +519,17 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
                               m.env->welcome->quarantined ? " — QUARANTINED, waiting for release" : "");
                     break;
                 case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
-                    dlog_warn(MOD, "refused: %s", m.env->refusal->reason);
+                    /* a model mismatch does not go away by itself: say so loudly, with what
+                     * this worker has; the reconnect backs off (1, 2, 4 ... backoff-max-s), so a
+                     * dreamd restarted with these weights picks the worker up */
+                    if (m.env->refusal->reason && strstr(m.env->refusal->reason, "model hash")) {
+                        dlog_error(MOD, "REFUSED by the coordinator: %.800s", m.env->refusal->reason);
+                        dlog_error(MOD, "this worker's model: hash %s (--weights %s%s); run it with the "
+                                   "farm's weights", n->hash, n->sim ? "-, sim backend" : n->cfg.weights,
+                                   n->model && !n->model->trained ? ", UNTRAINED" : "");
+                    } else {
+                        dlog_warn(MOD, "refused: %.800s", m.env->refusal->reason ? m.env->refusal->reason : "(no reason)");
+                    }
                     reconnect = 1;
                     break;
                 case DREAMFARM__MSG_TYPE__MSG_BYE:

@@ -5,7 +5,9 @@
  * requeued; a failing worker is quarantined after 3 failures and released by
  * the admin command; late results after a deadline requeue are discarded;
  * garbage and wrong-version/wrong-hash hellos are dropped or refused while the
- * farm keeps serving; admin commands answer INFO-style.
+ * farm keeps serving; the farm's model is pinned from --weights random (before any
+ * worker), --model-hash or (--weights any) the first worker, sim workers pass, and
+ * the refusal names both hashes and the source; admin commands answer INFO-style.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 #include <zmq.h>
 #include "coord.h"
+#include "model.h"
 #include "wire.h"
 
 enum { GOOD = 0, DIE_ON_JOB, ERRORS, LATE };
@@ -30,6 +33,7 @@ typedef struct fake {
     double speed;
     const char *hash;
     int welcomed, refused, jobs, dead;
+    char reason[1024];      /* of the first refusal */
     double last_hb;
     /* a held job (LATE) */
     wire_msg_t held;
@@ -50,6 +54,8 @@ static char g_state_path[256] = ":memory:";
 static int g_fps = 0;
 static dream_sinks_t *g_frames = NULL;
 static uint64_t g_max_tile = 300 * 300;    /* forces 480x320 into several tiles */
+/* the fakes send made-up hashes: most tests let the first worker pin the model */
+static const char *g_weights = "any", *g_model_hash = "";
 
 static env_t *env_new(void) {
     env_t *e = calloc(1, sizeof *e);
@@ -68,6 +74,8 @@ static env_t *env_new(void) {
     cfg.liveness = 3;
     cfg.deadline_factor = 1;
     cfg.deadline_min_ms = 150;
+    snprintf(cfg.weights, sizeof cfg.weights, "%s", g_weights);
+    snprintf(cfg.model_hash, sizeof cfg.model_hash, "%s", g_model_hash);
     dream_err_t err = {{0}};
     assert_int_equal(coord_cfg_finish(&cfg, &err), 0);
     e->c = coord_new(&cfg, e->ctx, g_frames, &err);
@@ -151,7 +159,11 @@ static void fake_poll(fake_t *f) {
         if (rc < 0) continue;
         switch (m.env->type) {
         case DREAMFARM__MSG_TYPE__MSG_WELCOME: f->welcomed = 1; break;
-        case DREAMFARM__MSG_TYPE__MSG_REFUSAL: f->refused++; break;
+        case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
+            f->refused++;
+            if (!f->reason[0])     /* the hello's; heartbeats after it get "say hello first" */
+                snprintf(f->reason, sizeof f->reason, "%s", m.env->refusal->reason ? m.env->refusal->reason : "");
+            break;
         case DREAMFARM__MSG_TYPE__MSG_JOB:
             f->jobs++;
             if (!f->first_px && m.pixels_len) {
@@ -380,6 +392,116 @@ static void test_garbage_and_refusals(void **s) {
     env_free(e);
 }
 
+static fake_t *fake_with_hash(env_t *e, const char *name, const char *hash) {
+    fake_t *f = calloc(1, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->speed = 10;
+    f->hash = hash;
+    f->s = zmq_socket(e->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(f->s, ZMQ_LINGER, &linger, sizeof linger);
+    wire_socket_setup(f->s, 1 << 24, NULL);
+    assert_int_equal(zmq_connect(f->s, e->ep), 0);
+    fake_send_hello(e, f, DREAM_WIRE_VERSION);
+    return f;
+}
+
+static void test_model_pin(void **s) {
+    (void)s;
+    dream_err_t err = {{0}};
+    static char rnd[17];
+    char r[16384], want[256];
+    assert_int_equal(dream_model_random_hash(&DREAM_ARCH_VGG16, DREAM_RANDOM_SEED, rnd, &err), 0);
+
+    /* --weights random: pinned before any worker, the page knows it is untrained */
+    g_weights = "random";
+    env_t *e = env_new();
+    coord_admin(e->c, "status", r, sizeof r);
+    snprintf(want, sizeof want, "\nmodel_hash:%s\n", rnd);
+    if (!strstr(r, want)) fail_msg("no '%s' in status:\n%s", want, r);
+    assert_non_null(strstr(r, "\nmodel_source:dreamd --weights random, UNTRAINED random init\n"));
+    assert_non_null(strstr(r, "\nuntrained:1\n"));
+    fake_t *f[3] = {fake_with_hash(e, "other", "hash-A"), fake_with_hash(e, "simw", "sim"),
+                    fake_with_hash(e, "same", rnd)};
+    assert_true(pump(e, f, 3, 3000, kf_at_least, (void *)2));
+    assert_int_equal(f[0]->welcomed, 0);
+    assert_true(f[0]->refused >= 1);
+    snprintf(want, sizeof want, "model hash hash-A differs from the farm's %s (dreamd --weights random, "
+             "UNTRAINED random init)", rnd);
+    assert_string_equal(f[0]->reason, want);
+    assert_int_equal(f[1]->welcomed, 1);      /* sim: not checked */
+    assert_int_equal(f[2]->welcomed, 1);
+    assert_true(f[1]->jobs + f[2]->jobs >= 2);
+    coord_admin(e->c, "status", r, sizeof r);
+    assert_non_null(strstr(r, "\nconnected:2\n"));
+    for (int i = 0; i < 3; i++) fake_free(f[i]);
+    env_free(e);
+
+    /* --model-hash wins over --weights; a known hash (the random init's) sets untrained */
+    g_model_hash = "hash-C";
+    e = env_new();
+    f[0] = fake_with_hash(e, "rnd", rnd);
+    f[1] = fake_with_hash(e, "c", "hash-C");
+    assert_true(pump(e, f, 2, 3000, kf_at_least, (void *)1));
+    assert_true(f[0]->refused >= 1);
+    assert_non_null(strstr(f[0]->reason, "differs from the farm's hash-C (dreamd --model-hash)"));
+    assert_int_equal(f[1]->welcomed, 1);
+    coord_admin(e->c, "status", r, sizeof r);
+    assert_non_null(strstr(r, "\nmodel_hash:hash-C\nmodel_source:dreamd --model-hash\nuntrained:0\n"));
+    for (int i = 0; i < 2; i++) fake_free(f[i]);
+    env_free(e);
+    g_model_hash = rnd;
+    e = env_new();
+    coord_admin(e->c, "status", r, sizeof r);
+    assert_non_null(strstr(r, "\nmodel_source:dreamd --model-hash, UNTRAINED random init\nuntrained:1\n"));
+    env_free(e);
+    g_model_hash = "";
+
+    /* --weights any: a sim worker does not pin, the first real one does */
+    g_weights = "any";
+    e = env_new();
+    coord_admin(e->c, "status", r, sizeof r);
+    assert_non_null(strstr(r, "\nmodel_hash:-\n"));
+    f[0] = fake_with_hash(e, "simw", "sim");
+    assert_true(pump(e, f, 1, 3000, kf_at_least, (void *)1));
+    f[1] = fake_with_hash(e, "first", "hash-A");
+    pump(e, f, 2, 300, NULL, NULL);
+    f[2] = fake_with_hash(e, "second", "hash-B");
+    pump(e, f, 3, 300, NULL, NULL);
+    assert_int_equal(f[1]->welcomed, 1);
+    assert_int_equal(f[2]->welcomed, 0);
+    assert_non_null(strstr(f[2]->reason, "model hash hash-B differs from the farm's hash-A (dreamd --weights "
+                                         "any, pinned by the first worker first)"));
+    coord_admin(e->c, "status", r, sizeof r);
+    assert_non_null(strstr(r, "\nmodel_hash:hash-A\n"));
+    for (int i = 0; i < 3; i++) fake_free(f[i]);
+    env_free(e);
+
+    /* a weights file that is not there: a clear error, no coordinator */
+    coord_cfg_t cfg;
+    assert_int_equal(cfg_defaults(coord_cfg_opts, &cfg, NULL), 0);
+    snprintf(cfg.weights, sizeof cfg.weights, "/nonexistent/vgg16.safetensors");
+    assert_int_equal(coord_cfg_model(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "option 'weights'"));
+    assert_non_null(strstr(err.msg, "/nonexistent/vgg16.safetensors: cannot open"));
+    void *ctx = zmq_ctx_new();
+    cfg.model_known = 0;
+    assert_int_equal(coord_cfg_finish(&cfg, &err), 0);
+    snprintf(cfg.state, sizeof cfg.state, ":memory:");
+    cfg.admin_bind[0] = 0;
+    snprintf(cfg.worker_bind, sizeof cfg.worker_bind, "inproc://sched-bad");
+    assert_null(coord_new(&cfg, ctx, NULL, &err));
+    assert_non_null(strstr(err.msg, "cannot open"));
+    zmq_ctx_term(ctx);
+}
+
+static int model_pin_teardown(void **s) {
+    (void)s;
+    g_weights = "any";
+    g_model_hash = "";
+    return 0;
+}
+
 static void test_quarantine_survives_restart(void **s) {
     (void)s;
     snprintf(g_state_path, sizeof g_state_path, "/tmp/test_sched_state_%d.sqlite", (int)getpid());
@@ -488,6 +610,7 @@ int main(void) {
         cmocka_unit_test(test_quarantine_and_release),
         cmocka_unit_test(test_late_results_discarded),
         cmocka_unit_test(test_garbage_and_refusals),
+        cmocka_unit_test_teardown(test_model_pin, model_pin_teardown),
         cmocka_unit_test(test_quarantine_survives_restart),
         cmocka_unit_test(test_frame_clock),
         cmocka_unit_test(test_admin_commands),

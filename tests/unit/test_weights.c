@@ -3,7 +3,8 @@
  * timm) and all dtypes (F32/F16/BF16): layer shapes, pool placement, every
  * weight at its transposed (kh, kw, cin, cout) index including the
  * classifier.0 -> 7x7 reshape, vgg16/vgg19 detection, clear errors for missing
- * or mis-shaped tensors, random-init determinism (pinned hashes), geometry,
+ * or mis-shaped tensors, random-init determinism (pinned hashes), the cheap
+ * random-init identity hash and dream_model_identify (dreamd's view), geometry,
  * input normalisation, `inspect` output and the prior loader.
  */
 #include <stdarg.h>
@@ -382,8 +383,12 @@ static void test_random_determinism(void **state) {
     assert_string_equal(a->hash, b->hash);
     assert_string_not_equal(a->hash, c->hash);
     assert_memory_equal(a->arena, b->arena, a->arena_floats * sizeof(float));
-    /* pinned: the same numbers on every run and machine (own RNG, not rand()) */
-    assert_string_equal(a->hash, "c2edb7215d265fa3");
+    /* a random model's hash is the cheap identity hash (test_random_hash_cheap); pinned here:
+     * the values it stands for, the same numbers on every run and machine (own RNG, not
+     * rand()) — if this changes, random_identity()'s "v1" must change with it */
+    dream_model_compute_hash(b);
+    assert_string_equal(b->hash, "c2edb7215d265fa3");
+    assert_string_not_equal(b->hash, a->hash);
     assert_int_equal(a->trained, 0);
     assert_string_equal(a->naming, "random");
     assert_string_equal(a->source, "random(seed=7)");
@@ -414,6 +419,7 @@ static void test_random_determinism(void **state) {
     assert_non_null(strstr(d, "UNTRAINED"));
     /* changing one weight changes the hash */
     char h[17];
+    dream_model_compute_hash(a);
     memcpy(h, a->hash, 17);
     a->layers[0].w[0] += 1.0f;
     dream_model_compute_hash(a);
@@ -447,8 +453,77 @@ static void test_open_random_vgg16(void **state) {
     assert_int_equal(fc6->cin, 512);
     assert_int_equal(fc6->cout, 4096);
     assert_string_equal(m->layers[17].name, "features.30");
+    /* the identity hash dreamd pins for --weights random (pinned: workers and dreamd of
+     * different builds must agree), and the values it stands for */
+    char h[17];
+    assert_int_equal(dream_model_random_hash(&DREAM_ARCH_VGG16, DREAM_RANDOM_SEED, h, &err), 0);
+    assert_string_equal(m->hash, h);
+    assert_string_equal(m->hash, "1ea8dc082e48d40c");
+    dream_model_compute_hash(m);
     assert_string_equal(m->hash, "134961e59b94517a");
     dream_model_destroy(&m);
+}
+
+/* dream_model_random_hash: the hash of dream_model_random(arch, seed) without building it;
+ * dream_model_identify: what dream_model_open would serve, for dreamd */
+static void test_random_hash_cheap(void **state) {
+    dream_err_t err = {{0}};
+    static const dream_arch_t OTHER = {"small", 5, {8, 0, 16, 12, 0}, 3, 12, 10, 7};   /* one conv narrower */
+    static const dream_arch_t RENAMED = {"small2", 5, {8, 0, 16, 16, 0}, 3, 12, 10, 7};
+    const dream_arch_t *archs[3] = {&ARCH_SMALL, &OTHER, &RENAMED};
+    char seen[6][17];
+    int ns = 0;
+    for (int ai = 0; ai < 3; ai++)
+        for (uint64_t seed = 7; seed <= 8; seed++) {
+            char h[17] = "";
+            assert_int_equal(dream_model_random_hash(archs[ai], seed, h, &err), 0);
+            assert_int_equal(strlen(h), 16);
+            dream_model_t *m = dream_model_random(archs[ai], seed, &err);
+            assert_non_null(m);
+            assert_string_equal(m->hash, h);            /* what a worker built reports */
+            dream_model_destroy(&m);
+            for (int j = 0; j < ns; j++) assert_string_not_equal(seen[j], h);   /* seed, arch matter */
+            memcpy(seen[ns++], h, 17);
+        }
+    /* a bad arch is an error, as for dream_model_random */
+    dream_arch_t bad = ARCH_SMALL;
+    bad.fc6 = 0;
+    char h[17];
+    err.msg[0] = 0;
+    assert_int_equal(dream_model_random_hash(&bad, 1, h, &err), -1);
+    assert_non_null(strstr(err.msg, "architecture"));
+    assert_null(dream_model_random(&bad, 1, &err));
+
+    /* identify("random"): VGG-16 with the workers' default seed, without 138 M numbers */
+    dream_model_id_t id;
+    assert_int_equal(dream_model_random_hash(&DREAM_ARCH_VGG16, DREAM_RANDOM_SEED, h, &err), 0);
+    assert_string_equal(h, "1ea8dc082e48d40c");
+    assert_int_equal(dream_model_identify("random", &id, &err), 0);
+    assert_string_equal(id.hash, h);
+    assert_int_equal(id.trained, 0);
+    assert_non_null(strstr(id.desc, "UNTRAINED"));
+    assert_non_null(strstr(id.desc, "138357544 params"));
+    assert_non_null(strstr(id.desc, "random(seed=1234)"));
+    assert_int_equal(dream_model_identify(NULL, &id, &err), 0);
+    assert_string_equal(id.hash, h);
+    assert_int_equal(dream_model_random_hash(&DREAM_ARCH_VGG19, DREAM_RANDOM_SEED, h, &err), 0);
+    assert_string_not_equal(id.hash, h);
+
+    /* identify(FILE): the loader's value hash and trained flag; errors name the file */
+    const char *p = tpath("ident.safetensors");
+    assert_int_equal(write_net(p, &TINY, 0, ST_F32, NULL, NULL, NULL), 0);
+    dream_model_t *m = dream_model_load(p, &err);
+    assert_non_null(m);
+    assert_int_equal(dream_model_identify(p, &id, &err), 0);
+    assert_string_equal(id.hash, m->hash);
+    assert_int_equal(id.trained, 1);
+    assert_non_null(strstr(id.desc, "trained"));
+    assert_null(strstr(id.desc, "UNTRAINED"));
+    dream_model_destroy(&m);
+    const char *missing = tpath("missing.safetensors");
+    assert_int_equal(dream_model_identify(missing, &id, &err), -1);
+    assert_non_null(strstr(err.msg, missing));
+    assert_non_null(strstr(err.msg, "cannot open"));
 }
 
 static void test_inspect(void **state) {
@@ -592,6 +667,7 @@ int main(void) {
         cmocka_unit_test(test_input_norm),
         cmocka_unit_test(test_random_determinism),
         cmocka_unit_test(test_open_random_vgg16),
+        cmocka_unit_test(test_random_hash_cheap),
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_prior_load),
         cmocka_unit_test(test_load_mutations),
