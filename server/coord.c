@@ -1167,7 +1167,8 @@ static void stream_poll(coord_t *c) {
         ss.keyframe_rate = st.kf_interval_ms > 0 ? 1000.0 / st.kf_interval_ms : 0;
         ss.fps = c->cfg.fps;
         ss.untrained = c->untrained;
-        snprintf(ss.model, sizeof ss.model, "VGG-16 dream, %d steps/keyframe, %d tiles", c->cfg.steps, c->plan.n);
+        snprintf(ss.model, sizeof ss.model, "VGG-16 dream, %d steps/keyframe, %d tiles%s%.16s", c->cfg.steps,
+                 c->plan.n, c->pinned_hash[0] ? ", model " : "", c->pinned_hash);
         stream_set_status(c->stream, &ss);
     }
 }
