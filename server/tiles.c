@@ -213,6 +213,13 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
         return 0;
     }
     int ax = jitter_amp(p, p->W / bnx), ay = jitter_amp(p, p->H / bny);
+    /* a 2-D grid moves one family of lines per keyframe, picked at random: the keyframe waits
+     * for its biggest tile, and moving both at once makes that tile grow both ways (at 1080p
+     * on 2x2, ~4 % slower keyframes on average instead of ~2 %) */
+    if (bnx > 1 && bny > 1 && ax > 0 && ay > 0) {
+        if (tile_rng_next(&s) & 1) ay = 0;
+        else ax = 0;
+    }
     int ox = bnx > 1 && ax > 0 ? (int)(tile_rng_next(&s) % (uint64_t)(2 * ax + 1)) - ax : 0;
     int oy = bny > 1 && ay > 0 ? (int)(tile_rng_next(&s) % (uint64_t)(2 * ay + 1)) - ay : 0;
     if (tile_plan_grid(p, bnx, bny, ox, oy, out, err)) return -1;
