@@ -60,6 +60,11 @@ struct dream_engine {
     uint8_t *masks;
     size_t masks_bytes;
     int gh, gw;
+    /* bytes allocated behind each arena pointer: the arena only grows, so a worker whose
+     * tiles change size by a few pixels every keyframe does not reallocate every job */
+    struct {
+        size_t act[MAXL + 1], pidx[MAXL], gbuf[2], col, img[6], pd, pdd, pcol, pz, pdz, masks;
+    } cap;
 };
 
 /* ------------------------------------------------------------------ params */
@@ -213,6 +218,7 @@ static void arena_free(dream_engine_t *e) {
     dfree(e, &e->x); dfree(e, &e->dx); dfree(e, &e->am); dfree(e, &e->av); dfree(e, &e->xr); dfree(e, &e->gr);
     dfree(e, &e->pd); dfree(e, &e->pdd); dfree(e, &e->pcol); dfree(e, &e->pz); dfree(e, &e->pdz);
     dfree(e, &e->masks);
+    memset(&e->cap, 0, sizeof e->cap);
     e->H = e->W = 0;
 }
 
@@ -256,52 +262,67 @@ static int plan(const dream_model_t *m, int H, int W, geom_t *g, int *gh, int *g
     return 0;
 }
 
+/* makes *pp (capacity *cap bytes) hold at least `bytes`; contents are not kept when it grows */
+static int grow(dream_engine_t *e, void *pp, size_t *cap, size_t bytes, dream_err_t *err, const char *what) {
+    void **p = pp;
+    if (*p && *cap >= bytes) return 0;
+    dfree(e, p);
+    *cap = 0;
+    if (!(*p = dalloc(e, bytes ? bytes : 1, err, what))) return -1;
+    *cap = bytes;
+    return 0;
+}
+
+/* Lays the arena out for an H x W image. Buffers are reused when they are big enough (every
+ * op overwrites what it reads later, borders included, and the per-run state is zeroed by
+ * dream_engine_run), so only a bigger image allocates. */
 static int arena_ensure(dream_engine_t *e, int H, int W, dream_err_t *err) {
     if (e->H == H && e->W == W) return 0;
     int ms = dream_model_min_side(e->m);
     if (H < ms || W < ms)
         return dream_err_set(err, "image %dx%d is below the network's minimum of %dx%d", W, H, ms, ms);
-    arena_free(e);
     geom_t g[MAXL];
     int gh, gw;
     if (plan(e->m, H, W, g, &gh, &gw, err)) return -1;
+    e->H = e->W = 0;                                    /* not usable until everything fits */
     memcpy(e->g, g, sizeof g);
     const dream_model_t *m = e->m;
     size_t maxact = act_floats(H, W, 3, 1), colmax = 0;
-    if (!(e->act[0] = dalloc(e, maxact * 4, err, "input"))) goto fail;
+    if (grow(e, &e->act[0], &e->cap.act[0], maxact * 4, err, "input")) goto fail;
     for (int l = 0; l < m->nlayers; l++) {
         const geom_t *G = &g[l];
         const dream_layer_t *L = &m->layers[l];
         size_t n = act_floats(G->oh, G->ow, G->oc, G->osp);
         if (n > maxact) maxact = n;
-        if (!(e->act[l + 1] = dalloc(e, n * 4, err, L->name))) goto fail;
+        if (grow(e, &e->act[l + 1], &e->cap.act[l + 1], n * 4, err, L->name)) goto fail;
         if (L->kind == DREAM_LAYER_POOL) {
-            if (!(e->pidx[l] = dalloc(e, (size_t)G->oh * G->ow * G->oc, err, "pool index"))) goto fail;
+            if (grow(e, &e->pidx[l], &e->cap.pidx[l], (size_t)G->oh * G->ow * G->oc, err, "pool index")) goto fail;
         } else if (!G->shifted && !(L->k == 1 && G->sp == 0)) {
             size_t rows = G->osp ? (size_t)G->h * (G->w + 2) : (size_t)G->oh * G->ow;
             size_t cf = rows * L->k * L->k * L->cin;
             if (cf > colmax) colmax = cf;
         }
     }
-    if (!(e->gbuf[0] = dalloc(e, maxact * 4, err, "gradient")) || !(e->gbuf[1] = dalloc(e, maxact * 4, err, "gradient")))
-        goto fail;
+    for (int i = 0; i < 2; i++)
+        if (grow(e, &e->gbuf[i], &e->cap.gbuf[i], maxact * 4, err, "gradient")) goto fail;
     e->col_floats = colmax;
-    if (colmax && !(e->col = dalloc(e, colmax * 4, err, "im2col"))) goto fail;
+    if (colmax && grow(e, &e->col, &e->cap.col, colmax * 4, err, "im2col")) goto fail;
     size_t img = (size_t)H * W * 3 * 4;
-    if (!(e->x = dalloc(e, img, err, "image")) || !(e->dx = dalloc(e, img, err, "image gradient")) ||
-        !(e->am = dalloc(e, img, err, "adam m")) || !(e->av = dalloc(e, img, err, "adam v")) ||
-        !(e->xr = dalloc(e, img, err, "jitter")) || !(e->gr = dalloc(e, img, err, "jitter")))
-        goto fail;
+    float **imgs[6] = {&e->x, &e->dx, &e->am, &e->av, &e->xr, &e->gr};
+    static const char *img_names[6] = {"image", "image gradient", "adam m", "adam v", "jitter", "jitter"};
+    for (int i = 0; i < 6; i++)
+        if (grow(e, imgs[i], &e->cap.img[i], img, err, img_names[i])) goto fail;
     if (e->prior) {
         const int K = e->prior->k * e->prior->k * 3, F = e->prior->nfilt;
-        if (!(e->pd = dalloc(e, img, err, "prior pool")) || !(e->pdd = dalloc(e, img, err, "prior pool grad")) ||
-            !(e->pcol = dalloc(e, (size_t)PRIOR_CHUNK_POSITIONS * K * 4, err, "prior im2col")) ||
-            !(e->pz = dalloc(e, (size_t)PRIOR_CHUNK_POSITIONS * F * 4, err, "prior responses")) ||
-            !(e->pdz = dalloc(e, (size_t)PRIOR_CHUNK_POSITIONS * F * 4, err, "prior grads")))
+        if (grow(e, &e->pd, &e->cap.pd, img, err, "prior pool") ||
+            grow(e, &e->pdd, &e->cap.pdd, img, err, "prior pool grad") ||
+            grow(e, &e->pcol, &e->cap.pcol, (size_t)PRIOR_CHUNK_POSITIONS * K * 4, err, "prior im2col") ||
+            grow(e, &e->pz, &e->cap.pz, (size_t)PRIOR_CHUNK_POSITIONS * F * 4, err, "prior responses") ||
+            grow(e, &e->pdz, &e->cap.pdz, (size_t)PRIOR_CHUNK_POSITIONS * F * 4, err, "prior grads"))
             goto fail;
     }
     e->masks_bytes = (size_t)DREAM_MAX_SUBJECTS * gh * gw;
-    if (!(e->masks = dalloc(e, e->masks_bytes, err, "masks"))) goto fail;
+    if (grow(e, &e->masks, &e->cap.masks, e->masks_bytes, err, "masks")) goto fail;
     e->H = H; e->W = W; e->gh = gh; e->gw = gw;
     return 0;
 fail:

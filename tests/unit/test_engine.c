@@ -263,6 +263,36 @@ static void test_jitter_run_is_deterministic(void **state) {
     free(b);
 }
 
+/* The arena only grows: an engine that ran bigger and smaller images in turn (buffers reused,
+ * stale contents behind them) gives what a fresh engine gives at each size. */
+static void test_arena_reuse_matches_fresh(void **state) {
+    fixture_t *f = *state;
+    static const int sizes[][2] = {{40, 36}, {24, 28}, {33, 40}, {40, 36}};
+    dream_params_t p;
+    base_params(&p);
+    p.steps = 2;
+    dream_err_t err = {{0}};
+    for (int k = 0; k < 4; k++) {
+        const int H = sizes[k][0], W = sizes[k][1];
+        const size_t n = (size_t)H * W * 3;
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        for (size_t i = 0; i < n; i++) a[i] = b[i] = (float)(255 * urand());
+        dream_losses_t la, lb;
+        assert_int_equal(dream_engine_run(f->e, a, H, W, &p, &la, &err), 0);
+        dream_engine_t *fresh = dream_engine_new(f->m, f->prior, f->be, &err);
+        assert_non_null(fresh);
+        assert_int_equal(dream_engine_run(fresh, b, H, W, &p, &lb, &err), 0);
+        dream_engine_destroy(&fresh);
+        double d = 0, r = 0;
+        for (size_t i = 0; i < n; i++) { d += (double)(a[i] - b[i]) * (a[i] - b[i]); r += (double)b[i] * b[i]; }
+        if (!(sqrt(d / r) <= 1e-6) || fabs(la.total - lb.total) > 1e-6 * (1 + fabs(lb.total)))
+            fail_msg("%dx%d after other sizes: image rel %.3g, loss %.9g vs fresh %.9g", W, H, sqrt(d / r), la.total,
+                     lb.total);
+        free(a);
+        free(b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regions_layouts),
@@ -271,6 +301,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_too_small_and_bad_class, setup, teardown),
         cmocka_unit_test(test_adam_wins_regions),
         cmocka_unit_test_setup_teardown(test_jitter_run_is_deterministic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arena_reuse_matches_fresh, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

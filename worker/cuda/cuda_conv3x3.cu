@@ -17,7 +17,8 @@
  *          Shapes: cin % 32 == 0 and cout % 64 == 0 (fwd), the other way round (bwd).
  *
  * DREAM_CUDA_CONV=auto (default) times the candidates (gemm, igemm with 64- and 128-wide
- * tiles) on the first call for a shape and keeps the fastest (logged at info, like
+ * tiles) on the first call for a shape class (channels, direction, rows in quarter
+ * octaves) and keeps the fastest (logged at info, like
  * cudnn.benchmark); igemm / gemm force one (igemm falls back to gemm for shapes or
  * precisions it cannot take).
  *
@@ -28,6 +29,7 @@
 #include "cuda_internal.h"
 #include <mma.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -343,9 +345,13 @@ static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int ci
     if (c->conv_mode == CUDA_CONV_IGEMM)
         return run_algo(c, N % 128 == 0 ? CUDA_CONV_IG128 : CUDA_CONV_IG64, bwd, in, H, W, cin, cout, w,
                         b_or_mask, relu, out);
+    /* a farm worker's tiles change size by a few pixels every keyframe: shapes whose row
+     * counts lie in the same quarter octave share one decision, so tuning happens once per
+     * layer and size class, not once per keyframe */
+    const int mclass = (int)floor(4.0 * log2((double)H * (W + 2)));
     for (int i = 0; i < c->ntune; i++) {
         const cuda_conv_choice_t *t = &c->tune[i];
-        if (t->H == H && t->W == W && t->cin == cin && t->cout == cout && t->bwd == bwd)
+        if (t->mclass == mclass && t->cin == cin && t->cout == cout && t->bwd == bwd)
             return run_algo(c, t->algo, bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
     }
     /* first time for this shape: time each candidate (each leaves a correct output behind) */
@@ -366,10 +372,12 @@ static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int ci
     if (ncand == 3) snprintf(t128, sizeof t128, ", igemm/128 %.3f ms", ms[2]);
     dlog_info("cuda", "conv3x3 %s %dx%d %d->%d: 9 gemms %.3f ms, igemm/64 %.3f ms%s: %s", bwd ? "bwd" : "fwd",
               W, H, cin, cout, ms[0], ms[1], t128, algo_name(algo));
-    if (c->ntune < CUDA_CONV_TUNE_MAX) {
-        cuda_conv_choice_t t = {H, W, cin, cout, bwd, algo};
-        c->tune[c->ntune++] = t;
+    cuda_conv_choice_t t = {mclass, cin, cout, bwd, algo};
+    if (c->ntune == CUDA_CONV_TUNE_MAX) {               /* full: forget the oldest */
+        memmove(&c->tune[0], &c->tune[1], (CUDA_CONV_TUNE_MAX - 1) * sizeof c->tune[0]);
+        c->ntune--;
     }
+    c->tune[c->ntune++] = t;
     /* the winner runs last, so `out` holds its result whatever the order above */
     return run_algo(c, algo, bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
 }

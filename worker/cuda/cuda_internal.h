@@ -38,7 +38,7 @@ enum { CUDA_BF16_FLAT = 0, CUDA_BF16_TAPS_T = 1 };
 enum { CUDA_CONV_AUTO = 0, CUDA_CONV_IGEMM = 1, CUDA_CONV_GEMM = 2 };   /* conv_mode */
 enum { CUDA_CONV_IG64 = 3, CUDA_CONV_IG128 = 4 };                       /* + GEMM: algorithms */
 typedef struct cuda_conv_choice {
-    int H, W, cin, cout, bwd;
+    int mclass, cin, cout, bwd;      /* mclass: output rows M in quarter octaves (see cuda_conv3x3.cu) */
     int algo;                /* CUDA_CONV_GEMM | CUDA_CONV_IG64 | CUDA_CONV_IG128 */
 } cuda_conv_choice_t;
 #define CUDA_CONV_TUNE_MAX 128
