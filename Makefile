@@ -67,6 +67,9 @@ TEST_SRC   := $(wildcard tests/unit/test_*.c)
 TEST_SUPPORT := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
 
 obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
+# not intermediates (make would delete them after the first build, and the next make would
+# regenerate the protobuf header and recompile every object, and recompile the test objects)
+.SECONDARY: $(PROTO_C) $(PROTO_H) $(call obj,$(TEST_SRC) $(TEST_SUPPORT))
 
 ifneq ($(NVCC),)
 ifneq ($(NO_CUDA),1)

@@ -92,6 +92,10 @@ MOUNTED=()   # mount points, unmounted in reverse order on exit
 ROOTS=()     # roots made by this run (removed at the end unless --keep or a failure)
 mount_root() { # $1 root
   local r=$1 m
+  # the root itself a mount point, as / is on a real system (`ip netns exec` remounts / as
+  # a slave in its own mount namespace, which fails with EINVAL when / is no mount point)
+  mount --bind "$r" "$r" || die "bind mount of $r on itself failed"
+  MOUNTED+=("$r")
   for m in proc sys dev dev/pts dev/shm; do
     mkdir -p "$r/$m"
     mount --bind "/$m" "$r/$m" || die "bind mount /$m on $r/$m failed"
@@ -152,15 +156,26 @@ EOF
     cp "$f" "$r/etc/apt/apt.conf.d/"; done
   printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$r/etc/hosts"
   cp -L /etc/resolv.conf "$r/etc/resolv.conf"
+  # the host's local CAs (e.g. a TLS-inspecting egress proxy): without them the chroot
+  # could not reach what the host reaches; ca-certificates' postinst picks them up
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    mkdir -p "$r/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$r/usr/local/share/ca-certificates/"
+  fi
   printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"; chmod +x "$r/usr/sbin/policy-rc.d"
   ROOTS+=("$r")
   NEWROOT=$r
 }
-# run a command in a root as root with a clean login-like environment
+# run a command in a root as root with a clean login-like environment; of the host's
+# environment only what points tools at the system CA bundle (see the CA copy above)
+CA_ENV=()
+for v in NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR REQUESTS_CA_BUNDLE; do
+  [ -n "${!v:-}" ] && CA_ENV+=("$v=${!v}")
+done
 in_root() { # $1 root, $2 dir, rest: command
   local r=$1 d=$2; shift 2
   chroot "$r" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 USER=root LOGNAME=root \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${CA_ENV[@]}" \
     bash -c 'cd "$1" && shift && exec "$@"' _ "$d" "$@"
 }
 pkgs_of() { chroot "$1" dpkg-query -W -f '${Package}\n' 2>/dev/null | sort; }
@@ -299,8 +314,8 @@ phase_run() {
   hp=$(free_port); wp=$(free_port); ap=$(free_port)
   say "phase run: make run in the fresh root (build ~5-10 min on 2 cores; log: $log)"
   # make run as a user types it; no weights here: the download is replaced by 'false'
-  chroot "$R" /usr/bin/env --default-signal=INT -i HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    DREAM_GET_WEIGHTS=false DREAM_HTTP_PORT=$hp DREAM_WORKER_PORT=$wp DREAM_ADMIN_PORT=$ap DREAM_SIZE=160x96 DREAM_STEPS=1 \
+  chroot "$R" /usr/bin/env --default-signal=INT -i HOME=/root TERM=dumb LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${CA_ENV[@]}" \
+    DREAM_GET_WEIGHTS=false DREAM_HTTP_PORT=$hp DREAM_WORKER_PORT=$wp DREAM_ADMIN_PORT=$ap \
     setsid --wait bash -c 'cd /root/dreamfarm && exec make -j"$(nproc)" run' >"$log" 2>&1 &
   local mpid=$! page="" status="" t0=$SECONDS
   while kill -0 $mpid 2>/dev/null && [ $((SECONDS - t0)) -lt 1800 ]; do
