@@ -110,11 +110,20 @@ kill_in_root() { # $1 root: processes started in it (their root is $1) get SIGKI
   return 0
 }
 umount_all() {
-  local i r
+  local i r m
   for r in "${ROOTS[@]}" ${REUSE:+"$REUSE"}; do kill_in_root "$r"; done
+  # ours in reverse order, then whatever else is mounted below a root (`ip netns add` in a
+  # test mounts run/netns there)
   for ((i=${#MOUNTED[@]}-1; i>=0; i--)); do
     umount "${MOUNTED[i]}" 2>/dev/null || umount -l "${MOUNTED[i]}" 2>/dev/null ||
       echo "fresh-debian: could not unmount ${MOUNTED[i]}" >&2
+  done
+  for r in "${ROOTS[@]}" ${REUSE:+"$REUSE"}; do
+    for i in 1 2 3; do
+      for m in $(findmnt -rn -o TARGET | grep -F "$r" | sort -r); do
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+      done
+    done
   done
   MOUNTED=()
 }
@@ -353,14 +362,14 @@ phase_test() {
     fail "make test: no summary line (rc=$rc; tail $log)"; tail -n 30 "$log" | sed 's/^/   | /'; return
   fi
   [ $rc = 0 ] && result "ok    make test: $line" || fail "make test (rc=$rc): $line; $(grep '^failed:' "$log")"
-  # skipped tests and why: script tests print "   SKIP: why", cmocka ones "SKIP: why" lines
-  local cur="" l
-  while IFS= read -r l; do
-    case $l in
-      "== "*) cur=${l#== };;
-      *SKIP:*) result "skip  $cur: $(sed 's/.*SKIP: *//' <<<"$l" | cut -c1-110)";;
-    esac
-  done <"$log"
+  # skipped tests and why (script tests print "   SKIP: why", cmocka ones a line per case),
+  # one line per test and reason with a count
+  local l
+  while IFS= read -r l; do result "skip  $l"; done < <(
+  awk '/^== / {cur = substr($0, 4); next}
+       /SKIP:/ {r = $0; sub(/.*SKIP: */, "", r); k = cur ": " substr(r, 1, 100)
+                if (!(k in n)) order[++m] = k; n[k]++}
+       END {for (i = 1; i <= m; i++) print order[i] (n[order[i]] > 1 ? "  (x" n[order[i]] ")" : "")}' "$log")
 }
 
 has_phase docker && phase_docker
