@@ -331,7 +331,14 @@ phase_run() {
     if chroot "$R" sh -c 'command -v curl' >/dev/null 2>&1; then
       page=$(in_root "$R" / curl -s --max-time 2 "http://localhost:$hp/" 2>/dev/null)
       if grep -qi '<html' <<<"$page"; then
-        sleep 3; status=$(in_root "$R" / curl -s --max-time 3 "http://localhost:$hp/api/status"); break
+        # then the local worker: up to 60 s for it to connect and show in /api/status
+        local i
+        for i in $(seq 60); do
+          status=$(in_root "$R" / curl -s --max-time 3 "http://localhost:$hp/api/status")
+          grep -q '"workers":[1-9]' <<<"$status" && break
+          sleep 1
+        done
+        break
       fi
     fi
     sleep 2
@@ -343,9 +350,9 @@ phase_run() {
   pkgs_of "$R" >"$LOGS/pkgs.2-run"
   result "info  make run installed: $(installed_by "$log")"
   if grep -qi '<html' <<<"$page"; then
-    result "ok    make run: built without CUDA ($(grep -c 'worker/nocuda' "$log") nocuda objects), page on :$hp after $((SECONDS - t0)) s"
-    if grep -q '"workers"' <<<"$status"; then result "ok    make run: /api/status answers: $(cut -c1-80 <<<"$status")"
-    else fail "make run: /api/status did not answer (got '$(cut -c1-60 <<<"$status")')"; fi
+    result "ok    make run: built without CUDA ($(grep -q -- '-c worker/nocuda/' "$log" && echo worker/nocuda || echo 'NOT worker/nocuda?')), page on :$hp after $((SECONDS - t0)) s"
+    if grep -q '"workers":[1-9]' <<<"$status"; then result "ok    make run: /api/status shows the local worker: $(cut -c1-60 <<<"$status")"
+    else fail "make run: /api/status shows no worker within 60 s (got '$(cut -c1-60 <<<"$status")')"; fi
   else
     fail "make run: no page on http://localhost:$hp/ (tail $log)"; tail -n 25 "$log" | sed 's/^/   | /'
   fi
