@@ -316,7 +316,8 @@ prepare_user_root() {
   pkgs_of "$R" >"$LOGS/pkgs.1-make"
 }
 installed_by() { # $1 log -> the packages install-deps.sh named
-  sed -n 's/^install-deps: installing //p' "$1" | tr '\n' ' '
+  local p; p=$(sed -n 's/^install-deps: installing //p' "$1" | tr '\n' ' ')
+  echo "${p:-nothing (all present)}"
 }
 phase_run() {
   local log=$LOGS/make-run.log hp wp ap
@@ -350,7 +351,7 @@ phase_run() {
   pkgs_of "$R" >"$LOGS/pkgs.2-run"
   result "info  make run installed: $(installed_by "$log")"
   if grep -qi '<html' <<<"$page"; then
-    result "ok    make run: built without CUDA ($(grep -q -- '-c worker/nocuda/' "$log" && echo worker/nocuda || echo 'NOT worker/nocuda?')), page on :$hp after $((SECONDS - t0)) s"
+    result "ok    make run: built without CUDA ($(compgen -G "$R/root/dreamfarm/build/obj/worker/nocuda/*.o" >/dev/null && echo worker/nocuda || echo 'NO worker/nocuda objects?')), page on :$hp after $((SECONDS - t0)) s"
     if grep -q '"workers":[1-9]' <<<"$status"; then result "ok    make run: /api/status shows the local worker: $(cut -c1-60 <<<"$status")"
     else fail "make run: /api/status shows no worker within 60 s (got '$(cut -c1-60 <<<"$status")')"; fi
   else
