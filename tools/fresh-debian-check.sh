@@ -16,7 +16,8 @@
 # tests and why) and exits 0 when every phase passed, 1 otherwise.
 #
 # NOT part of `make test`: needs root, network (Debian mirror; npm for the browser test) and
-# ~25 min on 2 cores. Run it before a release:
+# about 10 min (2 cores, a near mirror: debootstrap ~2, docker ~1, make run ~1, make test ~6;
+# most of it package downloads). Run it before a release:
 #   sudo tools/fresh-debian-check.sh                 all phases, fresh roots
 #   sudo tools/fresh-debian-check.sh --phases run,test --keep
 #   sudo tools/fresh-debian-check.sh --reuse DIR --phases test   rerun in an existing root
@@ -28,6 +29,7 @@
 #   --phases LIST  comma list of docker,run,test (default all three)
 #   --mirror URL   Debian mirror (default: the host's first Debian URI, else deb.debian.org)
 #   --rev REV      commit to check (default HEAD; uncommitted changes are NOT included)
+#   --refresh      debootstrap anew (drop the cached minbase tarball: new point release)
 #   --keep         keep the roots afterwards (default: removed when everything passed)
 #   --test-timeout S  limit for `make test` (default 3600)
 # Chroot limits (documented in docs/farm.md "Fresh Debian 12 check"): the chroot shares the
@@ -45,6 +47,7 @@ PHASES="docker,run,test"
 MIRROR=""
 REV=HEAD
 KEEP=0
+REFRESH=0
 TEST_TIMEOUT=3600
 while [ $# -gt 0 ]; do
   case $1 in
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --mirror) MIRROR=$2; shift 2;;
     --rev) REV=$2; shift 2;;
     --keep) KEEP=1; shift;;
+    --refresh) REFRESH=1; shift;;
     --test-timeout) TEST_TIMEOUT=$2; shift 2;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0;;
     *) die "unknown option '$1' (see --help)";;
@@ -133,6 +137,7 @@ trap 'exit 143' TERM
 
 # ---- pristine minbase root ----------------------------------------------------------------
 TARBALL=$WORK/minbase-bookworm.tar
+[ $REFRESH = 1 ] && rm -f "$TARBALL"
 if [ ! -f "$TARBALL" ] && { has_phase docker || [ -z "$REUSE" ]; }; then
   command -v debootstrap >/dev/null || {
     say "installing debootstrap on the host (a host tool, not a project dependency)"
