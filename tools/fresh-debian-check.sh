@@ -36,6 +36,8 @@
 # host's kernel, network namespace and loaded modules, so tests needing network namespaces
 # or sch_netem behave as on the host; they must SKIP (exit 77), never fail, when absent.
 set -uo pipefail
+{ # the whole script is one block: bash parses it before running, so editing this file while
+  # a check runs (it takes minutes) cannot change what the running check executes
 
 say() { echo "fresh-debian: $*"; }
 die() { echo "fresh-debian: $*" >&2; exit 1; }
@@ -230,7 +232,7 @@ replay_stage() { # $1 Dockerfile, $2 stage index, $3 root, $4 context dir, $5 --
     echo "### $ins" >>"$log"
     case $kw in
       WORKDIR) wd=$rest; mkdir -p "$r$wd";;
-      ENV) envs+=($rest);;
+      ENV) local e; read -ra e <<<"$rest"; envs+=("${e[@]}");;
       COPY)
         local base=$ctx
         [[ $rest == --from=* ]] && { base=$from; rest=${rest#* }; }
@@ -405,3 +407,4 @@ if [ $OK = 1 ]; then
   echo "fresh-debian: PASS (logs: $LOGS)"; exit 0
 fi
 echo "fresh-debian: FAIL (logs: $LOGS; roots kept under $WORK/roots)"; exit 1
+}
