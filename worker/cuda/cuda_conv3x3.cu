@@ -207,8 +207,9 @@ static const __nv_bfloat16 *taps_t_bf16(cuda_ctx_t *c, const float *w, int cin, 
     e.dst = (__nv_bfloat16 *)cuda_alloc_raw(c, n * sizeof(__nv_bfloat16));
     if (!e.dst) return NULL;
     k_taps_transpose_bf16<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(w, cin, cout, e.dst);
-    if (cudaGetLastError() != cudaSuccess) {
-        cuda_fail(c, __FILE__, __LINE__, "launch k_taps_transpose_bf16", "launch failed");
+    cudaError_t le = cudaGetLastError();
+    if (le != cudaSuccess) {
+        cuda_fail(c, __FILE__, __LINE__, "launch k_taps_transpose_bf16", cudaGetErrorString(le));
         cuda_free_raw(c, e.dst, n * sizeof(__nv_bfloat16));
         return NULL;
     }
