@@ -79,11 +79,9 @@ __device__ __forceinline__ void ig_store(__nv_bfloat16 *As, __nv_bfloat16 *Bs, c
     const int tid = threadIdx.x;
     for (int s = 0; s < A_IT; s++) {
         const int idx = tid + s * IG_THREADS, row = idx / (IG_BK / 4), c4 = idx % (IG_BK / 4);
-        __nv_bfloat16 *d = As + row * IG_LDA + 4 * c4;
-        d[0] = __float2bfloat16_rn(ra[s].x);
-        d[1] = __float2bfloat16_rn(ra[s].y);
-        d[2] = __float2bfloat16_rn(ra[s].z);
-        d[3] = __float2bfloat16_rn(ra[s].w);
+        __nv_bfloat162 *d = (__nv_bfloat162 *)(As + row * IG_LDA + 4 * c4);    /* 8-byte aligned */
+        d[0] = __floats2bfloat162_rn(ra[s].x, ra[s].y);
+        d[1] = __floats2bfloat162_rn(ra[s].z, ra[s].w);
     }
     for (int s = 0; s < B_IT; s++) {
         const int idx = tid + s * IG_THREADS, row = idx / (BN / 8), c8 = idx % (BN / 8);
