@@ -3,7 +3,8 @@
  * (built there directly with gcc + nvcc objects; not part of the product build).
  *
  *   dream_gpu_bench --size WxH[,WxH...] [--backend cuda|cpu] [--prec fp32|tf32|bf16[,...]]
- *                   [--steps N] [--warmup N] [--device N] [--seed S] [--no-prior] [--export DIR]
+ *                   [--steps N] [--warmup N] [--device N] [--seed S] [--no-prior] [--phases]
+ *                   [--export DIR]
  * Every size x precision runs in this one process (one backend + engine per precision), so the
  * model is built and uploaded once per precision; one JSON line per configuration.
  *
@@ -16,6 +17,10 @@
  * check dream's numbers: model.json + model.bin (engine layout weights, prior,
  * normalisation, params), image_WxH.bin, and dream's loss and gradient at the
  * initial image (grad_WxH.bin, loss_WxH.json). model.* are written once per DIR.
+ * --phases adds where a step's time goes, from whole-call timings (means over --steps calls):
+ *   "phases":{"fwd_ms":..,"grad_net_ms":..,"grad_ms":..} = dream_engine_scores (image upload +
+ *   forward), dream_engine_grad without the prior (+ backward, gradient download) and with it;
+ *   so prior = grad - grad_net, backward ~ grad_net - fwd (transfers included in both calls).
  */
 #include <errno.h>
 #include <math.h>
@@ -43,7 +48,7 @@ static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * uran
 static int usage(const char *msg) {
     if (msg) fprintf(stderr, "dream_gpu_bench: %s\n", msg);
     fprintf(stderr, "usage: dream_gpu_bench --size WxH[,WxH...] [--backend cuda|cpu] [--prec fp32|tf32|bf16[,...]] "
-                    "[--steps N] [--warmup N] [--device N] [--seed S] [--no-prior] [--export DIR]\n");
+                    "[--steps N] [--warmup N] [--device N] [--seed S] [--no-prior] [--phases] [--export DIR]\n");
     return 2;
 }
 
@@ -116,9 +121,32 @@ static int write_floats(const char *path, const float *v, size_t n) {
 }
 
 /* one configuration: losses + gradient at a seeded image, optional export, timed run */
+/* mean ms of `reps` calls of what (0: scores, 1: grad without prior, 2: grad); < 0 on failure */
+static double phase_ms(dream_engine_t *e, const dream_model_t *m, dream_params_t p, int what, const float *img,
+                       int W, int H, float *grad, int reps) {
+    dream_err_t err = {{0}};
+    dream_losses_t l;
+    int gh = 0, gw = 0;
+    if (dream_model_grid(m, H, W, &gh, &gw, &err) != 0) return -1;
+    float *scores = what == 0 ? malloc((size_t)gh * gw * m->nclasses * sizeof(float)) : NULL;
+    if (what == 0 && !scores) return -1;
+    if (what == 1) p.npools = 0;
+    double t0 = 0;
+    int rc = 0;
+    for (int r = 0; r <= reps && !rc; r++) {                 /* r = 0 warms up */
+        if (r == 1) t0 = dream_now_ms();
+        rc = what == 0 ? dream_engine_scores(e, img, H, W, scores, NULL, NULL, &err)
+                       : dream_engine_grad(e, img, H, W, &p, grad, &l, &err);
+    }
+    double ms = (dream_now_ms() - t0) / reps;
+    free(scores);
+    if (rc) { fprintf(stderr, "phases %dx%d: %s\n", W, H, err.msg); return -1; }
+    return ms;
+}
+
 static int bench_one(dream_engine_t *e, dream_backend_t *be, const dream_model_t *m, const dream_prior_t *prior,
                      dream_params_t p, int W, int H, int steps, int warmup, uint64_t seed,
-                     const char *export_dir) {
+                     const char *export_dir, int phases) {
     dream_err_t err = {{0}};
     size_t n = (size_t)H * W * 3;
     float *img = malloc(n * sizeof *img), *grad = malloc(n * sizeof *grad), *work = malloc(n * sizeof *work);
@@ -159,11 +187,18 @@ static int bench_one(dream_engine_t *e, dream_backend_t *be, const dream_model_t
 #ifdef DREAM_BENCH_CUDA
     peak = dream_cuda_peak_bytes(be);
 #endif
+    char ph[160] = "";
+    if (phases) {
+        double f = phase_ms(e, m, p, 0, img, W, H, grad, steps), gn = phase_ms(e, m, p, 1, img, W, H, grad, steps),
+               g = phase_ms(e, m, p, 2, img, W, H, grad, steps);
+        if (f < 0 || gn < 0 || g < 0) goto out;
+        snprintf(ph, sizeof ph, ",\"phases\":{\"fwd_ms\":%.3f,\"grad_net_ms\":%.3f,\"grad_ms\":%.3f}", f, gn, g);
+    }
     printf("{\"impl\":\"dream\",\"backend\":\"%s\",\"prec\":\"%s\",\"size\":[%d,%d],\"ms_per_step\":%.3f,"
            "\"tflops\":%.3f,\"flops_per_step\":%.6g,\"peak_bytes\":%zu,\"loss\":%.9g,\"loss_net\":%.9g,"
-           "\"loss_prior\":%.9g,\"steps\":%d,\"device\":\"%s\"}\n",
+           "\"loss_prior\":%.9g,\"steps\":%d,\"device\":\"%s\"%s}\n",
            be->name, dream_prec_name(be->prec), W, H, ms, flops / (ms * 1e-3) / 1e12, flops, peak, l0.total,
-           l0.net, l0.prior, steps, be->device);
+           l0.net, l0.prior, steps, be->device, ph);
     fflush(stdout);
     rc = 0;
 out:
@@ -176,12 +211,13 @@ out:
 int main(int argc, char **argv) {
     int sizes[MAXCFG][2], nsizes = 0, nprecs = 0;
     dream_prec_t precs[MAXCFG];
-    int steps = 5, warmup = 1, device = 0, use_prior = 1;
+    int steps = 5, warmup = 1, device = 0, use_prior = 1, phases = 0;
     uint64_t seed = 1234;
     const char *backend = "cuda", *export_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-prior")) { use_prior = 0; continue; }
+        if (!strcmp(a, "--phases")) { phases = 1; continue; }
         if (!v) return usage("missing value");
         i++;
         if (!strcmp(a, "--size") || !strcmp(a, "--prec")) {
@@ -258,7 +294,7 @@ int main(int argc, char **argv) {
         if (!e) { fprintf(stderr, "engine: %s\n", err.msg); return 1; }
         for (int si = 0; si < nsizes; si++)
             if (bench_one(e, be, m, use_prior ? &prior : NULL, p, sizes[si][0], sizes[si][1], steps, warmup,
-                          seed, export_dir) != 0) {
+                          seed, export_dir, phases) != 0) {
                 fprintf(stderr, "FAILED: %dx%d %s\n", sizes[si][0], sizes[si][1], dream_prec_name(precs[pi]));
                 failed = 1;
             }

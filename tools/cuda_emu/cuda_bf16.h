@@ -13,6 +13,13 @@ static inline __nv_bfloat16 __float2bfloat16_rn(float f) {
     r.x = (uint16_t)(u >> 16);
     return r;
 }
+struct __nv_bfloat162 { __nv_bfloat16 x, y; };
+static inline __nv_bfloat162 __floats2bfloat162_rn(float a, float b) {
+    __nv_bfloat162 r;
+    r.x = __float2bfloat16_rn(a);
+    r.y = __float2bfloat16_rn(b);
+    return r;
+}
 static inline float emu_bf16_to_float(__nv_bfloat16 h) {
     uint32_t u = (uint32_t)h.x << 16;
     float f;

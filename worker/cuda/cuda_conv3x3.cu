@@ -79,11 +79,9 @@ __device__ __forceinline__ void ig_store(__nv_bfloat16 *As, __nv_bfloat16 *Bs, c
     const int tid = threadIdx.x;
     for (int s = 0; s < A_IT; s++) {
         const int idx = tid + s * IG_THREADS, row = idx / (IG_BK / 4), c4 = idx % (IG_BK / 4);
-        __nv_bfloat16 *d = As + row * IG_LDA + 4 * c4;
-        d[0] = __float2bfloat16_rn(ra[s].x);
-        d[1] = __float2bfloat16_rn(ra[s].y);
-        d[2] = __float2bfloat16_rn(ra[s].z);
-        d[3] = __float2bfloat16_rn(ra[s].w);
+        __nv_bfloat162 *d = (__nv_bfloat162 *)(As + row * IG_LDA + 4 * c4);    /* 8-byte aligned */
+        d[0] = __floats2bfloat162_rn(ra[s].x, ra[s].y);
+        d[1] = __floats2bfloat162_rn(ra[s].z, ra[s].w);
     }
     for (int s = 0; s < B_IT; s++) {
         const int idx = tid + s * IG_THREADS, row = idx / (BN / 8), c8 = idx % (BN / 8);
@@ -207,8 +205,9 @@ static const __nv_bfloat16 *taps_t_bf16(cuda_ctx_t *c, const float *w, int cin, 
     e.dst = (__nv_bfloat16 *)cuda_alloc_raw(c, n * sizeof(__nv_bfloat16));
     if (!e.dst) return NULL;
     k_taps_transpose_bf16<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(w, cin, cout, e.dst);
-    if (cudaGetLastError() != cudaSuccess) {
-        cuda_fail(c, __FILE__, __LINE__, "launch k_taps_transpose_bf16", "launch failed");
+    cudaError_t le = cudaGetLastError();
+    if (le != cudaSuccess) {
+        cuda_fail(c, __FILE__, __LINE__, "launch k_taps_transpose_bf16", cudaGetErrorString(le));
         cuda_free_raw(c, e.dst, n * sizeof(__nv_bfloat16));
         return NULL;
     }
