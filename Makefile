@@ -144,8 +144,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.c.o $(call obj,$(TEST_SUPPORT)) $(LI
 
 data: data/prior.safetensors
 
+# the sub-makes build in parallel unless the user already chose -j
+PAR = $$(case " $$MAKEFLAGS" in *" -j"*|*" --jobserver"*) ;; *) echo -j$$(nproc 2>/dev/null || echo 2) ;; esac)
+
 run: deps
-	@$(MAKE) --no-print-directory bins
+	@$(MAKE) --no-print-directory $(PAR) bins
 	@tools/run-local.sh
 
 asan:
@@ -154,19 +157,19 @@ build-asan/tests-only: $(TESTS)
 	@true
 
 test: deps-test
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory $(PAR) all
+	@$(MAKE) --no-print-directory $(PAR) asan
 	@tests/run-tests.sh
 
 bench: deps-test
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(PAR) all
 	@bench/run-bench.sh
 
 weights:
 	@tools/get-weights.sh
 
 soak: deps-test
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(PAR) all
 	@tests/run-tests.sh --soak
 
 gpu-check:

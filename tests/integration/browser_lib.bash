@@ -16,8 +16,13 @@ if [ ! -x /usr/bin/chromium ]; then
   [ -x /usr/bin/chromium ] || { echo "SKIP: /usr/bin/chromium missing and could not be installed"; exit 77; }
 fi
 command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node/npm not installed"; exit 77; }
-if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
-  echo "npm install playwright-core into tests/browser/node_modules"
-  (cd "$BROWSER_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error) ||
+# (re)install when missing or when package-lock.json changed since the last install (a stamp
+# holds its checksum), so an old checkout picks up a new pin
+lock_sum=$(cksum <"$BROWSER_DIR/package-lock.json" 2>/dev/null)
+stamp=$BROWSER_DIR/node_modules/.dreamfarm-lock
+if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "npm ci: playwright-core into tests/browser/node_modules (as pinned in package-lock.json)"
+  (cd "$BROWSER_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) ||
     { echo "SKIP: npm install playwright-core failed (no registry access?)"; exit 77; }
+  printf '%s' "$lock_sum" >"$stamp"
 fi

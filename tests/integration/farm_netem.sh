@@ -20,6 +20,8 @@ trap 'farm_cleanup; net_cleanup' EXIT
 ip netns add "$NS" 2>/dev/null || { echo "SKIP: cannot create network namespaces here"; exit 77; }
 ip link add "$HOST_IF" type veth peer name "$NS_IF" 2>/dev/null || { echo "SKIP: cannot create veth pairs here"; exit 77; }
 ip link set "$NS_IF" netns "$NS" || { echo "SKIP: cannot move a veth into a namespace"; exit 77; }
+# `ip netns exec` needs to remount /sys in a private mount namespace (fails in some chroots)
+ip netns exec "$NS" true 2>/dev/null || { echo "SKIP: ip netns exec is not permitted here"; exit 77; }
 ip addr add "$HOST_IP/24" dev "$HOST_IF" && ip link set "$HOST_IF" up || die "host side of veth"
 ip netns exec "$NS" ip addr add "$NS_IP/24" dev "$NS_IF" && ip netns exec "$NS" ip link set "$NS_IF" up &&
   ip netns exec "$NS" ip link set lo up || die "namespace side of veth"

@@ -8,6 +8,7 @@
 # a bound, leaving no process of the group behind.
 source "$(dirname "$0")/farm_lib.bash"   # free_port, ctl, field, wait_for, die, cleanup trap
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+command -v ps >/dev/null || { echo "SKIP: ps (procps) not installed: the stop check needs it"; exit 77; }
 command -v setsid >/dev/null && env --default-signal=INT true 2>/dev/null || { echo "SKIP: setsid or env --default-signal (coreutils >= 9) missing"; exit 77; }
 HPORT=$(free_port)
 while [ "$HPORT" = "$WPORT" ] || [ "$HPORT" = "$APORT" ]; do HPORT=$(free_port); done

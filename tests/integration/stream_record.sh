@@ -32,10 +32,10 @@ PY
     [ "$(head -c 4 "$out" | od -An -tx1 | tr -d ' \n')" = 1a45dfa3 ] || die "WebM lacks the EBML magic"
     grep -qa webm "$out" || die "WebM doctype missing"
     grep -qa V_VP9 "$out" || die "WebM track is not V_VP9"
-    if command -v ffprobe >/dev/null; then
-      n=$(ffprobe -v error -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$out")
-      [ "$n" = "$frames" ] || die "ffprobe counts $n packets, expected $frames"
-    fi
+    # an independent reader (tools/install-deps.sh --test installs ffmpeg) must count every frame
+    command -v ffprobe >/dev/null || die "ffprobe not found (tools/install-deps.sh --test installs ffmpeg)"
+    n=$(ffprobe -v error -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$out")
+    [ "$n" = "$frames" ] || die "ffprobe counts $n packets, expected $frames"
     echo "WebM ok: $(stat -c %s "$out") bytes"
   fi
 done
