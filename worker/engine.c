@@ -11,7 +11,8 @@
  * buffers (the CPU reference runs it as 9 "shifted" GEMMs: with Wp = w+2, output
  * row r = i*Wp + j reads input rows r + kh*Wp + kw, M = h*Wp - 2, no im2col copy;
  * CUDA may use an implicit gemm). Its gradient also applies the ReLU of the layer
- * below when that is a padded conv (the `masked` flag in backward()).
+ * below when that is a padded conv, and a max-pool's gradient the ReLU of the conv
+ * below it, on the pooled side (the `masked` flag in backward()).
  * Other convs (cin = 3, fc6 7x7) use im2col + gemm.
  *
  * Objective (pixels x in 0..255):
@@ -384,7 +385,15 @@ static int backward(dream_engine_t *e, float *dx, dream_err_t *err) {
         float *dout = e->gbuf[cur], *din = e->gbuf[1 - cur];
         const size_t nin = act_floats(G->h, G->w, G->c, G->sp);
         if (L->kind == DREAM_LAYER_POOL) {
+            /* The ReLU of the conv below, applied before the routing on a 4x smaller tensor: each
+             * pooled gradient goes to its window's winner, whose value is the pooled output y, so
+             * masking by y > 0 is that ReLU's mask at every routed position (the rest get 0). */
+            const dream_layer_t *B = l > 0 ? &m->layers[l - 1] : NULL;
+            const int fuse = B && B->kind == DREAM_LAYER_CONV && B->relu;
+            if (fuse)
+                CK(e->op->relu_bwd(e->ctx, dout, e->act[l + 1], act_floats(G->oh, G->ow, G->oc, G->osp)), "relu bwd");
             CK(e->op->maxpool2_bwd(e->ctx, dout, e->pidx[l], G->h, G->w, G->c, din), "maxpool bwd");
+            masked = fuse;
         } else {
             const int cin = L->cin, cout = L->cout, k = L->k;
             if (L->relu && !masked)
