@@ -42,6 +42,7 @@ void __syncthreads();
  * is emulated by the block barrier (kernels call it uniformly) */
 static inline void __syncwarp() { __syncthreads(); }
 float atomicAdd(float *p, float v);
+double atomicAdd(double *p, double v);
 
 const char *cudaGetErrorString(cudaError_t e);
 cudaError_t cudaGetLastError();

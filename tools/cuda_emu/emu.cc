@@ -25,6 +25,13 @@ static cudaError_t g_last = cudaSuccess;
 
 void __syncthreads() { if (g_bar) g_bar->arrive_and_wait(); }
 
+double atomicAdd(double *p, double v) {
+    std::atomic_ref<double> a(*p);
+    double old = a.load();
+    while (!a.compare_exchange_weak(old, old + v)) {}
+    return old;
+}
+
 float atomicAdd(float *p, float v) {
     std::atomic_ref<float> a(*p);
     float old = a.load();

@@ -299,6 +299,49 @@ static int bwd_igemm(cuda_ctx_t *c, const float *dy, int H, int W, int cin, int 
 
 /* ---- choice ----------------------------------------------------------------------------- */
 
+/* an implicit-gemm result must agree with the cuBLAS one this well to be used: both round the
+ * operands to bf16 and accumulate in fp32, so they differ by accumulation order (~1e-6); a
+ * kernel bug gives O(1) */
+#define IG_TRUST 1e-3
+
+/* acc[0] += sum (a - b)^2, acc[1] += sum b^2 over n floats */
+__global__ void k_diff_sums(const float *__restrict__ a, const float *__restrict__ b, size_t n, double *acc) {
+    __shared__ double sd[256], sr[256];
+    double d = 0, r = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        double e = (double)a[i] - b[i];
+        d += e * e;
+        r += (double)b[i] * b[i];
+    }
+    sd[threadIdx.x] = d;
+    sr[threadIdx.x] = r;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            sd[threadIdx.x] += sd[threadIdx.x + s];
+            sr[threadIdx.x] += sr[threadIdx.x + s];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        atomicAdd(&acc[0], sd[0]);
+        atomicAdd(&acc[1], sr[0]);
+    }
+}
+
+/* relative L2 difference of a vs b (device arrays, n floats); NaN on failure or non-finite */
+static double rel_diff(cuda_ctx_t *c, const float *a, const float *b, size_t n) {
+    double h[2] = {0, 0};
+    if (cudaMemsetAsync(c->red, 0, 2 * sizeof(double), c->stream) != cudaSuccess) return NAN;
+    k_diff_sums<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(a, b, n, c->red);
+    if (cudaGetLastError() != cudaSuccess) return NAN;
+    if (cudaMemcpyAsync(h, c->red, sizeof h, cudaMemcpyDeviceToHost, c->stream) != cudaSuccess ||
+        cudaStreamSynchronize(c->stream) != cudaSuccess)
+        return NAN;
+    if (!isfinite(h[0]) || !isfinite(h[1])) return NAN;
+    return h[1] > 0 ? sqrt(h[0] / h[1]) : sqrt(h[0]);
+}
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -353,24 +396,44 @@ static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int ci
         if (t->mclass == mclass && t->cin == cin && t->cout == cout && t->bwd == bwd)
             return run_algo(c, t->algo, bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
     }
-    /* first time for this shape: time each candidate (each leaves a correct output behind) */
+    /* first time for this shape: time each candidate (each leaves a correct output behind),
+     * and check every implicit-gemm result against the cuBLAS one before trusting it */
     const int cand[3] = {CUDA_CONV_GEMM, CUDA_CONV_IG64, CUDA_CONV_IG128};
     const int ncand = N % 128 == 0 ? 3 : 2;
-    double ms[3];
+    const size_t nout = (size_t)(H + 2) * (W + 2) * N;
+    double ms[3], diff[3] = {0, 0, 0};
     int best = 0;
+    float *ref = NULL;
     for (int i = 0; i < ncand; i++) {
         ms[i] = time_algo(c, cand[i], bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
         if (ms[i] < 0) {
             if (!c->err[0]) snprintf(c->err, sizeof c->err, "conv3x3: timing run of %s failed", algo_name(cand[i]));
+            cuda_free_raw(c, ref, nout * sizeof(float));
             return -1;
+        }
+        if (i == 0) {
+            ref = (float *)cuda_alloc_raw(c, nout * sizeof(float));
+            if (!ref) return -1;
+            CUDA_CHECK(c, cudaMemcpyAsync(ref, out, nout * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
+        } else {
+            diff[i] = rel_diff(c, out, ref, nout);
+            if (!(diff[i] <= IG_TRUST)) {                    /* NaN too */
+                dlog_error("cuda", "conv3x3 %s %dx%d %d->%d: %s differs from cuBLAS (rel L2 %.3g > %.0e): the "
+                           "implicit gemm is switched off for this backend (DREAM_CUDA_CONV=gemm behaviour)",
+                           bwd ? "bwd" : "fwd", W, H, cin, cout, algo_name(cand[i]), diff[i], IG_TRUST);
+                c->conv_mode = CUDA_CONV_GEMM;
+                continue;
+            }
         }
         if (ms[i] < ms[best]) best = i;
     }
+    cuda_free_raw(c, ref, nout * sizeof(float));
+    if (c->conv_mode == CUDA_CONV_GEMM) best = 0;
     const int algo = cand[best];
-    char t128[32] = "";
-    if (ncand == 3) snprintf(t128, sizeof t128, ", igemm/128 %.3f ms", ms[2]);
-    dlog_info("cuda", "conv3x3 %s %dx%d %d->%d: 9 gemms %.3f ms, igemm/64 %.3f ms%s: %s", bwd ? "bwd" : "fwd",
-              W, H, cin, cout, ms[0], ms[1], t128, algo_name(algo));
+    char t128[64] = "";
+    if (ncand == 3) snprintf(t128, sizeof t128, ", igemm/128 %.3f ms (rel %.1e)", ms[2], diff[2]);
+    dlog_info("cuda", "conv3x3 %s %dx%d %d->%d: 9 gemms %.3f ms, igemm/64 %.3f ms (rel %.1e)%s: %s",
+              bwd ? "bwd" : "fwd", W, H, cin, cout, ms[0], ms[1], diff[1], t128, algo_name(algo));
     cuda_conv_choice_t t = {mclass, cin, cout, bwd, algo};
     if (c->ntune == CUDA_CONV_TUNE_MAX) {               /* full: forget the oldest */
         memmove(&c->tune[0], &c->tune[1], (CUDA_CONV_TUNE_MAX - 1) * sizeof c->tune[0]);
