@@ -37,6 +37,7 @@ extern dim3 blockDim, gridDim;
 #define __launch_bounds__(...)
 struct float4 { float x, y, z, w; };
 struct uint4 { unsigned x, y, z, w; };
+struct uint2 { unsigned x, y; };
 void __syncthreads();
 /* the block's threads run as real threads only in synchronising kernels; a warp barrier
  * is emulated by the block barrier (kernels call it uniformly) */

@@ -109,7 +109,7 @@ __global__ void k_bias_act(float *y, int rows, int cols, int ld, const float *__
     GS_LOOP(e, n) {
         size_t r = e / (size_t)cols, cc = e % (size_t)cols;
         float v = y[r * (size_t)ld + cc] + b[cc];
-        y[r * (size_t)ld + cc] = (relu && v < 0.f) ? 0.f : v;
+        y[r * (size_t)ld + cc] = relu ? (v > 0.f ? v : 0.f) : v;   /* NaN -> 0, as the CPU ReLU */
     }
 }
 

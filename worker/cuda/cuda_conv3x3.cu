@@ -22,7 +22,8 @@
  * cudnn.benchmark); igemm / gemm force one (igemm falls back to gemm for shapes or
  * precisions it cannot take).
  *
- * Tiles: BM = 128 output rows x BN = 128 or 64 output channels per 256-thread block,
+ * Tiles: BM = 128 output rows x BN = 128 or 64 output channels per 256-thread block (the
+ * 128-wide one capped at 128 registers for 2 blocks per SM),
  * BK = 32; 8 warps of 64x32 (BN 128) or 32x32 (BN 64); two shared-memory stages fed
  * through registers (one __syncthreads per k step). Shared memory <= 45 KiB (static).
  */
@@ -54,7 +55,10 @@ template <int BN>
 __device__ __forceinline__ void ig_load(const ig_args &a, int it, int kchunks, int r0, int n0,
                                         float4 *ra, uint4 *rb) {
     constexpr int A_IT = IG_BM * IG_BK / 4 / IG_THREADS, B_IT = IG_BK * BN / 8 / IG_THREADS;
-    const int t = it / kchunks, kc = (it % kchunks) * IG_BK, tid = threadIdx.x;
+    /* k-chunk outer, tap inner: the 9 taps of one channel chunk read overlapping rows, so they
+     * hit L1/L2 together (kchunks is only used to bound `it`) */
+    const int t = it % 9, kc = (it / 9) * IG_BK, tid = threadIdx.x;
+    (void)kchunks;
     const int kh = a.flip ? 2 - t / 3 : t / 3, kw = a.flip ? 2 - t % 3 : t % 3, off = kh * a.Wp + kw;
     for (int s = 0; s < A_IT; s++) {
         const int idx = tid + s * IG_THREADS, row = idx / (IG_BK / 4), c4 = idx % (IG_BK / 4);
@@ -79,9 +83,11 @@ __device__ __forceinline__ void ig_store(__nv_bfloat16 *As, __nv_bfloat16 *Bs, c
     const int tid = threadIdx.x;
     for (int s = 0; s < A_IT; s++) {
         const int idx = tid + s * IG_THREADS, row = idx / (IG_BK / 4), c4 = idx % (IG_BK / 4);
-        __nv_bfloat162 *d = (__nv_bfloat162 *)(As + row * IG_LDA + 4 * c4);    /* 8-byte aligned */
-        d[0] = __floats2bfloat162_rn(ra[s].x, ra[s].y);
-        d[1] = __floats2bfloat162_rn(ra[s].z, ra[s].w);
+        const __nv_bfloat162 lo = __floats2bfloat162_rn(ra[s].x, ra[s].y), hi = __floats2bfloat162_rn(ra[s].z, ra[s].w);
+        uint2 u;
+        memcpy(&u.x, &lo, 4);
+        memcpy(&u.y, &hi, 4);
+        *(uint2 *)(As + row * IG_LDA + 4 * c4) = u;                             /* 8-byte aligned */
     }
     for (int s = 0; s < B_IT; s++) {
         const int idx = tid + s * IG_THREADS, row = idx / (BN / 8), c8 = idx % (BN / 8);
@@ -147,12 +153,17 @@ __device__ __forceinline__ void ig_body(const ig_args &a) {
                 if (col == 0 || col == a.Wp - 1) {
                     for (int c = 0; c < 8; c++) v[c] = 0.f;
                 } else {
-                    if (a.bias)
-                        for (int c = 0; c < 8; c++) v[c] += a.bias[n + c];
+                    if (a.bias) {                                     /* n % 8 == 0: 32-byte aligned */
+                        const float4 b0 = *(const float4 *)(a.bias + n), b1 = *(const float4 *)(a.bias + n + 4);
+                        v[0] += b0.x; v[1] += b0.y; v[2] += b0.z; v[3] += b0.w;
+                        v[4] += b1.x; v[5] += b1.y; v[6] += b1.z; v[7] += b1.w;
+                    }
                     if (a.relu)
                         for (int c = 0; c < 8; c++) v[c] = v[c] > 0.f ? v[c] : 0.f;
                     if (a.mask) {
-                        const float *mk = a.mask + q * a.N + n;
+                        const float4 m0 = *(const float4 *)(a.mask + q * a.N + n),
+                                     m1 = *(const float4 *)(a.mask + q * a.N + n + 4);
+                        const float mk[8] = {m0.x, m0.y, m0.z, m0.w, m1.x, m1.y, m1.z, m1.w};
                         for (int c = 0; c < 8; c++) if (!(mk[c] > 0.f)) v[c] = 0.f;
                     }
                 }
@@ -168,7 +179,7 @@ __device__ __forceinline__ void ig_body(const ig_args &a) {
     }
 }
 
-__global__ void __launch_bounds__(IG_THREADS) k_conv_igemm_n128(ig_args a) {
+__global__ void __launch_bounds__(IG_THREADS, 2) k_conv_igemm_n128(ig_args a) {
     /* emu: sync */
     ig_body<128>(a);
 }
@@ -218,9 +229,9 @@ static const __nv_bfloat16 *taps_t_bf16(cuda_ctx_t *c, const float *w, int cin, 
 static int aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
 
 /* can the implicit gemm take this conv? (K: input channels of the gemm, N: output) */
-static int igemm_ok(const cuda_ctx_t *c, int K, int N, const void *x, const void *y, const void *mask) {
+static int igemm_ok(const cuda_ctx_t *c, int K, int N, const void *x, const void *y, const void *mask_or_bias) {
     return c->prec == DREAM_PREC_BF16 && K % IG_BK == 0 && N % 64 == 0 && aligned16(x) && aligned16(y) &&
-           (!mask || aligned16(mask));
+           (!mask_or_bias || aligned16(mask_or_bias));
 }
 
 static int launch_igemm(cuda_ctx_t *c, ig_args *a, int bn) {
@@ -261,6 +272,7 @@ static int fwd_igemm(cuda_ctx_t *c, const float *x, int H, int W, int cin, int c
     memset(&a, 0, sizeof a);
     a.w = cuda_const_bf16(c, w, (size_t)9 * cin * cout);
     if (!a.w) return -1;
+    if (((uintptr_t)a.w & 15) != 0) return fwd_gemm(c, x, H, W, cin, cout, w, b, relu, y);   /* uint4 loads */
     a.x = x; a.bias = b; a.mask = NULL; a.y = y;
     a.M = H * Wp - 2; a.K = cin; a.N = cout; a.Wp = Wp; a.relu = relu; a.flip = 0;
     if (launch_igemm(c, &a, bn)) return -1;
@@ -290,6 +302,7 @@ static int bwd_igemm(cuda_ctx_t *c, const float *dy, int H, int W, int cin, int 
     memset(&a, 0, sizeof a);
     a.w = taps_t_bf16(c, w, cin, cout);
     if (!a.w) return -1;
+    if (((uintptr_t)a.w & 15) != 0) return bwd_gemm(c, dy, H, W, cin, cout, w, mask, dx);     /* uint4 loads */
     a.x = dy; a.bias = NULL; a.mask = mask; a.y = dx;
     a.M = H * Wp - 2; a.K = cout; a.N = cin; a.Wp = Wp; a.relu = 0; a.flip = 1;
     if (launch_igemm(c, &a, bn)) return -1;
@@ -327,6 +340,18 @@ __global__ void k_diff_sums(const float *__restrict__ a, const float *__restrict
         atomicAdd(&acc[0], sd[0]);
         atomicAdd(&acc[1], sr[0]);
     }
+}
+
+/* sum of squares of b (device, n floats), or -1 when it is not finite or on failure */
+static double ref_norm(cuda_ctx_t *c, const float *b, size_t n) {
+    double h[2] = {0, 0};
+    if (cudaMemsetAsync(c->red, 0, 2 * sizeof(double), c->stream) != cudaSuccess) return -1;
+    k_diff_sums<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(b, b, n, c->red);
+    if (cudaGetLastError() != cudaSuccess) return -1;
+    if (cudaMemcpyAsync(h, c->red, sizeof h, cudaMemcpyDeviceToHost, c->stream) != cudaSuccess ||
+        cudaStreamSynchronize(c->stream) != cudaSuccess)
+        return -1;
+    return isfinite(h[1]) ? h[1] : -1;
 }
 
 /* relative L2 difference of a vs b (device arrays, n floats); NaN on failure or non-finite */
@@ -368,10 +393,19 @@ static double time_algo(cuda_ctx_t *c, int algo, int bwd, const float *in, int H
                         int cout, const float *w, const float *bm, int relu, float *out) {
     if (run_algo(c, algo, bwd, in, H, W, cin, cout, w, bm, relu, out)) return -1;
     if (cudaStreamSynchronize(c->stream) != cudaSuccess) return -1;
-    double t0 = now_ms();
-    if (run_algo(c, algo, bwd, in, H, W, cin, cout, w, bm, relu, out)) return -1;
-    if (cudaStreamSynchronize(c->stream) != cudaSuccess) return -1;
-    return now_ms() - t0;
+    const size_t in_bytes = (size_t)(H + 2) * (W + 2) * (bwd ? cout : cin) * sizeof(float);
+    double best = -1;
+    for (int r = 0; r < 3; r++) {                      /* the best of 3 (clocks, noise) */
+        /* in real use the layer before has just rewritten the input, so the gemm path pays its
+         * bf16 conversion every time: drop the copy the last run made */
+        cuda_wrote(c, in, in_bytes);
+        double t0 = now_ms();
+        if (run_algo(c, algo, bwd, in, H, W, cin, cout, w, bm, relu, out)) return -1;
+        if (cudaStreamSynchronize(c->stream) != cudaSuccess) return -1;
+        double ms = now_ms() - t0;
+        if (best < 0 || ms < best) best = ms;
+    }
+    return best;
 }
 
 static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int cin, int cout,
@@ -382,7 +416,7 @@ static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int ci
         return -1;
     }
     const int K = bwd ? cout : cin, N = bwd ? cin : cout;
-    if (!igemm_ok(c, K, N, in, out, bwd ? b_or_mask : NULL) || c->conv_mode == CUDA_CONV_GEMM)
+    if (!igemm_ok(c, K, N, in, out, b_or_mask) || c->conv_mode == CUDA_CONV_GEMM)
         return run_algo(c, CUDA_CONV_GEMM, bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
     if (c->conv_mode == CUDA_CONV_IGEMM)
         return run_algo(c, N % 128 == 0 ? CUDA_CONV_IG128 : CUDA_CONV_IG64, bwd, in, H, W, cin, cout, w,
@@ -413,8 +447,20 @@ static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int ci
         }
         if (i == 0) {
             ref = (float *)cuda_alloc_raw(c, nout * sizeof(float));
-            if (!ref) return -1;
-            CUDA_CHECK(c, cudaMemcpyAsync(ref, out, nout * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
+            if (ref && cudaMemcpyAsync(ref, out, nout * sizeof(float), cudaMemcpyDeviceToDevice, c->stream) != cudaSuccess) {
+                cudaGetLastError();
+                cuda_free_raw(c, ref, nout * sizeof(float));
+                ref = NULL;
+            }
+            if (!ref) {                  /* no room to check a candidate: keep the 9 gemms, untuned */
+                c->err[0] = 0;
+                dlog_warn("cuda", "conv3x3 %dx%d %d->%d: no memory for the tuning check; using 9 gemms", W, H, cin, cout);
+                return 0;                /* `out` holds the gemm result */
+            }
+            if (!(ref_norm(c, ref, nout) >= 0)) {   /* NaN / Inf input: nothing to compare, decide later */
+                cuda_free_raw(c, ref, nout * sizeof(float));
+                return 0;
+            }
         } else {
             diff[i] = rel_diff(c, out, ref, nout);
             if (!(diff[i] <= IG_TRUST)) {                    /* NaN too */
