@@ -33,6 +33,34 @@ const dream_arch_t DREAM_ARCH_VGG19 = {
 
 /* ---------------------------------------------------------------- alloc */
 
+/* Fills m's layer table from specs (names, kinds, geometry, nclasses = the last conv's
+ * outputs); with an arena, points each conv's w and b into it, in layer order. */
+static void layers_from_specs(dream_model_t *m, const dream_layer_spec_t *specs, int n, float *arena) {
+    size_t off = 0;
+    m->nlayers = n;
+    for (int i = 0; i < n; i++) {
+        const dream_layer_spec_t *s = &specs[i];
+        dream_layer_t *l = &m->layers[i];
+        l->kind = s->kind;
+        snprintf(l->name, sizeof l->name, "%s", s->name);
+        if (s->kind == DREAM_LAYER_POOL) {
+            l->k = 2;
+            continue;
+        }
+        l->k = s->k;
+        l->pad = s->pad;
+        l->cin = s->cin;
+        l->cout = s->cout;
+        l->relu = s->relu;
+        m->nclasses = s->cout;
+        if (!arena) continue;
+        l->w = arena + off;
+        off += (size_t)s->k * s->k * s->cin * s->cout;
+        l->b = arena + off;
+        off += (size_t)s->cout;
+    }
+}
+
 dream_model_t *dream_model_alloc(const dream_layer_spec_t *specs, int n, dream_err_t *err) {
     if (n < 1 || n > DREAM_MAX_LAYERS) {
         dream_err_set(err, "model: %d layers (must be 1..%d)", n, DREAM_MAX_LAYERS);
@@ -71,28 +99,7 @@ dream_model_t *dream_model_alloc(const dream_layer_spec_t *specs, int n, dream_e
     }
     m->arena = arena;
     m->arena_floats = total;
-    m->nlayers = n;
-    size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        const dream_layer_spec_t *s = &specs[i];
-        dream_layer_t *l = &m->layers[i];
-        l->kind = s->kind;
-        snprintf(l->name, sizeof l->name, "%s", s->name);
-        if (s->kind == DREAM_LAYER_POOL) {
-            l->k = 2;
-            continue;
-        }
-        l->k = s->k;
-        l->pad = s->pad;
-        l->cin = s->cin;
-        l->cout = s->cout;
-        l->relu = s->relu;
-        l->w = arena + off;
-        off += (size_t)s->k * s->k * s->cin * s->cout;
-        l->b = arena + off;
-        off += (size_t)s->cout;
-    }
-    m->nclasses = specs[lastconv].cout;
+    layers_from_specs(m, specs, n, arena);
     snprintf(m->arch, sizeof m->arch, "custom");
     dream_model_set_imagenet_norm(m);
     return m;
@@ -296,18 +303,7 @@ int dream_model_identify(const char *path_or_random, dream_model_id_t *id, dream
         if (n < 0) return -1;
         dream_model_t *m = calloc(1, sizeof *m);
         if (!m) return dream_err_set(err, "model: out of memory");
-        m->nlayers = n;
-        for (int i = 0; i < n; i++) {
-            dream_layer_t *l = &m->layers[i];
-            l->kind = sp[i].kind;
-            l->k = sp[i].kind == DREAM_LAYER_POOL ? 2 : sp[i].k;
-            l->pad = sp[i].pad;
-            l->cin = sp[i].cin;
-            l->cout = sp[i].cout;
-            l->relu = sp[i].relu;
-            snprintf(l->name, sizeof l->name, "%s", sp[i].name);
-            if (sp[i].kind == DREAM_LAYER_CONV) m->nclasses = sp[i].cout;
-        }
+        layers_from_specs(m, sp, n, NULL);
         snprintf(m->arch, sizeof m->arch, "%s", a->name);
         snprintf(m->naming, sizeof m->naming, "random");
         snprintf(m->source, sizeof m->source, "random(seed=%d)", DREAM_RANDOM_SEED);
