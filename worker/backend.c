@@ -1,6 +1,8 @@
 /*
- * backend.c — backend selection ("auto" | "cpu" | "cuda") and precision names.
- * The op tables themselves live in backend_cpu.c and the worker/cuda/ sources.
+ * backend.c — backend selection ("auto" | "cpu" | "cuda") and precision names, and the
+ * 3x3 conv composed from a backend's own gemm and elementwise ops (the CPU op and the
+ * CUDA "gemm" algorithm). The op tables themselves live in backend_cpu.c and the
+ * worker/cuda/ sources.
  */
 #include "backend.h"
 #include <stdlib.h>
@@ -53,4 +55,35 @@ void dream_backend_destroy(dream_backend_t **pbe) {
     if (be->iface && be->iface->destroy) be->iface->destroy(be->ctx);
     free(be);
     *pbe = NULL;
+}
+
+/* 3x3 / pad-1 conv as 9 shifted gemms over the padded buffer: with Wp = W+2, output row
+ * r = i*Wp + j (written at r + Wp + 1) reads input rows r + kh*Wp + kw, so every tap is one
+ * gemm (M = H*Wp - 2 keeps every read in bounds, K = cin, N = cout) with no im2col copy.
+ * Rows with j >= W land on the output's border, which is zeroed afterwards. */
+int dream_conv3x3_fwd_gemms(const dream_backend_i *op, void *ctx, const float *x, int H, int W, int cin,
+                            int cout, const float *w, const float *b, int relu, float *y) {
+    const int Wp = W + 2, M = H * Wp - 2;
+    float *o = y + (size_t)(Wp + 1) * cout;                        // (M, cout) view
+    for (int t = 0; t < 9; t++)
+        if (op->gemm(ctx, 0, 0, M, cout, cin, 1.f, x + (size_t)((t / 3) * Wp + t % 3) * cin, cin,
+                     w + (size_t)t * cin * cout, cout, t ? 1.f : 0.f, o, cout, DREAM_GEMM_B_CONST))
+            return -1;
+    if (op->bias_act(ctx, y, (H + 2) * Wp, cout, cout, b, relu)) return -1;
+    return op->zero_border(ctx, y, H, W, cout);
+}
+
+/* its adjoint: dx rows r + kh*Wp + kw accumulate dy row r times W_t^T */
+int dream_conv3x3_bwd_gemms(const dream_backend_i *op, void *ctx, const float *dy, int H, int W, int cin,
+                            int cout, const float *w, const float *mask, float *dx) {
+    const int Wp = W + 2, M = H * Wp - 2;
+    const size_t n = (size_t)(H + 2) * Wp * cin;
+    const float *d = dy + (size_t)(Wp + 1) * cout;                 // (M, cout) view
+    if (op->zero(ctx, dx, n * sizeof(float))) return -1;
+    for (int t = 0; t < 9; t++)
+        if (op->gemm(ctx, 0, 1, M, cin, cout, 1.f, d, cout, w + (size_t)t * cin * cout, cout, 1.f,
+                     dx + (size_t)((t / 3) * Wp + t % 3) * cin, cin, DREAM_GEMM_B_CONST))
+            return -1;
+    if (mask && op->relu_bwd(ctx, dx, mask, n)) return -1;
+    return op->zero_border(ctx, dx, H, W, cin);
 }

@@ -130,6 +130,14 @@ void dream_backend_destroy(dream_backend_t **be);
 int dream_prec_parse(const char *s, dream_prec_t *out);
 const char *dream_prec_name(dream_prec_t p);
 
+/* conv3x3_fwd / conv3x3_bwd as 9 shifted gemms through op's own gemm, bias_act, zero,
+ * relu_bwd and zero_border (backend.c): the CPU reference op, and the CUDA backend's
+ * cuBLAS algorithm. 0, or -1 (op's last_error says why). */
+int dream_conv3x3_fwd_gemms(const dream_backend_i *op, void *ctx, const float *x, int H, int W, int cin,
+                            int cout, const float *w, const float *b, int relu, float *y);
+int dream_conv3x3_bwd_gemms(const dream_backend_i *op, void *ctx, const float *dy, int H, int W, int cin,
+                            int cout, const float *w, const float *mask, float *dx);
+
 /* backend implementations (constructors fill *be and return 0, or -1 with err) */
 int dream_backend_cpu_init(dream_backend_t *be, int threads, dream_err_t *err);
 

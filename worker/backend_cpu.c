@@ -350,32 +350,17 @@ static int cpu_roll(void *vctx, const float *src, float *dst, int H, int W, int 
     return 0;
 }
 
-/* 3x3 / pad-1 conv as 9 shifted gemms over the padded buffer (see engine.c): output row
- * r = i*Wp + j (Wp = W+2) reads input rows r + kh*Wp + kw; rows with j >= W land on the
- * output's border, which is zeroed afterwards. M = H*Wp - 2 keeps every read in bounds. */
+/* 3x3 / pad-1 conv: the 9 shifted gemms of backend.c over this backend's own ops */
+static const dream_backend_i cpu_iface;
+
 static int cpu_conv3x3_fwd(void *vctx, const float *x, int H, int W, int cin, int cout, const float *w,
                            const float *b, int relu, float *y) {
-    const int Wp = W + 2, M = H * Wp - 2;
-    float *o = y + (size_t)(Wp + 1) * cout;                        // (M, cout) view
-    for (int t = 0; t < 9; t++)
-        cpu_gemm(vctx, 0, 0, M, cout, cin, 1.f, x + (size_t)((t / 3) * Wp + t % 3) * cin, cin,
-                 w + (size_t)t * cin * cout, cout, t ? 1.f : 0.f, o, cout, 0);
-    cpu_bias_act(vctx, y, (H + 2) * Wp, cout, cout, b, relu);
-    return cpu_zero_border(vctx, y, H, W, cout);
+    return dream_conv3x3_fwd_gemms(&cpu_iface, vctx, x, H, W, cin, cout, w, b, relu, y);
 }
 
-/* adjoint: dx rows r + kh*Wp + kw accumulate dy row r times W_t^T */
 static int cpu_conv3x3_bwd(void *vctx, const float *dy, int H, int W, int cin, int cout, const float *w,
                            const float *mask, float *dx) {
-    const int Wp = W + 2, M = H * Wp - 2;
-    const size_t n = (size_t)(H + 2) * Wp * cin;
-    const float *d = dy + (size_t)(Wp + 1) * cout;                 // (M, cout) view
-    memset(dx, 0, n * sizeof(float));
-    for (int t = 0; t < 9; t++)
-        cpu_gemm(vctx, 0, 1, M, cin, cout, 1.f, d, cout, w + (size_t)t * cin * cout, cout, 1.f,
-                 dx + (size_t)((t / 3) * Wp + t % 3) * cin, cin, 0);
-    if (mask) cpu_relu_bwd(vctx, dx, mask, n);
-    return cpu_zero_border(vctx, dx, H, W, cin);
+    return dream_conv3x3_bwd_gemms(&cpu_iface, vctx, dy, H, W, cin, cout, w, mask, dx);
 }
 
 static const dream_backend_i cpu_iface = {

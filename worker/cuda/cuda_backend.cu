@@ -174,7 +174,7 @@ static int cb_sync(void *ctx) {
     return 0;
 }
 
-static const dream_backend_i cuda_iface = {
+extern const dream_backend_i cuda_iface = {
     cb_destroy, cb_last_error,
     cb_alloc, cb_free, cb_upload, cb_download, cb_zero, cb_copy, cb_sync,
     cuda_gemm,

@@ -206,11 +206,7 @@ static const __nv_bfloat16 *taps_t_bf16(cuda_ctx_t *c, const float *w, int cin, 
     for (int i = 0; i < c->ncache; i++)
         if (c->cache[i].kind == CUDA_BF16_TAPS_T && c->cache[i].src == w && c->cache[i].n == n)
             return c->cache[i].dst;
-    if (c->ncache == CUDA_BF16_CACHE_MAX) {
-        cuda_free_raw(c, c->cache[0].dst, c->cache[0].n * sizeof(__nv_bfloat16));
-        memmove(&c->cache[0], &c->cache[1], (CUDA_BF16_CACHE_MAX - 1) * sizeof c->cache[0]);
-        c->ncache--;
-    }
+    cuda_bf16_cache_reserve(c);
     cuda_bf16_entry_t e;
     e.src = w; e.n = n; e.kind = CUDA_BF16_TAPS_T;
     e.dst = (__nv_bfloat16 *)cuda_alloc_raw(c, n * sizeof(__nv_bfloat16));
@@ -255,14 +251,7 @@ static int launch_igemm(cuda_ctx_t *c, ig_args *a, int bn) {
 
 static int fwd_gemm(cuda_ctx_t *c, const float *x, int H, int W, int cin, int cout, const float *w,
                     const float *b, int relu, float *y) {
-    const int Wp = W + 2, M = H * Wp - 2;
-    float *o = y + (size_t)(Wp + 1) * cout;
-    for (int t = 0; t < 9; t++)
-        if (cuda_gemm(c, 0, 0, M, cout, cin, 1.f, x + (size_t)((t / 3) * Wp + t % 3) * cin, cin,
-                      w + (size_t)t * cin * cout, cout, t ? 1.f : 0.f, o, cout, DREAM_GEMM_B_CONST))
-            return -1;
-    if (cuda_bias_act(c, y, (H + 2) * Wp, cout, cout, b, relu)) return -1;
-    return cuda_zero_border(c, y, H, W, cout);
+    return dream_conv3x3_fwd_gemms(&cuda_iface, c, x, H, W, cin, cout, w, b, relu, y);
 }
 
 static int fwd_igemm(cuda_ctx_t *c, const float *x, int H, int W, int cin, int cout, const float *w,
@@ -282,17 +271,7 @@ static int fwd_igemm(cuda_ctx_t *c, const float *x, int H, int W, int cin, int c
 
 static int bwd_gemm(cuda_ctx_t *c, const float *dy, int H, int W, int cin, int cout, const float *w,
                     const float *mask, float *dx) {
-    const int Wp = W + 2, M = H * Wp - 2;
-    const size_t n = (size_t)(H + 2) * Wp * cin;
-    const float *d = dy + (size_t)(Wp + 1) * cout;
-    cuda_bf16_cache_invalidate(c, dx, n * sizeof(float));
-    CUDA_CHECK(c, cudaMemsetAsync(dx, 0, n * sizeof(float), c->stream));
-    for (int t = 0; t < 9; t++)
-        if (cuda_gemm(c, 0, 1, M, cin, cout, 1.f, d, cout, w + (size_t)t * cin * cout, cout, 1.f,
-                      dx + (size_t)((t / 3) * Wp + t % 3) * cin, cin, DREAM_GEMM_B_CONST))
-            return -1;
-    if (mask && cuda_relu_bwd(c, dx, mask, n)) return -1;
-    return cuda_zero_border(c, dx, H, W, cin);
+    return dream_conv3x3_bwd_gemms(&cuda_iface, c, dy, H, W, cin, cout, w, mask, dx);
 }
 
 static int bwd_igemm(cuda_ctx_t *c, const float *dy, int H, int W, int cin, int cout, const float *w,
@@ -342,28 +321,28 @@ __global__ void k_diff_sums(const float *__restrict__ a, const float *__restrict
     }
 }
 
-/* sum of squares of b (device, n floats), or -1 when it is not finite or on failure */
-static double ref_norm(cuda_ctx_t *c, const float *b, size_t n) {
-    double h[2] = {0, 0};
+/* h[0] = sum (a - b)^2, h[1] = sum b^2 over n device floats; 0, or -1 on a CUDA failure */
+static int diff_sums(cuda_ctx_t *c, const float *a, const float *b, size_t n, double h[2]) {
     if (cudaMemsetAsync(c->red, 0, 2 * sizeof(double), c->stream) != cudaSuccess) return -1;
-    k_diff_sums<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(b, b, n, c->red);
+    k_diff_sums<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(a, b, n, c->red);
     if (cudaGetLastError() != cudaSuccess) return -1;
-    if (cudaMemcpyAsync(h, c->red, sizeof h, cudaMemcpyDeviceToHost, c->stream) != cudaSuccess ||
+    if (cudaMemcpyAsync(h, c->red, 2 * sizeof(double), cudaMemcpyDeviceToHost, c->stream) != cudaSuccess ||
         cudaStreamSynchronize(c->stream) != cudaSuccess)
         return -1;
+    return 0;
+}
+
+/* sum of squares of b (device, n floats), or -1 when it is not finite or on failure */
+static double ref_norm(cuda_ctx_t *c, const float *b, size_t n) {
+    double h[2];
+    if (diff_sums(c, b, b, n, h) != 0) return -1;
     return isfinite(h[1]) ? h[1] : -1;
 }
 
 /* relative L2 difference of a vs b (device arrays, n floats); NaN on failure or non-finite */
 static double rel_diff(cuda_ctx_t *c, const float *a, const float *b, size_t n) {
-    double h[2] = {0, 0};
-    if (cudaMemsetAsync(c->red, 0, 2 * sizeof(double), c->stream) != cudaSuccess) return NAN;
-    k_diff_sums<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(a, b, n, c->red);
-    if (cudaGetLastError() != cudaSuccess) return NAN;
-    if (cudaMemcpyAsync(h, c->red, sizeof h, cudaMemcpyDeviceToHost, c->stream) != cudaSuccess ||
-        cudaStreamSynchronize(c->stream) != cudaSuccess)
-        return NAN;
-    if (!isfinite(h[0]) || !isfinite(h[1])) return NAN;
+    double h[2];
+    if (diff_sums(c, a, b, n, h) != 0 || !isfinite(h[0]) || !isfinite(h[1])) return NAN;
     return h[1] > 0 ? sqrt(h[0] / h[1]) : sqrt(h[0]);
 }
 

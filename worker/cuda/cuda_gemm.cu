@@ -61,6 +61,13 @@ void cuda_bf16_cache_invalidate(cuda_ctx_t *c, const void *p, size_t bytes) {
     }
 }
 
+void cuda_bf16_cache_reserve(cuda_ctx_t *c) {
+    if (c->ncache < CUDA_BF16_CACHE_MAX) return;
+    cuda_free_raw(c, c->cache[0].dst, c->cache[0].n * sizeof(__nv_bfloat16));   /* the oldest */
+    memmove(&c->cache[0], &c->cache[1], (CUDA_BF16_CACHE_MAX - 1) * sizeof c->cache[0]);
+    c->ncache--;
+}
+
 void cuda_bf16_cache_clear(cuda_ctx_t *c) {
     for (int i = 0; i < c->ncache; i++)
         cuda_free_raw(c, c->cache[i].dst, c->cache[i].n * sizeof(__nv_bfloat16));
@@ -88,11 +95,7 @@ const __nv_bfloat16 *cuda_const_bf16(cuda_ctx_t *c, const float *p, size_t span)
         cuda_bf16_entry_t *e = &c->cache[i];
         if (e->kind == CUDA_BF16_FLAT && p >= e->src && p + span <= e->src + e->n) return e->dst + (p - e->src);
     }
-    if (c->ncache == CUDA_BF16_CACHE_MAX) {         /* evict the oldest */
-        cuda_free_raw(c, c->cache[0].dst, c->cache[0].n * sizeof(__nv_bfloat16));
-        memmove(&c->cache[0], &c->cache[1], (CUDA_BF16_CACHE_MAX - 1) * sizeof c->cache[0]);
-        c->ncache--;
-    }
+    cuda_bf16_cache_reserve(c);
     cuda_bf16_entry_t e;
     e.kind = CUDA_BF16_FLAT;
     region_of(c, p, span, 1, &e.src, &e.n);

@@ -99,8 +99,13 @@ static inline void cuda_wrote(cuda_ctx_t *c, const void *p, size_t bytes) {
 /* drops cached bf16 copies whose source overlaps [p, p+bytes) (and the mirror) */
 void cuda_bf16_cache_invalidate(cuda_ctx_t *c, const void *p, size_t bytes);
 void cuda_bf16_cache_clear(cuda_ctx_t *c);
+/* frees a slot for one more cached copy (evicts the oldest when the cache is full) */
+void cuda_bf16_cache_reserve(cuda_ctx_t *c);
 /* cached bf16 copy of a constant fp32 view [p, p + span) (its whole allocation is converted) */
 const __nv_bfloat16 *cuda_const_bf16(cuda_ctx_t *c, const float *p, size_t span);
+
+/* the backend's op table (cuda_backend.cu) */
+extern const dream_backend_i cuda_iface;
 
 /* ops (signatures as in dream_backend_i; ctx is a cuda_ctx_t) */
 int cuda_gemm(void *ctx, int transA, int transB, int M, int N, int K, float alpha,
