@@ -2,7 +2,7 @@
  * cuda_conv3x3.cu — the fused 3x3 / pad-1 convolution of the VGG body, forward and
  * input gradient (backend.h: conv3x3_fwd / conv3x3_bwd), in two algorithms:
  *
- *   gemm   the 9 shifted cuBLAS gemms of engine.c (one per tap, accumulating into an
+ *   gemm   the 9 shifted cuBLAS gemms of backend.c (one per tap, accumulating into an
  *          fp32 output with beta = 1), then bias + ReLU (fwd) or the ReLU mask (bwd) and
  *          the border as separate kernels. Works in every precision.
  *   igemm  (bf16 only) one tensor-core kernel per conv: an implicit gemm that keeps the
