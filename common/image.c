@@ -80,20 +80,15 @@ void dream_image_destroy(dream_image_t **im) {
     *im = NULL;
 }
 
-static inline uint8_t to_u8(float v) {
-    if (!(v > 0.0f)) return 0;            /* also NaN */
-    if (v >= 255.0f) return 255;
-    return (uint8_t)(v + 0.5f);
-}
 
 void dream_image_to_rgb8(const dream_image_t *im, uint8_t *rgb) {
     size_t n = (size_t)im->w * im->h;
     const float *p = im->px;
     for (size_t i = 0; i < n; i++, p += im->c, rgb += 3) {
         if (im->c >= 3) {
-            rgb[0] = to_u8(p[0]); rgb[1] = to_u8(p[1]); rgb[2] = to_u8(p[2]);
+            rgb[0] = dream_u8_from_float(p[0]); rgb[1] = dream_u8_from_float(p[1]); rgb[2] = dream_u8_from_float(p[2]);
         } else {
-            rgb[0] = rgb[1] = rgb[2] = to_u8(p[0]);
+            rgb[0] = rgb[1] = rgb[2] = dream_u8_from_float(p[0]);
         }
     }
 }
@@ -439,7 +434,7 @@ static uint8_t *image_to_u8(const dream_image_t *im, int *out_ch) {
     if (ch == 3) {
         dream_image_to_rgb8(im, buf);
     } else {
-        for (size_t i = 0; i < (size_t)im->w * im->h; i++) buf[i] = to_u8(im->px[i]);
+        for (size_t i = 0; i < (size_t)im->w * im->h; i++) buf[i] = dream_u8_from_float(im->px[i]);
     }
     *out_ch = ch;
     return buf;

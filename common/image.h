@@ -35,6 +35,12 @@ int dream_image_encode_jpeg(const dream_image_t *im, int quality, uint8_t **out,
 
 /* float <-> 8-bit RGB (h, w, 3) */
 void dream_image_to_rgb8(const dream_image_t *im, uint8_t *rgb);
+/* the 8-bit rounding dream_image_to_rgb8 uses: clip to 0..255 (NaN -> 0), round half up */
+static inline uint8_t dream_u8_from_float(float v) {
+    if (!(v > 0.0f)) return 0;
+    if (v >= 255.0f) return 255;
+    return (uint8_t)(v + 0.5f);
+}
 void dream_image_from_rgb8(dream_image_t *im, const uint8_t *rgb);
 
 typedef enum { DREAM_INTERP_BILINEAR = 0, DREAM_INTERP_BICUBIC = 1 } dream_interp_t;
@@ -50,6 +56,13 @@ int dream_warp(const dream_image_t *src, dream_image_t *dst, double zoom, double
  * (inside the pixel footprint [-0.5, w-0.5] x [-0.5, h-0.5]); covered may be NULL. */
 int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
                     double angle_deg, dream_interp_t interp, dream_err_t *err);
+
+/* out (rh, rw, 3) = the rect (rx, ry, rw, rh) of dream_warp(src, zoom, angle_deg, bilinear)
+ * through dream_image_to_rgb8, computed for that rect only (one thread; the coordinator warps
+ * tiles in parallel before it warps the whole canvas). src must be 3-channel; -1 with a
+ * message for a bad rect, zoom or angle. */
+int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, int rx, int ry, int rw,
+                         int rh, uint8_t *out, dream_err_t *err);
 
 /* The seed's keyframe interpolation. `next` was made from `prev` warped by (zoom, angle).
  * For t in [0, 1]: warp prev forward by (zoom^t, t*angle) and next backward by

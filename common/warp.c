@@ -153,25 +153,32 @@ static int check_pair(const dream_image_t *src, const dream_image_t *dst, const 
     return 0;
 }
 
-int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
-                    double angle_deg, dream_interp_t interp, dream_err_t *err) {
-    if (check_pair(src, dst, "dream_warp", err) < 0) return -1;
+/* Checks zoom and angle and sets the geometry of the header's formula for src: the centre
+ * (cx, cy) and a = cos/zoom, b = sin/zoom. 0, or -1 with "<what>: invalid ..." in err. */
+static int warp_geometry(const dream_image_t *src, double zoom, double angle_deg, const char *what,
+                         double *cx, double *cy, double *a, double *b, dream_err_t *err) {
     if (!isfinite(zoom) || zoom <= 1e-6 || zoom > 1e6)
-        return dream_err_set(err, "dream_warp: invalid zoom %g", zoom);
-    if (!isfinite(angle_deg)) return dream_err_set(err, "dream_warp: invalid angle %g", angle_deg);
-    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
-        return dream_err_set(err, "dream_warp: unknown interpolation %d", (int)interp);
-
+        return dream_err_set(err, "%s: invalid zoom %g", what, zoom);
+    if (!isfinite(angle_deg)) return dream_err_set(err, "%s: invalid angle %g", what, angle_deg);
     double rad = fmod(angle_deg, 360.0) * (M_PI / 180.0);
     double cs = cos(rad), sn = sin(rad);
     /* exact quarter turns keep the pixel grid exact */
     if (fabs(cs) < 1e-12) cs = 0.0;
     if (fabs(sn) < 1e-12) sn = 0.0;
-    warp_job_t job = {
-        .src = src, .dst = dst, .covered = covered,
-        .cx = (src->w - 1) * 0.5, .cy = (src->h - 1) * 0.5,
-        .a = cs / zoom, .b = sn / zoom, .interp = interp, .y0 = 0, .y1 = src->h,
-    };
+    *cx = (src->w - 1) * 0.5;
+    *cy = (src->h - 1) * 0.5;
+    *a = cs / zoom;
+    *b = sn / zoom;
+    return 0;
+}
+
+int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
+                    double angle_deg, dream_interp_t interp, dream_err_t *err) {
+    if (check_pair(src, dst, "dream_warp", err) < 0) return -1;
+    warp_job_t job = {.src = src, .dst = dst, .covered = covered, .interp = interp, .y0 = 0, .y1 = src->h};
+    if (warp_geometry(src, zoom, angle_deg, "dream_warp", &job.cx, &job.cy, &job.a, &job.b, err) < 0) return -1;
+    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
+        return dream_err_set(err, "dream_warp: unknown interpolation %d", (int)interp);
     if ((size_t)src->w * src->h >= THREAD_MIN_PIXELS && src->h >= 2) {
         warp_job_t top = job, bottom = job;
         top.y1 = bottom.y0 = src->h / 2;
@@ -189,6 +196,29 @@ int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *cover
 int dream_warp(const dream_image_t *src, dream_image_t *dst, double zoom, double angle_deg,
                dream_interp_t interp, dream_err_t *err) {
     return dream_warp_mask(src, dst, NULL, zoom, angle_deg, interp, err);
+}
+
+int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, int rx, int ry, int rw,
+                         int rh, uint8_t *out, dream_err_t *err) {
+    if (!src || !src->px || src->c != 3 || !out) return dream_err_set(err, "warp rect: need a 3-channel image");
+    if (rw <= 0 || rh <= 0 || rx < 0 || ry < 0 || rx + rw > src->w || ry + rh > src->h)
+        return dream_err_set(err, "warp rect: %dx%d+%d+%d outside %dx%d", rw, rh, rx, ry, src->w, src->h);
+    double cx, cy, a, b;
+    if (warp_geometry(src, zoom, angle_deg, "warp rect", &cx, &cy, &a, &b, err) < 0) return -1;
+    const int W = src->w, H = src->h;
+    for (int j = 0; j < rh; j++) {
+        const double dy = ry + j - cy;
+        uint8_t *o = out + (size_t)j * rw * 3;
+        for (int i = 0; i < rw; i++, o += 3) {
+            const double dx = rx + i - cx;
+            float v[3];
+            sample_bilinear(src->px, W, H, 3, cx + a * dx - b * dy, cy + b * dx + a * dy, v);
+            o[0] = dream_u8_from_float(v[0]);
+            o[1] = dream_u8_from_float(v[1]);
+            o[2] = dream_u8_from_float(v[2]);
+        }
+    }
+    return 0;
 }
 
 int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,

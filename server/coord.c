@@ -13,7 +13,6 @@
 #include <zmq.h>
 #include "blend.h"
 #include "classes.h"
-#include "coord_warp.h"
 #include "engine.h"
 #include "frameclock.h"
 #include "model.h"
@@ -590,7 +589,7 @@ static int kf_start(coord_t *c) {
             const tile_rect_t *r = &c->plan.tiles[k / 2].r;
             int y0 = k % 2 ? r->h / 2 : 0, y1 = k % 2 ? r->h : r->h / 2;
             if (y1 > y0)
-                bad |= coord_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, r->x, r->y + y0, r->w, y1 - y0,
+                bad |= dream_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, r->x, r->y + y0, r->w, y1 - y0,
                                             c->tile_px[k / 2] + (size_t)y0 * r->w * 3, NULL) != 0;
         }
     }

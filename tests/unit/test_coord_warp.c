@@ -1,5 +1,6 @@
 /*
- * test_coord_warp.c — the coordinator's per-tile warp into 8-bit RGB equals a cut
+ * test_coord_warp.c — the coordinator's per-tile warp into 8-bit RGB
+ * (dream_warp_rect_rgb8, common/warp.c) equals a cut
  * from the whole-canvas dream_warp + dream_image_to_rgb8 (so handing tiles out
  * before warping the whole canvas changes no pixel), and bad input is refused.
  */
@@ -10,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "coord_warp.h"
 #include "image.h"
 
 static void fill(dream_image_t *im) {
@@ -31,7 +31,7 @@ static void check(int W, int H, double zoom, double angle, int rx, int ry, int r
     assert_non_null(full);
     assert_non_null(tile);
     dream_image_to_rgb8(dst, full);
-    assert_int_equal(coord_warp_rect_rgb8(src, zoom, angle, rx, ry, rw, rh, tile, NULL), 0);
+    assert_int_equal(dream_warp_rect_rgb8(src, zoom, angle, rx, ry, rw, rh, tile, NULL), 0);
     for (int y = 0; y < rh; y++)
         assert_memory_equal(tile + (size_t)y * rw * 3, full + ((size_t)(ry + y) * W + rx) * 3, (size_t)rw * 3);
     free(full);
@@ -54,11 +54,11 @@ static void test_bad_input(void **s) {
     assert_non_null(src);
     uint8_t out[64 * 64 * 3];
     dream_err_t err = {{0}};
-    assert_int_equal(coord_warp_rect_rgb8(src, 1.0, 0, 10, 10, 60, 10, out, &err), -1);
+    assert_int_equal(dream_warp_rect_rgb8(src, 1.0, 0, 10, 10, 60, 10, out, &err), -1);
     assert_non_null(strstr(err.msg, "outside"));
-    assert_int_equal(coord_warp_rect_rgb8(src, 0.0, 0, 0, 0, 8, 8, out, &err), -1);
+    assert_int_equal(dream_warp_rect_rgb8(src, 0.0, 0, 0, 0, 8, 8, out, &err), -1);
     assert_non_null(strstr(err.msg, "zoom"));
-    assert_int_equal(coord_warp_rect_rgb8(src, 1.0, 1.0 / 0.0, 0, 0, 8, 8, out, &err), -1);
+    assert_int_equal(dream_warp_rect_rgb8(src, 1.0, 1.0 / 0.0, 0, 0, 8, 8, out, &err), -1);
     assert_non_null(strstr(err.msg, "angle"));
     dream_image_destroy(&src);
 }
