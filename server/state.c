@@ -85,12 +85,17 @@ int dream_state_is_quarantined(dream_state_t *st, const char *name) {
     return yes;
 }
 
-int dream_state_quarantine_count(dream_state_t *st) {
-    sqlite3_stmt *s = prep(st, "SELECT COUNT(*) FROM quarantine");
+/* the single integer a COUNT(*) query returns (0 when it fails) */
+static int64_t count_rows(dream_state_t *st, const char *sql) {
+    sqlite3_stmt *s = prep(st, sql);
     if (!s) return 0;
-    int n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     return n;
+}
+
+int dream_state_quarantine_count(dream_state_t *st) {
+    return (int)count_rows(st, "SELECT COUNT(*) FROM quarantine");
 }
 
 int dream_state_quarantine_list(dream_state_t *st, char *buf, size_t n) {
@@ -131,11 +136,7 @@ int dream_state_request_add(dream_state_t *st, const char *source, const char *t
 }
 
 int64_t dream_state_request_count(dream_state_t *st) {
-    sqlite3_stmt *s = prep(st, "SELECT COUNT(*) FROM requests");
-    if (!s) return 0;
-    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
-    return n;
+    return count_rows(st, "SELECT COUNT(*) FROM requests");
 }
 
 int dream_state_counter_add(dream_state_t *st, const char *key, int64_t delta) {
