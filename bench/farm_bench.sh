@@ -30,7 +30,7 @@ W=${SIZE%x*}; H=${SIZE#*x}
 OUT=bench/out; mkdir -p $OUT
 REPORT=$OUT/farm_bench.txt
 # ports below the ephemeral range, so no outgoing connection holds them
-port() { echo $((10000 + RANDOM % 22000)); }
+. tools/free-port.bash                       # free_port
 single=$(awk -v w=$W -v h=$H -v s=$STEPS -v m=$SIM_MS 'BEGIN{printf "%.4f", 1000 / (w*h/1e6*s*m)}')
 {
 echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run"
@@ -41,7 +41,7 @@ BREAK=$OUT/farm_bench_breakdown.txt
 printf "%-8s %-7s %-7s %-7s %-8s %-7s %-7s %-7s %-7s %-7s %-7s %s\n" workers kf_ms prep send work compute xfer blend finish gap halo vs_halo_bound >$BREAK
 now() { date +%s.%N; }
 for n in $COUNTS; do
-  wp=$(port); ap=$(port)
+  wp=$(free_port); ap=$(free_port)
   log=$OUT/farm_bench_dreamd_$n.log
   ctl() { $BIN/dreamctl --admin tcp://127.0.0.1:$ap "$@" 2>/dev/null; }
   field() { ctl status | awk -F: -v k="$1" '$1==k{print $2; exit}'; }

@@ -200,13 +200,7 @@ clone_into() { # $1 dest dir (host path)
   git clone -q --no-hardlinks "$SRC" "$1" && git -C "$1" checkout -q "$SHA" ||
     die "git clone of $SRC into $1 failed"
 }
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    ss -tanH 2>/dev/null | awk '{print $4}' | grep -q ":$p\$" || { echo "$p"; return; }
-  done
-}
+. "$(dirname "${BASH_SOURCE[0]}")/free-port.bash"     # free_port
 
 RESULT=()   # summary lines
 OK=1

@@ -23,17 +23,8 @@ for b in dreamd dream-worker dreamctl; do
   [ -x "$BIN/$b" ] || { echo "SKIP: $BIN/$b not built (run make)"; exit 77; }
 done
 
-# random free TCP ports below the kernel's ephemeral range (so no outgoing connection holds them)
-EPH_LO=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-[ "$EPH_LO" -gt 12000 ] 2>/dev/null || EPH_LO=32768
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((10000 + RANDOM % (EPH_LO - 10000)))
-    ss -tanH 2>/dev/null | awk '{print $4}' | grep -q ":$p\$" || { echo "$p"; return; }
-  done
-  echo $((10000 + RANDOM % (EPH_LO - 10000)))
-}
+# random free TCP ports below the kernel's ephemeral range
+. "$ROOT/tools/free-port.bash"
 
 WPORT=$(free_port); APORT=$(free_port)
 while [ "$APORT" = "$WPORT" ]; do APORT=$(free_port); done

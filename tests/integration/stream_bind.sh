@@ -6,7 +6,8 @@ cd "$(dirname "$0")/../.."
 DEMO=${DREAM_STREAM_DEMO:-build/bin/dream-stream-demo}
 [ -x "$DEMO" ] || { echo "SKIP: $DEMO not built"; exit 77; }
 command -v ss >/dev/null || { echo "SKIP: ss (iproute2) missing"; exit 77; }
-port=$((20000 + RANDOM % 10000))
+. tools/free-port.bash
+port=$(free_port)
 "$DEMO" --port $port --bind 127.0.0.1 --duration 6 >/tmp/stream_bind.$$ 2>&1 & pid=$!
 trap 'kill $pid 2>/dev/null; rm -f /tmp/stream_bind.$$' EXIT
 for _ in $(seq 50); do ss -tlnH | grep -q ":$port " && break; sleep 0.1; done
