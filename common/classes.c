@@ -45,9 +45,25 @@ typedef struct {
 struct dream_classes {
     int n;
     class_entry_t cls[DREAM_CLASSES_N];
-    class_key_t *keys;
+    class_key_t *keys;          /* sorted by (key, id); a key shared by classes appears once per class */
     int nkeys;
+    class_key_t *words;         /* single words of the keys, sorted by (word, id), unique pairs */
+    int nwords;
 };
+
+/* Common words that never pick a class on their own ("the", "of", ...): see classes.h. */
+static const char *const k_stopwords[] = {
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "for", "from", "i", "in", "is",
+    "it", "its", "me", "my", "of", "on", "or", "our", "please", "s", "show", "so", "some", "that",
+    "the", "this", "to", "us", "we", "with", "you", "your",
+};
+
+int dream_classes_is_stopword(const char *w) {
+    if (!w) return 0;
+    for (size_t i = 0; i < sizeof k_stopwords / sizeof k_stopwords[0]; i++)
+        if (strcmp(w, k_stopwords[i]) == 0) return 1;
+    return 0;
+}
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -92,10 +108,6 @@ static int key_cmp(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
-static int key_find_cmp(const void *k, const void *e) {
-    return strcmp((const char *)k, ((const class_key_t *)e)->key);
-}
-
 static void classes_free(dream_classes_t *c) {
     if (!c) return;
     for (int i = 0; i < c->n; i++) {
@@ -104,6 +116,8 @@ static void classes_free(dream_classes_t *c) {
     }
     for (int i = 0; i < c->nkeys; i++) free(c->keys[i].key);
     free(c->keys);
+    for (int i = 0; i < c->nwords; i++) free(c->words[i].key);
+    free(c->words);
     free(c);
 }
 
@@ -188,6 +202,56 @@ static int parse_line(dream_classes_t *c, int *cap, const char *line, size_t len
     return 0;
 }
 
+/* The word index: every space-separated word of every key, with its class. */
+static int build_words(dream_classes_t *c) {
+    int cap = 0;
+    for (int k = 0; k < c->nkeys; k++) {
+        const char *p = c->keys[k].key;
+        while (*p) {
+            size_t l = strcspn(p, " ");
+            if (l > 0) {
+                if (c->nwords == cap) {
+                    int ncap = cap ? cap * 2 : 4096;
+                    class_key_t *nw = realloc(c->words, (size_t)ncap * sizeof *nw);
+                    if (!nw) return -1;
+                    c->words = nw;
+                    cap = ncap;
+                }
+                char *w = strndup(p, l);
+                if (!w) return -1;
+                c->words[c->nwords].key = w;
+                c->words[c->nwords].id = c->keys[k].id;
+                c->nwords++;
+            }
+            p += l;
+            while (*p == ' ') p++;
+        }
+    }
+    if (c->nwords == 0) return 0;
+    qsort(c->words, (size_t)c->nwords, sizeof *c->words, key_cmp);
+    int o = 0;
+    for (int i = 0; i < c->nwords; i++) {
+        if (o > 0 && key_cmp(&c->words[o - 1], &c->words[i]) == 0) {
+            free(c->words[i].key);
+            continue;
+        }
+        c->words[o++] = c->words[i];
+    }
+    c->nwords = o;
+    return 0;
+}
+
+/* Index of the first entry of arr (sorted by key) equal to key, or -1. */
+static int first_of(const class_key_t *arr, int n, const char *key) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(arr[mid].key, key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && strcmp(arr[lo].key, key) == 0 ? lo : -1;
+}
+
 static int wnid_ptr_cmp(const void *a, const void *b) {
     return strcmp(((const class_entry_t *const *)a)[0]->wnid, ((const class_entry_t *const *)b)[0]->wnid);
 }
@@ -261,17 +325,21 @@ dream_classes_t *dream_classes_load(const char *path, dream_err_t *err) {
                 goto fail;
             }
     }
-    /* sort keys, keep the lowest id of each duplicate */
+    /* sort keys; drop repeats of the same (key, id); a key shared by classes stays once per class */
     qsort(c->keys, (size_t)c->nkeys, sizeof *c->keys, key_cmp);
     int o = 0;
     for (int i = 0; i < c->nkeys; i++) {
-        if (o > 0 && strcmp(c->keys[o - 1].key, c->keys[i].key) == 0) {
+        if (o > 0 && key_cmp(&c->keys[o - 1], &c->keys[i]) == 0) {
             free(c->keys[i].key);
             continue;
         }
         c->keys[o++] = c->keys[i];
     }
     c->nkeys = o;
+    if (build_words(c) != 0) {
+        dream_err_set(err, "%s: out of memory", path);
+        goto fail;
+    }
     free(data);
     return c;
 fail:
@@ -381,8 +449,8 @@ static int lookup_span(const dream_classes_t *c, const char *s, size_t len, drea
     char key[REQUEST_MAX + 1];
     if (normalise(s, len, key, sizeof key) == 0)
         return dream_err_set(err, "empty class name '%s'", printable(s, len, pb, sizeof pb));
-    const class_key_t *hit = bsearch(key, c->keys, (size_t)c->nkeys, sizeof *c->keys, key_find_cmp);
-    if (hit) return hit->id;
+    int hit = first_of(c->keys, c->nkeys, key);     /* lowest id of a shared name */
+    if (hit >= 0) return c->keys[hit].id;
 
     int sug[SUGGEST_IN_ERROR];
     char tmp[REQUEST_MAX + 1];
@@ -433,4 +501,42 @@ int dream_classes_parse(const dream_classes_t *c, const char *text, int *ids, in
         s = t + 1;
     }
     return n;
+}
+
+int dream_classes_candidates(const dream_classes_t *c, const char *subject, int *ids, int max,
+                             int *by_word) {
+    if (by_word) *by_word = 0;
+    if (!c || !subject || !ids || max <= 0) return 0;
+    size_t len = strnlen(subject, REQUEST_MAX + 1);
+    if (len > REQUEST_MAX) return 0;
+    while (len > 0 && isspace((unsigned char)*subject)) { subject++; len--; }
+    while (len > 0 && isspace((unsigned char)subject[len - 1])) len--;
+    if (len == 0) return 0;
+    int digits = 1;
+    for (size_t i = 0; i < len && digits; i++) digits = isdigit((unsigned char)subject[i]);
+    if (digits) {
+        int id = lookup_span(c, subject, len, NULL);
+        if (id < 0) return 0;
+        ids[0] = id;
+        return 1;
+    }
+    char key[REQUEST_MAX + 1];
+    if (normalise(subject, len, key, sizeof key) == 0) return 0;
+    int n = 0;
+    int k = first_of(c->keys, c->nkeys, key);
+    if (k >= 0) {
+        for (; k < c->nkeys && n < max && strcmp(c->keys[k].key, key) == 0; k++) ids[n++] = c->keys[k].id;
+        return n;
+    }
+    /* single words, in typed order: the first that names any class wins */
+    char *save = NULL;
+    for (char *w = strtok_r(key, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        if (dream_classes_is_stopword(w)) continue;
+        k = first_of(c->words, c->nwords, w);
+        if (k < 0) continue;
+        for (; k < c->nwords && n < max && strcmp(c->words[k].key, w) == 0; k++) ids[n++] = c->words[k].id;
+        if (by_word) *by_word = 1;
+        return n;
+    }
+    return 0;
 }

@@ -5,7 +5,8 @@
  * converted from ../shared/data/imagenet_synsets.txt). Matching is case-insensitive,
  * '-' and '_' count as spaces, runs of spaces collapse: "Tree-Frog" == "tree frog".
  * A number 0..999 is a class id. "volcano + broccoli" names several subjects.
- * A synonym shared by two classes maps to the first (lowest id).
+ * A synonym shared by two classes maps to the first (lowest id) in dream_classes_lookup;
+ * dream_classes_candidates lists them all (and falls back to single words of names).
  */
 #ifndef DREAM_CLASSES_H
 #define DREAM_CLASSES_H
@@ -28,6 +29,17 @@ int dream_classes_lookup(const dream_classes_t *c, const char *word, dream_err_t
 /* "a + b + c" -> up to max ids; returns count, or -1 with err (unknown word, too many, empty). */
 int dream_classes_parse(const dream_classes_t *c, const char *text, int *ids, int max_ids,
                         dream_err_t *err);
+/* Every class one subject names (no '+'), for callers that pick among them (the request queue
+ * picks one at random, as the 2015 stream did): a class id; else every class with that whole
+ * name (a synonym shared by several classes gives them all); else, when the whole text names no
+ * class, the classes having a single word of it as a word of one of their names ("frog" -> the
+ * frog classes), trying the words in typed order and skipping common words (the, a, of, and, ...;
+ * dream_classes_is_stopword); the first word that names any class wins (*by_word = 1).
+ * Fills up to max ids (ascending), returns the count; 0 = nothing matched. */
+int dream_classes_candidates(const dream_classes_t *c, const char *subject, int *ids, int max,
+                             int *by_word);
+/* 1 if w (normalised, lower case) is one of the common words skipped by word matching. */
+int dream_classes_is_stopword(const char *w);
 /* The n closest class ids to word (edit distance over all synonyms); returns count. */
 int dream_classes_suggest(const dream_classes_t *c, const char *word, int *ids, int n);
 

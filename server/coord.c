@@ -76,7 +76,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, queue_max, "queue-max", STREAM_STR(STREAM_DEFAULT_QUEUE_MAX), 1, 10000, "pending viewer requests"),
     CFG_DOUBLE(coord_cfg_t, rate_per_min, "rate-per-min", STREAM_STR(STREAM_DEFAULT_RATE_PER_MIN), 0.01, 1e6, "requests per minute per viewer IP (token bucket)"),
     CFG_INT(coord_cfg_t, rate_burst, "rate-burst", STREAM_STR(STREAM_DEFAULT_RATE_BURST), 1, 10000, "token bucket size per viewer IP"),
-    CFG_BOOL(coord_cfg_t, drift, "drift", "true", "with an empty queue, drift to a random class after a hold"),
+    CFG_BOOL(coord_cfg_t, drift, "drift", "false", "with an empty queue, drift to a random class after a hold (off: the subject stays until the next request, as in 2015)"),
     CFG_STR(coord_cfg_t, ban_file, "ban-file", "", "banned words and IPs: lines 'word X' / 'ip A.B.C.D'"),
     CFG_BOOL(coord_cfg_t, trust_forwarded_for, "trust-forwarded-for", "false", "behind a reverse proxy: rate-limit by X-Forwarded-For"),
     CFG_STR(coord_cfg_t, curve_secret_file, "curve-secret-file", "", "CURVE: coordinator key file (from dreamctl keygen); empty = off"),

@@ -16,9 +16,10 @@
 #define BAN_FILE_MAX (1u << 20)
 
 typedef struct entry {
-    int ids[REQUESTS_MAX_SUBJECTS];
+    int ids[REQUESTS_MAX_SUBJECTS];     /* typed order: ids[0] is the first subject typed */
     int n;
     int votes;
+    char name[REQUESTS_MAX_NAME + 1];   /* who asked first ("" = anonymous / nobody) */
 } entry_t;
 
 typedef struct bucket {
@@ -67,7 +68,7 @@ void requests_config_defaults(requests_config_t *cfg) {
     cfg->queue_max = 50;
     cfg->rate_per_min = 3;
     cfg->rate_burst = 3;
-    cfg->drift = 1;
+    cfg->drift = 0;
     cfg->initial_subject = -1;
 }
 
@@ -206,8 +207,6 @@ void requests_format(const dream_classes_t *c, const int *ids, int n, char *buf,
     }
 }
 
-static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
-
 static int same_entry(const entry_t *a, const int *ids, int n) {
     if (a->n != n) return 0;
     for (int i = 0; i < n; i++) if (a->ids[i] != ids[i]) return 0;
@@ -288,10 +287,34 @@ static int refuse(requests_result_t *r, requests_code_t code, int status, const 
     return -1;
 }
 
+void requests_sanitise_name(const char *in, char *out, size_t n) {
+    size_t k = 0;
+    if (!out || n == 0) return;
+    out[0] = 0;
+    if (!in) return;
+    while (*in == '@' || *in == ' ') in++;
+    size_t cap = n - 1 < REQUESTS_MAX_NAME ? n - 1 : REQUESTS_MAX_NAME;
+    for (size_t i = 0; in[i] && i < 256 && k < cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (isalnum(c) || c == '_' || c == '-' || c == '.' || c == '[' || c == ']' || c == '|' || c == '^')
+            out[k++] = (char)c;
+        else if (c == ' ' && k > 0 && out[k - 1] != '_') out[k++] = '_';
+    }
+    while (k > 0 && out[k - 1] == '_') k--;
+    out[k] = 0;
+}
+
 int requests_submit(requests_t *q, const char *text, const char *ip, requests_result_t *r) {
+    return requests_submit_named(q, text, ip, NULL, r);
+}
+
+int requests_submit_named(requests_t *q, const char *text, const char *ip, const char *name,
+                          requests_result_t *r) {
     requests_result_t dummy;
     if (!r) r = &dummy;
     memset(r, 0, sizeof *r);
+    char clean_name[REQUESTS_MAX_NAME + 1];
+    requests_sanitise_name(name, clean_name, sizeof clean_name);
     r->position = -1;
     if (!text) text = "";
     size_t len = strnlen(text, REQUESTS_MAX_TEXT + 1);
@@ -322,29 +345,43 @@ int requests_submit(requests_t *q, const char *text, const char *ip, requests_re
             refuse(r, REQ_TOO_MANY, 400, "One dream at a time! At most %d subjects joined with '+'.", REQUESTS_MAX_SUBJECTS);
             goto out;
         }
-        char *save = NULL;
+        char *save = NULL, unknown[64] = "";
+        int n_unknown = 0;      /* parts that name nothing: dropped when another part resolves */
         for (char *t = strtok_r(work, "+", &save); t; t = strtok_r(NULL, "+", &save)) {
             while (*t == ' ') t++;
             size_t tl = strlen(t);
             while (tl > 0 && t[tl - 1] == ' ') t[--tl] = 0;
             if (!*t) continue;
-            dream_err_t e = {{0}};
-            int id = dream_classes_lookup(q->classes, t, &e);
-            if (id < 0) {
-                r->n_closest = dream_classes_suggest(q->classes, t, r->closest, 3);
-                char sug[200] = "";
-                requests_format(q->classes, r->closest, r->n_closest, sug, sizeof sug);
-                for (char *s = sug; (s = strstr(s, " + ")) != NULL;) { s[0] = ','; memmove(s + 1, s + 2, strlen(s + 2) + 1); }
-                refuse(r, REQ_UNKNOWN, 400, "The network has never seen '%.60s'. Did you mean: %s?", t, sug);
-                goto out;
+            int cand[64], by_word = 0;
+            int nc = dream_classes_candidates(q->classes, t, cand, 64, &by_word);
+            if (nc < 1) {
+                if (n_unknown++ == 0) snprintf(unknown, sizeof unknown, "%.60s", t);
+                continue;
+            }
+            /* a name (or word) shared by several classes picks one at random; a class already
+             * chosen in this request is avoided when another candidate exists */
+            int id = cand[rng_next(q) % (uint64_t)nc];
+            for (int tries = 0; tries < nc; tries++) {
+                int dup = 0;
+                for (int i = 0; i < r->n; i++) dup |= r->ids[i] == id;
+                if (!dup) break;
+                id = cand[(tries + 1) % nc];
             }
             int dup = 0;
             for (int i = 0; i < r->n; i++) dup |= r->ids[i] == id;
             if (!dup) r->ids[r->n++] = id;
         }
+        if (r->n == 0 && n_unknown > 0) {
+            r->n_closest = dream_classes_suggest(q->classes, unknown, r->closest, 3);
+            char sug[200] = "";
+            requests_format(q->classes, r->closest, r->n_closest, sug, sizeof sug);
+            for (char *s = sug; (s = strstr(s, " + ")) != NULL;) { s[0] = ','; memmove(s + 1, s + 2, strlen(s + 2) + 1); }
+            refuse(r, REQ_UNKNOWN, 400, "The network has never seen '%.60s'. Did you mean: %s?", unknown, sug);
+            goto out;
+        }
         if (r->n == 0) { refuse(r, REQ_EMPTY, 400, "Type a subject, e.g. 'tree frog' or 'volcano + broccoli'."); goto out; }
     }
-    qsort(r->ids, (size_t)r->n, sizeof r->ids[0], cmp_int);
+    /* typed order is kept (no sorting): the first subject is the seed layout's lower half */
     char what[256];
     requests_format(q->classes, r->ids, r->n, what, sizeof what);
 
@@ -369,7 +406,8 @@ int requests_submit(requests_t *q, const char *text, const char *ip, requests_re
         r->position = 0;
         r->votes = q->cur.votes;
         r->merged = r->votes > 1;
-        snprintf(r->message, sizeof r->message, "Already dreaming of %.200s: your vote makes it %d!", what, r->votes);
+        snprintf(r->message, sizeof r->message, "%.200s is already on screen: the network is dreaming of it right now (your vote makes it %d).", what, r->votes);
+        r->already = 1;
         q->version++;
     } else if (where > 0) {
         entry_t *e = &q->queue[where - 1];
@@ -382,6 +420,7 @@ int requests_submit(requests_t *q, const char *text, const char *ip, requests_re
     } else if (!q->cur_requested) {
         entry_t e = {.n = r->n, .votes = 1};
         memcpy(e.ids, r->ids, sizeof e.ids);
+        snprintf(e.name, sizeof e.name, "%s", clean_name);
         set_current(q, &e, 1);
         r->position = 0;
         r->votes = 1;
@@ -392,6 +431,7 @@ int requests_submit(requests_t *q, const char *text, const char *ip, requests_re
         e->n = r->n;
         e->votes = 1;
         memcpy(e->ids, r->ids, sizeof e->ids);
+        snprintf(e->name, sizeof e->name, "%s", clean_name);
         r->position = q->qlen;
         r->votes = 1;
         snprintf(r->message, sizeof r->message, k_accept_later[rng_next(q) % 4], what, r->position);
@@ -430,6 +470,31 @@ int requests_current(requests_t *q, int *ids, int max) {
     pthread_mutex_lock(&q->mu);
     int n = q->cur.n < max ? q->cur.n : max;
     for (int i = 0; i < n; i++) ids[i] = q->cur.ids[i];
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+void requests_label(const dream_classes_t *c, const int *ids, int n, const char *name, char *buf,
+                    size_t len) {
+    if (!buf || len == 0) return;
+    size_t k = 0;
+    buf[0] = 0;
+    if (name && *name) {
+        int w = snprintf(buf, len, "@%s: ", name);
+        k = w < 0 ? 0 : (size_t)w;
+    }
+    for (int i = 0; i < n && k < len; i++) {
+        const char *nm = dream_classes_name(c, ids[i]);
+        int w = snprintf(buf + k, len - k, "%s%s", i ? " & " : "", nm ? nm : "?");
+        if (w < 0) break;
+        k += (size_t)w;
+    }
+}
+
+int requests_current_label(requests_t *q, char *buf, size_t len) {
+    pthread_mutex_lock(&q->mu);
+    requests_label(q->classes, q->cur.ids, q->cur.n, q->cur.name, buf, len);
+    int n = q->cur.n;
     pthread_mutex_unlock(&q->mu);
     return n;
 }
@@ -492,6 +557,10 @@ char *requests_state_json(requests_t *q) {
     double rem = q->cur_start + effective_hold(q) - now(q);
     cJSON_AddNumberToObject(cur, "remaining_s", rem < 0 ? 0 : (double)(long)(rem + 0.5));
     cJSON_AddBoolToObject(cur, "requested", q->cur_requested);
+    if (q->cur.name[0]) cJSON_AddStringToObject(cur, "name", q->cur.name);
+    char label[REQUESTS_MAX_NAME + 300];
+    requests_label(q->classes, q->cur.ids, q->cur.n, q->cur.name, label, sizeof label);
+    cJSON_AddStringToObject(cur, "label", label);
     cJSON_AddItemToObject(root, "current", cur);
     cJSON *arr = cJSON_AddArrayToObject(root, "queue");
     for (int i = 0; i < q->qlen; i++) {

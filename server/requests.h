@@ -2,13 +2,18 @@
  * requests.h — what viewers ask the network to dream of.
  *
  * A request is text like "tree frog" or "volcano + broccoli" (up to 4 subjects joined with
- * '+'), resolved to ImageNet class ids through common/classes.h. The current subject holds
+ * '+'), resolved to ImageNet class ids through common/classes.h, as the 2015 stream did: a
+ * whole class name first, else single words of class names ("frog" -> one of the frog classes);
+ * a name several classes share picks one at random (seeded); parts that name nothing are
+ * dropped when another part resolves. Typed order is kept end to end (ids[0] = the first
+ * subject typed = the lower half of the engine's seed layout). The current subject holds
  * the screen for hold_s seconds (shorter when many requests wait, never below min_hold_s),
- * then the oldest waiting request takes over. With nothing waiting the current subject stays,
- * or (drift = 1) a random class takes over after each hold. A subject nobody asked for
+ * then the oldest waiting request takes over. With nothing waiting the current subject stays
+ * (default), or (drift = 1) a random class takes over after each hold. A subject nobody asked for
  * (drift / initial) gives way at once to the first request.
  *
- * Queue rules: identical requests merge (votes); per-IP token-bucket rate limit; banned words
+ * Queue rules: identical requests (same subjects, same order) merge (votes); a request for
+ * what is on screen is answered as such and not queued; per-IP token-bucket rate limit; banned words
  * and IPs; bounded queue and text length. Every refusal has a clear message; every accepted
  * request gets a playful confirmation. Thread-safe (one internal mutex). The clock is
  * injectable for tests.
@@ -22,6 +27,7 @@
 #define REQUESTS_MAX_SUBJECTS 4
 #define REQUESTS_MAX_TEXT 200
 #define REQUESTS_MAX_CLOSEST 5
+#define REQUESTS_MAX_NAME 24       /* bytes of a requester's name (web form name / IRC nick) */
 
 typedef struct requests_config {
     double hold_s;              /* default 60 */
@@ -29,7 +35,7 @@ typedef struct requests_config {
     int queue_max;              /* default 50 */
     double rate_per_min;        /* default 3 per IP; 0 = no limit */
     int rate_burst;             /* default 3 */
-    int drift;                  /* default 1 */
+    int drift;                  /* default 0 (the 2015 stream: the subject stays until the next request) */
     int initial_subject;        /* -1 = random (default) */
     uint64_t seed;              /* 0 = from the clock */
 } requests_config_t;
@@ -50,6 +56,7 @@ typedef struct requests_result {
     int http_status;            /* 202 accepted, else 400/403/429/503 */
     int position;               /* 0 = on screen now, 1 = next, ... */
     int merged;                 /* joined an identical request (votes > 1) */
+    int already;                /* it was already on screen: answered as such, not queued */
     int votes;
     int ids[REQUESTS_MAX_SUBJECTS];
     int n;
@@ -77,6 +84,19 @@ int requests_load_bans(requests_t *q, const char *path, dream_err_t *err);
 
 /* Submits text from ip (NULL = local). Returns 0 accepted (res->code REQ_OK) or -1 refused. */
 int requests_submit(requests_t *q, const char *text, const char *ip, requests_result_t *res);
+
+/* The same with the requester's name (NULL or "" = anonymous): sanitised with
+ * requests_sanitise_name, kept with the entry and shown in the overlay label. */
+int requests_submit_named(requests_t *q, const char *text, const char *ip, const char *name,
+                          requests_result_t *res);
+/* Keeps [A-Za-z0-9_-.[]|^], spaces become '_', a leading '@' is dropped, at most
+ * REQUESTS_MAX_NAME bytes (and n - 1). */
+void requests_sanitise_name(const char *in, char *out, size_t n);
+/* The overlay text: "@name: term" / "term1 & term2" (no name: just the terms). */
+void requests_label(const dream_classes_t *c, const int *ids, int n, const char *name, char *buf,
+                    size_t len);
+/* The current subject's label (as above), into buf; returns the subject count. */
+int requests_current_label(requests_t *q, char *buf, size_t len);
 
 /* Advances by the clock; returns 1 if the current subject changed. */
 int requests_tick(requests_t *q);

@@ -157,7 +157,7 @@ void stream_config_defaults(stream_config_t *c) {
     c->queue_max = STREAM_DEFAULT_QUEUE_MAX;
     c->rate_per_min = STREAM_DEFAULT_RATE_PER_MIN;
     c->rate_burst = STREAM_DEFAULT_RATE_BURST;
-    c->drift = 1;
+    c->drift = 0;
     c->initial_subject = -1;
 }
 

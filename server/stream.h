@@ -85,7 +85,7 @@ typedef struct stream_config {
     double rate_per_min;        /* per-IP requests per minute (token bucket), default 3 */
     int rate_burst;             /* per-IP bucket size, default 3 */
     int drift;                  /* 1 = with an empty queue, drift to a random class after a
-                                   hold; 0 = keep the current subject (default 1) */
+                                   hold; 0 = keep the current subject (default 0, as in 2015) */
     const char *ban_file;       /* NULL or a file: lines "word X" / "ip A.B.C.D" / "# comment" */
     int initial_subject;        /* class id shown before any request; -1 = random (default) */
     uint64_t seed;              /* random drift seed; 0 = from the clock */

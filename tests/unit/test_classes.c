@@ -107,6 +107,45 @@ static void test_lookup_ids(void **state) {
     assert_int_equal(dream_classes_lookup(C, "-1", &err), -1);   /* not a negative id */
 }
 
+/* whole names first (all classes sharing one), then single words of names, common words skipped */
+static void test_candidates(void **state) {
+    (void)state;
+    int ids[64], by_word = -1;
+    /* whole name: one class */
+    assert_int_equal(dream_classes_candidates(C, "Tree-Frog", ids, 64, &by_word), 1);
+    assert_int_equal(ids[0], lookup("tree frog"));
+    assert_int_equal(by_word, 0);
+    /* a whole name shared by two classes: both (lookup keeps the lowest) */
+    int n = dream_classes_candidates(C, "crane", ids, 64, &by_word);
+    assert_int_equal(n, 2);
+    assert_int_equal(by_word, 0);
+    assert_true(ids[0] < ids[1]);
+    assert_int_equal(lookup("crane"), ids[0]);
+    /* one word of names: every frog class that has "frog" as a word (bullfrog is one word) */
+    n = dream_classes_candidates(C, "frog", ids, 64, &by_word);
+    assert_int_equal(by_word, 1);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], lookup("tree frog"));
+    assert_int_equal(ids[1], lookup("tailed frog"));
+    /* the first word (in typed order) that names a class wins; common words skipped */
+    n = dream_classes_candidates(C, "the big spider of doom", ids, 64, &by_word);
+    assert_true(n >= 5);
+    for (int i = 0; i < n; i++) assert_non_null(strstr(dream_classes_synonyms(C, ids[i]), "spider"));
+    assert_int_equal(dream_classes_candidates(C, "the of and a", ids, 64, &by_word), 0);
+    assert_true(dream_classes_is_stopword("the"));
+    assert_false(dream_classes_is_stopword("frog"));
+    /* ids, bounds, nothing */
+    assert_int_equal(dream_classes_candidates(C, "31", ids, 64, NULL), 1);
+    assert_int_equal(ids[0], 31);
+    assert_int_equal(dream_classes_candidates(C, "1000", ids, 64, NULL), 0);
+    assert_int_equal(dream_classes_candidates(C, "xqzzy", ids, 64, NULL), 0);
+    assert_int_equal(dream_classes_candidates(C, "frog", ids, 1, NULL), 1);   /* max respected */
+    char big[400];
+    memset(big, 'a', sizeof big - 1); big[sizeof big - 1] = 0;
+    assert_int_equal(dream_classes_candidates(C, big, ids, 64, NULL), 0);
+    assert_int_equal(dream_classes_candidates(NULL, "frog", ids, 64, NULL), 0);
+}
+
 static void test_unknown_suggests(void **state) {
     (void)state;
     dream_err_t err = {{0}};
@@ -305,6 +344,7 @@ int main(void) {
         cmocka_unit_test(test_loaded),
         cmocka_unit_test(test_lookup_normalisation),
         cmocka_unit_test(test_lookup_ids),
+        cmocka_unit_test(test_candidates),
         cmocka_unit_test(test_unknown_suggests),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_request_bounds),

@@ -55,11 +55,14 @@ static void test_refusals(void **state) {
     assert_int_equal(r.code, REQ_EMPTY); assert_int_equal(r.http_status, 400);
     assert_int_equal(requests_submit(q, "  +  + ", "1.1.1.1", &r), -1);
     assert_int_equal(r.code, REQ_EMPTY);
-    assert_int_equal(requests_submit(q, "treee frog", "1.1.1.1", &r), -1);
+    assert_int_equal(requests_submit(q, "treee frgo", "1.1.1.1", &r), -1);
     assert_int_equal(r.code, REQ_UNKNOWN);
     assert_true(r.n_closest >= 1);
     assert_int_equal(r.closest[0], id_of(f, "tree frog"));
     assert_non_null(strstr(r.message, "tree frog"));
+    /* only common words: nothing to match */
+    assert_int_equal(requests_submit(q, "the of and", "1.1.1.1", &r), -1);
+    assert_int_equal(r.code, REQ_UNKNOWN);
     assert_int_equal(requests_submit(q, "a+b+c+d+e", "1.1.1.1", &r), -1);
     assert_int_equal(r.code, REQ_TOO_MANY);
     char big[400]; memset(big, 'a', sizeof big - 1); big[sizeof big - 1] = 0;
@@ -100,16 +103,22 @@ static void test_takeover_hold_and_queue(void **state) {
     assert_int_equal(r.position, 1);
     assert_int_equal(r.n, 2);
     assert_non_null(strstr(r.message, "1"));
-    /* identical request (other order, other case) merges */
-    assert_int_equal(requests_submit(q, "BROCCOLI+volcano", "10.0.0.3", &r), 0);
+    /* typed order kept: the first subject typed is ids[0] (the seed layout's lower half) */
+    assert_int_equal(r.ids[0], id_of(f, "volcano"));
+    assert_int_equal(r.ids[1], id_of(f, "broccoli"));
+    /* identical request (other case, other spacing) merges */
+    assert_int_equal(requests_submit(q, "VOLCANO+broccoli", "10.0.0.3", &r), 0);
     assert_int_equal(r.position, 1);
     assert_true(r.merged);
     assert_int_equal(r.votes, 2);
     assert_int_equal(requests_queue_len(q), 1);
-    /* same as current: merges with it */
+    /* same as current: answered as already on screen, not queued */
     assert_int_equal(requests_submit(q, "tree frog", "10.0.0.4", &r), 0);
     assert_int_equal(r.position, 0);
+    assert_true(r.already);
+    assert_non_null(strstr(r.message, "already on screen"));
     assert_int_equal(r.votes, 2);
+    assert_int_equal(requests_queue_len(q), 1);
     /* hold: nothing changes before 60 s */
     g_t += 59.0;
     assert_int_equal(requests_tick(q), 0);
@@ -117,8 +126,18 @@ static void test_takeover_hold_and_queue(void **state) {
     g_t += 1.5;
     assert_int_equal(requests_tick(q), 1);
     assert_int_equal(requests_current(q, ids, 4), 2);
-    int vb[2] = {id_of(f, "volcano"), id_of(f, "broccoli")};
-    assert_true((ids[0] == vb[0] && ids[1] == vb[1]) || (ids[0] == vb[1] && ids[1] == vb[0]));
+    assert_int_equal(ids[0], id_of(f, "volcano"));
+    assert_int_equal(ids[1], id_of(f, "broccoli"));
+    assert_int_equal(requests_queue_len(q), 0);
+    /* the other order is another layout (broccoli below): its own entry, not a vote */
+    assert_int_equal(requests_submit(q, "broccoli + volcano", "10.0.0.5", &r), 0);
+    assert_int_equal(r.position, 1);
+    assert_false(r.merged);
+    assert_int_equal(r.ids[0], id_of(f, "broccoli"));
+    g_t += 61;
+    assert_int_equal(requests_tick(q), 1);
+    assert_int_equal(requests_current(q, ids, 4), 2);
+    assert_int_equal(ids[0], id_of(f, "broccoli"));
     assert_int_equal(requests_queue_len(q), 0);
     /* drift off + empty queue: keeps the subject */
     g_t += 1000;
@@ -130,6 +149,83 @@ static void test_takeover_hold_and_queue(void **state) {
     assert_non_null(strstr(js, "volcano"));
     free(js);
     requests_destroy(&q);
+}
+
+/* the 2015 matching: single words of class names, shared names at random (seeded), names */
+static void test_word_matching_and_names(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 0, 50);
+    requests_result_t r;
+    int frogs[2] = {id_of(f, "tree frog"), id_of(f, "tailed frog")};
+    int seen[2] = {0, 0};
+    for (int i = 0; i < 40; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "10.9.%d.1", i);
+        assert_int_equal(requests_submit(q, i % 2 ? "Frog" : "the frog please", ip, &r), 0);
+        assert_int_equal(r.n, 1);
+        assert_true(r.ids[0] == frogs[0] || r.ids[0] == frogs[1]);
+        seen[r.ids[0] == frogs[1]]++;
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0);      /* both frog classes get picked */
+    /* same seed, same picks: testable */
+    requests_t *a = mkq(f, 60, 0, 50), *b = mkq(f, 60, 0, 50);
+    for (int i = 0; i < 10; i++) {
+        requests_result_t ra, rb;
+        assert_int_equal(requests_submit(a, "spider", NULL, &ra), 0);
+        assert_int_equal(requests_submit(b, "spider", NULL, &rb), 0);
+        assert_int_equal(ra.ids[0], rb.ids[0]);
+        const char *nm = dream_classes_name(f->classes, ra.ids[0]);
+        assert_non_null(strstr(dream_classes_synonyms(f->classes, ra.ids[0]), "spider"));
+        (void)nm;
+    }
+    requests_destroy(&a);
+    requests_destroy(&b);
+    /* a shared whole name ("crane": the bird and the machine) picks either */
+    int seen_crane[1000] = {0}, kinds = 0;
+    for (int i = 0; i < 30; i++) {
+        assert_int_equal(requests_submit(q, "crane", NULL, &r), 0);
+        if (!seen_crane[r.ids[0]]++) kinds++;
+    }
+    assert_int_equal(kinds, 2);
+    /* an unknown part is dropped when another part resolves; typed order kept */
+    assert_int_equal(requests_submit(q, "xqzzy + volcano", NULL, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.ids[0], id_of(f, "volcano"));
+    requests_destroy(&q);
+
+    /* names: sanitised, bounded, shown in the label */
+    q = mkq(f, 60, 0, 50);
+    assert_int_equal(requests_submit_named(q, "volcano", NULL, "@Ann <b>\x1b", &r), 0);
+    char label[128];
+    assert_int_equal(requests_current_label(q, label, sizeof label), 1);
+    assert_string_equal(label, "@Ann_b: volcano");
+    char big[300];
+    memset(big, 'n', sizeof big - 1); big[sizeof big - 1] = 0;
+    char clean[64];
+    requests_sanitise_name(big, clean, sizeof clean);
+    assert_int_equal(strlen(clean), REQUESTS_MAX_NAME);
+    requests_sanitise_name("\x01\x02", clean, sizeof clean);
+    assert_string_equal(clean, "");
+    requests_sanitise_name(NULL, clean, sizeof clean);
+    assert_string_equal(clean, "");
+    g_t += 61;
+    requests_tick(q);
+    assert_int_equal(requests_submit(q, "volcano + broccoli", NULL, &r), 0);
+    assert_int_equal(requests_current_label(q, label, sizeof label), 2);
+    assert_string_equal(label, "volcano & broccoli");
+    char *js = requests_state_json(q);
+    assert_non_null(strstr(js, "\"label\":\"volcano & broccoli\""));
+    free(js);
+    requests_destroy(&q);
+}
+
+/* default config: the 2015 stream (60 s hold, no drift) */
+static void test_defaults_2015(void **state) {
+    (void)state;
+    requests_config_t c;
+    requests_config_defaults(&c);
+    assert_int_equal(c.drift, 0);
+    assert_true(c.hold_s == 60);
 }
 
 static void test_long_queue_shortens_hold(void **state) {
@@ -276,6 +372,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_takeover_hold_and_queue),
+        cmocka_unit_test(test_word_matching_and_names),
+        cmocka_unit_test(test_defaults_2015),
         cmocka_unit_test(test_long_queue_shortens_hold),
         cmocka_unit_test(test_drift),
         cmocka_unit_test(test_rate_limit),
