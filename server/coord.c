@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "coord.h"
+#include "overlay.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -81,6 +82,15 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_BOOL(coord_cfg_t, trust_forwarded_for, "trust-forwarded-for", "false", "behind a reverse proxy: rate-limit by X-Forwarded-For"),
     CFG_STR(coord_cfg_t, curve_secret_file, "curve-secret-file", "", "CURVE: coordinator key file (from dreamctl keygen); empty = off"),
     CFG_STR(coord_cfg_t, curve_allow_file, "curve-allow-file", "", "CURVE: file of allowed worker public keys (z85, one a line)"),
+    CFG_BOOL(coord_cfg_t, burn_in, "burn-in", "true", "burn the subject text (\"@name: term\") into the stream, recording and frames, as in 2015"),
+    CFG_STR(coord_cfg_t, overlay_font, "overlay-font", OVERLAY_DEFAULT_FONT, "TrueType font of the burned-in text (missing = a warning, no burn-in)"),
+    CFG_INT(coord_cfg_t, overlay_px, "overlay-px", STREAM_STR(OVERLAY_DEFAULT_PX), 8, 128, "size of the burned-in text (pixels)"),
+    CFG_STR(coord_cfg_t, irc_server, "irc-server", "", "IRC chat bridge: HOST:PORT (empty = off; port 6697 = TLS)"),
+    CFG_STR(coord_cfg_t, irc_channel, "irc-channel", "", "IRC channel whose messages are requests, e.g. '#dreamfarm'"),
+    CFG_STR(coord_cfg_t, irc_nick, "irc-nick", "dreamfarm", "the bot's IRC nick (a suffix is added when taken)"),
+    CFG_STR(coord_cfg_t, irc_password_file, "irc-password-file", "", "file whose first line is the IRC server password (PASS)"),
+    CFG_BOOL(coord_cfg_t, irc_tls, "irc-tls", "false", "IRC over TLS (always on for port 6697)"),
+    CFG_BOOL(coord_cfg_t, irc_tls_verify, "irc-tls-verify", "true", "check the IRC server's TLS certificate and name"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {

@@ -71,6 +71,17 @@ typedef struct coord_cfg {
     char model_pin[64];         /* the hash every (non-sim) worker must have; "" = the first worker's */
     char model_src[640];        /* where it comes from, e.g. "dreamd --weights random, UNTRAINED random init" */
     int model_untrained;        /* what dreamd knows: 1 = random init (the page shows a banner) */
+    /* text overlay burned into the frames (server/overlay.h) */
+    int burn_in;
+    char overlay_font[512];
+    int overlay_px;
+    /* IRC chat bridge (server/irc.h) */
+    char irc_server[256];
+    char irc_channel[64];
+    char irc_nick[32];
+    char irc_password_file[512];
+    int irc_tls;
+    int irc_tls_verify;
 } coord_cfg_t;
 
 extern const cfg_opt_t coord_cfg_opts[];

@@ -230,3 +230,34 @@ const char *http_status_text(int status) {
     default: return "Unknown";
     }
 }
+
+int http_parse_optional_field(const char *body, size_t len, const char *ct, const char *field,
+                              char *out, size_t outn) {
+    if (!out || outn < 1) return -1;
+    out[0] = 0;
+    if (!body || !field || len > HTTP_BODY_MAX) return 0;
+    char buf[HTTP_BODY_MAX + 1];
+    memcpy(buf, body, len);
+    buf[len] = 0;
+    if (memchr(buf, 0, len)) return 0;
+    if (starts_with_ci(ct, "application/json")) {
+        cJSON *j = cJSON_ParseWithLength(buf, len);
+        const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, field) : NULL;
+        int found = cJSON_IsString(v) && v->valuestring;
+        if (found) snprintf(out, outn, "%s", v->valuestring);     /* cut to outn - 1 bytes */
+        cJSON_Delete(j);
+        return found;
+    }
+    if (ct && *ct && !starts_with_ci(ct, "application/x-www-form-urlencoded")) return 0;
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) continue;
+        *eq = 0;
+        if (http_form_decode(kv, strlen(kv)) < 0 || strcmp(kv, field) != 0) continue;
+        if (http_form_decode(eq + 1, strlen(eq + 1)) < 0) return -1;
+        snprintf(out, outn, "%s", eq + 1);
+        return 1;
+    }
+    return 0;
+}

@@ -25,6 +25,11 @@
 int http_parse_subject(const char *body, size_t len, const char *content_type, char *out,
                        size_t outn, int *status, dream_err_t *err);
 
+/* An optional field (e.g. the form's `name`) of a form or JSON body into out, cut to outn - 1
+ * bytes: 1 found, 0 absent (or another content type), -1 bad %-escape. The caller sanitises. */
+int http_parse_optional_field(const char *body, size_t len, const char *content_type,
+                              const char *field, char *out, size_t outn);
+
 /* In-place percent/plus decoding of a form value; returns decoded length or -1 on a bad escape
  * or an embedded NUL. */
 long http_form_decode(char *s, size_t len);

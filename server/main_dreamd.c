@@ -9,16 +9,46 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <zmq.h>
 #include "classes.h"
 #include "config.h"
 #include "coord.h"
 #include "dlog.h"
+#include "irc.h"
+#include "overlay.h"
+#include "requests.h"
 #include "sinks.h"
 #include "stream.h"
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
+
+/* IRC chat bridge -> the viewers' request queue (same rate limits and bans, keyed by nick).
+ * Accepted requests (and "already on screen") are answered; refusals stay silent so that
+ * ordinary chat is not answered line by line. "!dream X" works as well as plain "X". */
+static void irc_to_requests(void *ud, const char *nick, const char *text, char *reply, size_t n) {
+    stream_t *s = ud;
+    reply[0] = 0;
+    if (!strncasecmp(text, "!dream ", 7)) text += 7;
+    char key[64];
+    snprintf(key, sizeof key, "irc:%.40s", nick);
+    char msg[400];
+    int accepted = 0;
+    if (stream_submit_as(s, text, key, nick, &accepted, msg, sizeof msg) == 0) snprintf(reply, n, "%s", msg);
+}
+
+/* The burned-in text without a live stream: the configured subjects, "a & b". */
+static void fixed_overlay_text(overlay_t *ov, const char *subjects) {
+    dream_err_t err = {{0}};
+    dream_classes_t *cls = dream_classes_load_default(&err);
+    int ids[REQUESTS_MAX_SUBJECTS];
+    int n = cls ? dream_classes_parse(cls, subjects, ids, REQUESTS_MAX_SUBJECTS, &err) : -1;
+    char label[OVERLAY_MAX_TEXT] = "";
+    if (n > 0) requests_label(cls, ids, n, NULL, label, sizeof label);
+    overlay_set_text(ov, label);
+    dream_classes_destroy(&cls);
+}
 
 int main(int argc, char **argv) {
     coord_cfg_t cfg;
@@ -105,10 +135,47 @@ int main(int argc, char **argv) {
                   cfg.http_bind[0] ? cfg.http_bind : "localhost",
                   stream_port(stream), sc.width, sc.height);
     }
+    /* the text overlay, burned in once for all frame sinks (stream, recording, PNG frames) */
+    if (cfg.burn_in) {
+        overlay_t *ov = overlay_new(cfg.overlay_font, cfg.overlay_px, &err);
+        if (!ov) dlog_warn("dreamd", "%s: running without burned-in text (--burn-in off silences this)", err.msg);
+        else {
+            if (stream) overlay_set_source(ov, stream_overlay_label, stream);
+            else fixed_overlay_text(ov, cfg.subjects);
+            dream_sinks_set_overlay(&frames, ov);
+        }
+    }
+    irc_t *irc = NULL;
+    if (cfg.irc_server[0]) {
+        if (!stream) {
+            dlog_error("dreamd", "--irc-server needs the live stream's request queue (--http-port > 0)");
+            dream_sinks_clear(&frames);
+            return 2;
+        }
+        irc_config_t ic;
+        irc_config_defaults(&ic);
+        ic.server = cfg.irc_server;
+        ic.channel = cfg.irc_channel;
+        ic.nick = cfg.irc_nick;
+        ic.password_file = cfg.irc_password_file[0] ? cfg.irc_password_file : NULL;
+        ic.tls = cfg.irc_tls;
+        ic.tls_verify = cfg.irc_tls_verify;
+        ic.handler = irc_to_requests;
+        ic.handler_ud = stream;
+        irc = irc_new(&ic, &err);
+        if (!irc) {
+            dlog_error("dreamd", "%s", err.msg);
+            dream_sinks_clear(&frames);
+            stream_destroy(&stream);
+            return 2;
+        }
+        dlog_info("dreamd", "IRC chat bridge: %s %s as %s", cfg.irc_server, cfg.irc_channel, cfg.irc_nick);
+    }
     void *zctx = zmq_ctx_new();
     coord_t *c = coord_new(&cfg, zctx, &frames, &err);
     if (!c) {
         dlog_error("dreamd", "%s", err.msg);
+        irc_destroy(&irc);
         dream_sinks_clear(&frames);
         stream_destroy(&stream);
         zmq_ctx_term(zctx);
@@ -117,6 +184,7 @@ int main(int argc, char **argv) {
     if (stream) coord_set_stream(c, stream);
     rc = coord_run(c, &g_stop);
     coord_destroy(&c);          /* stops the frame clock: no more frames into the sinks */
+    irc_destroy(&irc);          /* before the stream: its handler submits to the stream's queue */
     dream_sinks_clear(&frames);
     stream_destroy(&stream);
     zmq_ctx_term(zctx);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "overlay.h"
 #include "stream.h"
 
 typedef struct png_sink {
@@ -128,8 +129,33 @@ int dream_sinks_add(dream_sinks_t *ss, dream_sink_t *s, dream_err_t *err) {
     return 0;
 }
 
+void dream_sinks_set_overlay(dream_sinks_t *ss, struct overlay *ov) {
+    if (ss->overlay != ov) overlay_destroy(&ss->overlay);
+    ss->overlay = ov;
+}
+
+/* The frame with the overlay burned in (a copy), or im itself when there is none. */
+static const dream_image_t *burn_in(dream_sinks_t *ss, const dream_image_t *im) {
+    if (!ss->overlay || im->c != 3) return im;
+    if (!ss->burned || ss->burned->w != im->w || ss->burned->h != im->h) {
+        dream_image_destroy(&ss->burned);
+        dream_err_t err = {{0}};
+        ss->burned = dream_image_new(im->w, im->h, 3, &err);
+        if (!ss->burned) {
+            if (ss->errors++ < 10) dlog_warn("sinks", "overlay: %s", err.msg);
+            return im;
+        }
+    }
+    memcpy(ss->burned->px, im->px, (size_t)im->w * im->h * 3 * sizeof(float));
+    dream_err_t err = {{0}};
+    int rc = overlay_burn(ss->overlay, ss->burned, &err);
+    if (rc < 0 && ss->errors++ < 10) dlog_warn("sinks", "overlay: %s", err.msg);
+    return rc == 1 ? ss->burned : im;
+}
+
 int dream_sinks_push(dream_sinks_t *ss, const dream_image_t *im, uint64_t seq) {
     int bad = 0;
+    im = burn_in(ss, im);
     for (int i = 0; i < ss->n; i++) {
         dream_err_t err = {{0}};
         if (ss->s[i]->frame(ss->s[i]->ctx, im, seq, &err) != 0) {
@@ -143,4 +169,6 @@ int dream_sinks_push(dream_sinks_t *ss, const dream_image_t *im, uint64_t seq) {
 void dream_sinks_clear(dream_sinks_t *ss) {
     for (int i = 0; i < ss->n; i++) dream_sink_destroy(&ss->s[i]);
     ss->n = 0;
+    overlay_destroy(&ss->overlay);
+    dream_image_destroy(&ss->burned);
 }

@@ -535,8 +535,10 @@ static int http_handle_request_body(stream_t *s, struct lws *wsi, pss_t *p) {
     }
     char ip[64] = "";
     client_ip(s, wsi, ip, sizeof ip);
+    char name[REQUESTS_MAX_NAME * 4 + 1] = "";   /* optional; sanitised and cut by requests */
+    http_parse_optional_field(p->body ? p->body : "", p->body_len, p->ctype, "name", name, sizeof name);
     requests_result_t r;
-    int rc = requests_submit(s->req, subject, ip[0] ? ip : "unknown", &r);
+    int rc = requests_submit_named(s->req, subject, ip[0] ? ip : "unknown", name, &r);
     pthread_mutex_lock(&s->smu);
     if (rc == 0) s->stats.requests_accepted++;
     else s->stats.requests_refused++;
@@ -1184,6 +1186,32 @@ int stream_request(stream_t *s, const char *text, const char *from_ip, dream_err
     if (rc < 0) return dream_err_set(err, "%s", r.message);
     lws_cancel_service(s->ctx);
     return r.position;
+}
+
+int stream_submit_as(stream_t *s, const char *text, const char *key, const char *name,
+                     int *accepted, char *reply, size_t n) {
+    if (accepted) *accepted = 0;
+    if (reply && n) reply[0] = 0;
+    if (!s) return -1;
+    requests_result_t r;
+    int rc = requests_submit_named(s->req, text, key && *key ? key : "unknown", name, &r);
+    pthread_mutex_lock(&s->smu);
+    if (rc == 0) s->stats.requests_accepted++;
+    else s->stats.requests_refused++;
+    pthread_mutex_unlock(&s->smu);
+    dlog_write(rc == 0 ? DLOG_INFO : DLOG_DEBUG, MOD, "request '%.80s' from %s: %d %s", text ? text : "",
+               key ? key : "?", r.http_status, r.message);
+    if (rc == 0) lws_cancel_service(s->ctx);
+    if (accepted) *accepted = rc == 0 && !r.already;
+    if (reply && n) snprintf(reply, n, "%s", r.message);
+    return rc;
+}
+
+void stream_overlay_label(void *ud, char *buf, size_t n) {
+    stream_t *s = ud;
+    if (!buf || n == 0) return;
+    buf[0] = 0;
+    if (s) requests_current_label(s->req, buf, n);
 }
 
 void stream_get_stats(stream_t *s, stream_stats_t *out) {

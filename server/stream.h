@@ -7,7 +7,8 @@
  *       GET  /                 the web page (web/index.html, app.js, style.css)
  *       GET  /api/status       JSON status (workers, fps, viewers, subjects, ...)
  *       GET  /api/classes      JSON list of the 1000 class names
- *       POST /api/request      field `subject` (form-encoded or JSON) -> 202 / 400 / 413 / 429
+ *       POST /api/request      field `subject` (form-encoded or JSON), optional `name`
+ *                              -> 202 / 400 / 413 / 429
  *       GET  /snapshot.png     the newest frame
  *       ws subprotocol "dreamfarm.v1": binary = 16-byte header + VP9 frame, text = JSON events,
  *   - the viewers' request queue (server/requests.h): which ImageNet class(es) to dream of,
@@ -153,6 +154,16 @@ uint64_t stream_subject_serial(stream_t *s);
  * unknown classes and a full queue are still refused.
  * Returns the queue position (0 = shown now, 1 = next...), or -1 with the refusal in err. */
 int stream_request(stream_t *s, const char *text, const char *from_ip, dream_err_t *err);
+
+/* Submits a request like a viewer from another source (the IRC bridge): the same queue, rate
+ * limits and bans, keyed by `key` (e.g. "irc:nick"; an "ip irc:nick" ban line bans it); name
+ * (sanitised) is shown in the overlay. Writes the playful answer or the refusal into reply.
+ * *accepted = 1 when it was taken (not when it was already on screen). 0 accepted, -1 refused. */
+int stream_submit_as(stream_t *s, const char *text, const char *key, const char *name,
+                     int *accepted, char *reply, size_t n);
+/* The overlay text of the current subject ("@name: term", "term1 & term2"); an
+ * overlay_text_fn (overlay.h) with ud = the stream. */
+void stream_overlay_label(void *ud, char *buf, size_t n);
 
 void stream_get_stats(stream_t *s, stream_stats_t *out);
 
