@@ -367,7 +367,7 @@
       const r = await fetch('/api/request', {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ subject }).toString(),
+        body: new URLSearchParams({ subject, name: (($('name-input') || {}).value || '').trim().slice(0, 24) }).toString(),
       });
       let j = {};
       try { j = await r.json(); } catch (e) { j = { error: 'The server answered ' + r.status }; }
