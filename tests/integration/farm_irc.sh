@@ -55,7 +55,7 @@ wait_for 15 'grep -q registered "$TMP/squatter.log"' "the squatter holding the n
 
 FR="$TMP/frames"
 start_dreamd --size 320x256 --fps 10 --steps 1 --http-port "$HPORT" --http-bind 127.0.0.1 --subjects volcano \
-  --frames-out "$FR" --frames-every 5 \
+  --frames-out "$FR" --frames-every 5 --hold-s 4 --min-hold-s 4 \
   --irc-server "127.0.0.1:$IPORT" --irc-channel '#dreamtest' --irc-nick dreambot
 start_worker s1 --backend sim --sim-ms-per-mpix-step 50
 api() { curl -s --max-time 5 "http://127.0.0.1:$HPORT$1"; }
@@ -135,4 +135,16 @@ white = sum(v > 200 for v in box)
 print("box dark fraction %.2f, white pixels %d" % (dark, white))
 sys.exit(0 if dark > 0.5 and white > 20 else 1)
 EOF
+
+# typed order end to end (web form with a name): "volcano + broccoli" = [volcano, broccoli]
+# (not sorted), volcano on the lower half of the seed layout; it waits for goldfish's hold,
+# then stays (no drift)
+r=$(curl -s --max-time 5 -X POST --data-urlencode 'subject=volcano + broccoli' --data-urlencode 'name=Ann <b>' \
+  "http://127.0.0.1:$HPORT/api/request")
+grep -q '"position":[01]' <<<"$r" || die "web request refused: $r"
+wait_for 15 'api /api/status | grep -q "\"current\":{\"ids\":\[980,937\]"' "current ids [980,937] (typed order)"
+api /api/status | grep -q '"label":"@Ann_b: volcano & broccoli"' || die "label not '@Ann_b: volcano & broccoli': $(api /api/status)"
+wait_for 10 'ctl status | grep -qx "subjects:volcano + broccoli"' "the coordinator's subjects in typed order"
+sleep 5
+api /api/status | grep -q '"current":{"ids":\[980,937\]' || die "the subject did not stay after its hold (drift should be off)"
 echo "PASS"
