@@ -37,7 +37,7 @@ json message < "$TMP/body" | grep -qi 'tree frog' || die "confirmation does not 
 curl -s "$BASE/api/status" | json current.text | grep -qx 'tree frog' || die "current subject is not tree frog"
 [ "$(code -H 'Content-Type: application/json' -d '{"subject":"volcano + broccoli"}' "$BASE/api/request")" = 202 ] || die "JSON request refused: $(cat "$TMP/body")"
 [ "$(json position < "$TMP/body")" = 1 ] || die "volcano+broccoli should be next"
-[ "$(code -d 'subject=broccoli%20%2B%20volcano' "$BASE/api/request")" = 202 ] || die "duplicate refused"
+[ "$(code -d 'subject=VOLCANO%20%2B%20%20broccoli' "$BASE/api/request")" = 202 ] || die "duplicate (same typed order) refused"
 [ "$(json merged < "$TMP/body")" = True ] || die "duplicate not merged: $(cat "$TMP/body")"
 [ "$(code -d 'subject=treee+frgo' "$BASE/api/request")" = 400 ] || die "unknown word not 400"
 json closest < "$TMP/body" | grep -q 'tree frog' || die "no closest suggestion: $(cat "$TMP/body")"
