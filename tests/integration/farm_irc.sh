@@ -14,6 +14,14 @@ NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
 IPORT=$(free_port)
 HPORT=$(free_port)
 while [ "$HPORT" = "$IPORT" ]; do HPORT=$(free_port); done
+TPORT=$(free_port)
+while [ "$TPORT" = "$IPORT" ] || [ "$TPORT" = "$HPORT" ]; do TPORT=$(free_port); done
+# TLS listener: a self-signed certificate (ngircd reads it as user nobody)
+mkdir -p "$TMP/tls" && chmod 711 "$TMP" && chmod 755 "$TMP/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" -days 1 \
+  -subj /CN=localhost >/dev/null 2>&1 && openssl dhparam -dsaparam -out "$TMP/tls/dh.pem" 2048 >/dev/null 2>&1 ||
+  die "openssl could not make the test certificate"
+chmod 644 "$TMP"/tls/*.pem
 cat >"$TMP/ngircd.conf" <<EOF
 [Global]
 Name = irc.dreamfarm.test
@@ -29,6 +37,11 @@ PongTimeout = 20
 DNS = no
 Ident = no
 PAM = no
+[SSL]
+CertFile = $TMP/tls/cert.pem
+KeyFile = $TMP/tls/key.pem
+DHFile = $TMP/tls/dh.pem
+Ports = $TPORT
 EOF
 "$NGIRCD" --nodaemon --config "$TMP/ngircd.conf" >"$TMP/ngircd.log" 2>&1 &
 PIDS+=("$!")
@@ -147,4 +160,23 @@ api /api/status | grep -q '"label":"@Ann_b: volcano & broccoli"' || die "label n
 wait_for 10 'ctl status | grep -qx "subjects:volcano + broccoli"' "the coordinator's subjects in typed order"
 sleep 5
 api /api/status | grep -q '"current":{"ids":\[980,937\]' || die "the subject did not stay after its hold (drift should be off)"
+
+# TLS (--irc-tls; the self-signed test certificate needs --no-irc-tls-verify, and is refused
+# with verification on): a second dreamd joins over TLS
+H2=$(free_port); W2=$(free_port); A2=$(free_port)
+"$BIN/dreamd" --worker-bind "tcp://127.0.0.1:$W2" --admin-bind "tcp://127.0.0.1:$A2" --http-port "$H2" \
+  --http-bind 127.0.0.1 --state :memory: --size 320x256 --fps 5 --burn-in off \
+  --irc-server "127.0.0.1:$TPORT" --irc-channel '#dreamtls' --irc-nick tlsbot --irc-tls --no-irc-tls-verify \
+  >"$TMP/dreamd-tls.log" 2>&1 &
+PIDS+=("$!")
+wait_for 20 'grep -q "joined #dreamtls" "$TMP/dreamd-tls.log"' "the TLS bot joining #dreamtls"
+grep -q "connected to 127.0.0.1:$TPORT (TLS)" "$TMP/dreamd-tls.log" || die "the TLS bot did not use TLS"
+H3=$(free_port); W3=$(free_port); A3=$(free_port)
+"$BIN/dreamd" --worker-bind "tcp://127.0.0.1:$W3" --admin-bind "tcp://127.0.0.1:$A3" --http-port "$H3" \
+  --http-bind 127.0.0.1 --state :memory: --size 320x256 --fps 5 --burn-in off \
+  --irc-server "localhost:$TPORT" --irc-channel '#dreamtls' --irc-nick verifybot --irc-tls \
+  >"$TMP/dreamd-verify.log" 2>&1 &
+PIDS+=("$!")
+wait_for 20 'grep -q "certificate verify failed" "$TMP/dreamd-verify.log"' "the self-signed certificate refused with verification on"
+grep -q "joined" "$TMP/dreamd-verify.log" && die "joined despite an unverifiable certificate"
 echo "PASS"
