@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "irc.h"
 
 static void test_parse_ok(void **state) {
@@ -166,12 +171,141 @@ static void test_config_validation(void **state) {
     irc_destroy(&i);
 }
 
+/* ---- the client against a scripted fake server on loopback */
+
+static int g_calls;
+static char g_nick[64], g_text[256];
+static void handler(void *ud, const char *nick, const char *text, char *reply, size_t n) {
+    (void)ud;
+    g_calls++;
+    snprintf(g_nick, sizeof g_nick, "%s", nick);
+    snprintf(g_text, sizeof g_text, "%s", text);
+    snprintf(reply, n, "dreaming of %s", text);
+}
+
+/* reads from fd until a line containing want arrives (or timeout); returns 1 if seen */
+static int expect_line(int fd, const char *want, int timeout_ms, char *got, size_t gn) {
+    static char buf[8192];
+    static size_t len;
+    double end = dream_now_ms() + timeout_ms;
+    for (;;) {
+        char *nl;
+        while ((nl = memchr(buf, '\n', len)) != NULL) {
+            size_t l = (size_t)(nl - buf) + 1;
+            char line[1024];
+            size_t cl = l < sizeof line ? l : sizeof line - 1;
+            memcpy(line, buf, cl);
+            line[cl] = 0;
+            memmove(buf, buf + l, len - l);
+            len -= l;
+            if (strstr(line, want)) { if (got) snprintf(got, gn, "%s", line); return 1; }
+        }
+        int left = (int)(end - dream_now_ms());
+        if (left <= 0) return 0;
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, left) <= 0) return 0;
+        ssize_t r = recv(fd, buf + len, sizeof buf - len - 1, 0);
+        if (r <= 0) return 0;
+        len += (size_t)r;
+    }
+}
+
+static void say(int fd, const char *s) { assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s)); }
+
+static int accept_within(int lfd, int ms) {
+    struct pollfd pf = {lfd, POLLIN, 0};
+    if (poll(&pf, 1, ms) <= 0) return -1;
+    return accept(lfd, NULL, NULL);
+}
+
+static void test_client_session(void **state) {
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    socklen_t al = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &al);
+    char server[64];
+    snprintf(server, sizeof server, "127.0.0.1:%d", ntohs(a.sin_port));
+    char pw[] = "/tmp/test_irc_pw_XXXXXX";
+    int pfd = mkstemp(pw);
+    assert_true(pfd >= 0);
+    assert_int_equal(write(pfd, "s3cret\n", 7), 7);
+    close(pfd);
+
+    irc_config_t c;
+    irc_config_defaults(&c);
+    c.server = server; c.channel = "#dream"; c.nick = "dreambot"; c.password_file = pw;
+    c.reply_interval_s = 1.0;
+    c.handler = handler;
+    dream_err_t err = {{0}};
+    irc_t *irc = irc_new(&c, &err);
+    assert_non_null(irc);
+    int fd = accept_within(lfd, 5000);
+    assert_true(fd >= 0);
+    char got[1024];
+    assert_true(expect_line(fd, "PASS s3cret", 3000, NULL, 0));
+    assert_true(expect_line(fd, "NICK dreambot", 3000, NULL, 0));
+    assert_true(expect_line(fd, "USER dreambot", 3000, NULL, 0));
+    /* nick collision: a suffix */
+    say(fd, ":srv 433 * dreambot :Nickname is already in use\r\n");
+    assert_true(expect_line(fd, "NICK dreambot1", 3000, NULL, 0));
+    say(fd, ":srv 001 dreambot1 :Welcome\r\n");
+    assert_true(expect_line(fd, "JOIN #dream", 3000, NULL, 0));
+    say(fd, ":dreambot1!u@h JOIN #dream\r\n");
+    /* PING -> PONG */
+    say(fd, "PING :abc123\r\n");
+    assert_true(expect_line(fd, "PONG :abc123", 3000, NULL, 0));
+    /* an oversize line (no LF for 2000 bytes) is dropped whole; the next line still works */
+    char big[2100];
+    memset(big, 'x', sizeof big);
+    memcpy(big, ":v!u@h PRIVMSG #dream :", 23);
+    assert_int_equal(send(fd, big, sizeof big, MSG_NOSIGNAL), (ssize_t)sizeof big);
+    say(fd, " more of it\r\n:v!u@h PRIVMSG #other :not our channel\r\n");
+    say(fd, ":viewer!u@h PRIVMSG #dream :\x02tree\x02 frog\r\n");
+    assert_true(expect_line(fd, "PRIVMSG #dream :viewer: dreaming of tree frog", 3000, got, sizeof got));
+    assert_int_equal(g_calls, 1);
+    assert_string_equal(g_nick, "viewer");
+    assert_string_equal(g_text, "tree frog");
+    /* replies are paced: two quick messages, the second reply waits for the interval */
+    double t0 = dream_now_ms();
+    say(fd, ":a!u@h PRIVMSG #dream :volcano\r\n");
+    assert_true(expect_line(fd, "a: dreaming of volcano", 3000, NULL, 0));
+    assert_true(dream_now_ms() - t0 > 600);      /* 1 s after the first reply */
+    assert_int_equal(g_calls, 2);
+    irc_stats_t st;
+    for (int i = 0; i < 100; i++) {          /* the counter follows the write */
+        irc_get_stats(irc, &st);
+        if (st.replies_sent == 2) break;
+        usleep(10000);
+    }
+    assert_int_equal(st.connected, 1);
+    assert_string_equal(st.nick, "dreambot1");
+    assert_true(st.malformed >= 1);
+    assert_int_equal(st.replies_sent, 2);
+    /* the server goes away: the client reconnects (backoff 1 s) */
+    close(fd);
+    fd = accept_within(lfd, 5000);
+    assert_true(fd >= 0);
+    assert_true(expect_line(fd, "NICK dreambot", 3000, NULL, 0));
+    irc_get_stats(irc, &st);
+    assert_int_equal(st.connects, 2);
+    irc_destroy(&irc);
+    assert_true(expect_line(fd, "QUIT", 3000, NULL, 0));
+    close(fd);
+    close(lfd);
+    unlink(pw);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_ok),
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_clean_text),
         cmocka_unit_test(test_config_validation),
+        cmocka_unit_test(test_client_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
