@@ -331,11 +331,11 @@ static int interactive(conn_t *c) {
         size_t l = strlen(p);
         while (l && (p[l - 1] == ' ' || p[l - 1] == '\t')) p[--l] = 0;
         if (!*p || *p == '#') { free(line); continue; }
+        if (!strcmp(p, "exit") || !strcmp(p, "quit") || !strcmp(p, "\\q")) { free(line); break; }
         if (tty) {
             add_history(p);
             if (hist[0]) write_history(hist);
         }
-        if (!strcmp(p, "exit") || !strcmp(p, "quit") || !strcmp(p, "\\q")) { free(line); break; }
         last = run_print(c, p);
         fflush(stdout);
         free(line);
