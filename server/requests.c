@@ -647,11 +647,11 @@ int requests_import(requests_t *q, const requests_snapshot_t *in) {
         if (good) {
             memcpy(e.ids, in->cur_ids, sizeof e.ids);
             set_current(q, &e, in->cur_requested);
-            /* the hold left at the save: started (hold - remaining) ago */
-            double rem = in->cur_remaining_s > 0 ? in->cur_remaining_s : 0;
-            q->cur_start = now(q) - (effective_hold(q) - rem);
+            ok = -1;    /* marks: set the start below, once the queue (and so the hold) is back */
         }
     }
+    int cur_set = ok == -1;
+    ok = 0;
     q->qlen = 0;
     for (int i = 0; i < in->n && q->qlen < q->cfg.queue_max; i++) {
         const requests_snapshot_entry_t *s = &in->q[i];
@@ -665,6 +665,10 @@ int requests_import(requests_t *q, const requests_snapshot_t *in) {
         e->votes = s->votes;
         memcpy(e->ids, s->ids, sizeof e->ids);
         ok++;
+    }
+    if (cur_set) {   /* the hold left at the save: it started (hold - remaining) ago */
+        double rem = in->cur_remaining_s > 0 ? in->cur_remaining_s : 0;
+        q->cur_start = now(q) - (effective_hold(q) - rem);
     }
     q->version++;
     pthread_mutex_unlock(&q->mu);
