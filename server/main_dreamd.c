@@ -14,6 +14,7 @@
 #include "config.h"
 #include "coord.h"
 #include "dlog.h"
+#include "metrics.h"
 #include "sinks.h"
 #include "stream.h"
 
@@ -115,7 +116,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (stream) coord_set_stream(c, stream);
+    if (cfg.metrics_bind[0] && metrics_serve_start(cfg.metrics_bind, stream, &err) != 0) {
+        dlog_error("dreamd", "%s", err.msg);
+        coord_destroy(&c);
+        dream_sinks_clear(&frames);
+        stream_destroy(&stream);
+        zmq_ctx_term(zctx);
+        return 1;
+    }
     rc = coord_run(c, &g_stop);
+    metrics_serve_stop();
     coord_destroy(&c);          /* stops the frame clock: no more frames into the sinks */
     dream_sinks_clear(&frames);
     stream_destroy(&stream);
