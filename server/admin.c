@@ -60,6 +60,26 @@ static int fail(actx_t *a, const char *fmt, ...) {
     return -1;
 }
 
+/* A log value: bare when safe, else "quoted" with \\ \" and \xNN escapes (operator- and
+ * peer-supplied text must not forge log fields or lines). A small static helper until
+ * common/dlog.c has a shared one. */
+static const char *kv(const char *in, char *out, size_t n) {
+    int bare = *in != 0;
+    for (const char *p = in; *p && bare; p++)
+        bare = (unsigned char)*p > 0x20 && *p != '"' && *p != '=' && *p != '\\' && (unsigned char)*p < 0x7f;
+    size_t k = 0;
+    if (!bare && k + 1 < n) out[k++] = '"';
+    for (const unsigned char *p = (const unsigned char *)in; *p && k + 5 < n; p++) {
+        if (bare) out[k++] = (char)*p;
+        else if (*p == '"' || *p == '\\') { out[k++] = '\\'; out[k++] = (char)*p; }
+        else if (*p < 0x20 || *p == 0x7f) k += (size_t)snprintf(out + k, n - k, "\\x%02x", *p);
+        else out[k++] = (char)*p;
+    }
+    if (!bare && k + 1 < n) out[k++] = '"';
+    out[k < n ? k : n - 1] = 0;
+    return out;
+}
+
 typedef int (*admin_fn)(actx_t *a, const char *arg);
 
 typedef struct admin_cmd {
@@ -178,6 +198,8 @@ static int worker_op(actx_t *a, const char *op, const char *arg) {
     if (!*arg) return fail(a, "usage: worker %s NAME", op);
     int rc = coord_worker_ctl(a->c, op, arg, a->r, a->n);
     a->len = strlen(a->r);
+    char ev[300];
+    if (rc == 0) dlog_info(MOD, "event=worker_%s worker=%s source=operator", op, kv(arg, ev, sizeof ev));
     return rc;
 }
 static int h_drain(actx_t *a, const char *arg) { return worker_op(a, "drain", arg); }
@@ -279,7 +301,7 @@ static int h_pause(actx_t *a, const char *arg) {
     if (coord_paused(a->c)) return out(a, "OK already paused\n");
     coord_set_paused(a->c, 1);
     dream_state_kv_set(coord_state(a->c), "paused", "1", 1);
-    dlog_info(MOD, "dream paused by the operator (the stream keeps showing the last frames)");
+    dlog_info(MOD, "event=pause source=operator");
     return out(a, "OK paused: no new keyframes; the stream keeps showing the last frames\n");
 }
 
@@ -287,7 +309,7 @@ static int h_resume(actx_t *a, const char *arg) {
     if (!coord_paused(a->c)) return out(a, "OK not paused\n");
     coord_set_paused(a->c, 0);
     dream_state_kv_del(coord_state(a->c), "paused");
-    dlog_info(MOD, "dream resumed by the operator");
+    dlog_info(MOD, "event=resume source=operator");
     return out(a, "OK resumed\n");
 }
 
@@ -386,7 +408,8 @@ static int h_config_set(actx_t *a, const char *arg) {
     if (config_apply(a->c, key, value, 1, &err) != 0) return fail(a, "config set %s '%.80s': %s", key, value, err.msg);
     char now[600];
     cfg_format(coord_cfg_opts, coord_config(a->c), key, now, sizeof now);
-    dlog_info(MOD, "config %s = %s (live, by the operator)", cfg_find(coord_cfg_opts, key)->name, now);
+    char ev[700];
+    dlog_info(MOD, "event=config_set key=%s value=%s source=operator", cfg_find(coord_cfg_opts, key)->name, kv(now, ev, sizeof ev));
     return out(a, "OK %s:%s\n", cfg_find(coord_cfg_opts, key)->name, now);
 }
 
@@ -405,12 +428,15 @@ static int ban_op(actx_t *a, int ip, int add, const char *arg) {
     if (add) {
         if ((ip ? requests_ban_ip(q, v) : requests_ban_word(q, v)) != 0) return fail(a, "ban %s add: too many bans (1000)", kind);
         dream_state_set_add(coord_state(a->c), set, v);
-        dlog_info(MOD, "ban %s added by the operator", kind);
+        char ev[300];
+        dlog_info(MOD, "event=ban_add kind=%s value=%s source=operator", kind, kv(v, ev, sizeof ev));
         return out(a, "OK banned %s '%s'\n", kind, v);
     }
     int n = ip ? requests_unban_ip(q, v) : requests_unban_word(q, v);
     dream_state_set_remove(coord_state(a->c), set, v);
     if (n <= 0) return fail(a, "ban %s remove: '%.60s' is not banned", kind, v);
+    char ev[300];
+    dlog_info(MOD, "event=ban_remove kind=%s value=%s source=operator", kind, kv(v, ev, sizeof ev));
     return out(a, "OK unbanned %s '%s'\n", kind, v);
 }
 static int h_ban_word_add(actx_t *a, const char *arg) { return ban_op(a, 0, 1, arg); }
@@ -624,7 +650,7 @@ void admin_run(coord_t *c, const char *line, int readonly, char *reply, size_t n
     }
     int rc = best->fn(&a, arg);
     if (rc == 0 && a.len == 0) out(&a, "OK\n");
-    if (rc == 0 && !readonly) dlog_debug(MOD, "command '%s' ok", best->name);
+    if (rc == 0 && !readonly) dlog_debug(MOD, "event=command name=\"%s\" ok=1", best->name);
 }
 
 /* ---------- socket and access ---------- */
@@ -694,7 +720,7 @@ static void *admin_zap_main(void *arg) {
             for (int i = 0; i < z->nrw && !user; i++) if (!memcmp(z->rw[i], zmq_msg_data(&f[6]), 32)) user = "admin";
             for (int i = 0; i < z->nro && !user; i++) if (!memcmp(z->ro[i], zmq_msg_data(&f[6]), 32)) user = "readonly";
         }
-        if (!user) dlog_warn(MOD, "refused an admin connection (key not in the admin lists)");
+        if (!user) dlog_warn(MOD, "event=admin_refused reason=\"key not in the admin lists\"");
         zmq_send(z->sock, "1.0", 3, ZMQ_SNDMORE);
         if (n >= 2) zmq_send(z->sock, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
         else zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
@@ -765,7 +791,8 @@ void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
             return NULL;
         }
         if (!strncmp(ep, "ipc://", 6)) chmod(ep + 6, 0600);
-        dlog_info(MOD, "admin socket %s (%s)", ep, curve ? "CURVE, admin key lists" : "local users only");
+        char ev[300];
+        dlog_info(MOD, "event=admin_listen endpoint=%s access=%s", kv(ep, ev, sizeof ev), curve ? "curve" : "local");
     }
     return s;
 zfail:
@@ -862,8 +889,7 @@ static void restore_queue(coord_t *c, struct requests *q) {
         }
     }
     int n = requests_import(q, sn);
-    dlog_info(MOD, "restored the viewers' queue: current subject (%.0f s of its hold left) and %d waiting",
-              sn->cur_remaining_s, n);
+    dlog_info(MOD, "event=restore what=queue hold_left_s=%.0f waiting=%d", sn->cur_remaining_s, n);
     free(sn);
     free(data);
 }
@@ -876,8 +902,10 @@ static void restore_ban(const char *v, void *ud) {
 static void restore_config(const char *key, const char *value, void *ud) {
     coord_t *c = ud;
     dream_err_t err = {{0}};
-    if (config_apply(c, key + 7, value ? value : "", 0, &err) != 0) dlog_warn(MOD, "saved config %s: %s", key + 7, err.msg);
-    else dlog_info(MOD, "restored live config %s = %s", key + 7, value);
+    char ek[100], ev[600], em[600];
+    if (config_apply(c, key + 7, value ? value : "", 0, &err) != 0)
+        dlog_warn(MOD, "event=restore_failed what=config key=%s error=%s", kv(key + 7, ek, sizeof ek), kv(err.msg, em, sizeof em));
+    else dlog_info(MOD, "event=restore what=config key=%s value=%s", kv(key + 7, ek, sizeof ek), kv(value ? value : "", ev, sizeof ev));
 }
 
 static void restore_all(coord_t *c) {
@@ -887,7 +915,7 @@ static void restore_all(coord_t *c) {
     size_t len;
     if (dream_state_kv_get(st, "paused", &data, &len) == 1) {
         coord_set_paused(c, 1);
-        dlog_info(MOD, "restored: paused (resume with: dreamctl resume)");
+        dlog_info(MOD, "event=restore what=paused hint=\"dreamctl resume\"");
         free(data);
     }
     stream_t *s = coord_stream(c);
@@ -897,7 +925,7 @@ static void restore_all(coord_t *c) {
     dream_state_set_each(st, "ban_word", restore_ban, &b);
     b.ip = 1;
     dream_state_set_each(st, "ban_ip", restore_ban, &b);
-    if (b.n) dlog_info(MOD, "restored %d bans", b.n);
+    if (b.n) dlog_info(MOD, "event=restore what=bans count=%d", b.n);
     restore_queue(c, q);
 }
 
@@ -913,8 +941,8 @@ int admin_restore_canvas(struct dream_state *st, dream_image_t *canvas) {
         len - (size_t)(nl + 1 - (char *)data) == (size_t)w * h * 3) {
         dream_image_from_rgb8(canvas, (const uint8_t *)nl + 1);
         ok = 1;
-        dlog_info(MOD, "restored the %dx%d canvas from the state database: the dream continues", w, h);
-    } else dlog_info(MOD, "saved canvas %dx%d does not fit %dx%d: starting afresh", w, h, canvas->w, canvas->h);
+        dlog_info(MOD, "event=restore what=canvas size=%dx%d", w, h);
+    } else dlog_info(MOD, "event=restore_skipped what=canvas saved=%dx%d canvas=%dx%d", w, h, canvas->w, canvas->h);
     free(data);
     return ok;
 }

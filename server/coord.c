@@ -985,7 +985,6 @@ int coord_worker_ctl(coord_t *c, const char *op, const char *arg, char *r, size_
             if (!w->used || strcmp(w->name, arg)) continue;
             if (op[0] == 'd') {
                 w->draining = 1;
-                dlog_info(MOD, "worker %s draining (admin): no new jobs", w->name);
                 snprintf(r, n, "OK %s drains: it finishes its job and gets no new one\n", arg);
             } else {
                 Dreamfarm__Envelope env;

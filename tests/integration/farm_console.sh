@@ -105,6 +105,10 @@ expect_rc 1 ban word remove goldfish
 code=$(curl -s -o /dev/null -w '%{http_code}' -d subject=goldfish "$BASE/api/request")
 [ "$code" = 202 ] || die "unbanned word refused ($code)"
 expect_rc 0 ban ip remove 10.9.8.7
+# operator-typed text is escaped in the key=value log line (no forged fields or lines)
+expect_rc 0 ban word add 'evil" forged=1'
+grep -qF 'event=ban_add kind=word value="evil\" forged=1" source=operator' "$TMP/dreamd.log" || die "ban value not escaped in the log"
+expect_rc 0 ban word remove 'evil" forged=1'
 
 # --- snapshot, record, log level
 expect_rc 0 snapshot "$TMP/snap.png"

@@ -47,7 +47,7 @@ rc=0; "$BIN/dreamctl" --admin "tcp://127.0.0.1:$APORT" --timeout-ms 800 status >
 [ $rc = 2 ] || die "admin without a key: exit $rc, expected 2 (no answer)"
 rc=0; actl stranger status >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || die "admin with an unlisted key: exit $rc, expected 2"
-grep -q "refused an admin connection" "$TMP/dreamd.log" || die "no admin ZAP refusal logged"
+grep -q "event=admin_refused" "$TMP/dreamd.log" || die "no admin ZAP refusal logged"
 actl admin pause >/dev/null || die "admin key cannot pause"
 actl admin resume >/dev/null || die "admin key cannot resume"
 actl ro status server | grep -qx "# Server" || die "read-only key cannot read status"

@@ -51,7 +51,7 @@ ctl config get hold-s | grep -qx "hold-s:300" || die "live config hold-s lost"
 ctl config get steps | grep -qx "steps:2" || die "live config steps lost"
 [ "$(field paused)" = 1 ] || die "pause lost"
 ctl status server | grep -qx "subjects:tree frog" || wait_for 5 'ctl status server | grep -qx "subjects:tree frog"' "subjects restored"
-grep -q "restored the 256x224 canvas" "$TMP/dreamd.log" || die "canvas not restored"
+grep -q "event=restore what=canvas size=256x224" "$TMP/dreamd.log" || die "canvas not restored"
 # the picture continues: the first frame after the restart vs the last before / a fresh start
 first2=$(ls "$TMP/run2" | head -1)
 read -r d_cont d_fresh < <(python3 "$PYLIB" pngdiff "$TMP/run2/$first2" "$TMP/run1/$last" "$TMP/run1/$first1") || die "pngdiff"
