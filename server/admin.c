@@ -27,7 +27,7 @@
 
 #define MOD "admin"
 #define CANVAS_EVERY_KF 3       /* save the canvas at most every this many keyframes */
-#define CANVAS_MIN_S 1.0        /* ... and at most every this many seconds */
+#define CANVAS_MIN_S 5.0        /* ... and at most every this many seconds (and on pause) */
 
 typedef struct actx {
     coord_t *c;
@@ -297,9 +297,13 @@ static int h_subject(actx_t *a, const char *arg) {
 
 /* ---------- pause ---------- */
 
+static void save_canvas(coord_t *c);
+
 static int h_pause(actx_t *a, const char *arg) {
     if (coord_paused(a->c)) return out(a, "OK already paused\n");
     coord_set_paused(a->c, 1);
+    save_canvas(a->c);      /* the picture that stays up is the one a restart brings back */
+    g_st.canvas_at = dream_now_ms();
     dream_state_kv_set(coord_state(a->c), "paused", "1", 1);
     dlog_info(MOD, "event=pause source=operator");
     return out(a, "OK paused: no new keyframes; the stream keeps showing the last frames\n");
@@ -426,6 +430,8 @@ static int ban_op(actx_t *a, int ip, int add, const char *arg) {
         return fail(a, "ban ip: '%.60s' is not an IPv4 or IPv6 address", v);
     const char *set = ip ? "ban_ip" : "ban_word";
     if (add) {
+        if (ip) requests_unban_ip(q, v);   /* no duplicates: add = remove + add */
+        else requests_unban_word(q, v);
         if ((ip ? requests_ban_ip(q, v) : requests_ban_word(q, v)) != 0) return fail(a, "ban %s add: too many bans (1000)", kind);
         dream_state_set_add(coord_state(a->c), set, v);
         char ev[300];
@@ -896,6 +902,8 @@ static void restore_queue(coord_t *c, struct requests *q) {
 
 static void restore_ban(const char *v, void *ud) {
     struct { struct requests *q; int ip; int n; } *b = ud;
+    if (b->ip) requests_unban_ip(b->q, v);      /* also listed in --ban-file: keep one */
+    else requests_unban_word(b->q, v);
     if ((b->ip ? requests_ban_ip(b->q, v) : requests_ban_word(b->q, v)) == 0) b->n++;
 }
 
@@ -988,7 +996,9 @@ void admin_tick(coord_t *c) {
     }
     coord_stats_t st;
     coord_get_stats(c, &st);
-    if (st.keyframes >= g_st.canvas_kf + CANVAS_EVERY_KF && now - g_st.canvas_at >= CANVAS_MIN_S * 1000) {
+    /* paused: the keyframe that was in flight is the picture that stays up; keep that one */
+    int settled = coord_paused(c) && st.keyframes != g_st.canvas_kf;
+    if (settled || (st.keyframes >= g_st.canvas_kf + CANVAS_EVERY_KF && now - g_st.canvas_at >= CANVAS_MIN_S * 1000)) {
         g_st.canvas_kf = st.keyframes;
         g_st.canvas_at = now;
         save_canvas(c);
