@@ -132,10 +132,14 @@ static struct {
     uint64_t saved_version;
     double saved_at, metrics_at, canvas_at;
     unsigned long long canvas_kf;
-    int queue_dirty;
 } g_st;
 
-static void mark_queue_dirty(void) { g_st.queue_dirty = 1; }
+static void save_queue(coord_t *c, struct requests *q);
+/* an admin change of the queue is saved before the reply acknowledges it */
+static void queue_changed(actx_t *a) {
+    stream_t *s = coord_stream(a->c);
+    if (s && stream_requests(s)) save_queue(a->c, stream_requests(s));
+}
 
 /* ---------- status / workers ---------- */
 
@@ -235,7 +239,7 @@ static int h_queue_push(actx_t *a, const char *arg) {
     dream_err_t err = {{0}};
     int pos = stream_request(coord_stream(a->c), text, "admin", &err);
     if (pos < 0) return fail(a, "queue push '%.80s': %s", text, err.msg);
-    mark_queue_dirty();
+    queue_changed(a);
     return out(a, "OK queued \"%s\" at position %d%s\n", text, pos, pos == 0 ? " (now)" : "");
 }
 
@@ -243,7 +247,7 @@ static int h_queue_skip(actx_t *a, const char *arg) {
     struct requests *q = need_queue(a);
     if (!q) return -1;
     requests_skip(q);
-    mark_queue_dirty();
+    queue_changed(a);
     int ids[REQUESTS_MAX_SUBJECTS];
     char what[256];
     int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
@@ -258,7 +262,7 @@ static int h_queue_remove(actx_t *a, const char *arg) {
     if (parse_pos(arg, &pos) != 0) return fail(a, "queue remove: '%.40s' is not a position (1..%d)", arg, requests_queue_len(q));
     if (requests_remove(q, pos) != 0)
         return fail(a, "queue remove: no entry at position %d (the queue holds %d)", pos, requests_queue_len(q));
-    mark_queue_dirty();
+    queue_changed(a);
     return out(a, "OK removed position %d\n", pos);
 }
 
@@ -266,7 +270,7 @@ static int h_queue_clear(actx_t *a, const char *arg) {
     struct requests *q = need_queue(a);
     if (!q) return -1;
     int n = requests_clear(q);
-    mark_queue_dirty();
+    queue_changed(a);
     return out(a, "OK cleared %d waiting requests\n", n);
 }
 
@@ -284,7 +288,7 @@ static int h_subject(actx_t *a, const char *arg) {
             requests_move_to_front(q, pos);
             requests_skip(q);
         }
-        mark_queue_dirty();
+        queue_changed(a);
         int ids[REQUESTS_MAX_SUBJECTS];
         char what[256];
         int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
@@ -988,8 +992,7 @@ void admin_tick(coord_t *c) {
         struct requests *q = stream_requests(s);
         uint64_t v = requests_version(q);
         /* on every change of the queue at once; the remaining hold every few seconds */
-        if (g_st.queue_dirty || v != g_st.saved_version || now - g_st.saved_at > 3000) {
-            g_st.queue_dirty = 0;
+        if (v != g_st.saved_version || now - g_st.saved_at > 3000) {
             g_st.saved_at = now;
             save_queue(c, q);
         }
