@@ -926,40 +926,42 @@ static void workers_text(coord_t *c, char *r, size_t n, size_t *len) {
 size_t coord_status_text(coord_t *c, char *r, size_t n) {
     size_t len = 0;
     r[0] = 0;
-    coord_stats_t st;
-    coord_get_stats(c, &st);
-    frameclock_stats_t fs = {0};
-    if (c->fc) frameclock_get_stats(c->fc, &fs);
-    len = appendf(r, n, len, "# Server\nversion:%s\nprotocol:%d\nuptime_s:%.1f\ncanvas:%dx%d\nfps:%d\n"
-                  "subjects:%s\nlayout:%s\nmodel_hash:%s\nmodel_source:%s\nuntrained:%d\npaused:%d\n",
-                  COORD_VERSION, DREAM_WIRE_VERSION, st.uptime_s, c->cfg.W, c->cfg.H, c->cfg.fps,
-                  c->subj_text[0] ? c->subj_text : "(none)",
-                  dream_layout_name((dream_layout_t)layout_for(c)), c->pinned_hash[0] ? c->pinned_hash : "-",
-                  c->model_src, c->untrained, c->paused);
-    len = appendf(r, n, len, "# Workers\nconnected:%d\nbusy:%d\nquarantined:%d\nquarantine_list:%d\n"
-                  "failures:%llu\nrefused:%llu\nmalformed_dropped:%llu\n",
-                  st.workers, st.busy, st.quarantined, dream_state_quarantine_count(c->state),
-                  (unsigned long long)st.failures, (unsigned long long)st.refused,
-                  (unsigned long long)st.malformed);
-    len = appendf(r, n, len, "# Keyframes\nkeyframes:%llu\nkeyframe_interval_ms:%.1f\nin_flight:%d\n"
-                  "tiles_last:%d\njobs_sent:%llu\nresults_ok:%llu\nrequeued:%llu\ntiles_missed:%llu\n"
-                  "late_discarded:%llu\nbytes_in:%llu\nbytes_out:%llu\nbytes_per_keyframe:%.0f\n"
-                  "frames:%llu\nframe_max_gap_ms:%.1f\nframes_skipped:%llu\ncoord_ms_per_keyframe:%.1f\n",
-                  (unsigned long long)st.keyframes, st.kf_interval_ms, c->kf_active, c->plan.n,
-                  (unsigned long long)st.jobs_sent, (unsigned long long)st.results_ok,
-                  (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
-                  (unsigned long long)st.late_discarded, (unsigned long long)st.bytes_in,
-                  (unsigned long long)st.bytes_out,
-                  st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0,
-                  (unsigned long long)fs.frames, fs.max_gap_ms, (unsigned long long)fs.skipped_ticks,
-                  st.coord_ms_per_kf);
-    /* totals since start (ms); a benchmark takes differences over a window / keyframes */
-    len = appendf(r, n, len, "# Timing\nt_prep_ms:%.1f\nt_send_ms:%.1f\nt_work_ms:%.1f\nt_compute_ms:%.1f\n"
-                  "t_blend_add_ms:%.1f\nt_finish_ms:%.1f\nt_gap_ms:%.1f\nt_transfer_ms:%.1f\nresults_timed:%llu\nt_overlapped_ms:%.1f\n"
-                  "tile_mpx:%.3f\ncanvas_mpx:%.3f\n",
-                  c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
-                  c->tm_transfer, (unsigned long long)c->tm_results, c->tm_overlapped, c->tile_mpx_total,
-                  (double)c->cfg.W * c->cfg.H / 1e6);
+    {
+        coord_stats_t st;
+        coord_get_stats(c, &st);
+        frameclock_stats_t fs = {0};
+        if (c->fc) frameclock_get_stats(c->fc, &fs);
+        len = appendf(r, n, len, "# Server\nversion:%s\nprotocol:%d\nuptime_s:%.1f\ncanvas:%dx%d\nfps:%d\n"
+                      "subjects:%s\nlayout:%s\nmodel_hash:%s\nmodel_source:%s\nuntrained:%d\npaused:%d\n",
+                      COORD_VERSION, DREAM_WIRE_VERSION, st.uptime_s, c->cfg.W, c->cfg.H, c->cfg.fps,
+                      c->subj_text[0] ? c->subj_text : "(none)",
+                      dream_layout_name((dream_layout_t)layout_for(c)), c->pinned_hash[0] ? c->pinned_hash : "-",
+                      c->model_src, c->untrained, c->paused);
+        len = appendf(r, n, len, "# Workers\nconnected:%d\nbusy:%d\nquarantined:%d\nquarantine_list:%d\n"
+                      "failures:%llu\nrefused:%llu\nmalformed_dropped:%llu\n",
+                      st.workers, st.busy, st.quarantined, dream_state_quarantine_count(c->state),
+                      (unsigned long long)st.failures, (unsigned long long)st.refused,
+                      (unsigned long long)st.malformed);
+        len = appendf(r, n, len, "# Keyframes\nkeyframes:%llu\nkeyframe_interval_ms:%.1f\nin_flight:%d\n"
+                      "tiles_last:%d\njobs_sent:%llu\nresults_ok:%llu\nrequeued:%llu\ntiles_missed:%llu\n"
+                      "late_discarded:%llu\nbytes_in:%llu\nbytes_out:%llu\nbytes_per_keyframe:%.0f\n"
+                      "frames:%llu\nframe_max_gap_ms:%.1f\nframes_skipped:%llu\ncoord_ms_per_keyframe:%.1f\n",
+                      (unsigned long long)st.keyframes, st.kf_interval_ms, c->kf_active, c->plan.n,
+                      (unsigned long long)st.jobs_sent, (unsigned long long)st.results_ok,
+                      (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
+                      (unsigned long long)st.late_discarded, (unsigned long long)st.bytes_in,
+                      (unsigned long long)st.bytes_out,
+                      st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0,
+                      (unsigned long long)fs.frames, fs.max_gap_ms, (unsigned long long)fs.skipped_ticks,
+                      st.coord_ms_per_kf);
+        /* totals since start (ms); a benchmark takes differences over a window / keyframes */
+        len = appendf(r, n, len, "# Timing\nt_prep_ms:%.1f\nt_send_ms:%.1f\nt_work_ms:%.1f\nt_compute_ms:%.1f\n"
+                      "t_blend_add_ms:%.1f\nt_finish_ms:%.1f\nt_gap_ms:%.1f\nt_transfer_ms:%.1f\nresults_timed:%llu\nt_overlapped_ms:%.1f\n"
+                      "tile_mpx:%.3f\ncanvas_mpx:%.3f\n",
+                      c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
+                      c->tm_transfer, (unsigned long long)c->tm_results, c->tm_overlapped, c->tile_mpx_total,
+                      (double)c->cfg.W * c->cfg.H / 1e6);
+    }
     return len;
 }
 
@@ -967,12 +969,14 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
 size_t coord_workers_text(coord_t *c, char *r, size_t n) {
     size_t len = 0;
     r[0] = 0;
-    len = appendf(r, n, len, "# Workers\n");
-    workers_text(c, r, n, &len);
-    char *q = malloc(64 * 1024);
-    int nq = q ? dream_state_quarantine_list(c->state, q, 64 * 1024) : 0;
-    len = appendf(r, n, len, "# Quarantine\ncount:%d\n%s", nq, q ? q : "");
-    free(q);
+    {
+        len = appendf(r, n, len, "# Workers\n");
+        workers_text(c, r, n, &len);
+        char *q = malloc(64 * 1024);
+        int nq = q ? dream_state_quarantine_list(c->state, q, 64 * 1024) : 0;
+        len = appendf(r, n, len, "# Quarantine\ncount:%d\n%s", nq, q ? q : "");
+        free(q);
+    }
     return len;
 }
 
@@ -1002,22 +1006,23 @@ int coord_worker_ctl(coord_t *c, const char *op, const char *arg, char *r, size_
         snprintf(r, n, "ERR no connected worker named '%s'\n", arg);
         return -1;
     }
-    int removed = dream_state_quarantine_remove(c->state, arg, NULL);
-    int live = 0;
-    for (int i = 0; i < c->nslots; i++)
-        if (c->w[i].used && !strcmp(c->w[i].name, arg)) {
-            live += c->w[i].quarantined;
-            c->w[i].quarantined = 0;
-            c->w[i].failures = 0;
-        }
-    if (removed > 0 || live > 0) {
-        dlog_info(MOD, "worker %s released from quarantine by admin", arg);
-        dream_state_counter_add(c->state, "released", 1);
-        snprintf(r, n, "OK released %s\n", arg);
-        return 0;
+    {
+        int removed = dream_state_quarantine_remove(c->state, arg, NULL);
+        int live = 0;
+        for (int i = 0; i < c->nslots; i++)
+            if (c->w[i].used && !strcmp(c->w[i].name, arg)) {
+                live += c->w[i].quarantined;
+                c->w[i].quarantined = 0;
+                c->w[i].failures = 0;
+            }
+        if (removed > 0 || live > 0) {
+            dlog_info(MOD, "worker %s released from quarantine by admin", arg);
+            dream_state_counter_add(c->state, "released", 1);
+            snprintf(r, n, "OK released %s\n", arg);
+            return 0;
+        } else snprintf(r, n, "ERR %s is not quarantined\n", arg);
+        return -1;
     }
-    snprintf(r, n, "ERR %s is not quarantined\n", arg);
-    return -1;
 }
 
 void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) { admin_run(c, cmd, 0, r, n); }
