@@ -9,6 +9,7 @@
  *       GET  /api/classes      JSON list of the 1000 class names
  *       POST /api/request      field `subject` (form-encoded or JSON) -> 202 / 400 / 413 / 429
  *       GET  /snapshot.png     the newest frame
+ *       GET  /metrics          Prometheus text (server/metrics.h), unless --metrics-bind moved it
  *       ws subprotocol "dreamfarm.v1": binary = 16-byte header + VP9 frame, text = JSON events,
  *   - the viewers' request queue (server/requests.h): which ImageNet class(es) to dream of,
  *   - an optional recorder (--record FILE: IVF, or WebM when FILE ends in .webm).
