@@ -23,7 +23,7 @@ CXX        ?= c++
 NVCC       ?= $(shell command -v nvcc 2>/dev/null || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
 CUDA_HOME  ?= /usr/local/cuda
 NO_CUDA    ?= 0
-PKGS       := libzmq libprotobuf-c vpx libwebsockets libpng libjpeg libcjson sqlite3 libavformat libavcodec libavutil freetype2 openssl
+PKGS       := libzmq libprotobuf-c vpx libwebsockets libpng libjpeg libcjson sqlite3 libavformat libavcodec libavutil freetype2 openssl libedit
 # OpenBLAS: the OpenMP build when installed. It shares libgomp's thread pool with the
 # engine's OpenMP loops; with the pthread build, OpenMP's spinning threads and OpenBLAS's
 # threads fight over the cores (measured: ~1.6 s vs ~0.85 s per 224x224 step on 2 cores).

@@ -12,10 +12,12 @@
 #include <string.h>
 #include <strings.h>
 #include <zmq.h>
+#include "admin.h"
 #include "blend.h"
 #include "classes.h"
 #include "engine.h"
 #include "frameclock.h"
+#include "metrics.h"
 #include "model.h"
 #include "state.h"
 #include "stream.h"
@@ -91,6 +93,10 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_STR(coord_cfg_t, irc_password_file, "irc-password-file", "", "file whose first line is the IRC server password (PASS)"),
     CFG_BOOL(coord_cfg_t, irc_tls, "irc-tls", "false", "IRC over TLS (always on for port 6697)"),
     CFG_BOOL(coord_cfg_t, irc_tls_verify, "irc-tls-verify", "true", "check the IRC server's TLS certificate and name"),
+    CFG_STR(coord_cfg_t, admin_secret_file, "admin-secret-file", "", "CURVE key file of the admin socket (required when --admin-bind is not ipc:// or loopback TCP)"),
+    CFG_STR(coord_cfg_t, admin_allow_file, "admin-allow-file", "", "admin public keys allowed every command (z85, one a line)"),
+    CFG_STR(coord_cfg_t, admin_readonly_file, "admin-readonly-file", "", "admin public keys allowed only read-only commands"),
+    CFG_STR(coord_cfg_t, metrics_bind, "metrics-bind", "", "serve GET /metrics on HOST:PORT instead of the public page's port"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
@@ -236,6 +242,7 @@ struct coord {
     int pub_pending;
     uint64_t pub_id;
     double pub_zoom, pub_angle, pub_interval_s;
+    int paused;             /* admin pause: no new keyframes (the frame clock keeps showing the last) */
 };
 
 /* ---------- helpers ---------- */
@@ -477,6 +484,7 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     c->tm_blend_add += c->kf_t_last_result - tb0;
     if (r->compute_ms > c->kf_compute_max) c->kf_compute_max = r->compute_ms;
     c->jobs[idx].state = JOB_DONE;
+    metrics_observe_tile_ms(r->compute_ms);
     c->njobs_done++;
     c->st.results_ok++;
     w->jobs_done++;
@@ -801,6 +809,7 @@ static void kf_finish(coord_t *c) {
     if (!c->kf_direct && blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
     c->kf_active = 0;
     c->st.keyframes++;
+    metrics_observe_keyframe_ms(now - c->kf_start);
     uint64_t bytes = c->st.bytes_in + c->st.bytes_out - c->bytes_at_kf_start;
     c->kf_bytes_total += bytes;
     double interval = c->last_kf_end > 0 ? now - c->last_kf_end : now - c->kf_start;
@@ -923,28 +932,21 @@ static void workers_text(coord_t *c, char *r, size_t n, size_t *len) {
     }
 }
 
-void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
+/* INFO-style "# Server" / "# Workers" / "# Keyframes" / "# Timing" text (admin `status`). */
+size_t coord_status_text(coord_t *c, char *r, size_t n) {
     size_t len = 0;
     r[0] = 0;
-    while (*cmd == ' ') cmd++;
-    char verb[32] = "";
-    size_t vl = strcspn(cmd, " \t\n");
-    if (vl >= sizeof verb) vl = sizeof verb - 1;
-    memcpy(verb, cmd, vl);
-    verb[vl] = 0;
-    const char *arg = cmd + strcspn(cmd, " \t\n");
-    while (*arg == ' ' || *arg == '\t') arg++;
-    if (!strcmp(verb, "status") || !strcmp(verb, "info")) {
+    {
         coord_stats_t st;
         coord_get_stats(c, &st);
         frameclock_stats_t fs = {0};
         if (c->fc) frameclock_get_stats(c->fc, &fs);
         len = appendf(r, n, len, "# Server\nversion:%s\nprotocol:%d\nuptime_s:%.1f\ncanvas:%dx%d\nfps:%d\n"
-                      "subjects:%s\nlayout:%s\nmodel_hash:%s\nmodel_source:%s\nuntrained:%d\n",
+                      "subjects:%s\nlayout:%s\nmodel_hash:%s\nmodel_source:%s\nuntrained:%d\npaused:%d\n",
                       COORD_VERSION, DREAM_WIRE_VERSION, st.uptime_s, c->cfg.W, c->cfg.H, c->cfg.fps,
                       c->subj_text[0] ? c->subj_text : "(none)",
                       dream_layout_name((dream_layout_t)layout_for(c)), c->pinned_hash[0] ? c->pinned_hash : "-",
-                      c->model_src, c->untrained);
+                      c->model_src, c->untrained, c->paused);
         len = appendf(r, n, len, "# Workers\nconnected:%d\nbusy:%d\nquarantined:%d\nquarantine_list:%d\n"
                       "failures:%llu\nrefused:%llu\nmalformed_dropped:%llu\n",
                       st.workers, st.busy, st.quarantined, dream_state_quarantine_count(c->state),
@@ -969,17 +971,52 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
                       c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
                       c->tm_transfer, (unsigned long long)c->tm_results, c->tm_overlapped, c->tile_mpx_total,
                       (double)c->cfg.W * c->cfg.H / 1e6);
-    } else if (!strcmp(verb, "workers")) {
+    }
+    return len;
+}
+
+/* One line per worker, then the quarantine list (admin `workers`). */
+size_t coord_workers_text(coord_t *c, char *r, size_t n) {
+    size_t len = 0;
+    r[0] = 0;
+    {
         len = appendf(r, n, len, "# Workers\n");
         workers_text(c, r, n, &len);
         char *q = malloc(64 * 1024);
         int nq = q ? dream_state_quarantine_list(c->state, q, 64 * 1024) : 0;
         len = appendf(r, n, len, "# Quarantine\ncount:%d\n%s", nq, q ? q : "");
         free(q);
-    } else if (!strcmp(verb, "config")) {
-        cfg_info(coord_cfg_opts, &c->cfg, r, n);
-    } else if (!strcmp(verb, "release")) {
-        if (!*arg) { snprintf(r, n, "ERR usage: release WORKER\n"); return; }
+    }
+    return len;
+}
+
+/* Admin worker control by name: op "release" (from quarantine), "drain" (no new jobs),
+ * "kick" (bye + forget; its job is requeued). Reply "OK ..."/"ERR ..." in r; 0 or -1. */
+int coord_worker_ctl(coord_t *c, const char *op, const char *arg, char *r, size_t n) {
+    if (!strcmp(op, "drain") || !strcmp(op, "kick")) {
+        for (int i = 0; i < c->nslots; i++) {
+            worker_t *w = &c->w[i];
+            if (!w->used || strcmp(w->name, arg)) continue;
+            if (op[0] == 'd') {
+                w->draining = 1;
+                snprintf(r, n, "OK %s drains: it finishes its job and gets no new one\n", arg);
+            } else {
+                Dreamfarm__Envelope env;
+                Dreamfarm__Bye bye = DREAMFARM__BYE__INIT;
+                wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_BYE);
+                bye.reason = "kicked by the operator";
+                env.body_case = DREAMFARM__ENVELOPE__BODY_BYE;
+                env.bye = &bye;
+                send_to(c, w, &env, NULL, 0);
+                worker_remove(c, w, "kicked by admin");
+                snprintf(r, n, "OK kicked %s\n", arg);
+            }
+            return 0;
+        }
+        snprintf(r, n, "ERR no connected worker named '%s'\n", arg);
+        return -1;
+    }
+    {
         int removed = dream_state_quarantine_remove(c->state, arg, NULL);
         int live = 0;
         for (int i = 0; i < c->nslots; i++)
@@ -992,58 +1029,53 @@ void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) {
             dlog_info(MOD, "worker %s released from quarantine by admin", arg);
             dream_state_counter_add(c->state, "released", 1);
             snprintf(r, n, "OK released %s\n", arg);
+            return 0;
         } else snprintf(r, n, "ERR %s is not quarantined\n", arg);
-    } else if (!strcmp(verb, "subject") || !strcmp(verb, "subjects")) {
-        char text[256];
-        snprintf(text, sizeof text, "%s", arg);
-        size_t tl = strlen(text);
-        if (tl >= 2 && text[0] == '"' && text[tl - 1] == '"') { text[tl - 1] = 0; memmove(text, text + 1, tl - 1); }
-        dream_err_t err = {{0}};
-        if (c->stream) {    /* through the viewers' queue, so the page shows it too */
-            int pos = stream_request(c->stream, text, "admin", &err);
-            if (pos < 0) snprintf(r, n, "ERR %s\n", err.msg);
-            else snprintf(r, n, "OK queued \"%s\" at position %d%s\n", text, pos, pos == 0 ? " (now)" : "");
-        } else if (coord_set_subjects(c, text, "admin", &err) != 0) snprintf(r, n, "ERR %s\n", err.msg);
-        else {
-            len = appendf(r, n, len, "OK subjects:");
-            for (int i = 0; i < c->nsubj; i++)
-                len = appendf(r, n, len, " %d(%s)", c->cls[i], c->classes ? dream_classes_name(c->classes, c->cls[i]) : "?");
-            len = appendf(r, n, len, "\n");
-        }
-    } else if (!strcmp(verb, "quit") || !strcmp(verb, "shutdown")) {
-        c->stopping = 1;
-        snprintf(r, n, "OK stopping\n");
-    } else if (!strcmp(verb, "ping")) {
-        snprintf(r, n, "PONG\n");
-    } else {
-        snprintf(r, n, "ERR unknown command '%s' (status, workers, config, release WORKER, subject TEXT, quit)\n", verb);
+        return -1;
     }
 }
 
-static void handle_admin(coord_t *c) {
-    char cmd[1024];
-    for (int k = 0; k < 16; k++) {
-        int nb = zmq_recv(c->admin, cmd, sizeof cmd - 1, ZMQ_DONTWAIT);
-        if (nb < 0) return;
-        int more = 0;
-        size_t sz = sizeof more;
-        zmq_getsockopt(c->admin, ZMQ_RCVMORE, &more, &sz);
-        while (more) {   /* drop extra frames */
-            char junk[64];
-            zmq_recv(c->admin, junk, sizeof junk, 0);
-            sz = sizeof more;
-            zmq_getsockopt(c->admin, ZMQ_RCVMORE, &more, &sz);
-        }
-        if (nb > (int)sizeof cmd - 1) nb = (int)sizeof cmd - 1;
-        cmd[nb] = 0;
-        size_t rn = 512 * 1024;
-        char *reply = malloc(rn);
-        if (!reply) return;
-        coord_admin(c, cmd, reply, rn);
-        zmq_send(c->admin, reply, strlen(reply), 0);
-        free(reply);
-    }
+void coord_admin(coord_t *c, const char *cmd, char *r, size_t n) { admin_run(c, cmd, 0, r, n); }
+
+coord_cfg_t *coord_config(coord_t *c) { return &c->cfg; }
+struct dream_state *coord_state(coord_t *c) { return c->state; }
+struct stream *coord_stream(coord_t *c) { return c->stream; }
+const char *coord_subjects_text(coord_t *c) { return c->subj_text; }
+void coord_set_paused(coord_t *c, int on) { c->paused = on; }
+int coord_paused(coord_t *c) { return c->paused; }
+int coord_apply_layout(coord_t *c, const char *name, dream_err_t *err) {
+    dream_layout_t l;
+    if (dream_layout_parse(strcasecmp(name, "auto") ? name : "single", &l) != 0)
+        return dream_err_set(err, "option 'layout': unknown layout '%s' (auto|single|seed|bands|quadrants)", name);
+    c->layout = l;
+    return 0;
 }
+int coord_worker_info(coord_t *c, int i, coord_worker_info_t *out) {
+    if (i < 0 || i >= c->nslots) return -1;
+    worker_t *w = &c->w[i];
+    if (!w->used) return 0;
+    snprintf(out->name, sizeof out->name, "%s", w->name);
+    snprintf(out->backend, sizeof out->backend, "%s", w->backend);
+    out->state = w->quarantined ? "quarantined" : w->draining ? "draining" : w->job_id ? "busy" : "idle";
+    out->failures = w->failures;
+    out->jobs_done = (unsigned long long)w->jobs_done;
+    out->ms_mpix = w->ms_mpix;
+    return 1;
+}
+void coord_frame_stats(coord_t *c, frameclock_stats_t *out) {
+    memset(out, 0, sizeof *out);
+    if (c->fc) frameclock_get_stats(c->fc, out);
+}
+int coord_worker_names(coord_t *c, char *buf, size_t n) {
+    size_t len = 0;
+    int k = 0;
+    if (n) buf[0] = 0;
+    for (int i = 0; i < c->nslots; i++)
+        if (c->w[i].used) { len = appendf(buf, n, len, "%s\n", c->w[i].name); k++; }
+    return k;
+}
+
+static void handle_admin(coord_t *c) { admin_serve(c, c->admin); }
 
 /* ---------- lifecycle ---------- */
 
@@ -1075,6 +1107,7 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->blend = blend_new(cfg->W, cfg->H, err);
     if (!c->canvas || !c->base || !c->blend) goto fail;
     init_canvas(c->canvas, (uint64_t)cfg->seed);
+    admin_restore_canvas(c->state, c->canvas);     /* the dream continues after a restart */
     if (!cfg->subjects[0]) {
         dream_err_set(err, "option 'subjects': at least one subject is needed (e.g. --subjects volcano)");
         goto fail;
@@ -1085,17 +1118,12 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
         if (!s || dream_sinks_add(&c->kf_sinks, s, err) != 0) { dream_sink_destroy(&s); goto fail; }
     }
     c->router = zmq_socket(zctx, ZMQ_ROUTER);
-    c->admin = zmq_socket(zctx, ZMQ_REP);
-    if (!c->router || !c->admin) { dream_err_set(err, "zmq_socket: %s", zmq_strerror(zmq_errno())); goto fail; }
+    if (!c->router) { dream_err_set(err, "zmq_socket: %s", zmq_strerror(zmq_errno())); goto fail; }
     int one = 1;
     size_t maxframe = DREAM_WIRE_MAX_PIXEL_BYTES;
     if ((size_t)cfg->W * cfg->H * 3 < maxframe) maxframe = (size_t)cfg->W * cfg->H * 3 + 4096;
     if (wire_socket_setup(c->router, (int64_t)maxframe, err) != 0) goto fail;
     zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    int64_t amax = 4096;
-    zmq_setsockopt(c->admin, ZMQ_MAXMSGSIZE, &amax, sizeof amax);
-    int linger = 0;
-    zmq_setsockopt(c->admin, ZMQ_LINGER, &linger, sizeof linger);
     if (cfg->curve_secret_file[0]) {
         if (coord_curve_setup(zctx, c->router, cfg->curve_secret_file, cfg->curve_allow_file, err) != 0) goto fail;
     }
@@ -1103,10 +1131,8 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
         dream_err_set(err, "bind %s: %s", cfg->worker_bind, zmq_strerror(zmq_errno()));
         goto fail;
     }
-    if (cfg->admin_bind[0] && zmq_bind(c->admin, cfg->admin_bind) != 0) {
-        dream_err_set(err, "bind %s: %s", cfg->admin_bind, zmq_strerror(zmq_errno()));
-        goto fail;
-    }
+    c->admin = admin_socket_open(zctx, cfg, err);   /* access rules: admin.h */
+    if (!c->admin) goto fail;
     if (cfg->fps > 0) {
         c->fc = frameclock_new(zctx, c->canvas, cfg->fps, frames, err);
         if (!c->fc) goto fail;
@@ -1193,7 +1219,8 @@ int coord_step(coord_t *c, int timeout_ms) {
     if (items[1].revents & ZMQ_POLLIN) handle_admin(c);
     if (c->stream) stream_poll(c);
     timers(c);
-    if (!c->kf_active && !c->stopping) {
+    admin_tick(c);      /* metrics, durable state (server/admin.c) */
+    if (!c->kf_active && !c->stopping && !c->paused) {
         if (!(c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes)) kf_start(c);
     }
     dispatch(c);

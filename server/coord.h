@@ -64,6 +64,11 @@ typedef struct coord_cfg {
     int trust_forwarded_for;
     char curve_secret_file[512];
     char curve_allow_file[512];
+    /* admin access (server/admin.h) and metrics (server/metrics.h) */
+    char admin_secret_file[512];
+    char admin_allow_file[512];
+    char admin_readonly_file[512];
+    char metrics_bind[256];
     /* derived */
     int W, H;
     /* derived by coord_cfg_model() (cleared by coord_cfg_finish()) */
@@ -132,5 +137,30 @@ int coord_curve_setup(void *zctx, void *router, const char *secret_file, const c
                       dream_err_t *err);
 /* The current canvas (read-only; valid until the next coord_step). */
 const dream_image_t *coord_canvas(coord_t *c);
+
+/* For the admin commands (server/admin.c); coordinator thread only. */
+size_t coord_status_text(coord_t *c, char *r, size_t n);     /* "# Server" ... "# Timing" */
+size_t coord_workers_text(coord_t *c, char *r, size_t n);    /* worker lines + "# Quarantine" */
+/* op: "release" | "drain" | "kick"; writes "OK ..." / "ERR ..." into r; 0 or -1 */
+int coord_worker_ctl(coord_t *c, const char *op, const char *name, char *r, size_t n);
+int coord_worker_names(coord_t *c, char *buf, size_t n);     /* "name\n" lines; returns count */
+coord_cfg_t *coord_config(coord_t *c);                       /* live: admin `config set` writes it */
+int coord_apply_layout(coord_t *c, const char *name, dream_err_t *err);
+struct dream_state *coord_state(coord_t *c);
+struct stream *coord_stream(coord_t *c);
+const char *coord_subjects_text(coord_t *c);
+void coord_set_paused(coord_t *c, int on);                   /* no new keyframes while paused */
+int coord_paused(coord_t *c);
+typedef struct coord_worker_info {
+    char name[129], backend[16];
+    const char *state;          /* "idle" | "busy" | "draining" | "quarantined" */
+    int failures;
+    unsigned long long jobs_done;
+    double ms_mpix;             /* measured ms per MPx-step (EMA) */
+} coord_worker_info_t;
+/* slot i: 1 filled, 0 empty slot, -1 past the last slot */
+int coord_worker_info(coord_t *c, int i, coord_worker_info_t *out);
+struct frameclock_stats;
+void coord_frame_stats(coord_t *c, struct frameclock_stats *out);   /* zeros without a clock */
 
 #endif

@@ -229,3 +229,19 @@ void encoder_resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw
         }
     }
 }
+
+int encoder_set_rate(encoder_t *e, int bitrate_kbps, int cpu_used, dream_err_t *err) {
+    if (bitrate_kbps < 50 || bitrate_kbps > 50000)
+        return dream_err_set(err, "encoder: bitrate %d kbps out of range 50..50000", bitrate_kbps);
+    if (cpu_used < 5 || cpu_used > 9) return dream_err_set(err, "encoder: cpu-used %d out of range 5..9 (realtime)", cpu_used);
+    if (!e->codec_ok || !e->codec.config.enc) return dream_err_set(err, "encoder: not running");
+    vpx_codec_enc_cfg_t ec = *e->codec.config.enc;
+    ec.rc_target_bitrate = (unsigned)bitrate_kbps;
+    vpx_codec_err_t r = vpx_codec_enc_config_set(&e->codec, &ec);
+    if (r != VPX_CODEC_OK) return dream_err_set(err, "encoder: bitrate: %s", vpx_codec_err_to_string(r));
+    r = vpx_codec_control_(&e->codec, VP8E_SET_CPUUSED, cpu_used);
+    if (r != VPX_CODEC_OK) return dream_err_set(err, "encoder: cpu-used: %s", vpx_codec_err_to_string(r));
+    e->cfg.bitrate_kbps = bitrate_kbps;
+    e->cfg.cpu_used = cpu_used;
+    return 0;
+}

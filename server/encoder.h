@@ -50,4 +50,7 @@ void encoder_rgb_to_i420(const uint8_t *rgb, int w, int h, uint8_t *y, int ystri
 /* Bilinear resize of RGB (sh, sw, 3) -> (dh, dw, 3). */
 void encoder_resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh);
 
+/* Changes the CBR target and the speed of a running encoder (from the encoding thread). */
+int encoder_set_rate(encoder_t *e, int bitrate_kbps, int cpu_used, dream_err_t *err);
+
 #endif

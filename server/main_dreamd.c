@@ -18,6 +18,7 @@
 #include "irc.h"
 #include "overlay.h"
 #include "requests.h"
+#include "metrics.h"
 #include "sinks.h"
 #include "stream.h"
 
@@ -68,15 +69,22 @@ int main(int argc, char **argv) {
     }
     dream_signals_install(on_signal);
 
+    /* everything below is released at `out`, in reverse order of creation */
     dream_sinks_t frames = {0};
+    stream_t *stream = NULL;
+    irc_t *irc = NULL;
+    void *zctx = NULL;
+    coord_t *c = NULL;
+    int metrics_on = 0;
+    rc = 1;
     if (cfg.frames_out[0]) {
         dream_sink_t *s = dream_sink_png_new(cfg.frames_out, "frame_", cfg.frames_every, &err);
         if (!s || dream_sinks_add(&frames, s, &err) != 0) {
             dlog_error("dreamd", "%s", err.msg);
-            return 1;
+            dream_sink_destroy(&s);
+            goto out;
         }
     }
-    stream_t *stream = NULL;
     if (cfg.http_port > 0) {
         stream_config_t sc;
         stream_config_defaults(&sc);
@@ -111,15 +119,13 @@ int main(int argc, char **argv) {
         dream_classes_destroy(&cls);
         if (nids < 1) {
             dlog_error("dreamd", "option 'subjects': %s", err.msg);
-            dream_sinks_clear(&frames);
-            return 1;
+            goto out;
         }
         sc.initial_subject = ids[0];
         stream = stream_new(&sc, &err);
         if (!stream) {
             dlog_error("dreamd", "live stream: %s", err.msg);
-            dream_sinks_clear(&frames);
-            return 1;
+            goto out;
         }
         if (nids > 1 && stream_request(stream, cfg.subjects, "config", &err) < 0)
             dlog_warn("dreamd", "initial subjects: %s", err.msg);
@@ -127,9 +133,7 @@ int main(int argc, char **argv) {
         if (!s || dream_sinks_add(&frames, s, &err) != 0) {
             dlog_error("dreamd", "%s", err.msg);
             dream_sink_destroy(&s);
-            dream_sinks_clear(&frames);
-            stream_destroy(&stream);
-            return 1;
+            goto out;
         }
         dlog_info("dreamd", "live page on %s://%s:%d/ (%dx%d VP9)", sc.tls_cert ? "https" : "http",
                   cfg.http_bind[0] ? cfg.http_bind : "localhost",
@@ -145,12 +149,11 @@ int main(int argc, char **argv) {
             dream_sinks_set_overlay(&frames, ov);
         }
     }
-    irc_t *irc = NULL;
     if (cfg.irc_server[0]) {
         if (!stream) {
             dlog_error("dreamd", "--irc-server needs the live stream's request queue (--http-port > 0)");
-            dream_sinks_clear(&frames);
-            return 2;
+            rc = 2;
+            goto out;
         }
         irc_config_t ic;
         irc_config_defaults(&ic);
@@ -165,29 +168,33 @@ int main(int argc, char **argv) {
         irc = irc_new(&ic, &err);
         if (!irc) {
             dlog_error("dreamd", "%s", err.msg);
-            dream_sinks_clear(&frames);
-            stream_destroy(&stream);
-            return 2;
+            rc = 2;
+            goto out;
         }
         dlog_info("dreamd", "IRC chat bridge: %s %s as %s", cfg.irc_server, cfg.irc_channel, cfg.irc_nick);
     }
-    void *zctx = zmq_ctx_new();
-    coord_t *c = coord_new(&cfg, zctx, &frames, &err);
+    zctx = zmq_ctx_new();
+    c = coord_new(&cfg, zctx, &frames, &err);
     if (!c) {
         dlog_error("dreamd", "%s", err.msg);
-        irc_destroy(&irc);
-        dream_sinks_clear(&frames);
-        stream_destroy(&stream);
-        zmq_ctx_term(zctx);
-        return 1;
+        goto out;
     }
     if (stream) coord_set_stream(c, stream);
-    rc = coord_run(c, &g_stop);
+    if (cfg.metrics_bind[0]) {
+        if (metrics_serve_start(cfg.metrics_bind, stream, &err) != 0) {
+            dlog_error("dreamd", "%s", err.msg);
+            goto out;
+        }
+        metrics_on = 1;
+    }
+    rc = coord_run(c, &g_stop) == 0 ? 0 : 1;
+    dlog_info("dreamd", "stopped");
+out:
+    if (metrics_on) metrics_serve_stop();
     coord_destroy(&c);          /* stops the frame clock: no more frames into the sinks */
     irc_destroy(&irc);          /* before the stream: its handler submits to the stream's queue */
     dream_sinks_clear(&frames);
     stream_destroy(&stream);
-    zmq_ctx_term(zctx);
-    dlog_info("dreamd", "stopped");
-    return rc == 0 ? 0 : 1;
+    if (zctx) zmq_ctx_term(zctx);
+    return rc;
 }

@@ -573,3 +573,173 @@ char *requests_state_json(requests_t *q) {
     cJSON_Delete(root);
     return s;
 }
+
+/* ---------------------------------------------------------------- operator controls (dreamctl) */
+
+int requests_skip(requests_t *q) {
+    pthread_mutex_lock(&q->mu);
+    q->cur_start = now(q) - 1e9;    /* the hold is over: the next tick moves on */
+    pthread_mutex_unlock(&q->mu);
+    return requests_tick(q);
+}
+
+int requests_remove(requests_t *q, int position) {
+    pthread_mutex_lock(&q->mu);
+    int rc = -1;
+    if (position >= 1 && position <= q->qlen) {
+        memmove(q->queue + position - 1, q->queue + position, (size_t)(q->qlen - position) * sizeof *q->queue);
+        q->qlen--;
+        q->version++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int requests_clear(requests_t *q) {
+    pthread_mutex_lock(&q->mu);
+    int n = q->qlen;
+    q->qlen = 0;
+    q->version++;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+int requests_move_to_front(requests_t *q, int position) {
+    pthread_mutex_lock(&q->mu);
+    int rc = -1;
+    if (position >= 1 && position <= q->qlen) {
+        entry_t e = q->queue[position - 1];
+        memmove(q->queue + 1, q->queue, (size_t)(position - 1) * sizeof *q->queue);
+        q->queue[0] = e;
+        q->version++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+static int del_ban(char **list, int *n, const char *s, int lower) {
+    char buf[128];
+    if (lower) normalise(s, buf, sizeof buf);
+    else snprintf(buf, sizeof buf, "%s", s);
+    int removed = 0;
+    for (int i = 0; i < *n;)
+        if (!strcmp(list[i], buf)) {
+            free(list[i]);
+            list[i] = list[--*n];
+            removed++;
+        } else i++;
+    return removed;
+}
+
+int requests_unban_word(requests_t *q, const char *word) {
+    pthread_mutex_lock(&q->mu);
+    int rc = del_ban(q->ban_words, &q->n_ban_words, word, 1);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int requests_unban_ip(requests_t *q, const char *ip) {
+    pthread_mutex_lock(&q->mu);
+    int rc = del_ban(q->ban_ips, &q->n_ban_ips, ip, 0);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int requests_bans_text(requests_t *q, int words, int ips, char *buf, size_t n) {
+    pthread_mutex_lock(&q->mu);
+    size_t len = 0;
+    int count = 0;
+    if (n) buf[0] = 0;
+    for (int k = 0; k < 2; k++) {
+        if ((k == 0 && !words) || (k == 1 && !ips)) continue;
+        char **list = k ? q->ban_ips : q->ban_words;
+        int m = k ? q->n_ban_ips : q->n_ban_words;
+        for (int i = 0; i < m; i++) {
+            count++;
+            if (len < n) {
+                int w = snprintf(buf + len, n - len, "%s %s\n", k ? "ip" : "word", list[i]);
+                if (w > 0) len += (size_t)w;
+            }
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return count;
+}
+
+int requests_set_live(requests_t *q, double hold_s, double min_hold_s, double rate_per_min, int rate_burst,
+                      int drift, dream_err_t *err) {
+    if (!(hold_s > 0) || hold_s > 86400) return dream_err_set(err, "requests: hold time %.3g s out of range (0, 86400]", hold_s);
+    if (min_hold_s < 0 || min_hold_s > hold_s)
+        return dream_err_set(err, "requests: min hold %.3g s must be in [0, hold %.3g s]", min_hold_s, hold_s);
+    if (rate_per_min < 0 || rate_burst < 1) return dream_err_set(err, "requests: rate %.3g/min burst %d invalid", rate_per_min, rate_burst);
+    pthread_mutex_lock(&q->mu);
+    q->cfg.hold_s = hold_s;
+    q->cfg.min_hold_s = min_hold_s;
+    q->cfg.rate_per_min = rate_per_min;
+    q->cfg.rate_burst = rate_burst;
+    q->cfg.drift = drift;
+    q->version++;
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+int requests_export(requests_t *q, requests_snapshot_t *out) {
+    pthread_mutex_lock(&q->mu);
+    memset(out, 0, sizeof *out);
+    out->cur_n = q->cur.n;
+    memcpy(out->cur_ids, q->cur.ids, sizeof out->cur_ids);
+    out->cur_votes = q->cur.votes;
+    out->cur_requested = q->cur_requested;
+    double rem = q->cur_start + effective_hold(q) - now(q);
+    out->cur_remaining_s = rem < 0 ? 0 : rem;
+    out->n = q->qlen < REQUESTS_SNAPSHOT_MAX ? q->qlen : REQUESTS_SNAPSHOT_MAX;
+    for (int i = 0; i < out->n; i++) {
+        out->q[i].n = q->queue[i].n;
+        out->q[i].votes = q->queue[i].votes;
+        memcpy(out->q[i].ids, q->queue[i].ids, sizeof out->q[i].ids);
+    }
+    out->version = q->version;
+    pthread_mutex_unlock(&q->mu);
+    return out->n;
+}
+
+int requests_import(requests_t *q, const requests_snapshot_t *in) {
+    int nclass = dream_classes_count(q->classes);
+    pthread_mutex_lock(&q->mu);
+    int ok = 0;
+    if (in->cur_n >= 1 && in->cur_n <= REQUESTS_MAX_SUBJECTS) {
+        entry_t e = {.n = in->cur_n, .votes = in->cur_votes};
+        int good = 1;
+        for (int i = 0; i < in->cur_n; i++) good &= in->cur_ids[i] >= 0 && in->cur_ids[i] < nclass;
+        if (good) {
+            memcpy(e.ids, in->cur_ids, sizeof e.ids);
+            set_current(q, &e, in->cur_requested);
+            ok = -1;    /* marks: set the start below, once the queue (and so the hold) is back */
+        }
+    }
+    int cur_set = ok == -1;
+    ok = 0;
+    q->qlen = 0;
+    for (int i = 0; i < in->n && q->qlen < q->cfg.queue_max; i++) {
+        const requests_snapshot_entry_t *s = &in->q[i];
+        if (s->n < 1 || s->n > REQUESTS_MAX_SUBJECTS) continue;
+        int good = 1;
+        for (int k = 0; k < s->n; k++) good &= s->ids[k] >= 0 && s->ids[k] < nclass;
+        if (!good) continue;
+        entry_t *e = &q->queue[q->qlen++];
+        memset(e, 0, sizeof *e);
+        e->n = s->n;
+        e->votes = s->votes;
+        memcpy(e->ids, s->ids, sizeof e->ids);
+        ok++;
+    }
+    if (cur_set) {   /* the hold left at the save: it started (hold - remaining) ago */
+        double rem = in->cur_remaining_s > 0 ? in->cur_remaining_s : 0;
+        q->cur_start = now(q) - (effective_hold(q) - rem);
+    }
+    q->version++;
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}

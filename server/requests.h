@@ -117,4 +117,39 @@ void requests_format(const dream_classes_t *c, const int *ids, int n, char *buf,
  *    "queue":[{"position":1,"ids":[..],"text":"..","votes":1},..]} */
 char *requests_state_json(requests_t *q);
 
+/* Operator controls (dreamctl). skip: the current subject gives way now (returns 1 if it
+ * changed); remove/move_to_front: queue position 1..len (0, or -1 if out of range);
+ * clear: returns how many were dropped. */
+int requests_skip(requests_t *q);
+int requests_remove(requests_t *q, int position);
+int requests_move_to_front(requests_t *q, int position);
+int requests_clear(requests_t *q);
+/* Returns how many bans were removed (0 = none matched). */
+int requests_unban_word(requests_t *q, const char *word);
+int requests_unban_ip(requests_t *q, const char *ip);
+/* "word X\n" / "ip A\n" lines into buf; returns the count. */
+int requests_bans_text(requests_t *q, int words, int ips, char *buf, size_t n);
+/* Live settings: hold times, rate limit, drift (same checks as requests_new). */
+int requests_set_live(requests_t *q, double hold_s, double min_hold_s, double rate_per_min, int rate_burst,
+                      int drift, dream_err_t *err);
+
+/* The queue as plain data, for durable state (server/state.h). */
+#define REQUESTS_SNAPSHOT_MAX 10000
+typedef struct requests_snapshot_entry {
+    int ids[REQUESTS_MAX_SUBJECTS];
+    int n, votes;
+} requests_snapshot_entry_t;
+typedef struct requests_snapshot {
+    int cur_ids[REQUESTS_MAX_SUBJECTS];
+    int cur_n, cur_votes, cur_requested;
+    double cur_remaining_s;
+    int n;
+    requests_snapshot_entry_t q[REQUESTS_SNAPSHOT_MAX];
+    uint64_t version;
+} requests_snapshot_t;
+int requests_export(requests_t *q, requests_snapshot_t *out);
+/* Restores current (with its remaining hold) and the queue; bad entries are skipped.
+ * Returns the number of queue entries restored. */
+int requests_import(requests_t *q, const requests_snapshot_t *in);
+
 #endif

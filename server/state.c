@@ -18,7 +18,9 @@ static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS quarantine(name TEXT PRIMARY KEY, reason TEXT, since INTEGER);"
     "CREATE TABLE IF NOT EXISTS requests(id INTEGER PRIMARY KEY AUTOINCREMENT, t INTEGER,"
     " source TEXT, text TEXT, classes TEXT);"
-    "CREATE TABLE IF NOT EXISTS counters(key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS counters(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value BLOB, t INTEGER);"
+    "CREATE TABLE IF NOT EXISTS sets(name TEXT NOT NULL, value TEXT NOT NULL, t INTEGER, PRIMARY KEY(name, value));";
 
 dream_state_t *dream_state_open(const char *path, dream_err_t *err) {
     dream_state_t *st = calloc(1, sizeof *st);
@@ -157,4 +159,97 @@ int64_t dream_state_counter_get(dream_state_t *st, const char *key) {
     int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     return v;
+}
+
+/* ---------- operator state: key/value blobs and named sets (bans) ---------- */
+
+int dream_state_kv_set(dream_state_t *st, const char *key, const void *data, size_t len) {
+    sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO kv(key, value, t) VALUES(?,?,?)");
+    if (!s) return -1;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 2, data, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    if (rc) dlog_warn("state", "save %s: %s", key, sqlite3_errmsg(st->db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int dream_state_kv_get(dream_state_t *st, const char *key, void **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    sqlite3_stmt *s = prep(st, "SELECT value FROM kv WHERE key = ?");
+    if (!s) return -1;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    int rc = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        int n = sqlite3_column_bytes(s, 0);
+        const void *p = sqlite3_column_blob(s, 0);
+        *data = malloc((size_t)n + 1);
+        if (*data) {
+            if (n) memcpy(*data, p, (size_t)n);
+            ((char *)*data)[n] = 0;
+            *len = (size_t)n;
+            rc = 1;
+        } else rc = -1;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int dream_state_kv_del(dream_state_t *st, const char *key) {
+    sqlite3_stmt *s = prep(st, "DELETE FROM kv WHERE key = ?");
+    if (!s) return -1;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int dream_state_kv_each(dream_state_t *st, const char *prefix,
+                        void (*fn)(const char *key, const char *value, void *ud), void *ud) {
+    sqlite3_stmt *s = prep(st, "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY t, key");
+    if (!s) return -1;
+    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_TRANSIENT);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1), ud);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+int dream_state_set_add(dream_state_t *st, const char *name, const char *value) {
+    sqlite3_stmt *s = prep(st, "INSERT OR IGNORE INTO sets(name, value, t) VALUES(?,?,?)");
+    if (!s) return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int dream_state_set_remove(dream_state_t *st, const char *name, const char *value) {
+    sqlite3_stmt *s = prep(st, "DELETE FROM sets WHERE name = ? AND value = ?");
+    if (!s) return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int dream_state_set_each(dream_state_t *st, const char *name, void (*fn)(const char *value, void *ud), void *ud) {
+    sqlite3_stmt *s = prep(st, "SELECT value FROM sets WHERE name = ? ORDER BY t, value");
+    if (!s) return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        fn((const char *)sqlite3_column_text(s, 0), ud);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return n;
 }

@@ -30,4 +30,17 @@ int64_t dream_state_request_count(dream_state_t *st);
 int dream_state_counter_add(dream_state_t *st, const char *key, int64_t delta);
 int64_t dream_state_counter_get(dream_state_t *st, const char *key);
 
+/* Operator state (server/admin.c): key -> blob (queue, canvas, paused, "config:KEY" live
+ * settings) and named sets of strings (bans). Writes are single statements in WAL mode. */
+int dream_state_kv_set(dream_state_t *st, const char *key, const void *data, size_t len);
+/* 1 found (*data malloc'd, NUL-terminated, caller frees), 0 absent, -1 error */
+int dream_state_kv_get(dream_state_t *st, const char *key, void **data, size_t *len);
+int dream_state_kv_del(dream_state_t *st, const char *key);
+/* calls fn for every key starting with prefix (value as text), oldest first; returns count */
+int dream_state_kv_each(dream_state_t *st, const char *prefix,
+                        void (*fn)(const char *key, const char *value, void *ud), void *ud);
+int dream_state_set_add(dream_state_t *st, const char *name, const char *value);
+int dream_state_set_remove(dream_state_t *st, const char *name, const char *value);   /* rows removed */
+int dream_state_set_each(dream_state_t *st, const char *name, void (*fn)(const char *value, void *ud), void *ud);
+
 #endif

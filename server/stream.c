@@ -13,6 +13,7 @@
  */
 #include "stream.h"
 #include "encoder.h"
+#include "metrics.h"
 #include "recorder.h"
 #include "gop.h"
 #include "requests.h"
@@ -135,6 +136,10 @@ struct stream {
     stream_status_t status;
     stream_stats_t stats;
     double enc_ms_total;
+    /* operator controls (dreamctl): applied by the encoder thread; rec guarded by rmu */
+    int want_bitrate, want_cpu_used;    /* under fmu; 0 = no change */
+    pthread_mutex_t rmu;
+    int rec_wait_key;                   /* a new recording starts at a keyframe */
 };
 
 /* ---------------------------------------------------------------- config */
@@ -284,13 +289,16 @@ static void tick_cb(lws_sorted_usec_list_t *sul) {
 
 static void on_packet(const encoder_packet_t *p, void *ud) {
     stream_t *s = ud;
-    if (s->rec) {
+    pthread_mutex_lock(&s->rmu);
+    if (s->rec && s->rec_wait_key && p->keyframe) s->rec_wait_key = 0;
+    if (s->rec && !s->rec_wait_key) {
         dream_err_t err = {{0}};
         if (recorder_write(s->rec, p->data, p->len, p->keyframe, p->pts, &err) < 0) {
             dlog_error(MOD, "%s; recording stopped", err.msg);
             recorder_close(&s->rec, NULL);
         }
     }
+    pthread_mutex_unlock(&s->rmu);
     gop_packet_t *gp = gop_packet_new(NULL, STREAM_WS_HEADER_BYTES + p->len, LWS_PRE, p->keyframe, (uint32_t)p->pts);
     if (!gp) { dlog_error(MOD, "out of memory for a %zu byte packet", p->len); return; }
     uint8_t *h = gp->payload;
@@ -358,7 +366,14 @@ static void *enc_main(void *arg) {
         s->slot_count--;
         int force = s->force_key;
         s->force_key = 0;
+        int want_br = s->want_bitrate, want_cpu = s->want_cpu_used;
+        s->want_bitrate = s->want_cpu_used = 0;
         pthread_mutex_unlock(&s->fmu);
+        if (want_br > 0) {
+            dream_err_t rerr = {{0}};
+            if (encoder_set_rate(s->enc, want_br, want_cpu, &rerr) < 0) dlog_error(MOD, "%s", rerr.msg);
+            else dlog_info(MOD, "encoder now %d kbps, speed %d", want_br, want_cpu);
+        }
 
         const uint8_t *rgb = s->work;
         if (w != W || h != H) {
@@ -473,6 +488,16 @@ static char *status_json(stream_t *s) {
 
 /* The newest frame as PNG; re-encoded at most once a second (PNG costs ~20 ms a frame, and
  * the service thread must stay free for the viewers). */
+/* GET /metrics (Prometheus text; server/metrics.h) */
+static int http_metrics(stream_t *s, struct lws *wsi, pss_t *p) {
+    size_t len = 0;
+    char *txt = metrics_render(s, &len);
+    if (!txt) return http_error(wsi, p, 500, "out of memory", 1);
+    int rc = http_respond(wsi, p, 200, "text/plain; version=0.0.4; charset=utf-8", txt, len, 0);
+    free(txt);
+    return rc;
+}
+
 static int http_snapshot(stream_t *s, struct lws *wsi, pss_t *p) {
     size_t bytes = (size_t)s->cfg.width * s->cfg.height * 3;
     double t = dream_now_s();
@@ -543,6 +568,7 @@ static int http_handle_request_body(stream_t *s, struct lws *wsi, pss_t *p) {
     if (rc == 0) s->stats.requests_accepted++;
     else s->stats.requests_refused++;
     pthread_mutex_unlock(&s->smu);
+    metrics_count_request(r.http_status);
     /* refusals at debug level: a spammer must not flood the log */
     dlog_write(rc == 0 ? DLOG_INFO : DLOG_DEBUG, MOD, "request '%.80s' from %s: %d %s", subject, ip, r.http_status, r.message);
     if (rc == 0) lws_cancel_service(s->ctx);   /* broadcast the queue soon */
@@ -584,6 +610,7 @@ static int http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
             return 0;   /* wait for the body */
         }
         if (strcmp(uri, "/api/status") == 0) return http_json(wsi, p, 200, status_json(s), 0) ? -1 : 0;
+        if (strcmp(uri, "/metrics") == 0 && metrics_on_public_port()) return http_metrics(s, wsi, p) ? -1 : 0;
         if (strcmp(uri, "/api/classes") == 0)
             return http_respond(wsi, p, 200, "application/json", s->classes_json, s->classes_json_len, 0) ? -1 : 0;
         if (strcmp(uri, "/snapshot.png") == 0) return http_snapshot(s, wsi, p) ? -1 : 0;
@@ -897,6 +924,7 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     pthread_mutex_init(&s->snap_mu, NULL);
     pthread_mutex_init(&s->pmu, NULL);
     pthread_mutex_init(&s->smu, NULL);
+    pthread_mutex_init(&s->rmu, NULL);
     s->web_root = cfg.web_root && *cfg.web_root ? strdup(cfg.web_root) : default_web_root();
     s->tls_cert = dup_or_null(cfg.tls_cert);
     s->tls_key = dup_or_null(cfg.tls_key);
@@ -1110,6 +1138,7 @@ void stream_destroy(stream_t **ps) {
     pthread_mutex_destroy(&s->snap_mu);
     pthread_mutex_destroy(&s->pmu);
     pthread_mutex_destroy(&s->smu);
+    pthread_mutex_destroy(&s->rmu);
     free(s);
     *ps = NULL;
 }
@@ -1220,4 +1249,66 @@ void stream_get_stats(stream_t *s, stream_stats_t *out) {
     *out = s->stats;
     out->encode_ms_avg = s->stats.frames_encoded ? s->enc_ms_total / (double)s->stats.frames_encoded : 0;
     pthread_mutex_unlock(&s->smu);
+}
+
+/* ---------------------------------------------------------------- operator controls (dreamctl) */
+
+struct requests *stream_requests(stream_t *s) { return s ? s->req : NULL; }
+const dream_classes_t *stream_classes(stream_t *s) { return s ? s->classes : NULL; }
+
+int stream_set_encoder(stream_t *s, int bitrate_kbps, int cpu_used, dream_err_t *err) {
+    if (bitrate_kbps < 100 || bitrate_kbps > 50000)
+        return dream_err_set(err, "bitrate %d kbps out of range 100..50000", bitrate_kbps);
+    if (cpu_used < 5 || cpu_used > 9) return dream_err_set(err, "encoder speed %d out of range 5..9", cpu_used);
+    pthread_mutex_lock(&s->fmu);
+    s->want_bitrate = bitrate_kbps;
+    s->want_cpu_used = cpu_used;
+    pthread_mutex_unlock(&s->fmu);
+    pthread_mutex_lock(&s->smu);
+    s->cfg.bitrate_kbps = bitrate_kbps;
+    s->cfg.cpu_used = cpu_used;
+    pthread_mutex_unlock(&s->smu);
+    return 0;
+}
+
+int stream_record_start(stream_t *s, const char *path, dream_err_t *err) {
+    pthread_mutex_lock(&s->rmu);
+    int busy = s->rec != NULL;
+    pthread_mutex_unlock(&s->rmu);
+    if (busy) return dream_err_set(err, "already recording to %s (record stop first)", s->record_path ? s->record_path : "?");
+    recorder_t *r = recorder_open(path, s->cfg.width, s->cfg.height, s->cfg.fps, err);
+    if (!r) return -1;
+    char *dup = strdup(path);
+    pthread_mutex_lock(&s->rmu);
+    free(s->record_path);
+    s->record_path = dup;
+    s->cfg.record_path = dup;
+    s->rec = r;
+    s->rec_wait_key = 1;
+    pthread_mutex_unlock(&s->rmu);
+    stream_force_keyframe(s);
+    dlog_info(MOD, "recording to %s (%s)", path, recorder_is_webm(path) ? "WebM" : "IVF");
+    return 0;
+}
+
+int stream_record_stop(stream_t *s, char *what, size_t n, dream_err_t *err) {
+    pthread_mutex_lock(&s->rmu);
+    if (!s->rec) {
+        pthread_mutex_unlock(&s->rmu);
+        return dream_err_set(err, "not recording");
+    }
+    uint64_t frames = recorder_frames(s->rec);
+    int rc = recorder_close(&s->rec, err);
+    if (what) snprintf(what, n, "%llu frames in %s", (unsigned long long)frames, s->record_path ? s->record_path : "?");
+    pthread_mutex_unlock(&s->rmu);
+    if (rc == 0) dlog_info(MOD, "recording finished: %llu frames", (unsigned long long)frames);
+    return rc;
+}
+
+int stream_recording(stream_t *s, char *path, size_t n) {
+    pthread_mutex_lock(&s->rmu);
+    int on = s->rec != NULL;
+    if (path && n) snprintf(path, n, "%s", on && s->record_path ? s->record_path : "");
+    pthread_mutex_unlock(&s->rmu);
+    return on;
 }

@@ -10,6 +10,7 @@
  *       POST /api/request      field `subject` (form-encoded or JSON), optional `name`
  *                              -> 202 / 400 / 413 / 429
  *       GET  /snapshot.png     the newest frame
+ *       GET  /metrics          Prometheus text (server/metrics.h), unless --metrics-bind moved it
  *       ws subprotocol "dreamfarm.v1": binary = 16-byte header + VP9 frame, text = JSON events,
  *   - the viewers' request queue (server/requests.h): which ImageNet class(es) to dream of,
  *   - an optional recorder (--record FILE: IVF, or WebM when FILE ends in .webm).
@@ -166,5 +167,18 @@ int stream_submit_as(stream_t *s, const char *text, const char *key, const char 
 void stream_overlay_label(void *ud, char *buf, size_t n);
 
 void stream_get_stats(stream_t *s, stream_stats_t *out);
+
+/* Operator controls (dreamctl; server/admin.c). Any thread. */
+struct requests;
+struct requests *stream_requests(stream_t *s);      /* the viewers' queue (borrowed) */
+struct dream_classes;
+const struct dream_classes *stream_classes(stream_t *s);
+/* Live encoder settings: applied by the encoder thread before its next frame. */
+int stream_set_encoder(stream_t *s, int bitrate_kbps, int cpu_used, dream_err_t *err);
+/* Starts recording to path (.webm = WebM, else IVF) from the next keyframe; one at a time. */
+int stream_record_start(stream_t *s, const char *path, dream_err_t *err);
+/* Finishes the recording; what gets "N frames in FILE". */
+int stream_record_stop(stream_t *s, char *what, size_t n, dream_err_t *err);
+int stream_recording(stream_t *s, char *path, size_t n);   /* 1 while recording (path filled) */
 
 #endif
