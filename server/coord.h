@@ -71,6 +71,13 @@ typedef struct coord_cfg {
     char model_pin[64];         /* the hash every (non-sim) worker must have; "" = the first worker's */
     char model_src[640];        /* where it comes from, e.g. "dreamd --weights random, UNTRAINED random init" */
     int model_untrained;        /* what dreamd knows: 1 = random init (the page shows a banner) */
+    /* motion, keyframe warp, start image (issue 9: the 2015 stream by default) */
+    char motion[16];            /* "video" (reference: fixed speed in video time) | "wallclock" (old adaptive) */
+    int frames_per_kf;          /* > 0: fixed output frames per keyframe; 0 = ceil(fps / EMA rate) */
+    char kf_warp[16];           /* keyframe warp kernel: "bicubic" (reference) | "bilinear" */
+    int canvas8;                /* 1: the canvas becomes the workers' 8-bit result (old); 0: float delta */
+    char start_image[512];      /* PNG/JPEG resized to the canvas; "" = the synthetic start */
+    int SW, SH;                 /* derived: the stream / frame-clock size */
 } coord_cfg_t;
 
 extern const cfg_opt_t coord_cfg_opts[];
