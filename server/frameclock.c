@@ -30,8 +30,10 @@ struct frameclock {
     motion_kf_t kf[FRAMECLOCK_MAX_KF];
     int n;
     dream_image_t *out;
-    pthread_mutex_t mu;     /* guards st and held */
+    pthread_mutex_t mu;     /* guards st, held and pos */
     frameclock_stats_t st;
+    int64_t pos;            /* display position (frames of motion): +1 per frame unless held */
+    int64_t newest_pos;     /* clock thread: the newest keyframe's position */
     int held;               /* keyframes pushed and not yet dropped by the clock */
 };
 
@@ -49,7 +51,7 @@ static void drop_front(frameclock_t *fc, int k) {
 
 static void on_keyframe(frameclock_t *fc, fc_msg_t *m) {
     pthread_mutex_lock(&fc->mu);
-    int64_t next = (int64_t)fc->st.frames;
+    int64_t next = fc->pos;
     pthread_mutex_unlock(&fc->mu);
     if (fc->n >= FRAMECLOCK_MAX_KF) {     /* the coordinator's backlog rule keeps this from happening */
         dlog_warn("frameclock", "keyframe at %lld dropped: %d keyframes held", (long long)m->pos, fc->n);
@@ -65,13 +67,14 @@ static void on_keyframe(frameclock_t *fc, fc_msg_t *m) {
     fc->img[fc->n] = m->kf;
     fc->kf[fc->n] = k;
     fc->n++;
+    if (k.pos > fc->newest_pos) fc->newest_pos = k.pos;
     m->kf = NULL;
     pthread_mutex_lock(&fc->mu);
     fc->st.keyframes++;
     pthread_mutex_unlock(&fc->mu);
 }
 
-static void render(frameclock_t *fc, int64_t f) {
+static void render(frameclock_t *fc, int64_t f, uint64_t idx) {
     motion_frame_t fr;
     drop_front(fc, motion_plan_frame(fc->kf, fc->n, f, fc->zpf, fc->dpf, &fr));
     motion_plan_frame(fc->kf, fc->n, f, fc->zpf, fc->dpf, &fr);
@@ -85,7 +88,7 @@ static void render(frameclock_t *fc, int64_t f) {
         fc->st.extrapolated++;
         pthread_mutex_unlock(&fc->mu);
     }
-    if (fc->sinks) dream_sinks_push(fc->sinks, fc->out, (uint64_t)f);
+    if (fc->sinks) dream_sinks_push(fc->sinks, fc->out, idx);
 }
 
 static void *clock_main(void *arg) {
@@ -112,11 +115,14 @@ static void *clock_main(void *arg) {
         if (now < next_tick) continue;
         double t0 = now;
         pthread_mutex_lock(&fc->mu);
-        int64_t f = (int64_t)fc->st.frames;
+        int64_t f = fc->pos;
+        uint64_t idx = fc->st.frames;
         pthread_mutex_unlock(&fc->mu);
-        render(fc, f);
+        render(fc, f, idx);
         double t1 = dream_now_ms();
         pthread_mutex_lock(&fc->mu);
+        if (motion_may_advance(&fc->mc, f + 1, fc->newest_pos)) fc->pos = f + 1;
+        else fc->st.held_frames++;
         if (last_frame > 0 && t0 - last_frame > fc->st.max_gap_ms) fc->st.max_gap_ms = t0 - last_frame;
         fc->st.frames++;
         fc->st.last_render_ms = t1 - t0;
@@ -218,7 +224,7 @@ int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err
 
 void frameclock_position(frameclock_t *fc, int64_t *next_frame, int *held) {
     pthread_mutex_lock(&fc->mu);
-    if (next_frame) *next_frame = (int64_t)fc->st.frames;
+    if (next_frame) *next_frame = fc->pos;
     if (held) *held = fc->held;
     pthread_mutex_unlock(&fc->mu);
 }

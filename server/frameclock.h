@@ -2,7 +2,8 @@
  * frameclock.h — the fixed-rate frame clock of dreamd.
  *
  * A thread that emits frames at `fps` to its sinks, whether or not keyframes
- * arrive. Frame number f (the count of frames emitted so far) is planned by
+ * arrive. Each frame is planned at the display position f (+1 per frame; it only
+ * stops max_ahead_s past the newest keyframe, e.g. with no workers) by
  * motion_plan_frame (motion.h): keyframes carry positions in output frames and
  * every frame zooms/turns by the same per-frame amount in VIDEO time. Between two
  * keyframes it plays the reference's interpolation (prev warped forward, next
@@ -32,6 +33,7 @@ typedef struct frameclock_stats {
     uint64_t skipped_ticks;     /* wall-clock ticks dropped while rendering was behind */
     uint64_t extrapolated;      /* frames made from one keyframe past its position (next one late) */
     uint64_t dropped_kf;        /* keyframes refused because FRAMECLOCK_MAX_KF were held */
+    uint64_t held_frames;       /* frames that repeated the position: max_ahead_s past the newest keyframe */
     double max_gap_ms;          /* largest gap between two emitted frames */
     double last_render_ms;      /* time to render the last frame */
 } frameclock_stats_t;
@@ -45,8 +47,8 @@ void frameclock_destroy(frameclock_t **fc);
 /* Hands over a keyframe (*kf becomes NULL) at position pos (frames; made from the previous
  * keyframe warped by the motion of pos - its position). Coordinator thread only. */
 int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err_t *err);
-/* The next frame number the clock will emit, and how many keyframes it holds (shown + queued,
- * counting ones still in the socket). */
+/* The display position of the next frame, and how many keyframes the clock holds (shown +
+ * queued, counting ones still in the socket). */
 void frameclock_position(frameclock_t *fc, int64_t *next_frame, int *held);
 void frameclock_get_stats(frameclock_t *fc, frameclock_stats_t *out);
 

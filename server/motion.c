@@ -17,6 +17,7 @@ void motion_cfg_reference(motion_cfg_t *cfg) {
     cfg->wallclock = 0;
     cfg->max_dt = 5;
     cfg->queue_factor = 2;
+    cfg->max_ahead_s = 60;
 }
 
 void motion_init(motion_t *m, const motion_cfg_t *cfg) {
@@ -69,6 +70,11 @@ void motion_observe(motion_t *m, double seconds) {
 int motion_may_start(const motion_t *m, int64_t base_pos, int64_t f_now) {
     if (f_now < 0 || m->cfg.wallclock) return 1;
     return (double)(base_pos - f_now) <= m->cfg.queue_factor * (double)motion_frames_est(m);
+}
+
+int motion_may_advance(const motion_cfg_t *cfg, int64_t pos, int64_t newest_pos) {
+    double cap = cfg->max_ahead_s > 0 ? cfg->max_ahead_s * cfg->fps : 60 * cfg->fps;
+    return (double)(pos - newest_pos) < cap;
 }
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }

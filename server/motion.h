@@ -24,7 +24,8 @@
  * interpolation (A forward, B backward, weight (f - P_A) / N, holes of B's warp
  * from A). A keyframe that arrives late starts fading in when it arrives (never
  * a weight jump), over at least min(N, fade_cap) frames. With no newer keyframe the
- * last one keeps zooming forward (no frozen or repeated frame).
+ * last one keeps zooming forward (no frozen or repeated frame), for at most max_ahead_s
+ * of video (motion_may_advance): only then, e.g. with no workers, does the display hold.
  */
 #ifndef DREAM_MOTION_H
 #define DREAM_MOTION_H
@@ -38,6 +39,8 @@ typedef struct motion_cfg {
     int wallclock;          /* 1: old mode, N = fps x real time since the last keyframe (<= max_dt), no lag/backlog rules */
     double max_dt;          /* wallclock mode's cap (s) */
     double queue_factor;    /* backlog cap in units of N (reference 2) */
+    double max_ahead_s;     /* the display zooms on past the newest keyframe at most this long (60 s);
+                             * then it holds (no worker for a long time): bounds the stale zoom */
 } motion_cfg_t;
 
 typedef struct motion {
@@ -51,7 +54,7 @@ typedef struct motion_step {
     double zoom, angle;     /* zpf^n, dpf n: the warp of the base keyframe that the new one starts from */
 } motion_step_t;
 
-/* Fills cfg's defaults: 25 fps, 1.05/s, -0.25 deg/s, estimated N, queue 2N. */
+/* Fills cfg's defaults: 25 fps, 1.05/s, -0.25 deg/s, estimated N, queue 2N, 60 s ahead at most. */
 void motion_cfg_reference(motion_cfg_t *cfg);
 void motion_init(motion_t *m, const motion_cfg_t *cfg);
 double motion_zpf(const motion_cfg_t *cfg);     /* zoom per output frame */
@@ -67,6 +70,9 @@ void motion_observe(motion_t *m, double seconds);
 /* 1 when a new keyframe may start: the finished one (base_pos) is at most queue_factor x N
  * frames ahead of the display's next frame f_now (always 1 without a display or in wallclock mode). */
 int motion_may_start(const motion_t *m, int64_t base_pos, int64_t f_now);
+
+/* 1 while the display position `pos` may advance past the newest keyframe (at newest_pos). */
+int motion_may_advance(const motion_cfg_t *cfg, int64_t pos, int64_t newest_pos);
 
 /* A keyframe as the display knows it. */
 typedef struct motion_kf {

@@ -67,6 +67,14 @@ static void test_ema_and_n(void **s) {
     assert_int_equal(st.n, 125);                     /* max_dt 5 s */
 }
 
+static void test_hold_limit(void **s) {
+    (void)s;
+    motion_cfg_t c;
+    motion_cfg_reference(&c);                        /* 60 s x 25 fps */
+    assert_true(motion_may_advance(&c, 100 + 1499, 100));
+    assert_false(motion_may_advance(&c, 100 + 1500, 100));
+}
+
 static void test_backlog_waits(void **s) {
     (void)s;
     motion_cfg_t c;
@@ -139,7 +147,7 @@ static double urand(void) {
 }
 
 typedef struct sim_result {
-    int64_t frames, keyframes, extrapolated, max_held;
+    int64_t frames, keyframes, extrapolated, max_held, max_ahead;
     double worst_zoom_dev, worst_angle_dev;
 } sim_result_t;
 
@@ -212,7 +220,10 @@ static void simulate(double (*kf_s)(int), int nkf, sim_result_t *r) {
             assert_float_equal((double)list[fr.b].pos * dpf + fr.ab, ga, 1e-9);
         } else if (f > list[fr.a].pos) {
             r->extrapolated++;
+            if (f - list[fr.a].pos > r->max_ahead) r->max_ahead = f - list[fr.a].pos;
         }
+        /* the display never reaches the hold limit (60 s past the newest keyframe): no repeats */
+        assert_true(motion_may_advance(&c, f + 1, list[n - 1].pos));
         if (f > 0) {
             double dz = fabs((g - prev_g) / lz - 1), da = fabs((ga - prev_ga) / dpf - 1);
             if (dz > r->worst_zoom_dev) r->worst_zoom_dev = dz;
@@ -252,9 +263,9 @@ static void test_varying_keyframe_times(void **s) {
     (void)s;
     sim_result_t r;
     simulate(varying, 120, &r);
-    printf("motion sim: %lld frames, %lld keyframes, %lld extrapolated, worst zoom step dev %.2e, held <= %lld\n",
-           (long long)r.frames, (long long)r.keyframes, (long long)r.extrapolated, r.worst_zoom_dev,
-           (long long)r.max_held);
+    printf("motion sim: %lld frames, %lld keyframes, %lld extrapolated (at most %lld past a keyframe), "
+           "worst zoom step dev %.2e, held <= %lld\n", (long long)r.frames, (long long)r.keyframes,
+           (long long)r.extrapolated, (long long)r.max_ahead, r.worst_zoom_dev, (long long)r.max_held);
     assert_int_equal(r.keyframes, 120);
     assert_true(r.worst_zoom_dev < 0.01);            /* zoom per frame constant to 1 % */
     assert_true(r.worst_angle_dev < 0.01);
@@ -280,6 +291,7 @@ int main(void) {
         cmocka_unit_test(test_reference_constants),
         cmocka_unit_test(test_ema_and_n),
         cmocka_unit_test(test_backlog_waits),
+        cmocka_unit_test(test_hold_limit),
         cmocka_unit_test(test_on_time_is_reference_interpolation),
         cmocka_unit_test(test_late_keyframe_fades_in),
         cmocka_unit_test(test_varying_keyframe_times),
