@@ -508,8 +508,10 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         } else {
             const uint8_t *sent = c->tile_px[idx];
             const size_t nc = (size_t)c->cfg.W * c->cfg.H * 3;
-            for (size_t i = 0; i < nc; i++)
-                c->canvas->px[i] = c->base->px[i] + (float)((int)m->pixels[i] - (int)sent[i]);
+            for (size_t i = 0; i < nc; i++) {
+                float v = c->base->px[i] + (float)((int)m->pixels[i] - (int)sent[i]);
+                c->canvas->px[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+            }
         }
         c->kf_direct = 1;
     } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0 ||
@@ -861,7 +863,10 @@ static void kf_finish(coord_t *c) {
             if (blend_finish(c->blend_in, c->base, c->sent, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
             else {
                 const size_t nc = (size_t)c->cfg.W * c->cfg.H * 3;
-                for (size_t i = 0; i < nc; i++) c->canvas->px[i] += c->base->px[i] - c->sent->px[i];
+                for (size_t i = 0; i < nc; i++) {
+                    float v = c->canvas->px[i] + (c->base->px[i] - c->sent->px[i]);
+                    c->canvas->px[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+                }
             }
         }
     }

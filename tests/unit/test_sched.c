@@ -265,6 +265,7 @@ static void check_single_tile(int canvas8) {
     for (size_t i = 0; i < f[0]->first_len; i++) {    /* the fake inverts */
         float out = (float)(255 - f[0]->first_px[i]);
         float k = canvas8 ? out : warped->px[i] + (float)((int)(255 - f[0]->first_px[i]) - (int)f[0]->first_px[i]);
+        if (!canvas8) k = k < 0.0f ? 0.0f : k > 255.0f ? 255.0f : k;   /* the canvas stays in 0..255 */
         if (cv->px[i] != k) fail_msg("canvas[%zu] = %g, want %g", i, cv->px[i], k);
     }
     free(want);

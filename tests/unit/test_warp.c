@@ -440,7 +440,7 @@ static void run_chain(int K, int mode, const dream_image_t *start, const dream_i
             res[i] = dream_u8_from_float((float)sent[i] + change(x, y, k));
         }
         for (size_t i = 0; i < nc; i++)
-            cv->px[i] = mode == 2 ? (float)res[i] : base->px[i] + (float)((int)res[i] - (int)sent[i]);
+            cv->px[i] = mode == 2 ? (float)res[i] : fminf(255.0f, fmaxf(0.0f, base->px[i] + (float)((int)res[i] - (int)sent[i])));
     }
     if (ref_out) {
         double sum = 0, mx = 0;
