@@ -7,7 +7,9 @@
  * garbage and wrong-version/wrong-hash hellos are dropped or refused while the
  * farm keeps serving; the farm's model is pinned from --weights random (before any
  * worker), --model-hash or (--weights any) the first worker, sim workers pass, and
- * the refusal names both hashes and the source; admin commands answer INFO-style.
+ * the refusal names both hashes and the source; admin commands answer INFO-style; the
+ * frame clock streams at the stream size (canvas resized in its warp) with and without workers;
+ * the float canvas is the warp plus the worker's 8-bit change (--canvas-8bit: the result).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,6 +57,7 @@ static int g_fps = 0;
 static dream_sinks_t *g_frames = NULL;
 static uint64_t g_max_tile = 300 * 300;    /* forces 480x320 into several tiles */
 static int g_canvas8 = 0;
+static int g_stream_w = 0, g_stream_h = 0;
 /* the fakes send made-up hashes: most tests let the first worker pin the model */
 static const char *g_weights = "any", *g_model_hash = "";
 
@@ -70,8 +73,9 @@ static env_t *env_new(void) {
     snprintf(cfg.state, sizeof cfg.state, "%s", g_state_path);
     snprintf(cfg.log_level, sizeof cfg.log_level, "warn");
     cfg.fps = g_fps;           /* 0: no frame clock thread */
-    cfg.stream_width = cfg.stream_height = 0;
-    cfg.canvas8 = g_canvas8;   /* frames at the canvas size (cheap on a loaded machine) */
+    cfg.stream_width = g_stream_w;   /* 0: frames at the canvas size (cheap on a loaded machine) */
+    cfg.stream_height = g_stream_h;
+    cfg.canvas8 = g_canvas8;
     cfg.steps = 1;
     cfg.heartbeat_ms = 50;
     cfg.liveness = 3;
@@ -550,9 +554,10 @@ static void test_quarantine_survives_restart(void **s) {
 }
 
 /* a sink that counts frames and remembers the largest gap between two of them */
-typedef struct count_sink { int frames; double last, max_gap; float first_px, last_px, max_dev; } count_sink_t;
+typedef struct count_sink { int frames, w, h, wrong_size; double last, max_gap; float first_px, last_px, max_dev; } count_sink_t;
 static int count_frame(void *ctx, const dream_image_t *im, uint64_t seq, dream_err_t *err) {
     count_sink_t *c = ctx;
+    if (c->w && (im->w != c->w || im->h != c->h)) c->wrong_size++;
     double now = dream_now_ms();
     if (c->frames && now - c->last > c->max_gap) c->max_gap = now - c->last;
     c->last = now;
@@ -573,6 +578,8 @@ static void test_frame_clock(void **s) {
     sinks.n = 1;
     g_fps = 50;
     g_frames = &sinks;
+    g_stream_w = cs.w = 400;     /* frames at the stream size: the 480x320 canvas resized in the warp */
+    g_stream_h = cs.h = 224;
     env_t *e = env_new();
     /* no workers: frames still flow at the clock's rate, the initial canvas zooming on about the
      * centre (motion in video time never stops): the centre pixel stays close */
@@ -590,11 +597,13 @@ static void test_frame_clock(void **s) {
     /* the centre pixel flips with every keyframe (the fake inverts, the warp keeps the centre):
      * some frame must differ from the first (the last one may be back near it) */
     assert_true(cs.max_dev > 1);
+    assert_int_equal(cs.wrong_size, 0);
     assert_true(cs.max_gap < 200);      /* 20 ms period; generous for loaded machines */
     fake_free(f[0]);
     env_free(e);                        /* joins the clock thread before the sink goes away */
     g_fps = 0;
     g_frames = NULL;
+    g_stream_w = g_stream_h = 0;
 }
 
 static void test_admin_commands(void **s) {
