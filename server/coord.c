@@ -1311,10 +1311,12 @@ int coord_run(coord_t *c, volatile sig_atomic_t *stop) {
     if (c->fc) frameclock_get_stats(c->fc, &fs);
     dream_state_counter_add(c->state, "keyframes", (int64_t)st.keyframes);
     dlog_info(MOD, "summary: keyframes=%llu elapsed_s=%.2f kf_per_s=%.3f bytes_per_keyframe=%.0f frames=%llu "
-              "frame_max_gap_ms=%.1f requeued=%llu tiles_missed=%llu late_discarded=%llu malformed=%llu coord_ms_per_kf=%.1f",
+              "frame_max_gap_ms=%.1f frames_extrapolated=%llu frames_held=%llu requeued=%llu tiles_missed=%llu "
+              "late_discarded=%llu malformed=%llu coord_ms_per_kf=%.1f",
               (unsigned long long)st.keyframes, st.uptime_s, st.uptime_s > 0 ? st.keyframes / st.uptime_s : 0,
               st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0, (unsigned long long)fs.frames,
-              fs.max_gap_ms, (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
+              fs.max_gap_ms, (unsigned long long)fs.extrapolated, (unsigned long long)fs.held_frames,
+              (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
               (unsigned long long)st.late_discarded, (unsigned long long)st.malformed, st.coord_ms_per_kf);
     return rc < 0 ? -1 : 0;
 }
