@@ -9,7 +9,8 @@
  * worker), --model-hash or (--weights any) the first worker, sim workers pass, and
  * the refusal names both hashes and the source; admin commands answer INFO-style; the
  * frame clock streams at the stream size (canvas resized in its warp) with and without workers;
- * the float canvas is the warp plus the worker's 8-bit change (--canvas-8bit: the result).
+ * the float canvas is the warp plus the worker's 8-bit change (--canvas-8bit: the result);
+ * --start-image is resized to the canvas, a missing one is an error naming the option.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,6 +59,7 @@ static dream_sinks_t *g_frames = NULL;
 static uint64_t g_max_tile = 300 * 300;    /* forces 480x320 into several tiles */
 static int g_canvas8 = 0;
 static int g_stream_w = 0, g_stream_h = 0;
+static const char *g_start_image = "";
 /* the fakes send made-up hashes: most tests let the first worker pin the model */
 static const char *g_weights = "any", *g_model_hash = "";
 
@@ -76,6 +78,7 @@ static env_t *env_new(void) {
     cfg.stream_width = g_stream_w;   /* 0: frames at the canvas size (cheap on a loaded machine) */
     cfg.stream_height = g_stream_h;
     cfg.canvas8 = g_canvas8;
+    snprintf(cfg.start_image, sizeof cfg.start_image, "%s", g_start_image);
     cfg.steps = 1;
     cfg.heartbeat_ms = 50;
     cfg.liveness = 3;
@@ -629,10 +632,58 @@ static void test_admin_commands(void **s) {
     env_free(e);
 }
 
+/* --start-image: the file resized (bicubic) to the canvas, clipped to 0..255; a missing file
+ * stops coord_new with a message naming the option */
+static void test_start_image(void **s) {
+    (void)s;
+    char path[] = "/tmp/test_sched_start_XXXXXX.png";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    dream_image_t *img = dream_image_new(96, 64, 3, NULL), *want = dream_image_new(480, 320, 3, NULL);
+    assert_non_null(img);
+    assert_non_null(want);
+    for (int y = 0; y < 64; y++)
+        for (int x = 0; x < 96; x++)
+            for (int k = 0; k < 3; k++) img->px[(y * 96 + x) * 3 + k] = (float)((x * 7 + y * 3 + k * 50) % 256);
+    assert_int_equal(dream_image_save(img, path, NULL), 0);
+    assert_int_equal(dream_image_resize(img, want, DREAM_INTERP_BICUBIC, NULL), 0);
+    g_start_image = path;
+    env_t *e = env_new();
+    const dream_image_t *cv = coord_canvas(e->c);
+    assert_int_equal(cv->w, 480);
+    for (size_t i = 0; i < (size_t)480 * 320 * 3; i++) {
+        float v = want->px[i] < 0 ? 0 : want->px[i] > 255 ? 255 : want->px[i];
+        if (cv->px[i] != v) fail_msg("canvas[%zu] = %g, want %g", i, cv->px[i], v);
+    }
+    env_free(e);
+    unlink(path);
+    /* gone: coord_new fails and says which option */
+    coord_cfg_t cfg;
+    assert_int_equal(cfg_defaults(coord_cfg_opts, &cfg, NULL), 0);
+    snprintf(cfg.worker_bind, sizeof cfg.worker_bind, "inproc://sched-start");
+    cfg.admin_bind[0] = 0;
+    cfg.fps = 0;
+    snprintf(cfg.state, sizeof cfg.state, ":memory:");
+    snprintf(cfg.log_level, sizeof cfg.log_level, "warn");
+    snprintf(cfg.start_image, sizeof cfg.start_image, "%s", path);
+    dream_err_t err = {{0}};
+    assert_int_equal(coord_cfg_finish(&cfg, &err), 0);
+    void *ctx = zmq_ctx_new();
+    coord_t *c = coord_new(&cfg, ctx, NULL, &err);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "start-image"));
+    zmq_ctx_term(ctx);
+    g_start_image = "";
+    dream_image_destroy(&img);
+    dream_image_destroy(&want);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyframes_flow),
         cmocka_unit_test(test_single_tile_exact),
+        cmocka_unit_test(test_start_image),
         cmocka_unit_test(test_no_workers_no_keyframes),
         cmocka_unit_test(test_requeue_on_death),
         cmocka_unit_test(test_quarantine_and_release),
