@@ -57,19 +57,36 @@ int dream_warp(const dream_image_t *src, dream_image_t *dst, double zoom, double
 int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
                     double angle_deg, dream_interp_t interp, dream_err_t *err);
 
-/* out (rh, rw, 3) = the rect (rx, ry, rw, rh) of dream_warp(src, zoom, angle_deg, bilinear)
+/* dst of ANY size (same channels) = src resized to dst's size and warped, in one resampling:
+ * dst pixel p samples src at c_src + S R(angle) (p - c_dst) / zoom, S = diag(src w / dst w,
+ * src h / dst h) (pixel centres aligned, as skimage's resize). Same size: exactly dream_warp_mask.
+ * The frame clock makes stream-size frames from canvas-size keyframes with it. */
+int dream_warp_scaled(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
+                      double angle_deg, dream_interp_t interp, dream_err_t *err);
+/* dst = src resized to dst's size (dream_warp_scaled with zoom 1, angle 0). */
+int dream_image_resize(const dream_image_t *src, dream_image_t *dst, dream_interp_t interp, dream_err_t *err);
+
+/* out (rh, rw, 3) = the rect (rx, ry, rw, rh) of dream_warp(src, zoom, angle_deg, interp)
  * through dream_image_to_rgb8, computed for that rect only (one thread; the coordinator warps
  * tiles in parallel before it warps the whole canvas). src must be 3-channel; -1 with a
  * message for a bad rect, zoom or angle. */
-int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, int rx, int ry, int rw,
-                         int rh, uint8_t *out, dream_err_t *err);
+int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, dream_interp_t interp, int rx,
+                         int ry, int rw, int rh, uint8_t *out, dream_err_t *err);
 
 /* The seed's keyframe interpolation. `next` was made from `prev` warped by (zoom, angle).
  * For t in [0, 1]: warp prev forward by (zoom^t, t*angle) and next backward by
  * (zoom^(t-1), (t-1)*angle), crossfade (1-t, t); where next's backward warp leaves the
- * frame uncovered, use prev's warp alone. out has prev's size and must not alias prev or next.
- * t = 0 gives prev exactly, t = 1 next exactly. Both warps are bilinear. */
+ * frame uncovered, use prev's warp alone. out must not alias prev or next; it may be larger
+ * or smaller than prev (then both warps also resize, dream_warp_scaled: one resampling).
+ * Same size: t = 0 gives prev exactly, t = 1 next exactly. Both warps are bilinear. */
 int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,
                       double angle_deg, double t, dream_image_t *out, dream_err_t *err);
+
+/* The general crossfade the frame clock uses: out = (1-w) prev warped by (zoom_p, angle_p)
+ * + w next warped by (zoom_n, angle_n), both resized to out's size (dream_warp_scaled,
+ * bilinear); where next's warp leaves the frame uncovered, prev's warp alone.
+ * dream_interpolate(t) is this with (zoom^t, t angle), (zoom^(t-1), (t-1) angle), w = t. */
+int dream_crossfade(const dream_image_t *prev, double zoom_p, double angle_p, const dream_image_t *next,
+                    double zoom_n, double angle_n, double w, dream_image_t *out, dream_err_t *err);
 
 #endif

@@ -29,8 +29,9 @@
 typedef struct {
     const dream_image_t *src;
     dream_image_t *dst;
-    uint8_t *covered;                 /* (h, w) or NULL */
-    double cx, cy, a, b;              /* a = cos/zoom, b = sin/zoom */
+    uint8_t *covered;                 /* (dst h, dst w) or NULL */
+    double cx, cy, a, b;              /* src centre; a = cos/zoom, b = sin/zoom */
+    double dcx, dcy, kx, ky;          /* dst centre; src/dst scale per axis (1 = same size) */
     dream_interp_t interp;
     int y0, y1;
 } warp_job_t;
@@ -112,19 +113,26 @@ static inline void sample_bicubic(const float *sp, int W, int H, int C, double s
 
 static void warp_rows(const warp_job_t *j) {
     const dream_image_t *src = j->src;
-    const int W = src->w, H = src->h, C = src->c;
+    const int W = src->w, H = src->h, C = src->c, DW = j->dst->w;
     const float *sp = src->px;
     const double lo_x = -0.5 - COVER_EPS, hi_x = W - 0.5 + COVER_EPS;
     const double lo_y = -0.5 - COVER_EPS, hi_y = H - 0.5 + COVER_EPS;
     const int cubic = j->interp == DREAM_INTERP_BICUBIC;
+    const int scaled = j->kx != 1.0 || j->ky != 1.0;
     for (int y = j->y0; y < j->y1; y++) {
-        const double dy = y - j->cy;
-        float *out = j->dst->px + (size_t)y * W * C;
-        uint8_t *cov = j->covered ? j->covered + (size_t)y * W : NULL;
-        for (int x = 0; x < W; x++, out += C) {
-            const double dx = x - j->cx;
-            const double sx = j->cx + j->a * dx - j->b * dy;
-            const double sy = j->cy + j->b * dx + j->a * dy;
+        const double dy = y - j->dcy;
+        float *out = j->dst->px + (size_t)y * DW * C;
+        uint8_t *cov = j->covered ? j->covered + (size_t)y * DW : NULL;
+        for (int x = 0; x < DW; x++, out += C) {
+            const double dx = x - j->dcx;
+            double sx, sy;
+            if (scaled) {       /* c_src + S R (p - c_dst) / zoom */
+                sx = j->cx + j->kx * (j->a * dx - j->b * dy);
+                sy = j->cy + j->ky * (j->b * dx + j->a * dy);
+            } else {            /* same size: the exact formula of the header */
+                sx = j->cx + j->a * dx - j->b * dy;
+                sy = j->cy + j->b * dx + j->a * dy;
+            }
             if (cov) cov[x] = sx >= lo_x && sx <= hi_x && sy >= lo_y && sy <= hi_y;
             if (cubic) sample_bicubic(sp, W, H, C, sx, sy, out);
             else sample_bilinear(sp, W, H, C, sx, sy, out);
@@ -172,16 +180,19 @@ static int warp_geometry(const dream_image_t *src, double zoom, double angle_deg
     return 0;
 }
 
-int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
+static int warp_run(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
                     double angle_deg, dream_interp_t interp, dream_err_t *err) {
-    if (check_pair(src, dst, "dream_warp", err) < 0) return -1;
-    warp_job_t job = {.src = src, .dst = dst, .covered = covered, .interp = interp, .y0 = 0, .y1 = src->h};
+    warp_job_t job = {.src = src, .dst = dst, .covered = covered, .interp = interp, .y0 = 0, .y1 = dst->h};
     if (warp_geometry(src, zoom, angle_deg, "dream_warp", &job.cx, &job.cy, &job.a, &job.b, err) < 0) return -1;
     if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
         return dream_err_set(err, "dream_warp: unknown interpolation %d", (int)interp);
-    if ((size_t)src->w * src->h >= THREAD_MIN_PIXELS && src->h >= 2) {
+    job.dcx = (dst->w - 1) * 0.5;
+    job.dcy = (dst->h - 1) * 0.5;
+    job.kx = (double)src->w / dst->w;
+    job.ky = (double)src->h / dst->h;
+    if ((size_t)dst->w * dst->h >= THREAD_MIN_PIXELS && dst->h >= 2) {
         warp_job_t top = job, bottom = job;
-        top.y1 = bottom.y0 = src->h / 2;
+        top.y1 = bottom.y0 = dst->h / 2;
         pthread_t th;
         if (pthread_create(&th, NULL, warp_thread, &bottom) == 0) {
             warp_rows(&top);
@@ -193,26 +204,54 @@ int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *cover
     return 0;
 }
 
+int dream_warp_mask(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
+                    double angle_deg, dream_interp_t interp, dream_err_t *err) {
+    if (check_pair(src, dst, "dream_warp", err) < 0) return -1;
+    return warp_run(src, dst, covered, zoom, angle_deg, interp, err);
+}
+
 int dream_warp(const dream_image_t *src, dream_image_t *dst, double zoom, double angle_deg,
                dream_interp_t interp, dream_err_t *err) {
     return dream_warp_mask(src, dst, NULL, zoom, angle_deg, interp, err);
 }
 
-int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, int rx, int ry, int rw,
-                         int rh, uint8_t *out, dream_err_t *err) {
+static int check_scaled(const dream_image_t *src, const dream_image_t *dst, const char *what, dream_err_t *err) {
+    if (!src || !dst || !src->px || !dst->px) return dream_err_set(err, "%s: NULL image", what);
+    if (src->c != dst->c) return dream_err_set(err, "%s: channel mismatch (%d vs %d)", what, src->c, dst->c);
+    if (src->px == dst->px) return dream_err_set(err, "%s: source and destination must differ", what);
+    if (src->w <= 0 || src->h <= 0 || src->c <= 0 || dst->w <= 0 || dst->h <= 0)
+        return dream_err_set(err, "%s: empty image", what);
+    return 0;
+}
+
+int dream_warp_scaled(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
+                      double angle_deg, dream_interp_t interp, dream_err_t *err) {
+    if (check_scaled(src, dst, "dream_warp_scaled", err) < 0) return -1;
+    return warp_run(src, dst, covered, zoom, angle_deg, interp, err);
+}
+
+int dream_image_resize(const dream_image_t *src, dream_image_t *dst, dream_interp_t interp, dream_err_t *err) {
+    return dream_warp_scaled(src, dst, NULL, 1.0, 0.0, interp, err);
+}
+
+int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, dream_interp_t interp, int rx,
+                         int ry, int rw, int rh, uint8_t *out, dream_err_t *err) {
     if (!src || !src->px || src->c != 3 || !out) return dream_err_set(err, "warp rect: need a 3-channel image");
     if (rw <= 0 || rh <= 0 || rx < 0 || ry < 0 || rx + rw > src->w || ry + rh > src->h)
         return dream_err_set(err, "warp rect: %dx%d+%d+%d outside %dx%d", rw, rh, rx, ry, src->w, src->h);
     double cx, cy, a, b;
     if (warp_geometry(src, zoom, angle_deg, "warp rect", &cx, &cy, &a, &b, err) < 0) return -1;
-    const int W = src->w, H = src->h;
+    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
+        return dream_err_set(err, "warp rect: unknown interpolation %d", (int)interp);
+    const int W = src->w, H = src->h, cubic = interp == DREAM_INTERP_BICUBIC;
     for (int j = 0; j < rh; j++) {
         const double dy = ry + j - cy;
         uint8_t *o = out + (size_t)j * rw * 3;
         for (int i = 0; i < rw; i++, o += 3) {
             const double dx = rx + i - cx;
             float v[3];
-            sample_bilinear(src->px, W, H, 3, cx + a * dx - b * dy, cy + b * dx + a * dy, v);
+            if (cubic) sample_bicubic(src->px, W, H, 3, cx + a * dx - b * dy, cy + b * dx + a * dy, v);
+            else sample_bilinear(src->px, W, H, 3, cx + a * dx - b * dy, cy + b * dx + a * dy, v);
             o[0] = dream_u8_from_float(v[0]);
             o[1] = dream_u8_from_float(v[1]);
             o[2] = dream_u8_from_float(v[2]);
@@ -221,40 +260,33 @@ int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg
     return 0;
 }
 
-int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,
-                      double angle_deg, double t, dream_image_t *out, dream_err_t *err) {
-    const char *what = "dream_interpolate";
+int dream_crossfade(const dream_image_t *prev, double zoom_p, double angle_p, const dream_image_t *next,
+                    double zoom_n, double angle_n, double w, dream_image_t *out, dream_err_t *err) {
+    const char *what = "dream_crossfade";
     if (!prev || !next || !out || !prev->px || !next->px || !out->px)
         return dream_err_set(err, "%s: NULL image", what);
-    if (!same_shape(prev, next) || !same_shape(prev, out))
+    if (!same_shape(prev, next) || prev->c != out->c)
         return dream_err_set(err, "%s: size mismatch (prev %dx%dx%d, next %dx%dx%d, out %dx%dx%d)",
                              what, prev->w, prev->h, prev->c, next->w, next->h, next->c,
                              out->w, out->h, out->c);
     if (out->px == prev->px || out->px == next->px)
         return dream_err_set(err, "%s: out must not alias prev or next", what);
-    if (!(t >= 0.0 && t <= 1.0)) return dream_err_set(err, "%s: t=%g not in [0, 1]", what, t);
-    if (!isfinite(zoom) || zoom <= 1e-6 || zoom > 1e6)
-        return dream_err_set(err, "%s: invalid zoom %g", what, zoom);
-    if (!isfinite(angle_deg)) return dream_err_set(err, "%s: invalid angle %g", what, angle_deg);
-
-    const size_t n = (size_t)prev->w * prev->h, nc = n * prev->c;
-    if (t == 0.0) { memcpy(out->px, prev->px, nc * sizeof(float)); return 0; }
-    if (t == 1.0) { memcpy(out->px, next->px, nc * sizeof(float)); return 0; }
-
-    /* out = prev forward, tmp = next backward (with coverage) */
-    if (dream_warp(prev, out, pow(zoom, t), t * angle_deg, DREAM_INTERP_BILINEAR, err) < 0) return -1;
-    dream_image_t tmp = {prev->w, prev->h, prev->c, malloc(nc * sizeof(float))};
+    if (!(w >= 0.0 && w <= 1.0)) return dream_err_set(err, "%s: weight %g not in [0, 1]", what, w);
+    /* out = prev's warp, tmp = next's warp (with coverage) */
+    if (dream_warp_scaled(prev, out, NULL, zoom_p, angle_p, DREAM_INTERP_BILINEAR, err) < 0) return -1;
+    if (w == 0.0) return 0;
+    const size_t n = (size_t)out->w * out->h, nc = n * out->c;
+    dream_image_t tmp = {out->w, out->h, out->c, malloc(nc * sizeof(float))};
     uint8_t *cov = malloc(n);
     if (!tmp.px || !cov) {
         free(tmp.px);
         free(cov);
         return dream_err_set(err, "%s: out of memory", what);
     }
-    int rc = dream_warp_mask(next, &tmp, cov, pow(zoom, t - 1.0), (t - 1.0) * angle_deg,
-                             DREAM_INTERP_BILINEAR, err);
+    int rc = dream_warp_scaled(next, &tmp, cov, zoom_n, angle_n, DREAM_INTERP_BILINEAR, err);
     if (rc == 0) {
-        const float wa = (float)(1.0 - t), wb = (float)t;
-        const int C = prev->c;
+        const float wa = (float)(1.0 - w), wb = (float)w;
+        const int C = out->c;
         for (size_t i = 0; i < n; i++) {
             if (!cov[i]) continue;   /* uncovered: prev's warp alone */
             float *o = out->px + i * C;
@@ -265,4 +297,26 @@ int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, doub
     free(tmp.px);
     free(cov);
     return rc;
+}
+
+int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,
+                      double angle_deg, double t, dream_image_t *out, dream_err_t *err) {
+    const char *what = "dream_interpolate";
+    if (!prev || !next || !out || !prev->px || !next->px || !out->px)
+        return dream_err_set(err, "%s: NULL image", what);
+    if (!same_shape(prev, next) || prev->c != out->c)
+        return dream_err_set(err, "%s: size mismatch (prev %dx%dx%d, next %dx%dx%d, out %dx%dx%d)",
+                             what, prev->w, prev->h, prev->c, next->w, next->h, next->c,
+                             out->w, out->h, out->c);
+    if (out->px == prev->px || out->px == next->px)
+        return dream_err_set(err, "%s: out must not alias prev or next", what);
+    if (!(t >= 0.0 && t <= 1.0)) return dream_err_set(err, "%s: t=%g not in [0, 1]", what, t);
+    if (!isfinite(zoom) || zoom <= 1e-6 || zoom > 1e6)
+        return dream_err_set(err, "%s: invalid zoom %g", what, zoom);
+    if (!isfinite(angle_deg)) return dream_err_set(err, "%s: invalid angle %g", what, angle_deg);
+    const size_t nc = (size_t)prev->w * prev->h * prev->c;
+    if (same_shape(prev, out) && t == 0.0) { memcpy(out->px, prev->px, nc * sizeof(float)); return 0; }
+    if (same_shape(prev, out) && t == 1.0) { memcpy(out->px, next->px, nc * sizeof(float)); return 0; }
+    return dream_crossfade(prev, pow(zoom, t), t * angle_deg, next, pow(zoom, t - 1.0), (t - 1.0) * angle_deg, t,
+                           out, err);
 }

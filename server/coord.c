@@ -19,6 +19,7 @@
 #include "frameclock.h"
 #include "metrics.h"
 #include "model.h"
+#include "motion.h"
 #include "state.h"
 #include "stream.h"
 #include "tiles.h"
@@ -32,7 +33,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_STR(coord_cfg_t, admin_bind, "admin-bind", "tcp://127.0.0.1:5556", "admin (dreamctl) endpoint"),
     CFG_INT(coord_cfg_t, http_port, "http-port", "8080", 0, 65535, "HTTP/WebSocket port of the live page (0 = off)"),
     CFG_STR(coord_cfg_t, weights, "weights", "random", "the farm's model: FILE or 'random' (workers must load the same; its hash is pinned), 'any' = the first worker's"),
-    CFG_STR(coord_cfg_t, size, "size", "1024x576", "canvas size WxH (the stream is this size, capped at 1920x1080)"),
+    CFG_STR(coord_cfg_t, size, "size", "840x472", "canvas (dream) size WxH; frames are upscaled to the stream size in the frame clock's warp"),
     CFG_INT(coord_cfg_t, fps, "fps", "25", 1, 120, "output frame rate"),
     CFG_STR(coord_cfg_t, frames_out, "frames-out", "", "write every output frame as PNG into DIR"),
     CFG_INT(coord_cfg_t, frames_every, "frames-every", "1", 1, 100000, "with --frames-out: keep every Nth frame"),
@@ -44,9 +45,9 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, jitter, "jitter", "0", 0, 64, "max jitter roll per step (pixels)"),
     CFG_STR(coord_cfg_t, subjects, "subjects", "volcano", "initial subjects (1-4), e.g. \"tree frog + volcano\" or class ids"),
     CFG_STR(coord_cfg_t, layout, "layout", "auto", "subject layout: auto|single|seed|bands|quadrants"),
-    CFG_DOUBLE(coord_cfg_t, zoom_per_sec, "zoom-per-sec", "1.03", 0.5, 2, "zoom factor per second of real time"),
-    CFG_DOUBLE(coord_cfg_t, rotate_deg_per_sec, "rotate-deg-per-sec", "0.5", -90, 90, "rotation per second (degrees, ccw)"),
-    CFG_DOUBLE(coord_cfg_t, max_kf_dt, "max-keyframe-dt", "5", 0.05, 60, "cap on the elapsed time one keyframe's warp covers (s)"),
+    CFG_DOUBLE(coord_cfg_t, zoom_per_sec, "zoom-per-sec", "1.05", 0.5, 2, "zoom factor per second of video (--motion wallclock: of real time)"),
+    CFG_DOUBLE(coord_cfg_t, rotate_deg_per_sec, "rotate-deg-per-sec", "-0.25", -90, 90, "rotation per second of video (degrees, ccw; the reference turns -0.25, clockwise)"),
+    CFG_DOUBLE(coord_cfg_t, max_kf_dt, "max-keyframe-dt", "5", 0.05, 60, "--motion wallclock: cap on the elapsed time one keyframe's warp covers (s)"),
     CFG_INT(coord_cfg_t, halo, "halo", "64", 64, 1024, "tile halo (px)"),
     CFG_INT(coord_cfg_t, min_side, "min-side", "224", 32, 4096, "engine minimum tile side (px)"),
     CFG_INT(coord_cfg_t, max_tiles, "max-tiles", "64", 1, 64, "most tiles per keyframe"),
@@ -65,8 +66,8 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_DOUBLE(coord_cfg_t, run_seconds, "run-seconds", "0", 0, 1e9, "stop after this many seconds (0 = never)"),
     CFG_INT(coord_cfg_t, max_keyframes, "max-keyframes", "0", 0, 2147483647, "stop after this many keyframes (0 = never)"),
     CFG_STR(coord_cfg_t, http_bind, "http-bind", "", "address the live page listens on (empty = all)"),
-    CFG_INT(coord_cfg_t, stream_width, "stream-width", "0", 0, 1920, "streamed video width (0 = canvas, capped at 1920x1080)"),
-    CFG_INT(coord_cfg_t, stream_height, "stream-height", "0", 0, 1080, "streamed video height (0 = canvas, capped)"),
+    CFG_INT(coord_cfg_t, stream_width, "stream-width", "1024", 0, 1920, "frame/stream width: keyframes are upscaled to it (0 = canvas, capped at 1920x1080)"),
+    CFG_INT(coord_cfg_t, stream_height, "stream-height", "576", 0, 1080, "frame/stream height (0 = canvas, capped)"),
     CFG_INT(coord_cfg_t, bitrate_kbps, "bitrate-kbps", STREAM_STR(STREAM_DEFAULT_BITRATE_KBPS), 100, 50000, "VP9 target bitrate"),
     CFG_STR(coord_cfg_t, record, "record", "", "also record the stream to FILE (.webm or IVF)"),
     CFG_STR(coord_cfg_t, tls_cert, "tls-cert", "", "PEM certificate: serve the page over HTTPS/WSS (with --tls-key)"),
@@ -97,6 +98,11 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_STR(coord_cfg_t, admin_allow_file, "admin-allow-file", "", "admin public keys allowed every command (z85, one a line)"),
     CFG_STR(coord_cfg_t, admin_readonly_file, "admin-readonly-file", "", "admin public keys allowed only read-only commands"),
     CFG_STR(coord_cfg_t, metrics_bind, "metrics-bind", "", "serve GET /metrics on HOST:PORT instead of the public page's port"),
+    CFG_STR(coord_cfg_t, motion, "motion", "video", "video: fixed speed per second of video, N = ceil(fps / keyframe rate) frames per keyframe (reference); wallclock: warp by the real time between keyframes (old)"),
+    CFG_INT(coord_cfg_t, frames_per_kf, "frames-per-keyframe", "0", 0, 100000, "output frames each keyframe covers (0 = ceil(fps / EMA keyframe rate), the reference)"),
+    CFG_STR(coord_cfg_t, kf_warp, "keyframe-warp", "bicubic", "kernel of the keyframe warp on the float canvas: bicubic (reference) | bilinear"),
+    CFG_BOOL(coord_cfg_t, canvas8, "canvas-8bit", "false", "the canvas becomes the workers' 8-bit results (old); default: float canvas + the 8-bit change"),
+    CFG_STR(coord_cfg_t, start_image, "start-image", "", "PNG/JPEG the dream starts from, resized to the canvas (empty = synthetic)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
@@ -109,6 +115,18 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
         return dream_err_set(err, "option 'size': %dx%d is smaller than the engine minimum %d", w, h, cfg->min_side);
     cfg->W = w;
     cfg->H = h;
+    /* the stream (frame clock) size: given, or the canvas scaled down into 1920x1080, even sides */
+    double k = 1.0;
+    if (w > STREAM_MAX_WIDTH) k = (double)STREAM_MAX_WIDTH / w;
+    if (h * k > STREAM_MAX_HEIGHT) k = (double)STREAM_MAX_HEIGHT / h;
+    cfg->SW = cfg->stream_width > 0 ? cfg->stream_width : ((int)(w * k) & ~1);
+    cfg->SH = cfg->stream_height > 0 ? cfg->stream_height : ((int)(h * k) & ~1);
+    if (cfg->SW < 16 || cfg->SH < 16)
+        return dream_err_set(err, "option 'stream-width/height': %dx%d is too small", cfg->SW, cfg->SH);
+    if (strcmp(cfg->motion, "video") && strcmp(cfg->motion, "wallclock"))
+        return dream_err_set(err, "option 'motion': '%s' is not video or wallclock", cfg->motion);
+    if (strcmp(cfg->kf_warp, "bicubic") && strcmp(cfg->kf_warp, "bilinear"))
+        return dream_err_set(err, "option 'keyframe-warp': '%s' is not bicubic or bilinear", cfg->kf_warp);
     cfg->model_known = 0;       /* coord_cfg_model() comes after */
     cfg->model_pin[0] = cfg->model_src[0] = 0;
     cfg->model_untrained = 0;
@@ -243,11 +261,17 @@ struct coord {
     uint64_t pub_id;
     double pub_zoom, pub_angle, pub_interval_s;
     int paused;             /* admin pause: no new keyframes (the frame clock keeps showing the last) */
+    /* motion in video time (motion.h): keyframe positions in output frames */
+    motion_t motion;
+    int64_t canvas_pos, kf_pos, pub_pos;
+    dream_interp_t kf_interp;
+    blend_t *blend_in;          /* the tiles as sent, blended like the results (float-delta canvas) */
+    dream_image_t *sent;        /* its blend */
 };
 
 /* ---------- helpers ---------- */
 
-static void init_canvas(dream_image_t *im, uint64_t seed) {
+static void init_canvas_synthetic(dream_image_t *im, uint64_t seed) {
     uint64_t s = seed * 7919u + 17u;
     for (int y = 0; y < im->h; y++)
         for (int x = 0; x < im->w; x++) {
@@ -259,6 +283,27 @@ static void init_canvas(dream_image_t *im, uint64_t seed) {
                 p[c] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
         }
+}
+
+/* The start canvas: --start-image resized to the canvas (bicubic, clipped to 0..255), or the
+ * deterministic synthetic image of the seed. */
+static int init_canvas(dream_image_t *im, const coord_cfg_t *cfg, dream_err_t *err) {
+    if (!cfg->start_image[0]) {
+        init_canvas_synthetic(im, (uint64_t)cfg->seed);
+        return 0;
+    }
+    dream_image_t *src = dream_image_load(cfg->start_image, err);
+    if (!src) {
+        dream_err_prefix(err, "option 'start-image'");
+        return -1;
+    }
+    int rc = dream_image_resize(src, im, DREAM_INTERP_BICUBIC, err);
+    dream_image_destroy(&src);
+    if (rc != 0) return -1;
+    for (size_t i = 0; i < (size_t)im->w * im->h * im->c; i++)
+        im->px[i] = im->px[i] < 0 ? 0 : im->px[i] > 255 ? 255 : im->px[i];
+    dlog_info(MOD, "start image %s resized to %dx%d", cfg->start_image, im->w, im->h);
+    return 0;
 }
 
 static int layout_for(const coord_t *c) {
@@ -473,10 +518,21 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         c->tm_results++;
     }
     if (c->plan.n == 1 && t->r.x == 0 && t->r.y == 0 && t->r.w == c->cfg.W && t->r.h == c->cfg.H) {
-        /* one tile, the whole canvas, weight 1 everywhere: it is the keyframe */
-        dream_image_from_rgb8(c->canvas, m->pixels);
+        /* one tile, the whole canvas, weight 1 everywhere: it is the keyframe (float canvas: the
+         * warped canvas plus the worker's 8-bit change, so the input's rounding cancels) */
+        if (c->cfg.canvas8) {
+            dream_image_from_rgb8(c->canvas, m->pixels);
+        } else {
+            const uint8_t *sent = c->tile_px[idx];
+            const size_t nc = (size_t)c->cfg.W * c->cfg.H * 3;
+            for (size_t i = 0; i < nc; i++) {
+                float v = c->base->px[i] + (float)((int)m->pixels[i] - (int)sent[i]);
+                c->canvas->px[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+            }
+        }
         c->kf_direct = 1;
-    } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
+    } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0 ||
+               (!c->cfg.canvas8 && blend_add_rgb8(c->blend_in, t, c->tile_px[idx], &err) != 0)) {
         dlog_error(MOD, "blend: %s", err.msg);
         return;
     }
@@ -568,10 +624,19 @@ static int kf_start(coord_t *c) {
     if (nw == 0) return 0;
     double now = dream_now_ms();
     if (now < c->kf_retry_at) return 0;     /* the last attempt failed: don't spin */
+    /* motion in video time: the display's next frame decides the lag; a backlog waits */
+    int64_t f_now = -1;
+    if (c->fc) {
+        int held = 0;
+        frameclock_position(c->fc, &f_now, &held);
+        if (held >= FRAMECLOCK_MAX_KF - 2 || !motion_may_start(&c->motion, c->canvas_pos, f_now)) return 0;
+    }
     double dt = c->last_kf_start > 0 ? (now - c->last_kf_start) / 1000.0 : 1.0;
-    if (dt > c->cfg.max_kf_dt) dt = c->cfg.max_kf_dt;
-    c->kf_zoom = pow(c->cfg.zoom_per_sec, dt);
-    c->kf_angle = c->cfg.rotate_deg_per_sec * dt;
+    motion_step_t ms;
+    motion_next(&c->motion, c->canvas_pos, f_now, dt, &ms);
+    c->kf_zoom = ms.zoom;
+    c->kf_angle = ms.angle;
+    c->kf_pos = ms.pos;
     dream_err_t err = {{0}};
     if (!isfinite(c->kf_zoom) || c->kf_zoom <= 1e-6 || !isfinite(c->kf_angle)) {
         dlog_error(MOD, "warp: bad zoom %g / angle %g", c->kf_zoom, c->kf_angle);
@@ -607,7 +672,7 @@ static int kf_start(coord_t *c) {
             const tile_rect_t *r = &c->plan.tiles[k / 2].r;
             int y0 = k % 2 ? r->h / 2 : 0, y1 = k % 2 ? r->h : r->h / 2;
             if (y1 > y0)
-                bad |= dream_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, r->x, r->y + y0, r->w, y1 - y0,
+                bad |= dream_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, c->kf_interp, r->x, r->y + y0, r->w, y1 - y0,
                                             c->tile_px[k / 2] + (size_t)y0 * r->w * 3, NULL) != 0;
         }
     }
@@ -638,9 +703,9 @@ static int kf_start(coord_t *c) {
     c->bytes_at_kf_start = c->st.bytes_in + c->st.bytes_out;
     double slack = c->cfg.deadline_min_ms * 2.0 + (double)c->cfg.heartbeat_ms * c->cfg.liveness;
     c->kf_deadline = now + c->plan.est_ms * c->cfg.deadline_factor + slack;
-    dlog_debug(MOD, "keyframe %llu: %dx%d grid (%d tiles, offset %d,%d), est %.0f ms, zoom %.4f angle %.3f",
+    dlog_debug(MOD, "keyframe %llu: %dx%d grid (%d tiles, offset %d,%d), est %.0f ms, %lld frames (zoom %.4f angle %.3f)",
                (unsigned long long)c->kf_id, c->plan.nx, c->plan.ny, c->plan.n, c->plan.ox, c->plan.oy,
-               c->plan.est_ms, c->kf_zoom, c->kf_angle);
+               c->plan.est_ms, (long long)ms.n, c->kf_zoom, c->kf_angle);
     return 1;
 }
 
@@ -766,12 +831,13 @@ static void kf_after_dispatch(coord_t *c) {
     double t0 = dream_now_ms();
     if (c->kf_active && !c->base_ready) {
         dream_err_t err = {{0}};
-        if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, DREAM_INTERP_BILINEAR, &err) != 0)
+        if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0)
             dlog_error(MOD, "warp: %s", err.msg);
         c->base_ready = 1;
     }
     if (c->need_reset) {
         blend_reset(c->blend);
+        if (c->blend_in) blend_reset(c->blend_in);
         c->need_reset = 0;
     }
     if (c->pub_pending) {
@@ -780,7 +846,7 @@ static void kf_after_dispatch(coord_t *c) {
         if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->pub_id);
         if (c->fc) {
             dream_image_t *copy = dream_image_clone(c->canvas, &err);
-            if (copy) frameclock_push(c->fc, &copy, c->pub_zoom, c->pub_angle, c->pub_interval_s, &err);
+            if (copy) frameclock_push(c->fc, &copy, c->pub_pos, &err);
             else dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
         }
     }
@@ -806,7 +872,22 @@ static void kf_finish(coord_t *c) {
                   (unsigned long long)c->kf_id, missing, c->plan.n);
     }
     dream_err_t err = {{0}};
-    if (!c->kf_direct && blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
+    if (!c->kf_direct) {
+        if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
+        else if (!c->cfg.canvas8) {
+            /* float canvas: base + blended (result - sent). The tiles went out as round(base); the
+             * blend is linear with the same weights, so subtracting the blend of what was sent
+             * and adding base back cancels that rounding: the warp chain stays float */
+            if (blend_finish(c->blend_in, c->base, c->sent, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
+            else {
+                const size_t nc = (size_t)c->cfg.W * c->cfg.H * 3;
+                for (size_t i = 0; i < nc; i++) {
+                    float v = c->canvas->px[i] + (c->base->px[i] - c->sent->px[i]);
+                    c->canvas->px[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+                }
+            }
+        }
+    }
     c->kf_active = 0;
     c->st.keyframes++;
     metrics_observe_keyframe_ms(now - c->kf_start);
@@ -824,6 +905,8 @@ static void kf_finish(coord_t *c) {
     c->pub_zoom = c->kf_zoom;
     c->pub_angle = c->kf_angle;
     c->pub_interval_s = c->st.kf_interval_ms / 1000.0;
+    c->pub_pos = c->canvas_pos = c->kf_pos;
+    motion_observe(&c->motion, (now - c->kf_start) / 1000.0);
     for (int i = 0; i < c->nslots; i++)   /* outstanding jobs of this keyframe are now stale */
         if (c->w[i].used && c->w[i].job_id && c->w[i].job_kf == c->kf_id) c->w[i].job_kf = 0;
     c->last_kf_end = dream_now_ms();
@@ -1106,8 +1189,23 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->base = dream_image_new(cfg->W, cfg->H, 3, err);
     c->blend = blend_new(cfg->W, cfg->H, err);
     if (!c->canvas || !c->base || !c->blend) goto fail;
-    init_canvas(c->canvas, (uint64_t)cfg->seed);
+    if (!cfg->canvas8) {
+        c->blend_in = blend_new(cfg->W, cfg->H, err);
+        c->sent = dream_image_new(cfg->W, cfg->H, 3, err);
+        if (!c->blend_in || !c->sent) goto fail;
+    }
+    if (init_canvas(c->canvas, cfg, err) != 0) goto fail;
     admin_restore_canvas(c->state, c->canvas);     /* the dream continues after a restart */
+    c->kf_interp = strcmp(cfg->kf_warp, "bilinear") ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR;
+    motion_cfg_t mc;
+    motion_cfg_reference(&mc);
+    mc.fps = cfg->fps > 0 ? cfg->fps : 25;
+    mc.zoom_per_s = cfg->zoom_per_sec;
+    mc.deg_per_s = cfg->rotate_deg_per_sec;
+    mc.frames_per_kf = cfg->frames_per_kf;
+    mc.wallclock = !strcmp(cfg->motion, "wallclock");
+    mc.max_dt = cfg->max_kf_dt;
+    motion_init(&c->motion, &mc);
     if (!cfg->subjects[0]) {
         dream_err_set(err, "option 'subjects': at least one subject is needed (e.g. --subjects volcano)");
         goto fail;
@@ -1134,11 +1232,11 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->admin = admin_socket_open(zctx, cfg, err);   /* access rules: admin.h */
     if (!c->admin) goto fail;
     if (cfg->fps > 0) {
-        c->fc = frameclock_new(zctx, c->canvas, cfg->fps, frames, err);
+        c->fc = frameclock_new(zctx, c->canvas, cfg->SW, cfg->SH, &mc, frames, err);
         if (!c->fc) goto fail;
     }
-    dlog_info(MOD, "%s: canvas %dx%d, workers on %s, admin on %s, %d fps", COORD_VERSION, cfg->W, cfg->H,
-              cfg->worker_bind, cfg->admin_bind, cfg->fps);
+    dlog_info(MOD, "%s: canvas %dx%d, frames %dx%d, workers on %s, admin on %s, %d fps", COORD_VERSION, cfg->W,
+              cfg->H, cfg->SW, cfg->SH, cfg->worker_bind, cfg->admin_bind, cfg->fps);
     return c;
 fail:
     coord_destroy(&c);
@@ -1153,6 +1251,8 @@ void coord_destroy(coord_t **pc) {
     if (c->admin) zmq_close(c->admin);
     dream_sinks_clear(&c->kf_sinks);
     blend_destroy(&c->blend);
+    blend_destroy(&c->blend_in);
+    dream_image_destroy(&c->sent);
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->base);
     free(c->w);
@@ -1248,10 +1348,12 @@ int coord_run(coord_t *c, volatile sig_atomic_t *stop) {
     if (c->fc) frameclock_get_stats(c->fc, &fs);
     dream_state_counter_add(c->state, "keyframes", (int64_t)st.keyframes);
     dlog_info(MOD, "summary: keyframes=%llu elapsed_s=%.2f kf_per_s=%.3f bytes_per_keyframe=%.0f frames=%llu "
-              "frame_max_gap_ms=%.1f requeued=%llu tiles_missed=%llu late_discarded=%llu malformed=%llu coord_ms_per_kf=%.1f",
+              "frame_max_gap_ms=%.1f frames_extrapolated=%llu frames_held=%llu requeued=%llu tiles_missed=%llu "
+              "late_discarded=%llu malformed=%llu coord_ms_per_kf=%.1f",
               (unsigned long long)st.keyframes, st.uptime_s, st.uptime_s > 0 ? st.keyframes / st.uptime_s : 0,
               st.keyframes ? (double)c->kf_bytes_total / st.keyframes : 0.0, (unsigned long long)fs.frames,
-              fs.max_gap_ms, (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
+              fs.max_gap_ms, (unsigned long long)fs.extrapolated, (unsigned long long)fs.held_frames,
+              (unsigned long long)st.requeued, (unsigned long long)st.tiles_missed,
               (unsigned long long)st.late_discarded, (unsigned long long)st.malformed, st.coord_ms_per_kf);
     return rc < 0 ? -1 : 0;
 }

@@ -87,6 +87,13 @@ typedef struct coord_cfg {
     char irc_password_file[512];
     int irc_tls;
     int irc_tls_verify;
+    /* motion, keyframe warp, start image (issue 9: the 2015 stream by default) */
+    char motion[16];            /* "video" (reference: fixed speed in video time) | "wallclock" (old adaptive) */
+    int frames_per_kf;          /* > 0: fixed output frames per keyframe; 0 = ceil(fps / EMA rate) */
+    char kf_warp[16];           /* keyframe warp kernel: "bicubic" (reference) | "bilinear" */
+    int canvas8;                /* 1: the canvas becomes the workers' 8-bit result (old); 0: float delta */
+    char start_image[512];      /* PNG/JPEG resized to the canvas; "" = the synthetic start */
+    int SW, SH;                 /* derived: the stream / frame-clock size */
 } coord_cfg_t;
 
 extern const cfg_opt_t coord_cfg_opts[];

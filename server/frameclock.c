@@ -1,7 +1,9 @@
 /*
- * frameclock.c — fixed-fps frame production interpolating keyframes; see frameclock.h.
+ * frameclock.c — fixed-fps frame production from positioned keyframes; see frameclock.h
+ * (the per-frame plan is motion_plan_frame, motion.c).
  */
 #include "frameclock.h"
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +11,8 @@
 
 typedef struct fc_msg {
     dream_image_t *kf;      /* NULL = quit */
-    double zoom, angle, interval_s;
+    int64_t pos;
 } fc_msg_t;
-
-typedef struct fc_pair {
-    dream_image_t *prev, *next;
-    double zoom, angle;
-    double start_ms, dur_ms;
-    int valid;
-} fc_pair_t;
 
 struct frameclock {
     void *zctx;
@@ -26,81 +21,79 @@ struct frameclock {
     char ep[64];
     pthread_t th;
     int started;
-    double fps;
+    motion_cfg_t mc;
+    double zpf, dpf;
+    int64_t fade_cap;
     dream_sinks_t *sinks;
-    dream_image_t *owned[6];
-    fc_pair_t cur, pending;
+    /* clock thread only: keyframes in arrival order */
+    dream_image_t *img[FRAMECLOCK_MAX_KF];
+    motion_kf_t kf[FRAMECLOCK_MAX_KF];
+    int n;
     dream_image_t *out;
-    pthread_mutex_t mu;     /* guards stats only */
+    pthread_mutex_t mu;     /* guards st, held and pos */
     frameclock_stats_t st;
+    int64_t pos;            /* display position (frames of motion): +1 per frame unless held */
+    int64_t newest_pos;     /* clock thread: the newest keyframe's position */
+    int held;               /* keyframes pushed and not yet dropped by the clock */
 };
 
-static void gc(frameclock_t *fc) {
-    for (int i = 0; i < 6; i++) {
-        dream_image_t *im = fc->owned[i];
-        if (!im) continue;
-        if (im == fc->cur.prev || im == fc->cur.next || im == fc->pending.prev || im == fc->pending.next)
-            continue;
-        dream_image_destroy(&fc->owned[i]);
-    }
+static void drop_front(frameclock_t *fc, int k) {
+    if (k <= 0) return;
+    for (int i = 0; i < k; i++) dream_image_destroy(&fc->img[i]);
+    memmove(fc->img, fc->img + k, (size_t)(fc->n - k) * sizeof fc->img[0]);
+    memmove(fc->kf, fc->kf + k, (size_t)(fc->n - k) * sizeof fc->kf[0]);
+    fc->n -= k;
+    for (int i = fc->n; i < FRAMECLOCK_MAX_KF; i++) fc->img[i] = NULL;
+    pthread_mutex_lock(&fc->mu);
+    fc->held -= k;
+    pthread_mutex_unlock(&fc->mu);
 }
 
-static int own(frameclock_t *fc, dream_image_t *im) {
-    gc(fc);
-    for (int i = 0; i < 6; i++)
-        if (!fc->owned[i]) { fc->owned[i] = im; return 0; }
-    return -1;
-}
-
-static void on_keyframe(frameclock_t *fc, fc_msg_t *m, double now) {
-    if (own(fc, m->kf) != 0) {        /* cannot happen with <= 3 live images; drop safely */
+static void on_keyframe(frameclock_t *fc, fc_msg_t *m) {
+    pthread_mutex_lock(&fc->mu);
+    int64_t next = fc->pos;
+    pthread_mutex_unlock(&fc->mu);
+    if (fc->n >= FRAMECLOCK_MAX_KF) {     /* the coordinator's backlog rule keeps this from happening */
+        dlog_warn("frameclock", "keyframe at %lld dropped: %d keyframes held", (long long)m->pos, fc->n);
         dream_image_destroy(&m->kf);
+        pthread_mutex_lock(&fc->mu);
+        fc->st.dropped_kf++;
+        fc->held--;
+        pthread_mutex_unlock(&fc->mu);
         return;
     }
-    double dur = m->interval_s * 1000.0;
-    if (dur < 40) dur = 40;
-    if (dur > 10000) dur = 10000;
-    if (fc->pending.valid) {
-        /* backlog: skip the queued transition, go on from its target */
-        fc->pending = (fc_pair_t){fc->pending.next, m->kf, m->zoom, m->angle, 0, dur, 1};
-    } else {
-        double t = fc->cur.dur_ms > 0 ? (now - fc->cur.start_ms) / fc->cur.dur_ms : 1;
-        if (t >= 1) fc->cur = (fc_pair_t){fc->cur.next, m->kf, m->zoom, m->angle, now, dur, 1};
-        else fc->pending = (fc_pair_t){fc->cur.next, m->kf, m->zoom, m->angle, 0, dur, 1};
-    }
-    gc(fc);
+    motion_kf_t k = {m->pos, 0, 0};
+    motion_schedule(fc->n ? &fc->kf[fc->n - 1] : NULL, &k, next, fc->fade_cap);
+    fc->img[fc->n] = m->kf;
+    fc->kf[fc->n] = k;
+    fc->n++;
+    if (k.pos > fc->newest_pos) fc->newest_pos = k.pos;
+    m->kf = NULL;
     pthread_mutex_lock(&fc->mu);
     fc->st.keyframes++;
     pthread_mutex_unlock(&fc->mu);
 }
 
-static void render(frameclock_t *fc, double now) {
-    double t = fc->cur.dur_ms > 0 ? (now - fc->cur.start_ms) / fc->cur.dur_ms : 1;
-    if (t >= 1 && fc->pending.valid) {
-        double end = fc->cur.start_ms + fc->cur.dur_ms;
-        fc->cur = fc->pending;
-        fc->cur.start_ms = now - end < 1000.0 / fc->fps ? end : now;
-        fc->pending.valid = 0;
-        memset(&fc->pending, 0, sizeof fc->pending);
-        gc(fc);
-        t = (now - fc->cur.start_ms) / fc->cur.dur_ms;
+static void render(frameclock_t *fc, int64_t f, uint64_t idx) {
+    motion_frame_t fr;
+    drop_front(fc, motion_plan_frame(fc->kf, fc->n, f, fc->zpf, fc->dpf, &fr));
+    motion_plan_frame(fc->kf, fc->n, f, fc->zpf, fc->dpf, &fr);
+    dream_err_t err = {{0}};
+    int rc;
+    if (fr.b >= 0) rc = dream_crossfade(fc->img[fr.a], fr.za, fr.aa, fc->img[fr.b], fr.zb, fr.ab, fr.w, fc->out, &err);
+    else rc = dream_warp_scaled(fc->img[fr.a], fc->out, NULL, fr.za, fr.aa, DREAM_INTERP_BILINEAR, &err);
+    if (rc != 0) dlog_warn("frameclock", "frame %lld: %s", (long long)f, err.msg);
+    if (fr.b < 0 && f > fc->kf[fr.a].pos) {
+        pthread_mutex_lock(&fc->mu);
+        fc->st.extrapolated++;
+        pthread_mutex_unlock(&fc->mu);
     }
-    if (t < 0) t = 0;
-    if (t > 1) t = 1;
-    const dream_image_t *show = fc->cur.next;
-    if (t < 1 && fc->cur.prev && fc->cur.prev != fc->cur.next) {
-        dream_err_t err = {{0}};
-        if (dream_interpolate(fc->cur.prev, fc->cur.next, fc->cur.zoom, fc->cur.angle, t, fc->out, &err) == 0)
-            show = fc->out;
-        else
-            dlog_warn("frameclock", "interpolate: %s", err.msg);
-    }
-    if (fc->sinks) dream_sinks_push(fc->sinks, show, fc->st.frames);
+    if (fc->sinks) dream_sinks_push(fc->sinks, fc->out, idx);
 }
 
 static void *clock_main(void *arg) {
     frameclock_t *fc = arg;
-    double period = 1000.0 / fc->fps;
+    double period = 1000.0 / fc->mc.fps;
     double next_tick = dream_now_ms(), last_frame = 0;
     for (;;) {
         double now = dream_now_ms();
@@ -114,21 +107,27 @@ static void *clock_main(void *arg) {
             int n = zmq_recv(fc->rx, &m, sizeof m, 0);
             if (n == (int)sizeof m) {
                 if (!m.kf) break;
-                on_keyframe(fc, &m, dream_now_ms());
+                on_keyframe(fc, &m);
             }
             continue;
         }
         now = dream_now_ms();
         if (now < next_tick) continue;
         double t0 = now;
-        render(fc, now);
+        pthread_mutex_lock(&fc->mu);
+        int64_t f = fc->pos;
+        uint64_t idx = fc->st.frames;
+        pthread_mutex_unlock(&fc->mu);
+        render(fc, f, idx);
         double t1 = dream_now_ms();
         pthread_mutex_lock(&fc->mu);
+        if (motion_may_advance(&fc->mc, f + 1, fc->newest_pos)) fc->pos = f + 1;
+        else fc->st.held_frames++;
         if (last_frame > 0 && t0 - last_frame > fc->st.max_gap_ms) fc->st.max_gap_ms = t0 - last_frame;
         fc->st.frames++;
         fc->st.last_render_ms = t1 - t0;
         next_tick += period;
-        if (next_tick < t1) {     /* behind: skip ticks */
+        if (next_tick < t1) {     /* behind: drop wall-clock ticks (frame numbers go on by one) */
             uint64_t skip = (uint64_t)((t1 - next_tick) / period) + 1;
             fc->st.skipped_ticks += skip;
             next_tick += skip * period;
@@ -139,20 +138,32 @@ static void *clock_main(void *arg) {
     return NULL;
 }
 
-frameclock_t *frameclock_new(void *zctx, const dream_image_t *initial, double fps, dream_sinks_t *sinks,
-                             dream_err_t *err) {
-    if (!(fps > 0 && fps <= 240)) { dream_err_set(err, "frameclock: bad fps %g", fps); return NULL; }
+frameclock_t *frameclock_new(void *zctx, const dream_image_t *initial, int out_w, int out_h,
+                             const motion_cfg_t *mc, dream_sinks_t *sinks, dream_err_t *err) {
+    if (!mc || !(mc->fps > 0 && mc->fps <= 240)) {
+        dream_err_set(err, "frameclock: bad fps %g", mc ? mc->fps : 0.0);
+        return NULL;
+    }
+    if (!(mc->zoom_per_s > 0) || !isfinite(mc->zoom_per_s) || !isfinite(mc->deg_per_s)) {
+        dream_err_set(err, "frameclock: bad zoom %g / rotation %g per second", mc->zoom_per_s, mc->deg_per_s);
+        return NULL;
+    }
     frameclock_t *fc = calloc(1, sizeof *fc);
     if (!fc) { dream_err_set(err, "out of memory"); return NULL; }
     pthread_mutex_init(&fc->mu, NULL);
     fc->zctx = zctx;
-    fc->fps = fps;
+    fc->mc = *mc;
+    fc->zpf = motion_zpf(mc);
+    fc->dpf = motion_dpf(mc);
+    fc->fade_cap = (int64_t)ceil(mc->fps / 2);
     fc->sinks = sinks;
     snprintf(fc->ep, sizeof fc->ep, "inproc://frameclock-%p", (void *)fc);
-    fc->owned[0] = dream_image_clone(initial, err);
-    fc->out = dream_image_new(initial->w, initial->h, initial->c, err);
-    if (!fc->owned[0] || !fc->out) goto fail;
-    fc->cur = (fc_pair_t){fc->owned[0], fc->owned[0], 1, 0, 0, 0, 1};
+    fc->img[0] = dream_image_clone(initial, err);
+    fc->out = dream_image_new(out_w > 0 ? out_w : initial->w, out_h > 0 ? out_h : initial->h, initial->c, err);
+    if (!fc->img[0] || !fc->out) goto fail;
+    fc->kf[0] = (motion_kf_t){0, 0, 0};
+    fc->n = 1;
+    fc->held = 1;
     fc->rx = zmq_socket(zctx, ZMQ_PAIR);
     fc->tx = zmq_socket(zctx, ZMQ_PAIR);
     if (!fc->rx || !fc->tx || zmq_bind(fc->rx, fc->ep) != 0 || zmq_connect(fc->tx, fc->ep) != 0) {
@@ -177,7 +188,7 @@ void frameclock_destroy(frameclock_t **pfc) {
     if (!pfc || !*pfc) return;
     frameclock_t *fc = *pfc;
     if (fc->started) {
-        fc_msg_t m = {NULL, 0, 0, 0};
+        fc_msg_t m = {NULL, 0};
         zmq_send(fc->tx, &m, sizeof m, 0);
         pthread_join(fc->th, NULL);
         /* free keyframes still queued in the socket */
@@ -187,23 +198,35 @@ void frameclock_destroy(frameclock_t **pfc) {
     }
     if (fc->tx) zmq_close(fc->tx);
     if (fc->rx) zmq_close(fc->rx);
-    for (int i = 0; i < 6; i++) dream_image_destroy(&fc->owned[i]);
+    for (int i = 0; i < FRAMECLOCK_MAX_KF; i++) dream_image_destroy(&fc->img[i]);
     dream_image_destroy(&fc->out);
     pthread_mutex_destroy(&fc->mu);
     free(fc);
     *pfc = NULL;
 }
 
-int frameclock_push(frameclock_t *fc, dream_image_t **kf, double zoom, double angle_deg,
-                    double interval_s, dream_err_t *err) {
+int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err_t *err) {
     if (!kf || !*kf) return dream_err_set(err, "frameclock: no keyframe");
-    fc_msg_t m = {*kf, zoom, angle_deg, interval_s};
+    fc_msg_t m = {*kf, pos};
+    pthread_mutex_lock(&fc->mu);
+    fc->held++;
+    pthread_mutex_unlock(&fc->mu);
     if (zmq_send(fc->tx, &m, sizeof m, 0) != (int)sizeof m) {
+        pthread_mutex_lock(&fc->mu);
+        fc->held--;
+        pthread_mutex_unlock(&fc->mu);
         dream_image_destroy(kf);
         return dream_err_set(err, "frameclock: send: %s", zmq_strerror(zmq_errno()));
     }
     *kf = NULL;
     return 0;
+}
+
+void frameclock_position(frameclock_t *fc, int64_t *next_frame, int *held) {
+    pthread_mutex_lock(&fc->mu);
+    if (next_frame) *next_frame = fc->pos;
+    if (held) *held = fc->held;
+    pthread_mutex_unlock(&fc->mu);
 }
 
 void frameclock_get_stats(frameclock_t *fc, frameclock_stats_t *out) {

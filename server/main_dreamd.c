@@ -90,12 +90,10 @@ int main(int argc, char **argv) {
         stream_config_defaults(&sc);
         sc.http_port = cfg.http_port;
         sc.bind_addr = cfg.http_bind[0] ? cfg.http_bind : NULL;
-        /* encoded size: the canvas, scaled down into 1920x1080 keeping the aspect, even sides */
-        double k = 1.0;
-        if (cfg.W > STREAM_MAX_WIDTH) k = (double)STREAM_MAX_WIDTH / cfg.W;
-        if (cfg.H * k > STREAM_MAX_HEIGHT) k = (double)STREAM_MAX_HEIGHT / cfg.H;
-        sc.width = cfg.stream_width > 0 ? cfg.stream_width : ((int)(cfg.W * k) & ~1);
-        sc.height = cfg.stream_height > 0 ? cfg.stream_height : ((int)(cfg.H * k) & ~1);
+        /* encoded size: the frame clock's (coord_cfg_finish: --stream-width/height, or the canvas
+         * scaled down into 1920x1080 keeping the aspect, even sides) */
+        sc.width = cfg.SW;
+        sc.height = cfg.SH;
         sc.fps = cfg.fps;
         sc.bitrate_kbps = cfg.bitrate_kbps;
         sc.record_path = cfg.record[0] ? cfg.record : NULL;

@@ -6,7 +6,8 @@
 #                                    first tries tools/get-weights.sh (`make weights`; fails fast
 #                                    offline) and goes on with UNTRAINED random weights if that fails
 #   DREAM_GET_WEIGHTS=CMD            the download command tried then (default tools/get-weights.sh)
-#   DREAM_SIZE=WxH DREAM_STEPS=N DREAM_FPS=N DREAM_HTTP_PORT=N DREAM_SUBJECTS="tree frog"
+#   DREAM_SIZE=WxH (canvas) DREAM_STREAM=WxH (frames, upscaled from the canvas)
+#   DREAM_STEPS=N DREAM_FPS=N DREAM_HTTP_PORT=N DREAM_SUBJECTS="tree frog"
 #   DREAM_WORKER_PORT / DREAM_ADMIN_PORT   (defaults 5555 / 5556)
 #   DREAM_STATE=FILE                 dreamd's SQLite state (default build/dreamd-state.sqlite)
 set -u
@@ -37,18 +38,19 @@ if [ -z "$weights" ]; then
 fi
 backend=${DREAM_BACKEND:-auto}
 # On a CPU-only machine VGG-16 is slow (tens of seconds per megapixel-step on 2 cores):
-# default to a small canvas and few steps there; a GPU gets 1024x576.
+# default to a small canvas and few steps there, still upscaled for the stream; a GPU gets the
+# 2015 stream's 840x472 canvas shown at 1024x576.
 gpu=0
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && gpu=1
 [ "$backend" = cpu ] && gpu=0
-if [ $gpu = 1 ]; then size=${DREAM_SIZE:-1024x576}; steps=${DREAM_STEPS:-10}
-else size=${DREAM_SIZE:-448x256}; steps=${DREAM_STEPS:-2}; fi
+if [ $gpu = 1 ]; then size=${DREAM_SIZE:-840x472}; stream=${DREAM_STREAM:-1024x576}; steps=${DREAM_STEPS:-10}
+else size=${DREAM_SIZE:-448x252}; stream=${DREAM_STREAM:-640x360}; steps=${DREAM_STEPS:-2}; fi
 wport=${DREAM_WORKER_PORT:-5555}; aport=${DREAM_ADMIN_PORT:-5556}; hport=${DREAM_HTTP_PORT:-8080}
 mkdir -p build
-echo "run-local: dreamd $size, $steps steps/keyframe, weights=$weights, worker backend=$backend"
+echo "run-local: dreamd canvas $size shown at $stream, $steps steps/keyframe, weights=$weights, worker backend=$backend"
 echo "run-local: open http://localhost:$hport/   (Ctrl-C stops everything)"
 "$BIN/dreamd" --worker-bind "tcp://127.0.0.1:$wport" --admin-bind "tcp://127.0.0.1:$aport" \
-  --http-port "$hport" --size "$size" --steps "$steps" --fps "${DREAM_FPS:-25}" \
+  --http-port "$hport" --size "$size" --stream-width "${stream%x*}" --stream-height "${stream#*x}" --steps "$steps" --fps "${DREAM_FPS:-25}" \
   --subjects "${DREAM_SUBJECTS:-volcano}" --weights "$weights" --state "${DREAM_STATE:-build/dreamd-state.sqlite}" &
 DPID=$!
 sleep 0.5

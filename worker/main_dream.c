@@ -375,22 +375,36 @@ static int cmd_render(int argc, char **argv) {
     dream_image_t *cur = NULL, *next = NULL;
     if (opts_parse(&o, argc, argv, " help ", perr, sizeof perr)) FAIL("dream render: %s", perr);
     if (opt_get(&o, "help", NULL)) {
-        printf("usage: dream render --class NAME [...] --size WxH --steps N --keyframes K --zoom Z --rotate R --out DIR\n"
-               "  --zoom Z         zoom factor per keyframe (default 1.05)\n"
-               "  --rotate R       degrees per keyframe (default 0.5)\n"
-               "  --init IMG       start from an image instead of the built-in canvas\n"
+        printf("usage: dream render --class NAME [...] --size WxH --steps N --keyframes K --out DIR\n"
+               "  --size WxH       canvas (default 840x472, the 2015 stream's)\n"
+               "  --fps F          output frames per second the motion is counted in (default 25)\n"
+               "  --frames-per-keyframe N  output frames one keyframe covers (default 25: one per second)\n"
+               "  --zoom-per-sec Z zoom per second of video (default 1.05, dreamd's)\n"
+               "  --rotate-per-sec R  degrees per second of video (default -0.25, dreamd's: clockwise)\n"
+               "  --zoom Z / --rotate R  per-keyframe zoom / degrees instead (the old flags)\n"
+               "  --start-image IMG  start from a PNG/JPEG resized to --size (default: a synthetic canvas)\n"
+               "  --init IMG       start from an image at its own size\n"
                "  --jitter J       random roll of up to J pixels per step (default 0)\n%s",
                COMMON_HELP);
         return 0;
     }
-    int W = 448, H = 448;
-    long K = 10;
-    double zoom = 1.05, rot = 0.5;
+    int W = 840, H = 472;
+    long K = 10, npk = 25;
+    double fps = 25, zps = 1.05, rps = -0.25;
     const char *s, *outdir = opt_get(&o, "out", NULL), *init = opt_get(&o, "init", NULL);
+    const char *start_image = opt_get(&o, "start-image", NULL);
     if ((s = opt_get(&o, "size", NULL)) && parse_size(s, &W, &H)) FAIL("dream render: bad --size '%s' (WxH)", s);
     if ((s = opt_get(&o, "keyframes", NULL)) && parse_int(s, 1, 1000000, &K)) FAIL("dream render: bad --keyframes");
+    /* the motion in video time, as dreamd's (server/motion.h): per keyframe zps^(N/fps), rps N/fps */
+    if ((s = opt_get(&o, "fps", NULL)) && parse_float(s, 1, 240, &fps)) FAIL("dream render: bad --fps (1..240)");
+    if ((s = opt_get(&o, "frames-per-keyframe", NULL)) && parse_int(s, 1, 100000, &npk))
+        FAIL("dream render: bad --frames-per-keyframe (1..100000)");
+    if ((s = opt_get(&o, "zoom-per-sec", NULL)) && parse_float(s, 0.5, 2.0, &zps)) FAIL("dream render: bad --zoom-per-sec (0.5..2)");
+    if ((s = opt_get(&o, "rotate-per-sec", NULL)) && parse_float(s, -90, 90, &rps)) FAIL("dream render: bad --rotate-per-sec (-90..90)");
+    double zoom = pow(pow(zps, 1.0 / fps), (double)npk), rot = rps / fps * (double)npk;
     if ((s = opt_get(&o, "zoom", NULL)) && parse_float(s, 0.5, 2.0, &zoom)) FAIL("dream render: bad --zoom (0.5..2)");
     if ((s = opt_get(&o, "rotate", NULL)) && parse_float(s, -90, 90, &rot)) FAIL("dream render: bad --rotate (-90..90)");
+    if (init && start_image) FAIL("dream render: --init and --start-image exclude each other");
     if (!outdir) FAIL("dream render: --out DIR is required");
     if (common_setup(&c, &o, "render", 1, 1)) goto out;
     if (mkdir(outdir, 0755) && errno != EEXIST) FAIL("dream render: cannot create %s: %s", outdir, strerror(errno));
@@ -399,6 +413,15 @@ static int cmd_render(int argc, char **argv) {
         dream_image_t *src = dream_image_load(init, &err);
         if (!src) FAIL("dream render: %s", err.msg);
         W = src->w; H = src->h; cur = src;
+    } else if (start_image) {
+        dream_image_t *src = dream_image_load(start_image, &err);
+        if (!src) FAIL("dream render: --start-image: %s", err.msg);
+        if (!(cur = dream_image_new(W, H, 3, &err)) || dream_image_resize(src, cur, DREAM_INTERP_BICUBIC, &err)) {
+            dream_image_destroy(&src);
+            FAIL("dream render: --start-image: %s", err.msg);
+        }
+        dream_image_destroy(&src);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) cur->px[i] = cur->px[i] < 0 ? 0 : cur->px[i] > 255 ? 255 : cur->px[i];
     } else {
         if (!(cur = dream_image_new(W, H, 3, &err))) FAIL("dream render: %s", err.msg);
         init_canvas(cur, c.p.seed);
@@ -418,8 +441,9 @@ static int cmd_render(int argc, char **argv) {
         dream_image_t *t = cur; cur = next; next = t;
         progress((int)k + 1, (int)K, dream_now_s() - t0);
     }
-    printf("{\"keyframes\":%ld,\"size\":[%d,%d],\"seconds\":%.2f,\"out\":\"%s\",\"trained\":%s}\n", K, W, H,
-           dream_now_s() - t0, outdir, c.model->trained ? "true" : "false");
+    printf("{\"keyframes\":%ld,\"size\":[%d,%d],\"seconds\":%.2f,\"out\":\"%s\",\"trained\":%s,"
+           "\"fps\":%g,\"frames_per_keyframe\":%ld,\"zoom_per_keyframe\":%.6f,\"rotate_per_keyframe\":%.4f}\n", K, W, H,
+           dream_now_s() - t0, outdir, c.model->trained ? "true" : "false", fps, npk, zoom, rot);
     rc = 0;
 out:
     dream_image_destroy(&cur);

@@ -58,6 +58,17 @@ grep -q "UNTRAINED" "$T/err" || DREAM_LOG=warn $D grad --image "$T/img.npy" --cl
 
 $D render --class "tree frog" --size 224x224 --steps 1 --keyframes 2 --zoom 1.1 --rotate 2 --weights random --backend cpu --out "$T/render" >/dev/null 2>"$T/err" \
   && [ -s "$T/render/keyframe_00000.png" ] && [ -s "$T/render/keyframe_00001.png" ] && ok "render writes keyframes" || { bad "render"; cat "$T/err"; }
+# the start image is resized to --size; the motion is dreamd's per-second constants
+$D render --class 1 --size 256x224 --steps 0 --keyframes 1 --start-image "$T/render/keyframe_00000.png" --fps 25 \
+  --frames-per-keyframe 50 --weights random --backend cpu --out "$T/render2" >"$T/r2.json" 2>"$T/err" \
+  && python3 - "$T/r2.json" "$T/render2/keyframe_00000.png" <<'PY' && ok "render --start-image resizes, zoom 1.05^(N/fps)" || { bad "render --start-image"; cat "$T/err"; }
+import json, struct, sys
+r = json.load(open(sys.argv[1]))
+assert r["size"] == [256, 224], r
+assert abs(r["zoom_per_keyframe"] - 1.05 ** 2) < 1e-6 and abs(r["rotate_per_keyframe"] + 0.5) < 1e-9, r
+png = open(sys.argv[2], "rb").read(24)
+assert struct.unpack(">II", png[16:24]) == (256, 224)
+PY
 
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

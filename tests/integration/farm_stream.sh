@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # farm_stream.sh — dreamd with the live stream: frames from the frame clock reach the VP9
 # encoder, /api/status reports the farm's workers, a viewer's request (POST /api/request)
-# becomes the coordinator's subject, and the snapshot is a PNG of the canvas size.
+# becomes the coordinator's subject, and the snapshot is a PNG of the stream size (the
+# 320x256 canvas upscaled to 400x320 by the frame clock's warp).
 source "$(dirname "$0")/farm_lib.bash"
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 HPORT=$(free_port)
-start_dreamd --size 320x256 --fps 10 --steps 1 --http-port "$HPORT" --http-bind 127.0.0.1 --subjects volcano
+start_dreamd --size 320x256 --stream-width 400 --stream-height 320 --fps 10 --steps 1 --http-port "$HPORT" --http-bind 127.0.0.1 --subjects volcano
 start_worker s1 --backend sim --sim-ms-per-mpix-step 50
 wait_for 15 '[ "$(field keyframes)" -ge 2 ]' "keyframes"
 api() { curl -s --max-time 5 "http://127.0.0.1:$HPORT$1"; }
@@ -20,6 +21,6 @@ grep -q '"position":0' <<<"$r" || die "request not shown now: $r"
 wait_for 5 'ctl status | grep -qx "subjects:goldfish"' "the coordinator following the viewers' request"
 code=$(curl -s --max-time 5 -o "$TMP/snap.png" -w '%{http_code}' "http://127.0.0.1:$HPORT/snapshot.png")
 [ "$code" = 200 ] || die "snapshot HTTP $code"
-head -c 24 "$TMP/snap.png" | od -An -tx1 | tr -d ' \n' | grep -q '^89504e470d0a1a0a0000000d4948445200000140' ||
-  die "snapshot is not a 320-wide PNG"
+head -c 24 "$TMP/snap.png" | od -An -tx1 | tr -d ' \n' | grep -q '^89504e470d0a1a0a0000000d494844520000019000000140' ||
+  die "snapshot is not a 400x320 PNG"
 echo "PASS"

@@ -21,23 +21,29 @@ static void fill(dream_image_t *im) {
     }
 }
 
-static void check(int W, int H, double zoom, double angle, int rx, int ry, int rw, int rh) {
+static void check_one(int W, int H, double zoom, double angle, dream_interp_t ip, int rx, int ry, int rw, int rh) {
     dream_image_t *src = dream_image_new(W, H, 3, NULL), *dst = dream_image_new(W, H, 3, NULL);
     assert_non_null(src);
     assert_non_null(dst);
     fill(src);
-    assert_int_equal(dream_warp(src, dst, zoom, angle, DREAM_INTERP_BILINEAR, NULL), 0);
+    assert_int_equal(dream_warp(src, dst, zoom, angle, ip, NULL), 0);
     uint8_t *full = malloc((size_t)W * H * 3), *tile = malloc((size_t)rw * rh * 3);
     assert_non_null(full);
     assert_non_null(tile);
     dream_image_to_rgb8(dst, full);
-    assert_int_equal(dream_warp_rect_rgb8(src, zoom, angle, rx, ry, rw, rh, tile, NULL), 0);
+    assert_int_equal(dream_warp_rect_rgb8(src, zoom, angle, ip, rx, ry, rw, rh, tile, NULL), 0);
     for (int y = 0; y < rh; y++)
         assert_memory_equal(tile + (size_t)y * rw * 3, full + ((size_t)(ry + y) * W + rx) * 3, (size_t)rw * 3);
     free(full);
     free(tile);
     dream_image_destroy(&src);
     dream_image_destroy(&dst);
+}
+
+/* both kernels: bilinear (the old default) and bicubic (the reference's keyframe warp) */
+static void check(int W, int H, double zoom, double angle, int rx, int ry, int rw, int rh) {
+    check_one(W, H, zoom, angle, DREAM_INTERP_BILINEAR, rx, ry, rw, rh);
+    check_one(W, H, zoom, angle, DREAM_INTERP_BICUBIC, rx, ry, rw, rh);
 }
 
 static void test_equals_full_warp(void **s) {
@@ -54,11 +60,11 @@ static void test_bad_input(void **s) {
     assert_non_null(src);
     uint8_t out[64 * 64 * 3];
     dream_err_t err = {{0}};
-    assert_int_equal(dream_warp_rect_rgb8(src, 1.0, 0, 10, 10, 60, 10, out, &err), -1);
+    assert_int_equal(dream_warp_rect_rgb8(src, 1.0, 0, DREAM_INTERP_BILINEAR, 10, 10, 60, 10, out, &err), -1);
     assert_non_null(strstr(err.msg, "outside"));
-    assert_int_equal(dream_warp_rect_rgb8(src, 0.0, 0, 0, 0, 8, 8, out, &err), -1);
+    assert_int_equal(dream_warp_rect_rgb8(src, 0.0, 0, DREAM_INTERP_BILINEAR, 0, 0, 8, 8, out, &err), -1);
     assert_non_null(strstr(err.msg, "zoom"));
-    assert_int_equal(dream_warp_rect_rgb8(src, 1.0, 1.0 / 0.0, 0, 0, 8, 8, out, &err), -1);
+    assert_int_equal(dream_warp_rect_rgb8(src, 1.0, 1.0 / 0.0, DREAM_INTERP_BILINEAR, 0, 0, 8, 8, out, &err), -1);
     assert_non_null(strstr(err.msg, "angle"));
     dream_image_destroy(&src);
 }
