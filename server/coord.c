@@ -1124,7 +1124,10 @@ coord_cfg_t *coord_config(coord_t *c) { return &c->cfg; }
 struct dream_state *coord_state(coord_t *c) { return c->state; }
 struct stream *coord_stream(coord_t *c) { return c->stream; }
 const char *coord_subjects_text(coord_t *c) { return c->subj_text; }
-void coord_set_paused(coord_t *c, int on) { c->paused = on; }
+void coord_set_paused(coord_t *c, int on) {
+    c->paused = on;
+    frameclock_set_paused(c->fc, on);
+}
 int coord_paused(coord_t *c) { return c->paused; }
 int coord_apply_layout(coord_t *c, const char *name, dream_err_t *err) {
     dream_layout_t l;

@@ -35,6 +35,7 @@ struct frameclock {
     int64_t pos;            /* display position (frames of motion): +1 per frame unless held */
     int64_t newest_pos;     /* clock thread: the newest keyframe's position */
     int held;               /* keyframes pushed and not yet dropped by the clock */
+    int paused;             /* admin pause: play up to the newest keyframe, then hold it */
 };
 
 static void drop_front(frameclock_t *fc, int k) {
@@ -121,7 +122,8 @@ static void *clock_main(void *arg) {
         render(fc, f, idx);
         double t1 = dream_now_ms();
         pthread_mutex_lock(&fc->mu);
-        if (motion_may_advance(&fc->mc, f + 1, fc->newest_pos)) fc->pos = f + 1;
+        int advance = fc->paused ? f + 1 <= fc->newest_pos : motion_may_advance(&fc->mc, f + 1, fc->newest_pos);
+        if (advance) fc->pos = f + 1;
         else fc->st.held_frames++;
         if (last_frame > 0 && t0 - last_frame > fc->st.max_gap_ms) fc->st.max_gap_ms = t0 - last_frame;
         fc->st.frames++;
@@ -220,6 +222,13 @@ int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err
     }
     *kf = NULL;
     return 0;
+}
+
+void frameclock_set_paused(frameclock_t *fc, int on) {
+    if (!fc) return;
+    pthread_mutex_lock(&fc->mu);
+    fc->paused = on != 0;
+    pthread_mutex_unlock(&fc->mu);
 }
 
 void frameclock_position(frameclock_t *fc, int64_t *next_frame, int *held) {

@@ -50,6 +50,9 @@ int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err
 /* The display position of the next frame, and how many keyframes the clock holds (shown +
  * queued, counting ones still in the socket). */
 void frameclock_position(frameclock_t *fc, int64_t *next_frame, int *held);
+/* Admin pause: the display plays up to the newest keyframe and holds there (no zooming on
+ * past it, so the picture that stays up is the canvas a restart brings back); off = normal. */
+void frameclock_set_paused(frameclock_t *fc, int on);
 void frameclock_get_stats(frameclock_t *fc, frameclock_stats_t *out);
 
 #endif
