@@ -46,7 +46,7 @@ for n in $COUNTS; do
   ctl() { $BIN/dreamctl --admin tcp://127.0.0.1:$ap "$@" 2>/dev/null; }
   field() { ctl status | awk -F: -v k="$1" '$1==k{print $2; exit}'; }
   snap() { ctl status >"$1"; }
-  $BIN/dreamd --worker-bind tcp://127.0.0.1:$wp --admin-bind tcp://127.0.0.1:$ap --http-port 0 --size $SIZE \
+  $BIN/dreamd --worker-bind tcp://127.0.0.1:$wp --admin-bind tcp://127.0.0.1:$ap --http-port 0 --size $SIZE --allow-sim \
     --fps 1 --steps $STEPS --state :memory: --run-seconds $((T * 3 + 60)) --log-level info >$log 2>&1 &
   dp=$!
   sleep 0.3

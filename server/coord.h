@@ -64,6 +64,14 @@ typedef struct coord_cfg {
     int trust_forwarded_for;
     char curve_secret_file[512];
     char curve_allow_file[512];
+    /* hostile peers (docs/security.md) */
+    int allow_sim;              /* accept "sim" workers (tests/benchmarks only) */
+    int max_unproven;           /* connected workers that never delivered a tile */
+    double hellos_per_s;        /* new worker connections admitted per second */
+    double unproven_timeout_s;  /* a worker without a delivered tile is dropped after this */
+    double quarantine_s;        /* a persisted (CURVE key) quarantine expires after this */
+    int quarantine_max;         /* rows kept in the persisted quarantine */
+    double min_ms_mpix;         /* results faster than this per MPx-step are implausible */
     /* derived */
     int W, H;
     /* derived by coord_cfg_model() (cleared by coord_cfg_finish()) */
@@ -86,9 +94,10 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err);
 int coord_cfg_model(coord_cfg_t *cfg, dream_err_t *err);
 
 typedef struct coord_stats {
-    int workers, busy, quarantined;
+    int workers, busy, quarantined, unproven;
     uint64_t keyframes, jobs_sent, results_ok, requeued, tiles_missed, late_discarded, malformed,
         failures, bytes_in, bytes_out, refused;
+    uint64_t refused_rate, refused_unproven, dropped_idle, implausible, log_suppressed;
     double kf_interval_ms;      /* EMA */
     double coord_ms_per_kf;     /* coordinator's own work per keyframe (warp, blend, hand-off; overlapped part too) */
     double uptime_s;

@@ -54,7 +54,9 @@ static void *zap_main(void *arg) {
         else zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
         zmq_send(z->sock, status, 3, ZMQ_SNDMORE);
         zmq_send(z->sock, ok ? "OK" : "key not allowed", ok ? 2 : 15, ZMQ_SNDMORE);
-        zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
+        char uid[41] = "";     /* User-Id: the worker's public key (Z85), its identity in dreamd */
+        if (ok) zmq_z85_encode(uid, zmq_msg_data(&f[6]), 32);
+        zmq_send(z->sock, uid, strlen(uid), ZMQ_SNDMORE);
         zmq_send(z->sock, "", 0, 0);
         for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
     }
