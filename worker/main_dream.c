@@ -272,14 +272,18 @@ static const char *COMMON_HELP =
 
 /* ------------------------------------------------------------------ grad */
 
-static int load_input(const char *path, float **px, int *H, int *W) {
+/* the input's pixel budget (w*h) is checked from its header, before any pixel buffer and
+ * before the weights are loaded */
+static int load_input(const char *path, uint64_t max_px, float **px, int *H, int *W) {
     dream_err_t err = {{0}};
     size_t l = strlen(path);
     if (l > 4 && strcmp(path + l - 4, ".npy") == 0) {
         npy_array_t *a = npy_load(path, &err);
         if (!a) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
-        if (a->ndim != 3 || a->shape[2] != 3 || a->shape[0] > 16384 || a->shape[1] > 16384) {
-            fprintf(stderr, "dream: %s: expected shape (H, W, 3)\n", path);
+        if (a->ndim != 3 || a->shape[2] != 3 || a->shape[0] > 16384 || a->shape[1] > 16384 ||
+            (uint64_t)a->shape[0] * (uint64_t)a->shape[1] > max_px) {
+            fprintf(stderr, "dream: %s: expected shape (H, W, 3) with H*W <= --max-pixels %llu\n", path,
+                    (unsigned long long)max_px);
             npy_destroy(&a);
             return -1;
         }
@@ -290,8 +294,8 @@ static int load_input(const char *path, float **px, int *H, int *W) {
         npy_destroy(&a);
         return 0;
     }
-    dream_image_t *im = dream_image_load(path, &err);
-    if (!im) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
+    dream_image_t *im = dream_image_load_max(path, max_px, &err);
+    if (!im) { fprintf(stderr, "dream: %s (raise --max-pixels to allow it)\n", err.msg); return -1; }
     *H = im->h;
     *W = im->w;
     *px = im->px;
@@ -309,15 +313,19 @@ static int cmd_grad(int argc, char **argv) {
     if (opts_parse(&o, argc, argv, " help ", perr, sizeof perr)) FAIL("dream grad: %s", perr);
     if (opt_get(&o, "help", NULL)) {
         printf("usage: dream grad --image IN.png|IN.npy --class C [...] --out-grad G.npy [options]\n"
-               "Prints {\"loss\",\"net\",\"prior\",\"grid\"} as JSON and writes dL/dx as float32 (H, W, 3).\n%s",
+               "Prints {\"loss\",\"net\",\"prior\",\"grid\"} as JSON and writes dL/dx as float32 (H, W, 3).\n"
+               "  --max-pixels N          largest input W*H accepted (default 4194304 = 2048x2048)\n%s",
                COMMON_HELP);
         return 0;
     }
     const char *in = opt_get(&o, "image", NULL), *out = opt_get(&o, "out-grad", NULL);
     if (!in) FAIL("dream grad: --image is required");
-    if (common_setup(&c, &o, "grad", 1, 1)) goto out;
+    long maxpx = 4L << 20;      /* 2048x2048: a VGG gradient at that size already needs GBs */
+    const char *mps = opt_get(&o, "max-pixels", NULL);
+    if (mps && parse_int(mps, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx)) FAIL("dream grad: bad --max-pixels '%s' (1..%u)", mps, DREAM_IMAGE_MAX_PIXELS);
     int H, W;
-    if (load_input(in, &img, &H, &W)) goto out;
+    if (load_input(in, (uint64_t)maxpx, &img, &H, &W)) goto out;     /* before the weights */
+    if (common_setup(&c, &o, "grad", 1, 1)) goto out;
     grad = malloc(sizeof(float) * H * W * 3);
     if (!grad) FAIL("dream grad: out of memory");
     dream_losses_t l;
