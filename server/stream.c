@@ -561,6 +561,9 @@ static int http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
         if (is_post) {
             if (strcmp(uri, "/api/request") != 0) return http_error(wsi, p, 405, "POST only to /api/request", 1) ? -1 : 0;
             char cl[32] = "";
+            /* both framings at once is request smuggling's recipe: refused */
+            if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+                return http_error(wsi, p, 400, "Transfer-Encoding is not accepted (send a Content-Length body)", 1) ? -1 : 0;
             /* lws 4.1 does not de-chunk request bodies: a length is required */
             if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
                 return http_error(wsi, p, 411, "Content-Length required (no chunked bodies)", 1) ? -1 : 0;
@@ -696,6 +699,10 @@ static void drain_packets(stream_t *s) {
 static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason, pss_t *p, void *in, size_t len) {
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        char wuri[64] = "";     /* websocket upgrades only on the stream paths */
+        if (lws_hdr_copy(wsi, wuri, sizeof wuri, WSI_TOKEN_GET_URI) <= 0) return 1;
+        wuri[strcspn(wuri, "?")] = 0;
+        if (strcmp(wuri, "/ws") && strcmp(wuri, "/ws/webm") && strcmp(wuri, "/ws/events")) return 1;
         pthread_mutex_lock(&s->smu);
         int n = s->stats.viewers;
         pthread_mutex_unlock(&s->smu);
