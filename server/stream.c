@@ -561,12 +561,12 @@ static int http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
         if (is_post) {
             if (strcmp(uri, "/api/request") != 0) return http_error(wsi, p, 405, "POST only to /api/request", 1) ? -1 : 0;
             char cl[32] = "";
-            /* both framings at once is request smuggling's recipe: refused */
-            if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
-                return http_error(wsi, p, 400, "Transfer-Encoding is not accepted (send a Content-Length body)", 1) ? -1 : 0;
             /* lws 4.1 does not de-chunk request bodies: a length is required */
             if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
                 return http_error(wsi, p, 411, "Content-Length required (no chunked bodies)", 1) ? -1 : 0;
+            /* both framings at once is request smuggling's recipe: refused */
+            if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+                return http_error(wsi, p, 400, "Content-Length with Transfer-Encoding is not accepted", 1) ? -1 : 0;
             char *end = NULL;
             long long n = strtoll(cl, &end, 10);
             if (end == cl || *end || n < 0) return http_error(wsi, p, 400, "bad Content-Length", 1) ? -1 : 0;

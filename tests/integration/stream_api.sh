@@ -127,6 +127,19 @@ s.close()
 s = conn(); s.sendall(b"POST /api/request HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"); r = reply(s)
 if r.startswith(b"HTTP/1.1 2"): fails.append("negative content-length got 2xx")
 s.close()
+# 3b. Content-Length and Transfer-Encoding together (request smuggling): 400
+s = conn(); s.sendall(b"POST /api/request HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                      b"Content-Length: 15\r\nTransfer-Encoding: chunked\r\n\r\nsubject=volcano"); r = reply(s)
+if not r.startswith(b"HTTP/1.1 400"): fails.append("Content-Length + Transfer-Encoding not refused with 400: %r" % r[:60])
+s.close()
+# 3c. a websocket upgrade off the stream paths gets no video (no 101)
+for path in (b"/api/status", b"/", b"/snapshot.png"):
+    s = conn()
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
+              base64.b64encode(os.urandom(16)) + b"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: dreamfarm.v1\r\n\r\n")
+    r = reply(s)
+    if r.startswith(b"HTTP/1.1 101"): fails.append("websocket upgrade accepted on %r" % path)
+    s.close()
 def ws_open(proto=b"dreamfarm.v1"):
     s = conn()
     key = base64.b64encode(os.urandom(16))
