@@ -97,4 +97,7 @@ void requests_format(const dream_classes_t *c, const int *ids, int n, char *buf,
  *    "queue":[{"position":1,"ids":[..],"text":"..","votes":1},..]} */
 char *requests_state_json(requests_t *q);
 
+/* The key viewers are rate-limited by: IPv4 address, IPv6 /64 ("2001:db8:1:2::/64"). */
+void requests_rate_key(const char *ip, char *out, size_t n);
+
 #endif
