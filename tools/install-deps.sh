@@ -7,7 +7,7 @@ set -euo pipefail
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
  libvpx-dev libwebsockets-dev libopenblas-openmp-dev libpng-dev libjpeg-dev libcjson-dev
  libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libssl-dev curl ca-certificates"
-TEST_PKGS="libcmocka-dev python3 python3-numpy python3-torch iproute2 procps chromium openssl ffmpeg"
+TEST_PKGS="libcmocka-dev python3 python3-numpy python3-torch iproute2 procps chromium openssl ffmpeg clang libclang-rt-dev time"
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
 missing=()
