@@ -72,6 +72,7 @@ typedef struct coord_cfg {
     double quarantine_s;        /* a persisted (CURVE key) quarantine expires after this */
     int quarantine_max;         /* rows kept in the persisted quarantine */
     double min_ms_mpix;         /* results faster than this per MPx-step are implausible */
+    int viewer_conns_per_ip;    /* open HTTP/websocket connections per IPv4 address / IPv6 /64 */
     /* derived */
     int W, H;
     /* derived by coord_cfg_model() (cleared by coord_cfg_finish()) */
