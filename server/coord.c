@@ -90,6 +90,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, quarantine_max, "quarantine-max", "1024", 1, 1000000, "most quarantined keys kept (the oldest go first)"),
     CFG_DOUBLE(coord_cfg_t, min_ms_mpix, "min-ms-per-mpix-step", "0.05", 0, 1e6, "a result faster than this (ms per MPx-step, wall clock) is implausible: a failure (0 = off)"),
     CFG_INT(coord_cfg_t, viewer_conns_per_ip, "viewer-conns-per-ip", STREAM_STR(STREAM_DEFAULT_CONNS_PER_IP), 0, 100000, "open HTTP/websocket connections per viewer IPv4 address or IPv6 /64 (0 = no cap)"),
+    CFG_DOUBLE(coord_cfg_t, viewer_parse_per_s, "viewer-parse-per-s", STREAM_STR(STREAM_DEFAULT_PARSE_PER_S), 0, 1e6, "viewers' request bodies parsed per second, all together (beyond: 503; 0 = no cap)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {

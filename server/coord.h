@@ -73,6 +73,7 @@ typedef struct coord_cfg {
     int quarantine_max;         /* rows kept in the persisted quarantine */
     double min_ms_mpix;         /* results faster than this per MPx-step are implausible */
     int viewer_conns_per_ip;    /* open HTTP/websocket connections per IPv4 address / IPv6 /64 */
+    double viewer_parse_per_s;  /* request bodies parsed per second, all viewers together */
     /* derived */
     int W, H;
     /* derived by coord_cfg_model() (cleared by coord_cfg_finish()) */

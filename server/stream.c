@@ -80,6 +80,7 @@ struct stream {
     conn_ent_t *conns;          /* indexed by fd, nconns entries */
     int nconns;
     uint64_t conns_refused;
+    double parse_tokens, parse_at;  /* global request-parsing budget (service thread only) */
     char *web_root, *tls_cert, *tls_key, *record_path;
     dream_classes_t *classes;
     requests_t *req;
@@ -157,6 +158,7 @@ void stream_config_defaults(stream_config_t *c) {
     c->http_port = 8080;
     c->max_viewers = STREAM_DEFAULT_MAX_VIEWERS;
     c->max_conns_per_ip = STREAM_DEFAULT_CONNS_PER_IP;
+    c->parse_per_s = STREAM_DEFAULT_PARSE_PER_S;
     c->width = 1024;
     c->height = 576;
     c->fps = 25;
@@ -590,6 +592,20 @@ static int http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
                 return http_error(wsi, p, 413, msg, 1) ? -1 : 0;
             }
             if (n == 0) return http_error(wsi, p, 400, "empty body: send subject=...", 0) ? -1 : 0;
+            if (s->cfg.parse_per_s > 0) {   /* all viewers together: parsing is not free */
+                double now = dream_now_ms(), burst = s->cfg.parse_per_s > 1 ? s->cfg.parse_per_s : 1;
+                if (s->parse_at > 0) s->parse_tokens += (now - s->parse_at) / 1000.0 * s->cfg.parse_per_s;
+                else s->parse_tokens = burst;
+                if (s->parse_tokens > burst) s->parse_tokens = burst;
+                s->parse_at = now;
+                if (s->parse_tokens < 1) {
+                    pthread_mutex_lock(&s->smu);
+                    s->stats.requests_refused++;
+                    pthread_mutex_unlock(&s->smu);
+                    return http_error(wsi, p, 503, "too many requests right now: try again in a second", 1) ? -1 : 0;
+                }
+                s->parse_tokens -= 1;
+            }
             p->ctype[0] = 0;
             lws_hdr_copy(wsi, p->ctype, sizeof p->ctype, WSI_TOKEN_HTTP_CONTENT_TYPE);
             p->body = malloc(HTTP_BODY_MAX + 1);
