@@ -272,18 +272,22 @@ static const char *COMMON_HELP =
 
 /* ------------------------------------------------------------------ grad */
 
-/* the input's pixel budget (w*h) is checked from its header, before any pixel buffer and
- * before the weights are loaded */
-static int load_input(const char *path, uint64_t max_px, float **px, int *H, int *W) {
+/* the input's pixel budget (w*h) is checked from its header, before any pixel buffer.
+ * Returns 0, -2 over the budget (reported), -1 other errors (reported unless quiet). */
+static int load_input(const char *path, uint64_t max_px, float **px, int *H, int *W, int quiet) {
     dream_err_t err = {{0}};
     size_t l = strlen(path);
     if (l > 4 && strcmp(path + l - 4, ".npy") == 0) {
         npy_array_t *a = npy_load(path, &err);
-        if (!a) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
-        if (a->ndim != 3 || a->shape[2] != 3 || a->shape[0] > 16384 || a->shape[1] > 16384 ||
-            (uint64_t)a->shape[0] * (uint64_t)a->shape[1] > max_px) {
-            fprintf(stderr, "dream: %s: expected shape (H, W, 3) with H*W <= --max-pixels %llu\n", path,
-                    (unsigned long long)max_px);
+        if (!a) { if (!quiet) fprintf(stderr, "dream: %s\n", err.msg); return -1; }
+        if (a->ndim == 3 && (uint64_t)a->shape[0] * (uint64_t)a->shape[1] > max_px) {
+            fprintf(stderr, "dream: %s: %lldx%lld exceeds --max-pixels %llu\n", path, (long long)a->shape[1],
+                    (long long)a->shape[0], (unsigned long long)max_px);
+            npy_destroy(&a);
+            return -2;
+        }
+        if (a->ndim != 3 || a->shape[2] != 3 || a->shape[0] > 16384 || a->shape[1] > 16384) {
+            if (!quiet) fprintf(stderr, "dream: %s: expected shape (H, W, 3)\n", path);
             npy_destroy(&a);
             return -1;
         }
@@ -295,7 +299,12 @@ static int load_input(const char *path, uint64_t max_px, float **px, int *H, int
         return 0;
     }
     dream_image_t *im = dream_image_load_max(path, max_px, &err);
-    if (!im) { fprintf(stderr, "dream: %s (raise --max-pixels to allow it)\n", err.msg); return -1; }
+    if (!im) {
+        int over = strstr(err.msg, "exceeds the limit") != NULL;
+        if (over) fprintf(stderr, "dream: %s (raise --max-pixels to allow it)\n", err.msg);
+        else if (!quiet) fprintf(stderr, "dream: %s\n", err.msg);
+        return over ? -2 : -1;
+    }
     *H = im->h;
     *W = im->w;
     *px = im->px;
@@ -324,8 +333,12 @@ static int cmd_grad(int argc, char **argv) {
     const char *mps = opt_get(&o, "max-pixels", NULL);
     if (mps && parse_int(mps, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx)) FAIL("dream grad: bad --max-pixels '%s' (1..%u)", mps, DREAM_IMAGE_MAX_PIXELS);
     int H, W;
-    if (load_input(in, (uint64_t)maxpx, &img, &H, &W)) goto out;     /* before the weights */
+    /* an input over the budget is refused before the weights load; other input errors are
+     * reported after the options are checked */
+    int pre = load_input(in, (uint64_t)maxpx, &img, &H, &W, 1);
+    if (pre == -2) goto out;
     if (common_setup(&c, &o, "grad", 1, 1)) goto out;
+    if (pre != 0 && load_input(in, (uint64_t)maxpx, &img, &H, &W, 0)) goto out;
     grad = malloc(sizeof(float) * H * W * 3);
     if (!grad) FAIL("dream grad: out of memory");
     dream_losses_t l;
