@@ -19,8 +19,9 @@ start_dreamd --size 320x256 --fps 5 --steps 1 --deadline-min-ms 200 --heartbeat-
 start_worker w --backend sim --sim-ms-per-mpix-step 3000 --speed-ms 1 --heartbeat-ms 300 \
   --curve-server-key "$SERVER_PUB" --curve-key-file "$TMP/slow.key"
 SLOW_PID=$LAST_WORKER_PID
-wait_for 40 'ctl workers | grep -q "^worker:w .*state=quarantined.*key=$SLOW_PUB"' "the slow worker quarantined under its key"
-ctl workers | grep -A3 "^# Quarantine" | grep -q "^$SLOW_PUB" || die "the key is not in the persisted quarantine: $(ctl workers)"
+# (Z85 keys hold regex characters: fixed-string matches only)
+wait_for 40 'ctl workers | grep "^worker:w " | grep "state=quarantined" | grep -qF "key=$SLOW_PUB"' "the slow worker quarantined under its key"
+ctl workers | sed -n '/^# Quarantine/,$p' | grep -qF "$SLOW_PUB	" || die "the key is not in the persisted quarantine: $(ctl workers)"
 kill "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null
 ctl quit >/dev/null; wait "$DREAMD_PID" 2>/dev/null; mv "$TMP/dreamd.log" "$TMP/dreamd-1.log"
 
@@ -32,7 +33,7 @@ start_worker w --backend sim --sim-ms-per-mpix-step 50 --heartbeat-ms 300 \
   --curve-server-key "$SERVER_PUB" --curve-key-file "$TMP/other.key"
 wait_for 20 '[ "$(field keyframes)" -ge 3 ]' "keyframes from the other key"
 ws=$(ctl workers); echo "$ws" | grep "^worker:"
-grep -q "^worker:w .*state=quarantined.*key=$SLOW_PUB" <<<"$ws" || die "the quarantined key was not remembered across the restart"
+grep "^worker:w " <<<"$ws" | grep "state=quarantined" | grep -qF "key=$SLOW_PUB" || die "the quarantined key was not remembered across the restart"
 [ "$(grep -c "^worker:w .*state=\(idle\|busy\)" <<<"$ws")" = 1 ] || die "the other key with the same name is not working"
 ctl release "$SLOW_PUB" | grep -q "^OK" || die "release by key failed"
 wait_for 15 '[ "$(ctl workers | grep -c "^worker:w .*jobs_done=[1-9]")" = 2 ]' "both workers computing after the release"
