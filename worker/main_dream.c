@@ -400,7 +400,8 @@ static int cmd_render(int argc, char **argv) {
                "  --zoom Z         zoom factor per keyframe (default 1.05)\n"
                "  --rotate R       degrees per keyframe (default 0.5)\n"
                "  --init IMG       start from an image instead of the built-in canvas\n"
-               "  --jitter J       random roll of up to J pixels per step (default 0)\n%s",
+               "  --jitter J       random roll of up to J pixels per step (default 0)\n"
+               "  --max-pixels N   largest W*H (--size or --init) accepted (default 4194304 = 2048x2048)\n%s",
                COMMON_HELP);
         return 0;
     }
@@ -413,13 +414,20 @@ static int cmd_render(int argc, char **argv) {
     if ((s = opt_get(&o, "zoom", NULL)) && parse_float(s, 0.5, 2.0, &zoom)) FAIL("dream render: bad --zoom (0.5..2)");
     if ((s = opt_get(&o, "rotate", NULL)) && parse_float(s, -90, 90, &rot)) FAIL("dream render: bad --rotate (-90..90)");
     if (!outdir) FAIL("dream render: --out DIR is required");
+    long maxpx = 4L << 20;
+    if ((s = opt_get(&o, "max-pixels", NULL)) && parse_int(s, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx))
+        FAIL("dream render: bad --max-pixels '%s' (1..%u)", s, DREAM_IMAGE_MAX_PIXELS);
+    if ((uint64_t)W * (uint64_t)H > (uint64_t)maxpx) FAIL("dream render: --size %dx%d exceeds --max-pixels %ld", W, H, maxpx);
+    dream_err_t err = {{0}};
+    if (init) {     /* before the weights: an image over the budget is refused from its header */
+        cur = dream_image_load_max(init, (uint64_t)maxpx, &err);
+        if (!cur && strstr(err.msg, "exceeds the limit")) FAIL("dream render: %s (raise --max-pixels to allow it)", err.msg);
+    }
     if (common_setup(&c, &o, "render", 1, 1)) goto out;
     if (mkdir(outdir, 0755) && errno != EEXIST) FAIL("dream render: cannot create %s: %s", outdir, strerror(errno));
-    dream_err_t err = {{0}};
     if (init) {
-        dream_image_t *src = dream_image_load(init, &err);
-        if (!src) FAIL("dream render: %s", err.msg);
-        W = src->w; H = src->h; cur = src;
+        if (!cur) FAIL("dream render: %s", err.msg);
+        W = cur->w; H = cur->h;
     } else {
         if (!(cur = dream_image_new(W, H, 3, &err))) FAIL("dream render: %s", err.msg);
         init_canvas(cur, c.p.seed);
