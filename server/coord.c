@@ -338,7 +338,7 @@ static long send_to(coord_t *c, worker_t *w, Dreamfarm__Envelope *env, const voi
     dream_err_t err = {{0}};
     long n = wire_send(c->router, w->id, w->idlen, env, px, pxlen, ZMQ_DONTWAIT, &err);
     if (n < 0) {
-        dlog_warn(MOD, "worker %s: %s", w->name, err.msg);
+        peer_log(c, DLOG_WARN, w->tag, "send", "worker %s: %s", w->name, err.msg);
         return -1;
     }
     c->st.bytes_out += (uint64_t)n;

@@ -79,7 +79,7 @@ struct stream {
     stream_config_t cfg;
     conn_ent_t *conns;          /* indexed by fd, nconns entries */
     int nconns;
-    uint64_t conns_refused;
+    uint64_t conns_refused, viewers_refused;
     double parse_tokens, parse_at;  /* global request-parsing budget (service thread only) */
     char *web_root, *tls_cert, *tls_key, *record_path;
     dream_classes_t *classes;
@@ -737,7 +737,10 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         int n = s->stats.viewers;
         pthread_mutex_unlock(&s->smu);
         if (n >= s->cfg.max_viewers) {
-            dlog_warn(MOD, "viewer refused: %d viewers already", n);
+            s->viewers_refused++;   /* logged at the 1st, 2nd, 4th, 8th ... (a client can retry in a loop) */
+            if ((s->viewers_refused & (s->viewers_refused - 1)) == 0)
+                dlog_warn(MOD, "viewer refused: %d viewers already (%llu refused so far)", n,
+                          (unsigned long long)s->viewers_refused);
             return 1;
         }
         return 0;
