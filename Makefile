@@ -142,6 +142,21 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.c.o $(call obj,$(TEST_SUPPORT)) $(LI
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(call obj,$(TEST_SUPPORT)) -Wl,--start-group $(LIBS) -Wl,--end-group $(GPU_LIBS) $(LDLIBS_ALL) -lcmocka
 
+# test-only programs (a hostile worker for farm_hostile.sh): tests/tools/NAME.c -> $(BUILD)/tests/NAME
+TOOL_SRC   := $(wildcard tests/tools/*.c)
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
+all: $(TEST_TOOLS)
+$(TEST_TOOLS): $(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.c.o $(LIBS)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -o $@ $< -Wl,--start-group $(LIBS) -Wl,--end-group $(GPU_LIBS) $(LDLIBS_ALL)
+
+# libFuzzer harnesses (tests/fuzz/, clang + libclang-rt-dev): each runs FUZZ_SECONDS; the
+# smoke (seed corpus + 1 s each) runs in `make test` as tests/integration/fuzz_smoke.sh
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
 data: data/prior.safetensors
 
 # the sub-makes build in parallel unless the user already chose -j

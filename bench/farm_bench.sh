@@ -48,7 +48,7 @@ for n in $COUNTS; do
   snap() { ctl status >"$1"; }
   # --motion wallclock: keyframes are not held back by the 1 fps display (the video-time
   # default waits once 2N frames are queued); the bench measures compute throughput
-  $BIN/dreamd --worker-bind tcp://127.0.0.1:$wp --admin-bind tcp://127.0.0.1:$ap --http-port 0 --size $SIZE \
+  $BIN/dreamd --worker-bind tcp://127.0.0.1:$wp --admin-bind tcp://127.0.0.1:$ap --http-port 0 --size $SIZE --allow-sim \
     --fps 1 --motion wallclock --steps $STEPS --state :memory: --run-seconds $((T * 3 + 60)) --log-level info >$log 2>&1 &
   dp=$!
   sleep 0.3

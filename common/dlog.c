@@ -3,6 +3,8 @@
  */
 #include "dlog.h"
 #include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -87,3 +89,101 @@ void dream_signals_install(void (*handler)(int)) {
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
+
+char *dlog_escape(const char *in, char *out, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (!n) return out;
+    for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p; p++) {
+        char e[5];
+        size_t el;
+        if (*p == '\\') { e[0] = '\\'; e[1] = '\\'; el = 2; }
+        else if (*p >= 0x20 && *p < 0x7f) { e[0] = (char)*p; el = 1; }
+        else { e[0] = '\\'; e[1] = 'x'; e[2] = hex[*p >> 4]; e[3] = hex[*p & 15]; el = 4; }
+        if (o + el >= n) break;
+        memcpy(out + o, e, el);
+        o += el;
+    }
+    out[o] = 0;
+    return out;
+}
+
+typedef struct rl_slot {
+    uint64_t key;       /* FNV-1a of the key string; 0 = free */
+    double tokens, at, used;
+    unsigned long suppressed;
+} rl_slot_t;
+
+struct dlog_rl {
+    int n;
+    double per_s, burst, g_per_s, g_burst, g_tokens, g_at;
+    unsigned long dropped;
+    rl_slot_t *s;
+};
+
+dlog_rl_t *dlog_rl_new(int slots, double per_s, double burst, double global_per_s, double global_burst) {
+    if (slots < 1 || slots > 65536 || !(per_s > 0) || !(burst >= 1) || !(global_per_s > 0) || !(global_burst >= 1))
+        return NULL;
+    dlog_rl_t *rl = calloc(1, sizeof *rl);
+    if (!rl) return NULL;
+    rl->s = calloc((size_t)slots, sizeof *rl->s);
+    if (!rl->s) { free(rl); return NULL; }
+    rl->n = slots;
+    rl->per_s = per_s;
+    rl->burst = burst;
+    rl->g_per_s = global_per_s;
+    rl->g_burst = rl->g_tokens = global_burst;
+    rl->g_at = -1;
+    return rl;
+}
+
+void dlog_rl_destroy(dlog_rl_t **rl) {
+    if (!rl || !*rl) return;
+    free((*rl)->s);
+    free(*rl);
+    *rl = NULL;
+}
+
+static void refill(double *tokens, double *at, double per_s, double burst, double now_ms) {
+    if (*at >= 0 && now_ms > *at) {
+        *tokens += (now_ms - *at) / 1000.0 * per_s;
+        if (*tokens > burst) *tokens = burst;
+    }
+    *at = now_ms;
+}
+
+int dlog_rl_allow(dlog_rl_t *rl, const char *key, double now_ms, unsigned long *suppressed) {
+    if (suppressed) *suppressed = 0;
+    if (!rl) return 1;
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)(key ? key : ""); *p; p++) h = (h ^ *p) * 1099511628211ull;
+    if (!h) h = 1;
+    rl_slot_t *slot = NULL, *lru = &rl->s[0];
+    for (int i = 0; i < rl->n; i++) {
+        rl_slot_t *e = &rl->s[i];
+        if (e->key == h) { slot = e; break; }
+        if (lru->key && (!e->key || e->used < lru->used)) lru = e;
+    }
+    if (!slot) {    /* a new key takes a free slot or the least recently used one */
+        slot = lru;
+        memset(slot, 0, sizeof *slot);
+        slot->key = h;
+        slot->tokens = rl->burst;
+        slot->at = now_ms;
+    }
+    slot->used = now_ms;
+    refill(&slot->tokens, &slot->at, rl->per_s, rl->burst, now_ms);
+    refill(&rl->g_tokens, &rl->g_at, rl->g_per_s, rl->g_burst, now_ms);
+    if (slot->tokens < 1 || rl->g_tokens < 1) {
+        slot->suppressed++;
+        rl->dropped++;
+        return 0;
+    }
+    slot->tokens -= 1;
+    rl->g_tokens -= 1;
+    if (suppressed) *suppressed = slot->suppressed;
+    slot->suppressed = 0;
+    return 1;
+}
+
+unsigned long dlog_rl_dropped(const dlog_rl_t *rl) { return rl ? rl->dropped : 0; }

@@ -31,6 +31,28 @@ void dlog_write(dlog_level_t lvl, const char *mod, const char *fmt, ...) __attri
 #define dlog_warn(mod, ...)  dlog_write(DLOG_WARN, mod, __VA_ARGS__)
 #define dlog_error(mod, ...) dlog_write(DLOG_ERROR, mod, __VA_ARGS__)
 
+/* Peer strings in logs and console output: copies in to out (size n > 0, always
+ * NUL-terminated), every byte outside printable ASCII 0x20..0x7e and the backslash written
+ * as \xNN / \\ so a name or message cannot start a new log line or forge one; truncated
+ * to fit. Returns out. in may be NULL (""). */
+char *dlog_escape(const char *in, char *out, size_t n);
+
+/* Per-key log rate limiter for peer-triggered lines: a token bucket per key (e.g.
+ * "peer:kind"), in a bounded table (the least recently used key is evicted), plus one
+ * global bucket shared by all keys so many peers cannot flood either. Not thread-safe
+ * (one per event loop). */
+typedef struct dlog_rl dlog_rl_t;
+/* slots: keys tracked (1..65536); per_s/burst: each key's bucket; global_per_s/global_burst:
+ * the shared bucket. NULL on bad arguments / no memory. */
+dlog_rl_t *dlog_rl_new(int slots, double per_s, double burst, double global_per_s, double global_burst);
+void dlog_rl_destroy(dlog_rl_t **rl);
+/* 1 = log this line (a token was taken from the key's and the global bucket), 0 = drop it.
+ * *suppressed (may be NULL) gets the lines this key dropped since its last allowed one
+ * (then reset), so the allowed line can say "(N similar suppressed)". */
+int dlog_rl_allow(dlog_rl_t *rl, const char *key, double now_ms, unsigned long *suppressed);
+/* lines dropped in total */
+unsigned long dlog_rl_dropped(const dlog_rl_t *rl);
+
 /* Programs: SIGINT and SIGTERM call handler (no SA_RESTART), SIGPIPE is ignored. */
 void dream_signals_install(void (*handler)(int));
 

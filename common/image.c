@@ -38,14 +38,18 @@
 
 /* ------------------------------------------------------------------ basics */
 
-static int check_dims(int w, int h, const char *what, dream_err_t *err) {
+/* the decoded size against the caller's pixel budget (max_px <= DREAM_IMAGE_MAX_PIXELS),
+ * before any pixel buffer exists */
+static int check_dims_max(int w, int h, uint64_t max_px, const char *what, dream_err_t *err) {
     if (w <= 0 || h <= 0)
         return dream_err_set(err, "%s: invalid size %dx%d", what, w, h);
-    if (w > DREAM_IMAGE_MAX_SIDE || h > DREAM_IMAGE_MAX_SIDE ||
-        (uint64_t)w * (uint64_t)h > DREAM_IMAGE_MAX_PIXELS)
-        return dream_err_set(err, "%s: image %dx%d exceeds the limit (side <= %d, pixels <= %u)",
-                             what, w, h, DREAM_IMAGE_MAX_SIDE, DREAM_IMAGE_MAX_PIXELS);
+    if (w > DREAM_IMAGE_MAX_SIDE || h > DREAM_IMAGE_MAX_SIDE || (uint64_t)w * (uint64_t)h > max_px)
+        return dream_err_set(err, "%s: image %dx%d exceeds the limit (side <= %d, pixels <= %llu)",
+                             what, w, h, DREAM_IMAGE_MAX_SIDE, (unsigned long long)max_px);
     return 0;
+}
+static int check_dims(int w, int h, const char *what, dream_err_t *err) {
+    return check_dims_max(w, h, DREAM_IMAGE_MAX_PIXELS, what, err);
 }
 
 dream_image_t *dream_image_new(int w, int h, int c, dream_err_t *err) {
@@ -146,7 +150,7 @@ static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static dream_image_t *load_png(const uint8_t *data, size_t len, dream_err_t *err) {
+static dream_image_t *load_png(const uint8_t *data, size_t len, uint64_t max_px, dream_err_t *err) {
     /* The IHDR chunk must come first: check its size before libpng allocates anything. */
     if (len < 8 + 8 + 13) { dream_err_set(err, "PNG: truncated data (no complete header)"); return NULL; }
     if (be32(data + 8) != 13 || memcmp(data + 12, "IHDR", 4) != 0) {
@@ -154,10 +158,9 @@ static dream_image_t *load_png(const uint8_t *data, size_t len, dream_err_t *err
         return NULL;
     }
     uint32_t hw = be32(data + 16), hh = be32(data + 20);
-    if (hw > DREAM_IMAGE_MAX_SIDE || hh > DREAM_IMAGE_MAX_SIDE ||
-        (uint64_t)hw * hh > DREAM_IMAGE_MAX_PIXELS) {
-        dream_err_set(err, "PNG: image %ux%u exceeds the limit (side <= %d, pixels <= %u)",
-                      (unsigned)hw, (unsigned)hh, DREAM_IMAGE_MAX_SIDE, DREAM_IMAGE_MAX_PIXELS);
+    if (hw > DREAM_IMAGE_MAX_SIDE || hh > DREAM_IMAGE_MAX_SIDE || (uint64_t)hw * hh > max_px) {
+        dream_err_set(err, "PNG: image %ux%u exceeds the limit (side <= %d, pixels <= %llu)",
+                      (unsigned)hw, (unsigned)hh, DREAM_IMAGE_MAX_SIDE, (unsigned long long)max_px);
         return NULL;
     }
     png_src_t src = {data, len, 0, err};
@@ -187,9 +190,9 @@ static dream_image_t *load_png(const uint8_t *data, size_t len, dream_err_t *err
     /* Header only so far: refuse oversized images before allocating anything. */
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     if (w > DREAM_IMAGE_MAX_SIDE || h > DREAM_IMAGE_MAX_SIDE ||
-        check_dims((int)w, (int)h, "PNG", err) < 0) {
-        dream_err_set(err, "PNG: image %ux%u exceeds the limit (side <= %d, pixels <= %u)",
-                      (unsigned)w, (unsigned)h, DREAM_IMAGE_MAX_SIDE, DREAM_IMAGE_MAX_PIXELS);
+        check_dims_max((int)w, (int)h, max_px, "PNG", err) < 0) {
+        dream_err_set(err, "PNG: image %ux%u exceeds the limit (side <= %d, pixels <= %llu)",
+                      (unsigned)w, (unsigned)h, DREAM_IMAGE_MAX_SIDE, (unsigned long long)max_px);
         png_destroy_read_struct(&png, &info, NULL);
         return NULL;
     }
@@ -281,7 +284,7 @@ static void jpeg_progress_fn(j_common_ptr cinfo) {
     }
 }
 
-static dream_image_t *load_jpeg(const uint8_t *data, size_t len, dream_err_t *err) {
+static dream_image_t *load_jpeg(const uint8_t *data, size_t len, uint64_t max_px, dream_err_t *err) {
     struct jpeg_decompress_struct cinfo;
     jpeg_err_t je;
     memset(&cinfo, 0, sizeof cinfo);
@@ -303,7 +306,7 @@ static dream_image_t *load_jpeg(const uint8_t *data, size_t len, dream_err_t *er
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
 
-    if (check_dims((int)cinfo.image_width, (int)cinfo.image_height, "JPEG", err) < 0) {
+    if (check_dims_max((int)cinfo.image_width, (int)cinfo.image_height, max_px, "JPEG", err) < 0) {
         jpeg_destroy_decompress(&cinfo);
         return NULL;
     }
@@ -354,17 +357,26 @@ static dream_image_t *load_jpeg(const uint8_t *data, size_t len, dream_err_t *er
 /* ------------------------------------------------------------------ load */
 
 dream_image_t *dream_image_load_mem(const void *buf, size_t len, dream_err_t *err) {
+    return dream_image_load_mem_max(buf, len, DREAM_IMAGE_MAX_PIXELS, err);
+}
+
+dream_image_t *dream_image_load_mem_max(const void *buf, size_t len, uint64_t max_px, dream_err_t *err) {
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     const uint8_t *b = buf;
     if (!buf || len == 0) { dream_err_set(err, "empty image data"); return NULL; }
-    if (len >= 8 && memcmp(b, png_sig, 8) == 0) return load_png(b, len, err);
-    if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return load_jpeg(b, len, err);
+    if (max_px > DREAM_IMAGE_MAX_PIXELS) max_px = DREAM_IMAGE_MAX_PIXELS;
+    if (len >= 8 && memcmp(b, png_sig, 8) == 0) return load_png(b, len, max_px, err);
+    if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return load_jpeg(b, len, max_px, err);
     dream_err_set(err, "unknown image format (not PNG or JPEG; first bytes %02x %02x %02x %02x)",
                   b[0], len > 1 ? b[1] : 0, len > 2 ? b[2] : 0, len > 3 ? b[3] : 0);
     return NULL;
 }
 
 dream_image_t *dream_image_load(const char *path, dream_err_t *err) {
+    return dream_image_load_max(path, DREAM_IMAGE_MAX_PIXELS, err);
+}
+
+dream_image_t *dream_image_load_max(const char *path, uint64_t max_px, dream_err_t *err) {
     if (!path) { dream_err_set(err, "dream_image_load: NULL path"); return NULL; }
     FILE *f = fopen(path, "rb");
     if (!f) { dream_err_set(err, "%s: %s", path, strerror(errno)); return NULL; }
@@ -396,7 +408,7 @@ dream_image_t *dream_image_load(const char *path, dream_err_t *err) {
         dream_err_set(err, "%s: read error", path);
         return NULL;
     }
-    dream_image_t *im = dream_image_load_mem(data, got, err);
+    dream_image_t *im = dream_image_load_mem_max(data, got, max_px, err);
     free(data);
     if (!im) dream_err_prefix(err, "%s", path);
     return im;

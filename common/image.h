@@ -25,6 +25,10 @@ void dream_image_destroy(dream_image_t **im);
 /* PNG or JPEG by content (magic bytes); always returns 3-channel RGB. Bounded by the limits above. */
 dream_image_t *dream_image_load(const char *path, dream_err_t *err);
 dream_image_t *dream_image_load_mem(const void *buf, size_t len, dream_err_t *err);
+/* As above with a caller's pixel budget (w*h <= max_px, itself capped at DREAM_IMAGE_MAX_PIXELS),
+ * checked from the header before any pixel buffer is allocated. */
+dream_image_t *dream_image_load_max(const char *path, uint64_t max_px, dream_err_t *err);
+dream_image_t *dream_image_load_mem_max(const void *buf, size_t len, uint64_t max_px, dream_err_t *err);
 /* .png or .jpg/.jpeg by extension; pixels rounded and clamped to 0..255. */
 int dream_image_save(const dream_image_t *im, const char *path, dream_err_t *err);
 /* PNG encode to a malloc'd buffer (for /snapshot.png). */

@@ -232,6 +232,10 @@ int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_e
             if (!out->env) rc = dream_err_set(err, "header is not a valid Envelope protobuf");
         }
     }
+    if (rc == 1) {      /* the authenticated CURVE key, when the ZAP handler set one */
+        const char *uid = zmq_msg_gets(&parts[hi], "User-Id");
+        if (uid && strlen(uid) == 40) memcpy(out->peer_key, uid, 41);
+    }
     size_t plen = (rc == 1 && nparts > hi + 1) ? zmq_msg_size(&parts[hi + 1]) : 0;
     if (rc == 1 && plen > DREAM_WIRE_MAX_PIXEL_BYTES)
         rc = dream_err_set(err, "pixel frame of %zu bytes is too large", plen);

@@ -34,6 +34,8 @@ typedef struct wire_msg {
     uint8_t *pixels;            /* malloc'd, or NULL */
     size_t pixels_len;
     size_t bytes;               /* total bytes received for this message */
+    char peer_key[41];          /* the peer's CURVE public key (Z85, from the ZAP handler's
+                                 * User-Id), "" without CURVE */
 } wire_msg_t;
 
 /* Sets ZMQ_MAXMSGSIZE (largest frame), linger and a few sane defaults on a socket. */

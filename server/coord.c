@@ -6,6 +6,7 @@
 #include "coord.h"
 #include "overlay.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,15 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_STR(coord_cfg_t, kf_warp, "keyframe-warp", "bicubic", "kernel of the keyframe warp on the float canvas: bicubic (reference) | bilinear"),
     CFG_BOOL(coord_cfg_t, canvas8, "canvas-8bit", "false", "the canvas becomes the workers' 8-bit results (old); default: float canvas + the 8-bit change"),
     CFG_STR(coord_cfg_t, start_image, "start-image", "", "PNG/JPEG the dream starts from, resized to the canvas (empty = synthetic)"),
+    CFG_BOOL(coord_cfg_t, allow_sim, "allow-sim", "false", "TESTS ONLY: accept sim workers (model hash \"sim\": simulated compute, no model check)"),
+    CFG_INT(coord_cfg_t, max_unproven, "max-unproven", "16", 1, 4096, "most connected workers that have not yet delivered a tile"),
+    CFG_DOUBLE(coord_cfg_t, hellos_per_s, "hellos-per-s", "20", 0.01, 100000, "new worker connections admitted per second (burst: as many)"),
+    CFG_DOUBLE(coord_cfg_t, unproven_timeout_s, "unproven-timeout-s", "60", 1, 86400, "drop a worker that delivered no tile within this many seconds"),
+    CFG_DOUBLE(coord_cfg_t, quarantine_s, "quarantine-s", "86400", 1, 1e9, "a quarantine (kept by CURVE key) expires after this many seconds"),
+    CFG_INT(coord_cfg_t, quarantine_max, "quarantine-max", "1024", 1, 1000000, "most quarantined keys kept (the oldest go first)"),
+    CFG_DOUBLE(coord_cfg_t, min_ms_mpix, "min-ms-per-mpix-step", "0.05", 0, 1e6, "a result faster than this (ms per MPx-step, wall clock) is implausible: a failure (0 = off)"),
+    CFG_INT(coord_cfg_t, viewer_conns_per_ip, "viewer-conns-per-ip", STREAM_STR(STREAM_DEFAULT_CONNS_PER_IP), 0, 100000, "open HTTP/websocket connections per viewer IPv4 address or IPv6 /64 (0 = no cap)"),
+    CFG_DOUBLE(coord_cfg_t, viewer_parse_per_s, "viewer-parse-per-s", STREAM_STR(STREAM_DEFAULT_PARSE_PER_S), 0, 1e6, "viewers' request bodies parsed per second, all together (beyond: 503; 0 = no cap)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
@@ -196,11 +206,20 @@ typedef struct worker {
     int failures;
     int quarantined;
     int draining;           /* stopping: finishes its job, gets no new one */
+    int stale_busy;         /* answered "busy": still computing a job given up on (deadline);
+                             * no new job until a heartbeat says it is free or a result comes */
     uint64_t job_id;        /* job the worker is computing (0 idle) */
     uint64_t job_kf;
     double job_sent, job_deadline;
     uint64_t jobs_done;
     uint64_t seq;
+    /* trust (docs/security.md): the connection (and CURVE key) is the identity, name a label */
+    char key[41];           /* CURVE public key (Z85) or "" */
+    int sim;                /* sim backend (only with --allow-sim) */
+    int measured;           /* ms_mpix comes from delivered results, not the hello's claim */
+    double claim_ms_mpix;   /* what the hello said */
+    double joined_at;
+    char tag[48];           /* rate-limit key: connection id (hex) */
 } worker_t;
 
 struct coord {
@@ -267,6 +286,9 @@ struct coord {
     dream_interp_t kf_interp;
     blend_t *blend_in;          /* the tiles as sent, blended like the results (float-delta canvas) */
     dream_image_t *sent;        /* its blend */
+    /* hostile peers */
+    dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
+    double hello_tokens, hello_at;  /* admission of new worker connections */
 };
 
 /* ---------- helpers ---------- */
@@ -344,11 +366,43 @@ static worker_t *find_worker(coord_t *c, const uint8_t *id, size_t idlen) {
     return NULL;
 }
 
+/* hex of a connection's routing id: the rate-limit key of a peer that has no entry yet */
+static void id_tag(const uint8_t *id, size_t idlen, char *out, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < idlen && o + 3 <= n; i++) {
+        out[o++] = hex[id[i] >> 4];
+        out[o++] = hex[id[i] & 15];
+    }
+    out[o < n ? o : n - 1] = 0;
+}
+
+/* a peer-triggered log line: at most a few per peer and kind (and all peers together)
+ * per second (dlog_rl); peer strings in fmt's arguments must be escaped already */
+static void peer_log(coord_t *c, dlog_level_t lvl, const char *peer, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void peer_log(coord_t *c, dlog_level_t lvl, const char *peer, const char *kind, const char *fmt, ...) {
+    if ((int)lvl < (int)dlog_get_level()) return;
+    char key[96], line[1024];
+    snprintf(key, sizeof key, "%s:%s", peer, kind);
+    unsigned long sup = 0;
+    if (!dlog_rl_allow(c->logrl, key, dream_now_ms(), &sup)) {
+        c->st.log_suppressed++;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (sup) dlog_write(lvl, MOD, "%s (%lu similar suppressed)", line, sup);
+    else dlog_write(lvl, MOD, "%s", line);
+}
+
 static long send_to(coord_t *c, worker_t *w, Dreamfarm__Envelope *env, const void *px, size_t pxlen) {
     dream_err_t err = {{0}};
     long n = wire_send(c->router, w->id, w->idlen, env, px, pxlen, ZMQ_DONTWAIT, &err);
     if (n < 0) {
-        dlog_warn(MOD, "worker %s: %s", w->name, err.msg);
+        peer_log(c, DLOG_WARN, w->tag, "send", "worker %s: %s", w->name, err.msg);
         return -1;
     }
     c->st.bytes_out += (uint64_t)n;
@@ -378,31 +432,63 @@ static void requeue_worker_job(coord_t *c, worker_t *w, const char *why) {
                 j->job_id = 0;
                 j->worker = -1;
                 c->st.requeued++;
-                dlog_info(MOD, "keyframe %llu tile %d requeued (%s on %s)", (unsigned long long)c->kf_id, i,
-                          why, w->name);
+                peer_log(c, DLOG_INFO, w->tag, "requeue", "keyframe %llu tile %d requeued (%s on %s)",
+                         (unsigned long long)c->kf_id, i, why, w->name);
             }
         }
     }
 }
 
+/* why may come from the peer: it is escaped here */
 static void worker_fail(coord_t *c, worker_t *w, const char *why) {
+    char ewhy[256];
+    dlog_escape(why, ewhy, sizeof ewhy);
     w->failures++;
     c->st.failures++;
     dream_state_counter_add(c->state, "worker_failures", 1);
-    dlog_warn(MOD, "worker %s failure %d/%d: %s", w->name, w->failures, c->cfg.max_failures, why);
+    peer_log(c, DLOG_WARN, w->tag, "failure", "worker %s failure %d/%d: %s", w->name, w->failures,
+             c->cfg.max_failures, ewhy);
     if (w->failures >= c->cfg.max_failures && !w->quarantined) {
+        /* the quarantine is this connection's; with CURVE it is kept by key (bounded, expiring),
+         * never by name: a name is a label anyone can claim */
         w->quarantined = 1;
-        dream_state_quarantine_add(c->state, w->name, why, NULL);
+        if (w->key[0]) {
+            char reason[512];
+            snprintf(reason, sizeof reason, "%s (worker %s)", ewhy, w->name);
+            dream_state_quarantine_prune(c->state, c->cfg.quarantine_max - 1, c->cfg.quarantine_s);
+            dream_state_quarantine_add(c->state, w->key, reason, NULL);
+        }
         dream_state_counter_add(c->state, "quarantined", 1);
-        dlog_warn(MOD, "worker %s QUARANTINED after %d failures (release with: dreamctl release %s)", w->name,
-                  w->failures, w->name);
+        dlog_warn(MOD, "worker %s (%s) QUARANTINED after %d failures (release with: dreamctl release %s)", w->name,
+                  w->key[0] ? w->key : "this connection", w->failures, w->key[0] ? w->key : w->name);
     }
 }
 
 static void worker_remove(coord_t *c, worker_t *w, const char *why) {
-    dlog_info(MOD, "worker %s (%s) gone: %s", w->name, w->backend, why);
+    peer_log(c, DLOG_INFO, w->tag, "gone", "worker %s (%s) gone: %s", w->name, w->backend, why);
     requeue_worker_job(c, w, why);
     memset(w, 0, sizeof *w);
+}
+
+/* the speed a worker is planned with: its measured throughput once it delivered tiles; until
+ * then its claim, but never faster than the proven workers' median (or, with none proven, the
+ * slowest claim): a claim alone cannot win it the tiles */
+static double sched_ms(const coord_t *c, const worker_t *w) {
+    if (w->measured) return w->ms_mpix;
+    double v[512];
+    int n = 0;
+    double slowest_claim = w->ms_mpix;
+    for (int i = 0; i < c->nslots; i++) {
+        const worker_t *o = &c->w[i];
+        if (!o->used || o->quarantined) continue;
+        if (o->measured && n < 512) v[n++] = o->ms_mpix;
+        else if (!o->measured && o->ms_mpix > slowest_claim) slowest_claim = o->ms_mpix;
+    }
+    if (n == 0) return slowest_claim;
+    for (int i = 1; i < n; i++)     /* insertion sort: n is small */
+        for (int k = i; k > 0 && v[k] < v[k - 1]; k--) { double t = v[k]; v[k] = v[k - 1]; v[k - 1] = t; }
+    double med = v[n / 2];
+    return w->ms_mpix > med ? w->ms_mpix : med;
 }
 
 /* ---------- worker messages ---------- */
@@ -410,28 +496,52 @@ static void worker_remove(coord_t *c, worker_t *w, const char *why) {
 static void on_hello(coord_t *c, wire_msg_t *m) {
     Dreamfarm__Hello *h = m->env->hello;
     worker_t *w = find_worker(c, m->identity, m->identity_len);
-    char why[1024] = "";
+    char why[1024] = "", name[129], tag[48];
+    double now = dream_now_ms();
+    dlog_escape(h->name, name, sizeof name);
+    id_tag(m->identity, m->identity_len, tag, sizeof tag);
     const char *hash = h->model_hash ? h->model_hash : "";
+    char ehash[64];
+    dlog_escape(hash, ehash, sizeof ehash);
     int sim = !strcmp(hash, "sim");     /* simulated compute (tests, benchmarks): no model */
     int min_side = h->has_min_side && h->min_side > 0 ? h->min_side : c->cfg.min_side;
-    if (h->max_tile_pixels < (uint64_t)c->cfg.min_side * c->cfg.min_side)
+    if (!w) {   /* admission of a new connection: bounded rate, bounded unproven workers */
+        if (c->hello_at > 0) {
+            double burst = c->cfg.hellos_per_s > 1 ? c->cfg.hellos_per_s : 1;
+            c->hello_tokens += (now - c->hello_at) / 1000.0 * c->cfg.hellos_per_s;
+            if (c->hello_tokens > burst) c->hello_tokens = burst;
+        }
+        c->hello_at = now;
+        int unproven = 0;
+        for (int i = 0; i < c->nslots; i++) unproven += c->w[i].used && !c->w[i].jobs_done;
+        if (c->hello_tokens < 1) {
+            c->st.refused_rate++;
+            snprintf(why, sizeof why, "too many new workers (over %.0f a second); retry later", c->cfg.hellos_per_s);
+        } else if (unproven >= c->cfg.max_unproven) {
+            c->st.refused_unproven++;
+            snprintf(why, sizeof why, "too many workers that have not delivered a tile yet (%d); retry later", unproven);
+        }
+        if (c->hello_tokens >= 1) c->hello_tokens -= 1;     /* a refused hello costs a token too */
+    }
+    if (why[0]) {
+    } else if (h->max_tile_pixels < (uint64_t)c->cfg.min_side * c->cfg.min_side)
         snprintf(why, sizeof why, "worker holds %llu pixels, less than one %dx%d tile",
                  (unsigned long long)h->max_tile_pixels, c->cfg.min_side, c->cfg.min_side);
     else if (min_side > c->cfg.min_side)
         snprintf(why, sizeof why, "worker's minimum side %d exceeds the farm's %d", min_side, c->cfg.min_side);
+    else if (sim && !c->cfg.allow_sim)
+        snprintf(why, sizeof why, "sim backend refused: this farm takes real workers only (dreamd --allow-sim is for tests)");
     else if (!sim && c->pinned_hash[0] && strcmp(hash, c->pinned_hash) != 0)
-        snprintf(why, sizeof why, "model hash %.64s differs from the farm's %s (%s)", *hash ? hash : "(none)",
+        snprintf(why, sizeof why, "model hash %s differs from the farm's %s (%s)", *hash ? ehash : "(none)",
                  c->pinned_hash, c->model_src);
     if (why[0]) {
-        dlog_warn(MOD, "refusing worker %s: %s", h->name, why);
+        peer_log(c, DLOG_WARN, tag, "refused", "refusing worker %s: %s", name, why);
         send_refusal(c, m->identity, m->identity_len, why);
         if (w) worker_remove(c, w, "refused");
         return;
     }
-    /* a restarted worker with the same name replaces its old entry */
-    for (int i = 0; i < c->nslots; i++)
-        if (c->w[i].used && &c->w[i] != w && strcmp(c->w[i].name, h->name) == 0)
-            worker_remove(c, &c->w[i], "replaced by a new connection");
+    /* a second hello with a known name from another connection is a new worker with the same
+     * label: it does not evict the first (a restarted worker's old entry times out) */
     if (!w) {
         for (int i = 0; i < c->nslots && !w; i++)
             if (!c->w[i].used) w = &c->w[i];
@@ -439,33 +549,45 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
             send_refusal(c, m->identity, m->identity_len, "too many workers");
             return;
         }
-    } else {
-        requeue_worker_job(c, w, "hello again");
+        memset(w, 0, sizeof *w);
+        w->used = 1;
+        memcpy(w->id, m->identity, m->identity_len);
+        w->idlen = m->identity_len;
+        snprintf(w->tag, sizeof w->tag, "%s", tag);
+        snprintf(w->key, sizeof w->key, "%s", m->peer_key);
+        w->joined_at = now;
+        w->seq = ++c->next_worker_seq;
+    } else if (w->job_id) {
+        /* hello again while holding a job: the job failed (no free restart of the deadline) */
+        requeue_worker_job(c, w, "hello during a job");
+        w->job_id = 0;
+        worker_fail(c, w, "said hello again while holding a job");
     }
-    memset(w, 0, sizeof *w);
-    w->used = 1;
-    memcpy(w->id, m->identity, m->identity_len);
-    w->idlen = m->identity_len;
-    snprintf(w->name, sizeof w->name, "%s", h->name);
-    snprintf(w->backend, sizeof w->backend, "%s", h->backend);
-    snprintf(w->device, sizeof w->device, "%s", h->device ? h->device : "");
-    snprintf(w->hash, sizeof w->hash, "%s", hash);
+    /* failures, quarantine, delivered tiles and measured speed stay with the connection */
+    snprintf(w->name, sizeof w->name, "%s", name);
+    dlog_escape(h->backend, w->backend, sizeof w->backend);
+    dlog_escape(h->device, w->device, sizeof w->device);
+    snprintf(w->hash, sizeof w->hash, "%s", ehash);
     w->mem = h->memory_bytes;
     w->max_px = h->max_tile_pixels;
     w->min_side = min_side;
-    w->ms_mpix = h->ms_per_mpix_step;
-    w->last_seen = dream_now_ms();
-    w->seq = ++c->next_worker_seq;
-    w->quarantined = dream_state_is_quarantined(c->state, w->name);
+    w->sim = sim;
+    double claim = h->ms_per_mpix_step;
+    w->claim_ms_mpix = isfinite(claim) && claim > 0 && claim < 1e8 ? claim : 1e4;
+    if (!w->measured) w->ms_mpix = w->claim_ms_mpix;
+    w->last_seen = now;
+    if (w->key[0]) {
+        dream_state_quarantine_prune(c->state, c->cfg.quarantine_max, c->cfg.quarantine_s);
+        if (dream_state_is_quarantined(c->state, w->key)) w->quarantined = 1;
+    }
     if (h->has_untrained && h->untrained) c->untrained = 1;
     if (sim) {
-        dlog_info(MOD, "worker %s: model check skipped (sim backend: simulated compute for tests/benchmarks)",
-                  w->name);
+        peer_log(c, DLOG_INFO, w->tag, "sim", "worker %s: model check skipped (sim backend, --allow-sim)", w->name);
     } else if (!c->pinned_hash[0] && *hash) {
-        snprintf(c->pinned_hash, sizeof c->pinned_hash, "%s", hash);
+        snprintf(c->pinned_hash, sizeof c->pinned_hash, "%s", ehash);
         snprintf(c->model_src, sizeof c->model_src, "dreamd --weights any, pinned by the first worker %s",
                  w->name);
-        dlog_info(MOD, "farm model hash pinned to %s (from %s, --weights any)", hash, w->name);
+        dlog_info(MOD, "farm model hash pinned to %s (from %s, --weights any)", ehash, w->name);
     }
     Dreamfarm__Envelope env;
     Dreamfarm__Welcome wl = DREAMFARM__WELCOME__INIT;
@@ -480,15 +602,16 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     env.body_case = DREAMFARM__ENVELOPE__BODY_WELCOME;
     env.welcome = &wl;
     send_to(c, w, &env, NULL, 0);
-    dlog_info(MOD, "worker %s joined: %s %s, %.1f ms/MPx-step, max %llu px%s", w->name, w->backend, w->device,
-              w->ms_mpix, (unsigned long long)w->max_px, w->quarantined ? " (QUARANTINED)" : "");
+    peer_log(c, DLOG_INFO, w->tag, "joined", "worker %s joined: %s %s, claims %.1f ms/MPx-step, max %llu px%s%s%s",
+             w->name, w->backend, w->device, w->claim_ms_mpix, (unsigned long long)w->max_px,
+             w->key[0] ? ", key " : "", w->key, w->quarantined ? " (QUARANTINED)" : "");
 }
 
 static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     Dreamfarm__Result *r = m->env->result;
     if (r->job_id != w->job_id || !w->job_id) {
         c->st.late_discarded++;
-        dlog_debug(MOD, "discarding result %llu from %s (not its current job)", (unsigned long long)r->job_id, w->name);
+        peer_log(c, DLOG_DEBUG, w->tag, "stale", "discarding result %llu from %s (not its current job)", (unsigned long long)r->job_id, w->name);
         return;
     }
     uint64_t jid = w->job_id;
@@ -500,13 +623,29 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     if (idx < 0) {      /* requeued after a deadline, or its keyframe is finished */
         c->st.late_discarded++;
         dream_state_counter_add(c->state, "late_discarded", 1);
-        dlog_info(MOD, "late result %llu from %s discarded", (unsigned long long)jid, w->name);
+        peer_log(c, DLOG_INFO, w->tag, "late", "late result %llu from %s discarded", (unsigned long long)jid, w->name);
         return;
     }
     tile_t *t = &c->plan.tiles[idx];
+    double now = dream_now_ms(), mpix = (double)t->r.w * t->r.h / 1e6;
+    double elapsed = w->job_sent > 0 ? now - w->job_sent : 0;
+    if (c->cfg.min_ms_mpix > 0 && c->cfg.steps > 0 && elapsed < c->cfg.min_ms_mpix * mpix * c->cfg.steps) {
+        /* faster than any real backend: pixels not computed by the model */
+        c->jobs[idx].state = JOB_PENDING;
+        c->jobs[idx].job_id = 0;
+        c->jobs[idx].worker = -1;
+        c->st.requeued++;
+        c->st.implausible++;
+        char why[160];
+        snprintf(why, sizeof why, "implausible result: %.2f ms for %.3f MPx x %d steps (floor %.3g ms/MPx-step)",
+                 elapsed, mpix, c->cfg.steps, c->cfg.min_ms_mpix);
+        worker_fail(c, w, why);
+        return;
+    }
     if (r->tile->x != t->r.x || r->tile->y != t->r.y || r->tile->w != t->r.w || r->tile->h != t->r.h) {
         c->jobs[idx].state = JOB_PENDING;
         c->jobs[idx].job_id = 0;
+        c->jobs[idx].worker = -1;
         c->st.requeued++;
         worker_fail(c, w, "result for a different rectangle");
         return;
@@ -538,18 +677,28 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     }
     c->kf_t_last_result = dream_now_ms();
     c->tm_blend_add += c->kf_t_last_result - tb0;
-    if (r->compute_ms > c->kf_compute_max) c->kf_compute_max = r->compute_ms;
+    if (isfinite(r->compute_ms) && r->compute_ms > c->kf_compute_max) c->kf_compute_max = r->compute_ms;
     c->jobs[idx].state = JOB_DONE;
     metrics_observe_tile_ms(r->compute_ms);
     c->njobs_done++;
     c->st.results_ok++;
     w->jobs_done++;
-    double mpix = (double)t->r.w * t->r.h / 1e6;
-    if (c->cfg.steps > 0 && r->compute_ms > 0 && mpix > 0) {
-        double s = r->compute_ms / (mpix * c->cfg.steps);
-        if (s > 0.001 && s < 1e8) w->ms_mpix = 0.7 * w->ms_mpix + 0.3 * s;
+    /* measured throughput: the coordinator's own clock (the worker's compute_ms is a claim;
+     * a larger one only slows it down), less the planner's fixed per-job overhead */
+    double cms = isfinite(r->compute_ms) && r->compute_ms > 0 ? r->compute_ms : 0;
+    double wall = elapsed - c->cfg.job_overhead_ms;
+    double took = cms > wall ? cms : wall;
+    if (c->cfg.steps > 0 && took > 0 && mpix > 0) {
+        double s = took / (mpix * c->cfg.steps);
+        if (s < 0.001) s = 0.001;
+        if (s < 1e8) {
+            w->ms_mpix = w->measured ? 0.7 * w->ms_mpix + 0.3 * s : s;
+            w->measured = 1;
+        }
     }
-    if (w->failures > 0 && !w->quarantined) w->failures--;  /* good work slowly heals */
+    /* good work slowly heals: one failure per 10 accepted tiles (a cheater mixing good and
+     * bad answers still reaches the quarantine) */
+    if (w->failures > 0 && !w->quarantined && w->jobs_done % 10 == 0) w->failures--;
 }
 
 static void handle_worker_msg(coord_t *c) {
@@ -582,23 +731,27 @@ static void handle_worker_msg(coord_t *c) {
         } else {
             w->last_seen = dream_now_ms();
             switch (type) {
-            case DREAMFARM__MSG_TYPE__MSG_RESULT: on_result(c, w, &m); break;
+            case DREAMFARM__MSG_TYPE__MSG_RESULT: w->stale_busy = 0; on_result(c, w, &m); break;
             case DREAMFARM__MSG_TYPE__MSG_ERROR: {
                 Dreamfarm__Error *e = m.env->error;
-                dlog_warn(MOD, "worker %s error %d: %s", w->name, e->code, e->message);
+                char emsg[256];
+                dlog_escape(e->message, emsg, sizeof emsg);
+                peer_log(c, DLOG_WARN, w->tag, "error", "worker %s error %d: %s", w->name, e->code, emsg);
                 if (w->job_id && (!e->has_job_id || e->job_id == w->job_id)) {
                     requeue_worker_job(c, w, "worker error");
                     w->job_id = 0;
                     if (e->code == 2) w->draining = 1;   /* stopping: not a failure */
                     else if (e->code != 4) worker_fail(c, w, e->message);   /* 4 = busy: not one either */
+                    else w->stale_busy = 1;     /* not again until it is free (no resend loop) */
                 }
                 break;
             }
             case DREAMFARM__MSG_TYPE__MSG_BYE: worker_remove(c, w, "said bye"); break;
             case DREAMFARM__MSG_TYPE__MSG_HEARTBEAT:
+                if (m.env->heartbeat->has_busy_job_id && m.env->heartbeat->busy_job_id == 0) w->stale_busy = 0;
                 if (m.env->heartbeat->has_draining && m.env->heartbeat->draining && !w->draining) {
                     w->draining = 1;
-                    dlog_info(MOD, "worker %s is stopping: no new jobs", w->name);
+                    peer_log(c, DLOG_INFO, w->tag, "draining", "worker %s is stopping: no new jobs", w->name);
                 }
                 break;
             default: break;
@@ -610,11 +763,16 @@ static void handle_worker_msg(coord_t *c) {
 
 /* ---------- keyframes ---------- */
 
+/* may get a job now */
+static int worker_free(const worker_t *w) {
+    return w->used && !w->quarantined && !w->draining && !w->job_id && !w->stale_busy;
+}
+
 static int usable_workers(coord_t *c, tile_worker_t *tw, int max) {
     int n = 0;
     for (int i = 0; i < c->nslots && n < max; i++)
         if (c->w[i].used && !c->w[i].quarantined && !c->w[i].draining)
-            tw[n++] = (tile_worker_t){c->w[i].ms_mpix, c->w[i].max_px};
+            tw[n++] = (tile_worker_t){sched_ms(c, &c->w[i]), c->w[i].max_px};
     return n;
 }
 
@@ -761,7 +919,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     job.has_prior_strength = 1; job.prior_strength = (float)c->cfg.prior_strength;
     job.has_jitter = 1; job.jitter = c->cfg.jitter;
     job.has_seed = 1; job.seed = c->kf_id * 1000003u + (uint64_t)idx;
-    double est = (double)t->r.w * t->r.h / 1e6 * c->cfg.steps * w->ms_mpix;
+    double est = (double)t->r.w * t->r.h / 1e6 * c->cfg.steps * sched_ms(c, w);
     double dl = est * c->cfg.deadline_factor + c->cfg.deadline_min_ms;
     job.deadline_ms = (uint32_t)dl;
     job.has_canvas_w = 1; job.canvas_w = c->cfg.W;
@@ -798,8 +956,7 @@ static void dispatch_jobs(coord_t *c) {
                 /* skip tiles nobody idle can hold */
                 int ok = 0;
                 for (int k = 0; k < c->nslots && !ok; k++)
-                    ok = c->w[k].used && !c->w[k].quarantined && !c->w[k].draining && !c->w[k].job_id &&
-                         c->w[k].max_px >= px;
+                    ok = worker_free(&c->w[k]) && c->w[k].max_px >= px;
                 if (ok) { best = i; bpx = px; }
             }
         }
@@ -807,8 +964,8 @@ static void dispatch_jobs(coord_t *c) {
         worker_t *bw = NULL;
         for (int k = 0; k < c->nslots; k++) {
             worker_t *w = &c->w[k];
-            if (!w->used || w->quarantined || w->draining || w->job_id || w->max_px < bpx) continue;
-            if (!bw || w->ms_mpix < bw->ms_mpix) bw = w;
+            if (!worker_free(w) || w->max_px < bpx) continue;
+            if (!bw || sched_ms(c, w) < sched_ms(c, bw)) bw = w;
         }
         if (!bw) return;
         if (send_job(c, bw, best) != 0 && bw->used) return;   /* no memory: try again next step */
@@ -927,6 +1084,14 @@ static void timers(coord_t *c) {
             worker_remove(c, w, "heartbeat lost");
             continue;
         }
+        if (!w->jobs_done && !w->job_id && now - w->joined_at > c->cfg.unproven_timeout_s * 1000) {
+            /* an idle connection that never delivered a tile gives its slot back (it may
+             * reconnect: the worker's backoff) */
+            c->st.dropped_idle++;
+            send_refusal(c, w->id, w->idlen, "no tile delivered in time: slot freed, reconnect later");
+            worker_remove(c, w, "no tile delivered within --unproven-timeout-s");
+            continue;
+        }
         if (w->job_id && now > w->job_deadline && w->job_kf == c->kf_id && c->kf_active) {
             requeue_worker_job(c, w, "deadline");
             w->job_kf = 0;  /* its result will be discarded */
@@ -969,12 +1134,13 @@ static size_t appendf(char *buf, size_t n, size_t len, const char *fmt, ...) {
 
 void coord_get_stats(coord_t *c, coord_stats_t *st) {
     *st = c->st;
-    st->workers = st->busy = st->quarantined = 0;
+    st->workers = st->busy = st->quarantined = st->unproven = 0;
     for (int i = 0; i < c->nslots; i++) {
         if (!c->w[i].used) continue;
         st->workers++;
         if (c->w[i].job_id) st->busy++;
         if (c->w[i].quarantined) st->quarantined++;
+        if (!c->w[i].jobs_done) st->unproven++;
     }
     st->uptime_s = (dream_now_ms() - c->t0) / 1000.0;
 }
@@ -1008,10 +1174,11 @@ static void workers_text(coord_t *c, char *r, size_t n, size_t *len) {
         if (!w->used) continue;
         *len = appendf(r, n, *len,
                        "worker:%s backend=%s device=%s speed_ms_per_mpix_step=%.2f max_tile_px=%llu state=%s "
-                       "failures=%d jobs_done=%llu last_seen_ms=%.0f\n",
+                       "failures=%d jobs_done=%llu last_seen_ms=%.0f measured=%d key=%s\n",
                        w->name, w->backend, w->device[0] ? w->device : "-", w->ms_mpix,
                        (unsigned long long)w->max_px, w->quarantined ? "quarantined" : w->draining ? "draining" : w->job_id ? "busy" : "idle",
-                       w->failures, (unsigned long long)w->jobs_done, now - w->last_seen);
+                       w->failures, (unsigned long long)w->jobs_done, now - w->last_seen, w->measured,
+                       w->key[0] ? w->key : "-");
     }
 }
 
@@ -1035,6 +1202,11 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
                       st.workers, st.busy, st.quarantined, dream_state_quarantine_count(c->state),
                       (unsigned long long)st.failures, (unsigned long long)st.refused,
                       (unsigned long long)st.malformed);
+        len = appendf(r, n, len, "unproven:%d\nrefused_rate:%llu\nrefused_unproven:%llu\ndropped_idle:%llu\n"
+                      "implausible_results:%llu\nlog_suppressed:%llu\n", st.unproven,
+                      (unsigned long long)st.refused_rate, (unsigned long long)st.refused_unproven,
+                      (unsigned long long)st.dropped_idle, (unsigned long long)st.implausible,
+                      (unsigned long long)st.log_suppressed);
         len = appendf(r, n, len, "# Keyframes\nkeyframes:%llu\nkeyframe_interval_ms:%.1f\nin_flight:%d\n"
                       "tiles_last:%d\njobs_sent:%llu\nresults_ok:%llu\nrequeued:%llu\ntiles_missed:%llu\n"
                       "late_discarded:%llu\nbytes_in:%llu\nbytes_out:%llu\nbytes_per_keyframe:%.0f\n"
@@ -1103,7 +1275,8 @@ int coord_worker_ctl(coord_t *c, const char *op, const char *arg, char *r, size_
         int removed = dream_state_quarantine_remove(c->state, arg, NULL);
         int live = 0;
         for (int i = 0; i < c->nslots; i++)
-            if (c->w[i].used && !strcmp(c->w[i].name, arg)) {
+            if (c->w[i].used && (!strcmp(c->w[i].name, arg) || !strcmp(c->w[i].key, arg))) {
+                if (c->w[i].key[0]) removed += dream_state_quarantine_remove(c->state, c->w[i].key, NULL) > 0;
                 live += c->w[i].quarantined;
                 c->w[i].quarantined = 0;
                 c->w[i].failures = 0;
@@ -1176,6 +1349,10 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->t0 = dream_now_ms();
     c->rng = (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ull + 1;
     c->nslots = cfg->max_workers;
+    c->hello_tokens = cfg->hellos_per_s > 1 ? cfg->hellos_per_s : 1;
+    /* peer-triggered log lines: 2 a second (burst 5) per peer and kind, 50 a second in all */
+    c->logrl = dlog_rl_new(1024, 2, 5, 50, 100);
+    if (!c->logrl) { dream_err_set(err, "out of memory"); goto fail; }
     c->w = calloc((size_t)c->nslots, sizeof *c->w);
     if (!c->w) { dream_err_set(err, "out of memory"); goto fail; }
     if (dream_layout_parse(strcasecmp(cfg->layout, "auto") ? cfg->layout : "single", &c->layout) != 0) {
@@ -1259,6 +1436,7 @@ void coord_destroy(coord_t **pc) {
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->base);
     free(c->w);
+    dlog_rl_destroy(&c->logrl);
     for (int i = 0; i < TILE_MAX; i++) free(c->tile_px[i]);
     dream_classes_destroy(&c->classes);
     dream_state_destroy(&c->state);

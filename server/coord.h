@@ -69,6 +69,16 @@ typedef struct coord_cfg {
     char admin_allow_file[512];
     char admin_readonly_file[512];
     char metrics_bind[256];
+    /* hostile peers (docs/security.md) */
+    int allow_sim;              /* accept "sim" workers (tests/benchmarks only) */
+    int max_unproven;           /* connected workers that never delivered a tile */
+    double hellos_per_s;        /* new worker connections admitted per second */
+    double unproven_timeout_s;  /* a worker without a delivered tile is dropped after this */
+    double quarantine_s;        /* a persisted (CURVE key) quarantine expires after this */
+    int quarantine_max;         /* rows kept in the persisted quarantine */
+    double min_ms_mpix;         /* results faster than this per MPx-step are implausible */
+    int viewer_conns_per_ip;    /* open HTTP/websocket connections per IPv4 address / IPv6 /64 */
+    double viewer_parse_per_s;  /* request bodies parsed per second, all viewers together */
     /* derived */
     int W, H;
     /* derived by coord_cfg_model() (cleared by coord_cfg_finish()) */
@@ -109,9 +119,10 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err);
 int coord_cfg_model(coord_cfg_t *cfg, dream_err_t *err);
 
 typedef struct coord_stats {
-    int workers, busy, quarantined;
+    int workers, busy, quarantined, unproven;
     uint64_t keyframes, jobs_sent, results_ok, requeued, tiles_missed, late_discarded, malformed,
         failures, bytes_in, bytes_out, refused;
+    uint64_t refused_rate, refused_unproven, dropped_idle, implausible, log_suppressed;
     double kf_interval_ms;      /* EMA */
     double coord_ms_per_kf;     /* coordinator's own work per keyframe (warp, blend, hand-off; overlapped part too) */
     double uptime_s;

@@ -20,6 +20,7 @@ typedef struct zap {
     void *sock;
     int nkeys;
     uint8_t keys[MAX_KEYS][32];
+    unsigned long long refused;
 } zap_t;
 
 static void *zap_main(void *arg) {
@@ -47,14 +48,21 @@ static void *zap_main(void *arg) {
             zmq_msg_size(&f[6]) == 32) {
             for (int i = 0; i < z->nkeys && !ok; i++) ok = !memcmp(z->keys[i], zmq_msg_data(&f[6]), 32);
         }
-        if (!ok) dlog_warn("curve", "refused a worker connection (key not in the allow list)");
+        if (!ok) {     /* a peer can connect in a loop: log the 1st, 2nd, 4th, 8th ... refusal */
+            z->refused++;
+            if ((z->refused & (z->refused - 1)) == 0)
+                dlog_warn("curve", "refused a worker connection (key not in the allow list; %llu so far)",
+                          (unsigned long long)z->refused);
+        }
         const char *status = ok ? "200" : "400";
         zmq_send(z->sock, "1.0", 3, ZMQ_SNDMORE);
         if (n >= 2) zmq_send(z->sock, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
         else zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
         zmq_send(z->sock, status, 3, ZMQ_SNDMORE);
         zmq_send(z->sock, ok ? "OK" : "key not allowed", ok ? 2 : 15, ZMQ_SNDMORE);
-        zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
+        char uid[41] = "";     /* User-Id: the worker's public key (Z85), its identity in dreamd */
+        if (ok) zmq_z85_encode(uid, zmq_msg_data(&f[6]), 32);
+        zmq_send(z->sock, uid, strlen(uid), ZMQ_SNDMORE);
         zmq_send(z->sock, "", 0, 0);
         for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
     }

@@ -36,6 +36,32 @@ long http_form_decode(char *s, size_t len) {
     return (long)o;
 }
 
+/* strict UTF-8 (no overlongs, surrogates or code points over U+10FFFF) */
+static int utf8_valid(const unsigned char *p) {
+    while (*p) {
+        unsigned c = *p;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xC2) || c > 0xF4) return 0;
+        unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* every subject, whatever the body's form: valid UTF-8, no control characters */
+static int subject_check(const char *out, dream_err_t *err) {
+    if (!utf8_valid((const unsigned char *)out)) return dream_err_set(err, "subject is not valid UTF-8");
+    for (const unsigned char *q = (const unsigned char *)out; *q; q++)
+        if (*q < 0x20 || *q == 0x7f) return dream_err_set(err, "subject contains a control character");
+    return 0;
+}
+
 static int starts_with_ci(const char *s, const char *prefix) {
     return s && strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
@@ -54,6 +80,8 @@ int http_parse_subject(const char *body, size_t len, const char *ct, char *out, 
     if (memchr(buf, 0, len)) return dream_err_set(err, "request body contains a NUL byte");
 
     if (starts_with_ci(ct, "application/json")) {
+        /* a JSON \u0000 would truncate the decoded string past the NUL check above */
+        if (strstr(buf, "\\u0000")) return dream_err_set(err, "request body contains a NUL character (\\u0000)");
         cJSON *j = cJSON_ParseWithLength(buf, len);
         if (!j) return dream_err_set(err, "request body is not valid JSON");
         const cJSON *sub = cJSON_GetObjectItemCaseSensitive(j, "subject");
@@ -64,14 +92,14 @@ int http_parse_subject(const char *body, size_t len, const char *ct, char *out, 
         if (strlen(sub->valuestring) >= outn) { cJSON_Delete(j); return dream_err_set(err, "subject longer than %zu bytes", outn - 1); }
         snprintf(out, outn, "%s", sub->valuestring);
         cJSON_Delete(j);
-        return 0;
+        return subject_check(out, err);
     }
     if (starts_with_ci(ct, "text/plain")) {
         size_t n = strcspn(buf, "\r\n");
         if (n >= outn) return dream_err_set(err, "subject longer than %zu bytes", outn - 1);
         memcpy(out, buf, n);
         out[n] = 0;
-        return 0;
+        return subject_check(out, err);
     }
     if (ct && *ct && !starts_with_ci(ct, "application/x-www-form-urlencoded")) {
         *status = 415;
@@ -90,7 +118,8 @@ int http_parse_subject(const char *body, size_t len, const char *ct, char *out, 
         if (vl < 0) return dream_err_set(err, "bad %%-escape in the subject");
         if ((size_t)vl >= outn) return dream_err_set(err, "subject longer than %zu bytes", outn - 1);
         memcpy(out, eq + 1, (size_t)vl + 1);
-        return 0;
+        if (memchr(out, 0, (size_t)vl)) return dream_err_set(err, "subject contains a NUL byte");
+        return subject_check(out, err);
     }
     return dream_err_set(err, "missing form field 'subject'");
 }

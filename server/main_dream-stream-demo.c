@@ -35,7 +35,8 @@ static void usage(void) {
             "usage: dream-stream-demo [--port N] [--bind ADDR] [--web-root DIR] [--size WxH] [--fps N]\n"
             "  [--bitrate KBPS] [--speed 5..9] [--keyint S] [--record FILE(.ivf|.webm)] [--hold S]\n"
             "  [--min-hold S] [--queue N] [--rate PER_MIN] [--burst N] [--no-drift] [--ban-file F]\n"
-            "  [--classes F] [--viewer-queue N] [--max-viewers N] [--tls-cert F --tls-key F]\n"
+            "  [--classes F] [--viewer-queue N] [--max-viewers N] [--conns-per-ip N (0 = no cap)]\n"
+            "  [--parse-per-s N (request bodies parsed a second, all viewers; 0 = no cap)] [--tls-cert F --tls-key F]\n"
             "  [--input-size WxH] [--untrained] [--duration S] [--port-file F] [--log-level L]\n"
             "  [--trust-forwarded-for]\n");
 }
@@ -69,14 +70,14 @@ int main(int argc, char **argv) {
     double duration = 0;
     const char *port_file = NULL;
     enum { O_PORT = 1000, O_BIND, O_WEB, O_SIZE, O_FPS, O_BITRATE, O_SPEED, O_KEYINT, O_RECORD, O_HOLD, O_MINHOLD,
-           O_QUEUE, O_RATE, O_BURST, O_NODRIFT, O_BAN, O_CLASSES, O_VQ, O_MAXV, O_CERT, O_KEY, O_INSIZE,
+           O_QUEUE, O_RATE, O_BURST, O_NODRIFT, O_BAN, O_CLASSES, O_VQ, O_MAXV, O_CONNS, O_PARSE, O_CERT, O_KEY, O_INSIZE,
            O_UNTRAINED, O_DURATION, O_PORTFILE, O_LOG, O_XFF, O_HELP };
     static const struct option opts[] = {
         {"port", 1, 0, O_PORT}, {"bind", 1, 0, O_BIND}, {"web-root", 1, 0, O_WEB}, {"size", 1, 0, O_SIZE},
         {"fps", 1, 0, O_FPS}, {"bitrate", 1, 0, O_BITRATE}, {"speed", 1, 0, O_SPEED}, {"keyint", 1, 0, O_KEYINT},
         {"record", 1, 0, O_RECORD}, {"hold", 1, 0, O_HOLD}, {"min-hold", 1, 0, O_MINHOLD}, {"queue", 1, 0, O_QUEUE},
         {"rate", 1, 0, O_RATE}, {"burst", 1, 0, O_BURST}, {"no-drift", 0, 0, O_NODRIFT}, {"ban-file", 1, 0, O_BAN},
-        {"classes", 1, 0, O_CLASSES}, {"viewer-queue", 1, 0, O_VQ}, {"max-viewers", 1, 0, O_MAXV},
+        {"classes", 1, 0, O_CLASSES}, {"viewer-queue", 1, 0, O_VQ}, {"max-viewers", 1, 0, O_MAXV}, {"conns-per-ip", 1, 0, O_CONNS}, {"parse-per-s", 1, 0, O_PARSE},
         {"tls-cert", 1, 0, O_CERT}, {"tls-key", 1, 0, O_KEY}, {"input-size", 1, 0, O_INSIZE},
         {"untrained", 0, 0, O_UNTRAINED}, {"duration", 1, 0, O_DURATION}, {"port-file", 1, 0, O_PORTFILE},
         {"log-level", 1, 0, O_LOG}, {"trust-forwarded-for", 0, 0, O_XFF}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
@@ -103,6 +104,8 @@ int main(int argc, char **argv) {
         case O_CLASSES: cfg.classes_path = optarg; break;
         case O_VQ: cfg.viewer_queue_max = atoi(optarg); break;
         case O_MAXV: cfg.max_viewers = atoi(optarg); break;
+        case O_CONNS: cfg.max_conns_per_ip = atoi(optarg); break;
+        case O_PARSE: cfg.parse_per_s = atof(optarg); break;
         case O_CERT: cfg.tls_cert = optarg; break;
         case O_KEY: cfg.tls_key = optarg; break;
         case O_INSIZE: if (parse_size(optarg, &in_w, &in_h) < 0) { fprintf(stderr, "bad --input-size '%s'\n", optarg); return 2; } break;

@@ -103,6 +103,8 @@ int main(int argc, char **argv) {
         sc.ban_file = cfg.ban_file[0] ? cfg.ban_file : NULL;
         sc.cpu_used = cfg.encoder_speed;
         sc.max_viewers = cfg.max_viewers;
+        sc.max_conns_per_ip = cfg.viewer_conns_per_ip;
+        sc.parse_per_s = cfg.viewer_parse_per_s;
         sc.hold_s = cfg.hold_s;
         sc.min_hold_s = cfg.min_hold_s;
         sc.queue_max = cfg.queue_max;

@@ -4,6 +4,7 @@
  */
 #include "requests.h"
 #include <stdio.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,9 +235,28 @@ static void pop_front(requests_t *q) {
     set_current(q, &e, 1);
 }
 
+/* The rate-limit key of an address: IPv4 (and IPv4-mapped IPv6) by address, IPv6 by its /64
+ * (one host gets a whole /64: per-address keys would give it 2^64 buckets). */
+void requests_rate_key(const char *ip, char *out, size_t n) {
+    struct in6_addr a6;
+    if (ip && strchr(ip, ':') && inet_pton(AF_INET6, ip, &a6) == 1) {
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (!memcmp(a6.s6_addr, mapped, 12)) {
+            snprintf(out, n, "%u.%u.%u.%u", a6.s6_addr[12], a6.s6_addr[13], a6.s6_addr[14], a6.s6_addr[15]);
+            return;
+        }
+        const uint8_t *b = a6.s6_addr;
+        snprintf(out, n, "%x:%x:%x:%x::/64", b[0] << 8 | b[1], b[2] << 8 | b[3], b[4] << 8 | b[5], b[6] << 8 | b[7]);
+        return;
+    }
+    snprintf(out, n, "%s", ip ? ip : "");
+}
+
 /* Token bucket; returns 1 if a token is available (consumes it when take = 1). */
-static int bucket_check(requests_t *q, const char *ip, int take, double *retry) {
-    if (!ip || !*ip || q->cfg.rate_per_min <= 0) return 1;   /* local, or no limit */
+static int bucket_check(requests_t *q, const char *ip_addr, int take, double *retry) {
+    if (!ip_addr || !*ip_addr || q->cfg.rate_per_min <= 0) return 1;   /* local, or no limit */
+    char ip[64];
+    requests_rate_key(ip_addr, ip, sizeof ip);
     double t = now(q), rate = q->cfg.rate_per_min / 60.0;
     bucket_t *b = NULL;
     for (int i = 0; i < q->n_buckets; i++)
@@ -330,6 +350,12 @@ int requests_submit_named(requests_t *q, const char *text, const char *ip, const
 
     pthread_mutex_lock(&q->mu);
     int rc = -1;
+    /* every request that gets this far costs a token, refused or not (guessing names or
+     * hammering a full queue is not free) */
+    if (!bucket_check(q, ip, 1, &r->retry_after_s)) {
+        refuse(r, REQ_RATE, 429, "Easy there! The network needs a moment: next request in %d s.", (int)(r->retry_after_s + 0.999));
+        goto out;
+    }
     if (ip) for (int i = 0; i < q->n_ban_ips; i++)
         if (strcmp(q->ban_ips[i], ip) == 0) { refuse(r, REQ_BANNED, 403, "Requests from your address are not accepted."); goto out; }
     for (int i = 0; i < q->n_ban_words; i++)
@@ -391,10 +417,6 @@ int requests_submit_named(requests_t *q, const char *text, const char *ip, const
     else for (int i = 0; i < q->qlen; i++) if (same_entry(&q->queue[i], r->ids, r->n)) { where = i + 1; break; }
     if (where < 0 && q->qlen >= q->cfg.queue_max && q->cur_requested) {
         refuse(r, REQ_FULL, 503, "The queue is full (%d dreams waiting). Try again in a minute.", q->qlen);
-        goto out;
-    }
-    if (!bucket_check(q, ip, 1, &r->retry_after_s)) {
-        refuse(r, REQ_RATE, 429, "Easy there! The network needs a moment: next request in %d s.", (int)(r->retry_after_s + 0.999));
         goto out;
     }
     r->code = REQ_OK;

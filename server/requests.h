@@ -151,5 +151,7 @@ int requests_export(requests_t *q, requests_snapshot_t *out);
 /* Restores current (with its remaining hold) and the queue; bad entries are skipped.
  * Returns the number of queue entries restored. */
 int requests_import(requests_t *q, const requests_snapshot_t *in);
+/* The key viewers are rate-limited by: IPv4 address, IPv6 /64 ("2001:db8:1:2::/64"). */
+void requests_rate_key(const char *ip, char *out, size_t n);
 
 #endif

@@ -87,6 +87,24 @@ int dream_state_is_quarantined(dream_state_t *st, const char *name) {
     return yes;
 }
 
+int dream_state_quarantine_prune(dream_state_t *st, int max_rows, double max_age_s) {
+    int dropped = 0;
+    sqlite3_stmt *s = prep(st, "DELETE FROM quarantine WHERE since < ?");
+    if (s) {
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL) - (sqlite3_int64)max_age_s);
+        if (sqlite3_step(s) == SQLITE_DONE) dropped += sqlite3_changes(st->db);
+        sqlite3_finalize(s);
+    }
+    s = prep(st, "DELETE FROM quarantine WHERE rowid NOT IN "
+                 "(SELECT rowid FROM quarantine ORDER BY since DESC, rowid DESC LIMIT ?)");
+    if (s) {
+        sqlite3_bind_int(s, 1, max_rows < 0 ? 0 : max_rows);
+        if (sqlite3_step(s) == SQLITE_DONE) dropped += sqlite3_changes(st->db);
+        sqlite3_finalize(s);
+    }
+    return dropped;
+}
+
 /* the single integer a COUNT(*) query returns (0 when it fails) */
 static int64_t count_rows(dream_state_t *st, const char *sql) {
     sqlite3_stmt *s = prep(st, sql);

@@ -19,6 +19,9 @@ int dream_state_quarantine_add(dream_state_t *st, const char *name, const char *
 int dream_state_quarantine_remove(dream_state_t *st, const char *name, dream_err_t *err);
 /* 1 yes, 0 no */
 int dream_state_is_quarantined(dream_state_t *st, const char *name);
+/* Bounds the quarantine: drops rows older than max_age_s and all but the newest max_rows.
+ * Returns the rows dropped (0 on error). */
+int dream_state_quarantine_prune(dream_state_t *st, int max_rows, double max_age_s);
 int dream_state_quarantine_count(dream_state_t *st);
 /* "name<TAB>reason\n" lines into buf; returns count */
 int dream_state_quarantine_list(dream_state_t *st, char *buf, size_t n);

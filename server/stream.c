@@ -28,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <unistd.h>
 #include <limits.h>
@@ -66,8 +69,19 @@ typedef struct pss {
     viewer_t *v;
 } pss_t;
 
+/* the address key (requests_rate_key) and local port each accepted fd had: an fd's entry is
+ * counted only while getsockname/getpeername still match it, so no close hook is needed */
+typedef struct conn_ent {
+    char key[48];
+    uint16_t lport;
+} conn_ent_t;
+
 struct stream {
     stream_config_t cfg;
+    conn_ent_t *conns;          /* indexed by fd, nconns entries */
+    int nconns;
+    uint64_t conns_refused, viewers_refused;
+    double parse_tokens, parse_at;  /* global request-parsing budget (service thread only) */
     char *web_root, *tls_cert, *tls_key, *record_path;
     dream_classes_t *classes;
     requests_t *req;
@@ -148,6 +162,8 @@ void stream_config_defaults(stream_config_t *c) {
     memset(c, 0, sizeof *c);
     c->http_port = 8080;
     c->max_viewers = STREAM_DEFAULT_MAX_VIEWERS;
+    c->max_conns_per_ip = STREAM_DEFAULT_CONNS_PER_IP;
+    c->parse_per_s = STREAM_DEFAULT_PARSE_PER_S;
     c->width = 1024;
     c->height = 576;
     c->fps = 25;
@@ -592,6 +608,9 @@ static int http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
             /* lws 4.1 does not de-chunk request bodies: a length is required */
             if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
                 return http_error(wsi, p, 411, "Content-Length required (no chunked bodies)", 1) ? -1 : 0;
+            /* both framings at once is request smuggling's recipe: refused */
+            if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+                return http_error(wsi, p, 400, "Content-Length with Transfer-Encoding is not accepted", 1) ? -1 : 0;
             char *end = NULL;
             long long n = strtoll(cl, &end, 10);
             if (end == cl || *end || n < 0) return http_error(wsi, p, 400, "bad Content-Length", 1) ? -1 : 0;
@@ -601,6 +620,20 @@ static int http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
                 return http_error(wsi, p, 413, msg, 1) ? -1 : 0;
             }
             if (n == 0) return http_error(wsi, p, 400, "empty body: send subject=...", 0) ? -1 : 0;
+            if (s->cfg.parse_per_s > 0) {   /* all viewers together: parsing is not free */
+                double now = dream_now_ms(), burst = s->cfg.parse_per_s > 1 ? s->cfg.parse_per_s : 1;
+                if (s->parse_at > 0) s->parse_tokens += (now - s->parse_at) / 1000.0 * s->cfg.parse_per_s;
+                else s->parse_tokens = burst;
+                if (s->parse_tokens > burst) s->parse_tokens = burst;
+                s->parse_at = now;
+                if (s->parse_tokens < 1) {
+                    pthread_mutex_lock(&s->smu);
+                    s->stats.requests_refused++;
+                    pthread_mutex_unlock(&s->smu);
+                    return http_error(wsi, p, 503, "too many requests right now: try again in a second", 1) ? -1 : 0;
+                }
+                s->parse_tokens -= 1;
+            }
             p->ctype[0] = 0;
             lws_hdr_copy(wsi, p->ctype, sizeof p->ctype, WSI_TOKEN_HTTP_CONTENT_TYPE);
             p->body = malloc(HTTP_BODY_MAX + 1);
@@ -725,11 +758,18 @@ static void drain_packets(stream_t *s) {
 static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason, pss_t *p, void *in, size_t len) {
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        char wuri[64] = "";     /* websocket upgrades only on the stream paths */
+        if (lws_hdr_copy(wsi, wuri, sizeof wuri, WSI_TOKEN_GET_URI) <= 0) return 1;
+        wuri[strcspn(wuri, "?")] = 0;
+        if (strcmp(wuri, "/ws") && strcmp(wuri, "/ws/webm") && strcmp(wuri, "/ws/events")) return 1;
         pthread_mutex_lock(&s->smu);
         int n = s->stats.viewers;
         pthread_mutex_unlock(&s->smu);
         if (n >= s->cfg.max_viewers) {
-            dlog_warn(MOD, "viewer refused: %d viewers already", n);
+            s->viewers_refused++;   /* logged at the 1st, 2nd, 4th, 8th ... (a client can retry in a loop) */
+            if ((s->viewers_refused & (s->viewers_refused - 1)) == 0)
+                dlog_warn(MOD, "viewer refused: %d viewers already (%llu refused so far)", n,
+                          (unsigned long long)s->viewers_refused);
             return 1;
         }
         return 0;
@@ -822,6 +862,53 @@ static int ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
     }
 }
 
+static int sock_key(int fd, int peer, char *key, size_t n, uint16_t *port) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &sl) : getsockname(fd, (struct sockaddr *)&ss, &sl)) != 0) return -1;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        if (port) *port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        if (port) *port = ntohs(a->sin6_port);
+    } else return -1;
+    if (key) requests_rate_key(ip, key, n);
+    return 0;
+}
+
+/* LWS_CALLBACK_FILTER_NETWORK_CONNECTION: at most max_conns_per_ip open connections from
+ * one address (/64): slowloris or a viewer-slot grab from one client stays with that client */
+static int conn_admit(stream_t *s, int fd) {
+    if (s->cfg.max_conns_per_ip <= 0 || !s->conns || fd < 0 || fd >= s->nconns) return 0;
+    char key[48];
+    uint16_t lport = 0;
+    if (sock_key(fd, 1, key, sizeof key, NULL) != 0 || sock_key(fd, 0, NULL, 0, &lport) != 0) return 0;
+    int open_n = 0;
+    for (int i = 0; i < s->nconns; i++) {
+        if (i == fd || s->conns[i].key[0] != key[0] || strcmp(s->conns[i].key, key)) continue;
+        char k2[48];
+        uint16_t lp2 = 0;
+        if (sock_key(i, 1, k2, sizeof k2, NULL) == 0 && sock_key(i, 0, NULL, 0, &lp2) == 0 && lp2 == s->conns[i].lport &&
+            !strcmp(k2, key))
+            open_n++;
+        else s->conns[i].key[0] = 0;     /* closed (or reused by something else) */
+    }
+    if (open_n >= s->cfg.max_conns_per_ip) {
+        s->conns_refused++;
+        if ((s->conns_refused & (s->conns_refused - 1)) == 0)   /* 1, 2, 4, 8 ...: a flood logs ~log2(n) lines */
+            dlog_warn(MOD, "connection from %s refused: %d already open (%llu refused so far)", key, open_n,
+                      (unsigned long long)s->conns_refused);
+        return 1;
+    }
+    snprintf(s->conns[fd].key, sizeof s->conns[fd].key, "%s", key);
+    s->conns[fd].lport = lport;
+    return 0;
+}
+
 static int is_http_protocol(struct lws *wsi) {
     const struct lws_protocols *pr = lws_get_protocol(wsi);
     return pr && pr->name && strcmp(pr->name, "http") == 0;
@@ -833,6 +920,8 @@ static int stream_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     pss_t *p = user;
     if (!s) return 0;
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return conn_admit(s, (int)(intptr_t)in);
     case LWS_CALLBACK_PROTOCOL_INIT:
         if (is_http_protocol(wsi))
             lws_sul_schedule(s->ctx ? s->ctx : ctx, 0, &s->sul, tick_cb, TICK_US);
@@ -1031,6 +1120,14 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     s->mounts[2].origin_protocol = LWSMPRO_CALLBACK;
     s->mounts[2].mountpoint_len = 13;
 
+    {   /* per-address connection table, one entry per possible fd */
+        struct rlimit rl;
+        long nfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+        if (nfd > 65536) nfd = 65536;
+        s->conns = calloc((size_t)nfd, sizeof *s->conns);
+        if (!s->conns) { dream_err_set(err, "stream: out of memory"); goto fail; }
+        s->nconns = (int)nfd;
+    }
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = cfg.http_port;
@@ -1117,6 +1214,7 @@ void stream_destroy(stream_t **ps) {
     gop_packet_unref(&s->webm_init);
     encoder_destroy(&s->enc);
     requests_destroy(&s->req);
+    free(s->conns);
     dream_classes_destroy(&s->classes);
     for (int i = 0; i < FRAME_SLOTS; i++) free(s->slot[i]);
     free(s->work);

@@ -50,6 +50,8 @@
 /* Defaults of stream_config_defaults(); dreamd's config table uses the same values
  * (STREAM_STR() turns them into the table's default strings). */
 #define STREAM_DEFAULT_MAX_VIEWERS 1000
+#define STREAM_DEFAULT_CONNS_PER_IP 16
+#define STREAM_DEFAULT_PARSE_PER_S 100
 #define STREAM_DEFAULT_BITRATE_KBPS 2500
 #define STREAM_DEFAULT_CPU_USED 8
 #define STREAM_DEFAULT_HOLD_S 60
@@ -68,6 +70,10 @@ typedef struct stream_config {
     const char *tls_cert;       /* both set = HTTPS/WSS only; PEM files */
     const char *tls_key;
     int max_viewers;            /* websocket viewers accepted at once; default 1000 */
+    int max_conns_per_ip;       /* open TCP connections (HTTP + websocket) per IPv4 address /
+                                 * IPv6 /64; default STREAM_DEFAULT_CONNS_PER_IP (docs/security.md) */
+    double parse_per_s;         /* request bodies parsed per second, all viewers together (burst:
+                                 * as many); beyond it 503 before the body is read; 0 = no cap */
     /* video */
     int width, height;          /* encoded size, default 1024x576, even, up to 1920x1080;
                                    pushed frames of another size are rescaled (bilinear) */

@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
  libsqlite3-dev libedit-dev libavformat-dev libavcodec-dev libavutil-dev libssl-dev curl ca-certificates
  libfreetype-dev fonts-dejavu-core"
 TEST_PKGS="libcmocka-dev python3 python3-numpy python3-torch iproute2 procps chromium openssl ffmpeg
- ngircd"
+ ngircd clang libclang-rt-dev time"
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
 missing=()

@@ -51,7 +51,8 @@ echo "run-local: dreamd canvas $size shown at $stream, $steps steps/keyframe, we
 echo "run-local: open http://localhost:$hport/   (Ctrl-C stops everything)"
 "$BIN/dreamd" --worker-bind "tcp://127.0.0.1:$wport" --admin-bind "tcp://127.0.0.1:$aport" \
   --http-port "$hport" --size "$size" --stream-width "${stream%x*}" --stream-height "${stream#*x}" --steps "$steps" --fps "${DREAM_FPS:-25}" \
-  --subjects "${DREAM_SUBJECTS:-volcano}" --weights "$weights" --state "${DREAM_STATE:-build/dreamd-state.sqlite}" &
+  --subjects "${DREAM_SUBJECTS:-volcano}" --weights "$weights" --state "${DREAM_STATE:-build/dreamd-state.sqlite}" \
+  $([ "$backend" = sim ] && echo --allow-sim) &
 DPID=$!
 sleep 0.5
 if ! kill -0 $DPID 2>/dev/null; then wait $DPID; echo "run-local: dreamd failed to start" >&2; exit 1; fi

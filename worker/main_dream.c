@@ -272,14 +272,22 @@ static const char *COMMON_HELP =
 
 /* ------------------------------------------------------------------ grad */
 
-static int load_input(const char *path, float **px, int *H, int *W) {
+/* the input's pixel budget (w*h) is checked from its header, before any pixel buffer.
+ * Returns 0, -2 over the budget (reported), -1 other errors (reported unless quiet). */
+static int load_input(const char *path, uint64_t max_px, float **px, int *H, int *W, int quiet) {
     dream_err_t err = {{0}};
     size_t l = strlen(path);
     if (l > 4 && strcmp(path + l - 4, ".npy") == 0) {
         npy_array_t *a = npy_load(path, &err);
-        if (!a) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
+        if (!a) { if (!quiet) fprintf(stderr, "dream: %s\n", err.msg); return -1; }
+        if (a->ndim == 3 && (uint64_t)a->shape[0] * (uint64_t)a->shape[1] > max_px) {
+            fprintf(stderr, "dream: %s: %lldx%lld exceeds --max-pixels %llu\n", path, (long long)a->shape[1],
+                    (long long)a->shape[0], (unsigned long long)max_px);
+            npy_destroy(&a);
+            return -2;
+        }
         if (a->ndim != 3 || a->shape[2] != 3 || a->shape[0] > 16384 || a->shape[1] > 16384) {
-            fprintf(stderr, "dream: %s: expected shape (H, W, 3)\n", path);
+            if (!quiet) fprintf(stderr, "dream: %s: expected shape (H, W, 3)\n", path);
             npy_destroy(&a);
             return -1;
         }
@@ -290,8 +298,13 @@ static int load_input(const char *path, float **px, int *H, int *W) {
         npy_destroy(&a);
         return 0;
     }
-    dream_image_t *im = dream_image_load(path, &err);
-    if (!im) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
+    dream_image_t *im = dream_image_load_max(path, max_px, &err);
+    if (!im) {
+        int over = strstr(err.msg, "exceeds the limit") != NULL;
+        if (over) fprintf(stderr, "dream: %s (raise --max-pixels to allow it)\n", err.msg);
+        else if (!quiet) fprintf(stderr, "dream: %s\n", err.msg);
+        return over ? -2 : -1;
+    }
     *H = im->h;
     *W = im->w;
     *px = im->px;
@@ -309,15 +322,23 @@ static int cmd_grad(int argc, char **argv) {
     if (opts_parse(&o, argc, argv, " help ", perr, sizeof perr)) FAIL("dream grad: %s", perr);
     if (opt_get(&o, "help", NULL)) {
         printf("usage: dream grad --image IN.png|IN.npy --class C [...] --out-grad G.npy [options]\n"
-               "Prints {\"loss\",\"net\",\"prior\",\"grid\"} as JSON and writes dL/dx as float32 (H, W, 3).\n%s",
+               "Prints {\"loss\",\"net\",\"prior\",\"grid\"} as JSON and writes dL/dx as float32 (H, W, 3).\n"
+               "  --max-pixels N          largest input W*H accepted (default 4194304 = 2048x2048)\n%s",
                COMMON_HELP);
         return 0;
     }
     const char *in = opt_get(&o, "image", NULL), *out = opt_get(&o, "out-grad", NULL);
     if (!in) FAIL("dream grad: --image is required");
-    if (common_setup(&c, &o, "grad", 1, 1)) goto out;
+    long maxpx = 4L << 20;      /* 2048x2048: a VGG gradient at that size already needs GBs */
+    const char *mps = opt_get(&o, "max-pixels", NULL);
+    if (mps && parse_int(mps, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx)) FAIL("dream grad: bad --max-pixels '%s' (1..%u)", mps, DREAM_IMAGE_MAX_PIXELS);
     int H, W;
-    if (load_input(in, &img, &H, &W)) goto out;
+    /* an input over the budget is refused before the weights load; other input errors are
+     * reported after the options are checked */
+    int pre = load_input(in, (uint64_t)maxpx, &img, &H, &W, 1);
+    if (pre == -2) goto out;
+    if (common_setup(&c, &o, "grad", 1, 1)) goto out;
+    if (pre != 0 && load_input(in, (uint64_t)maxpx, &img, &H, &W, 0)) goto out;
     grad = malloc(sizeof(float) * H * W * 3);
     if (!grad) FAIL("dream grad: out of memory");
     dream_losses_t l;
@@ -384,7 +405,8 @@ static int cmd_render(int argc, char **argv) {
                "  --zoom Z / --rotate R  per-keyframe zoom / degrees instead (the old flags)\n"
                "  --start-image IMG  start from a PNG/JPEG resized to --size (default: a synthetic canvas)\n"
                "  --init IMG       start from an image at its own size\n"
-               "  --jitter J       random roll of up to J pixels per step (default 0)\n%s",
+               "  --jitter J       random roll of up to J pixels per step (default 0)\n"
+               "  --max-pixels N   largest W*H (--size, --init or --start-image) accepted (default 4194304 = 2048x2048)\n%s",
                COMMON_HELP);
         return 0;
     }
@@ -406,15 +428,22 @@ static int cmd_render(int argc, char **argv) {
     if ((s = opt_get(&o, "rotate", NULL)) && parse_float(s, -90, 90, &rot)) FAIL("dream render: bad --rotate (-90..90)");
     if (init && start_image) FAIL("dream render: --init and --start-image exclude each other");
     if (!outdir) FAIL("dream render: --out DIR is required");
+    long maxpx = 4L << 20;
+    if ((s = opt_get(&o, "max-pixels", NULL)) && parse_int(s, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx))
+        FAIL("dream render: bad --max-pixels '%s' (1..%u)", s, DREAM_IMAGE_MAX_PIXELS);
+    if ((uint64_t)W * (uint64_t)H > (uint64_t)maxpx) FAIL("dream render: --size %dx%d exceeds --max-pixels %ld", W, H, maxpx);
+    dream_err_t err = {{0}};
+    if (init) {     /* before the weights: an image over the budget is refused from its header */
+        cur = dream_image_load_max(init, (uint64_t)maxpx, &err);
+        if (!cur && strstr(err.msg, "exceeds the limit")) FAIL("dream render: %s (raise --max-pixels to allow it)", err.msg);
+    }
     if (common_setup(&c, &o, "render", 1, 1)) goto out;
     if (mkdir(outdir, 0755) && errno != EEXIST) FAIL("dream render: cannot create %s: %s", outdir, strerror(errno));
-    dream_err_t err = {{0}};
     if (init) {
-        dream_image_t *src = dream_image_load(init, &err);
-        if (!src) FAIL("dream render: %s", err.msg);
-        W = src->w; H = src->h; cur = src;
+        if (!cur) FAIL("dream render: %s", err.msg);
+        W = cur->w; H = cur->h;
     } else if (start_image) {
-        dream_image_t *src = dream_image_load(start_image, &err);
+        dream_image_t *src = dream_image_load_max(start_image, (uint64_t)maxpx, &err);
         if (!src) FAIL("dream render: --start-image: %s", err.msg);
         if (!(cur = dream_image_new(W, H, 3, &err)) || dream_image_resize(src, cur, DREAM_INTERP_BICUBIC, &err)) {
             dream_image_destroy(&src);

@@ -33,7 +33,7 @@ const cfg_opt_t node_cfg_opts[] = {
     CFG_STR(node_cfg_t, prec, "precision", "bf16", "gemm precision fp32|tf32|bf16 (cuda; the cpu backend always computes fp32)"),
     CFG_STR(node_cfg_t, weights, "weights", "random", "model weights FILE or 'random'"),
     CFG_STR(node_cfg_t, prior, "prior", "auto", "patch prior FILE, 'auto' (data/prior.safetensors if present) or 'none'"),
-    CFG_STR(node_cfg_t, name, "name", "", "stable worker name (default host:pid); quarantine is by name"),
+    CFG_STR(node_cfg_t, name, "name", "", "worker name, a label in logs and dreamctl workers (default host:pid)"),
     CFG_INT(node_cfg_t, heartbeat_ms, "heartbeat-ms", "1000", 50, 60000, "heartbeat interval until the coordinator says"),
     CFG_INT(node_cfg_t, liveness, "liveness", "3", 1, 100, "missed heartbeats before reconnecting"),
     CFG_INT(node_cfg_t, backoff_max_s, "backoff-max-s", "32", 1, 3600, "reconnect backoff cap (starts at 1 s, doubles)"),

@@ -31,9 +31,9 @@ while [ "$APORT" = "$WPORT" ]; do APORT=$(free_port); done
 WEP=tcp://127.0.0.1:$WPORT
 AEP=tcp://127.0.0.1:$APORT
 
-start_dreamd() {   # extra args...
+start_dreamd() {   # extra args...  (FARM_ALLOW_SIM= : without --allow-sim, sim workers refused)
   "$BIN/dreamd" --worker-bind "tcp://127.0.0.1:$WPORT" --admin-bind "$AEP" --http-port 0 \
-    --state "$TMP/state.sqlite" "$@" >"$TMP/dreamd.log" 2>&1 &
+    --state "$TMP/state.sqlite" ${FARM_ALLOW_SIM---allow-sim} "$@" >"$TMP/dreamd.log" 2>&1 &
   DREAMD_PID=$!
   PIDS+=("$DREAMD_PID")
   for _ in $(seq 50); do

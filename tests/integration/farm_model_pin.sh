@@ -8,7 +8,7 @@
 #    weights source, and the refused worker backs off instead of spinning;
 #  * dreamd --weights tiny.safetensors pins that file's hash (= `dream inspect`), trained,
 #    and now the tiny worker joins and computes while the random one is refused; a sim
-#    worker is accepted with "model check skipped".
+#    worker is accepted with "model check skipped" (dreamd --allow-sim).
 # Every process started here is stopped on exit (farm_lib.bash's trap).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -97,7 +97,8 @@ wait_for 15 '[ "$(worker_jobs tiny2)" -ge 1 ] 2>/dev/null' "the tiny worker comp
 # the random-init worker (still running) reconnects to this dreamd and is refused
 wait_for 20 'grep -q "refusing worker cpu1: model hash $RND_HASH differs from the farm.s $TINY_HASH (dreamd --weights $TINY, trained)" "$TMP/dreamd.log"' \
   "the random worker refused by the file farm"
-# sim workers (tests, benchmarks) are accepted by any farm, saying so
+# sim workers (tests, benchmarks) are accepted by a farm started with --allow-sim (farm_lib's
+# start_dreamd passes it; farm_hostile.sh checks the refusal without it), saying so
 start_worker simw --backend sim --sim-ms-per-mpix-step 1
 wait_for 10 'grep -q "worker simw: model check skipped" "$TMP/dreamd.log"' "the sim worker accepted (check skipped)"
 grep -q "worker simw joined" "$TMP/dreamd.log" || die "the sim worker did not join"

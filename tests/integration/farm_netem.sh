@@ -37,7 +37,7 @@ grep -qi refused <<<"$probe" || grep -qi refused <<<"$(timeout 5 bash -c "exec 3
   die "veth link does not pass traffic ($probe)"
 
 "$BIN/dreamd" --worker-bind "tcp://$HOST_IP:$WPORT" --admin-bind "$AEP" --http-port 0 --state "$TMP/state.sqlite" \
-  --size 480x352 --fps 10 --steps 2 >"$TMP/dreamd.log" 2>&1 &
+  --allow-sim --size 480x352 --fps 10 --steps 2 >"$TMP/dreamd.log" 2>&1 &
 DREAMD_PID=$!; PIDS+=("$DREAMD_PID")
 for _ in $(seq 50); do ctl ping >/dev/null 2>&1 && break; sleep 0.1; done
 for w in n1 n2; do

@@ -10,7 +10,7 @@ set -u
 . "$(dirname "$0")/stream_lib.bash"
 need_bins
 QUICK=${DREAM_TEST_QUICK:-}
-start_demo --size 640x360 --fps 20 --bitrate 2000 --keyint 1 --viewer-queue 25 --max-viewers 1000
+start_demo --size 640x360 --fps 20 --bitrate 2000 --keyint 1 --viewer-queue 25 --max-viewers 1000 --conns-per-ip 0
 sleep 1.5
 
 # 1. join

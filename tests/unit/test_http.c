@@ -76,6 +76,38 @@ static void test_json_text(void **state) {
     assert_int_equal(st, 415);
 }
 
+/* hostile bodies (docs/security.md): invalid UTF-8, a JSON \u0000 past the NUL check, control
+ * characters — each refused with a clean error (400), never echoed */
+static void test_hostile_subjects(void **state) {
+    (void)state;
+    char out[128];
+    int st = 0;
+    dream_err_t err = {{0}};
+    const char *j0 = "{\"subject\":\"volcano\\u0000garbage\"}";
+    assert_int_equal(http_parse_subject(j0, strlen(j0), "application/json", out, sizeof out, &st, &err), -1);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(err.msg, "NUL"));
+    const char *bad[] = {"subject=volc\xff\xfe" "ano", "subject=%C0%AF", "subject=%ED%A0%80", "subject=a%0Ab", "subject=%00x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err.msg[0] = 0;
+        assert_int_equal(http_parse_subject(bad[i], strlen(bad[i]), NULL, out, sizeof out, &st, &err), -1);
+        assert_int_equal(st, 400);
+        assert_true(err.msg[0] != 0);
+    }
+    const char *jb = "{\"subject\":\"tr\xc3\x28" "e\"}";
+    assert_int_equal(http_parse_subject(jb, strlen(jb), "application/json", out, sizeof out, &st, &err), -1);
+    assert_non_null(strstr(err.msg, "UTF-8"));
+    const char *tb = "volc\x80" "ano";
+    assert_int_equal(http_parse_subject(tb, strlen(tb), "text/plain", out, sizeof out, &st, &err), -1);
+    /* valid UTF-8 still passes */
+    const char *ok = "subject=caf%C3%A9";
+    assert_int_equal(http_parse_subject(ok, strlen(ok), NULL, out, sizeof out, &st, &err), 0);
+    assert_string_equal(out, "caf\xc3\xa9");
+    const char *jok = "{\"subject\":\"\\u00e9clair\"}";
+    assert_int_equal(http_parse_subject(jok, strlen(jok), "application/json", out, sizeof out, &st, &err), 0);
+    assert_string_equal(out, "\xc3\xa9" "clair");
+}
+
 static void test_replies(void **state) {
     (void)state;
     dream_err_t err = {{0}};
@@ -306,6 +338,7 @@ int main(void) {
         cmocka_unit_test(test_form),
         cmocka_unit_test(test_json_text),
         cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_hostile_subjects),
         cmocka_unit_test(test_png),
         cmocka_unit_test(test_form_decode),
         cmocka_unit_test(test_stream_lifecycle),

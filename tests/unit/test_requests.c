@@ -71,11 +71,16 @@ static void test_refusals(void **state) {
     assert_int_equal(requests_submit(q, "tree\x01frog", "1.1.1.1", &r), -1);
     assert_int_equal(r.code, REQ_INVALID);
     assert_int_equal(requests_submit(q, NULL, NULL, &r), -1);
-    /* none of these consumed the rate limit or touched the queue */
+    /* none of these touched the queue; the two that reached the class lookup (unknown, too
+     * many) cost a token each (docs/security.md: refused requests are not free), the
+     * malformed ones (empty, too long, control characters) are refused before the limiter */
     assert_int_equal(requests_queue_len(q), 0);
+    assert_int_equal(requests_submit(q, "volcano", "1.1.1.1", &r), 0);
+    assert_int_equal(requests_submit(q, "broccoli", "1.1.1.1", &r), -1);
+    assert_int_equal(r.code, REQ_RATE);
     for (int i = 0; i < 3; i++) {
-        const char *w[] = {"volcano", "broccoli", "goldfish"};
-        assert_int_equal(requests_submit(q, w[i], "1.1.1.1", &r), 0);
+        const char *w[] = {"broccoli", "goldfish", "daisy"};
+        assert_int_equal(requests_submit(q, w[i], "1.1.1.2", &r), 0);
     }
     requests_destroy(&q);
     assert_null(q);
@@ -288,6 +293,38 @@ static void test_rate_limit(void **state) {
     requests_destroy(&q);
 }
 
+/* hostile viewers (docs/security.md): an IPv6 /64 is one key, whatever the host part;
+ * a refused request costs a token too */
+static void test_rate_keying(void **state) {
+    fx_t *f = *state;
+    requests_t *q = mkq(f, 60, 0, 50);
+    requests_result_t r;
+    char k[64];
+    requests_rate_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", k, sizeof k);
+    assert_string_equal(k, "2001:db8:1:2::/64");
+    requests_rate_key("::ffff:10.1.2.3", k, sizeof k);
+    assert_string_equal(k, "10.1.2.3");
+    requests_rate_key("10.1.2.3", k, sizeof k);
+    assert_string_equal(k, "10.1.2.3");
+    const char *w[] = {"goldfish", "tench", "volcano", "broccoli"};
+    char ip[64];
+    int ok = 0;
+    for (int i = 0; i < 1000; i++) {     /* 1000 source addresses of one /64 */
+        snprintf(ip, sizeof ip, "2001:db8:1:2::%x", i + 1);
+        ok += requests_submit(q, w[i % 4], ip, &r) == 0;
+    }
+    assert_int_equal(ok, 3);            /* the burst, once */
+    assert_int_equal(requests_submit(q, "daisy", "2001:db8:1:3::1", &r), 0);    /* the next /64 is another key */
+    /* refused (unknown subject) requests drain the bucket too */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(requests_submit(q, "xyzzyplugh", "7.7.7.7", &r), -1);
+        assert_int_equal(r.code, REQ_UNKNOWN);
+    }
+    assert_int_equal(requests_submit(q, "volcano", "7.7.7.7", &r), -1);
+    assert_int_equal(r.code, REQ_RATE);
+    requests_destroy(&q);
+}
+
 static void test_bans_and_bounds(void **state) {
     fx_t *f = *state;
     requests_t *q = mkq(f, 60, 0, 3);
@@ -377,6 +414,7 @@ int main(void) {
         cmocka_unit_test(test_long_queue_shortens_hold),
         cmocka_unit_test(test_drift),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_rate_keying),
         cmocka_unit_test(test_bans_and_bounds),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_random_texts),
