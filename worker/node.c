@@ -73,6 +73,7 @@ typedef struct node_job {
     double compute_ms;
     dream_losses_t losses;
     int failed;
+    int lost;                   /* the backend died with it (CUDA sticky error): leave the farm */
     char err[256];
     unsigned gen;               /* connection generation it came from */
 } node_job_t;
@@ -182,6 +183,7 @@ static void compute(node_t *n, node_job_t *nj) {
         p.seed = job->seed;
         if (dream_engine_run(n->engine, img, H, W, &p, &nj->losses, &err) != 0) {
             nj->failed = 1;
+            nj->lost = dream_backend_lost(n->be);
             snprintf(nj->err, sizeof nj->err, "engine: %.200s", err.msg);
         }
         free(masks);
@@ -451,7 +453,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
     double backoff_s = 1, last_recv = 0, last_hb = 0, t_start = dream_now_ms();
     node_job_t *busy = NULL;     /* job in the compute thread */
     uint64_t busy_id = 0, seq = 0, jobs = 0;
-    int reconnect = 1, delay_reconnect = 0, stopping = 0;
+    int reconnect = 1, delay_reconnect = 0, stopping = 0, lost = 0;
     for (;;) {
         if (!stopping && ((stop && *stop) ||
                           (n->cfg.run_seconds > 0 && dream_now_ms() - t_start > n->cfg.run_seconds * 1000))) {
@@ -489,6 +491,12 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
         if (it[0].revents & ZMQ_POLLIN) {
             node_job_t *nj = NULL;
             if (zmq_recv(n->pair_net, &nj, sizeof nj, 0) == (int)sizeof nj && nj) {
+                if (nj->lost && !lost) {
+                    /* a dead CUDA context fails every later job: leave the farm and exit
+                     * non-zero, so the supervisor (systemd, k8s) starts a fresh process */
+                    dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
+                    lost = stopping = 1;
+                }
                 if (s && nj->gen == gen) {
                     send_result(s, nj);
                     jobs++;
@@ -572,11 +580,11 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
         }
     }
     if (s) {
-        send_bye(s, "worker stopping");
+        send_bye(s, lost ? "backend lost (CUDA error): worker restarting" : "worker stopping");
         int linger = 1000;      /* let the last result and the bye leave */
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(s);
     }
     dlog_info(MOD, "stopped after %llu jobs", (unsigned long long)jobs);
-    return 0;
+    return lost ? -1 : 0;
 }
