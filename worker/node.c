@@ -154,6 +154,16 @@ static void compute(node_t *n, node_job_t *nj) {
     for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
     double t0 = dream_now_ms();
     if (n->sim) {
+        /* test hook (tests/integration/farm_lost_backend.sh): DREAM_SIM_LOSE_AFTER=N makes the
+         * simulated device die like a CUDA context after a sticky error, on job N+1 */
+        static unsigned sim_jobs;
+        const char *lose = getenv("DREAM_SIM_LOSE_AFTER");
+        if (lose && ++sim_jobs > (unsigned)atoi(lose)) {
+            nj->failed = nj->lost = 1;
+            snprintf(nj->err, sizeof nj->err, "sim: device lost (DREAM_SIM_LOSE_AFTER=%.20s)", lose);
+            free(img);
+            return;
+        }
         int cls[DREAM_MAX_SUBJECTS];
         int ns = (int)job->n_subjects;
         for (int s = 0; s < ns; s++) cls[s] = job->subjects[s]->class_id;
