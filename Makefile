@@ -115,9 +115,11 @@ $(BUILD)/obj/%.c.o: %.c $(PROTO_H)
 $(BUILD)/obj/%.cc.o: %.cc $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+# -MMD -MP -MF: header dependencies of each .cu (build/obj/.../X.cu.d, included below), so an
+# edit to cuda_internal.h or backend.h rebuilds the .cu objects that include it
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c $< -o $@
 $(BUILD)/obj/$(BUILD)/gen/%.c.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Werror,$(CFLAGS_ALL)) -c $< -o $@

@@ -5,7 +5,7 @@
 # It checks the kernels' index math, the gemm operand swap, bf16 caching/invalidation, the
 # reductions and the iface wiring on machines without a GPU. It does not check performance,
 # races between real GPU threads, or the real cuBLAS.
-#   Kernel launches k<<<g, b, 0, s>>>(args) are rewritten into emu_launch(g, b, k, args);
+#   Kernel launches k<<<g, b, 0, s>>>(args) are rewritten into emu_launch(g, b, s, "k", k, args);
 #   kernels with block reductions run their block's threads as real threads with a barrier.
 # Needs the normal build first (make): links build/lib/libworker.a and libcommon.a.
 # Exit 0 pass, 1 fail, 77 skip (missing tools or build).
@@ -61,7 +61,8 @@ for path in sys.argv[2:]:
         while s[k].isspace(): k += 1
         assert s[k] == '(', path + ': launch of ' + name + ' without arguments'
         fn = 'emu_launch_sync' if name in sync else 'emu_launch'
-        res.append(s[pos:m.start()] + '%s((%s), (%s), %s, ' % (fn, args[0].strip(), args[1].strip(), name))
+        stream = args[3].strip() if len(args) > 3 else 'nullptr'
+        res.append(s[pos:m.start()] + '%s((%s), (%s), (%s), "%s", %s, ' % (fn, args[0].strip(), args[1].strip(), stream, name, name))
         pos = k + 1
     res.append(s[pos:])
     open(os.path.join(out, os.path.basename(path)[:-3] + '.cc'), 'w').write(''.join(res))

@@ -19,60 +19,163 @@
 # out (a stub reports it), the parity test skips, and step 2 (vs PyTorch) is the check.
 # cmocka: the system one if present, else a minimal compatible runner generated here.
 #
+# PyTorch is optional: without it (or with GPU_CHECK_NO_TORCH=1) steps 1, 3 (dream side) and the
+# phase table still run and the torch rows say "skipped". cuBLAS: the toolkit's, else the one in
+# PyTorch's nvidia-cublas wheel (nvidia/cublas/lib). Every step runs under its own `timeout`,
+# inside an overall time budget (--budget), so the script ends in time with what it has.
+#
 # usage: tools/gpu-check.sh [--dry-run [--build]] [--quick] [--sizes "WxH ..."] [--precs "fp32 ..."]
-#                           [--steps N] [--device N] [--out DIR]
+#                           [--steps N] [--device N] [--out DIR] [--budget SECONDS]
 #   --dry-run  print the plan and check the script, sources and python syntax; no GPU needed.
 #              With --build it also builds everything and runs the parity test (which skips
 #              without a GPU).
-#   --quick    sizes 224x224 and 1280x720 only
-#   --out DIR  also copy the results file and logs to DIR
+#   --quick    sizes 224x224 and 1280x720, 3 steps, the quick parity test: within 4 minutes
+#              (budget 230 s, build included)
+#   --out DIR  the console log (DIR/gpu-check.log) and every step's output (DIR/details.log) are
+#              written there as they are produced, so a timeout loses nothing; the results file
+#              and a tarball of all logs follow at the end (also on an early exit)
+#   --budget S overall time limit in seconds (default 560, --quick 230)
 # Exit: 0 all checks passed, 1 a check failed, 77 no GPU (SKIP).
 # Testing the fallbacks here: GPU_CHECK_BLAS=none, GPU_CHECK_NO_SYSTEM_BLAS=1 with
-# GPU_CHECK_BLAS_DIRS="dir" (wheel-style libs), GPU_CHECK_CMOCKA=shim, GPU_CHECK_NO_EXTRA_LIBS=1;
+# GPU_CHECK_BLAS_DIRS="dir" (wheel-style libs), GPU_CHECK_CMOCKA=shim, GPU_CHECK_NO_EXTRA_LIBS=1,
+# GPU_CHECK_NO_TORCH=1, GPU_CHECK_NO_TOOLKIT_CUBLAS=1 with GPU_CHECK_CUBLAS_DIRS="dir" (wheel-style
+# nvidia/cublas dirs searched instead of python's site dirs),
+# GPU_CHECK_TIMEOUT_SCALE=N (every step timeout times N, still inside --budget);
 # GPU_CHECK_SIMULATE_CPU=1 runs steps 2-4 with dream's CPU backend and PyTorch on the CPU (to test
 # this script's flow without a GPU; use --sizes 224x224 --precs fp32 --steps 1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DRY=0; DOBUILD=0; QUICK=0; STEPS=5; DEVICE=0; OUTDIR=""
+DRY=0; DOBUILD=0; QUICK=0; STEPS=5; DEVICE=0; OUTDIR=""; BUDGET=""; T0=$(date +%s)
 SIZES="224x224 840x472 1280x720 1920x1080"
 PRECS="fp32 tf32 bf16"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --build) DOBUILD=1 ;;
-    --quick) QUICK=1; SIZES="224x224 1280x720" ;;
+    --quick) QUICK=1; SIZES="224x224 1280x720"; STEPS=3 ;;
     --sizes) SIZES=$2; shift ;;
     --precs) PRECS=$2; shift ;;
     --steps) STEPS=$2; shift ;;
     --device) DEVICE=$2; shift ;;
     --out) OUTDIR=$2; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    --budget) BUDGET=$2; shift ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 [[ $STEPS =~ ^[0-9]+$ ]] && [ "$STEPS" -ge 1 ] || { echo "gpu-check: --steps must be >= 1" >&2; exit 2; }
+[ -n "$BUDGET" ] || { [ $QUICK = 1 ] && BUDGET=230 || BUDGET=560; }
+[[ $BUDGET =~ ^[0-9]+$ ]] && [ "$BUDGET" -ge 30 ] || { echo "gpu-check: --budget must be >= 30 seconds" >&2; exit 2; }
+DEADLINE=$((T0 + BUDGET))
 
 B=$ROOT/build/gpu-check
 LOG=$B/logs
+rm -rf "$LOG"
 mkdir -p "$B/obj" "$B/inc" "$LOG"
 say() { printf '%s\n' "$*"; }
-hdr() { printf '\n== %s\n' "$*"; }
+hdr() { printf '\n== %s  [%ss]\n' "$*" "$(( $(date +%s) - T0 ))"; }
 FAILS=()
+# everything printed from here on, and every step's output, also goes to --out as it is produced
+DETAILS=$LOG/details.log
+if [ -n "$OUTDIR" ]; then
+  mkdir -p "$OUTDIR" || { echo "gpu-check: cannot create $OUTDIR" >&2; exit 2; }
+  OUTDIR=$(cd "$OUTDIR" && pwd)
+  DETAILS=$OUTDIR/details.log
+  : >"$OUTDIR/gpu-check.log"
+  exec > >(tee -a "$OUTDIR/gpu-check.log") 2>&1
+  on_exit() {
+    local rc=$?
+    tar czf "$OUTDIR/gpu-check-logs.tgz" -C "$B" logs $( [ -f "$B/results.jsonl" ] && echo results.jsonl ) 2>/dev/null
+    [ -n "${MD:-}" ] && [ -f "$MD" ] && cp "$MD" "$OUTDIR/" 2>/dev/null
+    return $rc
+  }
+  trap on_exit EXIT
+fi
+: >"$DETAILS"
+
+# left SECONDS_WANTED: the seconds a step may take, within what is left of the budget (10 s are
+# kept for the table); 0 when the budget is spent
+TSCALE=${GPU_CHECK_TIMEOUT_SCALE:-1}   # slow machines (or a CPU simulation): longer step timeouts
+[[ $TSCALE =~ ^[1-9][0-9]*$ ]] || { echo "gpu-check: GPU_CHECK_TIMEOUT_SCALE must be a positive integer" >&2; exit 2; }
+left() {
+  local want=$(( $1 * TSCALE )) rest=$(( DEADLINE - $(date +%s) - 10 ))
+  [ $rest -lt 0 ] && rest=0
+  [ "$want" -lt $rest ] && echo "$want" || echo $rest
+}
+# run_step NAME SECONDS OUT ERR CMD...: CMD under timeout; its stdout goes to OUT, its stderr to
+# ERR (ERR "-": both to OUT), both also appended to $DETAILS as they come. Returns CMD's status
+# (124 = timed out, then said on the console; 125 = not run, budget spent).
+run_step() {
+  local name=$1 secs=$2 out=$3 err=$4 rc
+  shift 4
+  secs=$(left "$secs")
+  if [ "$secs" -lt 5 ]; then
+    say "$name: NOT RUN (time budget of ${BUDGET}s spent)"; : >"$out"; [ "$err" = - ] || : >"$err"
+    printf '\n==== %s: not run (budget spent)\n' "$name" >>"$DETAILS"
+    return 125
+  fi
+  printf '\n==== %s [timeout %ss]: %s\n' "$name" "$secs" "$*" >>"$DETAILS"
+  local tpid
+  if [ "$err" = - ]; then
+    timeout -k 5 "$secs" "$@" > >(tee "$out" >>"$DETAILS") 2>&1
+    rc=$?; tpid=$!
+  else
+    timeout -k 5 "$secs" "$@" >"$out" 2> >(tee "$err" >>"$DETAILS")
+    rc=$?; tpid=$!
+  fi
+  wait "$tpid" 2>/dev/null     # that step's tee has written everything
+  [ "$err" = - ] || cat "$out" >>"$DETAILS"
+  printf '==== %s: exit %s\n' "$name" "$rc" >>"$DETAILS"
+  if [ $rc = 124 ] || [ $rc = 137 ]; then say "$name: TIMED OUT after ${secs}s"; fi
+  return $rc
+}
 
 # ---------------------------------------------------------------- tools
 NVCC=$(command -v nvcc || true)
 [ -z "$NVCC" ] && [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc
 CUDA_HOME=${CUDA_HOME:-$( [ -n "$NVCC" ] && cd "$(dirname "$NVCC")/.." && pwd )}
 CC=${CC:-gcc}
-PY=""
+PY=""      # python3 with torch + numpy (optional: the torch rows)
+PY3=""     # any python3 (the table)
 for cand in ${PYTHON:-} python3 /usr/bin/python3; do
-  if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import torch, numpy' >/dev/null 2>&1; then PY=$cand; break; fi
+  command -v "$cand" >/dev/null 2>&1 || continue
+  [ -z "$PY3" ] && "$cand" -c 'import json' >/dev/null 2>&1 && PY3=$cand
+  if [ -z "${GPU_CHECK_NO_TORCH:-}" ] && "$cand" -c 'import torch, numpy' >/dev/null 2>&1; then PY=$cand; break; fi
 done
+[ -n "$PY" ] && PY3=$PY
+TORCH_SKIP="skipped (no python3 with torch + numpy here)"
+[ -n "${GPU_CHECK_NO_TORCH:-}" ] && TORCH_SKIP="skipped (GPU_CHECK_NO_TORCH)"
 CUDA_LIBDIR=$CUDA_HOME/lib64
 [ -d "$CUDA_LIBDIR" ] || CUDA_LIBDIR=$CUDA_HOME/lib
+
+# cuBLAS: the toolkit's, else the nvidia-cublas wheel PyTorch installs (nvidia/cublas/{lib,include};
+# its library has only a versioned name, so it is linked by path, with an rpath)
+CUBLAS_KIND=""; CUBLAS_LINK="-lcublas"; CUBLAS_INC=""
+if [ -z "${GPU_CHECK_NO_TOOLKIT_CUBLAS:-}" ] && ls "$CUDA_LIBDIR"/libcublas.so* >/dev/null 2>&1 \
+   && [ -f "$CUDA_HOME/include/cublas_v2.h" ]; then
+  CUBLAS_KIND="toolkit $CUDA_LIBDIR"
+else
+  cdirs=${GPU_CHECK_CUBLAS_DIRS:-}     # set: only these (tests), else the python site dirs
+  [ -n "$cdirs" ] || for pyc in $PY3 $PY; do
+    cdirs="$cdirs "$("$pyc" -c 'import site, sys, os
+ps = set(site.getsitepackages() + [site.getusersitepackages()] + sys.path)
+for p in sorted(ps):
+    d = os.path.join(p, "nvidia", "cublas")
+    if os.path.isdir(d): print(d)
+for p in sorted(ps):
+    d = os.path.join(p, "nvidia", "cu13")
+    if os.path.isdir(d): print(d)' 2>/dev/null)
+  done
+  for d in $cdirs; do
+    lib=$(ls "$d"/lib/libcublas.so* 2>/dev/null | grep -v Lt | sort -V | tail -n1)
+    [ -n "$lib" ] && [ -f "$d/include/cublas_v2.h" ] || continue
+    CUBLAS_KIND="wheel $lib"; CUBLAS_LINK="$lib -Wl,-rpath,$d/lib"; CUBLAS_INC="-I$d/include"
+    break
+  done
+fi
 
 GPU_NAME=""; GPU_CC=""
 if command -v nvidia-smi >/dev/null 2>&1; then
@@ -89,7 +192,7 @@ if [[ $GPU_CC =~ ^[0-9]+$ ]] && [ "$GPU_CC" != 90 ] && [ "$GPU_CC" -ge 90 ]; the
   ARCH="$ARCH -gencode arch=compute_$GPU_CC,code=sm_$GPU_CC"
 fi
 ARCH=${CUDA_ARCH:-$ARCH}
-NVCCFLAGS="-O3 -std=c++17 $ARCH -Icommon -Iworker -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC -Werror all-warnings"
+NVCCFLAGS="-O3 -std=c++17 $ARCH -Icommon -Iworker $CUBLAS_INC -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC -Werror all-warnings"
 CFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -pthread -fopenmp -Icommon -Iworker -I$B/inc"
 
 # ---------------------------------------------------------------- BLAS for the CPU reference
@@ -110,7 +213,7 @@ find_blas() {
   # OpenBLAS bundled in numpy / scipy wheels
   local dirs lib sym pre suf
   dirs=${GPU_CHECK_BLAS_DIRS:-}
-  [ -n "$PY" ] && dirs="$dirs "$("$PY" - <<'EOF' 2>/dev/null
+  [ -n "$PY3" ] && dirs="$dirs "$("$PY3" - <<'EOF' 2>/dev/null
 import site, sys, os
 ps = set(site.getsitepackages() + [site.getusersitepackages()])
 for p in list(sys.path): ps.add(p)
@@ -220,13 +323,15 @@ say "root        $ROOT"
 say "gpu         ${GPU_NAME:-none found} (compute capability ${GPU_CC:-?}, device $DEVICE)"
 say "nvcc        ${NVCC:-MISSING}  arch: $ARCH"
 say "cc          $CC -fopenmp"
-say "python      ${PY:-MISSING (need python3 with torch + numpy)}"
+say "python      ${PY3:-MISSING (the table needs python3)}; torch: $( [ -n "$PY" ] && echo "$PY" || echo "$TORCH_SKIP")"
+say "cuBLAS      ${CUBLAS_KIND:-MISSING (no toolkit libcublas, no nvidia-cublas wheel)}"
+say "budget      ${BUDGET}s (each step under its own timeout)${OUTDIR:+; logs streamed to $OUTDIR}"
 say "cpu BLAS    $BLAS_KIND"
 say "cmocka      $CMOCKA_KIND"
 say "build dir   $B"
 say "steps       1. parity test (CPU vs CUDA, every op + whole step)"
-say "            2. dream fp32 vs PyTorch float64 loss/gradient, 224x224 and 840x472"
-say "            3. bench: sizes [$SIZES] x precs [$PRECS], $STEPS timed steps each, dream and torch"
+say "            2. dream fp32 vs PyTorch float64 loss/gradient, $([ $QUICK = 1 ] && echo 224x224 || echo 224x224 and 840x472)$([ -z "$PY" ] && echo " ($TORCH_SKIP)")"
+say "            3. bench: sizes [$SIZES] x precs [$PRECS], $STEPS timed steps each, dream${PY:+ and torch}"
 say "            4. table + bench/results/<date>-<card>.md${OUTDIR:+, copied to $OUTDIR}"
 
 # ---------------------------------------------------------------- static checks
@@ -237,11 +342,13 @@ for f in worker/backend.h worker/engine.h worker/model.h worker/cuda/cuda_api.h 
   [ -f "$f" ] || { say "missing $f"; FAILS+=("missing $f"); }
 done
 [ -n "$CU_SRC" ] || FAILS+=("no worker/cuda/*.cu")
-if [ -n "$PY" ]; then
-  "$PY" -m py_compile bench/torch_step.py && say "bench/torch_step.py: python syntax ok" || FAILS+=("torch_step.py syntax")
+if [ -n "$PY3" ]; then
+  "$PY3" -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' bench/torch_step.py \
+    && say "bench/torch_step.py: python syntax ok" || FAILS+=("torch_step.py syntax")
 else
-  FAILS+=("python3 with torch + numpy not found")
+  FAILS+=("python3 not found (the results table needs it)")
 fi
+[ -n "$CUBLAS_KIND" ] || FAILS+=("cuBLAS not found")
 for f in bench/dream_gpu_bench.c tests/unit/test_backend_parity.c; do
   if $CC $CFLAGS -DDREAM_BENCH_CUDA -fsyntax-only "$f" 2>"$LOG/syntax-$(basename "$f").log"; then say "$f: compiles"
   else say "$f: does NOT compile:"; sed 's/^/   | /' "$LOG/syntax-$(basename "$f").log" | head -20; FAILS+=("$f syntax"); fi
@@ -264,22 +371,48 @@ fi
 # ---------------------------------------------------------------- build
 hdr "build"
 t_build=$(date +%s)
-pids=(); objs=()
+BUILD_S=$(left $([ $QUICK = 1 ] && echo 150 || echo 240))
+objs=(); bpids=()     # (never a bare `wait`: it would also wait for the --out tee)
 for f in $CU_SRC; do
   o=$B/obj/$(basename "$f").o; objs+=("$o")
-  ( "$NVCC" $NVCCFLAGS -c "$f" -o "$o" >"$LOG/nvcc-$(basename "$f").log" 2>&1 || { echo "nvcc failed: $f"; cat "$LOG/nvcc-$(basename "$f").log"; exit 1; } ) &
-  pids+=($!)
+  rm -f "$o" "$o.rc"
+  ( timeout -k 5 "$BUILD_S" "$NVCC" $NVCCFLAGS -c "$f" -o "$o" >"$LOG/nvcc-$(basename "$f").log" 2>&1; echo $? >"$o.rc" ) &
+  bpids+=($!)
 done
-cobjs=(); skipped=()
+NJOBS=$(( $(nproc 2>/dev/null || echo 4) + 1 ))     # the nvcc jobs count too
+# C sources, in parallel. A file may be left out only when a header of a library that is not
+# installed here is missing (libzmq, protobuf-c, libvpx ... are not needed by the bench and the
+# parity test); any other compile error is a failure.
 for f in $C_SRC; do
   o=$B/obj/$(echo "$f" | tr / _).o
-  if [ "$f" = worker/backend_cpu.c ] && [ "$BLAS_KIND" = none ]; then skipped+=("$f (no BLAS)"); continue; fi
-  if $CC $CFLAGS $BLAS_CFLAGS -c "$f" -o "$o" 2>"$LOG/cc-$(echo "$f" | tr / _).log"; then cobjs+=("$o")
-  else skipped+=("$f ($(grep -m1 -oE "[a-zA-Z0-9_./-]+\.h: No such file" "$LOG/cc-$(echo "$f" | tr / _).log" || echo 'compile error, see log'))"); fi
+  rm -f "$o" "$o.skip"
+  if [ "$f" = worker/backend_cpu.c ] && [ "$BLAS_KIND" = none ]; then echo "no BLAS" >"$o.skip"; continue; fi
+  while [ "$(jobs -rp | wc -l)" -ge "$NJOBS" ]; do sleep 0.1; done
+  ( timeout -k 5 "$BUILD_S" $CC $CFLAGS $BLAS_CFLAGS -c "$f" -o "$o" 2>"$LOG/cc-$(echo "$f" | tr / _).log" ) &
+  bpids+=($!)
 done
-bad=0
-for p in "${pids[@]}"; do wait "$p" || bad=1; done
-[ $bad = 0 ] || { say "CUDA build failed"; exit 1; }
+for p in "${bpids[@]}"; do wait "$p"; done
+cobjs=(); skipped=()
+for f in $C_SRC; do
+  o=$B/obj/$(echo "$f" | tr / _).o; clog=$LOG/cc-$(echo "$f" | tr / _).log
+  if [ -f "$o.skip" ]; then skipped+=("$f ($(cat "$o.skip"))"); continue; fi
+  [ -f "$o" ] && { cobjs+=("$o"); continue; }
+  miss=$(grep -m1 -oE "[a-zA-Z0-9_./-]+\.h: No such file" "$clog" | sed 's/: No such file//')
+  if [ -n "$miss" ] && [[ $miss == *.pb-c.h || ( ! -e common/$miss && ! -e worker/$miss && ! -e server/$miss && ! -e $miss ) ]]; then
+    skipped+=("$f (needs $miss, not installed here)")
+  else
+    say "COMPILE ERROR: $f"; sed 's/^/   | /' "$clog" | head -n 30
+    FAILS+=("compile $f")
+  fi
+done
+for o in "${objs[@]}"; do
+  rc=$(cat "$o.rc" 2>/dev/null || echo missing)
+  [ "$rc" = 0 ] && continue
+  f=$(basename "${o%.o}")
+  say "nvcc FAILED (exit $rc$( [ "$rc" = 124 ] && echo ", timed out" )): worker/cuda/$f"
+  sed 's/^/   | /' "$LOG/nvcc-$f.log" | head -n 30
+  FAILS+=("nvcc $f")
+done
 if [ "$BLAS_KIND" = none ]; then
   cat > "$B/cpu_stub.c" <<'EOF'
 /* generated by tools/gpu-check.sh: no BLAS on this machine, so no CPU backend */
@@ -289,17 +422,19 @@ int dream_backend_cpu_init(dream_backend_t *be, int threads, dream_err_t *err) {
     return dream_err_set(err, "CPU backend not built by gpu-check.sh (no BLAS found)");
 }
 EOF
-  $CC $CFLAGS -c "$B/cpu_stub.c" -o "$B/obj/cpu_stub.o" && cobjs+=("$B/obj/cpu_stub.o")
+  if $CC $CFLAGS -c "$B/cpu_stub.c" -o "$B/obj/cpu_stub.o" 2>"$LOG/cc-cpu_stub.log"; then cobjs+=("$B/obj/cpu_stub.o")
+  else say "COMPILE ERROR: generated cpu_stub.c"; sed 's/^/   | /' "$LOG/cc-cpu_stub.log" | head; FAILS+=("compile cpu_stub.c"); fi
 fi
 for s in "${skipped[@]}"; do say "left out: $s"; done
+if [ ${#FAILS[@]} -gt 0 ]; then say "gpu-check: build FAILED: ${FAILS[*]}"; exit 1; fi
 rm -f "$B/libdream.a"; ar rcs "$B/libdream.a" "${cobjs[@]}" "${objs[@]}"
 # optional libraries the compiled objects may use (present here -> linked, else stubbed below)
 EXTRA_LIBS=""
 [ -z "${GPU_CHECK_NO_EXTRA_LIBS:-}" ] && for pk in libcjson libpng libjpeg; do pkg-config --exists $pk 2>/dev/null && EXTRA_LIBS="$EXTRA_LIBS $(pkg-config --libs $pk)"; done
-LINK="-Wl,--start-group $B/libdream.a -Wl,--end-group $BLAS_LIBS $EXTRA_LIBS -L$CUDA_LIBDIR -Wl,-rpath,$CUDA_LIBDIR -lcublas -lcudart -lstdc++ -lm -pthread -fopenmp"
+LINK="-Wl,--start-group $B/libdream.a -Wl,--end-group $BLAS_LIBS $EXTRA_LIBS -L$CUDA_LIBDIR -Wl,-rpath,$CUDA_LIBDIR $CUBLAS_LINK -lcudart -lstdc++ -lm -pthread -fopenmp"
 # link_prog OUT SRC [extra flags...]: links; functions that stay undefined because their library
 # is missing on this machine (e.g. cJSON for safetensors loading, unused by the bench and the
-# parity test) get generated stubs that abort with a message if ever called.
+# parity test) get generated stubs that abort with a message if ever called (listed below).
 STUBBED=""
 link_prog() {
   local out=$1 src=$2; shift 2
@@ -320,9 +455,10 @@ link_prog() {
   sed 's/^/   | /' "$log" | head -30
   return 1
 }
-link_prog "$B/dream_gpu_bench" bench/dream_gpu_bench.c || { say "bench link failed"; exit 1; }
-link_prog "$B/test_backend_parity" tests/unit/test_backend_parity.c $CMOCKA_LIBS || { say "parity test link failed"; exit 1; }
-[ -n "$STUBBED" ] && say "stubbed (missing libraries, unused here):$(echo $STUBBED | tr ' ' '\n' | sort -u | tr '\n' ' ')"
+link_prog "$B/dream_gpu_bench" bench/dream_gpu_bench.c || { say "bench link failed"; FAILS+=("link dream_gpu_bench"); }
+link_prog "$B/test_backend_parity" tests/unit/test_backend_parity.c $CMOCKA_LIBS || { say "parity test link failed"; FAILS+=("link test_backend_parity"); }
+[ -n "$STUBBED" ] && say "stubbed (their libraries are not installed here; they abort if called):$(echo $STUBBED | tr ' ' '\n' | sort -u | tr '\n' ' ')"
+if [ ${#FAILS[@]} -gt 0 ]; then say "gpu-check: build FAILED: ${FAILS[*]}"; exit 1; fi
 say "built in $(( $(date +%s) - t_build ))s: $B/dream_gpu_bench $B/test_backend_parity"
 
 # ---------------------------------------------------------------- 1. parity test
@@ -331,13 +467,21 @@ if [ "$BLAS_KIND" = none ]; then
   PARITY="skipped (no BLAS here for the CPU reference; step 2 compares with PyTorch instead)"
   say "SKIP: $PARITY"
 else
-  DREAM_PARITY_DEVICE=$DEVICE "$B/test_backend_parity" >"$LOG/parity.log" 2>&1
+  PQ=""; [ $QUICK = 1 ] && PQ=1
+  run_step "parity test" $([ $QUICK = 1 ] && echo 60 || echo 150) "$LOG/parity.log" - \
+    env DREAM_PARITY_DEVICE=$DEVICE ${PQ:+DREAM_TEST_QUICK=1} "$B/test_backend_parity"
   prc=$?
-  grep -E '^\[ +(OK|FAILED|SKIPPED|ERROR|PASSED) +\]|^# ' "$LOG/parity.log" | sed 's/^/   /'
-  grep -m1 'SKIP:' "$LOG/parity.log" | sed 's/^/   /'
+  grep -E '^\[ +(OK|FAILED|SKIPPED|ERROR|PASSED) +\]|^# |SKIP:' "$LOG/parity.log" | sed 's/^/   /'
+  nskip=$(grep '^\[  SKIPPED \] test_' "$LOG/parity.log" | sort -u | wc -l)
   PARITY="pass"
-  if [ $prc -ne 0 ]; then PARITY="FAIL"; FAILS+=("parity test"); tail -n 20 "$LOG/parity.log" | sed 's/^/   | /';
-  elif grep -q 'SKIPPED \]' "$LOG/parity.log"; then PARITY="skipped ($(grep -m1 -o 'SKIP: .*' "$LOG/parity.log"))"; fi
+  if [ $prc -ne 0 ]; then
+    PARITY="FAIL"; [ $prc = 124 ] && PARITY="FAIL (timed out)"; [ $prc = 125 ] && PARITY="not run (time budget)"
+    FAILS+=("parity test"); tail -n 20 "$LOG/parity.log" | sed 's/^/   | /'
+  elif grep -q 'SKIP: no usable CUDA device' "$LOG/parity.log"; then
+    PARITY="skipped ($(grep -m1 -o 'SKIP: .*' "$LOG/parity.log"))"
+  elif [ "$nskip" -gt 0 ]; then
+    PARITY="pass ($nskip skipped: $(grep -o 'SKIP: [^(]*' "$LOG/parity.log" | sort -u | sed 's/SKIP: //; s/ *$//' | tr '\n' ';'))"
+  fi
 fi
 
 if [ $DRY = 1 ]; then
@@ -353,17 +497,21 @@ EXP=$B/export
 rm -rf "$EXP"; mkdir -p "$EXP"
 VS_TORCH=()
 VS_SIZES="224x224,840x472"
-if ! "$B/dream_gpu_bench" --backend $DREAM_BE --size "$VS_SIZES" --prec fp32 --steps 1 --device "$DEVICE" --export "$EXP" \
-     >"$LOG/export.json" 2>"$LOG/export.log"; then
-  say "dream export failed:"; tail -n 5 "$LOG/export.log" | sed 's/^/   | /'; FAILS+=("dream export")
-fi
-CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --dtype float64 --size "$VS_SIZES" --steps 1 --warmup 0 \
-    --weights "$EXP" --compare "$EXP" >"$LOG/compare.json" 2>"$LOG/compare.log" \
-  || { say "torch comparison failed:"; tail -n 5 "$LOG/compare.log" | sed 's/^/   | /'; FAILS+=("torch compare"); }
-while IFS= read -r line; do
-  VS_TORCH+=("$line"); say "$line"
-  [[ $line == *PASS* ]] || FAILS+=("dream vs torch: $line")
-done < <("$PY" - "$LOG/compare.json" "$VS_SIZES" <<'EOF'
+[ $QUICK = 1 ] && VS_SIZES="224x224"
+run_step "dream export" 90 "$LOG/export.json" "$LOG/export.log" \
+    "$B/dream_gpu_bench" --backend $DREAM_BE --size "$VS_SIZES" --prec fp32 --steps 1 --device "$DEVICE" --export "$EXP" \
+  || { say "dream export failed:"; tail -n 5 "$LOG/export.log" | sed 's/^/   | /'; FAILS+=("dream export"); }
+if [ -z "$PY" ]; then
+  VS_TORCH=("$TORCH_SKIP"); say "vs PyTorch: $TORCH_SKIP"
+else
+  run_step "torch compare" $([ $QUICK = 1 ] && echo 60 || echo 120) "$LOG/compare.json" "$LOG/compare.log" \
+      env CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --dtype float64 --size "$VS_SIZES" \
+      --steps 1 --warmup 0 --weights "$EXP" --compare "$EXP" \
+    || { say "torch comparison failed:"; tail -n 5 "$LOG/compare.log" | sed 's/^/   | /'; FAILS+=("torch compare"); }
+  while IFS= read -r line; do
+    VS_TORCH+=("$line"); say "$line"
+    [[ $line == *PASS* ]] || FAILS+=("dream vs torch: $line")
+  done < <("$PY3" - "$LOG/compare.json" "$VS_SIZES" <<'EOF'
 import json, sys
 seen = set()
 for l in open(sys.argv[1]):
@@ -382,32 +530,45 @@ for sz in sys.argv[2].split(","):
         print("%s: FAIL no comparison result" % sz)
 EOF
 )
+fi
 
 # ---------------------------------------------------------------- 3. benchmark
 hdr "3. benchmark ($STEPS steps)"
 RES=$B/results.jsonl; : >"$RES"
 SIZES_CSV=$(echo $SIZES | tr ' ' ','); PRECS_CSV=$(echo $PRECS | tr ' ' ',')
-"$B/dream_gpu_bench" --backend $DREAM_BE --size "$SIZES_CSV" --prec "$PRECS_CSV" --steps "$STEPS" --device "$DEVICE" --phases \
-    >"$LOG/bench-dream.json" 2>"$LOG/bench-dream.log" \
+run_step "dream bench" $([ $QUICK = 1 ] && echo 75 || echo 200) "$LOG/bench-dream.json" "$LOG/bench-dream.log" \
+    "$B/dream_gpu_bench" --backend $DREAM_BE --size "$SIZES_CSV" --prec "$PRECS_CSV" --steps "$STEPS" --device "$DEVICE" --phases \
   || { say "dream bench failures:"; tail -n 8 "$LOG/bench-dream.log" | sed 's/^/   | /'; FAILS+=("bench dream"); }
 grep '^{' "$LOG/bench-dream.json" | tee -a "$RES" | sed 's/^/dream: /'
 # the 3x3 conv algorithm auto-tuning (worker/cuda/cuda_conv3x3.cu) logs one line per shape
 if grep -q 'conv3x3' "$LOG/bench-dream.log"; then
-  say "conv3x3 choices (bf16): $(grep -o ': [a-z0-9/]*$' "$LOG/bench-dream.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
+  say "conv3x3 choices (bf16): $(grep 'conv3x3' "$LOG/bench-dream.log" | grep -o ': [a-z0-9/]*$' | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
   grep 'conv3x3' "$LOG/bench-dream.log" | grep -E ' (1920x1080|1080x1920) ' | sed 's/^.*conv3x3/   conv3x3/' | head -n 26
 fi
 # the same bf16 step with the 9-gemm convs only, at the largest size: what the implicit gemm buys
 BIG=${SIZES##* }
 if [[ " $PRECS " == *" bf16 "* ]] && [ -z "$SIM" ]; then
-  DREAM_CUDA_CONV=gemm "$B/dream_gpu_bench" --backend $DREAM_BE --size "$BIG" --prec bf16 --steps "$STEPS" --device "$DEVICE" \
-      >"$LOG/bench-dream-gemm.json" 2>"$LOG/bench-dream-gemm.log" \
+  run_step "dream bench (gemm convs)" $([ $QUICK = 1 ] && echo 30 || echo 60) "$LOG/bench-dream-gemm.json" "$LOG/bench-dream-gemm.log" \
+      env DREAM_CUDA_CONV=gemm "$B/dream_gpu_bench" --backend $DREAM_BE --size "$BIG" --prec bf16 --steps "$STEPS" --device "$DEVICE" \
     || { say "dream bench (gemm convs) failed:"; tail -n 5 "$LOG/bench-dream-gemm.log" | sed 's/^/   | /'; }
   grep '^{' "$LOG/bench-dream-gemm.json" | sed 's/"prec": *"bf16"/"prec": "bf16-gemm"/' | tee -a "$RES" | sed 's/^/dream: /'
 fi
-CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --prec "$PRECS_CSV" --size "$SIZES_CSV" --steps "$STEPS" --warmup 2 \
-    --weights "$EXP" >"$LOG/bench-torch.json" 2>"$LOG/bench-torch.log" \
-  || { say "torch bench failures:"; tail -n 8 "$LOG/bench-torch.log" | sed 's/^/   | /'; FAILS+=("bench torch"); }
-grep '^{' "$LOG/bench-torch.json" | tee -a "$RES" | sed 's/^/torch: /'
+if [ -z "$PY" ]; then
+  say "torch bench: $TORCH_SKIP"
+else
+  run_step "torch bench" $([ $QUICK = 1 ] && echo 60 || echo 150) "$LOG/bench-torch.json" "$LOG/bench-torch.log" \
+      env CUDA_VISIBLE_DEVICES=$DEVICE "$PY" bench/torch_step.py --device $TORCH_DEV --prec "$PRECS_CSV" --size "$SIZES_CSV" \
+      --steps "$STEPS" --warmup 2 --weights "$EXP" \
+    || { say "torch bench failures:"; tail -n 8 "$LOG/bench-torch.log" | sed 's/^/   | /'; FAILS+=("bench torch"); }
+  grep '^{' "$LOG/bench-torch.json" | tee -a "$RES" | sed 's/^/torch: /'
+fi
+# an implicit-gemm conv that disagrees with cuBLAS is switched off (correct, slower), but it is a
+# kernel bug on this GPU: a failure of this check
+IGBAD=$(cat "$LOG"/parity.log "$LOG"/bench-dream*.log "$LOG"/export.log 2>/dev/null | grep 'differs from cuBLAS')
+if [ -n "$IGBAD" ]; then
+  say "IMPLICIT GEMM DIFFERS FROM cuBLAS ($(echo "$IGBAD" | wc -l) line(s)):"; echo "$IGBAD" | head -n 5 | sed 's/^/   | /'
+  FAILS+=("conv3x3 implicit gemm differs from cuBLAS")
+fi
 
 # ---------------------------------------------------------------- 4. table + results file
 hdr "4. results"
@@ -415,9 +576,11 @@ CARD=$(echo "${GPU_NAME:-gpu}" | tr 'A-Z' 'a-z' | sed -E 's/nvidia//; s/[^a-z0-9
 DATE=$(date -u +%Y-%m-%d)
 mkdir -p bench/results
 MD=bench/results/$DATE-$CARD.md
-"$PY" - "$RES" "$MD" "$GPU_NAME" "$PARITY" "$STEPS" "$(printf '%s\n' "${VS_TORCH[@]}")" <<'EOF'
+TSKIP=""; [ -z "$PY" ] && TSKIP=$TORCH_SKIP
+[ -n "$PY3" ] || { say "no python3: no table (raw results in $RES)"; cat "$RES"; }
+[ -n "$PY3" ] && "$PY3" - "$RES" "$MD" "$GPU_NAME" "$PARITY" "$STEPS" "$(printf '%s\n' "${VS_TORCH[@]}")" "$TSKIP" <<'EOF'
 import json, sys, datetime
-res, md, gpu, parity, steps, vs = sys.argv[1:7]
+res, md, gpu, parity, steps, vs, tskip = sys.argv[1:8]
 rows = [json.loads(l) for l in open(res) if l.strip()]
 def key(r): return (tuple(r["size"]), r["prec"])
 dream = {key(r): r for r in rows if r.get("impl") == "dream"}
@@ -426,10 +589,11 @@ lines = ["| size | prec | dream ms | torch ms | torch/dream | dream TFLOP/s | to
          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
 for k in sorted(set(dream) | set(torch), key=lambda k: (k[0][0] * k[0][1], ["fp32", "tf32", "bf16"].index(k[1]) if k[1] in ("fp32", "tf32", "bf16") else 3)):
     d, t = dream.get(k), torch.get(k)
-    f = lambda r, n, fmt: (fmt % r[n]) if r and n in r else "-"
-    ratio = "%.2f" % (t["ms_per_step"] / d["ms_per_step"]) if d and t else "-"
+    none = lambda r: "skipped" if tskip and r is t else "-"
+    f = lambda r, n, fmt: (fmt % r[n]) if r and n in r else none(r)
+    ratio = "%.2f" % (t["ms_per_step"] / d["ms_per_step"]) if d and t else ("skipped" if tskip else "-")
     ttf = "%.1f" % (d["flops_per_step"] / (t["ms_per_step"] * 1e-3) / 1e12) if d and t else f(t, "tflops", "%.1f")
-    gib = lambda r: "%.2f" % (r["peak_bytes"] / 2**30) if r else "-"
+    gib = lambda r: "%.2f" % (r["peak_bytes"] / 2**30) if r else none(r)
     lines.append("| %dx%d | %s | %s | %s | %s | %s | %s | %s | %s |" % (k[0][0], k[0][1], k[1], f(d, "ms_per_step", "%.2f"),
                  f(t, "ms_per_step", "%.2f"), ratio, f(d, "tflops", "%.1f"), ttf, gib(d), gib(t)))
 ph = ["", "Where dream's step goes (whole-call timings, transfers included: fwd = image upload + forward; "
@@ -453,17 +617,19 @@ with open(md, "w") as o:
             "gemm), to show what the per-shape conv choice buys.\n\n"
             % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), steps))
     o.write("Parity test (CPU vs CUDA): %s\n\n" % parity)
+    if tskip:
+        o.write("PyTorch: %s; the torch columns are empty.\n\n" % tskip)
     o.write("dream vs PyTorch (fp32 loss / input gradient):\n\n" + "".join("- %s\n" % l for l in vs.splitlines() if l) + "\n")
     o.write(table + "\n\n## raw\n\n```\n" + "".join(json.dumps(r) + "\n" for r in rows) + "```\n")
 print(table)
 EOF
 say "wrote $MD"
 if [ -n "$OUTDIR" ]; then
-  mkdir -p "$OUTDIR" && cp "$MD" "$OUTDIR/" && tar czf "$OUTDIR/gpu-check-logs.tgz" -C "$B" logs results.jsonl 2>/dev/null
-  say "copied results to $OUTDIR"
+  [ -f "$MD" ] && cp "$MD" "$OUTDIR/"
+  say "results in $OUTDIR (gpu-check.log, details.log, $(basename "$MD"), gpu-check-logs.tgz at exit)"
 fi
 hdr "summary"
 say "parity test: $PARITY"
 for l in "${VS_TORCH[@]}"; do say "vs torch $l"; done
 if [ ${#FAILS[@]} -eq 0 ]; then say "gpu-check: ALL OK"; exit 0; fi
-say "gpu-check: FAILED: ${FAILS[*]}"; exit 1
+say "gpu-check: FAILED ($(printf '%s; ' "${FAILS[@]}"))"; exit 1

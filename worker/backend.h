@@ -110,6 +110,10 @@ typedef struct dream_backend_i {
                        const float *b, int relu, float *y);
     int (*conv3x3_bwd)(void *ctx, const float *dy, int H, int W, int cin, int cout, const float *w,
                        const float *mask, float *dx);
+
+    /* 1 when the backend can never succeed again (CUDA: a sticky error such as a kernel
+     * fault killed the context; only a new process can use the GPU). NULL = never. */
+    int (*lost)(void *ctx);
 } dream_backend_i;
 
 typedef struct dream_backend {
@@ -127,6 +131,10 @@ typedef struct dream_backend {
 dream_backend_t *dream_backend_new(const char *name, int device, int threads,
                                    dream_prec_t prec, dream_err_t *err);
 void dream_backend_destroy(dream_backend_t **be);
+/* iface->lost, or 0: a worker whose backend is lost leaves the farm and exits non-zero */
+static inline int dream_backend_lost(const dream_backend_t *be) {
+    return be && be->iface && be->iface->lost ? be->iface->lost(be->ctx) : 0;
+}
 int dream_prec_parse(const char *s, dream_prec_t *out);
 const char *dream_prec_name(dream_prec_t p);
 

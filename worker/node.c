@@ -73,6 +73,7 @@ typedef struct node_job {
     double compute_ms;
     dream_losses_t losses;
     int failed;
+    int lost;                   /* the backend died with it (CUDA sticky error): leave the farm */
     char err[256];
     unsigned gen;               /* connection generation it came from */
 } node_job_t;
@@ -153,6 +154,16 @@ static void compute(node_t *n, node_job_t *nj) {
     for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
     double t0 = dream_now_ms();
     if (n->sim) {
+        /* test hook (tests/integration/farm_lost_backend.sh): DREAM_SIM_LOSE_AFTER=N makes the
+         * simulated device die like a CUDA context after a sticky error, on job N+1 */
+        static unsigned sim_jobs;
+        const char *lose = getenv("DREAM_SIM_LOSE_AFTER");
+        if (lose && ++sim_jobs > (unsigned)atoi(lose)) {
+            nj->failed = nj->lost = 1;
+            snprintf(nj->err, sizeof nj->err, "sim: device lost (DREAM_SIM_LOSE_AFTER=%.20s)", lose);
+            free(img);
+            return;
+        }
         int cls[DREAM_MAX_SUBJECTS];
         int ns = (int)job->n_subjects;
         for (int s = 0; s < ns; s++) cls[s] = job->subjects[s]->class_id;
@@ -182,6 +193,7 @@ static void compute(node_t *n, node_job_t *nj) {
         p.seed = job->seed;
         if (dream_engine_run(n->engine, img, H, W, &p, &nj->losses, &err) != 0) {
             nj->failed = 1;
+            nj->lost = dream_backend_lost(n->be);
             snprintf(nj->err, sizeof nj->err, "engine: %.200s", err.msg);
         }
         free(masks);
@@ -451,7 +463,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
     double backoff_s = 1, last_recv = 0, last_hb = 0, t_start = dream_now_ms();
     node_job_t *busy = NULL;     /* job in the compute thread */
     uint64_t busy_id = 0, seq = 0, jobs = 0;
-    int reconnect = 1, delay_reconnect = 0, stopping = 0;
+    int reconnect = 1, delay_reconnect = 0, stopping = 0, lost = 0;
     for (;;) {
         if (!stopping && ((stop && *stop) ||
                           (n->cfg.run_seconds > 0 && dream_now_ms() - t_start > n->cfg.run_seconds * 1000))) {
@@ -489,6 +501,12 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
         if (it[0].revents & ZMQ_POLLIN) {
             node_job_t *nj = NULL;
             if (zmq_recv(n->pair_net, &nj, sizeof nj, 0) == (int)sizeof nj && nj) {
+                if (nj->lost && !lost) {
+                    /* a dead CUDA context fails every later job: leave the farm and exit
+                     * non-zero, so the supervisor (systemd, k8s) starts a fresh process */
+                    dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
+                    lost = stopping = 1;
+                }
                 if (s && nj->gen == gen) {
                     send_result(s, nj);
                     jobs++;
@@ -572,11 +590,11 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
         }
     }
     if (s) {
-        send_bye(s, "worker stopping");
+        send_bye(s, lost ? "backend lost (CUDA error): worker restarting" : "worker stopping");
         int linger = 1000;      /* let the last result and the bye leave */
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(s);
     }
     dlog_info(MOD, "stopped after %llu jobs", (unsigned long long)jobs);
-    return 0;
+    return lost ? -1 : 0;
 }

@@ -41,7 +41,9 @@ typedef struct node node_t;
 /* Loads the model and backend (or sets up sim); does not connect yet. */
 node_t *node_new(const node_cfg_t *cfg, dream_err_t *err);
 void node_destroy(node_t **n);
-/* Runs until *stop; then finishes the job in hand, says bye, returns 0. */
+/* Runs until *stop; then finishes the job in hand, says bye, returns 0. Returns -1 (after
+ * the failed job's error and a bye) when the backend is lost (CUDA sticky error): the
+ * process must exit non-zero so its supervisor restarts it. */
 int node_run(node_t *n, volatile sig_atomic_t *stop);
 
 #endif

@@ -4,15 +4,20 @@
  * (dream_engine_grad / dream_engine_run on a small random VGG-shaped model).
  *
  * Pass criterion: relative L2 error ||gpu - cpu|| / ||cpu|| <= 1e-5 for fp32
- * results (1e-3 tf32, 1e-2 bf16 for gemm results), no NaN; integer outputs
+ * results (2e-3 tf32, 1e-2 bf16 for gemm results), no NaN; integer outputs
  * (max-pool winners) must match exactly. Whole steps compound the gemm error
  * through the network: grad tolerance 1e-4 fp32, 0.2 tf32, 0.4 bf16 (see TOL_STEP),
- * loss 1e-4 / 5e-3 / 2e-2.
+ * loss 1e-4 / 1e-2 / 2e-2.
  * tools/cuda-emu-check.sh runs this test against the CUDA sources on the CPU.
  *
  * Without a usable CUDA device (no GPU, no driver, or a build without nvcc)
  * every test prints "SKIP: no usable CUDA device (<reason>)" and skips.
  * DREAM_PARITY_DEVICE picks the CUDA ordinal (default 0).
+ *
+ * Also: ops run from another thread than the one that made the backend, on a second
+ * device (needs 2 devices: the emulator has them); and, only under the emulator
+ * (tools/cuda-emu-check.sh, which provides emu_inject), the conv3x3 tuner's fallbacks
+ * and a sticky CUDA error that must mark the backend lost.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,16 +25,24 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "backend.h"
+#include "cuda/cuda_api.h"
 #include "engine.h"
 #include "model.h"
+
+/* the CUDA emulator's fault injection (tools/cuda_emu); NULL in real CUDA builds */
+extern void emu_inject(const char *call, long arg, int code) __attribute__((weak));
 
 enum { CPU = 0, GPU = 1 };
 static struct {
     int ok;                       /* CUDA usable */
+    int dev;                      /* its ordinal */
+    double last_rel;              /* expect_close's last measured error */
+    double gemm_worst[3];         /* worst gemm error per precision (printed) */
     char why[600];
     dream_backend_t *cpu;
     dream_backend_t *cuda[3];     /* by dream_prec_t */
@@ -38,14 +51,18 @@ static struct {
     uint64_t rng;
 } G;
 
-static const double TOL_PREC[3] = {1e-5, 1e-3, 1e-2};
+/* tf32: tensor cores may truncate fp32 operands to tf32 (drop 13 mantissa bits, biased toward
+ * zero) where cuBLAS would round; the emulator truncates (EMU_TF32=round rounds): measured worst
+ * gemm rel L2 7.0e-4 truncating (a product's own error is < 2 * 2^-10 = 2e-3) */
+static const double TOL_PREC[3] = {1e-5, 2e-3, 1e-2};
 /* whole step: rounding every gemm operand to tf32 / bf16 flips ReLU / max-pool decisions in
  * a small random net, so the input gradient moves a lot. Measured with tools/cuda-emu-check.sh
  * over 9 seeds (DREAM_PARITY_SEED): fp32 <= 2.1e-6, tf32 0.006..0.052, bf16 0.06..0.14 (PyTorch
- * bf16 on the same net: 0.096); loss rel diff tf32 <= 5e-4, bf16 <= 2e-3. Limits leave ~3x (tf32
- * hardware may truncate). The bf16/tf32 gemm paths themselves are checked tightly by the gemm tests. */
+ * bf16 on the same net: 0.096); loss rel diff tf32 <= 5e-4 rounding, 2.3e-3 with truncated tf32
+ * operands (the truncation's bias shifts the loss), bf16 <= 2e-3. Limits leave ~3x. The bf16/tf32
+ * gemm paths themselves are checked tightly by the gemm tests. */
 static const double TOL_STEP[3] = {1e-4, 0.2, 0.4};
-static const double TOL_LOSS[3] = {1e-4, 5e-3, 2e-2};
+static const double TOL_LOSS[3] = {1e-4, 1e-2, 2e-2};
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -69,6 +86,15 @@ static int quick(void) { return getenv("DREAM_TEST_QUICK") != NULL; }
     do {                                                                        \
         if (!G.ok) {                                                            \
             print_message("SKIP: no usable CUDA device (%s)\n", G.why);        \
+            skip();                                                             \
+        }                                                                       \
+    } while (0)
+#define NEED_EMU()                                                              \
+    do {                                                                        \
+        NEED_CUDA();                                                            \
+        if (!emu_inject) {                                                      \
+            print_message("SKIP: needs the CUDA emulator's fault injection "   \
+                          "(tools/cuda-emu-check.sh)\n");                      \
             skip();                                                             \
         }                                                                       \
     } while (0)
@@ -144,6 +170,7 @@ static double rel_l2_trimmed(const float *x, const float *ref, size_t n, double 
 static void expect_close(const char *what, const pair_t *p, size_t n, double tol) {
     float *c = pair_get(p, CPU), *g = pair_get(p, GPU);
     double e = rel_l2(g, c, n);
+    G.last_rel = e;
     if (!(e <= tol)) {
         size_t worst = 0;
         double wd = -1;
@@ -172,6 +199,7 @@ static int group_setup(void **state) {
     dream_err_t err = {{0}};
     const char *ds = getenv("DREAM_PARITY_DEVICE");
     int dev = ds ? atoi(ds) : 0;
+    G.dev = dev;
     char name[128];
     size_t mem = 0;
     if (!dream_cuda_compiled()) {
@@ -295,6 +323,7 @@ static void gemm_case(dream_prec_t prec, int tA, int tB, int M, int N, int K, in
         snprintf(what, sizeof what, "gemm %s tA=%d tB=%d M=%d N=%d K=%d pad=%d flags=%d rep=%d",
                  dream_prec_name(prec), tA, tB, M, N, K, pad, flags, rep);
         expect_close(what, &c, (size_t)M * ldc, TOL_PREC[prec]);
+        if (G.last_rel > G.gemm_worst[prec]) G.gemm_worst[prec] = G.last_rel;
         /* a new weight uploaded over the same pointer must not hit a stale bf16 copy */
         for (size_t i = 0; i < (size_t)br * ldb; i++) B[i] = frand(-2, 2);
         for (int bb = 0; bb < 2; bb++)
@@ -312,6 +341,7 @@ static void gemm_all(dream_prec_t prec) {
         for (int t = 0; t < 4; t++)
             gemm_case(prec, t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], (s + t) % 3 * 3,
                       (t == 0 || t == 2) ? DREAM_GEMM_B_CONST : 0);
+    print_message("# gemm %s: worst rel L2 %.3g (limit %.0e)\n", dream_prec_name(prec), G.gemm_worst[prec], TOL_PREC[prec]);
 }
 
 /* The engine's shifted-tap pattern: 9 gemms over views of one padded activation and
@@ -796,6 +826,196 @@ static void test_engine_step_wide(void **state) {
     engine_step(&wide, 1);
 }
 
+/* ---- threads, devices, tuner fallbacks, sticky errors ----------------------------------- */
+
+/* a padded (H+2, W+2, C) activation with a zero border and random interior */
+static float *rand_padded(int H, int W, int C) {
+    size_t n = (size_t)(H + 2) * (W + 2) * C;
+    float *x = rand_vec(n, -1, 1);
+    for (int i = 0; i < H + 2; i++)
+        for (int j = 0; j < W + 2; j++)
+            if (!i || !j || i > H || j > W) memset(x + ((size_t)i * (W + 2) + j) * C, 0, sizeof(float) * C);
+    return x;
+}
+
+/* conv3x3_fwd (relu) of host arrays on be, result into Y; 0 or -1 with why */
+static int conv_on(dream_backend_t *be, const float *X, const float *Wt, const float *Bv, int H, int W, int cin,
+                   int cout, float *Y, char *why, size_t why_len) {
+    const dream_backend_i *I = be->iface;
+    void *c = be->ctx;
+    size_t nin = (size_t)(H + 2) * (W + 2) * cin, nout = (size_t)(H + 2) * (W + 2) * cout, nw = (size_t)9 * cin * cout;
+    float *x = I->alloc(c, nin * 4), *w = I->alloc(c, nw * 4), *b = I->alloc(c, (size_t)cout * 4), *y = I->alloc(c, nout * 4);
+    int rc = -1;
+    if (x && w && b && y && I->upload(c, x, X, nin * 4) == 0 && I->upload(c, w, Wt, nw * 4) == 0 &&
+        I->upload(c, b, Bv, (size_t)cout * 4) == 0 && I->conv3x3_fwd(c, x, H, W, cin, cout, w, b, 1, y) == 0 &&
+        I->download(c, Y, y, nout * 4) == 0)
+        rc = 0;
+    if (rc) snprintf(why, why_len, "%s", I->last_error(c));
+    I->free(c, x); I->free(c, w); I->free(c, b); I->free(c, y);
+    return rc;
+}
+
+typedef struct {
+    dream_backend_t *be;
+    const float *X, *Wt, *Bv;
+    float *Y;
+    int H, W, cin, cout, rc;
+    char why[600];
+} conv_job_t;
+
+static void *conv_thread(void *arg) {
+    conv_job_t *j = arg;
+    j->rc = conv_on(j->be, j->X, j->Wt, j->Bv, j->H, j->W, j->cin, j->cout, j->Y, j->why, sizeof j->why);
+    return NULL;
+}
+
+/* dream-worker makes the backend in its main thread and runs the ops in its compute thread,
+ * whose current CUDA device starts as 0: every entry point must bind the backend's device */
+static void test_second_device_thread(void **state) {
+    (void)state;
+    NEED_CUDA();
+    const int d1 = G.dev == 1 ? 0 : 1;
+    dream_err_t err = {{0}};
+    if (dream_cuda_probe(d1, NULL, 0, NULL, &err) != 0) {
+        print_message("SKIP: needs a second CUDA device (%s)\n", err.msg);
+        skip();
+    }
+    dream_backend_t *be = dream_backend_new("cuda", d1, 0, DREAM_PREC_FP32, &err);
+    if (!be) fail_msg("cuda backend on device %d: %s", d1, err.msg);
+    const int H = 6, W = 9, cin = 16, cout = 24;
+    size_t nout = (size_t)(H + 2) * (W + 2) * cout;
+    float *X = rand_padded(H, W, cin), *Wt = rand_vec((size_t)9 * cin * cout, -0.3f, 0.3f), *Bv = rand_vec(cout, -0.5f, 0.5f);
+    float *Yc = malloc(nout * 4), *Yg = malloc(nout * 4);
+    char why[600];
+    if (conv_on(G.cpu, X, Wt, Bv, H, W, cin, cout, Yc, why, sizeof why) != 0) fail_msg("cpu: %s", why);
+    conv_job_t j = {be, X, Wt, Bv, Yg, H, W, cin, cout, -1, ""};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, conv_thread, &j), 0);
+    pthread_join(th, NULL);
+    if (j.rc != 0) fail_msg("ops on device %d from a second thread failed: %s", d1, j.why);
+    double e = rel_l2(Yg, Yc, nout);
+    print_message("# device %d from a second thread: conv3x3 rel L2 %.3g\n", d1, e);
+    assert_true(e <= TOL_PREC[DREAM_PREC_FP32]);
+    /* and the first device still works from this thread (whose current device is now d1) */
+    use_prec(DREAM_PREC_FP32);
+    if (conv_on(G.be[GPU], X, Wt, Bv, H, W, cin, cout, Yg, why, sizeof why) != 0) fail_msg("device %d: %s", G.dev, why);
+    assert_true(rel_l2(Yg, Yc, nout) <= TOL_PREC[DREAM_PREC_FP32]);
+    dream_backend_destroy(&be);
+    free(X); free(Wt); free(Bv); free(Yc); free(Yg);
+}
+
+static dream_backend_t *new_auto_bf16(void) {
+    const char *old = getenv("DREAM_CUDA_CONV");
+    char keep[32];
+    snprintf(keep, sizeof keep, "%s", old ? old : "");
+    unsetenv("DREAM_CUDA_CONV");
+    dream_err_t err = {{0}};
+    dream_backend_t *be = dream_backend_new("cuda", G.dev, 0, DREAM_PREC_BF16, &err);
+    if (old) setenv("DREAM_CUDA_CONV", keep, 1);
+    if (!be) fail_msg("cuda bf16 backend: %s", err.msg);
+    return be;
+}
+
+/* DREAM_CUDA_CONV=auto records a choice per shape class also when its check cannot run
+ * (non-finite input, no memory for the reference), so later calls do not re-tune; a CUDA
+ * error inside the check fails the op with that error; a later success clears last_error */
+static void test_conv_tuner_fallbacks(void **state) {
+    (void)state;
+    NEED_EMU();
+    dream_backend_t *be = new_auto_bf16();
+    const dream_backend_i *I = be->iface;
+    char why[600];
+    /* 1. NaN in the input: 9 gemms recorded, no re-tuning */
+    int H = 5, W = 7, cin = 64, cout = 64;
+    float *X = rand_padded(H, W, cin), *Wt = rand_vec((size_t)9 * cin * cout, -0.2f, 0.2f), *Bv = rand_vec(cout, -0.5f, 0.5f);
+    float *Y = malloc((size_t)(H + 2) * (W + 2) * cout * 4);
+    X[((size_t)3 * (W + 2) + 4) * cin + 5] = NAN;
+    assert_int_equal(dream_cuda_conv_choices(be), 0);
+    if (conv_on(be, X, Wt, Bv, H, W, cin, cout, Y, why, sizeof why) != 0) fail_msg("NaN input: %s", why);
+    assert_int_equal(dream_cuda_conv_choices(be), 1);
+    if (conv_on(be, X, Wt, Bv, H, W, cin, cout, Y, why, sizeof why) != 0) fail_msg("NaN input again: %s", why);
+    assert_int_equal(dream_cuda_conv_choices(be), 1);
+    free(X); free(Y);
+    /* 2. no device memory for the reference copy (another shape class) */
+    H = 9; W = 13;
+    size_t nin = (size_t)(H + 2) * (W + 2) * cin, nout = (size_t)(H + 2) * (W + 2) * cout;
+    X = rand_padded(H, W, cin);
+    float *Yc = malloc(nout * 4), *Yg = malloc(nout * 4);
+    if (conv_on(G.cpu, X, Wt, Bv, H, W, cin, cout, Yc, why, sizeof why) != 0) fail_msg("cpu: %s", why);
+    void *c = be->ctx;
+    float *x = I->alloc(c, nin * 4), *w = I->alloc(c, (size_t)9 * cin * cout * 4), *b = I->alloc(c, (size_t)cout * 4),
+          *y = I->alloc(c, nout * 4);
+    assert_true(x && w && b && y);
+    assert_int_equal(I->upload(c, x, X, nin * 4), 0);
+    assert_int_equal(I->upload(c, w, Wt, (size_t)9 * cin * cout * 4), 0);
+    assert_int_equal(I->upload(c, b, Bv, (size_t)cout * 4), 0);
+    emu_inject("cudaMalloc", (long)(nout * 4), 2 /* cudaErrorMemoryAllocation */);
+    if (I->conv3x3_fwd(c, x, H, W, cin, cout, w, b, 1, y) != 0) fail_msg("no memory for the check: %s", I->last_error(c));
+    assert_int_equal(dream_cuda_conv_choices(be), 2);
+    assert_int_equal(I->download(c, Yg, y, nout * 4), 0);
+    assert_true(rel_l2(Yg, Yc, nout) <= TOL_PREC[DREAM_PREC_BF16]);
+    assert_int_equal(I->conv3x3_fwd(c, x, H, W, cin, cout, w, b, 1, y), 0);
+    assert_int_equal(dream_cuda_conv_choices(be), 2);
+    /* 3. a CUDA error inside the check (the input gradient: a new class) is the op's error */
+    emu_inject("k_diff_sums", 1, 1 /* cudaErrorInvalidValue */);
+    assert_int_equal(I->conv3x3_bwd(c, y, H, W, cin, cout, w, NULL, x), -1);
+    const char *e = I->last_error(c);
+    print_message("# check failure reported as: %s\n", e);
+    assert_true(strstr(e, "k_diff_sums") != NULL);
+    assert_true(strstr(e, "non-finite") == NULL);
+    assert_int_equal(dream_cuda_conv_choices(be), 2);
+    assert_int_equal(dream_backend_lost(be), 0);
+    assert_int_equal(I->zero(c, y, 64), 0);                       /* success clears last_error */
+    assert_true(strcmp(I->last_error(c), "no error") == 0);
+    assert_int_equal(I->conv3x3_bwd(c, y, H, W, cin, cout, w, NULL, x), 0);
+    assert_int_equal(dream_cuda_conv_choices(be), 3);
+    emu_inject("clear", 0, 0);
+    I->free(c, x); I->free(c, w); I->free(c, b); I->free(c, y);
+    dream_backend_destroy(&be);
+    free(X); free(Wt); free(Bv); free(Yc); free(Yg);
+}
+
+/* a sticky error (kernel fault) kills the context: the backend says lost, every later op
+ * fails at once with the cause, and destroy still works. Both at a launch and at a sync. */
+static void test_sticky_error(void **state) {
+    (void)state;
+    NEED_EMU();
+    dream_err_t err = {{0}};
+    const int d1 = G.dev == 1 ? 0 : 1;
+    const int dev = dream_cuda_probe(d1, NULL, 0, NULL, &err) == 0 ? d1 : G.dev;   /* spare G's device */
+    static const char *where[2] = {"launch", "cudaStreamSynchronize"};
+    for (int k = 0; k < 2; k++) {
+        dream_backend_t *be = dream_backend_new("cuda", dev, 0, DREAM_PREC_FP32, &err);
+        if (!be) fail_msg("cuda backend: %s", err.msg);
+        const dream_backend_i *I = be->iface;
+        void *c = be->ctx;
+        size_t n = 4096;
+        float *h = rand_vec(n, -1, 1), *x = I->alloc(c, n * 4), *bias = I->alloc(c, 64 * 4);
+        assert_true(x && bias);
+        assert_int_equal(I->upload(c, x, h, n * 4), 0);
+        assert_int_equal(dream_backend_lost(be), 0);
+        emu_inject(where[k], 1, 700 /* cudaErrorIllegalAddress */);
+        int rc = I->bias_act(c, x, (int)(n / 64), 64, 64, bias, 1);
+        if (rc == 0) rc = I->download(c, h, x, n * 4);            /* a fault surfaces at the sync */
+        assert_int_equal(rc, -1);
+        assert_int_equal(dream_backend_lost(be), 1);
+        const char *e = I->last_error(c);
+        print_message("# sticky error at %s: %s\n", where[k], e);
+        assert_true(strstr(e, "context lost") != NULL);
+        assert_true(strstr(e, k ? "cudaStreamSynchronize" : "launch k_bias_act") != NULL);
+        assert_int_equal(I->zero(c, x, n * 4), -1);                /* refused, still with the cause */
+        assert_true(strstr(I->last_error(c), "context lost") != NULL);
+        assert_null(I->alloc(c, 256));
+        assert_int_equal(dream_backend_lost(be), 1);
+        I->free(c, x); I->free(c, bias);
+        dream_backend_destroy(&be);
+        emu_inject("clear", 0, 0);
+        free(h);
+    }
+    /* the CPU backend is never lost */
+    assert_int_equal(dream_backend_lost(G.cpu), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe_reports),
@@ -817,6 +1037,9 @@ int main(void) {
         cmocka_unit_test(test_roll),
         cmocka_unit_test(test_engine_step),
         cmocka_unit_test(test_engine_step_wide),
+        cmocka_unit_test(test_second_device_thread),
+        cmocka_unit_test(test_conv_tuner_fallbacks),
+        cmocka_unit_test(test_sticky_error),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

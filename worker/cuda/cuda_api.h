@@ -15,6 +15,9 @@ extern "C" {
 size_t dream_cuda_peak_bytes(const dream_backend_t *be);
 size_t dream_cuda_live_bytes(const dream_backend_t *be);
 void dream_cuda_reset_peak(dream_backend_t *be);
+/* 3x3 conv shape classes whose algorithm DREAM_CUDA_CONV=auto has recorded (tests:
+ * a choice is made once per class, also when the tuning check cannot run). */
+int dream_cuda_conv_choices(const dream_backend_t *be);
 #ifdef __cplusplus
 }
 #endif

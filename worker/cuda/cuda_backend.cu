@@ -6,7 +6,11 @@
  *
  * One device, one non-blocking stream, one cuBLAS handle with a fixed
  * workspace, created once per backend. Ops are asynchronous on that stream;
- * download() and sync() wait for it. A context is not thread safe.
+ * download() and sync() wait for it. A context is not thread safe (one thread at a
+ * time), but any thread may use it: every entry point binds the context's device to
+ * the calling thread first (the current device is per thread in the CUDA runtime).
+ * After a sticky error (kernel fault) the context is marked lost: every op fails at
+ * once with the cause, and iface->lost() says 1.
  */
 #include "cuda_internal.h"
 #include "cuda_api.h"
@@ -28,21 +32,83 @@ int cuda_fail(struct cuda_ctx *c, const char *file, int line, const char *what, 
     return -1;
 }
 
+int cuda_is_sticky(cudaError_t e) {
+    switch ((int)e) {                   /* numbers: not every toolkit names all of them */
+    case 214:                           /* cudaErrorECCUncorrectable */
+    case 226:                           /* cudaErrorContained */
+    case 700:                           /* cudaErrorIllegalAddress */
+    case 702:                           /* cudaErrorLaunchTimeout */
+    case 709:                           /* cudaErrorContextIsDestroyed */
+    case 710:                           /* cudaErrorAssert */
+    case 714: case 715: case 716: case 717: case 718:   /* stack, instruction, misaligned, address space, pc */
+    case 719:                           /* cudaErrorLaunchFailure */
+    case 721:                           /* cudaErrorTensorMemoryLeak */
+    case 810:                           /* cudaErrorMpsClientTerminated */
+    case 911:                           /* cudaErrorExternalDevice */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void cuda_mark_lost(cuda_ctx_t *c, cudaError_t e) {
+    if (!c || c->lost) return;
+    c->lost = 1;
+    char cause[sizeof c->err];
+    snprintf(cause, sizeof cause, "%s", c->err[0] ? c->err : cudaGetErrorString(e));
+    snprintf(c->err, sizeof c->err, "CUDA context lost on device %d (sticky error %d, %.60s): %.300s; "
+             "this process cannot use the GPU again and must be restarted", c->device, (int)e,
+             cudaGetErrorString(e), cause);
+    dlog_error("cuda", "%s", c->err);
+}
+
+int cuda_fail_rt(struct cuda_ctx *c, const char *file, int line, const char *what, cudaError_t e) {
+    cuda_fail(c, file, line, what, cudaGetErrorString(e));
+    if (c && cuda_is_sticky(e)) cuda_mark_lost(c, e);
+    return -1;
+}
+
+int cuda_enter(cuda_ctx_t *c) {
+    if (c->lost) return -1;                        /* err still says why */
+    int cur = -1;
+    if (cudaGetDevice(&cur) != cudaSuccess || cur != c->device) {
+        cudaError_t e = cudaSetDevice(c->device);
+        if (e != cudaSuccess) return cuda_fail_rt(c, __FILE__, __LINE__, "cudaSetDevice", e);
+    }
+    return 0;
+}
+
+int cuda_leave(cuda_ctx_t *c, int rc) {
+    if (rc == 0) {
+        c->err[0] = 0;
+        return 0;
+    }
+    if (!c->lost) {
+        /* a failed call leaves its code as the thread's last error: clear it, so the next
+         * launch check does not report it again; a sticky one cannot be cleared and shows
+         * on the stream as well (cuBLAS failures report no runtime code at all) */
+        cudaError_t e = cudaGetLastError(), q = cudaStreamQuery(c->stream);
+        if (cuda_is_sticky(e)) cuda_mark_lost(c, e);
+        else if (cuda_is_sticky(q)) cuda_mark_lost(c, q);
+    }
+    return rc;
+}
+
 void *cuda_alloc_raw(cuda_ctx_t *c, size_t bytes) {
     void *p = NULL;
     size_t n = bytes ? bytes : 1;
     cudaError_t e = cudaMalloc(&p, n);
     if (e != cudaSuccess) {
-        cudaGetLastError();                         /* clear the sticky-free error state */
+        cudaGetLastError();                         /* clear the (non-sticky) error state */
         char what[96];
         snprintf(what, sizeof what, "cudaMalloc(%zu bytes)", n);
-        cuda_fail(c, __FILE__, __LINE__, what, cudaGetErrorString(e));
+        cuda_fail_rt(c, __FILE__, __LINE__, what, e);
         return NULL;
     }
     e = cudaMemsetAsync(p, 0, n, c->stream);
     if (e != cudaSuccess) {
         cudaFree(p);
-        cuda_fail(c, __FILE__, __LINE__, "cudaMemsetAsync", cudaGetErrorString(e));
+        cuda_fail_rt(c, __FILE__, __LINE__, "cudaMemsetAsync", e);
         return NULL;
     }
     c->bytes_live += n;
@@ -78,6 +144,7 @@ static cuda_sizes *sizes_of(cuda_ctx_t *c) { return &((cuda_ctx_full *)c)->sizes
 static void cb_destroy(void *ctx) {
     cuda_ctx_t *c = (cuda_ctx_t *)ctx;
     if (!c) return;
+    cudaSetDevice(c->device);                       /* frees below belong to this device */
     if (c->stream) cudaStreamSynchronize(c->stream);
     cuda_sizes *s = sizes_of(c);
     for (int i = 0; i < s->n; i++) cuda_free_raw(c, s->rec[i].p, s->rec[i].n);  /* leaked by caller */
@@ -112,6 +179,7 @@ int cuda_alloc_find(cuda_ctx_t *c, const void *p, const char **base, size_t *byt
 
 static void *cb_alloc(void *ctx, size_t bytes) {
     cuda_ctx_t *c = (cuda_ctx_t *)ctx;
+    if (cuda_enter(c) != 0) return NULL;
     cuda_sizes *s = sizes_of(c);
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 256;
@@ -120,15 +188,17 @@ static void *cb_alloc(void *ctx, size_t bytes) {
         s->rec = r; s->cap = cap;
     }
     void *p = cuda_alloc_raw(c, bytes);
-    if (!p) return NULL;
+    if (!p) { cuda_leave(c, -1); return NULL; }
     s->rec[s->n].p = p; s->rec[s->n].n = bytes;
     s->n++;
+    cuda_leave(c, 0);
     return p;
 }
 
 static void cb_free(void *ctx, void *p) {
     cuda_ctx_t *c = (cuda_ctx_t *)ctx;
     if (!p) return;
+    if (!c->lost) cuda_enter(c);                    /* a lost context still drops its bookkeeping */
     cuda_sizes *s = sizes_of(c);
     int i = size_find(s->rec, s->n, p);
     size_t n = i >= 0 ? s->rec[i].n : 0;
@@ -174,18 +244,36 @@ static int cb_sync(void *ctx) {
     return 0;
 }
 
+static int cb_lost(void *ctx) {
+    cuda_ctx_t *c = (cuda_ctx_t *)ctx;
+    return c && c->lost;
+}
+
+/* bound<f>::call: f between cuda_enter and cuda_leave (device bound to the calling
+ * thread, refused once lost, last_error cleared on success) */
+template <auto F> struct bound;
+template <typename... A, int (*F)(void *, A...)> struct bound<F> {
+    static int call(void *ctx, A... a) {
+        cuda_ctx_t *c = (cuda_ctx_t *)ctx;
+        if (cuda_enter(c) != 0) return -1;
+        return cuda_leave(c, F(ctx, a...));
+    }
+};
+
 extern const dream_backend_i cuda_iface = {
     cb_destroy, cb_last_error,
-    cb_alloc, cb_free, cb_upload, cb_download, cb_zero, cb_copy, cb_sync,
-    cuda_gemm,
-    cuda_im2col, cuda_col2im_add,
-    cuda_bias_act, cuda_zero_border, cuda_relu_bwd,
-    cuda_maxpool2_fwd, cuda_maxpool2_bwd,
-    cuda_input_fwd, cuda_input_bwd_add,
-    cuda_meanpool_fwd, cuda_meanpool_bwd_add,
-    cuda_objective, cuda_prior_act,
-    cuda_adam, cuda_roll,
-    cuda_conv3x3_fwd, cuda_conv3x3_bwd,
+    cb_alloc, cb_free, bound<cb_upload>::call, bound<cb_download>::call, bound<cb_zero>::call,
+    bound<cb_copy>::call, bound<cb_sync>::call,
+    bound<cuda_gemm>::call,
+    bound<cuda_im2col>::call, bound<cuda_col2im_add>::call,
+    bound<cuda_bias_act>::call, bound<cuda_zero_border>::call, bound<cuda_relu_bwd>::call,
+    bound<cuda_maxpool2_fwd>::call, bound<cuda_maxpool2_bwd>::call,
+    bound<cuda_input_fwd>::call, bound<cuda_input_bwd_add>::call,
+    bound<cuda_meanpool_fwd>::call, bound<cuda_meanpool_bwd_add>::call,
+    bound<cuda_objective>::call, bound<cuda_prior_act>::call,
+    bound<cuda_adam>::call, bound<cuda_roll>::call,
+    bound<cuda_conv3x3_fwd>::call, bound<cuda_conv3x3_bwd>::call,
+    cb_lost,
 };
 
 /* ---- public entry points --------------------------------------------------------------- */
@@ -258,7 +346,7 @@ extern "C" int dream_backend_cuda_init(dream_backend_t *be, int device, dream_pr
     }
 
     cudaError_t e = cudaSetDevice(device);
-    if (e != cudaSuccess) { cuda_fail(c, __FILE__, __LINE__, "cudaSetDevice", cudaGetErrorString(e)); return init_fail(c, err, "device"); }
+    if (e != cudaSuccess) { cuda_fail_rt(c, __FILE__, __LINE__, "cudaSetDevice", e); return init_fail(c, err, "device"); }
     int nsm = 0;
     if (cudaDeviceGetAttribute(&nsm, cudaDevAttrMultiProcessorCount, device) == cudaSuccess) c->nsm = nsm;
     e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
@@ -279,7 +367,7 @@ extern "C" int dream_backend_cuda_init(dream_backend_t *be, int device, dream_pr
     c->obj_scratch = (float *)cuda_alloc_raw(c, 8 * sizeof(float));
     if (!c->red || !c->obj_scratch) return init_fail(c, err, "scratch");
     e = cudaStreamSynchronize(c->stream);
-    if (e != cudaSuccess) { cuda_fail(c, __FILE__, __LINE__, "cudaStreamSynchronize", cudaGetErrorString(e)); return init_fail(c, err, "first sync"); }
+    if (e != cudaSuccess) { cuda_fail_rt(c, __FILE__, __LINE__, "cudaStreamSynchronize", e); return init_fail(c, err, "first sync"); }
 
     memset(be, 0, sizeof *be);
     be->iface = &cuda_iface;
@@ -308,4 +396,8 @@ extern "C" size_t dream_cuda_live_bytes(const dream_backend_t *be) {
 extern "C" void dream_cuda_reset_peak(dream_backend_t *be) {
     cuda_ctx_t *c = ctx_of(be);
     if (c) c->bytes_peak = c->bytes_live;
+}
+extern "C" int dream_cuda_conv_choices(const dream_backend_t *be) {
+    cuda_ctx_t *c = ctx_of(be);
+    return c ? c->ntune : 0;
 }

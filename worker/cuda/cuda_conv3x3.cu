@@ -214,7 +214,7 @@ static const __nv_bfloat16 *taps_t_bf16(cuda_ctx_t *c, const float *w, int cin, 
     k_taps_transpose_bf16<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(w, cin, cout, e.dst);
     cudaError_t le = cudaGetLastError();
     if (le != cudaSuccess) {
-        cuda_fail(c, __FILE__, __LINE__, "launch k_taps_transpose_bf16", cudaGetErrorString(le));
+        cuda_fail_rt(c, __FILE__, __LINE__, "launch k_taps_transpose_bf16", le);
         cuda_free_raw(c, e.dst, n * sizeof(__nv_bfloat16));
         return NULL;
     }
@@ -321,29 +321,25 @@ __global__ void k_diff_sums(const float *__restrict__ a, const float *__restrict
     }
 }
 
-/* h[0] = sum (a - b)^2, h[1] = sum b^2 over n device floats; 0, or -1 on a CUDA failure */
+/* h[0] = sum (a - b)^2, h[1] = sum b^2 over n device floats; 0, or -1 with the CUDA error in
+ * c->err (a failure of the check is an error, never mistaken for a non-finite input) */
 static int diff_sums(cuda_ctx_t *c, const float *a, const float *b, size_t n, double h[2]) {
-    if (cudaMemsetAsync(c->red, 0, 2 * sizeof(double), c->stream) != cudaSuccess) return -1;
+    CUDA_CHECK(c, cudaMemsetAsync(c->red, 0, 2 * sizeof(double), c->stream));
     k_diff_sums<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(a, b, n, c->red);
-    if (cudaGetLastError() != cudaSuccess) return -1;
-    if (cudaMemcpyAsync(h, c->red, 2 * sizeof(double), cudaMemcpyDeviceToHost, c->stream) != cudaSuccess ||
-        cudaStreamSynchronize(c->stream) != cudaSuccess)
-        return -1;
+    LAUNCH_CHECK(c, "k_diff_sums");
+    CUDA_CHECK(c, cudaMemcpyAsync(h, c->red, 2 * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
+    CUDA_CHECK(c, cudaStreamSynchronize(c->stream));
     return 0;
 }
 
-/* sum of squares of b (device, n floats), or -1 when it is not finite or on failure */
-static double ref_norm(cuda_ctx_t *c, const float *b, size_t n) {
+/* *rel = relative L2 difference of a vs b (device arrays, n floats), NaN when not finite;
+ * *ref_sq = sum b^2 (Inf / NaN when b is not finite); 0, or -1 on a CUDA error */
+static int rel_diff(cuda_ctx_t *c, const float *a, const float *b, size_t n, double *rel, double *ref_sq) {
     double h[2];
-    if (diff_sums(c, b, b, n, h) != 0) return -1;
-    return isfinite(h[1]) ? h[1] : -1;
-}
-
-/* relative L2 difference of a vs b (device arrays, n floats); NaN on failure or non-finite */
-static double rel_diff(cuda_ctx_t *c, const float *a, const float *b, size_t n) {
-    double h[2];
-    if (diff_sums(c, a, b, n, h) != 0 || !isfinite(h[0]) || !isfinite(h[1])) return NAN;
-    return h[1] > 0 ? sqrt(h[0] / h[1]) : sqrt(h[0]);
+    if (diff_sums(c, a, b, n, h) != 0) return -1;
+    if (ref_sq) *ref_sq = h[1];
+    *rel = !isfinite(h[0]) || !isfinite(h[1]) ? NAN : h[1] > 0 ? sqrt(h[0] / h[1]) : sqrt(h[0]);
+    return 0;
 }
 
 static double now_ms(void) {
@@ -387,6 +383,16 @@ static double time_algo(cuda_ctx_t *c, int algo, int bwd, const float *in, int H
     return best;
 }
 
+/* remembers the algorithm for a shape class (the oldest choice goes when the table is full) */
+static void tune_record(cuda_ctx_t *c, int mclass, int cin, int cout, int bwd, int algo) {
+    cuda_conv_choice_t t = {mclass, cin, cout, bwd, algo};
+    if (c->ntune == CUDA_CONV_TUNE_MAX) {
+        memmove(&c->tune[0], &c->tune[1], (CUDA_CONV_TUNE_MAX - 1) * sizeof c->tune[0]);
+        c->ntune--;
+    }
+    c->tune[c->ntune++] = t;
+}
+
 static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int cin, int cout,
                    const float *w, const float *b_or_mask, int relu, float *out) {
     if (H < 1 || W < 1 || cin < 1 || cout < 1) {
@@ -425,23 +431,41 @@ static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int ci
             return -1;
         }
         if (i == 0) {
+            /* the check needs a copy of the cuBLAS result and a finite one; without either the
+             * 9 gemms are recorded for this shape class (re-tuning every call would time three
+             * algorithms each time for nothing) */
+            const char *why = NULL;
             ref = (float *)cuda_alloc_raw(c, nout * sizeof(float));
-            if (ref && cudaMemcpyAsync(ref, out, nout * sizeof(float), cudaMemcpyDeviceToDevice, c->stream) != cudaSuccess) {
+            if (!ref) {
+                if (c->lost) return -1;
                 cudaGetLastError();
-                cuda_free_raw(c, ref, nout * sizeof(float));
-                ref = NULL;
-            }
-            if (!ref) {                  /* no room to check a candidate: keep the 9 gemms, untuned */
                 c->err[0] = 0;
-                dlog_warn("cuda", "conv3x3 %dx%d %d->%d: no memory for the tuning check; using 9 gemms", W, H, cin, cout);
+                why = "no device memory for the tuning check";
+            } else {
+                double unused, sq = 0;
+                if (cudaMemcpyAsync(ref, out, nout * sizeof(float), cudaMemcpyDeviceToDevice, c->stream) != cudaSuccess) {
+                    cudaError_t e = cudaGetLastError();
+                    cuda_free_raw(c, ref, nout * sizeof(float));
+                    return cuda_fail_rt(c, __FILE__, __LINE__, "cudaMemcpyAsync (tuning reference)", e);
+                }
+                if (rel_diff(c, ref, ref, nout, &unused, &sq) != 0) {       /* a CUDA error: report it */
+                    cuda_free_raw(c, ref, nout * sizeof(float));
+                    return -1;
+                }
+                if (!isfinite(sq)) why = "non-finite result (NaN / Inf in the input or weights): nothing to compare";
+            }
+            if (why) {
+                cuda_free_raw(c, ref, nout * sizeof(float));
+                dlog_warn("cuda", "conv3x3 %s %dx%d %d->%d: %s; 9 gemms recorded for this shape class",
+                          bwd ? "bwd" : "fwd", W, H, cin, cout, why);
+                tune_record(c, mclass, cin, cout, bwd, CUDA_CONV_GEMM);
                 return 0;                /* `out` holds the gemm result */
             }
-            if (!(ref_norm(c, ref, nout) >= 0)) {   /* NaN / Inf input: nothing to compare, decide later */
-                cuda_free_raw(c, ref, nout * sizeof(float));
-                return 0;
-            }
         } else {
-            diff[i] = rel_diff(c, out, ref, nout);
+            if (rel_diff(c, out, ref, nout, &diff[i], NULL) != 0) {
+                cuda_free_raw(c, ref, nout * sizeof(float));
+                return -1;
+            }
             if (!(diff[i] <= IG_TRUST)) {                    /* NaN too */
                 dlog_error("cuda", "conv3x3 %s %dx%d %d->%d: %s differs from cuBLAS (rel L2 %.3g > %.0e): the "
                            "implicit gemm is switched off for this backend (DREAM_CUDA_CONV=gemm behaviour)",
@@ -459,12 +483,7 @@ static int conv3x3(cuda_ctx_t *c, int bwd, const float *in, int H, int W, int ci
     if (ncand == 3) snprintf(t128, sizeof t128, ", igemm/128 %.3f ms (rel %.1e)", ms[2], diff[2]);
     dlog_info("cuda", "conv3x3 %s %dx%d %d->%d: 9 gemms %.3f ms, igemm/64 %.3f ms (rel %.1e)%s: %s",
               bwd ? "bwd" : "fwd", W, H, cin, cout, ms[0], ms[1], diff[1], t128, algo_name(algo));
-    cuda_conv_choice_t t = {mclass, cin, cout, bwd, algo};
-    if (c->ntune == CUDA_CONV_TUNE_MAX) {               /* full: forget the oldest */
-        memmove(&c->tune[0], &c->tune[1], (CUDA_CONV_TUNE_MAX - 1) * sizeof c->tune[0]);
-        c->ntune--;
-    }
-    c->tune[c->ntune++] = t;
+    tune_record(c, mclass, cin, cout, bwd, algo);
     /* the winner runs last, so `out` holds its result whatever the order above */
     return run_algo(c, algo, bwd, in, H, W, cin, cout, w, b_or_mask, relu, out);
 }

@@ -10,7 +10,9 @@
  *   cuda_conv3x3.cu  fused 3x3 conv fwd / input-gradient: tensor-core implicit gemm or
  *                    9 cuBLAS gemms, chosen per shape by timing
  * One stream per context; every op is enqueued on it (asynchronous);
- * download() and sync() synchronise.
+ * download() and sync() synchronise. Every iface entry point binds the context's
+ * device to the calling thread first (cuda_enter), so the ops may run in another
+ * thread than the one that created the backend (the worker's compute thread).
  */
 #ifndef DREAM_CUDA_INTERNAL_H
 #define DREAM_CUDA_INTERNAL_H
@@ -72,6 +74,7 @@ typedef struct cuda_ctx {
     /* memory accounting (alloc/free through the iface + internal buffers) */
     size_t bytes_live, bytes_peak;
     int nsm;                          /* multiprocessors, for grid sizing */
+    int lost;                         /* a sticky CUDA error: the context is dead, every op fails */
     char err[512];
 } cuda_ctx_t;
 
@@ -83,6 +86,16 @@ static inline unsigned cuda_grid(const cuda_ctx_t *c, size_t n, int threads) {
     if (b < 1) b = 1;
     return (unsigned)b;
 }
+
+/* Every iface entry point runs between these (cuda_backend.cu): cuda_enter makes c->device
+ * the calling thread's current device and refuses (-1) once the context is lost;
+ * cuda_leave(c, rc) returns rc: on success it clears last_error, on failure it clears the
+ * runtime's (non-sticky) last-error state and marks the context lost if the failure
+ * left a sticky error behind. */
+int cuda_enter(cuda_ctx_t *c);
+int cuda_leave(cuda_ctx_t *c, int rc);
+/* marks the context unusable (idempotent); err keeps the cause */
+void cuda_mark_lost(cuda_ctx_t *c, cudaError_t e);
 
 /* internal allocation with accounting (zeroed); NULL + ctx error on failure */
 void *cuda_alloc_raw(cuda_ctx_t *c, size_t bytes);

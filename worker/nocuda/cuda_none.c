@@ -22,3 +22,4 @@ int dream_backend_cuda_init(dream_backend_t *be, int device, dream_prec_t prec, 
 size_t dream_cuda_peak_bytes(const dream_backend_t *be) { (void)be; return 0; }
 size_t dream_cuda_live_bytes(const dream_backend_t *be) { (void)be; return 0; }
 void dream_cuda_reset_peak(dream_backend_t *be) { (void)be; }
+int dream_cuda_conv_choices(const dream_backend_t *be) { (void)be; return 0; }
