@@ -40,8 +40,8 @@ bud() { # Dockerfile image extra-args...
   say "$img from $df (BASE=$BASE BINARIES=$BINARIES)"
   buildah bud --isolation chroot --ulimit "nofile=$NOFILE:$NOFILE" --format docker --layers=false \
     --build-arg "BINARIES=$BINARIES" --build-arg "PREBUILT_DIR=$PREBUILT_DIR" \
-    "$@" -f "$df" -t "$img" . >"build/images/bud-$(basename "$df").log" 2>&1 ||
-    { tail -n 25 "build/images/bud-$(basename "$df").log"; say "build of $img failed"; return 1; }
+    "$@" -f "$df" -t "$img" . >"build/images/bud-$TAG-$(basename "$df").log" 2>&1 ||
+    { tail -n 25 "build/images/bud-$TAG-$(basename "$df").log"; say "build of $img failed"; return 1; }
   say "$img built in $((SECONDS - t0)) s"
 }
 mkdir -p build/images

@@ -27,7 +27,7 @@ if ! podman image exists "$NAME" 2>/dev/null; then
     command -v debootstrap >/dev/null || { say "needs debootstrap (apt-get install debootstrap)"; exit 1; }
     host_uri() { # the host's Debian URI (deb822 or one-line format)
       cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-        grep -v '^\s*#' | grep -oE 'https?://[^ ]+' | grep -E "/$1/?\$" | head -1
+        grep -v '^\s*#' | grep -oE 'https?://[^ ]+' | grep -E "/$1/?\$" | head -1 || true
     }
     MIRROR=${MIRROR:-$(host_uri debian)}; MIRROR=${MIRROR:-http://deb.debian.org/debian}
     SECURITY=$(host_uri debian-security); SECURITY=${SECURITY:-http://deb.debian.org/debian-security}

@@ -8,6 +8,8 @@ BUILD_PKGS="build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
  libvpx-dev libwebsockets-dev libopenblas-openmp-dev libpng-dev libjpeg-dev libcjson-dev
  libsqlite3-dev libavformat-dev libavcodec-dev libavutil-dev libssl-dev curl ca-certificates"
 TEST_PKGS="libcmocka-dev python3 python3-numpy python3-torch iproute2 procps chromium openssl ffmpeg"
+# images + deployment checks (tests/integration/images.sh, deploy_check.sh; docs/deploy.md)
+TEST_PKGS="$TEST_PKGS podman buildah debootstrap docker-compose systemd"
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
 missing=()

@@ -34,7 +34,7 @@ done
 grep -q '^secret = .\{40\}$' "$TMP/secrets/server.key" || die "server.key is not a dreamctl keygen key"
 [ "$(cat "$TMP/secrets/allowed_workers.txt")" = "$(awk '$1=="public"{print $3}' "$TMP/secrets/worker.key")" ] ||
   die "allowed_workers.txt is not worker.key's public key"
-grep -qx "curve_server_key = $(awk '$1=="public"{print $3}' "$TMP/secrets/server.key")" "$TMP/secrets/worker-curve.conf" ||
+grep -qxF "curve_server_key = $(awk '$1=="public"{print $3}' "$TMP/secrets/server.key")" "$TMP/secrets/worker-curve.conf" ||
   die "worker-curve.conf lacks the server's public key"
 before=$(md5sum "$TMP/secrets/server.key")
 DREAMCTL=$BIN/dreamctl deploy/make-keys.sh --out "$TMP/secrets" >/dev/null 2>&1

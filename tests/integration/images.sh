@@ -5,16 +5,21 @@
 # (docker/make-base.sh, cached under build/images/), then inside the images' roots (buildah run,
 # host network, as the images' user):
 #   dreamd --help, dreamctl --help, dream-worker --help
-#   a farm on loopback: dreamd from the coordinator image's ENTRYPOINT (ports made free) and a
+#   a farm on loopback, CURVE on as in deploy/docker-compose.yml (keys: deploy/make-keys.sh with
+#   the image's dreamctl keygen, mounted at /run/secrets):
+#   dreamd from the coordinator image's ENTRYPOINT (ports made free) and a
 #   real CPU worker (--weights random) from the worker image's ENTRYPOINT, until `dreamctl
 #   status` (run inside the coordinator image) counts 2 keyframes; /api/status shows the worker
 #   and encoded frames; `dreamctl workers` lists the image's worker
 #   the image's HEALTHCHECK command passes against it, and fails once dreamd is stopped
 #   no weights and no state in either image; the images run as a non-root user
 # The CUDA worker image is built only when its bases are present (make images CUDA_BASE=...).
+# IMAGES_BINARIES=compile builds inside the images instead (~8 min more, docs/deploy.md).
+# Cost (2 shared cores): ~2.5 min with the base cached (build ~40 s, the rest is the CPU
+# worker's start and 2 keyframes); the first run also debootstraps the base (~5 min, cached
+# under build/images/ afterwards; IMAGES_NO_COLD=1 skips instead; `make images-base` makes it).
 # SKIPs (77) with the reason: no buildah/podman, not root, the sandbox refuses chroot builds,
-# or the base is not cached yet (the cold debootstrap takes ~20 min here: `make images-base`
-# once, then this test takes ~1-2 min; docs/deploy.md "Images").
+# no Debian mirror for the base.
 set -u
 ROOT=${DREAM_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$ROOT"
@@ -38,14 +43,24 @@ skip() { echo "SKIP: $*"; exit 77; }
 for t in buildah podman; do command -v $t >/dev/null || skip "no $t (apt-get install buildah podman: tools/install-deps.sh --test)"; done
 [ "$(id -u)" = 0 ] || skip "needs root (buildah --isolation chroot without user namespaces)"
 command -v python3 >/dev/null || skip "needs python3 (reads buildah inspect's JSON)"
-BASE=$(docker/make-base.sh --cached 2>"$TMP/base.log") ||
-  skip "the local Debian 12 base is not cached: run 'make images-base' once (~20 min cold: debootstrap; then cached under build/images/)"
+if ! BASE=$(docker/make-base.sh --cached 2>"$TMP/base.log"); then
+  [ "${IMAGES_NO_COLD:-0}" = 1 ] &&
+    skip "the local Debian 12 base is not cached (IMAGES_NO_COLD=1): run 'make images-base' once (~5 min)"
+  command -v debootstrap >/dev/null || skip "no debootstrap to make the local base (apt-get install debootstrap)"
+  echo "the local Debian 12 base is not cached: making it (debootstrap, ~5 min once; make images-base)"
+  t0=$SECONDS
+  BASE=$(docker/make-base.sh 2>"$TMP/base.log") || {
+    grep -qiE 'Failed getting release|Couldn.t download|Temporary failure|resolve' "$TMP/base.log" &&
+      skip "no Debian mirror reachable for the base: $(grep -m1 -iE 'release|download|failure|resolve' "$TMP/base.log")"
+    die "docker/make-base.sh failed: $(tail -n 5 "$TMP/base.log")"; }
+  echo "base made in $((SECONDS - t0)) s"
+fi
 echo "base $BASE"
 
 t0=$SECONDS
-TAG=$TAG BASE=$BASE BINARIES=prebuilt docker/build-images.sh >"$TMP/build.log" 2>&1 || {
-  grep -qiE 'setrlimit|operation not permitted|unshare' build/images/bud-*.log 2>/dev/null &&
-    skip "the sandbox refuses buildah's chroot builds: $(grep -m1 -hiE 'setrlimit|not permitted|unshare' build/images/bud-*.log)"
+TAG=$TAG BASE=$BASE BINARIES=${IMAGES_BINARIES:-prebuilt} docker/build-images.sh >"$TMP/build.log" 2>&1 || {
+  grep -qiE 'setrlimit|operation not permitted|unshare' build/images/bud-$TAG-*.log 2>/dev/null &&
+    skip "the sandbox refuses buildah's chroot builds: $(grep -m1 -hiE 'setrlimit|not permitted|unshare' build/images/bud-$TAG-*.log)"
   die "image build failed: $(tail -n 5 "$TMP/build.log")"; }
 cat "$TMP/build.log"
 echo "images built in $((SECONDS - t0)) s (incl. the host build of the binaries)"
@@ -90,8 +105,17 @@ grep -q '^usage: dreamctl' "$TMP/help-dreamctl.txt" || die "dreamctl --help: $(h
 "${RUN[@]}" "$WC" -- dream-worker --help >"$TMP/help-worker.txt" 2>&1 || die "dream-worker --help failed in the image: $(head -3 "$TMP/help-worker.txt")"
 grep -q '^usage: dream-worker' "$TMP/help-worker.txt" || die "dream-worker --help: $(head -3 "$TMP/help-worker.txt")"
 echo "--help ok in both images"
+for c in "$CC" "$WC"; do   # deploy/make-keys.sh and the k8s securityContext rely on 10001
+  ids=$("${RUN[@]}" "$c" -- id 2>&1)
+  [[ $ids == "uid=10001(dreamfarm) gid=10001(dreamfarm)"* ]] || die "image user is not dreamfarm 10001:10001: $ids"
+done
 
-# the farm: each image's own ENTRYPOINT, its ports made free (host network)
+# the farm as deploy/docker-compose.yml runs it: each image's own ENTRYPOINT (its ports made
+# free: host network), CURVE on with the keys of deploy/make-keys.sh (made by the image's
+# dreamctl keygen) bind-mounted read-only at /run/secrets
+DREAMCTL="buildah run --isolation chroot --user dreamfarm $CC -- dreamctl" \
+  deploy/make-keys.sh --out "$TMP/secrets" >"$TMP/keys.log" 2>&1 || die "make-keys.sh with the image's dreamctl failed"
+SEC=(-v "$TMP/secrets:/run/secrets:ro")
 HP=$(free_port); WP=$(free_port); AP=$(free_port)
 entry() { inspect "$1" "' '.join(c.get('Entrypoint') or [])"; }
 CENTRY=$(entry "$COORD" | sed "s/:5555\\b/:$WP/; s/:5556\\b/:$AP/; s/--http-port 8080/--http-port $HP/")
@@ -99,7 +123,8 @@ WENTRY=$(entry "$WORKER")
 echo "coordinator: $CENTRY"; echo "worker: $WENTRY"
 [[ $CENTRY == dreamd* && $CENTRY == *":$WP"* && $CENTRY == *"--http-port $HP"* ]] || die "unexpected coordinator ENTRYPOINT: $CENTRY"
 # shellcheck disable=SC2086
-"${RUN[@]}" "$CC" -- $CENTRY --size 224x224 --fps 5 --steps 1 --weights random --subjects volcano \
+"${RUN[@]}" "${SEC[@]}" "$CC" -- $CENTRY --size 224x224 --fps 5 --steps 1 --weights random --subjects volcano \
+  --curve-secret-file /run/secrets/server.key --curve-allow-file /run/secrets/allowed_workers.txt \
   >"$TMP/dreamd.log" 2>&1 &
 DPID=$!; PIDS+=("$DPID")
 ok=0
@@ -109,8 +134,10 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 [ $ok = 1 ] || die "dreamd from the coordinator image did not serve /api/status on :$HP"
+grep -q "CURVE on: server key .*, 1 allowed worker keys" "$TMP/dreamd.log" || die "dreamd in the image is not running with CURVE"
 # shellcheck disable=SC2086
-"${RUN[@]}" "$WC" -- $WENTRY --connect "tcp://127.0.0.1:$WP" --weights random --name img-cpu --threads 2 \
+"${RUN[@]}" "${SEC[@]}" "$WC" -- $WENTRY --config /run/secrets/worker-curve.conf --connect "tcp://127.0.0.1:$WP" \
+  --weights random --name img-cpu --threads 2 \
   >"$TMP/worker.log" 2>&1 &
 WPID=$!; PIDS+=("$WPID")
 ctl() { "${RUN[@]}" "$CC" -- dreamctl --admin "tcp://127.0.0.1:$AP" "$@" 2>&1; }
