@@ -15,7 +15,7 @@
 set -u
 ROOT=${DREAM_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${DREAM_BIN:-$ROOT/build/bin}
-cd "$ROOT"
+cd "$ROOT" || exit 1
 TMP=$(mktemp -d /tmp/deploycheck.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 die() { echo "FAIL: $*"; exit 1; }
