@@ -7,8 +7,8 @@
 # list makes a new base. The tarball is cached as
 # build/images/base-KEY.tar.gz; a later run only imports it (seconds) when podman lacks it.
 #   docker/make-base.sh            make (if needed) and print the image name
-#   docker/make-base.sh --cached   print the name only if base-KEY.tar.gz exists (imports it),
-#                                  else exit 3 (the images test skips then)
+#   docker/make-base.sh --cached   print the name only if podman has it or base-KEY.tar.gz exists
+#                                  (then imports it), else exit 3 (the images test skips then)
 # Needs root, debootstrap and podman. Cold: 4.5-8.5 min here (2 shared cores, measured twice:
 # most of it is debootstrap fetching and unpacking ~140 packages); cached: ~10 s.
 set -euo pipefail
