@@ -15,7 +15,7 @@
 #   no weights and no state in either image; the images run as a non-root user
 # The CUDA worker image is built only when its bases are present (make images CUDA_BASE=...).
 # IMAGES_BINARIES=compile builds inside the images instead (~4 min more: 5 min 4 s in all).
-# Cost (2 shared cores): ~2.5 min with the base cached (build ~30-40 s, the rest is the CPU
+# Cost (2 shared cores): 1-2.5 min with the base cached (build ~30-40 s, the rest is the CPU
 # worker's start and 2 keyframes). The base itself is NOT made here by default: cold it took
 # 4.5-8.5 min (debootstrap; the whole test cold: 10 min 50 s), over the CI budget, so it is
 # `make images-base` (once; then in podman's store and build/images/base-KEY.tar.gz) and this
