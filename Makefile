@@ -196,3 +196,30 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- install / images (docs/deploy.md) ------------------------------------------------------
+#   make install PREFIX=/usr/local [DESTDIR=...]   binaries, data, page, systemd units
+#   make images [BASE=...] [BINARIES=compile|prebuilt] [CUDA_BASE=... CUDA_DEVEL_BASE=...]
+#   make images-base   the local debootstrapped Debian 12 base (cached under build/images/)
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+INSTALL_BINS := dreamd dreamctl dream-worker dream
+.PHONY: install images images-base
+# install copies what `make` built (it builds nothing: no relink with other flags)
+install:
+	@for b in $(INSTALL_BINS); do [ -x $(BUILD)/bin/$$b ] || { echo "install: $(BUILD)/bin/$$b missing: run make first" >&2; exit 1; }; done
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dreamfarm/data \
+	  $(DESTDIR)$(PREFIX)/share/dreamfarm/web $(DESTDIR)$(PREFIX)/share/dreamfarm/examples \
+	  $(DESTDIR)$(PREFIX)/share/doc/dreamfarm $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $(addprefix $(BUILD)/bin/,$(INSTALL_BINS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 data/imagenet_classes.txt data/prior.safetensors data/LICENSE.prior $(DESTDIR)$(PREFIX)/share/dreamfarm/data/
+	install -m 644 web/* $(DESTDIR)$(PREFIX)/share/dreamfarm/web/
+	install -m 644 deploy/dreamd.conf deploy/dream-worker.conf $(DESTDIR)$(PREFIX)/share/dreamfarm/examples/
+	install -m 644 docs/deploy.md $(DESTDIR)$(PREFIX)/share/doc/dreamfarm/
+	for u in deploy/systemd/*.service; do \
+	  sed 's#/usr/local/#$(PREFIX)/#g' $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u) || exit 1; \
+	  chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
+images:
+	@docker/build-images.sh
+images-base:
+	@docker/make-base.sh

@@ -10,6 +10,8 @@ BUILD_PKGS="build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
  libfreetype-dev fonts-dejavu-core"
 TEST_PKGS="libcmocka-dev python3 python3-numpy python3-torch iproute2 procps chromium openssl ffmpeg
  ngircd clang libclang-rt-dev time"
+# images + deployment checks (tests/integration/images.sh, deploy_check.sh; docs/deploy.md)
+TEST_PKGS="$TEST_PKGS podman buildah debootstrap docker-compose systemd"
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
 missing=()
