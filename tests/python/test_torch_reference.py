@@ -8,6 +8,8 @@ and dL/dx for the same image. The prior is taken from the ORIGINAL reference .np
 flip convention of data/prior.safetensors is checked too.
 
 Asserted:
+  - cases: one subject with the single layout (one whole-grid mean), two subjects with the
+    seed layout, and one subject with the seed layout = the 2015 reference's [A, A]
   - loss, net term and prior term: relative error <= 1e-4
   - prior gradient (engine: full run minus a --prior none run, whose network parts are
     bit-identical) vs PyTorch float64: relative L2 <= 1e-4
@@ -17,6 +19,10 @@ Asserted:
     and always <= 2e-2. (A deep random ReLU net on noise flips a few ReLU/max-pool
     decisions under float32 rounding, which moves the gradient by ~1e-3 around the
     flipped unit; PyTorch float32 shows the same floor: 5e-3 on the first case.)
+  - `dream steps` with its defaults (the seed optimiser, the seed layout: [A, A]) over 3 steps
+    against the same steps in float64 PyTorch: <= 2% of pixels off by > 1e-2 (sign flips of
+    near-zero gradients move a pixel by ~2 lr) and median |diff| <= 1e-3; >= 50% of pixels off
+    textbook Adam's trajectory (so the check tells the optimisers apart)
 
 Skips (exit 77) when torch is not importable.
 """
@@ -82,6 +88,8 @@ def torch_objective(sd, x, classes, layout, prior_w, prior_mean, strength, pools
     logits = F.conv2d(a, sd["classifier.6.weight"].view(1000, 4096, 1, 1), sd["classifier.6.bias"])[0]
     _, gh, gw = logits.shape
     net = mean_weight * logits.mean()
+    if layout == "seed" and len(classes) == 1:
+        classes = [classes[0], classes[0]]  # the 2015 reference's [A, A]: lower half + upper half
     for s, c in enumerate(classes):
         r0, r1 = 0, gh
         if layout == "seed" and len(classes) == 2:
@@ -109,6 +117,32 @@ def torch_objective(sd, x, classes, layout, prior_w, prior_mean, strength, pools
         prior = prior + torch.log1p((z - mu) ** 2 / nu).mean()
     prior = strength * prior / len(pools)
     return net + prior, net, prior
+
+
+LR, B1, B2, EPS = 5.0, 0.9, 0.999, 1e-8
+
+
+def torch_steps(sd, x0, classes, layout, steps, optimizer):
+    """`steps` optimiser steps of one keyframe in float64 (state from zero, t = 1..steps,
+    clip to [0, 255]): the 2015 reference's update ("seed") or textbook Adam ("adam")."""
+    x = torch.tensor(x0.astype(np.float64))
+    m, v = torch.zeros_like(x), torch.zeros_like(x)
+    for t in range(1, steps + 1):
+        xt = x.clone().requires_grad_(True)
+        loss, _, _ = torch_objective(sd, xt, classes, layout, PW, PM, 10.0, [1, 4, 8, 16, 32])
+        loss.backward()
+        g = xt.grad
+        with torch.no_grad():
+            if optimizer == "seed":
+                m = B1 * g + (1 - B1) * m
+                v = B2 * g * g + (1 - B2) * v
+                x = x - LR * (m / (1 - (1 - B1) ** t)) / (torch.sqrt(v / (1 - (1 - B2) ** t)) + EPS)
+            else:
+                m = B1 * m + (1 - B1) * g
+                v = B2 * v + (1 - B2) * g * g
+                x = x - LR * (1 - B2 ** t) ** 0.5 / (1 - B1 ** t) * m / (torch.sqrt(v) + EPS)
+            x = x.clamp(0.0, 255.0)
+    return x.numpy()
 
 
 def torch_f32_floor(sd, x, classes, layout):
@@ -159,6 +193,7 @@ def main():
     cases = [  # (H, W, classes, layout)
         (240, 272, [31], "single"),
         (263, 229, [31, 980], "seed"),
+        (263, 229, [31], "seed"),          # one subject: [A, A] on a 2-row grid
     ]
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
@@ -217,8 +252,55 @@ def main():
             if not e["grad"] <= 2e-2:
                 print("FAIL: gradient relative L2 %.2e above 2e-2" % e["grad"])
                 ok = False
+        ok &= check_steps(tmp, wpath, sd, rng)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
+
+
+def check_steps(tmp, wpath, sd, rng, H=263, W=229, classes=(31,), steps=3):
+    """`dream steps` with the DEFAULTS (seed optimiser, seed layout = [A, A]) vs float64 PyTorch.
+    The seed update moves each pixel by about lr * sign(g), so a pixel whose float32 gradient has
+    the other sign from float64's (|g| near 0) lands ~2 lr away; those must stay rare, and every
+    other pixel must agree closely. The same run must be far from textbook Adam's trajectory."""
+    ok = True
+    x = rng.uniform(0, 255, size=(H, W, 3)).astype(np.float32)
+    xpath, opath = os.path.join(tmp, "xs.npy"), os.path.join(tmp, "xs_out.npy")
+    np.save(xpath, x)
+    cmd = [DREAM, "steps", "--weights", wpath, "--image", xpath, "--backend", "cpu", "--steps", str(steps),
+           "--out", opath]
+    for c in classes:
+        cmd += ["--class", str(c)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise SystemExit("FAIL: dream steps exited %d:\n%s" % (out.returncode, out.stderr[-2000:]))
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    xd = np.load(opath).astype(np.float64)
+    xs = torch_steps(sd, x, list(classes), "seed", steps, "seed")
+    xa = torch_steps(sd, x, list(classes), "seed", steps, "adam")
+    d = np.abs(xd - xs)
+    far = float((d > 1e-2).mean())
+    near_med = float(np.median(d))
+    adam_far = float((np.abs(xd - xa) > 1e-2).mean())
+    moved = float((np.abs(xd - x) > 1.0).mean())
+    print("%dx%d %s, %d steps, defaults (optimizer %s, layout %s): pixels off float64 seed by > 1e-2: %.3f%%, "
+          "median |diff| %.2e; off textbook Adam: %.1f%%; moved > 1: %.1f%%"
+          % (W, H, list(classes), steps, res.get("optimizer"), res.get("layout"), 100 * far, near_med,
+             100 * adam_far, 100 * moved))
+    if res.get("optimizer") != "seed" or res.get("layout") != "seed":
+        print("FAIL: dream steps defaults are optimizer %s layout %s, expected seed/seed"
+              % (res.get("optimizer"), res.get("layout")))
+        ok = False
+    if not (far <= 0.02 and near_med <= 1e-3):
+        print("FAIL: dream's seed trajectory is off float64 PyTorch on %.3f%% of pixels (median %.2e)"
+              % (100 * far, near_med))
+        ok = False
+    if not adam_far >= 0.5:
+        print("FAIL: dream's trajectory is as close to textbook Adam (%.1f%% off)" % (100 * adam_far))
+        ok = False
+    if not moved >= 0.5:
+        print("FAIL: only %.1f%% of pixels moved" % (100 * moved))
+        ok = False
+    return ok
 
 
 if __name__ == "__main__":
