@@ -312,3 +312,7 @@ def check_steps(tmp, wpath, sd, rng, H=263, W=229, classes=(31,), steps=3):
             print("FAIL: step %d moved only %.1f%% of pixels" % (k, 100 * moved))
             ok = False
     return ok
+
+
+if __name__ == "__main__":
+    sys.exit(main())
