@@ -97,9 +97,9 @@ static int export_model(const char *dir, const dream_model_t *m, const dream_pri
     } else {
         fprintf(js, "\"prior\":null,");
     }
-    fprintf(js, "\"params\":{\"cls\":[%d],\"mean_weight\":%.9g,\"prior_strength\":%.9g,\"prior_kind\":%d,"
+    fprintf(js, "\"params\":{\"layout\":\"%s\",\"optimizer\":\"%s\",\"cls\":[%d],\"mean_weight\":%.9g,\"prior_strength\":%.9g,\"prior_kind\":%d,"
                 "\"prior_nu\":%.9g,\"lr\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"pools\":[",
-            p->cls[0], p->mean_weight, pr ? p->prior_strength : 0.0, p->prior_kind, p->prior_nu, p->lr,
+            dream_layout_name(p->layout), dream_optim_name(p->optim), p->cls[0], p->mean_weight, pr ? p->prior_strength : 0.0, p->prior_kind, p->prior_nu, p->lr,
             p->beta1, p->beta2, p->eps);
     for (int i = 0; i < p->npools; i++) fprintf(js, "%s%d", i ? "," : "", p->pools[i]);
     fprintf(js, "]}}\n");

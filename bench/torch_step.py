@@ -2,9 +2,15 @@
 """torch_step.py — the PyTorch reference for one dream step (benchmarks and parity).
 
 One step = forward through a VGG-style net, the dream objective of engine.h
-(single layout: one subject over the whole score grid, plus w_o * mean(logits)
-and the multi-scale patch prior), backward to the input pixels, Adam on the
-pixels and clipping to [0, 255]. Weights are either random VGG-16 (He-normal,
+(one subject; layout "seed" (dream's default) = the 2015 reference's [A, A]: the
+class's mean over the lower half of the score grid plus its mean over the upper
+half; "single" = one whole-grid mean; plus w_o * mean(logits) and the multi-scale
+patch prior), backward to the input pixels, the pixel optimiser and clipping to
+[0, 255]. Optimiser "seed" (dream's default) is the 2015 reference's update
+(m = b1 g + (1-b1) m, v = b2 g^2 + (1-b2) v, x -= lr (m / (1-(1-b1)^t)) /
+(sqrt(v / (1-(1-b2)^t)) + eps)); "adam" is textbook Adam in dream's form (eps on
+sqrt(v), as Lasagne). --layout / --optimizer override; a dream export's params
+may name them. Weights are either random VGG-16 (He-normal,
 seeded) or the ones a dream bench exported (--weights DIR, see gpu-check.sh),
 so dream and PyTorch run the very same network and objective.
 
@@ -49,7 +55,7 @@ def parse_size(s):
 def default_params():
     return {"cls": [0], "mean_weight": 1.0, "prior_strength": 10.0, "prior_kind": 0,
             "prior_nu": 0.665248, "pools": [1, 4, 8, 16, 32],
-            "lr": 5.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+            "lr": 5.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "layout": "seed", "optimizer": "seed"}
 
 
 def random_model(seed):
@@ -141,8 +147,15 @@ class DreamStep:
                     h = Fn.relu(h)
         logits = h.float() if h.dtype == torch.bfloat16 else h
         net = p["mean_weight"] * logits.mean()
-        for c in p["cls"][:1]:                        # single layout: one subject, whole grid
-            net = net - logits[0, c].mean()
+        for c in p["cls"][:1]:                        # one subject
+            gh = logits.shape[2]
+            if p.get("layout", "seed") == "seed" and gh // 2 > 0:
+                # [A, A]: lower half [gh/2, gh) + upper half [0, gh/2), each its own mean
+                net = net - logits[0, c, gh // 2:].mean() - logits[0, c, :gh // 2].mean()
+            elif p.get("layout", "seed") == "seed":
+                net = net - 2 * logits[0, c].mean()    # a 1-row grid: both halves are the whole grid
+            else:
+                net = net - logits[0, c].mean()
         prior = torch.zeros((), device=x.device, dtype=logits.dtype)
         if self.prior is not None:
             kind, k, pw, mean = self.prior
@@ -217,7 +230,8 @@ def run_one(a, model, layers, prior, params, dev, dtype, prec, W, H):
            "backend": "torch-" + a.device,
            "prec": "fp64" if dtype == torch.float64 else (prec if a.device == "cuda" else "fp32"),
            "dtype": a.dtype, "size": [W, H], "threads": torch.get_num_threads() if a.device == "cpu" else 0,
-           "loss": float(total), "loss_net": float(net), "loss_prior": float(pri)}
+           "loss": float(total), "loss_net": float(net), "loss_prior": float(pri),
+           "layout": params.get("layout", "seed"), "optimizer": params.get("optimizer", "seed")}
     if a.compare:
         gp = os.path.join(a.compare, "grad_%dx%d.bin" % (W, H))
         lp = os.path.join(a.compare, "loss_%dx%d.json" % (W, H))
@@ -230,14 +244,25 @@ def run_one(a, model, layers, prior, params, dev, dtype, prec, W, H):
         out["dream_loss"] = dl["total"]
         out["loss_rel_diff"] = abs(dl["total"] - float(total)) / max(abs(float(total)), 1e-12)
 
-    opt = torch.optim.Adam([x], lr=params["lr"], betas=(params["beta1"], params["beta2"]), eps=params["eps"])
+    lr, b1, b2, eps = params["lr"], params["beta1"], params["beta2"], params["eps"]
+    seed_opt = params.get("optimizer", "seed") == "seed"
+    st = {"t": 0, "m": torch.zeros_like(x), "v": torch.zeros_like(x)}
 
     def step():
-        opt.zero_grad(set_to_none=True)
-        t, _, _ = loss_of(x)
-        t.backward()
-        opt.step()
+        x.grad = None
+        tot, _, _ = loss_of(x)
+        tot.backward()
+        st["t"] += 1
+        t, g, m, v = st["t"], x.grad, st["m"], st["v"]
         with torch.no_grad():
+            if seed_opt:      # the 2015 reference: betas weight the new gradient
+                m.mul_(1 - b1).add_(g, alpha=b1)
+                v.mul_(1 - b2).addcmul_(g, g, value=b2)
+                x.sub_(lr * (m / (1 - (1 - b1) ** t)) / (torch.sqrt(v / (1 - (1 - b2) ** t)) + eps))
+            else:             # textbook Adam, eps on sqrt(v) as dream's adam op
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                x.sub_(lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (torch.sqrt(v) + eps))
             x.clamp_(0.0, 255.0)
 
     if a.device == "cuda":
@@ -270,6 +295,8 @@ def main():
     ap.add_argument("--weights", help="dream export dir (model.json, model.bin; image_WxH.bin used if present)")
     ap.add_argument("--image", help="raw float32 (H, W, 3) pixels (one size); default: seeded random")
     ap.add_argument("--no-prior", action="store_true")
+    ap.add_argument("--layout", choices=["seed", "single"], help="one subject's layout (default: the export's, else seed)")
+    ap.add_argument("--optimizer", choices=["seed", "adam"], help="pixel optimiser (default: the export's, else seed)")
     ap.add_argument("--no-channels-last", action="store_true")
     ap.add_argument("--compare", help="dream export dir with grad_WxH.bin / loss_WxH.json")
     a = ap.parse_args()
@@ -299,6 +326,10 @@ def main():
     layers, prior, norm, params = load_export(a.weights) if a.weights else random_model(a.seed)
     if a.no_prior:
         prior = None
+    if a.layout:
+        params["layout"] = a.layout
+    if a.optimizer:
+        params["optimizer"] = a.optimizer
     cl = a.device == "cuda" and not a.no_channels_last
     model = DreamStep(layers, prior, norm, params, dev, dtype, cl)
     rc = 0

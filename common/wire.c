@@ -145,6 +145,9 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
             return dream_err_set(err, "job: core rectangle outside the tile");
         if (env->job->steps < 0 || env->job->steps > 10000)
             return dream_err_set(err, "job: bad steps %d", env->job->steps);
+        if (env->job->optimizer != DREAMFARM__OPTIMIZER__OPTIM_SEED &&
+            env->job->optimizer != DREAMFARM__OPTIMIZER__OPTIM_ADAM)
+            return dream_err_set(err, "job: unknown optimizer %d", (int)env->job->optimizer);
         if (subjects_ok(env->job->n_subjects, env->job->subjects, rect, err)) return -1;
         want_pixels = 1;
         break;

@@ -45,7 +45,8 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_DOUBLE(coord_cfg_t, prior_strength, "prior-strength", "10", 0, 10000, "patch prior strength"),
     CFG_INT(coord_cfg_t, jitter, "jitter", "0", 0, 64, "max jitter roll per step (pixels)"),
     CFG_STR(coord_cfg_t, subjects, "subjects", "volcano", "initial subjects (1-4), e.g. \"tree frog + volcano\" or class ids"),
-    CFG_STR(coord_cfg_t, layout, "layout", "auto", "subject layout: auto|single|seed|bands|quadrants"),
+    CFG_STR(coord_cfg_t, layout, "layout", "auto", "subject layout: auto|single|seed|bands|quadrants (auto: seed for 1-2 subjects, 1 = the 2015 [A, A])"),
+    CFG_STR(coord_cfg_t, optimizer, "optimizer", "seed", "pixel optimiser: seed (the 2015 reference's update) | adam (textbook Adam)"),
     CFG_DOUBLE(coord_cfg_t, zoom_per_sec, "zoom-per-sec", "1.05", 0.5, 2, "zoom factor per second of video (--motion wallclock: of real time)"),
     CFG_DOUBLE(coord_cfg_t, rotate_deg_per_sec, "rotate-deg-per-sec", "-0.25", -90, 90, "rotation per second of video (degrees, ccw; the reference turns -0.25, clockwise)"),
     CFG_DOUBLE(coord_cfg_t, max_kf_dt, "max-keyframe-dt", "5", 0.05, 60, "--motion wallclock: cap on the elapsed time one keyframe's warp covers (s)"),
@@ -142,6 +143,9 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
     cfg->model_untrained = 0;
     dlog_level_t lvl;
     if (dlog_parse_level(cfg->log_level, &lvl)) return dream_err_set(err, "option 'log-level': bad level '%s'", cfg->log_level);
+    dream_optim_t optim;
+    if (dream_optim_parse(cfg->optimizer, &optim))
+        return dream_err_set(err, "option 'optimizer': '%s' is not seed or adam", cfg->optimizer);
     dlog_set_level(lvl);
     return 0;
 }
@@ -331,8 +335,7 @@ static int init_canvas(dream_image_t *im, const coord_cfg_t *cfg, dream_err_t *e
 static int layout_for(const coord_t *c) {
     if (strcasecmp(c->cfg.layout, "auto") == 0) {
         switch (c->nsubj) {
-        case 0: case 1: return DREAM_LAYOUT_SINGLE;
-        case 2: return DREAM_LAYOUT_SEED;
+        case 0: case 1: case 2: return DREAM_LAYOUT_SEED;   /* one subject: the 2015 [A, A] */
         case 3: return DREAM_LAYOUT_BANDS;
         default: return DREAM_LAYOUT_QUADRANTS;
         }
@@ -878,8 +881,13 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     Dreamfarm__Subject subj[DREAM_MAX_SUBJECTS], *sp[DREAM_MAX_SUBJECTS];
     Dreamfarm__Rect srect[DREAM_MAX_SUBJECTS];
     int ns = 0, layout = layout_for(c);
-    for (int s = 0; s < c->nsubj; s++) {
-        tile_rect_t g = subject_region(layout, s, c->nsubj, c->cfg.W, c->cfg.H);
+    /* one subject A with the seed layout is the 2015 reference's [A, A]: A on the lower half
+     * and A on the upper half, each its own mean (as dream_params_subjects in the engine) */
+    int nsub = c->nsubj, scls[DREAM_MAX_SUBJECTS];
+    memcpy(scls, c->cls, sizeof scls);
+    if (layout == DREAM_LAYOUT_SEED && nsub == 1) { scls[1] = scls[0]; nsub = 2; }
+    for (int s = 0; s < nsub; s++) {
+        tile_rect_t g = subject_region(layout, s, nsub, c->cfg.W, c->cfg.H);
         int x0 = g.x > t->r.x ? g.x : t->r.x, y0 = g.y > t->r.y ? g.y : t->r.y;
         int x1 = g.x + g.w < t->r.x + t->r.w ? g.x + g.w : t->r.x + t->r.w;
         int y1 = g.y + g.h < t->r.y + t->r.h ? g.y + g.h : t->r.y + t->r.h;
@@ -887,23 +895,23 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
         dreamfarm__subject__init(&subj[ns]);
         dreamfarm__rect__init(&srect[ns]);
         srect[ns].x = x0 - t->r.x; srect[ns].y = y0 - t->r.y; srect[ns].w = x1 - x0; srect[ns].h = y1 - y0;
-        subj[ns].class_id = c->cls[s];
+        subj[ns].class_id = scls[s];
         subj[ns].rect = &srect[ns];
         sp[ns] = &subj[ns];
         ns++;
     }
-    if (ns == 0 && c->nsubj > 0) {
+    if (ns == 0 && nsub > 0) {
         /* no subject region reaches this tile (e.g. 2 subjects in quadrants): the engine needs one,
          * so the tile dreams of the subject whose region is nearest, over the whole tile */
         double best = 1e300;
         int bs = 0;
-        for (int s = 0; s < c->nsubj; s++) {
-            tile_rect_t g = subject_region(layout, s, c->nsubj, c->cfg.W, c->cfg.H);
+        for (int s = 0; s < nsub; s++) {
+            tile_rect_t g = subject_region(layout, s, nsub, c->cfg.W, c->cfg.H);
             double dx = (g.x + g.w / 2.0) - (t->r.x + t->r.w / 2.0), dy = (g.y + g.h / 2.0) - (t->r.y + t->r.h / 2.0);
             if (dx * dx + dy * dy < best) { best = dx * dx + dy * dy; bs = s; }
         }
         dreamfarm__subject__init(&subj[0]);
-        subj[0].class_id = c->cls[bs];
+        subj[0].class_id = scls[bs];
         sp[0] = &subj[0];
         ns = 1;
     }
@@ -918,6 +926,10 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     job.has_mean_weight = 1; job.mean_weight = (float)c->cfg.mean_weight;
     job.has_prior_strength = 1; job.prior_strength = (float)c->cfg.prior_strength;
     job.has_jitter = 1; job.jitter = c->cfg.jitter;
+    dream_optim_t optim = DREAM_OPTIM_SEED;
+    dream_optim_parse(c->cfg.optimizer, &optim);        /* checked in coord_cfg_finish */
+    job.has_optimizer = 1;
+    job.optimizer = optim == DREAM_OPTIM_ADAM ? DREAMFARM__OPTIMIZER__OPTIM_ADAM : DREAMFARM__OPTIMIZER__OPTIM_SEED;
     job.has_seed = 1; job.seed = c->kf_id * 1000003u + (uint64_t)idx;
     double est = (double)t->r.w * t->r.h / 1e6 * c->cfg.steps * sched_ms(c, w);
     double dl = est * c->cfg.deadline_factor + c->cfg.deadline_min_ms;

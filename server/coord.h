@@ -32,6 +32,7 @@ typedef struct coord_cfg {
     int jitter;
     char subjects[256];
     char layout[16];
+    char optimizer[16];         /* "seed" (the 2015 reference's update) | "adam" (textbook) */
     double zoom_per_sec, rotate_deg_per_sec, max_kf_dt;
     int halo, min_side, max_tiles, seam_jitter;
     double job_overhead_ms;

@@ -1,5 +1,5 @@
 /*
- * backend.c — backend selection ("auto" | "cpu" | "cuda") and precision names, and the
+ * backend.c — backend selection ("auto" | "cpu" | "cuda"), precision and optimiser names, and the
  * 3x3 conv composed from a backend's own gemm and elementwise ops (the CPU op and the
  * CUDA "gemm" algorithm). The op tables themselves live in backend_cpu.c and the
  * worker/cuda/ sources.
@@ -19,6 +19,18 @@ int dream_prec_parse(const char *s, dream_prec_t *out) {
 
 const char *dream_prec_name(dream_prec_t p) {
     return (p >= DREAM_PREC_FP32 && p <= DREAM_PREC_BF16) ? prec_names[p] : "?";
+}
+
+static const char *optim_names[] = {"seed", "adam"};
+
+int dream_optim_parse(const char *s, dream_optim_t *out) {
+    for (int i = 0; i < 2; i++)
+        if (s && strcasecmp(s, optim_names[i]) == 0) { *out = (dream_optim_t)i; return 0; }
+    return -1;
+}
+
+const char *dream_optim_name(dream_optim_t o) {
+    return (o >= DREAM_OPTIM_SEED && o <= DREAM_OPTIM_ADAM) ? optim_names[o] : "?";
 }
 
 dream_backend_t *dream_backend_new(const char *name, int device, int threads, dream_prec_t prec,

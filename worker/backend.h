@@ -24,6 +24,8 @@
 
 enum { DREAM_GEMM_B_CONST = 1 };     /* gemm flag: B is a weight that never changes */
 enum { DREAM_PRIOR_STUDENT = 0, DREAM_PRIOR_GAUSS = 1 };
+/* pixel optimiser of the adam op: the 2015 reference's (default) or textbook Adam */
+typedef enum { DREAM_OPTIM_SEED = 0, DREAM_OPTIM_ADAM = 1 } dream_optim_t;
 typedef enum { DREAM_PREC_FP32 = 0, DREAM_PREC_TF32 = 1, DREAM_PREC_BF16 = 2 } dream_prec_t;
 
 typedef struct dream_backend_i {
@@ -93,8 +95,17 @@ typedef struct dream_backend_i {
     int (*prior_act)(void *ctx, float *z, int M, int K, const float *mu, int kind, float nu,
                      float scale, float *dz, float *loss_acc);
 
-    /* Adam on pixels then clip to [lo, hi]; t is the 1-based step. */
-    int (*adam)(void *ctx, float *x, const float *g, float *m, float *v, size_t n, float lr,
+    /* One optimiser step on the pixels, then clip to [lo, hi]; t is the 1-based step
+     * (the caller resets t to 1 and m, v to 0 at every keyframe). kind:
+     *   DREAM_OPTIM_SEED (the 2015 reference's update, models/default.py build_updates; betas
+     *   weight the NEW gradient):
+     *     m = b1 g + (1 - b1) m;   v = b2 g^2 + (1 - b2) v
+     *     x -= lr * (m / (1 - (1 - b1)^t)) / (sqrt(v / (1 - (1 - b2)^t)) + eps)
+     *   DREAM_OPTIM_ADAM (textbook Adam, Kingma & Ba's "efficient" form, as Lasagne):
+     *     m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
+     *     x -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+     * Any other kind fails. */
+    int (*adam)(void *ctx, int kind, float *x, const float *g, float *m, float *v, size_t n, float lr,
                 float b1, float b2, float eps, int t, float lo, float hi);
     /* dst = src rolled by (dy, dx) pixels with wrap-around; (H, W, C) tensors. */
     int (*roll)(void *ctx, const float *src, float *dst, int H, int W, int C, int dy, int dx);
@@ -137,6 +148,9 @@ static inline int dream_backend_lost(const dream_backend_t *be) {
 }
 int dream_prec_parse(const char *s, dream_prec_t *out);
 const char *dream_prec_name(dream_prec_t p);
+/* "seed" | "adam" (case-insensitive) -> 0, else -1; the name of a kind ("?" if unknown). */
+int dream_optim_parse(const char *s, dream_optim_t *out);
+const char *dream_optim_name(dream_optim_t o);
 
 /* conv3x3_fwd / conv3x3_bwd as 9 shifted gemms through op's own gemm, bias_act, zero,
  * relu_bwd and zero_border (backend.c): the CPU reference op, and the CUDA backend's

@@ -318,12 +318,36 @@ static int cpu_prior_act(void *vctx, float *z, int M, int K, const float *mu, in
     return 0;
 }
 
-static int cpu_adam(void *vctx, float *x, const float *g, float *m, float *v, size_t n, float lr,
+static int cpu_adam(void *vctx, int kind, float *x, const float *g, float *m, float *v, size_t n, float lr,
                     float b1, float b2, float eps, int t, float lo, float hi) {
-    (void)vctx;
+    cpu_ctx_t *c = vctx;
+    if (t < 1) {
+        snprintf(c->err, sizeof c->err, "adam: step t=%d must be >= 1", t);
+        return -1;
+    }
+    if (kind == DREAM_OPTIM_SEED) {
+        /* the 2015 reference: the betas weight the new gradient; bias corrections 1 - (1-b)^t */
+        const float c1 = 1.f - powf(1.f - b1, (float)t), c2 = 1.f - powf(1.f - b2, (float)t);
+        const float a1 = 1.f - b1, a2 = 1.f - b2;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            const float gi = g[i];
+            const float mi = b1 * gi + a1 * m[i], vi = b2 * gi * gi + a2 * v[i];
+            m[i] = mi;
+            v[i] = vi;
+            const float xi = x[i] - lr * (mi / c1) / (sqrtf(vi / c2) + eps);
+            x[i] = xi < lo ? lo : (xi > hi ? hi : xi);
+        }
+        return 0;
+    }
+    if (kind != DREAM_OPTIM_ADAM) {
+        snprintf(c->err, sizeof c->err, "adam: unknown optimiser %d", kind);
+        return -1;
+    }
     const float c1 = 1.f - powf(b1, (float)t), c2 = 1.f - powf(b2, (float)t);
     const float step = lr * sqrtf(c2) / c1;
-    /* the reference's (Lasagne) form: x -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps) */
+    /* textbook Adam, Kingma & Ba's efficient form (as Lasagne):
+     * x -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps) */
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         m[i] = b1 * m[i] + (1.f - b1) * g[i];

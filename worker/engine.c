@@ -1,8 +1,9 @@
 /*
  * engine.c — the dream engine: a VGG-style network's forward pass, the
  * gradient of the dream objective w.r.t. the input pixels, the multi-scale
- * patch prior, and Adam on the pixels. Everything runs through the backend
- * op table (backend.h), so the same code drives the CPU and CUDA backends.
+ * patch prior, and the pixel optimiser (the backend adam op: the 2015 reference's
+ * "seed" update by default, textbook Adam as an option). Everything runs through the
+ * backend op table (backend.h), so the same code drives the CPU and CUDA backends.
  *
  * Activation storage (per layer output):
  *   after a 3x3/pad-1 conv or a pool: padded (h+2, w+2, c), zero border
@@ -17,6 +18,7 @@
  *
  * Objective (pixels x in 0..255):
  *   L = - sum_s mean_{R_s} logit[c_s] + w_o mean(logit) + S/npools * sum_p L_p(x)
+ * (s over dream_params_subjects: one subject A with the seed layout is [A, A], lower + upper half)
  * L_p: x mean-pooled p x p, minus 128, 8x8x3 patches through 192 filters,
  * Student-t (or Gaussian) penalty on each response (backend prior_act).
  * A scale with no complete 8x8 patch contributes 0 (the divisor stays npools).
@@ -60,6 +62,7 @@ struct dream_engine {
     float *pd, *pdd, *pcol, *pz, *pdz;  /* prior scratch */
     uint8_t *masks;
     size_t masks_bytes;
+    int nsubj, cls[DREAM_MAX_SUBJECTS]; /* the objective's subjects (dream_params_subjects) */
     int gh, gw;
     /* bytes allocated behind each arena pointer: the arena only grows, so a worker whose
      * tiles change size by a few pixels every keyframe does not reallocate every job */
@@ -74,7 +77,7 @@ void dream_params_default(dream_params_t *p) {
     memset(p, 0, sizeof *p);
     p->nsubj = 1;
     p->cls[0] = 0;
-    p->layout = DREAM_LAYOUT_SINGLE;
+    p->layout = DREAM_LAYOUT_SEED;
     p->mean_weight = 1.f;
     p->prior_strength = 10.f;
     p->prior_kind = DREAM_PRIOR_STUDENT;
@@ -82,6 +85,7 @@ void dream_params_default(dream_params_t *p) {
     p->npools = 5;
     const int pools[5] = {1, 4, 8, 16, 32};
     memcpy(p->pools, pools, sizeof pools);
+    p->optim = DREAM_OPTIM_SEED;
     p->steps = 10;
     p->lr = 5.f;
     p->beta1 = 0.9f;
@@ -101,6 +105,16 @@ int dream_layout_parse(const char *s, dream_layout_t *out) {
 
 const char *dream_layout_name(dream_layout_t l) {
     return (l >= DREAM_LAYOUT_SINGLE && l <= DREAM_LAYOUT_QUADRANTS) ? layout_names[l] : "?";
+}
+
+int dream_params_subjects(const dream_params_t *p, int cls[DREAM_MAX_SUBJECTS]) {
+    if (p->nsubj < 1 || p->nsubj > DREAM_MAX_SUBJECTS) return p->nsubj;
+    memcpy(cls, p->cls, sizeof(int) * (size_t)p->nsubj);
+    if (p->nsubj == 1 && p->layout == DREAM_LAYOUT_SEED && !p->masks) {
+        cls[1] = cls[0];        /* [A, A]: lower half, then upper half */
+        return 2;
+    }
+    return p->nsubj;
 }
 
 int dream_regions_build(dream_layout_t layout, int nsubj, int gh, int gw, uint8_t *masks,
@@ -469,6 +483,8 @@ static int prior_grad(dream_engine_t *e, const float *x, float *dx, const dream_
     return 0;
 }
 
+/* Builds and uploads the masks of the objective's subjects (dream_params_subjects: one
+ * subject with the seed layout is [A, A]); their count and classes go to e->nsubj / e->cls. */
 static int upload_masks(dream_engine_t *e, const dream_params_t *p, dream_err_t *err) {
     const size_t n = (size_t)e->gh * e->gw;
     if (p->nsubj < 1 || p->nsubj > DREAM_MAX_SUBJECTS)
@@ -476,22 +492,26 @@ static int upload_masks(dream_engine_t *e, const dream_params_t *p, dream_err_t 
     for (int s = 0; s < p->nsubj; s++)
         if (p->cls[s] < 0 || p->cls[s] >= e->m->nclasses)
             return dream_err_set(err, "class %d out of range 0..%d", p->cls[s], e->m->nclasses - 1);
+    if (p->optim != DREAM_OPTIM_SEED && p->optim != DREAM_OPTIM_ADAM)
+        return dream_err_set(err, "unknown optimiser %d", (int)p->optim);
+    const int ns = dream_params_subjects(p, e->cls);
     uint8_t host[DREAM_MAX_SUBJECTS * 4096];
-    uint8_t *masks = n * p->nsubj <= sizeof host ? host : malloc(n * p->nsubj);
+    uint8_t *masks = n * ns <= sizeof host ? host : malloc(n * ns);
     if (!masks) return dream_err_set(err, "out of memory");
     int rc = 0;
     if (p->masks) {
-        memcpy(masks, p->masks, n * p->nsubj);
-        for (int s = 0; s < p->nsubj && !rc; s++) {
+        memcpy(masks, p->masks, n * ns);
+        for (int s = 0; s < ns && !rc; s++) {
             size_t cnt = 0;
             for (size_t i = 0; i < n; i++) cnt += masks[s * n + i] != 0;
             if (!cnt) rc = dream_err_set(err, "subject %d has an empty region", s);
         }
     } else {
-        rc = dream_regions_build(p->layout, p->nsubj, e->gh, e->gw, masks, err);
+        rc = dream_regions_build(p->layout, ns, e->gh, e->gw, masks, err);
     }
-    if (!rc && e->op->upload(e->ctx, e->masks, masks, n * p->nsubj)) rc = be_fail(e, err, "mask upload");
+    if (!rc && e->op->upload(e->ctx, e->masks, masks, n * ns)) rc = be_fail(e, err, "mask upload");
     if (masks != host) free(masks);
+    e->nsubj = rc ? 0 : ns;
     return rc;
 }
 
@@ -502,7 +522,7 @@ static int grad_dev(dream_engine_t *e, const float *x, float *dx, const dream_pa
     CK(e->op->zero(e->ctx, e->loss, 4 * sizeof(float)), "zero");
     CK(e->op->zero(e->ctx, dx, (size_t)e->H * e->W * 3 * 4), "zero");
     if (forward(e, x, err)) return -1;
-    CK(e->op->objective(e->ctx, e->act[L], e->gh * e->gw, m->nclasses, p->nsubj, p->cls, e->masks,
+    CK(e->op->objective(e->ctx, e->act[L], e->gh * e->gw, m->nclasses, e->nsubj, e->cls, e->masks,
                         p->mean_weight, e->gbuf[0], e->loss), "objective");
     if (backward(e, dx, err)) return -1;
     return prior_grad(e, x, dx, p, err);
@@ -565,8 +585,8 @@ int dream_engine_run(dream_engine_t *e, float *img, int H, int W, const dream_pa
         } else if (grad_dev(e, e->x, e->dx, p, err)) {
             return -1;
         }
-        CK(e->op->adam(e->ctx, e->x, e->dx, e->am, e->av, n, p->lr, p->beta1, p->beta2, p->eps, t, 0.f, 255.f),
-           "adam");
+        CK(e->op->adam(e->ctx, (int)p->optim, e->x, e->dx, e->am, e->av, n, p->lr, p->beta1, p->beta2, p->eps, t,
+                       0.f, 255.f), "optimiser step");
     }
     CK(e->op->download(e->ctx, img, e->x, bytes), "download");
     if (p->steps == 0) {

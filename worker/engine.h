@@ -1,9 +1,10 @@
 /*
  * engine.h — the dream engine: VGG forward + gradient of the dream objective
- * w.r.t. the input pixels, and Adam steps on the pixels, on any backend.
+ * w.r.t. the input pixels, and optimiser steps on the pixels (the 2015 reference's "seed"
+ * update by default, textbook Adam as an option), on any backend.
  *
  * Objective, pixels x (H, W, 3) in 0..255 RGB:
- *   L = - sum_s mean_{(i,j) in R_s} logit[c_s, i, j]
+ *   L = - sum_s mean_{(i,j) in R_s} logit[c_s, i, j]      (s over dream_params_subjects())
  *       + w_o * mean_{c,i,j} logit
  *       + S * (1/npools) * sum_p L_p(x)            (patch prior, see prior.c)
  * Regions R_s live on the score grid (gh, gw); see dream_regions_build().
@@ -20,8 +21,10 @@
 #define DREAM_MAX_POOLS 8
 
 typedef enum {
-    DREAM_LAYOUT_SINGLE = 0,    /* one subject, whole grid */
-    DREAM_LAYOUT_SEED,          /* two: first on rows [gh/2, gh), second on rows [0, gh/2) */
+    DREAM_LAYOUT_SINGLE = 0,    /* each subject over the whole grid (one subject: a plain mean) */
+    DREAM_LAYOUT_SEED,          /* the 2015 reference (default): two subjects, the first on rows
+                                 * [gh/2, gh), the second on rows [0, gh/2); ONE subject A is the
+                                 * reference's [A, A] (see dream_params_subjects) */
     DREAM_LAYOUT_BANDS,         /* k horizontal bands, first at the top */
     DREAM_LAYOUT_QUADRANTS,     /* up to 4: TL, TR, BL, BR */
 } dream_layout_t;
@@ -56,7 +59,8 @@ typedef struct dream_params {
     float prior_nu;         /* 0.665248 */
     int npools;
     int pools[DREAM_MAX_POOLS]; /* default {1,4,8,16,32} */
-    /* Adam */
+    /* pixel optimiser (backend adam op; t and its state reset every run = keyframe) */
+    dream_optim_t optim;    /* DREAM_OPTIM_SEED (the 2015 reference's, default) | DREAM_OPTIM_ADAM */
     int steps;              /* default 10 */
     float lr, beta1, beta2, eps;  /* 5, 0.9, 0.999, 1e-8 */
     int jitter;             /* max roll in pixels per step, 0 = off */
@@ -65,7 +69,14 @@ typedef struct dream_params {
 
 void dream_params_default(dream_params_t *p);
 
-/* Builds masks (nsubj x gh x gw) for a layout; an empty region falls back to the whole grid. */
+/* The subjects the objective uses: p's own, except that ONE subject A with the 'seed' layout
+ * and no explicit masks is the 2015 reference's [A, A]: A on the lower half of the grid plus A
+ * on the upper half (about twice the weight of a whole-grid mean; each half its own mean).
+ * Writes cls and returns the count (p->nsubj unchanged when it is out of 1..DREAM_MAX_SUBJECTS). */
+int dream_params_subjects(const dream_params_t *p, int cls[DREAM_MAX_SUBJECTS]);
+
+/* Builds masks (nsubj x gh x gw) for a layout; an empty region falls back to the whole grid.
+ * (Takes the expanded count: seed with nsubj 1 here is one whole-grid mask.) */
 int dream_regions_build(dream_layout_t layout, int nsubj, int gh, int gw, uint8_t *masks,
                         dream_err_t *err);
 
@@ -86,7 +97,7 @@ void dream_engine_destroy(dream_engine_t **e);
 int dream_engine_grad(dream_engine_t *e, const float *img, int H, int W,
                       const dream_params_t *p, float *grad, dream_losses_t *out, dream_err_t *err);
 
-/* p->steps Adam steps on img (host, in/out, clipped to [0,255]); the image goes to the
+/* p->steps optimiser steps (p->optim, t = 1.. with zeroed state) on img (host, in/out, clipped to [0,255]); the image goes to the
  * device once and comes back once. out gets the losses of the last step. */
 int dream_engine_run(dream_engine_t *e, float *img, int H, int W, const dream_params_t *p,
                      dream_losses_t *out, dream_err_t *err);

@@ -2,6 +2,7 @@
  * main_dream.c — the `dream` command: the engine from the command line.
  *
  *   dream grad      loss + dL/dx of one image (JSON line + .npy)
+ *   dream steps     one keyframe's optimiser steps on an image (.npy out)
  *   dream render    an offline zooming dream to PNG keyframes
  *   dream classes   list / look up ImageNet class names
  *   dream bench     time dream steps on a backend (JSON line)
@@ -143,7 +144,7 @@ static const char *default_weights(void) {
 }
 
 /* Reads --weights --prior --prior-kind --prior-strength --mean-weight --pools --layout --class
- * --backend --device --threads --prec --steps --lr --jitter --seed. */
+ * --backend --device --threads --prec --optimizer --steps --lr --jitter --seed. */
 static int common_setup(common_t *c, opts_t *o, const char *cmd, int need_classes, int build_engine) {
     dream_err_t err = {{0}};
     dream_params_default(&c->p);
@@ -183,6 +184,10 @@ static int common_setup(common_t *c, opts_t *o, const char *cmd, int need_classe
     if (!pfile) pfile = dream_data_path("prior.safetensors", pbuf, sizeof pbuf);
     if ((s = opt_get(o, "layout", NULL)) && dream_layout_parse(s, &c->p.layout)) {
         fprintf(stderr, "dream: --layout must be single, seed, bands or quadrants, not '%s'\n", s);
+        return -1;
+    }
+    if ((s = opt_get(o, "optimizer", NULL)) && dream_optim_parse(s, &c->p.optim)) {
+        fprintf(stderr, "dream: --optimizer must be seed or adam, not '%s'\n", s);
         return -1;
     }
     if ((s = opt_get(o, "steps", NULL))) {
@@ -225,8 +230,9 @@ static int common_setup(common_t *c, opts_t *o, const char *cmd, int need_classe
     }
     if (!any && need_classes) { fprintf(stderr, "dream: --class is required\n"); return -1; }
     if (!any) { c->p.nsubj = 1; c->p.cls[0] = 0; }
-    if (c->p.layout == DREAM_LAYOUT_SINGLE && c->p.nsubj > 1 && !opt_get(o, "layout", NULL))
-        c->p.layout = c->p.nsubj == 2 ? DREAM_LAYOUT_SEED : DREAM_LAYOUT_BANDS;
+    /* default layout: seed (one subject = the reference's [A, A], two = lower/upper half);
+     * 3 or 4 subjects do not fit it: bands */
+    if (c->p.nsubj > 2 && !opt_get(o, "layout", NULL)) c->p.layout = DREAM_LAYOUT_BANDS;
     const char *bname = opt_get(o, "backend", "auto");
     long dev = 0, threads = 0;
     if ((s = opt_get(o, "device", NULL)) && parse_int(s, 0, 64, &dev)) { fprintf(stderr, "dream: bad --device\n"); return -1; }
@@ -261,7 +267,11 @@ static const char *COMMON_HELP =
     "                          data/weights/vgg16.safetensors if present, else random\n"
     "                          (UNTRAINED, deterministic He-normal init)\n"
     "  --class C               class id or name; repeat or use \"a + b\" for up to 4 subjects\n"
-    "  --layout L              single | seed | bands | quadrants\n"
+    "  --layout L              seed (default; 1 subject = the 2015 reference's [A, A]:\n"
+    "                          lower-half mean + upper-half mean) | single (1 subject =\n"
+    "                          one whole-grid mean) | bands | quadrants (3-4 subjects: bands)\n"
+    "  --optimizer O           seed (default: the 2015 reference's update, betas on the new\n"
+    "                          gradient) | adam (textbook Adam)\n"
     "  --prior FILE|none       patch prior (default data/prior.safetensors)\n"
     "  --prior-kind K          student (default) | gauss\n"
     "  --prior-strength S      default 10\n"
@@ -356,6 +366,50 @@ static int cmd_grad(int argc, char **argv) {
 out:
     free(img);
     free(grad);
+    common_free(&c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ steps */
+
+/* One keyframe's optimisation of an image, written as float32: what the PyTorch reference
+ * test follows step by step (tests/python/test_torch_reference.py). */
+static int cmd_steps(int argc, char **argv) {
+    int rc = 1;
+    opts_t o;
+    char perr[256];
+    common_t c = {0};
+    float *img = NULL;
+    if (opts_parse(&o, argc, argv, " help ", perr, sizeof perr)) FAIL("dream steps: %s", perr);
+    if (opt_get(&o, "help", NULL)) {
+        printf("usage: dream steps --image IN.png|IN.npy --class C [...] --steps N --out OUT.npy [options]\n"
+               "Runs N optimiser steps (one keyframe: state reset, pixels clipped to [0, 255]) and writes\n"
+               "the image as float32 (H, W, 3); prints {\"loss\",\"net\",\"prior\"} of the last step.\n"
+               "  --steps N --lr LR --jitter J --seed S\n"
+               "  --max-pixels N          largest input W*H accepted (default 4194304 = 2048x2048)\n%s",
+               COMMON_HELP);
+        return 0;
+    }
+    const char *in = opt_get(&o, "image", NULL), *out = opt_get(&o, "out", NULL);
+    if (!in || !out) FAIL("dream steps: --image and --out are required");
+    long maxpx = 4L << 20;
+    const char *mps = opt_get(&o, "max-pixels", NULL);
+    if (mps && parse_int(mps, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx)) FAIL("dream steps: bad --max-pixels '%s' (1..%u)", mps, DREAM_IMAGE_MAX_PIXELS);
+    int H, W;
+    int pre = load_input(in, (uint64_t)maxpx, &img, &H, &W, 1);     /* over the budget: before the weights */
+    if (pre == -2) goto out;
+    if (common_setup(&c, &o, "steps", 1, 1)) goto out;
+    if (pre != 0 && load_input(in, (uint64_t)maxpx, &img, &H, &W, 0)) goto out;
+    dream_losses_t l;
+    dream_err_t err = {{0}};
+    if (dream_engine_run(c.eng, img, H, W, &c.p, &l, &err)) FAIL("dream steps: %s", err.msg);
+    int64_t shape[3] = {H, W, 3};
+    if (npy_save_f32(out, img, 3, shape, &err)) FAIL("dream steps: %s", err.msg);
+    printf("{\"loss\":%.9g,\"net\":%.9g,\"prior\":%.9g,\"steps\":%d,\"optimizer\":\"%s\",\"layout\":\"%s\"}\n",
+           l.total, l.net, l.prior, c.p.steps, dream_optim_name(c.p.optim), dream_layout_name(c.p.layout));
+    rc = 0;
+out:
+    free(img);
     common_free(&c);
     return rc;
 }
@@ -593,6 +647,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: dream COMMAND [options]   (dream COMMAND --help for details)\n"
             "  grad       loss and dL/dx of an image (JSON + .npy)\n"
+            "  steps      one keyframe's optimiser steps on an image (.npy out)\n"
             "  render     an offline zooming dream to PNG keyframes\n"
             "  classes    list or look up ImageNet classes\n"
             "  bench      time dream steps on a backend\n"
@@ -612,6 +667,7 @@ int main(int argc, char **argv) {
     argc -= 2;
     argv += 2;
     if (!strcmp(cmd, "grad")) return cmd_grad(argc, argv);
+    if (!strcmp(cmd, "steps")) return cmd_steps(argc, argv);
     if (!strcmp(cmd, "render")) return cmd_render(argc, argv);
     if (!strcmp(cmd, "classes")) return cmd_classes(argc, argv);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc, argv);

@@ -191,6 +191,8 @@ static void compute(node_t *n, node_job_t *nj) {
         p.prior_strength = n->prior ? job->prior_strength : 0;
         p.jitter = job->jitter;
         p.seed = job->seed;
+        /* absent = the proto default OPTIM_SEED; other values were refused by wire_validate */
+        p.optim = job->optimizer == DREAMFARM__OPTIMIZER__OPTIM_ADAM ? DREAM_OPTIM_ADAM : DREAM_OPTIM_SEED;
         if (dream_engine_run(n->engine, img, H, W, &p, &nj->losses, &err) != 0) {
             nj->failed = 1;
             nj->lost = dream_backend_lost(n->be);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dream_cli.sh — the `dream` command end to end: help, class lookup, bad input rejected
-# with clear messages (flags, sizes, files, class names), grad output shape, render keyframes.
+# with clear messages (flags, sizes, files, class names), grad output shape, steps output and
+# defaults (seed optimiser, seed layout), render keyframes.
 set -u
 cd "$(dirname "$0")/../.."
 D=build/bin/dream
@@ -17,7 +18,7 @@ expect_fail() {
 export DREAM_LOG=error
 
 $D --help | grep -q "render" && ok "dream --help" || bad "dream --help"
-for c in grad render classes bench inspect backends; do
+for c in grad steps render classes bench inspect backends; do
   $D $c --help >/dev/null 2>&1 && ok "dream $c --help" || bad "dream $c --help"
 done
 [ "$($D classes 'Tree-Frog' | cut -f1)" = 31 ] && ok "classes Tree-Frog = 31" || bad "classes Tree-Frog"
@@ -30,6 +31,8 @@ expect_fail "missing option value" "needs a value" $D grad --image
 expect_fail "bad size" "bad --size" $D bench --size 12by12 --weights random
 expect_fail "bad steps" "bad --steps" $D bench --steps -3 --weights random
 expect_fail "bad layout" "layout must be" $D grad --image x.png --class 1 --layout diagonal --weights random
+expect_fail "bad optimizer" "optimizer must be seed or adam" $D grad --image x.png --class 1 --optimizer sgd --weights random
+expect_fail "steps without --out" "image and --out are required" $D steps --image x.png --class 1 --weights random
 expect_fail "bad backend" "unknown backend" $D bench --backend tpu --weights random --size 224x224
 expect_fail "missing weights file" "No such file|cannot open" $D bench --weights "$T/none.safetensors"
 head -c 1000 /dev/urandom > "$T/junk.safetensors"
@@ -56,6 +59,15 @@ assert r["trained"] is False
 PY
 grep -q "UNTRAINED" "$T/err" || DREAM_LOG=warn $D grad --image "$T/img.npy" --class 1 --weights random --backend cpu 2>&1 | grep -q UNTRAINED && ok "untrained weights are announced" || bad "no UNTRAINED warning"
 
+# one keyframe of optimiser steps: the defaults are the 2015 stream's (seed optimiser, [A, A])
+out=$($D steps --image "$T/img.npy" --class volcano --steps 2 --weights random --backend cpu --out "$T/s.npy" 2>"$T/err")
+/usr/bin/python3 - "$T/img.npy" "$T/s.npy" "$out" <<'PY' && ok "steps: defaults seed/seed, image moved, in [0, 255]" || { bad "steps"; cat "$T/err"; }
+import sys, json, numpy as np
+x0, x = np.load(sys.argv[1]), np.load(sys.argv[2]); r = json.loads(sys.argv[3])
+assert x.shape == x0.shape and x.dtype == np.float32
+assert r["optimizer"] == "seed" and r["layout"] == "seed" and r["steps"] == 2, r
+assert x.min() >= 0 and x.max() <= 255 and (np.abs(x - x0) > 1).mean() > 0.5
+PY
 $D render --class "tree frog" --size 224x224 --steps 1 --keyframes 2 --zoom 1.1 --rotate 2 --weights random --backend cpu --out "$T/render" >/dev/null 2>"$T/err" \
   && [ -s "$T/render/keyframe_00000.png" ] && [ -s "$T/render/keyframe_00001.png" ] && ok "render writes keyframes" || { bad "render"; cat "$T/err"; }
 # the start image is resized to --size; the motion is dreamd's per-second constants

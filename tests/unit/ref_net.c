@@ -64,14 +64,29 @@ double ref_net_loss(const dream_model_t *m, const dream_prior_t *prior, const do
     }
     const int gh = h, gw = w, ncls = c, ncell = gh * gw;
     uint8_t *masks = malloc((size_t)DREAM_MAX_SUBJECTS * ncell);
-    dream_regions_build(p->layout, p->nsubj, gh, gw, masks, NULL);
+    /* the 2015 reference's [A, A]: one subject with the seed layout is the class's mean over
+     * rows [gh/2, gh) plus its mean over rows [0, gh/2) (an empty half: the whole grid) */
+    const int aa = p->nsubj == 1 && p->layout == DREAM_LAYOUT_SEED && !p->masks;
+    const int ns = aa ? 2 : p->nsubj;
+    int cls[DREAM_MAX_SUBJECTS];
+    for (int s = 0; s < ns; s++) cls[s] = p->cls[aa ? 0 : s];
+    if (aa) {
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < gh; i++) {
+                int in = s == 0 ? i >= gh / 2 : i < gh / 2;
+                if (gh / 2 == 0) in = 1;
+                for (int j = 0; j < gw; j++) masks[s * ncell + i * gw + j] = (uint8_t)in;
+            }
+    } else {
+        dream_regions_build(p->layout, p->nsubj, gh, gw, masks, NULL);
+    }
     double sum = 0;
     for (int i = 0; i < ncell * ncls; i++) sum += a[i];
     double net = p->mean_weight * sum / (ncell * ncls);
-    for (int s = 0; s < p->nsubj; s++) {
+    for (int s = 0; s < ns; s++) {
         double acc = 0; int cnt = 0;
         for (int i = 0; i < ncell; i++)
-            if (masks[s * ncell + i]) { acc += a[i * ncls + p->cls[s]]; cnt++; }
+            if (masks[s * ncell + i]) { acc += a[i * ncls + cls[s]]; cnt++; }
         net -= acc / cnt;
     }
     free(masks);

@@ -691,27 +691,37 @@ static void test_prior_act(void **state) {
 
 /* ---- adam, roll ----------------------------------------------------------------------- */
 
+/* both optimiser kinds, 4 steps each, with clipping (x near the bounds, lr 5) */
 static void test_adam(void **state) {
     (void)state;
     NEED_CUDA();
     size_t n = 30001;
-    float *X = rand_vec(n, 0, 255), *M0 = rand_vec(n, -1, 1), *V0 = rand_vec(n, 0, 2);
-    pair_t x = pair_new(X, n * 4), m = pair_new(M0, n * 4), v = pair_new(V0, n * 4);
-    for (int t = 1; t <= 4; t++) {
-        float *Gr = rand_vec(n, -3, 3);
-        pair_t g = pair_new(Gr, n * 4);
-        BOTH(adam, F(x), F(g), F(m), F(v), n, 5.f, 0.9f, 0.999f, 1e-8f, t, 0.f, 255.f);
-        pair_free(&g);
-        free(Gr);
+    for (int kind = DREAM_OPTIM_SEED; kind <= DREAM_OPTIM_ADAM; kind++) {
+        float *X = rand_vec(n, 0, 255), *M0 = rand_vec(n, -1, 1), *V0 = rand_vec(n, 0, 2);
+        for (size_t i = 0; i < n; i += 7) X[i] = i % 2 ? 253.f : 2.f;
+        pair_t x = pair_new(X, n * 4), m = pair_new(M0, n * 4), v = pair_new(V0, n * 4);
+        for (int t = 1; t <= 4; t++) {
+            float *Gr = rand_vec(n, -3, 3);
+            pair_t g = pair_new(Gr, n * 4);
+            BOTH(adam, kind, F(x), F(g), F(m), F(v), n, 5.f, 0.9f, 0.999f, 1e-8f, t, 0.f, 255.f);
+            pair_free(&g);
+            free(Gr);
+        }
+        const char *nx = kind ? "adam x" : "seed x", *nm = kind ? "adam m" : "seed m", *nv = kind ? "adam v" : "seed v";
+        expect_close(nx, &x, n, 1e-6);
+        expect_close(nm, &m, n, 1e-6);
+        expect_close(nv, &v, n, 1e-6);
+        float *xg = pair_get(&x, GPU);
+        size_t at_bound = 0;
+        for (size_t i = 0; i < n; i++) {
+            assert_true(xg[i] >= 0.f && xg[i] <= 255.f);
+            at_bound += xg[i] == 0.f || xg[i] == 255.f;
+        }
+        assert_true(at_bound > 0);     /* the clip was exercised */
+        free(xg);
+        pair_free(&x); pair_free(&m); pair_free(&v);
+        free(X); free(M0); free(V0);
     }
-    expect_close("adam x", &x, n, 1e-6);
-    expect_close("adam m", &m, n, 1e-6);
-    expect_close("adam v", &v, n, 1e-6);
-    float *xg = pair_get(&x, GPU);
-    for (size_t i = 0; i < n; i++) assert_true(xg[i] >= 0.f && xg[i] <= 255.f);
-    free(xg);
-    pair_free(&x); pair_free(&m); pair_free(&v);
-    free(X); free(M0); free(V0);
 }
 
 static void test_roll(void **state) {

@@ -5,7 +5,8 @@
  * "fc6" conv and 1x1 convs) with random weights and a random patch prior: the
  * analytic gradient of the whole objective (net + prior + layouts) must match
  * central differences along random directions, at several (odd) sizes. Adam
- * must make each subject's class win its region. Region layouts are exact.
+ * must make each subject's class win its region. Region layouts are exact; one subject with
+ * the default seed layout is the 2015 reference's [A, A].
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,6 +149,80 @@ static void test_fd_net_only_and_gauss(void **state) {
     p.mean_weight = 0.f;
     p.prior_kind = DREAM_PRIOR_GAUSS;
     check_fd(f, 16, 23, &p);
+    /* (both above: one subject, default layout = [A, A]); one whole-grid mean */
+    base_params(&p);
+    p.layout = DREAM_LAYOUT_SINGLE;
+    p.cls[0] = 8;
+    check_fd(f, 26, 19, &p);
+}
+
+/* One subject with the default (seed) layout is the 2015 reference's [A, A]: the class's mean
+ * over the lower half of the score grid plus its mean over the upper half; 'single' keeps the
+ * one whole-grid mean. With an even grid height that is exactly twice the single term (and
+ * twice its gradient); with an odd one it is the two half means of the scores. */
+static void test_one_subject_is_AA(void **state) {
+    fixture_t *f = *state;
+    dream_err_t err = {{0}};
+    int checked_even = 0, checked_odd = 0;
+    for (int H = 12; H <= 40 && !(checked_even && checked_odd); H++) {
+        const int W = 17;
+        int gh, gw;
+        assert_int_equal(dream_model_grid(f->m, H, W, &gh, &gw, &err), 0);
+        if (gh < 2 || (gh % 2 ? checked_odd : checked_even)) continue;
+        dream_params_t p, q;
+        base_params(&p);
+        p.prior_strength = 0.f;
+        p.mean_weight = 0.f;
+        p.cls[0] = 6;
+        q = p;
+        q.layout = DREAM_LAYOUT_SINGLE;
+        assert_int_equal(p.layout, DREAM_LAYOUT_SEED);      /* the default */
+        int cls[DREAM_MAX_SUBJECTS];
+        assert_int_equal(dream_params_subjects(&p, cls), 2);
+        assert_int_equal(cls[0], 6);
+        assert_int_equal(cls[1], 6);
+        assert_int_equal(dream_params_subjects(&q, cls), 1);
+        const size_t n = (size_t)H * W * 3;
+        float *x = malloc(n * 4), *gp = malloc(n * 4), *gq = malloc(n * 4);
+        float *sc = malloc(sizeof(float) * gh * gw * 10);
+        for (size_t i = 0; i < n; i++) x[i] = (float)(255 * urand());
+        dream_losses_t lp, lq;
+        assert_int_equal(dream_engine_grad(f->e, x, H, W, &p, gp, &lp, &err), 0);
+        assert_int_equal(dream_engine_grad(f->e, x, H, W, &q, gq, &lq, &err), 0);
+        assert_int_equal(dream_engine_scores(f->e, x, H, W, sc, &gh, &gw, &err), 0);
+        double lo = 0, up = 0, all = 0;
+        for (int i = 0; i < gh; i++)
+            for (int j = 0; j < gw; j++) {
+                double v = sc[(i * gw + j) * 10 + 6];
+                if (i >= gh / 2) lo += v; else up += v;
+                all += v;
+            }
+        lo /= (double)(gh - gh / 2) * gw;
+        up /= (double)(gh / 2) * gw;
+        all /= (double)gh * gw;
+        if (fabs(lp.net + lo + up) > 1e-5 * (1 + fabs(lo + up)))
+            fail_msg("gh %d: [A, A] loss %.9g, expected -(lower %.9g + upper %.9g)", gh, lp.net, lo, up);
+        if (fabs(lq.net + all) > 1e-5 * (1 + fabs(all)))
+            fail_msg("gh %d: single loss %.9g, expected -%.9g", gh, lq.net, all);
+        if (gh % 2 == 0) {
+            assert_true(fabs(lp.net - 2 * lq.net) <= 1e-5 * (1 + fabs(lq.net)));
+            double d = 0, r = 0;
+            for (size_t i = 0; i < n; i++) { d += pow(gp[i] - 2.0 * gq[i], 2); r += pow(2.0 * gq[i], 2); }
+            if (!(sqrt(d / r) < 1e-5)) fail_msg("gh %d: [A, A] gradient is not twice the single one (rel %.3g)", gh, sqrt(d / r));
+            checked_even = 1;
+        } else {
+            checked_odd = 1;
+        }
+        free(x); free(gp); free(gq); free(sc);
+    }
+    assert_true(checked_even && checked_odd);
+    /* explicit masks (a farm tile) are taken as given: no expansion */
+    dream_params_t p;
+    base_params(&p);
+    uint8_t mask[1] = {1};
+    p.masks = mask;
+    int cls[DREAM_MAX_SUBJECTS];
+    assert_int_equal(dream_params_subjects(&p, cls), 1);
 }
 
 static void test_regions_layouts(void **state) {
@@ -298,6 +373,7 @@ int main(void) {
         cmocka_unit_test(test_regions_layouts),
         cmocka_unit_test_setup_teardown(test_fd_sizes_and_layouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_net_only_and_gauss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_subject_is_AA, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_small_and_bad_class, setup, teardown),
         cmocka_unit_test(test_adam_wins_regions),
         cmocka_unit_test_setup_teardown(test_jitter_run_is_deterministic, setup, teardown),

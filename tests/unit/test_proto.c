@@ -262,6 +262,21 @@ static void test_validate_bounds(void **state) {
     env.heartbeat = &hb;
     assert_int_equal(wire_validate(&env, 0, &err), 0);
     assert_int_equal(wire_validate(&env, 12, &err), -1);      /* unexpected pixels */
+    /* the job's optimizer: absent = seed, adam accepted, an unknown value refused */
+    Dreamfarm__Job job = DREAMFARM__JOB__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT;
+    tile.w = tile.h = core.w = core.h = 16;
+    job.tile = &tile; job.core = &core; job.steps = 10;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
+    env.job = &job;
+    assert_int_equal(job.optimizer, DREAMFARM__OPTIMIZER__OPTIM_SEED);
+    assert_int_equal(wire_validate(&env, 16 * 16 * 3, &err), 0);
+    job.has_optimizer = 1; job.optimizer = DREAMFARM__OPTIMIZER__OPTIM_ADAM;
+    assert_int_equal(wire_validate(&env, 16 * 16 * 3, &err), 0);
+    job.optimizer = (Dreamfarm__Optimizer)7;
+    assert_int_equal(wire_validate(&env, 16 * 16 * 3, &err), -1);
+    assert_non_null(strstr(err.msg, "optimizer"));
 }
 
 int main(void) {

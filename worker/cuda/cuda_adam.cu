@@ -1,11 +1,14 @@
 /*
- * cuda_adam.cu — the pixel update: Adam in the reference's (Lasagne) form,
- * as the CPU backend, followed by clipping to [lo, hi]; and the wrap-around
- * roll used for jitter.
+ * cuda_adam.cu — the pixel update, as the CPU backend, followed by clipping to
+ * [lo, hi]; and the wrap-around roll used for jitter.
  *
- *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
- *   x = clip(x - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), lo, hi)
- * (eps is added to sqrt(v), not to the bias-corrected sqrt(v_hat) as torch does)
+ *   seed (DREAM_OPTIM_SEED, the 2015 reference's update and the default):
+ *     m = b1 g + (1 - b1) m;  v = b2 g^2 + (1 - b2) v
+ *     x = clip(x - lr (m / (1 - (1 - b1)^t)) / (sqrt(v / (1 - (1 - b2)^t)) + eps), lo, hi)
+ *   adam (DREAM_OPTIM_ADAM, textbook Adam in Kingma & Ba's efficient form, as Lasagne):
+ *     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+ *     x = clip(x - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), lo, hi)
+ *     (eps is added to sqrt(v), not to the bias-corrected sqrt(v_hat) as torch does)
  * roll: dst[i, j] = src[(i - dy) mod H, (j - dx) mod W] (numpy.roll by (dy, dx)).
  */
 #include "cuda_internal.h"
@@ -28,19 +31,44 @@ __global__ void k_adam(float *x, const float *__restrict__ g, float *m, float *v
     }
 }
 
-int cuda_adam(void *ctx, float *x, const float *g, float *m, float *v, size_t n, float lr,
+/* a1 = 1 - b1, a2 = 1 - b2, c1, c2 the bias corrections: the same float expressions as the CPU op */
+__global__ void k_seed(float *x, const float *__restrict__ g, float *m, float *v, size_t n, float lr,
+                       float b1, float b2, float a1, float a2, float c1, float c2, float eps, float lo, float hi) {
+    GS_LOOP(i, n) {
+        float gi = g[i];
+        float mi = b1 * gi + a1 * m[i];
+        float vi = b2 * gi * gi + a2 * v[i];
+        m[i] = mi;
+        v[i] = vi;
+        float xi = x[i] - lr * (mi / c1) / (sqrtf(vi / c2) + eps);   /* IEEE div/sqrt (no fast-math) */
+        x[i] = xi < lo ? lo : (xi > hi ? hi : xi);
+    }
+}
+
+int cuda_adam(void *ctx, int kind, float *x, const float *g, float *m, float *v, size_t n, float lr,
               float b1, float b2, float eps, int t, float lo, float hi) {
     cuda_ctx_t *c = (cuda_ctx_t *)ctx;
     if (t < 1) {
         snprintf(c->err, sizeof c->err, "adam: step t=%d must be >= 1", t);
         return -1;
     }
+    if (kind != DREAM_OPTIM_SEED && kind != DREAM_OPTIM_ADAM) {
+        snprintf(c->err, sizeof c->err, "adam: unknown optimiser %d", kind);
+        return -1;
+    }
     if (!n) return 0;
-    /* computed on the host in float exactly as the CPU reference */
-    const float c1 = 1.f - powf(b1, (float)t), c2 = 1.f - powf(b2, (float)t);
-    const float step = lr * sqrtf(c2) / c1;
-    k_adam<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, g, m, v, n, step, b1, b2, eps, lo, hi);
-    LAUNCH_CHECK(c, "k_adam");
+    if (kind == DREAM_OPTIM_SEED) {
+        /* computed on the host in float exactly as the CPU reference */
+        const float c1 = 1.f - powf(1.f - b1, (float)t), c2 = 1.f - powf(1.f - b2, (float)t);
+        k_seed<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, g, m, v, n, lr, b1, b2, 1.f - b1, 1.f - b2, c1, c2,
+                                                            eps, lo, hi);
+        LAUNCH_CHECK(c, "k_seed");
+    } else {
+        const float c1 = 1.f - powf(b1, (float)t), c2 = 1.f - powf(b2, (float)t);
+        const float step = lr * sqrtf(c2) / c1;
+        k_adam<<<cuda_grid(c, n, 256), 256, 0, c->stream>>>(x, g, m, v, n, step, b1, b2, eps, lo, hi);
+        LAUNCH_CHECK(c, "k_adam");
+    }
     cuda_wrote(c, x, n * sizeof(float));
     cuda_wrote(c, m, n * sizeof(float));
     cuda_wrote(c, v, n * sizeof(float));

@@ -6,7 +6,7 @@
  *   cuda_conv.cu     im2col, col2im_add, bias_act, zero_border, relu_bwd
  *   cuda_pool.cu     maxpool2 fwd/bwd, meanpool fwd/bwd_add
  *   cuda_loss.cu     objective, prior_act, input_fwd/bwd_add
- *   cuda_adam.cu     adam + clip, roll
+ *   cuda_adam.cu     pixel optimiser (seed | adam) + clip, roll
  *   cuda_conv3x3.cu  fused 3x3 conv fwd / input-gradient: tensor-core implicit gemm or
  *                    9 cuBLAS gemms, chosen per shape by timing
  * One stream per context; every op is enqueued on it (asynchronous);
@@ -142,7 +142,7 @@ int cuda_objective(void *ctx, const float *logits, int ncell, int ncls, int nsub
                    float *dlogits, float *loss_acc);
 int cuda_prior_act(void *ctx, float *z, int M, int K, const float *mu, int kind, float nu,
                    float scale, float *dz, float *loss_acc);
-int cuda_adam(void *ctx, float *x, const float *g, float *m, float *v, size_t n, float lr,
+int cuda_adam(void *ctx, int kind, float *x, const float *g, float *m, float *v, size_t n, float lr,
               float b1, float b2, float eps, int t, float lo, float hi);
 int cuda_roll(void *ctx, const float *src, float *dst, int H, int W, int C, int dy, int dx);
 int cuda_conv3x3_fwd(void *ctx, const float *x, int H, int W, int cin, int cout, const float *w,
