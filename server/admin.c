@@ -221,12 +221,16 @@ static int h_queue(actx_t *a, const char *arg) {
     char what[256];
     int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
     requests_format(cl, ids, n, what, sizeof what);
-    out(a, "# Queue\ncurrent:%s\nremaining_s:%.0f\nlength:%d\n", what, requests_remaining_s(q), requests_queue_len(q));
+    char who[REQUESTS_MAX_NAME + 1];
+    out(a, "# Queue\ncurrent:%s\n", what);
+    if (requests_queue_name(q, -1, who, sizeof who) == 0 && who[0]) out(a, "current_by:%s\n", who);
+    out(a, "remaining_s:%.0f\nlength:%d\n", requests_remaining_s(q), requests_queue_len(q));
     for (int i = 0;; i++) {
         n = requests_queue_get(q, i, ids, REQUESTS_MAX_SUBJECTS, &votes);
         if (n < 0) break;
         requests_format(cl, ids, n, what, sizeof what);
-        out(a, "%d:%s votes=%d\n", i + 1, what, votes);
+        requests_queue_name(q, i, who, sizeof who);
+        out(a, "%d:%s votes=%d%s%s\n", i + 1, what, votes, who[0] ? " by=" : "", who);
     }
     return 0;
 }
@@ -852,14 +856,18 @@ static void save_queue(coord_t *c, struct requests *q) {
     requests_snapshot_t *sn = malloc(sizeof *sn);
     if (!sn) return;
     requests_export(q, sn);
-    size_t cap = 128 + (size_t)sn->n * 80, len = 0;
+    size_t cap = 160 + (size_t)sn->n * (80 + REQUESTS_MAX_NAME), len = 0;
     char *t = malloc(cap);
     if (!t) { free(sn); return; }
+    /* lines: "cur VOTES REQUESTED REMAINING [@NAME] IDS..." and "q VOTES [@NAME] IDS..." (names are
+     * sanitised: no spaces, no '@') */
     len += (size_t)snprintf(t + len, cap - len, "cur %d %d %.3f", sn->cur_votes, sn->cur_requested, sn->cur_remaining_s);
+    if (sn->cur_name[0]) len += (size_t)snprintf(t + len, cap - len, " @%s", sn->cur_name);
     for (int i = 0; i < sn->cur_n; i++) len += (size_t)snprintf(t + len, cap - len, " %d", sn->cur_ids[i]);
     len += (size_t)snprintf(t + len, cap - len, "\n");
     for (int k = 0; k < sn->n && len < cap; k++) {
         len += (size_t)snprintf(t + len, cap - len, "q %d", sn->q[k].votes);
+        if (sn->q[k].name[0] && len < cap) len += (size_t)snprintf(t + len, cap - len, " @%s", sn->q[k].name);
         for (int i = 0; i < sn->q[k].n && len < cap; i++) len += (size_t)snprintf(t + len, cap - len, " %d", sn->q[k].ids[i]);
         if (len < cap) len += (size_t)snprintf(t + len, cap - len, "\n");
     }
@@ -870,9 +878,14 @@ static void save_queue(coord_t *c, struct requests *q) {
     free(sn);
 }
 
-static int parse_ids(char *p, int *ids, int max) {
+/* "[@NAME] ID ID ..." */
+static int parse_ids(char *p, int *ids, int max, char *name, size_t name_n) {
     int n = 0;
-    for (char *tok = strtok(p, " "); tok && n < max; tok = strtok(NULL, " ")) ids[n++] = atoi(tok);
+    char *save = NULL;
+    for (char *tok = strtok_r(p, " ", &save); tok && n < max; tok = strtok_r(NULL, " ", &save)) {
+        if (*tok == '@') snprintf(name, name_n, "%s", tok + 1);
+        else ids[n++] = atoi(tok);
+    }
     return n;
 }
 
@@ -890,11 +903,11 @@ static void restore_queue(coord_t *c, struct requests *q) {
             sn->cur_votes = votes;
             sn->cur_requested = req;
             sn->cur_remaining_s = rem;
-            sn->cur_n = parse_ids(line + used, sn->cur_ids, REQUESTS_MAX_SUBJECTS);
+            sn->cur_n = parse_ids(line + used, sn->cur_ids, REQUESTS_MAX_SUBJECTS, sn->cur_name, sizeof sn->cur_name);
         } else if (sscanf(line, "q %d %n", &votes, &used) >= 1 && used > 0 && sn->n < REQUESTS_SNAPSHOT_MAX) {
             requests_snapshot_entry_t *e = &sn->q[sn->n];
             e->votes = votes;
-            e->n = parse_ids(line + used, e->ids, REQUESTS_MAX_SUBJECTS);
+            e->n = parse_ids(line + used, e->ids, REQUESTS_MAX_SUBJECTS, e->name, sizeof e->name);
             if (e->n > 0) sn->n++;
         }
     }

@@ -549,6 +549,16 @@ int requests_queue_len(requests_t *q) {
     return n;
 }
 
+int requests_queue_name(requests_t *q, int i, char *name, size_t n) {
+    if (!name || n == 0) return -1;
+    name[0] = 0;
+    pthread_mutex_lock(&q->mu);
+    const entry_t *e = i == -1 ? (q->cur.n > 0 ? &q->cur : NULL) : i >= 0 && i < q->qlen ? &q->queue[i] : NULL;
+    if (e) snprintf(name, n, "%s", e->name);
+    pthread_mutex_unlock(&q->mu);
+    return e ? 0 : -1;
+}
+
 int requests_queue_get(requests_t *q, int i, int *ids, int max, int *votes) {
     pthread_mutex_lock(&q->mu);
     int n = -1;
@@ -569,6 +579,7 @@ static cJSON *entry_json(const requests_t *q, const entry_t *e) {
     requests_format(q->classes, e->ids, e->n, what, sizeof what);
     cJSON_AddStringToObject(o, "text", what);
     cJSON_AddNumberToObject(o, "votes", e->votes);
+    if (e->name[0]) cJSON_AddStringToObject(o, "name", e->name);
     return o;
 }
 
@@ -714,6 +725,7 @@ int requests_export(requests_t *q, requests_snapshot_t *out) {
     memcpy(out->cur_ids, q->cur.ids, sizeof out->cur_ids);
     out->cur_votes = q->cur.votes;
     out->cur_requested = q->cur_requested;
+    memcpy(out->cur_name, q->cur.name, sizeof out->cur_name);
     double rem = q->cur_start + effective_hold(q) - now(q);
     out->cur_remaining_s = rem < 0 ? 0 : rem;
     out->n = q->qlen < REQUESTS_SNAPSHOT_MAX ? q->qlen : REQUESTS_SNAPSHOT_MAX;
@@ -721,6 +733,7 @@ int requests_export(requests_t *q, requests_snapshot_t *out) {
         out->q[i].n = q->queue[i].n;
         out->q[i].votes = q->queue[i].votes;
         memcpy(out->q[i].ids, q->queue[i].ids, sizeof out->q[i].ids);
+        memcpy(out->q[i].name, q->queue[i].name, sizeof out->q[i].name);
     }
     out->version = q->version;
     pthread_mutex_unlock(&q->mu);
@@ -733,6 +746,7 @@ int requests_import(requests_t *q, const requests_snapshot_t *in) {
     int ok = 0;
     if (in->cur_n >= 1 && in->cur_n <= REQUESTS_MAX_SUBJECTS) {
         entry_t e = {.n = in->cur_n, .votes = in->cur_votes};
+        requests_sanitise_name(in->cur_name, e.name, sizeof e.name);
         int good = 1;
         for (int i = 0; i < in->cur_n; i++) good &= in->cur_ids[i] >= 0 && in->cur_ids[i] < nclass;
         if (good) {
@@ -755,6 +769,7 @@ int requests_import(requests_t *q, const requests_snapshot_t *in) {
         e->n = s->n;
         e->votes = s->votes;
         memcpy(e->ids, s->ids, sizeof e->ids);
+        requests_sanitise_name(s->name, e->name, sizeof e->name);
         ok++;
     }
     if (cur_set) {   /* the hold left at the save: it started (hold - remaining) ago */

@@ -109,6 +109,9 @@ uint64_t requests_version(requests_t *q);    /* bumps on every change of current
 int requests_queue_len(requests_t *q);
 /* Queue entry i (0 = next): fills ids, returns count or -1 if out of range. */
 int requests_queue_get(requests_t *q, int i, int *ids, int max, int *votes);
+/* Who asked for queue entry i (0-based; -1 = the current subject) first, into name ("" =
+ * anonymous); returns -1 if there is no such entry. */
+int requests_queue_name(requests_t *q, int i, char *name, size_t n);
 
 /* "tree frog + volcano" for ids (class first names), into buf. */
 void requests_format(const dream_classes_t *c, const int *ids, int n, char *buf, size_t len);
@@ -138,10 +141,12 @@ int requests_set_live(requests_t *q, double hold_s, double min_hold_s, double ra
 typedef struct requests_snapshot_entry {
     int ids[REQUESTS_MAX_SUBJECTS];
     int n, votes;
+    char name[REQUESTS_MAX_NAME + 1];   /* who asked first ("" = anonymous) */
 } requests_snapshot_entry_t;
 typedef struct requests_snapshot {
     int cur_ids[REQUESTS_MAX_SUBJECTS];
     int cur_n, cur_votes, cur_requested;
+    char cur_name[REQUESTS_MAX_NAME + 1];
     double cur_remaining_s;
     int n;
     requests_snapshot_entry_t q[REQUESTS_SNAPSHOT_MAX];

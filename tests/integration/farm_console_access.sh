@@ -32,7 +32,7 @@ pub() { awk '$1=="public"{print $3}' "$TMP/$1.key"; }
 pub admin >"$TMP/admins.txt"; pub ro >"$TMP/readonly.txt"; pub wgood >"$TMP/workers.txt"
 HP=$(free_port); MP=$(free_port)
 while [ "$HP" = "$MP" ] || [ "$HP" = "$APORT" ] || [ "$MP" = "$APORT" ] || [ "$HP" = "$WPORT" ] || [ "$MP" = "$WPORT" ]; do HP=$(free_port); MP=$(free_port); done
-"$BIN/dreamd" --worker-bind "$WEP" --admin-bind "tcp://0.0.0.0:$APORT" --http-port "$HP" --http-bind 127.0.0.1 \
+"$BIN/dreamd" --worker-bind "$WEP" --admin-bind "tcp://0.0.0.0:$APORT" --http-port "$HP" --http-bind 127.0.0.1 --allow-sim \
   --metrics-bind "127.0.0.1:$MP" --state "$TMP/state.sqlite" --size 256x224 --fps 5 --steps 1 \
   --admin-secret-file "$TMP/server.key" --admin-allow-file "$TMP/admins.txt" --admin-readonly-file "$TMP/readonly.txt" \
   --curve-secret-file "$TMP/wserver.key" --curve-allow-file "$TMP/workers.txt" >"$TMP/dreamd.log" 2>&1 &

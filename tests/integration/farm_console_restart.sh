@@ -20,6 +20,7 @@ ctl queue push tree frog >/dev/null || die "push 1"       # shown now
 ctl queue push volcano >/dev/null || die "push 2"
 ctl queue push broccoli >/dev/null || die "push 3"
 curl -s -o /dev/null -d subject=volcano "$BASE/api/request"   # a viewer's vote
+curl -s -o /dev/null -d subject=jellyfish -d name=alice "$BASE/api/request"   # who asked is kept
 ctl ban word add goldfish >/dev/null || die "ban word"
 ctl ban ip add 10.9.8.7 >/dev/null || die "ban ip"
 ctl config set hold-s 300 >/dev/null || die "config hold-s"
@@ -27,6 +28,7 @@ ctl config set steps 2 >/dev/null || die "config steps"
 wait_for 30 '[ "${KF:=0}" -ge 12 ] || { KF=$(field keyframes); false; }' "12 keyframes"
 ctl queue >"$TMP/q1" || die "queue"
 grep -q "^1:volcano votes=2" "$TMP/q1" || die "vote not counted: $(cat "$TMP/q1")"
+grep -qx "3:jellyfish votes=1 by=alice" "$TMP/q1" || die "who asked not shown: $(cat "$TMP/q1")"
 ctl pause >/dev/null || die "pause"
 sleep 4     # saves: the queue at once, the canvas every few keyframes (none while paused)
 rem1=$(awk -F: '$1 == "remaining_s" {print $2}' "$TMP/q1")
@@ -41,6 +43,7 @@ ctl queue >"$TMP/q2" || die "queue after restart"
 grep -qx "current:tree frog" "$TMP/q2" || die "current subject lost: $(cat "$TMP/q2")"
 grep -q "^1:volcano votes=2" "$TMP/q2" || die "queue/votes lost: $(cat "$TMP/q2")"
 grep -q "^2:broccoli votes=1" "$TMP/q2" || die "queue lost: $(cat "$TMP/q2")"
+grep -qx "3:jellyfish votes=1 by=alice" "$TMP/q2" || die "who asked lost: $(cat "$TMP/q2")"
 rem2=$(awk -F: '$1 == "remaining_s" {print $2}' "$TMP/q2")
 # the hold resumes where it was (minus the seconds before the kill), not a fresh 300 s
 [ "$rem2" -le "$rem1" ] && [ "$rem2" -ge $((rem1 - 30)) ] || die "remaining hold $rem1 -> $rem2"

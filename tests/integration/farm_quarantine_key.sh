@@ -21,7 +21,7 @@ start_worker w --backend sim --sim-ms-per-mpix-step 3000 --speed-ms 1 --heartbea
 SLOW_PID=$LAST_WORKER_PID
 # (Z85 keys hold regex characters: fixed-string matches only)
 wait_for 40 'ctl workers | grep "^worker:w " | grep "state=quarantined" | grep -qF "key=$SLOW_PUB"' "the slow worker quarantined under its key"
-ctl workers | sed -n '/^# Quarantine/,$p' | grep -qF "$SLOW_PUB	" || die "the key is not in the persisted quarantine: $(ctl workers)"
+ctl workers | sed -n '/^# Quarantine/,$p' | grep -qF -e "$SLOW_PUB	" || die "the key is not in the persisted quarantine: $(ctl workers)"
 kill "$SLOW_PID"; wait "$SLOW_PID" 2>/dev/null
 ctl quit >/dev/null; wait "$DREAMD_PID" 2>/dev/null; mv "$TMP/dreamd.log" "$TMP/dreamd-1.log"
 
