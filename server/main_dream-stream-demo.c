@@ -5,7 +5,7 @@
  *
  *   dream-stream-demo [--port 8080] [--bind ADDR] [--web-root DIR] [--size 1024x576]
  *                     [--fps 25] [--bitrate 2500] [--speed 8] [--keyint 2] [--record FILE]
- *                     [--hold 60] [--min-hold 15] [--queue 50] [--rate 3] [--burst 3]
+ *                     [--hold 60] [--min-hold 60] [--queue 50] [--rate 3] [--burst 3]
  *                     [--no-drift] [--ban-file F] [--classes F] [--viewer-queue N]
  *                     [--max-viewers N] [--tls-cert F --tls-key F] [--input-size WxH]
  *                     [--untrained] [--duration S] [--port-file F] [--log-level L]

@@ -65,7 +65,7 @@ static uint64_t rng_next(requests_t *q) {
 void requests_config_defaults(requests_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->hold_s = 60;
-    cfg->min_hold_s = 15;
+    cfg->min_hold_s = 60;   /* fixed 60 s hold as in 2015 (STREAM_DEFAULT_MIN_HOLD_S) */
     cfg->queue_max = 50;
     cfg->rate_per_min = 3;
     cfg->rate_burst = 3;

@@ -55,7 +55,7 @@
 #define STREAM_DEFAULT_BITRATE_KBPS 2500
 #define STREAM_DEFAULT_CPU_USED 8
 #define STREAM_DEFAULT_HOLD_S 60
-#define STREAM_DEFAULT_MIN_HOLD_S 15
+#define STREAM_DEFAULT_MIN_HOLD_S 60  /* = the hold: fixed 60 s as in 2015; lower it to shorten holds when a queue waits */
 #define STREAM_DEFAULT_QUEUE_MAX 50
 #define STREAM_DEFAULT_RATE_PER_MIN 3
 #define STREAM_DEFAULT_RATE_BURST 3

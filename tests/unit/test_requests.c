@@ -231,6 +231,7 @@ static void test_defaults_2015(void **state) {
     requests_config_defaults(&c);
     assert_int_equal(c.drift, 0);
     assert_true(c.hold_s == 60);
+    assert_true(c.min_hold_s == 60);      /* a fixed 60 s hold: no shortening by default */
 }
 
 static void test_long_queue_shortens_hold(void **state) {
