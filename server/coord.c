@@ -284,8 +284,7 @@ struct coord {
     motion_t motion;
     int64_t canvas_pos, kf_pos, pub_pos;
     dream_interp_t kf_interp;
-    blend_t *blend_in;          /* the tiles as sent, blended like the results (float-delta canvas) */
-    dream_image_t *sent;        /* its blend */
+    uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
     double hello_tokens, hello_at;  /* admission of new worker connections */
@@ -670,8 +669,8 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
             }
         }
         c->kf_direct = 1;
-    } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0 ||
-               (!c->cfg.canvas8 && blend_add_rgb8(c->blend_in, t, c->tile_px[idx], &err) != 0)) {
+    } else if (c->cfg.canvas8 ? blend_add_rgb8(c->blend, t, m->pixels, &err) != 0
+                              : blend_add_delta_rgb8(c->blend, t, m->pixels, c->tile_px[idx], &err) != 0) {
         dlog_error(MOD, "blend: %s", err.msg);
         return;
     }
@@ -787,7 +786,10 @@ static int kf_start(coord_t *c) {
     if (c->fc) {
         int held = 0;
         frameclock_position(c->fc, &f_now, &held);
-        if (held >= FRAMECLOCK_MAX_KF - 2 || !motion_may_start(&c->motion, c->canvas_pos, f_now)) return 0;
+        /* --motion wallclock (benchmarks, the old mode): compute is never held back by the
+         * display; kf_after_dispatch skips showing a keyframe while the clock is full */
+        if ((!c->motion.cfg.wallclock && held >= FRAMECLOCK_MAX_KF - 2) || !motion_may_start(&c->motion, c->canvas_pos, f_now))
+            return 0;
     }
     double dt = c->last_kf_start > 0 ? (now - c->last_kf_start) / 1000.0 : 1.0;
     motion_step_t ms;
@@ -824,14 +826,27 @@ static int kf_start(coord_t *c) {
         bad |= !c->tile_px[i];
     }
     if (!bad) {
-        /* top and bottom halves of every tile in parallel (a single tile uses both cores too) */
-        #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
-        for (int k = 0; k < 2 * c->plan.n; k++) {
-            const tile_rect_t *r = &c->plan.tiles[k / 2].r;
-            int y0 = k % 2 ? r->h / 2 : 0, y1 = k % 2 ? r->h : r->h / 2;
-            if (y1 > y0)
-                bad |= dream_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, c->kf_interp, r->x, r->y + y0, r->w, y1 - y0,
-                                            c->tile_px[k / 2] + (size_t)y0 * r->w * 3, NULL) != 0;
+        /* one float warp of the whole canvas (both cores; the fill for missing tiles and the
+         * float canvas's base), then every tile is cut from it and rounded: bit-identical to
+         * warping each tile to 8 bits (test_coord_warp), without warping the halos twice and
+         * without a second whole-canvas warp after the hand-out, which blocked the loop while
+         * the first results came in */
+        if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0) {
+            dlog_error(MOD, "warp: %s", err.msg);
+            bad = 1;
+        }
+    }
+    if (!bad) {
+        c->base_ready = 1;
+        #pragma omp parallel for schedule(dynamic, 16)
+        for (int k = 0; k < c->plan.n * 64; k++) {     /* 64 row bands per tile */
+            const tile_rect_t *r = &c->plan.tiles[k / 64].r;
+            int b = k % 64, y0 = (int)((long)r->h * b / 64), y1 = (int)((long)r->h * (b + 1) / 64);
+            uint8_t *o = c->tile_px[k / 64] + (size_t)y0 * r->w * 3;
+            for (int y = y0; y < y1; y++) {
+                const float *src = c->base->px + ((size_t)(r->y + y) * c->cfg.W + r->x) * 3;
+                for (int i = 0; i < r->w * 3; i++) *o++ = dream_u8_from_float(src[i]);
+            }
         }
     }
     if (bad) {
@@ -994,14 +1009,17 @@ static void kf_after_dispatch(coord_t *c) {
     }
     if (c->need_reset) {
         blend_reset(c->blend);
-        if (c->blend_in) blend_reset(c->blend_in);
         c->need_reset = 0;
     }
     if (c->pub_pending) {
         c->pub_pending = 0;
         dream_err_t err = {{0}};
         if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->pub_id);
-        if (c->fc) {
+        int held = 0;
+        if (c->fc && c->motion.cfg.wallclock) frameclock_position(c->fc, NULL, &held);
+        if (c->fc && held >= FRAMECLOCK_MAX_KF - 2) {
+            c->kf_not_shown++;      /* wallclock: the display is behind the compute */
+        } else if (c->fc) {
             dream_image_t *copy = dream_image_clone(c->canvas, &err);
             if (copy) frameclock_push(c->fc, &copy, c->pub_pos, &err);
             else dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
@@ -1030,20 +1048,12 @@ static void kf_finish(coord_t *c) {
     }
     dream_err_t err = {{0}};
     if (!c->kf_direct) {
-        if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
-        else if (!c->cfg.canvas8) {
-            /* float canvas: base + blended (result - sent). The tiles went out as round(base); the
-             * blend is linear with the same weights, so subtracting the blend of what was sent
-             * and adding base back cancels that rounding: the warp chain stays float */
-            if (blend_finish(c->blend_in, c->base, c->sent, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
-            else {
-                const size_t nc = (size_t)c->cfg.W * c->cfg.H * 3;
-                for (size_t i = 0; i < nc; i++) {
-                    float v = c->canvas->px[i] + (c->base->px[i] - c->sent->px[i]);
-                    c->canvas->px[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-                }
-            }
-        }
+        /* float canvas: base + blended (result - sent). The tiles went out as round(base); the
+         * blend is linear with the same weights, so blending the change (result - sent) onto
+         * base cancels that rounding: the warp chain stays float. One accumulator, one pass */
+        if ((c->cfg.canvas8 ? blend_finish(c->blend, c->base, c->canvas, &err)
+                            : blend_finish_delta(c->blend, c->base, c->canvas, &err)) != 0)
+            dlog_error(MOD, "blend: %s", err.msg);
     }
     c->kf_active = 0;
     c->st.keyframes++;
@@ -1369,11 +1379,6 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->base = dream_image_new(cfg->W, cfg->H, 3, err);
     c->blend = blend_new(cfg->W, cfg->H, err);
     if (!c->canvas || !c->base || !c->blend) goto fail;
-    if (!cfg->canvas8) {
-        c->blend_in = blend_new(cfg->W, cfg->H, err);
-        c->sent = dream_image_new(cfg->W, cfg->H, 3, err);
-        if (!c->blend_in || !c->sent) goto fail;
-    }
     if (init_canvas(c->canvas, cfg, err) != 0) goto fail;
     admin_restore_canvas(c->state, c->canvas);     /* the dream continues after a restart */
     c->kf_interp = strcmp(cfg->kf_warp, "bilinear") ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR;
@@ -1431,8 +1436,6 @@ void coord_destroy(coord_t **pc) {
     if (c->admin) zmq_close(c->admin);
     dream_sinks_clear(&c->kf_sinks);
     blend_destroy(&c->blend);
-    blend_destroy(&c->blend_in);
-    dream_image_destroy(&c->sent);
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->base);
     free(c->w);

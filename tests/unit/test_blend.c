@@ -159,12 +159,69 @@ static void test_ramps_partition(void **s) {
     assert_null(blend_new(0, 10, &err));
 }
 
+/* the float canvas's delta blend (one accumulator): base + blend(w (res - sent)) equals
+ * blend(res) - blend(sent) + base of two separate blends, and no change gives base bit for bit;
+ * a tile missing from the delta blend leaves base there */
+static void test_delta_blend(void **s) {
+    (void)s;
+    int W = 640, H = 400, halo = 64;
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0};
+    tile_plan_t pl;
+    assert_int_equal(tile_plan_grid(&p, 2, 2, 11, -7, &pl, NULL), 0);
+    dream_image_t *base = texture(W, H), *tex = texture(W, H);
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] += 0.37f;   /* not an integer */
+    dream_image_t *a = texture(W, H), *b2 = texture(W, H), *d = texture(W, H), *z = texture(W, H);
+    blend_t *br = blend_new(W, H, NULL), *bs = blend_new(W, H, NULL), *bd = blend_new(W, H, NULL),
+            *b0 = blend_new(W, H, NULL);
+    static const float offs[] = {6, -6, 4, -5};
+    for (int k = 0; k < pl.n; k++) {
+        uint8_t *sent = tile_pixels(base, &pl.tiles[k], 0), *res = tile_pixels(tex, &pl.tiles[k], offs[k]);
+        assert_int_equal(blend_add_rgb8(br, &pl.tiles[k], res, NULL), 0);
+        assert_int_equal(blend_add_rgb8(bs, &pl.tiles[k], sent, NULL), 0);
+        if (k != 3) assert_int_equal(blend_add_delta_rgb8(bd, &pl.tiles[k], res, sent, NULL), 0);
+        assert_int_equal(blend_add_delta_rgb8(b0, &pl.tiles[k], sent, sent, NULL), 0);
+        free(sent);
+        free(res);
+    }
+    blend_t *bd3 = blend_new(W, H, NULL);
+    assert_int_equal(blend_finish(br, base, a, NULL), 0);
+    assert_int_equal(blend_finish(bs, base, b2, NULL), 0);
+    assert_int_equal(blend_finish_delta(b0, base, z, NULL), 0);
+    /* full delta blend (tile 3 too) for the equality check */
+    for (int k = 0; k < pl.n; k++) {
+        uint8_t *sent = tile_pixels(base, &pl.tiles[k], 0), *res = tile_pixels(tex, &pl.tiles[k], offs[k]);
+        assert_int_equal(blend_add_delta_rgb8(bd3, &pl.tiles[k], res, sent, NULL), 0);
+        free(sent);
+        free(res);
+    }
+    assert_int_equal(blend_finish_delta(bd3, base, d, NULL), 0);
+    double maxdiff = 0;
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) {
+        float ref = a->px[i] - b2->px[i] + base->px[i];
+        ref = ref < 0 ? 0 : ref > 255 ? 255 : ref;
+        double df = fabs(ref - d->px[i]);
+        if (df > maxdiff) maxdiff = df;
+        assert_true(z->px[i] == base->px[i]);     /* no change: base exactly */
+    }
+    print_message("delta blend vs two blends: max |diff| = %.2g\n", maxdiff);
+    assert_true(maxdiff < 1e-3);
+    /* tile 3 missing: deep in its core the delta blend is base */
+    assert_int_equal(blend_finish_delta(bd, base, d, NULL), 0);
+    const tile_t *t = &pl.tiles[3];
+    size_t k = ((size_t)(t->core.y + t->core.h / 2) * W + t->core.x + t->core.w / 2) * 3;
+    assert_float_equal(d->px[k], base->px[k], 1e-2);
+    assert_true(fabs(d->px[0] - base->px[0]) > 1.0);   /* tile 0 did change its corner */
+    blend_destroy(&br); blend_destroy(&bs); blend_destroy(&bd); blend_destroy(&b0); blend_destroy(&bd3);
+    image_free(base); image_free(tex); image_free(a); image_free(b2); image_free(d); image_free(z);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_seams),
         cmocka_unit_test(test_hard_paste_has_seams),
         cmocka_unit_test(test_missing_tile_filled_from_base),
         cmocka_unit_test(test_ramps_partition),
+        cmocka_unit_test(test_delta_blend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
