@@ -284,6 +284,7 @@ struct coord {
     motion_t motion;
     int64_t canvas_pos, kf_pos, pub_pos;
     dream_interp_t kf_interp;
+    dream_image_t *next;        /* float canvas: the keyframe being blended (swapped in by kf_finish) */
     uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
@@ -655,22 +656,19 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         c->tm_transfer += tb0 - w->job_sent - r->compute_ms;
         c->tm_results++;
     }
-    if (c->plan.n == 1 && t->r.x == 0 && t->r.y == 0 && t->r.w == c->cfg.W && t->r.h == c->cfg.H) {
-        /* one tile, the whole canvas, weight 1 everywhere: it is the keyframe (float canvas: the
-         * warped canvas plus the worker's 8-bit change, so the input's rounding cancels) */
-        if (c->cfg.canvas8) {
-            dream_image_from_rgb8(c->canvas, m->pixels);
-        } else {
-            const uint8_t *sent = c->tile_px[idx];
-            const size_t nc = (size_t)c->cfg.W * c->cfg.H * 3;
-            for (size_t i = 0; i < nc; i++) {
-                float v = c->base->px[i] + (float)((int)m->pixels[i] - (int)sent[i]);
-                c->canvas->px[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-            }
+    if (!c->cfg.canvas8) {
+        /* float canvas: the warped canvas plus the blended 8-bit change (result - sent), so the
+         * input's rounding cancels. What this tile alone covers is final now and written into
+         * the next canvas at once; only the overlaps wait for kf_finish (no full-canvas pass) */
+        if (blend_add_delta_plan(c->blend, &c->plan, idx, m->pixels, c->tile_px[idx], c->base, c->next, &err) != 0) {
+            dlog_error(MOD, "blend: %s", err.msg);
+            return;
         }
+    } else if (c->plan.n == 1 && t->r.x == 0 && t->r.y == 0 && t->r.w == c->cfg.W && t->r.h == c->cfg.H) {
+        /* one tile, the whole canvas, weight 1 everywhere: it is the keyframe */
+        dream_image_from_rgb8(c->canvas, m->pixels);
         c->kf_direct = 1;
-    } else if (c->cfg.canvas8 ? blend_add_rgb8(c->blend, t, m->pixels, &err) != 0
-                              : blend_add_delta_rgb8(c->blend, t, m->pixels, c->tile_px[idx], &err) != 0) {
+    } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
         dlog_error(MOD, "blend: %s", err.msg);
         return;
     }
@@ -1008,7 +1006,7 @@ static void kf_after_dispatch(coord_t *c) {
         c->base_ready = 1;
     }
     if (c->need_reset) {
-        blend_reset(c->blend);
+        if (c->cfg.canvas8) blend_reset(c->blend);  /* the float path clears what it used in kf_finish */
         c->need_reset = 0;
     }
     if (c->pub_pending) {
@@ -1051,9 +1049,19 @@ static void kf_finish(coord_t *c) {
         /* float canvas: base + blended (result - sent). The tiles went out as round(base); the
          * blend is linear with the same weights, so blending the change (result - sent) onto
          * base cancels that rounding: the warp chain stays float. One accumulator, one pass */
-        if ((c->cfg.canvas8 ? blend_finish(c->blend, c->base, c->canvas, &err)
-                            : blend_finish_delta(c->blend, c->base, c->canvas, &err)) != 0)
-            dlog_error(MOD, "blend: %s", err.msg);
+        if (c->cfg.canvas8) {
+            if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
+        } else {
+            uint8_t done[TILE_MAX];
+            for (int i = 0; i < c->plan.n; i++) done[i] = c->jobs[i].state == JOB_DONE;
+            if (blend_finish_delta_plan(c->blend, &c->plan, done, c->base, c->next, &err) != 0) {
+                dlog_error(MOD, "blend: %s", err.msg);
+            } else {    /* the next canvas is complete: swap the pixels (coord_canvas() stays valid) */
+                float *t = c->canvas->px;
+                c->canvas->px = c->next->px;
+                c->next->px = t;
+            }
+        }
     }
     c->kf_active = 0;
     c->st.keyframes++;
@@ -1379,6 +1387,7 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->base = dream_image_new(cfg->W, cfg->H, 3, err);
     c->blend = blend_new(cfg->W, cfg->H, err);
     if (!c->canvas || !c->base || !c->blend) goto fail;
+    if (!cfg->canvas8 && !(c->next = dream_image_new(cfg->W, cfg->H, 3, err))) goto fail;
     if (init_canvas(c->canvas, cfg, err) != 0) goto fail;
     admin_restore_canvas(c->state, c->canvas);     /* the dream continues after a restart */
     c->kf_interp = strcmp(cfg->kf_warp, "bilinear") ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR;
@@ -1437,6 +1446,7 @@ void coord_destroy(coord_t **pc) {
     dream_sinks_clear(&c->kf_sinks);
     blend_destroy(&c->blend);
     dream_image_destroy(&c->canvas);
+    dream_image_destroy(&c->next);
     dream_image_destroy(&c->base);
     free(c->w);
     dlog_rl_destroy(&c->logrl);

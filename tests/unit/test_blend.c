@@ -215,6 +215,52 @@ static void test_delta_blend(void **s) {
     image_free(base); image_free(tex); image_free(a); image_free(b2); image_free(d); image_free(z);
 }
 
+/* the in-place variant of the coordinator (what one tile alone covers is written on arrival,
+ * overlaps at the end, the accumulator cleared by the finish) == the two-pass delta blend bit
+ * for bit, with tiles arriving in any order, a missing tile, and two keyframes in a row on the
+ * same accumulator */
+static void test_delta_plan_equals_delta(void **s) {
+    (void)s;
+    int W = 700, H = 420, halo = 64;
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0};
+    dream_image_t *base = texture(W, H), *tex = texture(W, H);
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = base->px[i] * 1.3f - 20.3f;   /* clips */
+    blend_t *bp = blend_new(W, H, NULL);
+    for (int round = 0; round < 2; round++) {
+        tile_plan_t pl;
+        assert_int_equal(tile_plan_grid(&p, 3, 2, round ? 17 : -9, round ? 5 : 13, &pl, NULL), 0);
+        int missing = round ? 4 : -1;
+        dream_image_t *ref = texture(W, H), *out = texture(W, H);
+        blend_t *bd = blend_new(W, H, NULL);
+        uint8_t done[TILE_MAX] = {0};
+        for (int q = 0; q < pl.n; q++) {
+            int k = (q * 5 + 2) % pl.n;     /* arrival order != plan order */
+            if (k == missing) continue;
+            uint8_t *sent = tile_pixels(base, &pl.tiles[k], 0), *res = tile_pixels(tex, &pl.tiles[k], 3.0f * k - 7);
+            assert_int_equal(blend_add_delta_rgb8(bd, &pl.tiles[k], res, sent, NULL), 0);
+            assert_int_equal(blend_add_delta_plan(bp, &pl, k, res, sent, base, out, NULL), 0);
+            done[k] = 1;
+            free(sent);
+            free(res);
+        }
+        assert_int_equal(blend_finish_delta(bd, base, ref, NULL), 0);
+        assert_int_equal(blend_finish_delta_plan(bp, &pl, done, base, out, NULL), 0);
+        assert_memory_equal(ref->px, out->px, (size_t)W * H * 3 * sizeof(float));
+        blend_destroy(&bd);
+        image_free(ref);
+        image_free(out);
+    }
+    dream_err_t err = {{0}};
+    tile_plan_t pl;
+    assert_int_equal(tile_plan_grid(&p, 1, 1, 0, 0, &pl, NULL), 0);
+    uint8_t px[1] = {0};
+    assert_int_equal(blend_add_delta_plan(bp, &pl, 0, px, px, base, base, &err), -1);   /* out == base */
+    assert_int_equal(blend_add_delta_plan(bp, &pl, 3, px, px, base, tex, &err), -1);    /* no tile 3 */
+    blend_destroy(&bp);
+    image_free(base);
+    image_free(tex);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_seams),
@@ -222,6 +268,7 @@ int main(void) {
         cmocka_unit_test(test_missing_tile_filled_from_base),
         cmocka_unit_test(test_ramps_partition),
         cmocka_unit_test(test_delta_blend),
+        cmocka_unit_test(test_delta_plan_equals_delta),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
