@@ -66,6 +66,10 @@ void wire_msg_clear(wire_msg_t *m);
  * lines, '#' comments); pub and sec get 40 characters + NUL. */
 int wire_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_err_t *err);
 
+/* A 64-bit hash of a byte buffer (FNV-1a over 8-byte words, then the tail): the resident
+ * canvas's check that a worker computed on the pixels the coordinator has (~1 ms / 6 MB). */
+uint64_t wire_hash64(const uint8_t *p, size_t n);
+
 /* Rect helpers */
 size_t wire_rect_bytes(const Dreamfarm__Rect *r);   /* w*h*3, 0 if invalid */
 const char *wire_type_name(Dreamfarm__MsgType t);

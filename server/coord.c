@@ -113,6 +113,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_DOUBLE(coord_cfg_t, min_ms_mpix, "min-ms-per-mpix-step", "0.05", 0, 1e6, "a result faster than this (ms per MPx-step, wall clock) is implausible: a failure (0 = off)"),
     CFG_INT(coord_cfg_t, viewer_conns_per_ip, "viewer-conns-per-ip", STREAM_STR(STREAM_DEFAULT_CONNS_PER_IP), 0, 100000, "open HTTP/websocket connections per viewer IPv4 address or IPv6 /64 (0 = no cap)"),
     CFG_DOUBLE(coord_cfg_t, viewer_parse_per_s, "viewer-parse-per-s", STREAM_STR(STREAM_DEFAULT_PARSE_PER_S), 0, 1e6, "viewers' request bodies parsed per second, all together (beyond: 503; 0 = no cap)"),
+    CFG_BOOL(coord_cfg_t, resident, "resident-canvas", "false", "a worker that holds the whole canvas keeps it (float) and gets only the warp of the next keyframe (docs/farm.md)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
@@ -220,6 +221,10 @@ typedef struct worker {
     double claim_ms_mpix;   /* what the hello said */
     double joined_at;
     char tag[48];           /* rate-limit key: connection id (hex) */
+    /* resident canvas (docs/farm.md): the hello offers it; resident_kf = the keyframe whose
+     * float canvas the worker holds (0 none); job_resident: its job came as float/warp */
+    int resident, job_resident;
+    uint64_t resident_kf;
 } worker_t;
 
 struct coord {
@@ -285,6 +290,8 @@ struct coord {
     int64_t canvas_pos, kf_pos, pub_pos;
     dream_interp_t kf_interp;
     dream_image_t *next;        /* float canvas: the keyframe being blended (swapped in by kf_finish) */
+    uint64_t canvas_kf;         /* the keyframe the float canvas is the result of (0: none) */
+    uint64_t resident_jobs, resident_seeds, resident_mismatch;
     uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
@@ -572,6 +579,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     w->max_px = h->max_tile_pixels;
     w->min_side = min_side;
     w->sim = sim;
+    w->resident = c->cfg.resident && !c->cfg.canvas8 && h->has_resident_canvas && h->resident_canvas;
     double claim = h->ms_per_mpix_step;
     w->claim_ms_mpix = isfinite(claim) && claim > 0 && claim < 1e8 ? claim : 1e4;
     if (!w->measured) w->ms_mpix = w->claim_ms_mpix;
@@ -650,6 +658,22 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         worker_fail(c, w, "result for a different rectangle");
         return;
     }
+    if (w->job_resident) {
+        /* the worker computed on its own warp of its kept canvas: it must be ours, bit for bit */
+        uint64_t hv = wire_hash64(c->tile_px[idx], (size_t)t->r.w * t->r.h * 3);
+        if (!r->has_input_hash || r->input_hash != hv) {
+            c->jobs[idx].state = JOB_PENDING;
+            c->jobs[idx].job_id = 0;
+            c->jobs[idx].worker = -1;
+            c->st.requeued++;
+            c->resident_mismatch++;
+            w->resident_kf = 0;     /* seeded again with the next job */
+            peer_log(c, DLOG_WARN, w->tag, "resident", "worker %s: resident canvas differs from the coordinator's "
+                     "(input hash %016llx, want %016llx): tile requeued with pixels", w->name,
+                     (unsigned long long)r->input_hash, (unsigned long long)hv);
+            return;
+        }
+    }
     dream_err_t err = {{0}};
     double tb0 = dream_now_ms();
     if (w->job_sent > 0 && r->compute_ms > 0) {
@@ -676,6 +700,8 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     c->tm_blend_add += c->kf_t_last_result - tb0;
     if (isfinite(r->compute_ms) && r->compute_ms > c->kf_compute_max) c->kf_compute_max = r->compute_ms;
     c->jobs[idx].state = JOB_DONE;
+    /* its float canvas is now the keyframe's (when kf_finish completes it) */
+    w->resident_kf = w->job_resident ? c->kf_id : 0;
     metrics_observe_tile_ms(r->compute_ms);
     c->njobs_done++;
     c->st.results_ok++;
@@ -738,6 +764,7 @@ static void handle_worker_msg(coord_t *c) {
                     requeue_worker_job(c, w, "worker error");
                     w->job_id = 0;
                     if (e->code == 2) w->draining = 1;   /* stopping: not a failure */
+                    else if (e->code == 5) w->resident_kf = 0;  /* lost its canvas: seeded again */
                     else if (e->code != 4) worker_fail(c, w, e->message);   /* 4 = busy: not one either */
                     else w->stale_busy = 1;     /* not again until it is free (no resend loop) */
                 }
@@ -771,6 +798,46 @@ static int usable_workers(coord_t *c, tile_worker_t *tw, int max) {
         if (c->w[i].used && !c->w[i].quarantined && !c->w[i].draining)
             tw[n++] = (tile_worker_t){sched_ms(c, &c->w[i]), c->w[i].max_px};
     return n;
+}
+
+/* the fastest free worker that holds px pixels (dispatch_jobs' choice), or NULL */
+static worker_t *best_free_worker(coord_t *c, uint64_t px) {
+    worker_t *bw = NULL;
+    for (int k = 0; k < c->nslots; k++) {
+        worker_t *w = &c->w[k];
+        if (!worker_free(w) || w->max_px < px) continue;
+        if (!bw || sched_ms(c, w) < sched_ms(c, bw)) bw = w;
+    }
+    return bw;
+}
+
+static int whole_canvas(const coord_t *c, int idx) {
+    const tile_rect_t *r = &c->plan.tiles[idx].r;
+    return c->plan.n == 1 && r->x == 0 && r->y == 0 && r->w == c->cfg.W && r->h == c->cfg.H;
+}
+
+/* the keyframe's inputs: one float warp of the whole canvas (both cores; the fill for missing
+ * tiles and the float canvas's base), then every tile is cut from it and rounded: bit-identical
+ * to warping each tile to 8 bits (test_coord_warp), without warping the halos twice and without
+ * a second whole-canvas warp after the hand-out */
+static int prep_tiles(coord_t *c) {
+    dream_err_t err = {{0}};
+    if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0) {
+        dlog_error(MOD, "warp: %s", err.msg);
+        return -1;
+    }
+    #pragma omp parallel for schedule(dynamic, 16)
+    for (int k = 0; k < c->plan.n * 64; k++) {     /* 64 row bands per tile */
+        const tile_rect_t *r = &c->plan.tiles[k / 64].r;
+        int b = k % 64, y0 = (int)((long)r->h * b / 64), y1 = (int)((long)r->h * (b + 1) / 64);
+        uint8_t *o = c->tile_px[k / 64] + (size_t)y0 * r->w * 3;
+        for (int y = y0; y < y1; y++) {
+            const float *src = c->base->px + ((size_t)(r->y + y) * c->cfg.W + r->x) * 3;
+            for (int i = 0; i < r->w * 3; i++) *o++ = dream_u8_from_float(src[i]);
+        }
+    }
+    c->base_ready = 1;
+    return 0;
 }
 
 static int kf_start(coord_t *c) {
@@ -823,30 +890,16 @@ static int kf_start(coord_t *c) {
         }
         bad |= !c->tile_px[i];
     }
-    if (!bad) {
-        /* one float warp of the whole canvas (both cores; the fill for missing tiles and the
-         * float canvas's base), then every tile is cut from it and rounded: bit-identical to
-         * warping each tile to 8 bits (test_coord_warp), without warping the halos twice and
-         * without a second whole-canvas warp after the hand-out, which blocked the loop while
-         * the first results came in */
-        if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0) {
-            dlog_error(MOD, "warp: %s", err.msg);
-            bad = 1;
-        }
+    /* resident canvas: the worker that gets a whole-canvas keyframe already holds the canvas
+     * (float, bit for bit): its job (the warp parameters) goes out first, and the warp below
+     * is done after the hand-out, while it computes */
+    int defer = 0;
+    if (!bad && c->plan.n == 1 && !c->cfg.canvas8 && c->canvas_kf) {
+        worker_t *bw = best_free_worker(c, (uint64_t)c->plan.tiles[0].r.w * c->plan.tiles[0].r.h);
+        defer = bw && whole_canvas(c, 0) && bw->resident && bw->resident_kf == c->canvas_kf;
     }
-    if (!bad) {
-        c->base_ready = 1;
-        #pragma omp parallel for schedule(dynamic, 16)
-        for (int k = 0; k < c->plan.n * 64; k++) {     /* 64 row bands per tile */
-            const tile_rect_t *r = &c->plan.tiles[k / 64].r;
-            int b = k % 64, y0 = (int)((long)r->h * b / 64), y1 = (int)((long)r->h * (b + 1) / 64);
-            uint8_t *o = c->tile_px[k / 64] + (size_t)y0 * r->w * 3;
-            for (int y = y0; y < y1; y++) {
-                const float *src = c->base->px + ((size_t)(r->y + y) * c->cfg.W + r->x) * 3;
-                for (int i = 0; i < r->w * 3; i++) *o++ = dream_u8_from_float(src[i]);
-            }
-        }
-    }
+    c->base_ready = 0;
+    if (!bad && !defer) bad = prep_tiles(c) != 0;
     if (bad) {
         dlog_error(MOD, "keyframe tiles: out of memory or bad warp; retrying in 1 s");
         c->kf_retry_at = now + 1000;
@@ -940,7 +993,28 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
     env.job = &job;
     size_t len = (size_t)t->r.w * t->r.h * 3;
-    long n = send_to(c, w, &env, c->tile_px[idx], len);     /* warped in kf_start, kept for requeues */
+    const void *px = c->tile_px[idx];      /* warped in kf_start, kept for requeues */
+    int resident = w->resident && whole_canvas(c, idx) && !c->cfg.canvas8;
+    if (resident && w->resident_kf && w->resident_kf == c->canvas_kf) {
+        /* the worker holds this canvas: the warp parameters only */
+        job.has_from_resident = 1; job.from_resident = 1;
+        job.has_warp_zoom = 1; job.warp_zoom = c->kf_zoom;
+        job.has_warp_angle = 1; job.warp_angle = c->kf_angle;
+        job.has_warp_interp = 1; job.warp_interp = c->kf_interp == DREAM_INTERP_BILINEAR ? 0 : 1;
+        job.has_resident_keyframe_id = 1; job.resident_keyframe_id = c->canvas_kf;
+        px = NULL;
+        len = 0;
+        c->resident_jobs++;
+    } else if (!c->base_ready) {
+        return 1;       /* the tiles are not cut yet (a deferred warp): next step */
+    } else if (resident) {
+        /* seed the worker's canvas: the warped canvas as float (4 x the bytes, once) */
+        job.has_float_pixels = 1; job.float_pixels = 1;
+        px = c->base->px;
+        len *= sizeof(float);
+        c->resident_seeds++;
+    }
+    long n = send_to(c, w, &env, px, len);
     if (n < 0) {
         worker_remove(c, w, "unreachable");
         return -1;
@@ -948,6 +1022,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     double now = dream_now_ms();
     w->job_id = job.job_id;
     w->job_kf = c->kf_id;
+    w->job_resident = resident;
     w->job_sent = now;
     w->job_deadline = now + dl;
     c->jobs[idx].state = JOB_RUNNING;
@@ -974,12 +1049,7 @@ static void dispatch_jobs(coord_t *c) {
             }
         }
         if (best < 0) return;
-        worker_t *bw = NULL;
-        for (int k = 0; k < c->nslots; k++) {
-            worker_t *w = &c->w[k];
-            if (!worker_free(w) || w->max_px < bpx) continue;
-            if (!bw || sched_ms(c, w) < sched_ms(c, bw)) bw = w;
-        }
+        worker_t *bw = best_free_worker(c, bpx);
         if (!bw) return;
         if (send_job(c, bw, best) != 0 && bw->used) return;   /* no memory: try again next step */
     }
@@ -1000,10 +1070,9 @@ static void dispatch(coord_t *c) {
 static void kf_after_dispatch(coord_t *c) {
     double t0 = dream_now_ms();
     if (c->kf_active && !c->base_ready) {
-        dream_err_t err = {{0}};
-        if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0)
-            dlog_error(MOD, "warp: %s", err.msg);
-        c->base_ready = 1;
+        /* a resident job is out: the coordinator's own warp (base for the delta, the fill and
+         * requeues) runs while the worker computes */
+        if (prep_tiles(c) != 0) c->base_ready = 1;  /* logged; the keyframe keeps the old pixels */
     }
     if (c->need_reset) {
         if (c->cfg.canvas8) blend_reset(c->blend);  /* the float path clears what it used in kf_finish */
@@ -1060,6 +1129,7 @@ static void kf_finish(coord_t *c) {
                 float *t = c->canvas->px;
                 c->canvas->px = c->next->px;
                 c->next->px = t;
+                c->canvas_kf = c->kf_id;
             }
         }
     }
@@ -1244,6 +1314,10 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
                       c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
                       c->tm_transfer, (unsigned long long)c->tm_results, c->tm_overlapped, c->tile_mpx_total,
                       (double)c->cfg.W * c->cfg.H / 1e6);
+        len = appendf(r, n, len, "resident_jobs:%llu\nresident_seeds:%llu\nresident_mismatch:%llu\nkf_not_shown:%llu\n",
+                      (unsigned long long)c->resident_jobs, (unsigned long long)c->resident_seeds,
+                      (unsigned long long)c->resident_mismatch,
+                      (unsigned long long)c->kf_not_shown);
     }
     return len;
 }
