@@ -39,6 +39,7 @@ const cfg_opt_t node_cfg_opts[] = {
     CFG_INT(node_cfg_t, liveness, "liveness", "3", 1, 100, "missed heartbeats before reconnecting"),
     CFG_INT(node_cfg_t, backoff_max_s, "backoff-max-s", "32", 1, 3600, "reconnect backoff cap (starts at 1 s, doubles)"),
     CFG_DOUBLE(node_cfg_t, sim_ms_per_mpix_step, "sim-ms-per-mpix-step", "50", 0, 1e6, "sim backend: sleep per megapixel-step"),
+    CFG_DOUBLE(node_cfg_t, sim_link_mbps, "sim-link-mbps", "0", 0, 1e7, "sim backend: model this worker's link (Mbit/s): a job waits its bytes' transfer time before and after computing (0 = loopback speed; benchmarks)"),
     CFG_DOUBLE(node_cfg_t, speed_ms, "speed-ms", "0", 0, 1e9, "claimed ms per megapixel-step (0 = measure at start)"),
     CFG_INT(node_cfg_t, max_tile_pixels, "max-tile-pixels", "0", 0, 1 << 26, "largest tile accepted (0 = from memory)"),
     CFG_STR(node_cfg_t, log_level, "log-level", "info", "debug|info|warn|error"),
@@ -307,7 +308,12 @@ static void *compute_main(void *arg) {
         int rc = zmq_recv(n->pair_cmp, &nj, sizeof nj, 0);
         if (rc < 0 && zmq_errno() == EINTR) continue;
         if (rc != (int)sizeof nj || !nj) break;
+        /* the sim's link model (bench/farm_bench.sh LINK_MBPS): the job's pixels arrive, and the
+         * result leaves, at --sim-link-mbps (outside compute_ms, like a real transfer) */
+        double link = n->sim && n->cfg.sim_link_mbps > 0 ? n->cfg.sim_link_mbps * 1e3 : 0;  /* bits per ms */
+        if (link > 0) usleep((useconds_t)(nj->len * 8.0 / link * 1000.0));
         compute(n, nj);
+        if (link > 0 && !nj->failed) usleep((useconds_t)(nj->len * 8.0 / link * 1000.0));
         zmq_send(n->pair_cmp, &nj, sizeof nj, 0);
     }
     return NULL;
