@@ -104,6 +104,8 @@ struct node {
      * that came as float pixels or from this canvas, == the coordinator's canvas bit for bit */
     dream_image_t *rc_canvas, *rc_base;
     uint64_t rc_kf;             /* keyframe it is the result of (0 = none) */
+    float *img_buf;             /* compute thread: the job's float pixels, reused */
+    size_t img_cap;
 };
 
 /* ---------- compute ---------- */
@@ -165,13 +167,15 @@ static int resident_input(node_t *n, node_job_t *nj) {
     dream_err_t err = {{0}};
     if (!n->rc_base || n->rc_base->w != W || n->rc_base->h != H) {
         dream_image_destroy(&n->rc_base);
-        dream_image_destroy(&n->rc_canvas);
+        free(n->img_buf);
+    dream_image_destroy(&n->rc_canvas);
         n->rc_kf = 0;
         n->rc_base = dream_image_new(W, H, 3, &err);
         n->rc_canvas = dream_image_new(W, H, 3, &err);
         if (!n->rc_base || !n->rc_canvas) {
             dream_image_destroy(&n->rc_base);
-            dream_image_destroy(&n->rc_canvas);
+            free(n->img_buf);
+    dream_image_destroy(&n->rc_canvas);
             snprintf(nj->err, sizeof nj->err, "resident canvas: %.200s", err.msg);
             nj->code = 3;
             return -1;
@@ -228,7 +232,14 @@ static void compute(node_t *n, node_job_t *nj) {
         nj->failed = 1;
         return;
     }
-    float *img = malloc(np * sizeof(float));
+    /* one float buffer kept across jobs (compute thread only): a fresh one per job paid its
+     * page faults every time (7 MB of floats per 1080p quarter tile) */
+    if (n->img_cap < np) {
+        free(n->img_buf);
+        n->img_buf = malloc(np * sizeof(float));
+        n->img_cap = n->img_buf ? np : 0;
+    }
+    float *img = n->img_buf;
     if (!img) {
         nj->failed = 1;
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
@@ -244,7 +255,6 @@ static void compute(node_t *n, node_job_t *nj) {
         if (lose && ++sim_jobs > (unsigned)atoi(lose)) {
             nj->failed = nj->lost = 1;
             snprintf(nj->err, sizeof nj->err, "sim: device lost (DREAM_SIM_LOSE_AFTER=%.20s)", lose);
-            free(img);
             return;
         }
         int cls[DREAM_MAX_SUBJECTS];
@@ -264,7 +274,6 @@ static void compute(node_t *n, node_job_t *nj) {
         if (build_masks(n, job, W, H, &masks, cls, &ns, &err) != 0) {
             nj->failed = 1;
             snprintf(nj->err, sizeof nj->err, "%.200s", err.msg);
-            free(img);
             return;
         }
         p.nsubj = ns;
@@ -285,7 +294,6 @@ static void compute(node_t *n, node_job_t *nj) {
     }
     nj->compute_ms = dream_now_ms() - (resident ? t_in : t0);
     if (nj->failed) {
-        free(img);
         return;
     }
     for (size_t i = 0; i < np; i++) {
@@ -298,7 +306,6 @@ static void compute(node_t *n, node_job_t *nj) {
         nj->px[i] = r;
     }
     if (resident) n->rc_kf = job->keyframe_id;
-    free(img);
 }
 
 static void *compute_main(void *arg) {
@@ -437,6 +444,7 @@ void node_destroy(node_t **pn) {
     if (n->pair_net) zmq_close(n->pair_net);
     if (n->pair_cmp) zmq_close(n->pair_cmp);
     if (n->zctx) zmq_ctx_term(n->zctx);
+    free(n->img_buf);
     dream_image_destroy(&n->rc_canvas);
     dream_image_destroy(&n->rc_base);
     dream_engine_destroy(&n->engine);
