@@ -84,7 +84,8 @@ fail:;
 void wire_msg_clear(wire_msg_t *m) {
     if (!m) return;
     if (m->env) dreamfarm__envelope__free_unpacked(m->env, NULL);
-    free(m->pixels);
+    if (!m->pixels_borrowed) free(m->pixels);
+    m->pixels_borrowed = 0;
     m->env = NULL;
     m->pixels = NULL;
     m->pixels_len = 0;
@@ -198,7 +199,20 @@ static void drain(void *sock) {
     }
 }
 
+static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
+                     dream_err_t *err);
+
 int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err) {
+    return recv_impl(sock, with_identity, flags, out, NULL, NULL, err);
+}
+
+int wire_recv_buf(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
+                  dream_err_t *err) {
+    return recv_impl(sock, with_identity, flags, out, buf, cap, err);
+}
+
+static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
+                     dream_err_t *err) {
     memset(out, 0, sizeof *out);
     zmq_msg_t parts[DREAM_WIRE_MAX_FRAMES];
     int nparts = 0, more = 1, rc = 1;
@@ -253,8 +267,21 @@ int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_e
     if (rc == 1 && plen > DREAM_WIRE_MAX_PIXEL_BYTES)
         rc = dream_err_set(err, "pixel frame of %zu bytes is too large", plen);
     if (rc == 1 && wire_validate(out->env, plen, err) != 0) rc = -1;
+    if (rc == 1 && plen && buf && cap && *cap < plen) {
+        uint8_t *nb = malloc(plen);     /* validated size; grown once, kept by the caller */
+        if (nb) {
+            free(*buf);
+            *buf = nb;
+            *cap = plen;
+        }
+    }
     if (rc == 1 && plen) {
-        out->pixels = malloc(plen);
+        if (buf && cap && *buf && *cap >= plen) {
+            out->pixels = *buf;
+            out->pixels_borrowed = 1;
+        } else {
+            out->pixels = malloc(plen);
+        }
         if (!out->pixels) rc = dream_err_set(err, "out of memory for %zu pixel bytes", plen);
         else {
             memcpy(out->pixels, zmq_msg_data(&parts[hi + 1]), plen);

@@ -292,7 +292,9 @@ struct coord {
     dream_image_t *next;        /* float canvas: the keyframe being blended (swapped in by kf_finish) */
     uint64_t canvas_kf;         /* the keyframe the float canvas is the result of (0: none) */
     uint64_t resident_jobs, resident_seeds, resident_mismatch;
-    uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
+    uint64_t kf_not_shown;
+    uint8_t *rxbuf;             /* results' pixels are received into this (kept: no fresh pages) */
+    size_t rxcap;      /* --motion wallclock: keyframes not handed to a full frame clock */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
     double hello_tokens, hello_at;  /* admission of new worker connections */
@@ -728,7 +730,7 @@ static void handle_worker_msg(coord_t *c) {
     for (int k = 0; k < 256; k++) {
         wire_msg_t m;
         dream_err_t err = {{0}};
-        int rc = wire_recv(c->router, 1, ZMQ_DONTWAIT, &m, &err);
+        int rc = wire_recv_buf(c->router, 1, ZMQ_DONTWAIT, &m, &c->rxbuf, &c->rxcap, &err);
         if (rc == 0 || rc == -2) return;
         if (rc < 0) {
             c->st.malformed++;
@@ -1521,6 +1523,7 @@ void coord_destroy(coord_t **pc) {
     blend_destroy(&c->blend);
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->next);
+    free(c->rxbuf);
     dream_image_destroy(&c->base);
     free(c->w);
     dlog_rl_destroy(&c->logrl);

@@ -309,12 +309,45 @@ static void test_resident_job_validation(void **state) {
     assert_true(wire_hash64(a, 100) != wire_hash64(a, 99));
 }
 
+/* wire_recv_buf: pixels land in the caller's buffer (grown once, then reused), clear leaves it */
+static void test_recv_into_buffer(void **state) {
+    pair_t *p = *state;
+    Dreamfarm__Envelope env;
+    Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+    r.keyframe_id = 3; r.job_id = 9; r.tile = &tile; r.compute_ms = 7;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    uint8_t *buf = NULL, px[16 * 8 * 3];
+    size_t cap = 0;
+    uint8_t *first = NULL;
+    for (int k = 0; k < 3; k++) {
+        tile.w = k == 1 ? 8 : 16; tile.h = 8;     /* a smaller frame reuses the buffer */
+        size_t n = (size_t)tile.w * tile.h * 3;
+        memset(px, 10 + k, sizeof px);
+        assert_true(wire_send(p->dealer, NULL, 0, &env, px, n, 0, NULL) > 0);
+        wire_msg_t m;
+        assert_int_equal(wire_recv_buf(p->router, 1, 0, &m, &buf, &cap, NULL), 1);
+        assert_int_equal(m.pixels_len, n);
+        assert_true(m.pixels == buf && m.pixels_borrowed);
+        assert_int_equal(m.pixels[n - 1], 10 + k);
+        if (!first) first = buf;
+        assert_ptr_equal(buf, first);
+        wire_msg_clear(&m);
+        assert_null(m.pixels);
+    }
+    assert_int_equal(cap, sizeof px);
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_job_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_and_small_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_frame_rejected_by_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_into_buffer, setup, teardown),
         cmocka_unit_test(test_validate_bounds),
         cmocka_unit_test(test_resident_job_validation),
     };
