@@ -870,9 +870,8 @@ static int kf_start(coord_t *c) {
         c->kf_retry_at = now + 1000;
         return -1;
     }
-    /* the tiles' 8-bit pixels are warped straight from the canvas (below) and handed out at
-     * once; the whole warped canvas (the fill for missing tiles) follows in kf_after_dispatch,
-     * while the workers compute */
+    /* the canvas is warped once (prep_tiles, below), the tiles are cut from it and handed out
+     * at once; with a resident worker the warp follows the hand-out (kf_after_dispatch) */
     c->base_ready = 0;
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1};
