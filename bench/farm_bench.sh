@@ -27,17 +27,23 @@
 #           available everywhere); coord_link_cap = the coordinator's own NIC at that speed,
 #           LINK_MBPS / (8 x bytes per keyframe) keyframes/s, all workers' bytes share it
 #   RESIDENT=1: dreamd --resident-canvas (docs/farm.md)
+#   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
+# A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace (issue 14:
+# SIM_MS=4, an H100-class step): 1080p with 1 and 4 workers, 4 workers behind a modelled 1 GbE
+# link, and 4K with 4 and 8 workers -> bench/out/farm_bench_gpu*.txt
 set -u
 cd "$(dirname "$0")/.."
 BIN=build/bin
 for b in dreamd dream-worker; do [ -x $BIN/$b ] || { echo "farm_bench: build first (make)"; exit 1; }; done
+GPU_PASS=0; [ -z "${SIM_MS:-}" ] && [ "${FARM_BENCH_GPU:-1}" != 0 ] && GPU_PASS=1
 T=${SECONDS_PER_RUN:-20}; SIM_MS=${SIM_MS:-100}; STEPS=${STEPS:-10}; SIZE=${SIZE:-1920x1080}
 COUNTS=${COUNTS:-"1 2 4 8"}
 LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-0}
 EXTRA_D=(); [ "$RESIDENT" = 1 ] && EXTRA_D+=(--resident-canvas)
 W=${SIZE%x*}; H=${SIZE#*x}
 OUT=bench/out; mkdir -p $OUT
-REPORT=$OUT/farm_bench.txt
+RN=${REPORT_NAME:-farm_bench}
+REPORT=$OUT/$RN.txt
 # ports below the ephemeral range, so no outgoing connection holds them
 . tools/free-port.bash                       # free_port
 single=$(awk -v w=$W -v h=$H -v s=$STEPS -v m=$SIM_MS 'BEGIN{printf "%.4f", 1000 / (w*h/1e6*s*m)}')
@@ -46,7 +52,7 @@ echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-st
 echo "# ideal = N x $single kf/s (canvas MPx-steps without halos / (N x sim speed))"
 printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %-9s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms coord_link_cap
 } | tee $REPORT
-BREAK=$OUT/farm_bench_breakdown.txt
+BREAK=$OUT/${RN}_breakdown.txt
 printf "%-8s %-7s %-7s %-7s %-8s %-7s %-7s %-7s %-7s %-7s %-7s %-13s %s\n" workers kf_ms prep send work compute xfer blend finish gap halo vs_halo_bound crit >$BREAK
 now() { date +%s.%N; }
 for n in $COUNTS; do
@@ -114,3 +120,10 @@ echo "# per-keyframe breakdown (ms; see the header of bench/farm_bench.sh):"
 cat $BREAK
 } | tee -a $REPORT
 echo "report: $REPORT"
+if [ "$GPU_PASS" = 1 ]; then
+  g() { env FARM_BENCH_GPU=0 SIM_MS=4 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10} "$@" bash "$0"; }
+  echo; echo "# at GPU pace (sim 4 ms/MPx-step; docs/farm.md 'At GPU pace')"
+  g REPORT_NAME=farm_bench_gpu COUNTS="1 4"
+  g REPORT_NAME=farm_bench_gpu_1gbe COUNTS="4" LINK_MBPS=1000
+  g REPORT_NAME=farm_bench_gpu_4k COUNTS="4 8" SIZE=3840x2160
+fi
