@@ -292,9 +292,9 @@ struct coord {
     dream_image_t *next;        /* float canvas: the keyframe being blended (swapped in by kf_finish) */
     uint64_t canvas_kf;         /* the keyframe the float canvas is the result of (0: none) */
     uint64_t resident_jobs, resident_seeds, resident_mismatch;
-    uint64_t kf_not_shown;
+    uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
     uint8_t *rxbuf;             /* results' pixels are received into this (kept: no fresh pages) */
-    size_t rxcap;      /* --motion wallclock: keyframes not handed to a full frame clock */
+    size_t rxcap;
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
     double hello_tokens, hello_at;  /* admission of new worker connections */
@@ -669,9 +669,13 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
             c->jobs[idx].worker = -1;
             c->st.requeued++;
             c->resident_mismatch++;
-            w->resident_kf = 0;     /* seeded again with the next job */
+            /* another float arithmetic (a worker built with FMA contraction, another CPU) or a
+             * lie: either way this connection gets ordinary pixel jobs from now on (no
+             * seed/mismatch loop, and no failure for an honest worker that rounds differently) */
+            w->resident_kf = 0;
+            w->resident = 0;
             peer_log(c, DLOG_WARN, w->tag, "resident", "worker %s: resident canvas differs from the coordinator's "
-                     "(input hash %016llx, want %016llx): tile requeued with pixels", w->name,
+                     "(input hash %016llx, want %016llx): tile requeued, pixel jobs only from now on", w->name,
                      (unsigned long long)r->input_hash, (unsigned long long)hv);
             return;
         }
