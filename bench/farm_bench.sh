@@ -18,27 +18,42 @@
 #   halo    tile pixels / canvas pixels - 1 (compute the halos add)
 #   vs_halo_bound  kf/s / (N workers busy all the time on the tiles as cut, halos included):
 #           how close the farm gets to what this tiling allows
+#   crit    the coordinator's critical path: prep + send + finish + gap + blend / tiles (the
+#           last tile's blend); everything else it does overlaps the workers' compute
 #   SECONDS_PER_RUN (default 20)  SIM_MS (ms per megapixel-step, default 100)  STEPS (default 10)
 #   SIZE (default 1920x1080)  COUNTS (default "1 2 4 8")
+#   LINK_MBPS (default 0 = loopback): each sim worker models a link of that many Mbit/s (its job
+#           waits for its bytes' transfer time before and after computing; tc netem is not
+#           available everywhere); coord_link_cap = the coordinator's own NIC at that speed,
+#           LINK_MBPS / (8 x bytes per keyframe) keyframes/s, all workers' bytes share it
+#   RESIDENT=1: dreamd --resident-canvas (docs/farm.md)
+#   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
+# A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace (issue 14:
+# SIM_MS=4, an H100-class step): 1080p with 1 and 4 workers, 4 workers behind a modelled 1 GbE
+# link, and 4K with 4 and 8 workers -> bench/out/farm_bench_gpu*.txt
 set -u
 cd "$(dirname "$0")/.."
 BIN=build/bin
 for b in dreamd dream-worker; do [ -x $BIN/$b ] || { echo "farm_bench: build first (make)"; exit 1; }; done
+GPU_PASS=0; [ -z "${SIM_MS:-}" ] && [ "${FARM_BENCH_GPU:-1}" != 0 ] && GPU_PASS=1
 T=${SECONDS_PER_RUN:-20}; SIM_MS=${SIM_MS:-100}; STEPS=${STEPS:-10}; SIZE=${SIZE:-1920x1080}
 COUNTS=${COUNTS:-"1 2 4 8"}
+LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-0}
+EXTRA_D=(); [ "$RESIDENT" = 1 ] && EXTRA_D+=(--resident-canvas)
 W=${SIZE%x*}; H=${SIZE#*x}
 OUT=bench/out; mkdir -p $OUT
-REPORT=$OUT/farm_bench.txt
+RN=${REPORT_NAME:-farm_bench}
+REPORT=$OUT/$RN.txt
 # ports below the ephemeral range, so no outgoing connection holds them
 . tools/free-port.bash                       # free_port
 single=$(awk -v w=$W -v h=$H -v s=$STEPS -v m=$SIM_MS 'BEGIN{printf "%.4f", 1000 / (w*h/1e6*s*m)}')
 {
-echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run"
+echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}"
 echo "# ideal = N x $single kf/s (canvas MPx-steps without halos / (N x sim speed))"
-printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms
+printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %-9s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms coord_link_cap
 } | tee $REPORT
-BREAK=$OUT/farm_bench_breakdown.txt
-printf "%-8s %-7s %-7s %-7s %-8s %-7s %-7s %-7s %-7s %-7s %-7s %s\n" workers kf_ms prep send work compute xfer blend finish gap halo vs_halo_bound >$BREAK
+BREAK=$OUT/${RN}_breakdown.txt
+printf "%-8s %-7s %-7s %-7s %-8s %-7s %-7s %-7s %-7s %-7s %-7s %-13s %s\n" workers kf_ms prep send work compute xfer blend finish gap halo vs_halo_bound crit >$BREAK
 now() { date +%s.%N; }
 for n in $COUNTS; do
   wp=$(free_port); ap=$(free_port)
@@ -49,13 +64,13 @@ for n in $COUNTS; do
   # --motion wallclock: keyframes are not held back by the 1 fps display (the video-time
   # default waits once 2N frames are queued); the bench measures compute throughput
   $BIN/dreamd --worker-bind tcp://127.0.0.1:$wp --admin-bind tcp://127.0.0.1:$ap --http-port 0 --size $SIZE --allow-sim \
-    --fps 1 --motion wallclock --steps $STEPS --state :memory: --run-seconds $((T * 3 + 60)) --log-level info >$log 2>&1 &
+    --fps 1 --motion wallclock --steps $STEPS --state :memory: --run-seconds $((T * 3 + 60)) --log-level info "${EXTRA_D[@]}" >$log 2>&1 &
   dp=$!
   sleep 0.3
   wpids=()
   for i in $(seq $n); do
     $BIN/dream-worker --connect tcp://127.0.0.1:$wp --backend sim --sim-ms-per-mpix-step $SIM_MS \
-      --name bench$i --log-level warn >/dev/null 2>&1 &
+      --sim-link-mbps $LINK_MBPS --name bench$i --log-level warn >/dev/null 2>&1 &
     wpids+=($!)
   done
   # warm-up: all workers in and two keyframes done, then measure the steady state for T s
@@ -81,7 +96,10 @@ for n in $COUNTS; do
       for (i=5;i<=7;i++) printf " %-7.0f", (b[f[i]]-a[f[i]])/k;
       tm=(b["tile_mpx"]-a["tile_mpx"])/k; printf " %-7s", sprintf("%.1f%%", 100*(tm/b["canvas_mpx"]-1));
       # the best this tiling allows: every worker busy all the time on tiles with their halos
-      bound=n*1000/(tm*steps*simms); printf " %.0f%%\n", 100*(k/(e-s))/bound}' steps=$STEPS simms=$SIM_MS $OUT/s1 $OUT/s2)
+      bound=n*1000/(tm*steps*simms); printf " %-13s", sprintf("%.0f%%", 100*(k/(e-s))/bound);
+      nt=tm>0?b["tiles_last"]:1; if (nt<1) nt=1;
+      crit=(b["t_prep_ms"]-a["t_prep_ms"]+b["t_send_ms"]-a["t_send_ms"]+b["t_finish_ms"]-a["t_finish_ms"]+b["t_gap_ms"]-a["t_gap_ms"]+(b["t_blend_add_ms"]-a["t_blend_add_ms"])/nt)/k;
+      printf " %.0f\n", crit}' steps=$STEPS simms=$SIM_MS $OUT/s1 $OUT/s2)
   echo "$brk" >>$BREAK
   tiles=$(field tiles_last); req=$(field requeued); cms=$(field coord_ms_per_keyframe)
   ctl quit >/dev/null
@@ -92,7 +110,8 @@ for n in $COUNTS; do
   bpk=$(awk -v a=$k1 -v b=$k2 -v x=$b1 -v y=$b2 'BEGIN{ if (b > a) printf "%.0f", (y-x)/(b-a); else print "?" }')
   ideal=$(awk -v n=$n -v s=$single 'BEGIN{printf "%.3f", n*s}')
   eff=$(awk -v k=$kfps -v i=$ideal 'BEGIN{printf "%.0f%%", 100*k/i}')
-  printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %s\n" $n "$kfps" $ideal $eff "$tiles" "$bpk" "$req" "$cms" | tee -a $REPORT
+  cap=$(awk -v l=$LINK_MBPS -v b="$bpk" 'BEGIN{ if (l > 0 && b > 0) printf "%.1f", l * 1e6 / 8 / b; else print "-" }')
+  printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %-9s %s\n" $n "$kfps" $ideal $eff "$tiles" "$bpk" "$req" "$cms" "$cap" | tee -a $REPORT
 done
 {
 echo "# efficiency = measured / ideal; the ideal counts no halos (tiles overlap by 2 x 64 px),"
@@ -101,3 +120,10 @@ echo "# per-keyframe breakdown (ms; see the header of bench/farm_bench.sh):"
 cat $BREAK
 } | tee -a $REPORT
 echo "report: $REPORT"
+if [ "$GPU_PASS" = 1 ]; then
+  g() { env FARM_BENCH_GPU=0 SIM_MS=4 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10} "$@" bash "$0"; }
+  echo; echo "# at GPU pace (sim 4 ms/MPx-step; docs/farm.md 'At GPU pace')"
+  g REPORT_NAME=farm_bench_gpu COUNTS="1 4"
+  g REPORT_NAME=farm_bench_gpu_1gbe COUNTS="4" LINK_MBPS=1000
+  g REPORT_NAME=farm_bench_gpu_4k COUNTS="4 8" SIZE=3840x2160
+fi

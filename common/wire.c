@@ -4,6 +4,7 @@
  */
 #include "wire.h"
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,8 @@ fail:;
 void wire_msg_clear(wire_msg_t *m) {
     if (!m) return;
     if (m->env) dreamfarm__envelope__free_unpacked(m->env, NULL);
-    free(m->pixels);
+    if (!m->pixels_borrowed) free(m->pixels);
+    m->pixels_borrowed = 0;
     m->env = NULL;
     m->pixels = NULL;
     m->pixels_len = 0;
@@ -150,6 +152,18 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
             return dream_err_set(err, "job: unknown optimizer %d", (int)env->job->optimizer);
         if (subjects_ok(env->job->n_subjects, env->job->subjects, rect, err)) return -1;
         want_pixels = 1;
+        if (env->job->has_from_resident && env->job->from_resident) {
+            /* the worker's own float canvas, warped: no pixels, sane warp parameters */
+            if (!env->job->has_warp_zoom || !(env->job->warp_zoom > 1e-3 && env->job->warp_zoom < 1e3) ||
+                !env->job->has_warp_angle || !isfinite(env->job->warp_angle) || fabs(env->job->warp_angle) > 1e6 ||
+                (env->job->has_warp_interp && (env->job->warp_interp < 0 || env->job->warp_interp > 1)) ||
+                !env->job->has_resident_keyframe_id || rect->x != 0 || rect->y != 0)
+                return dream_err_set(err, "job: bad resident-canvas warp");
+            want_pixels = 0;
+        } else if (env->job->has_float_pixels && env->job->float_pixels) {
+            if (rect->x != 0 || rect->y != 0) return dream_err_set(err, "job: float pixels for a part of the canvas");
+            want_pixels = 4;    /* float32 (h, w, 3) */
+        }
         break;
     case DREAMFARM__MSG_TYPE__MSG_RESULT:
         NEED(RESULT, result);
@@ -164,7 +178,7 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
     }
 #undef NEED
     if (want_pixels) {
-        size_t need = wire_rect_bytes(rect);
+        size_t need = wire_rect_bytes(rect) * (size_t)want_pixels;
         if (pixels_len != need)
             return dream_err_set(err, "%s: pixel frame is %zu bytes, rect %dx%d needs %zu",
                                  wire_type_name(env->type), pixels_len, rect->w, rect->h, need);
@@ -188,7 +202,20 @@ static void drain(void *sock) {
     }
 }
 
+static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
+                     dream_err_t *err);
+
 int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err) {
+    return recv_impl(sock, with_identity, flags, out, NULL, NULL, err);
+}
+
+int wire_recv_buf(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
+                  dream_err_t *err) {
+    return recv_impl(sock, with_identity, flags, out, buf, cap, err);
+}
+
+static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
+                     dream_err_t *err) {
     memset(out, 0, sizeof *out);
     zmq_msg_t parts[DREAM_WIRE_MAX_FRAMES];
     int nparts = 0, more = 1, rc = 1;
@@ -243,8 +270,21 @@ int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_e
     if (rc == 1 && plen > DREAM_WIRE_MAX_PIXEL_BYTES)
         rc = dream_err_set(err, "pixel frame of %zu bytes is too large", plen);
     if (rc == 1 && wire_validate(out->env, plen, err) != 0) rc = -1;
+    if (rc == 1 && plen && buf && cap && *cap < plen) {
+        uint8_t *nb = malloc(plen);     /* validated size; grown once, kept by the caller */
+        if (nb) {
+            free(*buf);
+            *buf = nb;
+            *cap = plen;
+        }
+    }
     if (rc == 1 && plen) {
-        out->pixels = malloc(plen);
+        if (buf && cap && *buf && *cap >= plen) {
+            out->pixels = *buf;
+            out->pixels_borrowed = 1;
+        } else {
+            out->pixels = malloc(plen);
+        }
         if (!out->pixels) rc = dream_err_set(err, "out of memory for %zu pixel bytes", plen);
         else {
             memcpy(out->pixels, zmq_msg_data(&parts[hi + 1]), plen);
@@ -283,4 +323,16 @@ int wire_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_
     if (!sec[0]) return dream_err_set(err, "%s: no 'secret = ...' line", path);
     if (!pub[0]) return dream_err_set(err, "%s: no 'public = ...' line", path);
     return 0;
+}
+
+uint64_t wire_hash64(const uint8_t *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+    }
+    for (; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h ^ n;
 }

@@ -31,8 +31,9 @@ typedef struct wire_msg {
     uint8_t identity[DREAM_WIRE_MAX_IDENTITY];
     size_t identity_len;        /* 0 when the socket has no identity frame */
     Dreamfarm__Envelope *env;
-    uint8_t *pixels;            /* malloc'd, or NULL */
+    uint8_t *pixels;            /* malloc'd, or NULL (wire_recv_buf: the caller's buffer) */
     size_t pixels_len;
+    int pixels_borrowed;        /* pixels point into the caller's buffer (not freed by clear) */
     size_t bytes;               /* total bytes received for this message */
     char peer_key[41];          /* the peer's CURVE public key (Z85, from the ZAP handler's
                                  * User-Id), "" without CURVE */
@@ -56,6 +57,11 @@ long wire_send(void *sock, const void *identity, size_t identity_len,
  * as malformed (err says why; out cleared, identity kept when known),
  * -2 on a socket error (ETERM etc, err set). */
 int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err);
+/* The same, with the pixel frame copied into *buf (grown to *cap as needed, kept by the caller
+ * across calls: no allocation and no fresh pages per message); out->pixels is valid until the
+ * next call with the same buffer. */
+int wire_recv_buf(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
+                  dream_err_t *err);
 
 /* Validates a decoded envelope + pixel frame (used by wire_recv; exposed for tests). */
 int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t *err);
@@ -65,6 +71,10 @@ void wire_msg_clear(wire_msg_t *m);
 /* Reads a CURVE key file as written by `dreamctl keygen` ("public = Z85" / "secret = Z85"
  * lines, '#' comments); pub and sec get 40 characters + NUL. */
 int wire_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_err_t *err);
+
+/* A 64-bit hash of a byte buffer (FNV-1a over 8-byte words, then the tail): the resident
+ * canvas's check that a worker computed on the pixels the coordinator has (~1 ms / 6 MB). */
+uint64_t wire_hash64(const uint8_t *p, size_t n);
 
 /* Rect helpers */
 size_t wire_rect_bytes(const Dreamfarm__Rect *r);   /* w*h*3, 0 if invalid */

@@ -97,3 +97,164 @@ int blend_finish(blend_t *b, const dream_image_t *base, dream_image_t *out, drea
     }
     return 0;
 }
+
+/* base + acc / (ws + w_base), w_base = max(0, 1 - ws): the denominator is max(ws, 1), exact
+ * for a single tile of weight 1 (the keyframe is then warp + change, bit for bit), clipped */
+static inline float delta_out(float base, float acc, float ws) {
+    float v = base + acc / (ws > 1.0f ? ws : 1.0f);
+    return v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+}
+
+/* the float canvas's path: one accumulator of w * (result - sent) instead of two blends */
+int blend_add_delta_rgb8(blend_t *b, const tile_t *t, const uint8_t *res, const uint8_t *sent, dream_err_t *err) {
+    const tile_rect_t *r = &t->r;
+    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
+        return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
+    float *wx = malloc((size_t)r->w * sizeof(float));
+    if (!wx) return dream_err_set(err, "out of memory");
+    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    #pragma omp parallel for schedule(static) if ((long)r->w * r->h > 65536)
+    for (int j = 0; j < r->h; j++) {
+        float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
+        const uint8_t *src = res + (size_t)j * r->w * 3, *s0 = sent + (size_t)j * r->w * 3;
+        size_t row = (size_t)(r->y + j) * b->W + r->x;
+        float *acc = b->acc + row * 3, *ws = b->wsum + row;
+        for (int i = 0; i < r->w; i++) {
+            float w = wx[i] * wy;
+            acc[3 * i + 0] += w * (float)((int)src[3 * i + 0] - (int)s0[3 * i + 0]);
+            acc[3 * i + 1] += w * (float)((int)src[3 * i + 1] - (int)s0[3 * i + 1]);
+            acc[3 * i + 2] += w * (float)((int)src[3 * i + 2] - (int)s0[3 * i + 2]);
+            ws[i] += w;
+        }
+    }
+    free(wx);
+    return 0;
+}
+
+int blend_finish_delta(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err) {
+    if (!base || !out || base->w != b->W || base->h != b->H || out->w != b->W || out->h != b->H ||
+        base->c != 3 || out->c != 3)
+        return dream_err_set(err, "blend: base/out must be %dx%dx3", b->W, b->H);
+    long n = (long)b->W * b->H;
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (long k = 0; k < n; k++)
+        for (int c = 0; c < 3; c++) out->px[3 * k + c] = delta_out(base->px[3 * k + c], b->acc[3 * k + c], b->wsum[k]);
+    return 0;
+}
+
+/* ---------- float canvas, written in place on arrival (blend_add_delta_plan) ---------- */
+
+typedef struct { int x0, x1, count, owner; } seg_t;
+
+/* the row y of the canvas as segments of constant tile coverage (count tiles cover it; owner is
+ * the one tile when count == 1); returns the number of segments (at most 2 * TILE_MAX + 1) */
+static int row_segments(const tile_plan_t *pl, int W, int y, seg_t *seg) {
+    int xs[2 * TILE_MAX + 2], nx = 0;
+    xs[nx++] = 0;
+    xs[nx++] = W;
+    for (int k = 0; k < pl->n; k++) {
+        const tile_rect_t *r = &pl->tiles[k].r;
+        if (y < r->y || y >= r->y + r->h) continue;
+        xs[nx++] = r->x;
+        xs[nx++] = r->x + r->w;
+    }
+    for (int i = 1; i < nx; i++)        /* insertion sort: at most 130 values */
+        for (int k = i; k > 0 && xs[k] < xs[k - 1]; k--) { int t = xs[k]; xs[k] = xs[k - 1]; xs[k - 1] = t; }
+    int ns = 0;
+    for (int i = 0; i + 1 < nx; i++) {
+        int a = xs[i], b = xs[i + 1];
+        if (b <= a || a < 0 || b > W) continue;
+        int count = 0, owner = -1;
+        for (int k = 0; k < pl->n; k++) {
+            const tile_rect_t *r = &pl->tiles[k].r;
+            if (y >= r->y && y < r->y + r->h && a >= r->x && b <= r->x + r->w) { count++; owner = k; }
+        }
+        if (ns > 0 && seg[ns - 1].x1 == a && seg[ns - 1].count == count && seg[ns - 1].owner == owner) seg[ns - 1].x1 = b;
+        else seg[ns++] = (seg_t){a, b, count, count == 1 ? owner : -1};
+    }
+    return ns;
+}
+
+static int check_plan_images(const blend_t *b, const dream_image_t *base, const dream_image_t *out, dream_err_t *err) {
+    if (!base || !out || base == out || base->w != b->W || base->h != b->H || out->w != b->W || out->h != b->H ||
+        base->c != 3 || out->c != 3)
+        return dream_err_set(err, "blend: base/out must be two %dx%dx3 images", b->W, b->H);
+    return 0;
+}
+
+
+int blend_add_delta_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, const uint8_t *sent,
+                         const dream_image_t *base, dream_image_t *out, dream_err_t *err) {
+    if (!pl || k < 0 || k >= pl->n) return dream_err_set(err, "blend: no tile %d in the plan", k);
+    if (check_plan_images(b, base, out, err) != 0) return -1;
+    const tile_t *t = &pl->tiles[k];
+    const tile_rect_t *r = &t->r;
+    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
+        return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
+    float *wx = malloc((size_t)r->w * sizeof(float));
+    if (!wx) return dream_err_set(err, "out of memory");
+    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    #pragma omp parallel for schedule(dynamic, 16) if ((long)r->w * r->h > 65536)
+    for (int j = 0; j < r->h; j++) {
+        seg_t seg[2 * TILE_MAX + 1];
+        int ns = row_segments(pl, b->W, r->y + j, seg);
+        float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
+        const uint8_t *src = res + (size_t)j * r->w * 3, *s0 = sent + (size_t)j * r->w * 3;
+        size_t row = (size_t)(r->y + j) * b->W;
+        for (int q = 0; q < ns; q++) {
+            int a = seg[q].x0 > r->x ? seg[q].x0 : r->x, e = seg[q].x1 < r->x + r->w ? seg[q].x1 : r->x + r->w;
+            if (a >= e) continue;
+            if (seg[q].count == 1) {
+                /* this tile alone: the blend of one tile, written now (the same operations as
+                 * blend_finish_delta on ws = w, acc = w d) */
+                for (int x = a; x < e; x++) {
+                    int i = x - r->x;
+                    float w = wx[i] * wy;
+                    size_t p = (row + x) * 3;
+                    for (int c = 0; c < 3; c++)
+                        out->px[p + c] = delta_out(base->px[p + c], w * (float)((int)src[3 * i + c] - (int)s0[3 * i + c]), w);
+                }
+            } else {
+                for (int x = a; x < e; x++) {
+                    int i = x - r->x;
+                    float w = wx[i] * wy;
+                    float *acc = b->acc + (row + x) * 3;
+                    acc[0] += w * (float)((int)src[3 * i + 0] - (int)s0[3 * i + 0]);
+                    acc[1] += w * (float)((int)src[3 * i + 1] - (int)s0[3 * i + 1]);
+                    acc[2] += w * (float)((int)src[3 * i + 2] - (int)s0[3 * i + 2]);
+                    b->wsum[row + x] += w;
+                }
+            }
+        }
+    }
+    free(wx);
+    return 0;
+}
+
+int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
+                            dream_image_t *out, dream_err_t *err) {
+    if (!pl || !done) return dream_err_set(err, "blend: no plan");
+    if (check_plan_images(b, base, out, err) != 0) return -1;
+    #pragma omp parallel for schedule(dynamic, 16)
+    for (int y = 0; y < b->H; y++) {
+        seg_t seg[2 * TILE_MAX + 1];
+        int ns = row_segments(pl, b->W, y, seg);
+        size_t row = (size_t)y * b->W;
+        for (int q = 0; q < ns; q++) {
+            if (seg[q].count == 1 && done[seg[q].owner]) continue;     /* written on arrival */
+            if (seg[q].count == 1 || seg[q].count == 0) {               /* missing tile / none */
+                memcpy(out->px + (row + seg[q].x0) * 3, base->px + (row + seg[q].x0) * 3,
+                       (size_t)(seg[q].x1 - seg[q].x0) * 3 * sizeof(float));
+                continue;
+            }
+            for (int x = seg[q].x0; x < seg[q].x1; x++) {   /* overlaps: the blend, and its reset */
+                size_t p = (row + x) * 3;
+                float ws = b->wsum[row + x];
+                for (int c = 0; c < 3; c++) out->px[p + c] = delta_out(base->px[p + c], b->acc[p + c], ws);
+                b->acc[p] = b->acc[p + 1] = b->acc[p + 2] = 0;
+                b->wsum[row + x] = 0;
+            }
+        }
+    }
+    return 0;
+}

@@ -26,5 +26,23 @@ float blend_ramp(int i, int len, int f0, int f1);
 int blend_add_rgb8(blend_t *b, const tile_t *t, const uint8_t *rgb, dream_err_t *err);
 /* out = (sum w_i tile_i + w_base base) / (sum w_i + w_base); base and out are W x H x 3. */
 int blend_finish(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err);
+/* Float canvas (coordinator): adds w * (res - sent) for a tile sent as `sent` and returned as
+ * `res` (both rgb8 (t->r.h, t->r.w, 3)); blend_finish_delta then gives
+ * out = clip(base + sum w_i (res_i - sent_i) / max(sum w_i, 1), 0, 255), which equals
+ * blend(results) - blend(sent) + base with the same weights, in one accumulator and one pass
+ * (out may be the canvas the base was warped from, but not base itself). */
+int blend_add_delta_rgb8(blend_t *b, const tile_t *t, const uint8_t *res, const uint8_t *sent, dream_err_t *err);
+int blend_finish_delta(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err);
+/* The same float-canvas blend without full-canvas passes (the coordinator's keyframe loop):
+ * blend_add_delta_plan writes the pixels that tile k of the plan alone covers straight into
+ * out on arrival (one tile's blend is known without the others) and accumulates only where
+ * tiles overlap; blend_finish_delta_plan (done[k] != 0: tile k arrived) computes the overlaps
+ * (and clears them in the accumulator: no reset pass), and copies base where a tile is missing.
+ * Equal to blend_add_delta_rgb8 + blend_finish_delta (bit for bit); out must not be base, and
+ * the accumulator must start cleared (blend_new, or the previous blend_finish_delta_plan). */
+int blend_add_delta_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, const uint8_t *sent,
+                         const dream_image_t *base, dream_image_t *out, dream_err_t *err);
+int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
+                            dream_image_t *out, dream_err_t *err);
 
 #endif

@@ -114,6 +114,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_DOUBLE(coord_cfg_t, min_ms_mpix, "min-ms-per-mpix-step", "0.05", 0, 1e6, "a result faster than this (ms per MPx-step, wall clock) is implausible: a failure (0 = off)"),
     CFG_INT(coord_cfg_t, viewer_conns_per_ip, "viewer-conns-per-ip", STREAM_STR(STREAM_DEFAULT_CONNS_PER_IP), 0, 100000, "open HTTP/websocket connections per viewer IPv4 address or IPv6 /64 (0 = no cap)"),
     CFG_DOUBLE(coord_cfg_t, viewer_parse_per_s, "viewer-parse-per-s", STREAM_STR(STREAM_DEFAULT_PARSE_PER_S), 0, 1e6, "viewers' request bodies parsed per second, all together (beyond: 503; 0 = no cap)"),
+    CFG_BOOL(coord_cfg_t, resident, "resident-canvas", "false", "a worker that holds the whole canvas keeps it (float) and gets only the warp of the next keyframe (docs/farm.md)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
@@ -224,6 +225,10 @@ typedef struct worker {
     double claim_ms_mpix;   /* what the hello said */
     double joined_at;
     char tag[48];           /* rate-limit key: connection id (hex) */
+    /* resident canvas (docs/farm.md): the hello offers it; resident_kf = the keyframe whose
+     * float canvas the worker holds (0 none); job_resident: its job came as float/warp */
+    int resident, job_resident;
+    uint64_t resident_kf;
 } worker_t;
 
 struct coord {
@@ -288,8 +293,12 @@ struct coord {
     motion_t motion;
     int64_t canvas_pos, kf_pos, pub_pos;
     dream_interp_t kf_interp;
-    blend_t *blend_in;          /* the tiles as sent, blended like the results (float-delta canvas) */
-    dream_image_t *sent;        /* its blend */
+    dream_image_t *next;        /* float canvas: the keyframe being blended (swapped in by kf_finish) */
+    uint64_t canvas_kf;         /* the keyframe the float canvas is the result of (0: none) */
+    uint64_t resident_jobs, resident_seeds, resident_mismatch;
+    uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
+    uint8_t *rxbuf;             /* results' pixels are received into this (kept: no fresh pages) */
+    size_t rxcap;
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
     double hello_tokens, hello_at;  /* admission of new worker connections */
@@ -575,6 +584,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     w->max_px = h->max_tile_pixels;
     w->min_side = min_side;
     w->sim = sim;
+    w->resident = c->cfg.resident && !c->cfg.canvas8 && h->has_resident_canvas && h->resident_canvas;
     double claim = h->ms_per_mpix_step;
     w->claim_ms_mpix = isfinite(claim) && claim > 0 && claim < 1e8 ? claim : 1e4;
     if (!w->measured) w->ms_mpix = w->claim_ms_mpix;
@@ -653,28 +663,45 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         worker_fail(c, w, "result for a different rectangle");
         return;
     }
+    if (w->job_resident) {
+        /* the worker computed on its own warp of its kept canvas: it must be ours, bit for bit */
+        uint64_t hv = wire_hash64(c->tile_px[idx], (size_t)t->r.w * t->r.h * 3);
+        if (!r->has_input_hash || r->input_hash != hv) {
+            c->jobs[idx].state = JOB_PENDING;
+            c->jobs[idx].job_id = 0;
+            c->jobs[idx].worker = -1;
+            c->st.requeued++;
+            c->resident_mismatch++;
+            /* another float arithmetic (a worker built with FMA contraction, another CPU) or a
+             * lie: either way this connection gets ordinary pixel jobs from now on (no
+             * seed/mismatch loop, and no failure for an honest worker that rounds differently) */
+            w->resident_kf = 0;
+            w->resident = 0;
+            peer_log(c, DLOG_WARN, w->tag, "resident", "worker %s: resident canvas differs from the coordinator's "
+                     "(input hash %016llx, want %016llx): tile requeued, pixel jobs only from now on", w->name,
+                     (unsigned long long)r->input_hash, (unsigned long long)hv);
+            return;
+        }
+    }
     dream_err_t err = {{0}};
     double tb0 = dream_now_ms();
     if (w->job_sent > 0 && r->compute_ms > 0) {
         c->tm_transfer += tb0 - w->job_sent - r->compute_ms;
         c->tm_results++;
     }
-    if (c->plan.n == 1 && t->r.x == 0 && t->r.y == 0 && t->r.w == c->cfg.W && t->r.h == c->cfg.H) {
-        /* one tile, the whole canvas, weight 1 everywhere: it is the keyframe (float canvas: the
-         * warped canvas plus the worker's 8-bit change, so the input's rounding cancels) */
-        if (c->cfg.canvas8) {
-            dream_image_from_rgb8(c->canvas, m->pixels);
-        } else {
-            const uint8_t *sent = c->tile_px[idx];
-            const size_t nc = (size_t)c->cfg.W * c->cfg.H * 3;
-            for (size_t i = 0; i < nc; i++) {
-                float v = c->base->px[i] + (float)((int)m->pixels[i] - (int)sent[i]);
-                c->canvas->px[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-            }
+    if (!c->cfg.canvas8) {
+        /* float canvas: the warped canvas plus the blended 8-bit change (result - sent), so the
+         * input's rounding cancels. What this tile alone covers is final now and written into
+         * the next canvas at once; only the overlaps wait for kf_finish (no full-canvas pass) */
+        if (blend_add_delta_plan(c->blend, &c->plan, idx, m->pixels, c->tile_px[idx], c->base, c->next, &err) != 0) {
+            dlog_error(MOD, "blend: %s", err.msg);
+            return;
         }
+    } else if (c->plan.n == 1 && t->r.x == 0 && t->r.y == 0 && t->r.w == c->cfg.W && t->r.h == c->cfg.H) {
+        /* one tile, the whole canvas, weight 1 everywhere: it is the keyframe */
+        dream_image_from_rgb8(c->canvas, m->pixels);
         c->kf_direct = 1;
-    } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0 ||
-               (!c->cfg.canvas8 && blend_add_rgb8(c->blend_in, t, c->tile_px[idx], &err) != 0)) {
+    } else if (blend_add_rgb8(c->blend, t, m->pixels, &err) != 0) {
         dlog_error(MOD, "blend: %s", err.msg);
         return;
     }
@@ -682,6 +709,8 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     c->tm_blend_add += c->kf_t_last_result - tb0;
     if (isfinite(r->compute_ms) && r->compute_ms > c->kf_compute_max) c->kf_compute_max = r->compute_ms;
     c->jobs[idx].state = JOB_DONE;
+    /* its float canvas is now the keyframe's (when kf_finish completes it) */
+    w->resident_kf = w->job_resident ? c->kf_id : 0;
     metrics_observe_tile_ms(r->compute_ms);
     c->njobs_done++;
     c->st.results_ok++;
@@ -708,7 +737,7 @@ static void handle_worker_msg(coord_t *c) {
     for (int k = 0; k < 256; k++) {
         wire_msg_t m;
         dream_err_t err = {{0}};
-        int rc = wire_recv(c->router, 1, ZMQ_DONTWAIT, &m, &err);
+        int rc = wire_recv_buf(c->router, 1, ZMQ_DONTWAIT, &m, &c->rxbuf, &c->rxcap, &err);
         if (rc == 0 || rc == -2) return;
         if (rc < 0) {
             c->st.malformed++;
@@ -744,6 +773,7 @@ static void handle_worker_msg(coord_t *c) {
                     requeue_worker_job(c, w, "worker error");
                     w->job_id = 0;
                     if (e->code == 2) w->draining = 1;   /* stopping: not a failure */
+                    else if (e->code == 5) w->resident_kf = 0;  /* lost its canvas: seeded again */
                     else if (e->code != 4) worker_fail(c, w, e->message);   /* 4 = busy: not one either */
                     else w->stale_busy = 1;     /* not again until it is free (no resend loop) */
                 }
@@ -779,6 +809,46 @@ static int usable_workers(coord_t *c, tile_worker_t *tw, int max) {
     return n;
 }
 
+/* the fastest free worker that holds px pixels (dispatch_jobs' choice), or NULL */
+static worker_t *best_free_worker(coord_t *c, uint64_t px) {
+    worker_t *bw = NULL;
+    for (int k = 0; k < c->nslots; k++) {
+        worker_t *w = &c->w[k];
+        if (!worker_free(w) || w->max_px < px) continue;
+        if (!bw || sched_ms(c, w) < sched_ms(c, bw)) bw = w;
+    }
+    return bw;
+}
+
+static int whole_canvas(const coord_t *c, int idx) {
+    const tile_rect_t *r = &c->plan.tiles[idx].r;
+    return c->plan.n == 1 && r->x == 0 && r->y == 0 && r->w == c->cfg.W && r->h == c->cfg.H;
+}
+
+/* the keyframe's inputs: one float warp of the whole canvas (both cores; the fill for missing
+ * tiles and the float canvas's base), then every tile is cut from it and rounded: bit-identical
+ * to warping each tile to 8 bits (test_coord_warp), without warping the halos twice and without
+ * a second whole-canvas warp after the hand-out */
+static int prep_tiles(coord_t *c) {
+    dream_err_t err = {{0}};
+    if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0) {
+        dlog_error(MOD, "warp: %s", err.msg);
+        return -1;
+    }
+    #pragma omp parallel for schedule(dynamic, 16)
+    for (int k = 0; k < c->plan.n * 64; k++) {     /* 64 row bands per tile */
+        const tile_rect_t *r = &c->plan.tiles[k / 64].r;
+        int b = k % 64, y0 = (int)((long)r->h * b / 64), y1 = (int)((long)r->h * (b + 1) / 64);
+        uint8_t *o = c->tile_px[k / 64] + (size_t)y0 * r->w * 3;
+        for (int y = y0; y < y1; y++) {
+            const float *src = c->base->px + ((size_t)(r->y + y) * c->cfg.W + r->x) * 3;
+            for (int i = 0; i < r->w * 3; i++) *o++ = dream_u8_from_float(src[i]);
+        }
+    }
+    c->base_ready = 1;
+    return 0;
+}
+
 static int kf_start(coord_t *c) {
     tile_worker_t tw[512];
     int nw = usable_workers(c, tw, 512);
@@ -790,7 +860,10 @@ static int kf_start(coord_t *c) {
     if (c->fc) {
         int held = 0;
         frameclock_position(c->fc, &f_now, &held);
-        if (held >= FRAMECLOCK_MAX_KF - 2 || !motion_may_start(&c->motion, c->canvas_pos, f_now)) return 0;
+        /* --motion wallclock (benchmarks, the old mode): compute is never held back by the
+         * display; kf_after_dispatch skips showing a keyframe while the clock is full */
+        if ((!c->motion.cfg.wallclock && held >= FRAMECLOCK_MAX_KF - 2) || !motion_may_start(&c->motion, c->canvas_pos, f_now))
+            return 0;
     }
     double dt = c->last_kf_start > 0 ? (now - c->last_kf_start) / 1000.0 : 1.0;
     motion_step_t ms;
@@ -804,9 +877,8 @@ static int kf_start(coord_t *c) {
         c->kf_retry_at = now + 1000;
         return -1;
     }
-    /* the tiles' 8-bit pixels are warped straight from the canvas (below) and handed out at
-     * once; the whole warped canvas (the fill for missing tiles) follows in kf_after_dispatch,
-     * while the workers compute */
+    /* the canvas is warped once (prep_tiles, below), the tiles are cut from it and handed out
+     * at once; with a resident worker the warp follows the hand-out (kf_after_dispatch) */
     c->base_ready = 0;
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1};
@@ -826,17 +898,16 @@ static int kf_start(coord_t *c) {
         }
         bad |= !c->tile_px[i];
     }
-    if (!bad) {
-        /* top and bottom halves of every tile in parallel (a single tile uses both cores too) */
-        #pragma omp parallel for schedule(dynamic, 1) reduction(| : bad)
-        for (int k = 0; k < 2 * c->plan.n; k++) {
-            const tile_rect_t *r = &c->plan.tiles[k / 2].r;
-            int y0 = k % 2 ? r->h / 2 : 0, y1 = k % 2 ? r->h : r->h / 2;
-            if (y1 > y0)
-                bad |= dream_warp_rect_rgb8(c->canvas, c->kf_zoom, c->kf_angle, c->kf_interp, r->x, r->y + y0, r->w, y1 - y0,
-                                            c->tile_px[k / 2] + (size_t)y0 * r->w * 3, NULL) != 0;
-        }
+    /* resident canvas: the worker that gets a whole-canvas keyframe already holds the canvas
+     * (float, bit for bit): its job (the warp parameters) goes out first, and the warp below
+     * is done after the hand-out, while it computes */
+    int defer = 0;
+    if (!bad && c->plan.n == 1 && !c->cfg.canvas8 && c->canvas_kf) {
+        worker_t *bw = best_free_worker(c, (uint64_t)c->plan.tiles[0].r.w * c->plan.tiles[0].r.h);
+        defer = bw && whole_canvas(c, 0) && bw->resident && bw->resident_kf == c->canvas_kf;
     }
+    c->base_ready = 0;
+    if (!bad && !defer) bad = prep_tiles(c) != 0;
     if (bad) {
         dlog_error(MOD, "keyframe tiles: out of memory or bad warp; retrying in 1 s");
         c->kf_retry_at = now + 1000;
@@ -939,7 +1010,28 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
     env.job = &job;
     size_t len = (size_t)t->r.w * t->r.h * 3;
-    long n = send_to(c, w, &env, c->tile_px[idx], len);     /* warped in kf_start, kept for requeues */
+    const void *px = c->tile_px[idx];      /* warped in kf_start, kept for requeues */
+    int resident = w->resident && whole_canvas(c, idx) && !c->cfg.canvas8;
+    if (resident && w->resident_kf && w->resident_kf == c->canvas_kf) {
+        /* the worker holds this canvas: the warp parameters only */
+        job.has_from_resident = 1; job.from_resident = 1;
+        job.has_warp_zoom = 1; job.warp_zoom = c->kf_zoom;
+        job.has_warp_angle = 1; job.warp_angle = c->kf_angle;
+        job.has_warp_interp = 1; job.warp_interp = c->kf_interp == DREAM_INTERP_BILINEAR ? 0 : 1;
+        job.has_resident_keyframe_id = 1; job.resident_keyframe_id = c->canvas_kf;
+        px = NULL;
+        len = 0;
+        c->resident_jobs++;
+    } else if (!c->base_ready) {
+        return 1;       /* the tiles are not cut yet (a deferred warp): next step */
+    } else if (resident) {
+        /* seed the worker's canvas: the warped canvas as float (4 x the bytes, once) */
+        job.has_float_pixels = 1; job.float_pixels = 1;
+        px = c->base->px;
+        len *= sizeof(float);
+        c->resident_seeds++;
+    }
+    long n = send_to(c, w, &env, px, len);
     if (n < 0) {
         worker_remove(c, w, "unreachable");
         return -1;
@@ -947,6 +1039,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     double now = dream_now_ms();
     w->job_id = job.job_id;
     w->job_kf = c->kf_id;
+    w->job_resident = resident;
     w->job_sent = now;
     w->job_deadline = now + dl;
     c->jobs[idx].state = JOB_RUNNING;
@@ -973,12 +1066,7 @@ static void dispatch_jobs(coord_t *c) {
             }
         }
         if (best < 0) return;
-        worker_t *bw = NULL;
-        for (int k = 0; k < c->nslots; k++) {
-            worker_t *w = &c->w[k];
-            if (!worker_free(w) || w->max_px < bpx) continue;
-            if (!bw || sched_ms(c, w) < sched_ms(c, bw)) bw = w;
-        }
+        worker_t *bw = best_free_worker(c, bpx);
         if (!bw) return;
         if (send_job(c, bw, best) != 0 && bw->used) return;   /* no memory: try again next step */
     }
@@ -999,21 +1087,23 @@ static void dispatch(coord_t *c) {
 static void kf_after_dispatch(coord_t *c) {
     double t0 = dream_now_ms();
     if (c->kf_active && !c->base_ready) {
-        dream_err_t err = {{0}};
-        if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0)
-            dlog_error(MOD, "warp: %s", err.msg);
-        c->base_ready = 1;
+        /* a resident job is out: the coordinator's own warp (base for the delta, the fill and
+         * requeues) runs while the worker computes */
+        if (prep_tiles(c) != 0) c->base_ready = 1;  /* logged; the keyframe keeps the old pixels */
     }
     if (c->need_reset) {
-        blend_reset(c->blend);
-        if (c->blend_in) blend_reset(c->blend_in);
+        if (c->cfg.canvas8) blend_reset(c->blend);  /* the float path clears what it used in kf_finish */
         c->need_reset = 0;
     }
     if (c->pub_pending) {
         c->pub_pending = 0;
         dream_err_t err = {{0}};
         if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->pub_id);
-        if (c->fc) {
+        int held = 0;
+        if (c->fc && c->motion.cfg.wallclock) frameclock_position(c->fc, NULL, &held);
+        if (c->fc && held >= FRAMECLOCK_MAX_KF - 2) {
+            c->kf_not_shown++;      /* wallclock: the display is behind the compute */
+        } else if (c->fc) {
             dream_image_t *copy = dream_image_clone(c->canvas, &err);
             if (copy) frameclock_push(c->fc, &copy, c->pub_pos, &err);
             else dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
@@ -1042,18 +1132,21 @@ static void kf_finish(coord_t *c) {
     }
     dream_err_t err = {{0}};
     if (!c->kf_direct) {
-        if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
-        else if (!c->cfg.canvas8) {
-            /* float canvas: base + blended (result - sent). The tiles went out as round(base); the
-             * blend is linear with the same weights, so subtracting the blend of what was sent
-             * and adding base back cancels that rounding: the warp chain stays float */
-            if (blend_finish(c->blend_in, c->base, c->sent, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
-            else {
-                const size_t nc = (size_t)c->cfg.W * c->cfg.H * 3;
-                for (size_t i = 0; i < nc; i++) {
-                    float v = c->canvas->px[i] + (c->base->px[i] - c->sent->px[i]);
-                    c->canvas->px[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-                }
+        /* float canvas: base + blended (result - sent). The tiles went out as round(base); the
+         * blend is linear with the same weights, so blending the change (result - sent) onto
+         * base cancels that rounding: the warp chain stays float. One accumulator, one pass */
+        if (c->cfg.canvas8) {
+            if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
+        } else {
+            uint8_t done[TILE_MAX];
+            for (int i = 0; i < c->plan.n; i++) done[i] = c->jobs[i].state == JOB_DONE;
+            if (blend_finish_delta_plan(c->blend, &c->plan, done, c->base, c->next, &err) != 0) {
+                dlog_error(MOD, "blend: %s", err.msg);
+            } else {    /* the next canvas is complete: swap the pixels (coord_canvas() stays valid) */
+                float *t = c->canvas->px;
+                c->canvas->px = c->next->px;
+                c->next->px = t;
+                c->canvas_kf = c->kf_id;
             }
         }
     }
@@ -1238,6 +1331,10 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
                       c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
                       c->tm_transfer, (unsigned long long)c->tm_results, c->tm_overlapped, c->tile_mpx_total,
                       (double)c->cfg.W * c->cfg.H / 1e6);
+        len = appendf(r, n, len, "resident_jobs:%llu\nresident_seeds:%llu\nresident_mismatch:%llu\nkf_not_shown:%llu\n",
+                      (unsigned long long)c->resident_jobs, (unsigned long long)c->resident_seeds,
+                      (unsigned long long)c->resident_mismatch,
+                      (unsigned long long)c->kf_not_shown);
     }
     return len;
 }
@@ -1381,11 +1478,7 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->base = dream_image_new(cfg->W, cfg->H, 3, err);
     c->blend = blend_new(cfg->W, cfg->H, err);
     if (!c->canvas || !c->base || !c->blend) goto fail;
-    if (!cfg->canvas8) {
-        c->blend_in = blend_new(cfg->W, cfg->H, err);
-        c->sent = dream_image_new(cfg->W, cfg->H, 3, err);
-        if (!c->blend_in || !c->sent) goto fail;
-    }
+    if (!cfg->canvas8 && !(c->next = dream_image_new(cfg->W, cfg->H, 3, err))) goto fail;
     if (init_canvas(c->canvas, cfg, err) != 0) goto fail;
     admin_restore_canvas(c->state, c->canvas);     /* the dream continues after a restart */
     c->kf_interp = strcmp(cfg->kf_warp, "bilinear") ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR;
@@ -1443,9 +1536,9 @@ void coord_destroy(coord_t **pc) {
     if (c->admin) zmq_close(c->admin);
     dream_sinks_clear(&c->kf_sinks);
     blend_destroy(&c->blend);
-    blend_destroy(&c->blend_in);
-    dream_image_destroy(&c->sent);
     dream_image_destroy(&c->canvas);
+    dream_image_destroy(&c->next);
+    free(c->rxbuf);
     dream_image_destroy(&c->base);
     free(c->w);
     dlog_rl_destroy(&c->logrl);

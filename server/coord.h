@@ -105,6 +105,7 @@ typedef struct coord_cfg {
     int canvas8;                /* 1: the canvas becomes the workers' 8-bit result (old); 0: float delta */
     char start_image[512];      /* PNG/JPEG resized to the canvas; "" = the synthetic start */
     int SW, SH;                 /* derived: the stream / frame-clock size */
+    int resident;               /* whole-canvas jobs from the worker's kept float canvas (issue 14) */
 } coord_cfg_t;
 
 extern const cfg_opt_t coord_cfg_opts[];

@@ -20,6 +20,7 @@
 #include "model.h"
 #include "paths.h"
 #include "sim.h"
+#include "image.h"
 #include "wire.h"
 
 #define MOD "worker"
@@ -38,6 +39,7 @@ const cfg_opt_t node_cfg_opts[] = {
     CFG_INT(node_cfg_t, liveness, "liveness", "3", 1, 100, "missed heartbeats before reconnecting"),
     CFG_INT(node_cfg_t, backoff_max_s, "backoff-max-s", "32", 1, 3600, "reconnect backoff cap (starts at 1 s, doubles)"),
     CFG_DOUBLE(node_cfg_t, sim_ms_per_mpix_step, "sim-ms-per-mpix-step", "50", 0, 1e6, "sim backend: sleep per megapixel-step"),
+    CFG_DOUBLE(node_cfg_t, sim_link_mbps, "sim-link-mbps", "0", 0, 1e7, "sim backend: model this worker's link (Mbit/s): a job waits its bytes' transfer time before and after computing (0 = loopback speed; benchmarks)"),
     CFG_DOUBLE(node_cfg_t, speed_ms, "speed-ms", "0", 0, 1e9, "claimed ms per megapixel-step (0 = measure at start)"),
     CFG_INT(node_cfg_t, max_tile_pixels, "max-tile-pixels", "0", 0, 1 << 26, "largest tile accepted (0 = from memory)"),
     CFG_STR(node_cfg_t, log_level, "log-level", "info", "debug|info|warn|error"),
@@ -75,6 +77,9 @@ typedef struct node_job {
     int failed;
     int lost;                   /* the backend died with it (CUDA sticky error): leave the farm */
     char err[256];
+    int code;                   /* Error code when failed (0 = 1, a failure) */
+    int resident;
+    uint64_t input_hash;        /* resident jobs: hash of the 8-bit input */
     unsigned gen;               /* connection generation it came from */
 } node_job_t;
 
@@ -95,6 +100,12 @@ struct node {
     char hash[64];
     char device[128];
     char curve_pub[41], curve_sec[41];
+    /* resident canvas (compute thread only): the float canvas after the last whole-canvas job
+     * that came as float pixels or from this canvas, == the coordinator's canvas bit for bit */
+    dream_image_t *rc_canvas, *rc_base;
+    uint64_t rc_kf;             /* keyframe it is the result of (0 = none) */
+    float *img_buf;             /* compute thread: the job's float pixels, reused */
+    size_t img_cap;
 };
 
 /* ---------- compute ---------- */
@@ -141,11 +152,94 @@ static int build_masks(node_t *n, const Dreamfarm__Job *job, int W, int H, uint8
     return 0;
 }
 
+/* the job's float input as the coordinator has it (resident canvas, docs/farm.md): from_resident
+ * warps the kept canvas; float_pixels brings it. Fills rc_base and nj->px = round(rc_base).
+ * Returns 1 when the job is a resident one, 0 when not, -1 on failure (nj->err, nj->code) */
+static int resident_input(node_t *n, node_job_t *nj) {
+    const Dreamfarm__Job *job = nj->env->job;
+    int W = job->tile->w, H = job->tile->h;
+    int from = job->has_from_resident && job->from_resident, fl = job->has_float_pixels && job->float_pixels;
+    if (!from && !fl) {
+        n->rc_kf = 0;       /* any other job: the kept canvas is no longer the coordinator's */
+        return 0;
+    }
+    size_t np = (size_t)W * H * 3;
+    dream_err_t err = {{0}};
+    if (!n->rc_base || n->rc_base->w != W || n->rc_base->h != H) {
+        dream_image_destroy(&n->rc_base);
+        free(n->img_buf);
+    dream_image_destroy(&n->rc_canvas);
+        n->rc_kf = 0;
+        n->rc_base = dream_image_new(W, H, 3, &err);
+        n->rc_canvas = dream_image_new(W, H, 3, &err);
+        if (!n->rc_base || !n->rc_canvas) {
+            dream_image_destroy(&n->rc_base);
+            free(n->img_buf);
+    dream_image_destroy(&n->rc_canvas);
+            snprintf(nj->err, sizeof nj->err, "resident canvas: %.200s", err.msg);
+            nj->code = 3;
+            return -1;
+        }
+    }
+    if (from) {
+        if (!n->rc_kf || n->rc_kf != job->resident_keyframe_id) {
+            snprintf(nj->err, sizeof nj->err, "no resident canvas of keyframe %llu (have %llu)",
+                     (unsigned long long)job->resident_keyframe_id, (unsigned long long)n->rc_kf);
+            nj->code = 5;
+            return -1;
+        }
+        dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
+        if (dream_warp(n->rc_canvas, n->rc_base, job->warp_zoom, job->warp_angle, ip, &err) != 0) {
+            snprintf(nj->err, sizeof nj->err, "resident canvas: %.200s", err.msg);
+            nj->code = 5;
+            n->rc_kf = 0;
+            return -1;
+        }
+        free(nj->px);
+        nj->px = malloc(np);
+        nj->len = np;
+        if (!nj->px) {
+            snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
+            nj->code = 3;
+            return -1;
+        }
+    } else {
+        memcpy(n->rc_base->px, nj->px, np * sizeof(float));     /* validated: np floats */
+        uint8_t *u = malloc(np);
+        if (!u) {
+            snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
+            nj->code = 3;
+            return -1;
+        }
+        free(nj->px);
+        nj->px = u;
+        nj->len = np;
+    }
+    n->rc_kf = 0;
+    for (size_t i = 0; i < np; i++) nj->px[i] = dream_u8_from_float(n->rc_base->px[i]);
+    nj->resident = 1;
+    nj->input_hash = wire_hash64(nj->px, np);
+    return 1;
+}
+
 static void compute(node_t *n, node_job_t *nj) {
     const Dreamfarm__Job *job = nj->env->job;
     int W = job->tile->w, H = job->tile->h;
     size_t np = (size_t)W * H * 3;
-    float *img = malloc(np * sizeof(float));
+    double t_in = dream_now_ms();
+    int resident = resident_input(n, nj);
+    if (resident < 0) {
+        nj->failed = 1;
+        return;
+    }
+    /* one float buffer kept across jobs (compute thread only): a fresh one per job paid its
+     * page faults every time (7 MB of floats per 1080p quarter tile) */
+    if (n->img_cap < np) {
+        free(n->img_buf);
+        n->img_buf = malloc(np * sizeof(float));
+        n->img_cap = n->img_buf ? np : 0;
+    }
+    float *img = n->img_buf;
     if (!img) {
         nj->failed = 1;
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
@@ -161,14 +255,15 @@ static void compute(node_t *n, node_job_t *nj) {
         if (lose && ++sim_jobs > (unsigned)atoi(lose)) {
             nj->failed = nj->lost = 1;
             snprintf(nj->err, sizeof nj->err, "sim: device lost (DREAM_SIM_LOSE_AFTER=%.20s)", lose);
-            free(img);
             return;
         }
         int cls[DREAM_MAX_SUBJECTS];
         int ns = (int)job->n_subjects;
         for (int s = 0; s < ns; s++) cls[s] = job->subjects[s]->class_id;
         sim_job_t sj = {W, H, job->tile->x, job->tile->y, job->steps, job->keyframe_id, ns, cls};
-        double l = sim_run(img, &sj, n->cfg.sim_ms_per_mpix_step);
+        /* the resident warp is part of the device's job (a GPU does it in well under a ms): the
+         * sim's modelled time starts before it */
+        double l = sim_run_spent(img, &sj, n->cfg.sim_ms_per_mpix_step, resident ? dream_now_ms() - t_in : 0);
         nj->losses.total = nj->losses.net = l;
     } else {
         dream_err_t err = {{0}};
@@ -179,7 +274,6 @@ static void compute(node_t *n, node_job_t *nj) {
         if (build_masks(n, job, W, H, &masks, cls, &ns, &err) != 0) {
             nj->failed = 1;
             snprintf(nj->err, sizeof nj->err, "%.200s", err.msg);
-            free(img);
             return;
         }
         p.nsubj = ns;
@@ -200,12 +294,20 @@ static void compute(node_t *n, node_job_t *nj) {
         }
         free(masks);
     }
-    nj->compute_ms = dream_now_ms() - t0;
+    nj->compute_ms = dream_now_ms() - (resident ? t_in : t0);
+    if (nj->failed) {
+        return;
+    }
     for (size_t i = 0; i < np; i++) {
         float v = img[i];
-        nj->px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+        uint8_t r = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+        if (resident) {     /* the coordinator's canvas: warped + (result - round(warped)), clipped */
+            float c = n->rc_base->px[i] + (float)((int)r - (int)nj->px[i]);
+            n->rc_canvas->px[i] = c < 0.0f ? 0.0f : c > 255.0f ? 255.0f : c;
+        }
+        nj->px[i] = r;
     }
-    free(img);
+    if (resident) n->rc_kf = job->keyframe_id;
 }
 
 static void *compute_main(void *arg) {
@@ -215,7 +317,12 @@ static void *compute_main(void *arg) {
         int rc = zmq_recv(n->pair_cmp, &nj, sizeof nj, 0);
         if (rc < 0 && zmq_errno() == EINTR) continue;
         if (rc != (int)sizeof nj || !nj) break;
+        /* the sim's link model (bench/farm_bench.sh LINK_MBPS): the job's pixels arrive, and the
+         * result leaves, at --sim-link-mbps (outside compute_ms, like a real transfer) */
+        double link = n->sim && n->cfg.sim_link_mbps > 0 ? n->cfg.sim_link_mbps * 1e3 : 0;  /* bits per ms */
+        if (link > 0) usleep((useconds_t)(nj->len * 8.0 / link * 1000.0));
         compute(n, nj);
+        if (link > 0 && !nj->failed) usleep((useconds_t)(nj->len * 8.0 / link * 1000.0));
         zmq_send(n->pair_cmp, &nj, sizeof nj, 0);
     }
     return NULL;
@@ -339,6 +446,9 @@ void node_destroy(node_t **pn) {
     if (n->pair_net) zmq_close(n->pair_net);
     if (n->pair_cmp) zmq_close(n->pair_cmp);
     if (n->zctx) zmq_ctx_term(n->zctx);
+    free(n->img_buf);
+    dream_image_destroy(&n->rc_canvas);
+    dream_image_destroy(&n->rc_base);
     dream_engine_destroy(&n->engine);
     dream_prior_destroy(&n->prior);
     dream_backend_destroy(&n->be);
@@ -352,7 +462,7 @@ void node_destroy(node_t **pn) {
 static void *open_socket(node_t *n) {
     void *s = zmq_socket(n->zctx, ZMQ_DEALER);
     if (!s) return NULL;
-    int64_t maxf = (int64_t)n->max_px * 3 + 4096;
+    int64_t maxf = (int64_t)n->max_px * 12 + 4096;     /* a whole canvas as float (resident seed) */
     if (maxf > (int64_t)DREAM_WIRE_MAX_PIXEL_BYTES) maxf = (int64_t)DREAM_WIRE_MAX_PIXEL_BYTES;
     wire_socket_setup(s, maxf, NULL);
     if (n->cfg.curve_server_key[0]) {
@@ -389,6 +499,8 @@ static void send_hello(node_t *n, void *s) {
     h.min_side = n->min_side;
     h.has_untrained = 1;
     h.untrained = n->model ? !n->model->trained : 1;
+    h.has_resident_canvas = 1;
+    h.resident_canvas = 1;
     env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     send_simple(s, &env);
@@ -434,7 +546,7 @@ static void send_error(void *s, uint64_t job_id, int code, const char *msg) {
 
 static void send_result(void *s, node_job_t *nj) {
     if (nj->failed) {
-        send_error(s, nj->env->job->job_id, 1, nj->err);
+        send_error(s, nj->env->job->job_id, nj->code ? nj->code : 1, nj->err);
         return;
     }
     Dreamfarm__Envelope env;
@@ -447,6 +559,8 @@ static void send_result(void *s, node_job_t *nj) {
     r.has_loss_net = 1; r.loss_net = nj->losses.net;
     r.has_loss_prior = 1; r.loss_prior = nj->losses.prior;
     r.compute_ms = nj->compute_ms;
+    r.has_input_hash = nj->resident;
+    r.input_hash = nj->input_hash;
     env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
     env.result = &r;
     dream_err_t err = {{0}};

@@ -27,10 +27,14 @@ static void sleep_until(const struct timespec *ts) {
 static double sim_pattern(float *img, const sim_job_t *j);
 
 double sim_run(float *img, const sim_job_t *j, double ms_per_mpix_step) {
+    return sim_run_spent(img, j, ms_per_mpix_step, 0);
+}
+
+double sim_run_spent(float *img, const sim_job_t *j, double ms_per_mpix_step, double spent_ms) {
     /* the modelled time covers the whole job: the pattern's own CPU time is part of it (a
      * real engine's cost is all compute), so the sim takes exactly the model unless the CPU
      * is so loaded that the pattern alone takes longer */
-    struct timespec end = deadline_in(ms_per_mpix_step * ((double)j->w * j->h / 1e6) * j->steps);
+    struct timespec end = deadline_in(ms_per_mpix_step * ((double)j->w * j->h / 1e6) * j->steps - spent_ms);
     double l = sim_pattern(img, j);
     sleep_until(&end);
     return l;

@@ -23,5 +23,8 @@ typedef struct sim_job {
  * (the pattern's CPU time included: it sleeps for the rest).
  * Returns the simulated "loss" (mean absolute change). */
 double sim_run(float *img, const sim_job_t *j, double ms_per_mpix_step);
+/* The same, with spent_ms of the modelled time already used by device work before it (the
+ * resident canvas's warp, which a GPU does in well under a ms). */
+double sim_run_spent(float *img, const sim_job_t *j, double ms_per_mpix_step, double spent_ms);
 
 #endif

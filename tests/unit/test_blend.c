@@ -159,12 +159,116 @@ static void test_ramps_partition(void **s) {
     assert_null(blend_new(0, 10, &err));
 }
 
+/* the float canvas's delta blend (one accumulator): base + blend(w (res - sent)) equals
+ * blend(res) - blend(sent) + base of two separate blends, and no change gives base bit for bit;
+ * a tile missing from the delta blend leaves base there */
+static void test_delta_blend(void **s) {
+    (void)s;
+    int W = 640, H = 400, halo = 64;
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0};
+    tile_plan_t pl;
+    assert_int_equal(tile_plan_grid(&p, 2, 2, 11, -7, &pl, NULL), 0);
+    dream_image_t *base = texture(W, H), *tex = texture(W, H);
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] += 0.37f;   /* not an integer */
+    dream_image_t *a = texture(W, H), *b2 = texture(W, H), *d = texture(W, H), *z = texture(W, H);
+    blend_t *br = blend_new(W, H, NULL), *bs = blend_new(W, H, NULL), *bd = blend_new(W, H, NULL),
+            *b0 = blend_new(W, H, NULL);
+    static const float offs[] = {6, -6, 4, -5};
+    for (int k = 0; k < pl.n; k++) {
+        uint8_t *sent = tile_pixels(base, &pl.tiles[k], 0), *res = tile_pixels(tex, &pl.tiles[k], offs[k]);
+        assert_int_equal(blend_add_rgb8(br, &pl.tiles[k], res, NULL), 0);
+        assert_int_equal(blend_add_rgb8(bs, &pl.tiles[k], sent, NULL), 0);
+        if (k != 3) assert_int_equal(blend_add_delta_rgb8(bd, &pl.tiles[k], res, sent, NULL), 0);
+        assert_int_equal(blend_add_delta_rgb8(b0, &pl.tiles[k], sent, sent, NULL), 0);
+        free(sent);
+        free(res);
+    }
+    blend_t *bd3 = blend_new(W, H, NULL);
+    assert_int_equal(blend_finish(br, base, a, NULL), 0);
+    assert_int_equal(blend_finish(bs, base, b2, NULL), 0);
+    assert_int_equal(blend_finish_delta(b0, base, z, NULL), 0);
+    /* full delta blend (tile 3 too) for the equality check */
+    for (int k = 0; k < pl.n; k++) {
+        uint8_t *sent = tile_pixels(base, &pl.tiles[k], 0), *res = tile_pixels(tex, &pl.tiles[k], offs[k]);
+        assert_int_equal(blend_add_delta_rgb8(bd3, &pl.tiles[k], res, sent, NULL), 0);
+        free(sent);
+        free(res);
+    }
+    assert_int_equal(blend_finish_delta(bd3, base, d, NULL), 0);
+    double maxdiff = 0;
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) {
+        float ref = a->px[i] - b2->px[i] + base->px[i];
+        ref = ref < 0 ? 0 : ref > 255 ? 255 : ref;
+        double df = fabs(ref - d->px[i]);
+        if (df > maxdiff) maxdiff = df;
+        assert_true(z->px[i] == base->px[i]);     /* no change: base exactly */
+    }
+    print_message("delta blend vs two blends: max |diff| = %.2g\n", maxdiff);
+    assert_true(maxdiff < 1e-3);
+    /* tile 3 missing: deep in its core the delta blend is base */
+    assert_int_equal(blend_finish_delta(bd, base, d, NULL), 0);
+    const tile_t *t = &pl.tiles[3];
+    size_t k = ((size_t)(t->core.y + t->core.h / 2) * W + t->core.x + t->core.w / 2) * 3;
+    assert_float_equal(d->px[k], base->px[k], 1e-2);
+    assert_true(fabs(d->px[0] - base->px[0]) > 1.0);   /* tile 0 did change its corner */
+    blend_destroy(&br); blend_destroy(&bs); blend_destroy(&bd); blend_destroy(&b0); blend_destroy(&bd3);
+    image_free(base); image_free(tex); image_free(a); image_free(b2); image_free(d); image_free(z);
+}
+
+/* the in-place variant of the coordinator (what one tile alone covers is written on arrival,
+ * overlaps at the end, the accumulator cleared by the finish) == the two-pass delta blend bit
+ * for bit, with tiles arriving in any order, a missing tile, and two keyframes in a row on the
+ * same accumulator */
+static void test_delta_plan_equals_delta(void **s) {
+    (void)s;
+    int W = 700, H = 420, halo = 64;
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0};
+    dream_image_t *base = texture(W, H), *tex = texture(W, H);
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = base->px[i] * 1.3f - 20.3f;   /* clips */
+    blend_t *bp = blend_new(W, H, NULL);
+    for (int round = 0; round < 2; round++) {
+        tile_plan_t pl;
+        assert_int_equal(tile_plan_grid(&p, 3, 2, round ? 17 : -9, round ? 5 : 13, &pl, NULL), 0);
+        int missing = round ? 4 : -1;
+        dream_image_t *ref = texture(W, H), *out = texture(W, H);
+        blend_t *bd = blend_new(W, H, NULL);
+        uint8_t done[TILE_MAX] = {0};
+        for (int q = 0; q < pl.n; q++) {
+            int k = (q * 5 + 2) % pl.n;     /* arrival order != plan order */
+            if (k == missing) continue;
+            uint8_t *sent = tile_pixels(base, &pl.tiles[k], 0), *res = tile_pixels(tex, &pl.tiles[k], 3.0f * k - 7);
+            assert_int_equal(blend_add_delta_rgb8(bd, &pl.tiles[k], res, sent, NULL), 0);
+            assert_int_equal(blend_add_delta_plan(bp, &pl, k, res, sent, base, out, NULL), 0);
+            done[k] = 1;
+            free(sent);
+            free(res);
+        }
+        assert_int_equal(blend_finish_delta(bd, base, ref, NULL), 0);
+        assert_int_equal(blend_finish_delta_plan(bp, &pl, done, base, out, NULL), 0);
+        assert_memory_equal(ref->px, out->px, (size_t)W * H * 3 * sizeof(float));
+        blend_destroy(&bd);
+        image_free(ref);
+        image_free(out);
+    }
+    dream_err_t err = {{0}};
+    tile_plan_t pl;
+    assert_int_equal(tile_plan_grid(&p, 1, 1, 0, 0, &pl, NULL), 0);
+    uint8_t px[1] = {0};
+    assert_int_equal(blend_add_delta_plan(bp, &pl, 0, px, px, base, base, &err), -1);   /* out == base */
+    assert_int_equal(blend_add_delta_plan(bp, &pl, 3, px, px, base, tex, &err), -1);    /* no tile 3 */
+    blend_destroy(&bp);
+    image_free(base);
+    image_free(tex);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_seams),
         cmocka_unit_test(test_hard_paste_has_seams),
         cmocka_unit_test(test_missing_tile_filled_from_base),
         cmocka_unit_test(test_ramps_partition),
+        cmocka_unit_test(test_delta_blend),
+        cmocka_unit_test(test_delta_plan_equals_delta),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <zmq.h>
 #include "wire.h"
 
@@ -279,13 +280,91 @@ static void test_validate_bounds(void **state) {
     assert_non_null(strstr(err.msg, "optimizer"));
 }
 
+/* resident canvas jobs (issue 14): from_resident has no pixel frame and sane warp fields;
+ * float_pixels has a float32 frame (w*h*12); both only for a tile at 0,0; the hash is stable */
+static void test_resident_job_validation(void **state) {
+    (void)state;
+    Dreamfarm__Envelope env;
+    dream_err_t err = {{0}};
+    Dreamfarm__Job job = DREAMFARM__JOB__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT;
+    tile.w = 40; tile.h = 30;
+    core.w = 40; core.h = 30;
+    job.tile = &tile; job.core = &core; job.steps = 2;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
+    env.job = &job;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), 0);           /* ordinary job */
+    job.has_from_resident = 1; job.from_resident = 1;
+    job.has_warp_zoom = 1; job.warp_zoom = 1.002;
+    job.has_warp_angle = 1; job.warp_angle = -0.01;
+    job.has_resident_keyframe_id = 1; job.resident_keyframe_id = 7;
+    assert_int_equal(wire_validate(&env, 0, &err), 0);
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);          /* pixels too */
+    job.warp_zoom = NAN;
+    assert_int_equal(wire_validate(&env, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "resident"));
+    job.warp_zoom = 1.002;
+    job.has_warp_interp = 1; job.warp_interp = 7;
+    assert_int_equal(wire_validate(&env, 0, &err), -1);
+    job.warp_interp = 1;
+    tile.x = 8;                                                             /* not the whole canvas */
+    assert_int_equal(wire_validate(&env, 0, &err), -1);
+    tile.x = 0;
+    job.has_resident_keyframe_id = 0;
+    assert_int_equal(wire_validate(&env, 0, &err), -1);
+    job.from_resident = 0;
+    job.has_float_pixels = 1; job.float_pixels = 1;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 12, &err), 0);
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);
+    uint8_t a[100] = {0}, b[100] = {0};
+    b[99] = 1;
+    assert_true(wire_hash64(a, 100) == wire_hash64(a, 100));
+    assert_true(wire_hash64(a, 100) != wire_hash64(b, 100));
+    assert_true(wire_hash64(a, 100) != wire_hash64(a, 99));
+}
+
+/* wire_recv_buf: pixels land in the caller's buffer (grown once, then reused), clear leaves it */
+static void test_recv_into_buffer(void **state) {
+    pair_t *p = *state;
+    Dreamfarm__Envelope env;
+    Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+    r.keyframe_id = 3; r.job_id = 9; r.tile = &tile; r.compute_ms = 7;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    uint8_t *buf = NULL, px[16 * 8 * 3];
+    size_t cap = 0;
+    uint8_t *first = NULL;
+    for (int k = 0; k < 3; k++) {
+        tile.w = k == 1 ? 8 : 16; tile.h = 8;     /* a smaller frame reuses the buffer */
+        size_t n = (size_t)tile.w * tile.h * 3;
+        memset(px, 10 + k, sizeof px);
+        assert_true(wire_send(p->dealer, NULL, 0, &env, px, n, 0, NULL) > 0);
+        wire_msg_t m;
+        assert_int_equal(wire_recv_buf(p->router, 1, 0, &m, &buf, &cap, NULL), 1);
+        assert_int_equal(m.pixels_len, n);
+        assert_true(m.pixels == buf && m.pixels_borrowed);
+        assert_int_equal(m.pixels[n - 1], 10 + k);
+        if (!first) first = buf;
+        assert_ptr_equal(buf, first);
+        wire_msg_clear(&m);
+        assert_null(m.pixels);
+    }
+    assert_int_equal(cap, sizeof px);
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_job_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_and_small_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_frame_rejected_by_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_into_buffer, setup, teardown),
         cmocka_unit_test(test_validate_bounds),
+        cmocka_unit_test(test_resident_job_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
