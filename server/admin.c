@@ -217,13 +217,13 @@ static int h_queue(actx_t *a, const char *arg) {
     struct requests *q = need_queue(a);
     if (!q) return -1;
     const dream_classes_t *cl = classes_of(a);
-    int ids[REQUESTS_MAX_SUBJECTS], votes = 0;
+    int ids[DREAM_MAX_SUBJECTS], votes = 0;
     char what[256];
-    int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
+    int n = requests_current(q, ids, DREAM_MAX_SUBJECTS);
     requests_format(cl, ids, n, what, sizeof what);
     out(a, "# Queue\ncurrent:%s\nremaining_s:%.0f\nlength:%d\n", what, requests_remaining_s(q), requests_queue_len(q));
     for (int i = 0;; i++) {
-        n = requests_queue_get(q, i, ids, REQUESTS_MAX_SUBJECTS, &votes);
+        n = requests_queue_get(q, i, ids, DREAM_MAX_SUBJECTS, &votes);
         if (n < 0) break;
         requests_format(cl, ids, n, what, sizeof what);
         out(a, "%d:%s votes=%d\n", i + 1, what, votes);
@@ -248,9 +248,9 @@ static int h_queue_skip(actx_t *a, const char *arg) {
     if (!q) return -1;
     requests_skip(q);
     queue_changed(a);
-    int ids[REQUESTS_MAX_SUBJECTS];
+    int ids[DREAM_MAX_SUBJECTS];
     char what[256];
-    int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
+    int n = requests_current(q, ids, DREAM_MAX_SUBJECTS);
     requests_format(classes_of(a), ids, n, what, sizeof what);
     return out(a, "OK now dreaming of %s\n", what);
 }
@@ -289,9 +289,9 @@ static int h_subject(actx_t *a, const char *arg) {
             requests_skip(q);
         }
         queue_changed(a);
-        int ids[REQUESTS_MAX_SUBJECTS];
+        int ids[DREAM_MAX_SUBJECTS];
         char what[256];
-        int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
+        int n = requests_current(q, ids, DREAM_MAX_SUBJECTS);
         requests_format(stream_classes(s), ids, n, what, sizeof what);
         return out(a, "OK subjects now: %s\n", what);
     }
@@ -890,11 +890,11 @@ static void restore_queue(coord_t *c, struct requests *q) {
             sn->cur_votes = votes;
             sn->cur_requested = req;
             sn->cur_remaining_s = rem;
-            sn->cur_n = parse_ids(line + used, sn->cur_ids, REQUESTS_MAX_SUBJECTS);
+            sn->cur_n = parse_ids(line + used, sn->cur_ids, DREAM_MAX_SUBJECTS);
         } else if (sscanf(line, "q %d %n", &votes, &used) >= 1 && used > 0 && sn->n < REQUESTS_SNAPSHOT_MAX) {
             requests_snapshot_entry_t *e = &sn->q[sn->n];
             e->votes = votes;
-            e->n = parse_ids(line + used, e->ids, REQUESTS_MAX_SUBJECTS);
+            e->n = parse_ids(line + used, e->ids, DREAM_MAX_SUBJECTS);
             if (e->n > 0) sn->n++;
         }
     }

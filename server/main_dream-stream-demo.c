@@ -147,8 +147,8 @@ int main(int argc, char **argv) {
     double t0 = dream_now_s(), next = t0, period = 1.0 / cfg.fps, last_log = t0;
     for (int t = 0; !g_stop; t++) {
         if (duration > 0 && dream_now_s() - t0 >= duration) break;
-        int ids[STREAM_MAX_SUBJECTS];
-        int n = stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS);
+        int ids[DREAM_MAX_SUBJECTS];
+        int n = stream_current_subjects(s, ids, DREAM_MAX_SUBJECTS);
         draw(rgb, in_w, in_h, t, n > 0 ? ids[0] : 0, sinlut);
         stream_push_frame(s, rgb, in_w, in_h);
         next += period;

@@ -25,8 +25,8 @@
  *   cfg.http_port = 8080; cfg.width = 1024; cfg.height = 576; cfg.fps = 25;
  *   stream_t *s = stream_new(&cfg, &err);            // starts both threads
  *   ...each frame tick:
- *     int ids[STREAM_MAX_SUBJECTS];
- *     int n = stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS);   // what to dream of now
+ *     int ids[DREAM_MAX_SUBJECTS];
+ *     int n = stream_current_subjects(s, ids, DREAM_MAX_SUBJECTS);   // what to dream of now
  *     ... render ...
  *     stream_push_frame(s, rgb, w, h);               // (h, w, 3) uint8 RGB
  *   ...now and then:
@@ -40,8 +40,9 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "dlog.h"
+#include "classes.h"
 
-#define STREAM_MAX_SUBJECTS 4       /* "a + b + c + d" */
+#define STREAM_MAX_SUBJECTS DREAM_MAX_SUBJECTS   /* "a + b + c + d" (common/classes.h) */
 #define STREAM_MAX_WIDTH 1920
 #define STREAM_MAX_HEIGHT 1080
 #define STREAM_SUBPROTOCOL "dreamfarm.v1"

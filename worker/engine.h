@@ -13,18 +13,15 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "dlog.h"
+#include "classes.h"
+#include "layout.h"
 #include "backend.h"
 #include "model.h"
 
-#define DREAM_MAX_SUBJECTS 4
+/* DREAM_MAX_SUBJECTS: common/classes.h */
 #define DREAM_MAX_POOLS 8
 
-typedef enum {
-    DREAM_LAYOUT_SINGLE = 0,    /* one subject, whole grid */
-    DREAM_LAYOUT_SEED,          /* two: first on rows [gh/2, gh), second on rows [0, gh/2) */
-    DREAM_LAYOUT_BANDS,         /* k horizontal bands, first at the top */
-    DREAM_LAYOUT_QUADRANTS,     /* up to 4: TL, TR, BL, BR */
-} dream_layout_t;
+/* dream_layout_t (DREAM_LAYOUT_*): common/layout.h */
 
 int dream_layout_parse(const char *s, dream_layout_t *out);
 const char *dream_layout_name(dream_layout_t l);
