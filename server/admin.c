@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 #include "classes.h"
+#include "config.h"
 #include "frameclock.h"
 #include "metrics.h"
 #include "requests.h"
@@ -949,7 +950,9 @@ int admin_restore_canvas(struct dream_state *st, dream_image_t *canvas) {
     int w = 0, h = 0;
     /* "WxH\n" then (h, w, 3) bytes */
     const char *nl = memchr(data, '\n', len < 32 ? len : 32);
-    if (nl && sscanf(data, "%dx%d", &w, &h) == 2 && w == canvas->w && h == canvas->h &&
+    char head[32] = "";
+    if (nl) snprintf(head, sizeof head, "%.*s", (int)(nl - (const char *)data), (const char *)data);
+    if (nl && dream_parse_size(head, &w, &h) == 0 && w == canvas->w && h == canvas->h &&
         len - (size_t)(nl + 1 - (char *)data) == (size_t)w * h * 3) {
         dream_image_from_rgb8(canvas, (const uint8_t *)nl + 1);
         ok = 1;

@@ -12,6 +12,7 @@
  *                     [--trust-forwarded-for]
  */
 #include "stream.h"
+#include "config.h"
 #include "dlog.h"
 #include <getopt.h>
 #include <math.h>
@@ -24,11 +25,6 @@
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
-
-static int parse_size(const char *s, int *w, int *h) {
-    char x;
-    return sscanf(s, "%d%c%d", w, &x, h) == 3 && (x == 'x' || x == 'X') && *w > 0 && *h > 0 ? 0 : -1;
-}
 
 static void usage(void) {
     fprintf(stderr,
@@ -88,7 +84,7 @@ int main(int argc, char **argv) {
         case O_PORT: cfg.http_port = atoi(optarg); break;
         case O_BIND: cfg.bind_addr = optarg; break;
         case O_WEB: cfg.web_root = optarg; break;
-        case O_SIZE: if (parse_size(optarg, &cfg.width, &cfg.height) < 0) { fprintf(stderr, "bad --size '%s' (want WxH)\n", optarg); return 2; } break;
+        case O_SIZE: if (dream_parse_size(optarg, &cfg.width, &cfg.height) < 0) { fprintf(stderr, "bad --size '%s' (want WxH)\n", optarg); return 2; } break;
         case O_FPS: cfg.fps = atoi(optarg); break;
         case O_BITRATE: cfg.bitrate_kbps = atoi(optarg); break;
         case O_SPEED: cfg.cpu_used = atoi(optarg); break;
@@ -108,7 +104,7 @@ int main(int argc, char **argv) {
         case O_PARSE: cfg.parse_per_s = atof(optarg); break;
         case O_CERT: cfg.tls_cert = optarg; break;
         case O_KEY: cfg.tls_key = optarg; break;
-        case O_INSIZE: if (parse_size(optarg, &in_w, &in_h) < 0) { fprintf(stderr, "bad --input-size '%s'\n", optarg); return 2; } break;
+        case O_INSIZE: if (dream_parse_size(optarg, &in_w, &in_h) < 0) { fprintf(stderr, "bad --input-size '%s'\n", optarg); return 2; } break;
         case O_UNTRAINED: untrained = 1; break;
         case O_DURATION: duration = atof(optarg); break;
         case O_PORTFILE: port_file = optarg; break;

@@ -152,12 +152,32 @@ static void test_help_and_info(void **s) {
     assert_int_equal(strlen(small), n);
 }
 
+/* dream_parse_size: the one WxH parser */
+static void test_parse_size(void **st) {
+    (void)st;
+    int w = -1, h = -1;
+    assert_int_equal(dream_parse_size("1024x576", &w, &h), 0);
+    assert_int_equal(w, 1024); assert_int_equal(h, 576);
+    assert_int_equal(dream_parse_size("16X9", &w, &h), 0);
+    assert_int_equal(w, 16); assert_int_equal(h, 9);
+    assert_int_equal(dream_parse_size("65535x1", &w, &h), 0);
+    const char *bad[] = {"", "x", "1024", "1024x", "x576", "0x576", "1024x0", "-4x5", "4x-5", "65536x2",
+                         "1024x576junk", " 1024x576", "1024 x 576", "1024*576", "99999999999x1", NULL};
+    for (int i = 0; bad[i]; i++) {
+        w = h = 7;
+        assert_int_equal(dream_parse_size(bad[i], &w, &h), -1);
+        assert_int_equal(w, 7); assert_int_equal(h, 7);     /* untouched */
+    }
+    assert_int_equal(dream_parse_size(NULL, &w, &h), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_set),
         cmocka_unit_test(test_text_parsing),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_help_and_info),
+        cmocka_unit_test(test_parse_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
