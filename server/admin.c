@@ -25,6 +25,7 @@
 #include "state.h"
 #include "stream.h"
 #include "wire.h"
+#include "zap.h"
 
 #define MOD "admin"
 #define CANVAS_EVERY_KF 3       /* save the canvas at most every this many keyframes */
@@ -675,10 +676,17 @@ int admin_endpoint_is_local(const char *ep) {
 }
 
 typedef struct admin_zap {
-    void *ctx, *sock;
+    void *ctx;                  /* its own context (one ZAP handler per context) */
+    zap_t *zap;                 /* server/zap.c */
+    void *sock;                 /* the admin socket it guards (admin_socket_close) */
     int nrw, nro;
     uint8_t (*rw)[32], (*ro)[32];
 } admin_zap_t;
+
+/* the admin sockets with a ZAP handler (dreamd has one): admin_socket_close finds theirs */
+#define ADMIN_ZAPS 4
+static admin_zap_t *g_zaps[ADMIN_ZAPS];
+static pthread_mutex_t g_zaps_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int read_keys(const char *path, uint8_t (**keys)[32], int *n, dream_err_t *err) {
     *keys = NULL;
@@ -708,39 +716,39 @@ static int read_keys(const char *path, uint8_t (**keys)[32], int *n, dream_err_t
     return 0;
 }
 
-static void *admin_zap_main(void *arg) {
-    admin_zap_t *z = arg;
-    for (;;) {
-        zmq_msg_t f[8];
-        int n = 0, more = 1, bad = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, z->sock, 0) < 0) {
-                zmq_msg_close(&m);
-                for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
-                return NULL;
-            }
-            more = zmq_msg_more(&m);
-            if (n < 8) f[n++] = m;
-            else { zmq_msg_close(&m); bad = 1; }
-        }
-        const char *user = NULL;
-        if (!bad && n >= 7 && zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5) &&
-            zmq_msg_size(&f[6]) == 32) {
-            for (int i = 0; i < z->nrw && !user; i++) if (!memcmp(z->rw[i], zmq_msg_data(&f[6]), 32)) user = "admin";
-            for (int i = 0; i < z->nro && !user; i++) if (!memcmp(z->ro[i], zmq_msg_data(&f[6]), 32)) user = "readonly";
-        }
-        if (!user) dlog_warn(MOD, "event=admin_refused reason=\"key not in the admin lists\"");
-        zmq_send(z->sock, "1.0", 3, ZMQ_SNDMORE);
-        if (n >= 2) zmq_send(z->sock, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
-        else zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
-        zmq_send(z->sock, user ? "200" : "400", 3, ZMQ_SNDMORE);
-        zmq_send(z->sock, user ? "OK" : "key not allowed", user ? 2 : 15, ZMQ_SNDMORE);
-        zmq_send(z->sock, user ? user : "", user ? strlen(user) : 0, ZMQ_SNDMORE);
-        zmq_send(z->sock, "", 0, 0);
-        for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
-    }
+/* ZAP check: a key of the admin list -> User-Id "admin", of the read-only list -> "readonly" */
+static int admin_key_ok(const uint8_t key[32], char *user, size_t n, void *ud) {
+    admin_zap_t *z = ud;
+    const char *who = NULL;
+    for (int i = 0; i < z->nrw && !who; i++) if (!memcmp(z->rw[i], key, 32)) who = "admin";
+    for (int i = 0; i < z->nro && !who; i++) if (!memcmp(z->ro[i], key, 32)) who = "readonly";
+    if (who) snprintf(user, n, "%s", who);
+    return who != NULL;
+}
+
+static void admin_key_refused(void *ud) {
+    (void)ud;
+    dlog_warn(MOD, "event=admin_refused reason=\"key not in the admin lists\"");
+}
+
+static void admin_zap_free(admin_zap_t *z) {
+    if (!z) return;
+    zap_destroy(&z->zap);       /* stops and joins its thread, closes its socket */
+    if (z->ctx) zmq_ctx_term(z->ctx);
+    free(z->rw);
+    free(z->ro);
+    free(z);
+}
+
+void admin_socket_close(void *sock) {
+    if (!sock) return;
+    admin_zap_t *z = NULL;
+    pthread_mutex_lock(&g_zaps_mu);
+    for (int i = 0; i < ADMIN_ZAPS; i++)
+        if (g_zaps[i] && g_zaps[i]->sock == sock) { z = g_zaps[i]; g_zaps[i] = NULL; break; }
+    pthread_mutex_unlock(&g_zaps_mu);
+    zmq_close(sock);
+    admin_zap_free(z);
 }
 
 void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
@@ -767,18 +775,13 @@ void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
         }
         /* its own context: its ZAP handler must not meet the worker socket's */
         z->ctx = zmq_ctx_new();
-        z->sock = z->ctx ? zmq_socket(z->ctx, ZMQ_REP) : NULL;
-        if (!z->sock || zmq_bind(z->sock, "inproc://zeromq.zap.01") != 0) {
-            dream_err_set(err, "admin ZAP handler: %s", zmq_strerror(zmq_errno()));
-            goto zfail;
-        }
-        pthread_t th;
-        if (pthread_create(&th, NULL, admin_zap_main, z) != 0) { dream_err_set(err, "admin ZAP: no thread"); goto zfail; }
-        pthread_detach(th);     /* lives as long as the process (dreamd has one admin socket) */
+        if (!z->ctx) { dream_err_set(err, "admin ZAP handler: %s", zmq_strerror(zmq_errno())); goto zfail; }
+        z->zap = zap_new(z->ctx, admin_key_ok, admin_key_refused, z, err);
+        if (!z->zap) { dream_err_prefix(err, "admin"); goto zfail; }
         ctx = z->ctx;
     }
     void *s = zmq_socket(ctx, ZMQ_REP);
-    if (!s) { dream_err_set(err, "zmq_socket: %s", zmq_strerror(zmq_errno())); return NULL; }
+    if (!s) { dream_err_set(err, "zmq_socket: %s", zmq_strerror(zmq_errno())); goto zfail; }
     int64_t amax = 4096;
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &amax, sizeof amax);
     int linger = 0;
@@ -789,7 +792,7 @@ void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
             zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, "admin", 5) != 0) {
             dream_err_set(err, "admin CURVE: %s (libzmq built without CURVE?)", zmq_strerror(zmq_errno()));
             zmq_close(s);
-            return NULL;
+            goto zfail;
         }
     }
     if (ep[0]) {
@@ -799,21 +802,23 @@ void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
         if (rc != 0) {
             dream_err_set(err, "bind %s: %s", ep, zmq_strerror(zmq_errno()));
             zmq_close(s);
-            return NULL;
+            goto zfail;
         }
         if (!strncmp(ep, "ipc://", 6)) chmod(ep + 6, 0600);
         char ev[300];
         dlog_info(MOD, "event=admin_listen endpoint=%s access=%s", kv(ep, ev, sizeof ev), curve ? "curve" : "local");
     }
+    if (z) {
+        z->sock = s;
+        pthread_mutex_lock(&g_zaps_mu);
+        for (int i = 0; i < ADMIN_ZAPS && z; i++)
+            if (!g_zaps[i]) { g_zaps[i] = z; z = NULL; }
+        pthread_mutex_unlock(&g_zaps_mu);
+        /* (more than ADMIN_ZAPS sockets: that handler stays until the process ends) */
+    }
     return s;
 zfail:
-    if (z) {
-        if (z->sock) zmq_close(z->sock);
-        if (z->ctx) zmq_ctx_term(z->ctx);
-        free(z->rw);
-        free(z->ro);
-        free(z);
-    }
+    admin_zap_free(z);
     return NULL;
 }
 
