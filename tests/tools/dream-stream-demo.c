@@ -1,7 +1,8 @@
 /*
- * main_dream-stream-demo.c — the streaming stack without the farm: synthetic moving frames
+ * dream-stream-demo.c — the streaming stack without the farm: synthetic moving frames
  * (a plasma tinted by the current subject's class id, a bouncing disc) -> stream_t.
- * For development, the integration tests, the browser test and the benchmark.
+ * For development, the integration tests, the browser test and the benchmark: a test tool
+ * (build/tests/dream-stream-demo), not a product binary.
  *
  *   dream-stream-demo [--port 8080] [--bind ADDR] [--web-root DIR] [--size 1024x576]
  *                     [--fps 25] [--bitrate 2500] [--speed 8] [--keyint 2] [--record FILE]
