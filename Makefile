@@ -9,10 +9,11 @@
 # Source layout conventions (no need to edit this file to add a source):
 #   common/*.c            -> build/lib/libcommon.a   (+ generated protobuf-c code)
 #   worker/*.c            -> build/lib/libworker.a   (main_*.c excluded)
-#   worker/cuda/*.cu      -> build/lib/libdreamcuda.a when nvcc is found,
+#   worker/cuda/*.cu      -> build/lib/libdreamgpu.a when nvcc is found,
 #                            else worker/nocuda/*.c (reports "not compiled in")
 #   server/*.c *.cc       -> build/lib/libserver.a   (main_*.c excluded)
 #   {worker,server}/main_NAME.c -> build/bin/NAME
+#   tests/tools/NAME.c          -> build/tests/NAME (test-only programs: demo, fuzz, hostile peer)
 #   tests/unit/test_NAME.c      -> build/tests/test_NAME (cmocka)
 
 SHELL      := /bin/bash

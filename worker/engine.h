@@ -5,8 +5,9 @@
  * Objective, pixels x (H, W, 3) in 0..255 RGB:
  *   L = - sum_s mean_{(i,j) in R_s} logit[c_s, i, j]
  *       + w_o * mean_{c,i,j} logit
- *       + S * (1/npools) * sum_p L_p(x)            (patch prior, see prior.c)
- * Regions R_s live on the score grid (gh, gw); see dream_regions_build().
+ *       + S * (1/npools) * sum_p L_p(x)            (patch prior: engine.c, its filters prior_io.c)
+ * Regions R_s live on the score grid (gh, gw); see dream_regions_build() (the layout
+ * rules: common/layout.h).
  */
 #ifndef DREAM_ENGINE_H
 #define DREAM_ENGINE_H
