@@ -282,16 +282,17 @@ static int bucket_check(requests_t *q, const char *ip_addr, int take, double *re
     return 0;
 }
 
-static const char *const k_accept_now[] = {
-    "The neurons light up: dreaming of %.200s right now!",
-    "Whoa. %.200s is flooding the network's mind as we speak.",
-    "Granted! %.200s, coming straight out of layer five.",
+/* the playful answers, around the subject (and the position): literal formats only */
+static const struct { const char *pre, *post; } k_accept_now[] = {
+    {"The neurons light up: dreaming of ", " right now!"},
+    {"Whoa. ", " is flooding the network's mind as we speak."},
+    {"Granted! ", ", coming straight out of layer five."},
 };
-static const char *const k_accept_later[] = {
-    "Noted! The network will hallucinate %.200s at position %d.",
-    "The network squints... it will start seeing %.200s everywhere soon (position %d).",
-    "%.200s queued for hallucination, position %d. Stay trippy.",
-    "Your dream of %.200s is in line at position %d. The neurons are warming up.",
+static const struct { const char *pre, *mid, *post; } k_accept_later[] = {
+    {"Noted! The network will hallucinate ", " at position ", "."},
+    {"The network squints... it will start seeing ", " everywhere soon (position ", ")."},
+    {"", " queued for hallucination, position ", ". Stay trippy."},
+    {"Your dream of ", " is in line at position ", ". The neurons are warming up."},
 };
 static const char *const k_merged = "Great minds dream alike: %.200s now has %d votes (position %d).";
 
@@ -446,7 +447,8 @@ static int enqueue_locked(requests_t *q, requests_result_t *r, const char *clean
         set_current(q, &e, 1);
         r->position = 0;
         r->votes = 1;
-        snprintf(r->message, sizeof r->message, k_accept_now[rng_next(q) % 3], what);
+        const int k = (int)(rng_next(q) % 3);
+        snprintf(r->message, sizeof r->message, "%s%.200s%s", k_accept_now[k].pre, what, k_accept_now[k].post);
     } else {
         entry_t *e = &q->queue[q->qlen++];
         memset(e, 0, sizeof *e);
@@ -456,7 +458,9 @@ static int enqueue_locked(requests_t *q, requests_result_t *r, const char *clean
         snprintf(e->name, sizeof e->name, "%s", clean_name);
         r->position = q->qlen;
         r->votes = 1;
-        snprintf(r->message, sizeof r->message, k_accept_later[rng_next(q) % 4], what, r->position);
+        const int k = (int)(rng_next(q) % 4);
+        snprintf(r->message, sizeof r->message, "%s%.200s%s%d%s", k_accept_later[k].pre, what, k_accept_later[k].mid,
+                 r->position, k_accept_later[k].post);
         q->version++;
     }
     /* capitalise the first letter of the message */
