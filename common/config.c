@@ -274,3 +274,14 @@ int dream_parse_size(const char *s, int *w, int *h) {
     *h = b;
     return 0;
 }
+
+int dream_name_index(const char *const *names, int n, const char *s) {
+    if (!names || !s) return -1;
+    for (int i = 0; i < n; i++)
+        if (names[i] && strcasecmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+const char *dream_name_of(const char *const *names, int n, int i) {
+    return names && i >= 0 && i < n && names[i] ? names[i] : "?";
+}

@@ -48,6 +48,11 @@ typedef struct cfg_opt {
 #define DREAM_SIZE_MAX 65535
 int dream_parse_size(const char *s, int *w, int *h);
 
+/* The one name-table parser (enum <-> name: precisions, layouts, ...): the index of s in
+ * names[0..n) (case-insensitive), or -1; and names[i], or "?" out of range. */
+int dream_name_index(const char *const *names, int n, const char *s);
+const char *dream_name_of(const char *const *names, int n, int i);
+
 const cfg_opt_t *cfg_find(const cfg_opt_t *opts, const char *name);
 /* Writes every default into base. */
 int cfg_defaults(const cfg_opt_t *opts, void *base, dream_err_t *err);

@@ -171,6 +171,21 @@ static void test_parse_size(void **st) {
     assert_int_equal(dream_parse_size(NULL, &w, &h), -1);
 }
 
+/* dream_name_index / dream_name_of: the one name-table parser */
+static void test_name_table(void **st) {
+    (void)st;
+    static const char *const names[] = {"single", "seed", "bands", "quadrants"};
+    assert_int_equal(dream_name_index(names, 4, "single"), 0);
+    assert_int_equal(dream_name_index(names, 4, "QUADRANTS"), 3);
+    assert_int_equal(dream_name_index(names, 4, "quadrant"), -1);
+    assert_int_equal(dream_name_index(names, 4, ""), -1);
+    assert_int_equal(dream_name_index(names, 4, NULL), -1);
+    assert_int_equal(dream_name_index(names, 2, "bands"), -1);     /* only the first n */
+    assert_string_equal(dream_name_of(names, 4, 2), "bands");
+    assert_string_equal(dream_name_of(names, 4, 4), "?");
+    assert_string_equal(dream_name_of(names, 4, -1), "?");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_set),
@@ -178,6 +193,7 @@ int main(void) {
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_help_and_info),
         cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_name_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
