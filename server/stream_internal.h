@@ -8,6 +8,7 @@
  *                   per-address connection admission, the client address
  *   stream_ws.c     websocket viewers (join/leave/write), packet fan-out, JSON events + tick
  *   stream_stats.c  the counters (stream_stat_* helpers, stream_get_stats, status object)
+ *   stream_ctl.c    requests and operator controls from other threads (queue, encoder, recording)
  *
  * Locks: fmu (frame ring, encoder controls), pmu (packet ring), snap_mu (snapshot),
  * smu (status + stats: only through stream_stat_* / stream_get_stats), rmu (recorder).

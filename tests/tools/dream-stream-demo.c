@@ -165,8 +165,15 @@ int main(int argc, char **argv) {
             last_log = now;
         }
     }
+    /* let the encoder finish the frames already pushed (at most 2 s), so that the counts
+     * printed are those of the recording stream_destroy() closes */
     stream_stats_t ss;
-    stream_get_stats(s, &ss);
+    for (double t_end = dream_now_s() + 2.0;;) {
+        stream_get_stats(s, &ss);
+        if (ss.frames_encoded + ss.frames_dropped >= ss.frames_in || dream_now_s() > t_end) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     printf("{\"frames_in\":%llu,\"frames_encoded\":%llu,\"frames_dropped\":%llu,\"keyframes\":%llu,"
            "\"encode_ms_avg\":%.2f,\"bytes_sent\":%llu,\"viewers_total\":%llu,\"viewer_fallbacks\":%llu}\n",
            (unsigned long long)ss.frames_in, (unsigned long long)ss.frames_encoded, (unsigned long long)ss.frames_dropped,
