@@ -9,10 +9,11 @@
 # Source layout conventions (no need to edit this file to add a source):
 #   common/*.c            -> build/lib/libcommon.a   (+ generated protobuf-c code)
 #   worker/*.c            -> build/lib/libworker.a   (main_*.c excluded)
-#   worker/cuda/*.cu      -> build/lib/libdreamcuda.a when nvcc is found,
+#   worker/cuda/*.cu      -> build/lib/libdreamgpu.a when nvcc is found,
 #                            else worker/nocuda/*.c (reports "not compiled in")
 #   server/*.c *.cc       -> build/lib/libserver.a   (main_*.c excluded)
 #   {worker,server}/main_NAME.c -> build/bin/NAME
+#   tests/tools/NAME.c          -> build/tests/NAME (test-only programs: demo, fuzz, hostile peer)
 #   tests/unit/test_NAME.c      -> build/tests/test_NAME (cmocka)
 
 SHELL      := /bin/bash
@@ -41,9 +42,11 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(BLAS_CFLAGS)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(BLAS_LIBS)
 
 OPT        ?= -O2 -march=x86-64-v2 -g
-WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN       := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+              -Wformat=2 -Wvla
+# (C++ has no -Wmissing-prototypes / -Wstrict-prototypes: the .cc rule filters them out)
 CFLAGS_ALL := -std=gnu11 $(OPT) $(WARN) -pthread -fopenmp -Icommon -Iworker -Iserver -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
-CXXFLAGS_ALL := -std=gnu++17 $(OPT) $(WARN) -pthread -Icommon -Iworker -Iserver -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+CXXFLAGS_ALL := -std=gnu++17 $(OPT) $(filter-out -Wmissing-prototypes -Wstrict-prototypes,$(WARN)) -pthread -Icommon -Iworker -Iserver -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
 LDLIBS_ALL := $(PKG_LIBS) -lstdc++ -lm -pthread -fopenmp
 ifeq ($(SAN),1)
   CFLAGS_ALL   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -93,6 +96,10 @@ LIB_WORKER := $(BUILD)/lib/libworker.a
 LIB_SERVER := $(BUILD)/lib/libserver.a
 LIB_GPU    := $(BUILD)/lib/libdreamgpu.a
 LIBS       := $(LIB_SERVER) $(LIB_WORKER) $(LIB_GPU) $(LIB_COMMON)
+# Link order = the include layering: server -> worker -> gpu -> common (each library uses only
+# those after it). The one cycle: worker's backend table calls the CUDA backend, whose 3x3
+# convs call worker/backend.c's generic GEMM lowering; only that pair is grouped.
+LINK_LIBS  := $(LIB_SERVER) -Wl,--start-group $(LIB_WORKER) $(LIB_GPU) -Wl,--end-group $(LIB_COMMON)
 BINS       := $(foreach m,$(MAIN_SRC),$(BUILD)/bin/$(patsubst main_%.c,%,$(notdir $(m))))
 TESTS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
@@ -136,13 +143,13 @@ $(LIB_GPU): $(GPU_OBJ)
 define main_rule
 $(BUILD)/bin/$(patsubst main_%.c,%,$(notdir $(1))): $(call obj,$(1)) $(LIBS)
 	@mkdir -p $(BUILD)/bin
-	$(CC) $(CFLAGS_ALL) -o $$@ $$< -Wl,--start-group $(LIBS) -Wl,--end-group $(GPU_LIBS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $$@ $$< $(LINK_LIBS) $(GPU_LIBS) $(LDLIBS_ALL)
 endef
 $(foreach m,$(MAIN_SRC),$(eval $(call main_rule,$(m))))
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.c.o $(call obj,$(TEST_SUPPORT)) $(LIBS)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(call obj,$(TEST_SUPPORT)) -Wl,--start-group $(LIBS) -Wl,--end-group $(GPU_LIBS) $(LDLIBS_ALL) -lcmocka
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(call obj,$(TEST_SUPPORT)) $(LINK_LIBS) $(GPU_LIBS) $(LDLIBS_ALL) -lcmocka
 
 # test-only programs (a hostile worker for farm_hostile.sh): tests/tools/NAME.c -> $(BUILD)/tests/NAME
 TOOL_SRC   := $(wildcard tests/tools/*.c)
@@ -150,7 +157,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 all: $(TEST_TOOLS)
 $(TEST_TOOLS): $(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.c.o $(LIBS)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -o $@ $< -Wl,--start-group $(LIBS) -Wl,--end-group $(GPU_LIBS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(GPU_LIBS) $(LDLIBS_ALL)
 
 # libFuzzer harnesses (tests/fuzz/, clang + libclang-rt-dev): each runs FUZZ_SECONDS; the
 # smoke (seed corpus + 1 s each) runs in `make test` as tests/integration/fuzz_smoke.sh

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "backend.h"
+#include "config.h"
+#include "rng.h"
 #include "engine.h"
 #include "model.h"
 #ifdef DREAM_BENCH_CUDA
@@ -36,12 +38,7 @@
 #endif
 
 static uint64_t g_rng;
-static uint64_t rng_next(void) {
-    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return dream_splitmix64(&g_rng); }   /* common/rng.h */
 static double urand(void) { return ((rng_next() >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
 static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
 
@@ -227,7 +224,7 @@ int main(int argc, char **argv) {
                 if (a[2] == 's') {
                     int W, H;
                     if (nsizes == MAXCFG) return usage("too many sizes");
-                    if (sscanf(t, "%dx%d", &W, &H) != 2 || W < 32 || H < 32 || W > 16384 || H > 16384)
+                    if (dream_parse_size(t, &W, &H) != 0 || W < 32 || H < 32 || W > 16384 || H > 16384)
                         return usage("--size must be WxH[,WxH...], 32..16384");
                     sizes[nsizes][0] = W; sizes[nsizes][1] = H; nsizes++;
                 } else {

@@ -8,6 +8,7 @@
  * Build: see bench/stream_bench.sh (links build/lib/libserver.a + libcommon.a + libvpx).
  */
 #include "encoder.h"
+#include "config.h"
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
-        case 's': if (sscanf(optarg, "%dx%d", &cfg.width, &cfg.height) != 2) { fprintf(stderr, "bad --size\n"); return 2; } break;
+        case 's': if (dream_parse_size(optarg, &cfg.width, &cfg.height) != 0) { fprintf(stderr, "bad --size\n"); return 2; } break;
         case 'n': frames = atoi(optarg); break;
         case 'f': cfg.fps = atoi(optarg); break;
         case 'b': cfg.bitrate_kbps = atoi(optarg); break;

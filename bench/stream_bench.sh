@@ -12,7 +12,7 @@ BUILD=${BUILD:-build}
 OUT=$ROOT/bench/out
 mkdir -p "$OUT"
 QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
-DEMO=$ROOT/$BUILD/bin/dream-stream-demo
+DEMO=$ROOT/$BUILD/tests/dream-stream-demo
 [ -x "$DEMO" ] && [ -f "$ROOT/$BUILD/lib/libserver.a" ] || { echo "stream_bench: run make first" >&2; exit 1; }
 cc -O2 -Wall -Wextra -Werror -o "$ROOT/$BUILD/bin/ws_load" bench/ws_load.c || exit 1
 cc -std=gnu11 -O2 -Wall -Wextra -Werror -Iserver -Icommon -o "$ROOT/$BUILD/bin/encode_bench" bench/encode_bench.c \

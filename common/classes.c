@@ -472,21 +472,14 @@ int dream_classes_lookup(const dream_classes_t *c, const char *word, dream_err_t
     return lookup_span(c, word, len, err);
 }
 
-int dream_classes_parse(const dream_classes_t *c, const char *text, int *ids, int max_ids,
-                        dream_err_t *err) {
-    if (!c || !text || !ids || max_ids <= 0)
-        return dream_err_set(err, "dream_classes_parse: invalid arguments");
-    size_t len = strnlen(text, REQUEST_MAX + 1);
-    if (len > REQUEST_MAX) return dream_err_set(err, "request longer than %d bytes", REQUEST_MAX);
-    /* count subjects first so "too many" is reported before any unknown word */
-    int nsub = 1;
-    for (size_t i = 0; i < len; i++) nsub += text[i] == '+';
-    int all_blank = 1;
-    for (size_t i = 0; i < len && all_blank; i++) all_blank = isspace((unsigned char)text[i]);
-    if (all_blank) return dream_err_set(err, "no class given");
-    if (nsub > max_ids)
-        return dream_err_set(err, "too many subjects (%d); at most %d, joined with '+'", nsub, max_ids);
-    int n = 0;
+int dream_classes_count_subjects(const char *text, size_t len) {
+    int n = 1;
+    for (size_t i = 0; i < len && text[i]; i++) n += text[i] == '+';
+    return n;
+}
+
+int dream_classes_split(const char *text, size_t len, dream_subject_fn fn, void *ud) {
+    if (!text || !fn) return 0;
     size_t s = 0;
     while (s <= len) {
         size_t t = s;
@@ -494,13 +487,44 @@ int dream_classes_parse(const dream_classes_t *c, const char *text, int *ids, in
         size_t a = s, b = t;
         while (a < b && isspace((unsigned char)text[a])) a++;
         while (b > a && isspace((unsigned char)text[b - 1])) b--;
-        if (a == b) return dream_err_set(err, "empty subject %d in '+' list", n + 1);
-        int id = lookup_span(c, text + a, b - a, err);
-        if (id < 0) return -1;
-        ids[n++] = id;
+        int rc = fn(text + a, b - a, ud);
+        if (rc) return rc;
         s = t + 1;
     }
-    return n;
+    return 0;
+}
+
+typedef struct parse_ctx {
+    const dream_classes_t *c;
+    int *ids, n;
+    dream_err_t *err;
+} parse_ctx_t;
+
+static int parse_one(const char *part, size_t len, void *ud) {
+    parse_ctx_t *x = ud;
+    if (len == 0) return dream_err_set(x->err, "empty subject %d in '+' list", x->n + 1);
+    int id = lookup_span(x->c, part, len, x->err);
+    if (id < 0) return -1;
+    x->ids[x->n++] = id;
+    return 0;
+}
+
+int dream_classes_parse(const dream_classes_t *c, const char *text, int *ids, int max_ids,
+                        dream_err_t *err) {
+    if (!c || !text || !ids || max_ids <= 0)
+        return dream_err_set(err, "dream_classes_parse: invalid arguments");
+    size_t len = strnlen(text, REQUEST_MAX + 1);
+    if (len > REQUEST_MAX) return dream_err_set(err, "request longer than %d bytes", REQUEST_MAX);
+    /* count subjects first so "too many" is reported before any unknown word */
+    int nsub = dream_classes_count_subjects(text, len);
+    int all_blank = 1;
+    for (size_t i = 0; i < len && all_blank; i++) all_blank = isspace((unsigned char)text[i]);
+    if (all_blank) return dream_err_set(err, "no class given");
+    if (nsub > max_ids)
+        return dream_err_set(err, "too many subjects (%d); at most %d, joined with '+'", nsub, max_ids);
+    parse_ctx_t x = {c, ids, 0, err};
+    if (dream_classes_split(text, len, parse_one, &x) < 0) return -1;
+    return x.n;
 }
 
 int dream_classes_candidates(const dream_classes_t *c, const char *subject, int *ids, int max,

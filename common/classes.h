@@ -11,6 +11,11 @@
 #ifndef DREAM_CLASSES_H
 #define DREAM_CLASSES_H
 #include "dlog.h"
+#include <stddef.h>
+
+/* The most subjects one request names ("a + b + c + d"): the one limit of the request queue
+ * (REQUESTS_MAX_SUBJECTS), the stream (STREAM_MAX_SUBJECTS), the engine and the wire. */
+#define DREAM_MAX_SUBJECTS 4
 
 typedef struct dream_classes dream_classes_t;
 
@@ -29,6 +34,13 @@ int dream_classes_lookup(const dream_classes_t *c, const char *word, dream_err_t
 /* "a + b + c" -> up to max ids; returns count, or -1 with err (unknown word, too many, empty). */
 int dream_classes_parse(const dream_classes_t *c, const char *text, int *ids, int max_ids,
                         dream_err_t *err);
+/* The subject-text grammar, shared by dream_classes_parse and the viewers' queue
+ * (server/requests.c): subjects are joined with '+'. count_subjects = 1 + the number of '+'
+ * in the first len bytes. split calls fn for each part in order, trimmed of white space
+ * (an empty part has n = 0) and stops at the first nonzero return of fn, which it returns. */
+typedef int (*dream_subject_fn)(const char *part, size_t n, void *ud);
+int dream_classes_count_subjects(const char *text, size_t len);
+int dream_classes_split(const char *text, size_t len, dream_subject_fn fn, void *ud);
 /* Every class one subject names (no '+'), for callers that pick among them (the request queue
  * picks one at random, as the 2015 stream did): a class id; else every class with that whole
  * name (a synonym shared by several classes gives them all); else, when the whole text names no

@@ -253,3 +253,35 @@ size_t cfg_info(const cfg_opt_t *opts, const void *base, char *buf, size_t n) {
     if (len >= n) len = n - 1;
     return len;
 }
+
+/* one side of a WxH: 1..DREAM_SIZE_MAX decimal digits up to *end */
+static int size_side(const char *s, const char **end) {
+    long v = 0;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9' && p - s < 6) v = v * 10 + (*p++ - '0');
+    *end = p;
+    return p == s || v < 1 || v > DREAM_SIZE_MAX ? -1 : (int)v;
+}
+
+int dream_parse_size(const char *s, int *w, int *h) {
+    if (!s || !w || !h) return -1;
+    const char *p;
+    int a = size_side(s, &p);
+    if (a < 0 || (*p != 'x' && *p != 'X')) return -1;
+    int b = size_side(p + 1, &p);
+    if (b < 0 || *p) return -1;
+    *w = a;
+    *h = b;
+    return 0;
+}
+
+int dream_name_index(const char *const *names, int n, const char *s) {
+    if (!names || !s) return -1;
+    for (int i = 0; i < n; i++)
+        if (names[i] && strcasecmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+const char *dream_name_of(const char *const *names, int n, int i) {
+    return names && i >= 0 && i < n && names[i] ? names[i] : "?";
+}

@@ -42,6 +42,17 @@ typedef struct cfg_opt {
 #define CFG_BOOL(T, f, n, d, h)           { n, CFG_T_BOOL, d, h, offsetof(T, f), sizeof(int), 0, 1 }
 #define CFG_END                           { NULL, CFG_T_INT, NULL, NULL, 0, 0, 0, 0 }
 
+/* The one "WxH" parser (sizes in options, flags and saved state): decimal W, 'x' or 'X',
+ * decimal H, each 1..DREAM_SIZE_MAX, nothing else (no signs, spaces or trailing text).
+ * 0, or -1 leaving *w and *h alone. Callers check their own range. */
+#define DREAM_SIZE_MAX 65535
+int dream_parse_size(const char *s, int *w, int *h);
+
+/* The one name-table parser (enum <-> name: precisions, layouts, ...): the index of s in
+ * names[0..n) (case-insensitive), or -1; and names[i], or "?" out of range. */
+int dream_name_index(const char *const *names, int n, const char *s);
+const char *dream_name_of(const char *const *names, int n, int i);
+
 const cfg_opt_t *cfg_find(const cfg_opt_t *opts, const char *name);
 /* Writes every default into base. */
 int cfg_defaults(const cfg_opt_t *opts, void *base, dream_err_t *err);

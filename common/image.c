@@ -14,6 +14,7 @@
  * so a reader never sees a half-written image.
  */
 #include "image.h"
+#include "atomicfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -559,43 +560,6 @@ static int ends_with_ci(const char *s, const char *suffix) {
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-static int write_file_atomic(const char *path, const uint8_t *data, size_t len, dream_err_t *err) {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) return dream_err_set(err, "%s: out of memory", path);
-    snprintf(tmp, pl + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return dream_err_set(err, "%s: cannot create file: %s", path, strerror(e));
-    }
-    fchmod(fd, 0644);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd); unlink(tmp); free(tmp);
-            return dream_err_set(err, "%s: write failed: %s", path, strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0) {
-        int e = errno;
-        unlink(tmp); free(tmp);
-        return dream_err_set(err, "%s: write failed: %s", path, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp); free(tmp);
-        return dream_err_set(err, "%s: cannot rename into place: %s", path, strerror(e));
-    }
-    free(tmp);
-    return 0;
-}
-
 int dream_image_save(const dream_image_t *im, const char *path, dream_err_t *err) {
     if (!path) return dream_err_set(err, "dream_image_save: NULL path");
     int is_png = ends_with_ci(path, ".png");
@@ -607,7 +571,7 @@ int dream_image_save(const dream_image_t *im, const char *path, dream_err_t *err
     int rc = is_png ? dream_image_encode_png(im, &buf, &len, err)
                     : dream_image_encode_jpeg(im, JPEG_QUALITY, &buf, &len, err);
     if (rc < 0) return dream_err_prefix(err, "%s", path);
-    rc = write_file_atomic(path, buf, len, err);
+    rc = dream_write_file_atomic(path, buf, len, err);
     free(buf);
     return rc;
 }

@@ -3,6 +3,7 @@
  * small F32/F16/BF16 writer. See safetensors.h for the format and the checks.
  */
 #include "safetensors.h"
+#include "atomicfile.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -470,7 +471,7 @@ int st_write(const char *path, const st_entry_t *entries, int n, const char *con
     cJSON *root = cJSON_CreateObject();
     size_t *nel = calloc((size_t)n + 1, sizeof *nel);
     char *json = NULL, *tmp = NULL;
-    FILE *fp = NULL;
+    FILE *fp;
     int rc = -1;
     if (!root || !nel) { dream_err_set(err, "%s: out of memory", path); goto out; }
     if (metadata && metadata[0]) {
@@ -533,33 +534,15 @@ int st_write(const char *path, const st_entry_t *entries, int n, const char *con
     json = cJSON_PrintUnformatted(root);
     if (!json) { dream_err_set(err, "%s: out of memory", path); goto out; }
     size_t jl = strlen(json), padded = (jl + 7) & ~(size_t)7;
-    size_t tl = strlen(path) + 5;
-    tmp = malloc(tl);
-    if (!tmp) { dream_err_set(err, "%s: out of memory", path); goto out; }
-    snprintf(tmp, tl, "%s.tmp", path);
-    fp = fopen(tmp, "wb");
-    if (!fp) { dream_err_set(err, "%s: cannot create: %s", tmp, strerror(errno)); goto out; }
+    fp = dream_atomic_open(path, &tmp, err);
+    if (!fp) goto out;
     unsigned char le[8];
     for (int i = 0; i < 8; i++) le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     int ok = fwrite(le, 1, 8, fp) == 8 && fwrite(json, 1, jl, fp) == jl;
     for (size_t i = jl; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
     for (int i = 0; ok && i < n; i++) ok = write_data(fp, &entries[i], nel[i]) == 0;
-    if (fclose(fp) != 0) ok = 0;
-    fp = NULL;
-    if (!ok) {
-        dream_err_set(err, "%s: write failed: %s", tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        dream_err_set(err, "%s: rename failed: %s", path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = 0;
+    rc = dream_atomic_commit(fp, tmp, path, ok, err);   /* closes fp, frees tmp */
 out:
-    if (fp) { fclose(fp); unlink(tmp); }
-    free(tmp);
     cJSON_free(json);
     cJSON_Delete(root);
     free(nel);

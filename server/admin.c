@@ -18,12 +18,14 @@
 #include <sys/stat.h>
 #include <zmq.h>
 #include "classes.h"
+#include "config.h"
 #include "frameclock.h"
 #include "metrics.h"
 #include "requests.h"
 #include "state.h"
 #include "stream.h"
 #include "wire.h"
+#include "zap.h"
 
 #define MOD "admin"
 #define CANVAS_EVERY_KF 3       /* save the canvas at most every this many keyframes */
@@ -217,16 +219,16 @@ static int h_queue(actx_t *a, const char *arg) {
     struct requests *q = need_queue(a);
     if (!q) return -1;
     const dream_classes_t *cl = classes_of(a);
-    int ids[REQUESTS_MAX_SUBJECTS], votes = 0;
+    int ids[DREAM_MAX_SUBJECTS], votes = 0;
     char what[256];
-    int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
+    int n = requests_current(q, ids, DREAM_MAX_SUBJECTS);
     requests_format(cl, ids, n, what, sizeof what);
     char who[REQUESTS_MAX_NAME + 1];
     out(a, "# Queue\ncurrent:%s\n", what);
     if (requests_queue_name(q, -1, who, sizeof who) == 0 && who[0]) out(a, "current_by:%s\n", who);
     out(a, "remaining_s:%.0f\nlength:%d\n", requests_remaining_s(q), requests_queue_len(q));
     for (int i = 0;; i++) {
-        n = requests_queue_get(q, i, ids, REQUESTS_MAX_SUBJECTS, &votes);
+        n = requests_queue_get(q, i, ids, DREAM_MAX_SUBJECTS, &votes);
         if (n < 0) break;
         requests_format(cl, ids, n, what, sizeof what);
         requests_queue_name(q, i, who, sizeof who);
@@ -252,9 +254,9 @@ static int h_queue_skip(actx_t *a, const char *arg) {
     if (!q) return -1;
     requests_skip(q);
     queue_changed(a);
-    int ids[REQUESTS_MAX_SUBJECTS];
+    int ids[DREAM_MAX_SUBJECTS];
     char what[256];
-    int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
+    int n = requests_current(q, ids, DREAM_MAX_SUBJECTS);
     requests_format(classes_of(a), ids, n, what, sizeof what);
     return out(a, "OK now dreaming of %s\n", what);
 }
@@ -293,9 +295,9 @@ static int h_subject(actx_t *a, const char *arg) {
             requests_skip(q);
         }
         queue_changed(a);
-        int ids[REQUESTS_MAX_SUBJECTS];
+        int ids[DREAM_MAX_SUBJECTS];
         char what[256];
-        int n = requests_current(q, ids, REQUESTS_MAX_SUBJECTS);
+        int n = requests_current(q, ids, DREAM_MAX_SUBJECTS);
         requests_format(stream_classes(s), ids, n, what, sizeof what);
         return out(a, "OK subjects now: %s\n", what);
     }
@@ -678,10 +680,17 @@ int admin_endpoint_is_local(const char *ep) {
 }
 
 typedef struct admin_zap {
-    void *ctx, *sock;
+    void *ctx;                  /* its own context (one ZAP handler per context) */
+    zap_t *zap;                 /* server/zap.c */
+    void *sock;                 /* the admin socket it guards (admin_socket_close) */
     int nrw, nro;
     uint8_t (*rw)[32], (*ro)[32];
 } admin_zap_t;
+
+/* the admin sockets with a ZAP handler (dreamd has one): admin_socket_close finds theirs */
+#define ADMIN_ZAPS 4
+static admin_zap_t *g_zaps[ADMIN_ZAPS];
+static pthread_mutex_t g_zaps_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int read_keys(const char *path, uint8_t (**keys)[32], int *n, dream_err_t *err) {
     *keys = NULL;
@@ -711,39 +720,39 @@ static int read_keys(const char *path, uint8_t (**keys)[32], int *n, dream_err_t
     return 0;
 }
 
-static void *admin_zap_main(void *arg) {
-    admin_zap_t *z = arg;
-    for (;;) {
-        zmq_msg_t f[8];
-        int n = 0, more = 1, bad = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, z->sock, 0) < 0) {
-                zmq_msg_close(&m);
-                for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
-                return NULL;
-            }
-            more = zmq_msg_more(&m);
-            if (n < 8) f[n++] = m;
-            else { zmq_msg_close(&m); bad = 1; }
-        }
-        const char *user = NULL;
-        if (!bad && n >= 7 && zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5) &&
-            zmq_msg_size(&f[6]) == 32) {
-            for (int i = 0; i < z->nrw && !user; i++) if (!memcmp(z->rw[i], zmq_msg_data(&f[6]), 32)) user = "admin";
-            for (int i = 0; i < z->nro && !user; i++) if (!memcmp(z->ro[i], zmq_msg_data(&f[6]), 32)) user = "readonly";
-        }
-        if (!user) dlog_warn(MOD, "event=admin_refused reason=\"key not in the admin lists\"");
-        zmq_send(z->sock, "1.0", 3, ZMQ_SNDMORE);
-        if (n >= 2) zmq_send(z->sock, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
-        else zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
-        zmq_send(z->sock, user ? "200" : "400", 3, ZMQ_SNDMORE);
-        zmq_send(z->sock, user ? "OK" : "key not allowed", user ? 2 : 15, ZMQ_SNDMORE);
-        zmq_send(z->sock, user ? user : "", user ? strlen(user) : 0, ZMQ_SNDMORE);
-        zmq_send(z->sock, "", 0, 0);
-        for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
-    }
+/* ZAP check: a key of the admin list -> User-Id "admin", of the read-only list -> "readonly" */
+static int admin_key_ok(const uint8_t key[32], char *user, size_t n, void *ud) {
+    admin_zap_t *z = ud;
+    const char *who = NULL;
+    for (int i = 0; i < z->nrw && !who; i++) if (!memcmp(z->rw[i], key, 32)) who = "admin";
+    for (int i = 0; i < z->nro && !who; i++) if (!memcmp(z->ro[i], key, 32)) who = "readonly";
+    if (who) snprintf(user, n, "%s", who);
+    return who != NULL;
+}
+
+static void admin_key_refused(void *ud) {
+    (void)ud;
+    dlog_warn(MOD, "event=admin_refused reason=\"key not in the admin lists\"");
+}
+
+static void admin_zap_free(admin_zap_t *z) {
+    if (!z) return;
+    zap_destroy(&z->zap);       /* stops and joins its thread, closes its socket */
+    if (z->ctx) zmq_ctx_term(z->ctx);
+    free(z->rw);
+    free(z->ro);
+    free(z);
+}
+
+void admin_socket_close(void *sock) {
+    if (!sock) return;
+    admin_zap_t *z = NULL;
+    pthread_mutex_lock(&g_zaps_mu);
+    for (int i = 0; i < ADMIN_ZAPS; i++)
+        if (g_zaps[i] && g_zaps[i]->sock == sock) { z = g_zaps[i]; g_zaps[i] = NULL; break; }
+    pthread_mutex_unlock(&g_zaps_mu);
+    zmq_close(sock);
+    admin_zap_free(z);
 }
 
 void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
@@ -770,18 +779,13 @@ void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
         }
         /* its own context: its ZAP handler must not meet the worker socket's */
         z->ctx = zmq_ctx_new();
-        z->sock = z->ctx ? zmq_socket(z->ctx, ZMQ_REP) : NULL;
-        if (!z->sock || zmq_bind(z->sock, "inproc://zeromq.zap.01") != 0) {
-            dream_err_set(err, "admin ZAP handler: %s", zmq_strerror(zmq_errno()));
-            goto zfail;
-        }
-        pthread_t th;
-        if (pthread_create(&th, NULL, admin_zap_main, z) != 0) { dream_err_set(err, "admin ZAP: no thread"); goto zfail; }
-        pthread_detach(th);     /* lives as long as the process (dreamd has one admin socket) */
+        if (!z->ctx) { dream_err_set(err, "admin ZAP handler: %s", zmq_strerror(zmq_errno())); goto zfail; }
+        z->zap = zap_new(z->ctx, admin_key_ok, admin_key_refused, z, err);
+        if (!z->zap) { dream_err_prefix(err, "admin"); goto zfail; }
         ctx = z->ctx;
     }
     void *s = zmq_socket(ctx, ZMQ_REP);
-    if (!s) { dream_err_set(err, "zmq_socket: %s", zmq_strerror(zmq_errno())); return NULL; }
+    if (!s) { dream_err_set(err, "zmq_socket: %s", zmq_strerror(zmq_errno())); goto zfail; }
     int64_t amax = 4096;
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &amax, sizeof amax);
     int linger = 0;
@@ -792,7 +796,7 @@ void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
             zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, "admin", 5) != 0) {
             dream_err_set(err, "admin CURVE: %s (libzmq built without CURVE?)", zmq_strerror(zmq_errno()));
             zmq_close(s);
-            return NULL;
+            goto zfail;
         }
     }
     if (ep[0]) {
@@ -802,21 +806,23 @@ void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err) {
         if (rc != 0) {
             dream_err_set(err, "bind %s: %s", ep, zmq_strerror(zmq_errno()));
             zmq_close(s);
-            return NULL;
+            goto zfail;
         }
         if (!strncmp(ep, "ipc://", 6)) chmod(ep + 6, 0600);
         char ev[300];
         dlog_info(MOD, "event=admin_listen endpoint=%s access=%s", kv(ep, ev, sizeof ev), curve ? "curve" : "local");
     }
+    if (z) {
+        z->sock = s;
+        pthread_mutex_lock(&g_zaps_mu);
+        for (int i = 0; i < ADMIN_ZAPS && z; i++)
+            if (!g_zaps[i]) { g_zaps[i] = z; z = NULL; }
+        pthread_mutex_unlock(&g_zaps_mu);
+        /* (more than ADMIN_ZAPS sockets: that handler stays until the process ends) */
+    }
     return s;
 zfail:
-    if (z) {
-        if (z->sock) zmq_close(z->sock);
-        if (z->ctx) zmq_ctx_term(z->ctx);
-        free(z->rw);
-        free(z->ro);
-        free(z);
-    }
+    admin_zap_free(z);
     return NULL;
 }
 
@@ -903,11 +909,11 @@ static void restore_queue(coord_t *c, struct requests *q) {
             sn->cur_votes = votes;
             sn->cur_requested = req;
             sn->cur_remaining_s = rem;
-            sn->cur_n = parse_ids(line + used, sn->cur_ids, REQUESTS_MAX_SUBJECTS, sn->cur_name, sizeof sn->cur_name);
+            sn->cur_n = parse_ids(line + used, sn->cur_ids, DREAM_MAX_SUBJECTS, sn->cur_name, sizeof sn->cur_name);
         } else if (sscanf(line, "q %d %n", &votes, &used) >= 1 && used > 0 && sn->n < REQUESTS_SNAPSHOT_MAX) {
             requests_snapshot_entry_t *e = &sn->q[sn->n];
             e->votes = votes;
-            e->n = parse_ids(line + used, e->ids, REQUESTS_MAX_SUBJECTS, e->name, sizeof e->name);
+            e->n = parse_ids(line + used, e->ids, DREAM_MAX_SUBJECTS, e->name, sizeof e->name);
             if (e->n > 0) sn->n++;
         }
     }
@@ -962,7 +968,9 @@ int admin_restore_canvas(struct dream_state *st, dream_image_t *canvas) {
     int w = 0, h = 0;
     /* "WxH\n" then (h, w, 3) bytes */
     const char *nl = memchr(data, '\n', len < 32 ? len : 32);
-    if (nl && sscanf(data, "%dx%d", &w, &h) == 2 && w == canvas->w && h == canvas->h &&
+    char head[32] = "";
+    if (nl) snprintf(head, sizeof head, "%.*s", (int)(nl - (const char *)data), (const char *)data);
+    if (nl && dream_parse_size(head, &w, &h) == 0 && w == canvas->w && h == canvas->h &&
         len - (size_t)(nl + 1 - (char *)data) == (size_t)w * h * 3) {
         dream_image_from_rgb8(canvas, (const uint8_t *)nl + 1);
         ok = 1;

@@ -25,6 +25,9 @@
 void admin_run(coord_t *c, const char *line, int readonly, char *reply, size_t n);
 /* Creates the REP socket for cfg->admin_bind (bound unless empty) under the rules above. */
 void *admin_socket_open(void *zctx, const coord_cfg_t *cfg, dream_err_t *err);
+/* Closes a socket of admin_socket_open and, with CURVE, stops and joins its ZAP thread and
+ * ends its context (plain zmq_close() leaves them to the end of the process). NULL-safe. */
+void admin_socket_close(void *sock);
 /* Answers the pending requests on the socket (coordinator thread). */
 void admin_serve(coord_t *c, void *sock);
 /* Called every coordinator step: restores the durable state once, then publishes metrics

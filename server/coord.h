@@ -155,6 +155,12 @@ void coord_set_stream(coord_t *c, struct stream *s);
  * a ZAP handler thread admitting only the worker public keys listed in allow_file. */
 int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file,
                       dream_err_t *err);
+/* The same with a handle: coord_curve_destroy() stops and joins the ZAP thread (call it
+ * before zmq_ctx_term of zctx). coord_curve_setup() keeps its handler for the process's life. */
+typedef struct coord_curve coord_curve_t;
+coord_curve_t *coord_curve_new(void *zctx, void *router, const char *secret_file, const char *allow_file,
+                               dream_err_t *err);
+void coord_curve_destroy(coord_curve_t **cc);
 /* The current canvas (read-only; valid until the next coord_step). */
 const dream_image_t *coord_canvas(coord_t *c);
 

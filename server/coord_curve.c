@@ -4,8 +4,8 @@
  * "secret = Z85" lines, as written by `dreamctl keygen`) and a ZAP handler
  * thread that admits only worker public keys listed in an allow file (one Z85
  * key per line, '#' comments). Off unless --curve-secret-file is given.
+ * The ZAP thread itself is server/zap.c (shared with the admin socket).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,103 +13,94 @@
 #include "coord.h"
 #include "dlog.h"
 #include "wire.h"
+#include "zap.h"
 
 #define MAX_KEYS 1024
 
-typedef struct zap {
-    void *sock;
+struct coord_curve {
+    zap_t *zap;
     int nkeys;
     uint8_t keys[MAX_KEYS][32];
     unsigned long long refused;
-} zap_t;
+};
 
-static void *zap_main(void *arg) {
-    zap_t *z = arg;
-    for (;;) {
-        zmq_msg_t f[8];
-        int n = 0, more = 1, bad = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, z->sock, 0) < 0) {
-                zmq_msg_close(&m);
-                for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
-                zmq_close(z->sock);
-                free(z);
-                return NULL;
-            }
-            more = zmq_msg_more(&m);
-            if (n < 8) f[n++] = m;
-            else { zmq_msg_close(&m); bad = 1; }
+/* a worker key in the allow list: its User-Id (its identity in dreamd) is the key in Z85 */
+static int worker_key_ok(const uint8_t key[32], char *user, size_t n, void *ud) {
+    coord_curve_t *cc = ud;
+    for (int i = 0; i < cc->nkeys; i++)
+        if (!memcmp(cc->keys[i], key, 32)) {
+            if (n >= 41) zmq_z85_encode(user, key, 32);
+            return 1;
         }
-        /* version, request id, domain, address, identity, mechanism, credentials */
-        int ok = 0;
-        if (!bad && n >= 7 && zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5) &&
-            zmq_msg_size(&f[6]) == 32) {
-            for (int i = 0; i < z->nkeys && !ok; i++) ok = !memcmp(z->keys[i], zmq_msg_data(&f[6]), 32);
-        }
-        if (!ok) {     /* a peer can connect in a loop: log the 1st, 2nd, 4th, 8th ... refusal */
-            z->refused++;
-            if ((z->refused & (z->refused - 1)) == 0)
-                dlog_warn("curve", "refused a worker connection (key not in the allow list; %llu so far)",
-                          (unsigned long long)z->refused);
-        }
-        const char *status = ok ? "200" : "400";
-        zmq_send(z->sock, "1.0", 3, ZMQ_SNDMORE);
-        if (n >= 2) zmq_send(z->sock, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
-        else zmq_send(z->sock, "", 0, ZMQ_SNDMORE);
-        zmq_send(z->sock, status, 3, ZMQ_SNDMORE);
-        zmq_send(z->sock, ok ? "OK" : "key not allowed", ok ? 2 : 15, ZMQ_SNDMORE);
-        char uid[41] = "";     /* User-Id: the worker's public key (Z85), its identity in dreamd */
-        if (ok) zmq_z85_encode(uid, zmq_msg_data(&f[6]), 32);
-        zmq_send(z->sock, uid, strlen(uid), ZMQ_SNDMORE);
-        zmq_send(z->sock, "", 0, 0);
-        for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
-    }
+    return 0;
 }
 
-int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file, dream_err_t *err) {
-    char pub[41], sec[41];
-    if (wire_curve_read_keyfile(secret_file, pub, sec, err) != 0) return -1;
-    if (!allow_file || !*allow_file) return dream_err_set(err, "CURVE needs --curve-allow-file (worker public keys)");
-    zap_t *z = calloc(1, sizeof *z);
-    if (!z) return dream_err_set(err, "out of memory");
+/* a peer can connect in a loop: log the 1st, 2nd, 4th, 8th ... refusal (ZAP thread only) */
+static void worker_key_refused(void *ud) {
+    coord_curve_t *cc = ud;
+    cc->refused++;
+    if ((cc->refused & (cc->refused - 1)) == 0)
+        dlog_warn("curve", "refused a worker connection (key not in the allow list; %llu so far)", cc->refused);
+}
+
+/* the allow file: one Z85 key per line, '#' comments */
+static int read_allow_file(coord_curve_t *cc, const char *allow_file, dream_err_t *err) {
     FILE *f = fopen(allow_file, "r");
-    if (!f) { free(z); return dream_err_set(err, "CURVE allow file %s: cannot open", allow_file); }
+    if (!f) return dream_err_set(err, "CURVE allow file %s: cannot open", allow_file);
     char line[256];
     int lineno = 0;
-    while (fgets(line, sizeof line, f) && z->nkeys < MAX_KEYS) {
+    while (fgets(line, sizeof line, f) && cc->nkeys < MAX_KEYS) {
         lineno++;
         char v[64];
         if (line[0] == '#' || sscanf(line, " %63s", v) != 1) continue;
-        if (strlen(v) != 40 || !zmq_z85_decode(z->keys[z->nkeys], v)) {
+        if (strlen(v) != 40 || !zmq_z85_decode(cc->keys[cc->nkeys], v)) {
             fclose(f);
-            free(z);
             return dream_err_set(err, "%s:%d: not a 40-character Z85 public key", allow_file, lineno);
         }
-        z->nkeys++;
+        cc->nkeys++;
     }
     fclose(f);
-    z->sock = zmq_socket(zctx, ZMQ_REP);
-    if (!z->sock || zmq_bind(z->sock, "inproc://zeromq.zap.01") != 0) {
-        if (z->sock) zmq_close(z->sock);
-        free(z);
-        return dream_err_set(err, "ZAP handler: %s", zmq_strerror(zmq_errno()));
-    }
+    return 0;
+}
+
+coord_curve_t *coord_curve_new(void *zctx, void *router, const char *secret_file, const char *allow_file,
+                               dream_err_t *err) {
+    char pub[41], sec[41];
+    if (wire_curve_read_keyfile(secret_file, pub, sec, err) != 0) return NULL;
+    if (!allow_file || !*allow_file) { dream_err_set(err, "CURVE needs --curve-allow-file (worker public keys)"); return NULL; }
+    coord_curve_t *cc = calloc(1, sizeof *cc);
+    if (!cc) { dream_err_set(err, "out of memory"); return NULL; }
+    if (read_allow_file(cc, allow_file, err) != 0) goto fail;
     int one = 1;
     if (zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY, sec, 40) != 0) {
-        zmq_close(z->sock);
-        free(z);
-        return dream_err_set(err, "CURVE: %s (libzmq built without CURVE?)", zmq_strerror(zmq_errno()));
+        dream_err_set(err, "CURVE: %s (libzmq built without CURVE?)", zmq_strerror(zmq_errno()));
+        goto fail;
     }
-    pthread_t th;
-    if (pthread_create(&th, NULL, zap_main, z) != 0) {
-        zmq_close(z->sock);
-        free(z);
-        return dream_err_set(err, "ZAP handler: cannot start thread");
-    }
-    pthread_detach(th);
-    dlog_info("curve", "CURVE on: server key %s, %d allowed worker keys", pub, z->nkeys);
+    cc->zap = zap_new(zctx, worker_key_ok, worker_key_refused, cc, err);
+    if (!cc->zap) goto fail;
+    dlog_info("curve", "CURVE on: server key %s, %d allowed worker keys", pub, cc->nkeys);
+    return cc;
+fail:
+    free(cc);
+    return NULL;
+}
+
+void coord_curve_destroy(coord_curve_t **pcc) {
+    if (!pcc || !*pcc) return;
+    zap_destroy(&(*pcc)->zap);      /* stops and joins the ZAP thread */
+    free(*pcc);
+    *pcc = NULL;
+}
+
+/* The older call: the handler lives until the process ends (its thread stops when the
+ * context is terminated). coord.c should keep the coord_curve_new() handle and
+ * coord_curve_destroy() it before zmq_ctx_term (then this goes). */
+static coord_curve_t *g_setup_curve;     /* coord_curve_setup's handler (one worker socket) */
+
+int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file, dream_err_t *err) {
+    coord_curve_t *cc = coord_curve_new(zctx, router, secret_file, allow_file, err);
+    if (!cc) return -1;
+    g_setup_curve = cc;
     return 0;
 }

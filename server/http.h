@@ -1,6 +1,7 @@
 /*
  * http.h — the pure parts of the HTTP API (no sockets): request body parsing, JSON replies,
- * PNG encoding of snapshots. The libwebsockets glue lives in stream.c.
+ * PNG encoding of snapshots. The libwebsockets glue lives in stream_http.c (routes) and
+ * stream_ws.c (viewers).
  *
  *   POST /api/request  body: form (subject=tree+frog), JSON ({"subject":"tree frog"}) or
  *                      text/plain (the subject itself); at most HTTP_BODY_MAX bytes.

@@ -44,7 +44,6 @@ static const char *SUMMARY =
     "  ban word|ip add|remove|list X | ban list | snapshot FILE | record start FILE | record stop\n"
     "  log level LEVEL | shutdown | help [COMMAND]\n"
     "  keygen                 print a new CURVE key pair (no dreamd needed)\n"
-    "  fuzz ENDPOINT [N] [BIG] send N malformed messages and one BIG-byte frame to a worker port (testing)\n"
     "exit codes: 0 ok, 1 error reply, 2 cannot reach dreamd";
 
 static int keygen(void) {
@@ -54,55 +53,6 @@ static int keygen(void) {
         return 1;
     }
     printf("# dreamfarm CURVE key pair (keep the secret line private)\npublic = %s\nsecret = %s\n", pub, sec);
-    return 0;
-}
-
-/* Robustness probe: garbage, wrong versions, bad pixel frames and an oversized frame. */
-static int fuzz(const char *ep, int n, long big) {
-    void *ctx = zmq_ctx_new();
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 2000;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect(s, ep) != 0) {
-        fprintf(stderr, "dreamctl: connect %s: %s\n", ep, zmq_strerror(zmq_errno()));
-        return 1;
-    }
-    uint64_t st = 0x243F6A8885A308D3ull;
-    uint8_t buf[4096];
-    for (int i = 0; i < n; i++) {
-        size_t len = 1 + (size_t)(i * 7919 % (int)sizeof buf);
-        for (size_t k = 0; k < len; k++) {
-            st = st * 6364136223846793005ull + 1442695040888963407ull;
-            buf[k] = (uint8_t)(st >> 56);
-        }
-        int parts = 1 + i % 4;
-        for (int p = 0; p < parts; p++) zmq_send(s, buf, len / parts + 1, p + 1 < parts ? ZMQ_SNDMORE : 0);
-        /* a well-formed envelope with a wrong version, and a result with a short pixel frame */
-        Dreamfarm__Envelope env;
-        Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
-        Dreamfarm__Rect rect = DREAMFARM__RECT__INIT;
-        rect.w = 64; rect.h = 64;
-        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
-        r.tile = &rect;
-        r.job_id = (uint64_t)i;
-        env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
-        env.result = &r;
-        wire_send(s, NULL, 0, &env, buf, 100, 0, NULL);
-        env.version = DREAM_WIRE_VERSION + 1 + (unsigned)i;
-        wire_send(s, NULL, 0, &env, buf, 64 * 64 * 3 < sizeof buf ? 64 * 64 * 3 : sizeof buf, 0, NULL);
-    }
-    if (big > 0) {   /* on its own connection: the coordinator drops a peer that exceeds ZMQ_MAXMSGSIZE */
-        void *b = zmq_socket(ctx, ZMQ_DEALER);
-        zmq_setsockopt(b, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_connect(b, ep);
-        uint8_t *huge = calloc(1, (size_t)big);
-        if (huge) zmq_send(b, huge, (size_t)big, 0);
-        free(huge);
-        zmq_close(b);
-    }
-    zmq_close(s);
-    zmq_ctx_term(ctx);
-    printf("OK sent %d malformed messages%s\n", n * 3, big > 0 ? " and one oversized frame" : "");
     return 0;
 }
 
@@ -362,19 +312,6 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (first < argc && !strcmp(argv[first], "keygen")) return keygen();
-    if (first < argc && !strcmp(argv[first], "fuzz")) {
-        if (first + 1 >= argc) {
-            fprintf(stderr, "dreamctl: usage: fuzz ENDPOINT [N] [BIG_BYTES]\n");
-            return 2;
-        }
-        int n = first + 2 < argc ? atoi(argv[first + 2]) : 100;
-        long big = first + 3 < argc ? atol(argv[first + 3]) : 64L << 20;
-        if (n < 0 || n > 1000000 || big < 0 || big > (1L << 30)) {
-            fprintf(stderr, "dreamctl: fuzz: N must be 0..1000000 and BIG 0..1 GiB\n");
-            return 2;
-        }
-        return fuzz(argv[first + 1], n, big);
-    }
     conn_t c = {.cfg = &cfg};
     if (cfg.server_key[0] || cfg.key_file[0]) {
         if (!cfg.server_key[0] || !cfg.key_file[0] || strlen(cfg.server_key) != 40) {

@@ -43,8 +43,8 @@ static void irc_to_requests(void *ud, const char *nick, const char *text, char *
 static void fixed_overlay_text(overlay_t *ov, const char *subjects) {
     dream_err_t err = {{0}};
     dream_classes_t *cls = dream_classes_load_default(&err);
-    int ids[REQUESTS_MAX_SUBJECTS];
-    int n = cls ? dream_classes_parse(cls, subjects, ids, REQUESTS_MAX_SUBJECTS, &err) : -1;
+    int ids[DREAM_MAX_SUBJECTS];
+    int n = cls ? dream_classes_parse(cls, subjects, ids, DREAM_MAX_SUBJECTS, &err) : -1;
     char label[OVERLAY_MAX_TEXT] = "";
     if (n > 0) requests_label(cls, ids, n, NULL, label, sizeof label);
     overlay_set_text(ov, label);
@@ -113,9 +113,9 @@ int main(int argc, char **argv) {
         sc.drift = cfg.drift;
         sc.trust_forwarded_for = cfg.trust_forwarded_for;
         /* start on the configured subject(s) rather than a random class */
-        int ids[STREAM_MAX_SUBJECTS], nids = 0;
+        int ids[DREAM_MAX_SUBJECTS], nids = 0;
         dream_classes_t *cls = dream_classes_load_default(&err);
-        if (cls) nids = dream_classes_parse(cls, cfg.subjects, ids, STREAM_MAX_SUBJECTS, &err);
+        if (cls) nids = dream_classes_parse(cls, cfg.subjects, ids, DREAM_MAX_SUBJECTS, &err);
         dream_classes_destroy(&cls);
         if (nids < 1) {
             dlog_error("dreamd", "option 'subjects': %s", err.msg);

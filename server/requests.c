@@ -17,7 +17,7 @@
 #define BAN_FILE_MAX (1u << 20)
 
 typedef struct entry {
-    int ids[REQUESTS_MAX_SUBJECTS];     /* typed order: ids[0] is the first subject typed */
+    int ids[DREAM_MAX_SUBJECTS];     /* typed order: ids[0] is the first subject typed */
     int n;
     int votes;
     char name[REQUESTS_MAX_NAME + 1];   /* who asked first ("" = anonymous / nobody) */
@@ -282,16 +282,17 @@ static int bucket_check(requests_t *q, const char *ip_addr, int take, double *re
     return 0;
 }
 
-static const char *const k_accept_now[] = {
-    "The neurons light up: dreaming of %.200s right now!",
-    "Whoa. %.200s is flooding the network's mind as we speak.",
-    "Granted! %.200s, coming straight out of layer five.",
+/* the playful answers, around the subject (and the position): literal formats only */
+static const struct { const char *pre, *post; } k_accept_now[] = {
+    {"The neurons light up: dreaming of ", " right now!"},
+    {"Whoa. ", " is flooding the network's mind as we speak."},
+    {"Granted! ", ", coming straight out of layer five."},
 };
-static const char *const k_accept_later[] = {
-    "Noted! The network will hallucinate %.200s at position %d.",
-    "The network squints... it will start seeing %.200s everywhere soon (position %d).",
-    "%.200s queued for hallucination, position %d. Stay trippy.",
-    "Your dream of %.200s is in line at position %d. The neurons are warming up.",
+static const struct { const char *pre, *mid, *post; } k_accept_later[] = {
+    {"Noted! The network will hallucinate ", " at position ", "."},
+    {"The network squints... it will start seeing ", " everywhere soon (position ", ")."},
+    {"", " queued for hallucination, position ", ". Stay trippy."},
+    {"Your dream of ", " is in line at position ", ". The neurons are warming up."},
 };
 static const char *const k_merged = "Great minds dream alike: %.200s now has %d votes (position %d).";
 
@@ -328,85 +329,88 @@ int requests_submit(requests_t *q, const char *text, const char *ip, requests_re
     return requests_submit_named(q, text, ip, NULL, r);
 }
 
-int requests_submit_named(requests_t *q, const char *text, const char *ip, const char *name,
-                          requests_result_t *r) {
-    requests_result_t dummy;
-    if (!r) r = &dummy;
-    memset(r, 0, sizeof *r);
-    char clean_name[REQUESTS_MAX_NAME + 1];
-    requests_sanitise_name(name, clean_name, sizeof clean_name);
-    r->position = -1;
-    if (!text) text = "";
+/* Refusals that need no lock: length, control characters, nothing typed. Fills norm. */
+static int check_text(const char *text, char *norm, size_t n, requests_result_t *r) {
     size_t len = strnlen(text, REQUESTS_MAX_TEXT + 1);
     if (len > REQUESTS_MAX_TEXT)
         return refuse(r, REQ_INVALID, 400, "That's a long dream: keep it under %d characters.", REQUESTS_MAX_TEXT);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
             return refuse(r, REQ_INVALID, 400, "Control characters are not welcome in dreams.");
-    char norm[REQUESTS_MAX_TEXT + 1];
-    normalise(text, norm, sizeof norm);
+    normalise(text, norm, n);
     if (!*norm || strspn(norm, "+ ") == strlen(norm))
         return refuse(r, REQ_EMPTY, 400, "Type a subject, e.g. 'tree frog' or 'volcano + broccoli'.");
+    return 0;
+}
 
-    pthread_mutex_lock(&q->mu);
-    int rc = -1;
-    /* every request that gets this far costs a token, refused or not (guessing names or
-     * hammering a full queue is not free) */
-    if (!bucket_check(q, ip, 1, &r->retry_after_s)) {
-        refuse(r, REQ_RATE, 429, "Easy there! The network needs a moment: next request in %d s.", (int)(r->retry_after_s + 0.999));
-        goto out;
-    }
+/* Rate limit and bans (q->mu held). Every request that gets this far costs a token, refused
+ * or not (guessing names or hammering a full queue is not free). */
+static int admit_locked(requests_t *q, const char *ip, const char *norm, requests_result_t *r) {
+    if (!bucket_check(q, ip, 1, &r->retry_after_s))
+        return refuse(r, REQ_RATE, 429, "Easy there! The network needs a moment: next request in %d s.", (int)(r->retry_after_s + 0.999));
     if (ip) for (int i = 0; i < q->n_ban_ips; i++)
-        if (strcmp(q->ban_ips[i], ip) == 0) { refuse(r, REQ_BANNED, 403, "Requests from your address are not accepted."); goto out; }
+        if (strcmp(q->ban_ips[i], ip) == 0) return refuse(r, REQ_BANNED, 403, "Requests from your address are not accepted.");
     for (int i = 0; i < q->n_ban_words; i++)
-        if (strstr(norm, q->ban_words[i])) { refuse(r, REQ_BANNED, 403, "That subject is not allowed here."); goto out; }
+        if (strstr(norm, q->ban_words[i])) return refuse(r, REQ_BANNED, 403, "That subject is not allowed here.");
+    return 0;
+}
 
-    /* split on '+', resolve each part */
-    {
-        char work[REQUESTS_MAX_TEXT + 1];
-        memcpy(work, norm, sizeof work);
-        int parts = 1;
-        for (char *p = work; *p; p++) parts += *p == '+';
-        if (parts > REQUESTS_MAX_SUBJECTS) {
-            refuse(r, REQ_TOO_MANY, 400, "One dream at a time! At most %d subjects joined with '+'.", REQUESTS_MAX_SUBJECTS);
-            goto out;
-        }
-        char *save = NULL, unknown[64] = "";
-        int n_unknown = 0;      /* parts that name nothing: dropped when another part resolves */
-        for (char *t = strtok_r(work, "+", &save); t; t = strtok_r(NULL, "+", &save)) {
-            while (*t == ' ') t++;
-            size_t tl = strlen(t);
-            while (tl > 0 && t[tl - 1] == ' ') t[--tl] = 0;
-            if (!*t) continue;
-            int cand[64], by_word = 0;
-            int nc = dream_classes_candidates(q->classes, t, cand, 64, &by_word);
-            if (nc < 1) {
-                if (n_unknown++ == 0) snprintf(unknown, sizeof unknown, "%.60s", t);
-                continue;
-            }
-            /* a name (or word) shared by several classes picks one at random; a class already
-             * chosen in this request is avoided when another candidate exists */
-            int id = cand[rng_next(q) % (uint64_t)nc];
-            for (int tries = 0; tries < nc; tries++) {
-                int dup = 0;
-                for (int i = 0; i < r->n; i++) dup |= r->ids[i] == id;
-                if (!dup) break;
-                id = cand[(tries + 1) % nc];
-            }
-            int dup = 0;
-            for (int i = 0; i < r->n; i++) dup |= r->ids[i] == id;
-            if (!dup) r->ids[r->n++] = id;
-        }
-        if (r->n == 0 && n_unknown > 0) {
-            r->n_closest = dream_classes_suggest(q->classes, unknown, r->closest, 3);
-            char sug[200] = "";
-            requests_format(q->classes, r->closest, r->n_closest, sug, sizeof sug);
-            for (char *s = sug; (s = strstr(s, " + ")) != NULL;) { s[0] = ','; memmove(s + 1, s + 2, strlen(s + 2) + 1); }
-            refuse(r, REQ_UNKNOWN, 400, "The network has never seen '%.60s'. Did you mean: %s?", unknown, sug);
-            goto out;
-        }
-        if (r->n == 0) { refuse(r, REQ_EMPTY, 400, "Type a subject, e.g. 'tree frog' or 'volcano + broccoli'."); goto out; }
+typedef struct resolve_ctx {
+    requests_t *q;
+    requests_result_t *r;
+    char unknown[64];
+    int n_unknown;      /* parts that name nothing: dropped when another part resolves */
+} resolve_ctx_t;
+
+/* one '+' part (dream_classes_split) -> r->ids, avoiding duplicates */
+static int resolve_part(const char *part, size_t len, void *ud) {
+    resolve_ctx_t *x = ud;
+    requests_result_t *r = x->r;
+    if (len == 0 || len > REQUESTS_MAX_TEXT) return 0;
+    char t[REQUESTS_MAX_TEXT + 1];
+    memcpy(t, part, len);
+    t[len] = 0;
+    int cand[64], by_word = 0;
+    int nc = dream_classes_candidates(x->q->classes, t, cand, 64, &by_word);
+    if (nc < 1) {
+        if (x->n_unknown++ == 0) snprintf(x->unknown, sizeof x->unknown, "%.60s", t);
+        return 0;
     }
+    /* a name (or word) shared by several classes picks one at random; a class already
+     * chosen in this request is avoided when another candidate exists */
+    int id = cand[rng_next(x->q) % (uint64_t)nc];
+    for (int tries = 0; tries < nc; tries++) {
+        int dup = 0;
+        for (int i = 0; i < r->n; i++) dup |= r->ids[i] == id;
+        if (!dup) break;
+        id = cand[(tries + 1) % nc];
+    }
+    int dup = 0;
+    for (int i = 0; i < r->n; i++) dup |= r->ids[i] == id;
+    if (!dup) r->ids[r->n++] = id;
+    return 0;
+}
+
+/* The subjects of norm -> r->ids (q->mu held, for the random picks). */
+static int resolve_locked(requests_t *q, const char *norm, requests_result_t *r) {
+    size_t len = strlen(norm);
+    if (dream_classes_count_subjects(norm, len) > DREAM_MAX_SUBJECTS)
+        return refuse(r, REQ_TOO_MANY, 400, "One dream at a time! At most %d subjects joined with '+'.", DREAM_MAX_SUBJECTS);
+    resolve_ctx_t x = {.q = q, .r = r};
+    dream_classes_split(norm, len, resolve_part, &x);
+    if (r->n == 0 && x.n_unknown > 0) {
+        r->n_closest = dream_classes_suggest(q->classes, x.unknown, r->closest, 3);
+        char sug[200] = "";
+        requests_format(q->classes, r->closest, r->n_closest, sug, sizeof sug);
+        for (char *s = sug; (s = strstr(s, " + ")) != NULL;) { s[0] = ','; memmove(s + 1, s + 2, strlen(s + 2) + 1); }
+        return refuse(r, REQ_UNKNOWN, 400, "The network has never seen '%.60s'. Did you mean: %s?", x.unknown, sug);
+    }
+    if (r->n == 0) return refuse(r, REQ_EMPTY, 400, "Type a subject, e.g. 'tree frog' or 'volcano + broccoli'.");
+    return 0;
+}
+
+/* The resolved request joins the screen or the queue, or merges with an equal one (q->mu held). */
+static int enqueue_locked(requests_t *q, requests_result_t *r, const char *clean_name) {
     /* typed order is kept (no sorting): the first subject is the seed layout's lower half */
     char what[256];
     requests_format(q->classes, r->ids, r->n, what, sizeof what);
@@ -415,13 +419,10 @@ int requests_submit_named(requests_t *q, const char *text, const char *ip, const
     int where = -1;
     if (same_entry(&q->cur, r->ids, r->n)) where = 0;
     else for (int i = 0; i < q->qlen; i++) if (same_entry(&q->queue[i], r->ids, r->n)) { where = i + 1; break; }
-    if (where < 0 && q->qlen >= q->cfg.queue_max && q->cur_requested) {
-        refuse(r, REQ_FULL, 503, "The queue is full (%d dreams waiting). Try again in a minute.", q->qlen);
-        goto out;
-    }
+    if (where < 0 && q->qlen >= q->cfg.queue_max && q->cur_requested)
+        return refuse(r, REQ_FULL, 503, "The queue is full (%d dreams waiting). Try again in a minute.", q->qlen);
     r->code = REQ_OK;
     r->http_status = 202;
-    rc = 0;
     if (where == 0) {
         q->cur.votes++;
         if (!q->cur_requested) { q->cur_requested = 1; q->cur_start = now(q); }
@@ -446,7 +447,8 @@ int requests_submit_named(requests_t *q, const char *text, const char *ip, const
         set_current(q, &e, 1);
         r->position = 0;
         r->votes = 1;
-        snprintf(r->message, sizeof r->message, k_accept_now[rng_next(q) % 3], what);
+        const int k = (int)(rng_next(q) % 3);
+        snprintf(r->message, sizeof r->message, "%s%.200s%s", k_accept_now[k].pre, what, k_accept_now[k].post);
     } else {
         entry_t *e = &q->queue[q->qlen++];
         memset(e, 0, sizeof *e);
@@ -456,12 +458,29 @@ int requests_submit_named(requests_t *q, const char *text, const char *ip, const
         snprintf(e->name, sizeof e->name, "%s", clean_name);
         r->position = q->qlen;
         r->votes = 1;
-        snprintf(r->message, sizeof r->message, k_accept_later[rng_next(q) % 4], what, r->position);
+        const int k = (int)(rng_next(q) % 4);
+        snprintf(r->message, sizeof r->message, "%s%.200s%s%d%s", k_accept_later[k].pre, what, k_accept_later[k].mid,
+                 r->position, k_accept_later[k].post);
         q->version++;
     }
     /* capitalise the first letter of the message */
     r->message[0] = (char)toupper((unsigned char)r->message[0]);
-out:
+    return 0;
+}
+
+int requests_submit_named(requests_t *q, const char *text, const char *ip, const char *name,
+                          requests_result_t *r) {
+    requests_result_t dummy;
+    if (!r) r = &dummy;
+    memset(r, 0, sizeof *r);
+    char clean_name[REQUESTS_MAX_NAME + 1];
+    requests_sanitise_name(name, clean_name, sizeof clean_name);
+    r->position = -1;
+    char norm[REQUESTS_MAX_TEXT + 1];
+    if (check_text(text ? text : "", norm, sizeof norm, r) < 0) return -1;
+    pthread_mutex_lock(&q->mu);
+    int rc = -1;
+    if (admit_locked(q, ip, norm, r) == 0 && resolve_locked(q, norm, r) == 0) rc = enqueue_locked(q, r, clean_name);
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
@@ -744,7 +763,7 @@ int requests_import(requests_t *q, const requests_snapshot_t *in) {
     int nclass = dream_classes_count(q->classes);
     pthread_mutex_lock(&q->mu);
     int ok = 0;
-    if (in->cur_n >= 1 && in->cur_n <= REQUESTS_MAX_SUBJECTS) {
+    if (in->cur_n >= 1 && in->cur_n <= DREAM_MAX_SUBJECTS) {
         entry_t e = {.n = in->cur_n, .votes = in->cur_votes};
         requests_sanitise_name(in->cur_name, e.name, sizeof e.name);
         int good = 1;
@@ -760,7 +779,7 @@ int requests_import(requests_t *q, const requests_snapshot_t *in) {
     q->qlen = 0;
     for (int i = 0; i < in->n && q->qlen < q->cfg.queue_max; i++) {
         const requests_snapshot_entry_t *s = &in->q[i];
-        if (s->n < 1 || s->n > REQUESTS_MAX_SUBJECTS) continue;
+        if (s->n < 1 || s->n > DREAM_MAX_SUBJECTS) continue;
         int good = 1;
         for (int k = 0; k < s->n; k++) good &= s->ids[k] >= 0 && s->ids[k] < nclass;
         if (!good) continue;

@@ -24,7 +24,7 @@
 #include "dlog.h"
 #include "classes.h"
 
-#define REQUESTS_MAX_SUBJECTS 4
+#define REQUESTS_MAX_SUBJECTS DREAM_MAX_SUBJECTS   /* common/classes.h */
 #define REQUESTS_MAX_TEXT 200
 #define REQUESTS_MAX_CLOSEST 5
 #define REQUESTS_MAX_NAME 24       /* bytes of a requester's name (web form name / IRC nick) */
@@ -58,7 +58,7 @@ typedef struct requests_result {
     int merged;                 /* joined an identical request (votes > 1) */
     int already;                /* it was already on screen: answered as such, not queued */
     int votes;
-    int ids[REQUESTS_MAX_SUBJECTS];
+    int ids[DREAM_MAX_SUBJECTS];
     int n;
     int closest[REQUESTS_MAX_CLOSEST];
     int n_closest;
@@ -139,12 +139,12 @@ int requests_set_live(requests_t *q, double hold_s, double min_hold_s, double ra
 /* The queue as plain data, for durable state (server/state.h). */
 #define REQUESTS_SNAPSHOT_MAX 10000
 typedef struct requests_snapshot_entry {
-    int ids[REQUESTS_MAX_SUBJECTS];
+    int ids[DREAM_MAX_SUBJECTS];
     int n, votes;
     char name[REQUESTS_MAX_NAME + 1];   /* who asked first ("" = anonymous) */
 } requests_snapshot_entry_t;
 typedef struct requests_snapshot {
-    int cur_ids[REQUESTS_MAX_SUBJECTS];
+    int cur_ids[DREAM_MAX_SUBJECTS];
     int cur_n, cur_votes, cur_requested;
     char cur_name[REQUESTS_MAX_NAME + 1];
     double cur_remaining_s;

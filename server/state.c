@@ -155,10 +155,6 @@ int dream_state_request_add(dream_state_t *st, const char *source, const char *t
     return rc;
 }
 
-int64_t dream_state_request_count(dream_state_t *st) {
-    return count_rows(st, "SELECT COUNT(*) FROM requests");
-}
-
 int dream_state_counter_add(dream_state_t *st, const char *key, int64_t delta) {
     sqlite3_stmt *s = prep(st, "INSERT INTO counters(key, value) VALUES(?, ?) "
                                "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value");
@@ -168,15 +164,6 @@ int dream_state_counter_add(dream_state_t *st, const char *key, int64_t delta) {
     int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(s);
     return rc;
-}
-
-int64_t dream_state_counter_get(dream_state_t *st, const char *key) {
-    sqlite3_stmt *s = prep(st, "SELECT value FROM counters WHERE key = ?");
-    if (!s) return 0;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
-    return v;
 }
 
 /* ---------- operator state: key/value blobs and named sets (bans) ---------- */

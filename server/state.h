@@ -28,10 +28,8 @@ int dream_state_quarantine_list(dream_state_t *st, char *buf, size_t n);
 
 int dream_state_request_add(dream_state_t *st, const char *source, const char *text, const int *ids,
                             int nids, dream_err_t *err);
-int64_t dream_state_request_count(dream_state_t *st);
 
 int dream_state_counter_add(dream_state_t *st, const char *key, int64_t delta);
-int64_t dream_state_counter_get(dream_state_t *st, const char *key);
 
 /* Operator state (server/admin.c): key -> blob (queue, canvas, paused, "config:KEY" live
  * settings) and named sets of strings (bans). Writes are single statements in WAL mode. */

@@ -25,8 +25,8 @@
  *   cfg.http_port = 8080; cfg.width = 1024; cfg.height = 576; cfg.fps = 25;
  *   stream_t *s = stream_new(&cfg, &err);            // starts both threads
  *   ...each frame tick:
- *     int ids[STREAM_MAX_SUBJECTS];
- *     int n = stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS);   // what to dream of now
+ *     int ids[DREAM_MAX_SUBJECTS];
+ *     int n = stream_current_subjects(s, ids, DREAM_MAX_SUBJECTS);   // what to dream of now
  *     ... render ...
  *     stream_push_frame(s, rgb, w, h);               // (h, w, 3) uint8 RGB
  *   ...now and then:
@@ -40,12 +40,25 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "dlog.h"
+#include "classes.h"
 
-#define STREAM_MAX_SUBJECTS 4       /* "a + b + c + d" */
+#define STREAM_MAX_SUBJECTS DREAM_MAX_SUBJECTS   /* "a + b + c + d" (common/classes.h) */
 #define STREAM_MAX_WIDTH 1920
 #define STREAM_MAX_HEIGHT 1080
 #define STREAM_SUBPROTOCOL "dreamfarm.v1"
 #define STREAM_WS_HEADER_BYTES 16   /* see docs/streaming.md for the layout */
+/* The binary message header: byte offsets of its big-endian fields (docs/streaming.md) */
+#define STREAM_HDR_TYPE 0           /* 1 byte: STREAM_MSG_* */
+#define STREAM_HDR_FLAGS 1          /* 1 byte: STREAM_FLAG_* */
+#define STREAM_HDR_WIDTH 2          /* 2 bytes */
+#define STREAM_HDR_HEIGHT 4         /* 2 bytes */
+#define STREAM_HDR_FPS 6            /* 2 bytes */
+#define STREAM_HDR_SEQ 8            /* 4 bytes: frame number */
+#define STREAM_HDR_CLOCK_MS 12      /* 4 bytes: server clock, ms (low 32 bits) */
+#define STREAM_MSG_VIDEO 1          /* /ws: one raw VP9 frame */
+#define STREAM_MSG_WEBM_INIT 2      /* /ws/webm: the WebM init segment (once, after hello) */
+#define STREAM_MSG_WEBM_MEDIA 3     /* /ws/webm: SimpleBlock (+ Cluster at keyframes) */
+#define STREAM_FLAG_KEYFRAME 0x01
 
 /* Defaults of stream_config_defaults(); dreamd's config table uses the same values
  * (STREAM_STR() turns them into the table's default strings). */

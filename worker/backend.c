@@ -5,21 +5,22 @@
  * worker/cuda/ sources.
  */
 #include "backend.h"
+#include "config.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static const char *prec_names[] = {"fp32", "tf32", "bf16"};
+static const char *const prec_names[] = {"fp32", "tf32", "bf16"};
+#define N_PREC ((int)(sizeof prec_names / sizeof prec_names[0]))
 
 int dream_prec_parse(const char *s, dream_prec_t *out) {
-    for (int i = 0; i < 3; i++)
-        if (s && strcasecmp(s, prec_names[i]) == 0) { *out = (dream_prec_t)i; return 0; }
-    return -1;
+    int i = dream_name_index(prec_names, N_PREC, s);     /* common/config.h */
+    if (i < 0) return -1;
+    *out = (dream_prec_t)i;
+    return 0;
 }
 
-const char *dream_prec_name(dream_prec_t p) {
-    return (p >= DREAM_PREC_FP32 && p <= DREAM_PREC_BF16) ? prec_names[p] : "?";
-}
+const char *dream_prec_name(dream_prec_t p) { return dream_name_of(prec_names, N_PREC, (int)p); }
 
 static const char *optim_names[] = {"seed", "adam"};
 

@@ -6,28 +6,24 @@
  * Objective, pixels x (H, W, 3) in 0..255 RGB:
  *   L = - sum_s mean_{(i,j) in R_s} logit[c_s, i, j]      (s over dream_params_subjects())
  *       + w_o * mean_{c,i,j} logit
- *       + S * (1/npools) * sum_p L_p(x)            (patch prior, see prior.c)
- * Regions R_s live on the score grid (gh, gw); see dream_regions_build().
+ *       + S * (1/npools) * sum_p L_p(x)            (patch prior: engine.c, its filters prior_io.c)
+ * Regions R_s live on the score grid (gh, gw); see dream_regions_build() (the layout
+ * rules: common/layout.h).
  */
 #ifndef DREAM_ENGINE_H
 #define DREAM_ENGINE_H
 #include <stdint.h>
 #include <stddef.h>
 #include "dlog.h"
+#include "classes.h"
+#include "layout.h"
 #include "backend.h"
 #include "model.h"
 
-#define DREAM_MAX_SUBJECTS 4
+/* DREAM_MAX_SUBJECTS: common/classes.h */
 #define DREAM_MAX_POOLS 8
 
-typedef enum {
-    DREAM_LAYOUT_SINGLE = 0,    /* each subject over the whole grid (one subject: a plain mean) */
-    DREAM_LAYOUT_SEED,          /* the 2015 reference (default): two subjects, the first on rows
-                                 * [gh/2, gh), the second on rows [0, gh/2); ONE subject A is the
-                                 * reference's [A, A] (see dream_params_subjects) */
-    DREAM_LAYOUT_BANDS,         /* k horizontal bands, first at the top */
-    DREAM_LAYOUT_QUADRANTS,     /* up to 4: TL, TR, BL, BR */
-} dream_layout_t;
+/* dream_layout_t (DREAM_LAYOUT_*): common/layout.h */
 
 int dream_layout_parse(const char *s, dream_layout_t *out);
 const char *dream_layout_name(dream_layout_t l);

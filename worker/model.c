@@ -12,6 +12,7 @@
  */
 #include "model.h"
 #include "weights.h"
+#include "rng.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -131,42 +132,7 @@ void dream_model_destroy(dream_model_t **mp) {
 
 /* ---------------------------------------------------------------- random init */
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-typedef struct rng { uint64_t s[4]; int have; double spare; } rng_t;
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t xoshiro_next(rng_t *r) {   /* xoshiro256** */
-    uint64_t *s = r->s;
-    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
-}
-
-static void rng_seed(rng_t *r, uint64_t seed) {
-    uint64_t sm = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&sm);
-    r->have = 0;
-}
-
-/* Standard normal by Box-Muller (both values used). */
-static double rng_normal(rng_t *r) {
-    if (r->have) { r->have = 0; return r->spare; }
-    double u1 = (double)((xoshiro_next(r) >> 11) + 1) * 0x1.0p-53;   /* (0, 1] */
-    double u2 = (double)(xoshiro_next(r) >> 11) * 0x1.0p-53;         /* [0, 1) */
-    double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
-    r->spare = rad * sin(th);
-    r->have = 1;
-    return rad * cos(th);
-}
+/* dream_rng_t (common/rng.h): xoshiro256** seeded by splitmix64, Box-Muller normals */
 
 /* Layer specs of an architecture; returns the count or -1. */
 static int arch_specs(const dream_arch_t *a, dream_layer_spec_t *sp, dream_err_t *err) {
@@ -261,14 +227,14 @@ dream_model_t *dream_model_random(const dream_arch_t *arch, uint64_t seed, dream
     if (random_hash_specs(arch->name ? arch->name : "custom", seed, sp, n, hash, err) != 0) return NULL;
     dream_model_t *m = dream_model_alloc(sp, n, err);
     if (!m) return NULL;
-    rng_t r;
-    rng_seed(&r, seed);
+    dream_rng_t r;
+    dream_rng_seed(&r, seed);
     for (int i = 0; i < m->nlayers; i++) {
         dream_layer_t *l = &m->layers[i];
         if (l->kind != DREAM_LAYER_CONV) continue;
         double sd = sqrt(2.0 / ((double)l->k * l->k * l->cin));
         size_t nw = (size_t)l->k * l->k * l->cin * l->cout;
-        for (size_t j = 0; j < nw; j++) l->w[j] = (float)(sd * rng_normal(&r));
+        for (size_t j = 0; j < nw; j++) l->w[j] = (float)(sd * dream_rng_normal(&r));
         /* biases stay 0 */
     }
     snprintf(m->arch, sizeof m->arch, "%s", arch->name ? arch->name : "custom");

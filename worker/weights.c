@@ -98,161 +98,166 @@ static int isqrt_exact(int64_t v) {
     return -1;
 }
 
-dream_model_t *dream_model_load(const char *path, dream_err_t *err) {
-    double t0 = dream_now_ms();
-    st_file_t *f = st_open(path, err);
-    if (!f) return NULL;
-    dream_model_t *m = NULL;
+/* What dream_model_load found: layer specs and the tensors that fill them. */
+typedef struct load_plan {
     dream_layer_spec_t sp[DREAM_MAX_LAYERS];
     src_layer_t src[DREAM_MAX_LAYERS];
-    memset(sp, 0, sizeof sp);
-    memset(src, 0, sizeof src);
-    int timm;
-    if (st_find(f, "classifier.0.weight")) timm = 0;
-    else if (st_find(f, "pre_logits.fc1.weight")) timm = 1;
-    else {
-        dream_err_set(err, "%s: not a VGG: no 'classifier.0.weight' (torchvision) or "
-                      "'pre_logits.fc1.weight' (timm) tensor", path);
-        goto fail;
-    }
-    /* conv indices */
-    int idx[DREAM_MAX_LAYERS], nconv = 0;
+    int n;                      /* layers so far */
+    int nconv;                  /* features.N convs */
+    int cin;                    /* channels into the next layer */
+    int timm;                   /* 1 = timm names, 0 = torchvision */
+} load_plan_t;
+
+/* features.N convs (+ the pools between them) -> p->sp / p->src */
+static int plan_convs(st_file_t *f, const char *path, load_plan_t *p, dream_err_t *err) {
+    int idx[DREAM_MAX_LAYERS];
+    p->nconv = 0;
     for (int i = 0; i < st_count(f); i++) {
         int v = feature_index(st_get(f, i)->name);
         if (v < 0) continue;
-        if (nconv >= DREAM_MAX_LAYERS) {
+        if (p->nconv >= DREAM_MAX_LAYERS) {
             dream_err_set(err, "%s: too many features.N convs (max %d layers)", path,
                           DREAM_MAX_LAYERS);
-            goto fail;
+            return -1;
         }
-        idx[nconv++] = v;
+        idx[p->nconv++] = v;
     }
-    if (nconv == 0) {
+    if (p->nconv == 0) {
         dream_err_set(err, "%s: missing tensor 'features.0.weight' (no conv layers)", path);
-        goto fail;
+        return -1;
     }
-    qsort(idx, (size_t)nconv, sizeof *idx, cmp_int);
-    int n = 0, cin = 3;
+    qsort(idx, (size_t)p->nconv, sizeof *idx, cmp_int);
+    p->n = 0;
+    p->cin = 3;
     char nm[96];
-    for (int i = 0; i < nconv; i++) {
+    for (int i = 0; i < p->nconv; i++) {
         snprintf(nm, sizeof nm, "features.%d.weight", idx[i]);
         const st_tensor_t *w = st_find(f, nm);
         if (w->ndim == 1) {
             dream_err_set(err, "%s: tensor '%s' is 1-D: batch-norm VGG (vgg*_bn) is not "
                           "supported", path, nm);
-            goto fail;
+            return -1;
         }
-        if (need_shape(path, w, 4, (const int64_t[]){-1, cin, -1, -1}, err) != 0) goto fail;
+        if (need_shape(path, w, 4, (const int64_t[]){-1, p->cin, -1, -1}, err) != 0) return -1;
         if (w->shape[2] != w->shape[3] || w->shape[2] % 2 == 0 || w->shape[2] > 7 ||
             w->shape[0] < 1 || w->shape[0] > 65536) {
             char s[160];
             shape_of(w, s, sizeof s);
             dream_err_set(err, "%s: tensor '%s' has shape %s: need an odd square kernel "
-                          "(cout, %d, k, k)", path, nm, s, cin);
-            goto fail;
+                          "(cout, %d, k, k)", path, nm, s, p->cin);
+            return -1;
         }
         snprintf(nm, sizeof nm, "features.%d.bias", idx[i]);
         const st_tensor_t *b = st_require(f, nm, err);
-        if (!b || need_shape(path, b, 1, (const int64_t[]){w->shape[0]}, err) != 0) goto fail;
-        int next = i + 1 < nconv ? idx[i + 1] : -1;
+        if (!b || need_shape(path, b, 1, (const int64_t[]){w->shape[0]}, err) != 0) return -1;
+        int next = i + 1 < p->nconv ? idx[i + 1] : -1;
         int pool = next < 0 || next - idx[i] == 3;
         if (next >= 0 && next - idx[i] != 2 && next - idx[i] != 3) {
             dream_err_set(err, "%s: features.%d -> features.%d: unexpected layer spacing "
                           "(expected conv, relu[, pool])", path, idx[i], next);
-            goto fail;
+            return -1;
         }
-        if (n + 1 + pool + 3 > DREAM_MAX_LAYERS) {
+        if (p->n + 1 + pool + 3 > DREAM_MAX_LAYERS) {
             dream_err_set(err, "%s: too many layers (max %d)", path, DREAM_MAX_LAYERS);
-            goto fail;
+            return -1;
         }
-        dream_layer_spec_t *s = &sp[n];
+        dream_layer_spec_t *s = &p->sp[p->n];
         s->kind = DREAM_LAYER_CONV;
         s->k = (int)w->shape[2];
         s->pad = s->k / 2;
-        s->cin = cin;
+        s->cin = p->cin;
         s->cout = (int)w->shape[0];
         s->relu = 1;
         snprintf(s->name, sizeof s->name, "features.%d", idx[i]);
-        src[n].w = w;
-        src[n].b = b;
-        src[n].ncol_k = s->k;
-        n++;
+        p->src[p->n].w = w;
+        p->src[p->n].b = b;
+        p->src[p->n].ncol_k = s->k;
+        p->n++;
         if (pool) {
-            sp[n].kind = DREAM_LAYER_POOL;
-            snprintf(sp[n].name, sizeof sp[n].name, "features.%d", idx[i] + 2);
-            n++;
+            p->sp[p->n].kind = DREAM_LAYER_POOL;
+            snprintf(p->sp[p->n].name, sizeof p->sp[p->n].name, "features.%d", idx[i] + 2);
+            p->n++;
         }
-        cin = (int)w->shape[0];
+        p->cin = (int)w->shape[0];
     }
-    /* classifier */
+    return 0;
+}
+
+/* the three classifier layers (fc6 as a k x k conv, fc7, fc8) */
+static int plan_classifier(st_file_t *f, const char *path, load_plan_t *p, dream_err_t *err) {
+    char nm[96];
     static const char *tvn[3] = {"classifier.0", "classifier.3", "classifier.6"};
     static const char *tmn[3] = {"pre_logits.fc1", "pre_logits.fc2", "head.fc"};
     for (int j = 0; j < 3; j++) {
-        snprintf(nm, sizeof nm, "%s.weight", timm ? tmn[j] : tvn[j]);
+        snprintf(nm, sizeof nm, "%s.weight", p->timm ? tmn[j] : tvn[j]);
         const st_tensor_t *w = st_require(f, nm, err);
-        if (!w) goto fail;
+        if (!w) return -1;
         int k = 1, cout;
-        if (!timm || j == 2) {                          /* linear (out, in) */
-            if (need_shape(path, w, 2, (const int64_t[]){-1, -1}, err) != 0) goto fail;
+        if (!p->timm || j == 2) {                          /* linear (out, in) */
+            if (need_shape(path, w, 2, (const int64_t[]){-1, -1}, err) != 0) return -1;
             if (j == 0) {
-                k = w->shape[1] % cin == 0 ? isqrt_exact(w->shape[1] / cin) : -1;
+                k = w->shape[1] % p->cin == 0 ? isqrt_exact(w->shape[1] / p->cin) : -1;
                 if (k < 1) {
                     dream_err_set(err, "%s: tensor '%s' has %lld inputs: not %d channels x k x k "
                                   "(the last conv has %d channels)", path, nm,
-                                  (long long)w->shape[1], cin, cin);
-                    goto fail;
+                                  (long long)w->shape[1], p->cin, p->cin);
+                    return -1;
                 }
-            } else if (need_shape(path, w, 2, (const int64_t[]){-1, cin}, err) != 0) goto fail;
+            } else if (need_shape(path, w, 2, (const int64_t[]){-1, p->cin}, err) != 0) return -1;
         } else {                                        /* timm conv (out, in, k, k) */
-            if (need_shape(path, w, 4, (const int64_t[]){-1, cin, -1, -1}, err) != 0) goto fail;
+            if (need_shape(path, w, 4, (const int64_t[]){-1, p->cin, -1, -1}, err) != 0) return -1;
             k = (int)w->shape[2];
             if (w->shape[3] != k || k > 64 || (j == 1 && k != 1)) {
                 char s[160];
                 shape_of(w, s, sizeof s);
                 dream_err_set(err, "%s: tensor '%s' has shape %s: need a square kernel%s", path,
                               nm, s, j == 1 ? " of 1" : "");
-                goto fail;
+                return -1;
             }
         }
         if (w->shape[0] < 1 || w->shape[0] > 65536) {
             dream_err_set(err, "%s: tensor '%s': %lld outputs out of range", path, nm,
                           (long long)w->shape[0]);
-            goto fail;
+            return -1;
         }
         cout = (int)w->shape[0];
-        snprintf(nm, sizeof nm, "%s.bias", timm ? tmn[j] : tvn[j]);
+        snprintf(nm, sizeof nm, "%s.bias", p->timm ? tmn[j] : tvn[j]);
         const st_tensor_t *b = st_require(f, nm, err);
-        if (!b || need_shape(path, b, 1, (const int64_t[]){cout}, err) != 0) goto fail;
-        dream_layer_spec_t *s = &sp[n];
+        if (!b || need_shape(path, b, 1, (const int64_t[]){cout}, err) != 0) return -1;
+        dream_layer_spec_t *s = &p->sp[p->n];
         s->kind = DREAM_LAYER_CONV;
         s->k = k;
         s->pad = 0;
-        s->cin = cin;
+        s->cin = p->cin;
         s->cout = cout;
         s->relu = j < 2;
         snprintf(s->name, sizeof s->name, "fc%d", 6 + j);
-        src[n].w = w;
-        src[n].b = b;
-        n++;
-        cin = cout;
+        p->src[p->n].w = w;
+        p->src[p->n].b = b;
+        p->n++;
+        p->cin = cout;
     }
-    m = dream_model_alloc(sp, n, err);
-    if (!m) { dream_err_prefix(err, "%s", path); goto fail; }
+    return 0;
+}
+
+/* the planned tensors -> m's layers (transposed, converted to f32) */
+static int fill_layers(st_file_t *f, const char *path, const load_plan_t *p, dream_model_t *m, dream_err_t *err) {
     int used = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < p->n; i++) {
         dream_layer_t *l = &m->layers[i];
         if (l->kind != DREAM_LAYER_CONV) continue;
-        if (transpose_into(f, src[i].w, l->k, l->cin, l->cout, l->w, err) != 0) goto fail;
-        if (st_to_f32(f, src[i].b, l->b, (size_t)l->cout, err) != 0) goto fail;
+        if (transpose_into(f, p->src[i].w, l->k, l->cin, l->cout, l->w, err) != 0) return -1;
+        if (st_to_f32(f, p->src[i].b, l->b, (size_t)l->cout, err) != 0) return -1;
         used += 2;
     }
     if (used < st_count(f))
         dlog_warn(MOD, "%s: %d tensors not used by the %s VGG layout were ignored", path,
-                  st_count(f) - used, timm ? "timm" : "torchvision");
-    snprintf(m->arch, sizeof m->arch, "%s", nconv == 13 ? "vgg16" : nconv == 16 ? "vgg19" : "custom");
-    snprintf(m->naming, sizeof m->naming, "%s", timm ? "timm" : "torchvision");
-    snprintf(m->source, sizeof m->source, "%s", path);
-    m->trained = 1;
+                  st_count(f) - used, p->timm ? "timm" : "torchvision");
+    return 0;
+}
+
+/* __metadata__ input_norm: imagenet (default) or caffe_bgr */
+static int apply_input_norm(st_file_t *f, const char *path, dream_model_t *m, dream_err_t *err) {
     dream_model_set_imagenet_norm(m);
     const char *norm = st_meta(f, "input_norm");
     if (norm && strcmp(norm, "caffe_bgr") == 0) {
@@ -265,14 +270,42 @@ dream_model_t *dream_model_load(const char *path, dream_err_t *err) {
     } else if (norm && strcmp(norm, "imagenet") != 0) {
         dream_err_set(err, "%s: __metadata__ input_norm '%.64s' unknown (imagenet | caffe_bgr)",
                       path, norm);
+        return -1;
+    }
+    return 0;
+}
+
+dream_model_t *dream_model_load(const char *path, dream_err_t *err) {
+    double t0 = dream_now_ms();
+    st_file_t *f = st_open(path, err);
+    if (!f) return NULL;
+    dream_model_t *m = NULL;
+    load_plan_t *p = calloc(1, sizeof *p);
+    if (!p) { dream_err_set(err, "%s: out of memory", path); goto fail; }
+    if (st_find(f, "classifier.0.weight")) p->timm = 0;
+    else if (st_find(f, "pre_logits.fc1.weight")) p->timm = 1;
+    else {
+        dream_err_set(err, "%s: not a VGG: no 'classifier.0.weight' (torchvision) or "
+                      "'pre_logits.fc1.weight' (timm) tensor", path);
         goto fail;
     }
+    if (plan_convs(f, path, p, err) != 0 || plan_classifier(f, path, p, err) != 0) goto fail;
+    m = dream_model_alloc(p->sp, p->n, err);
+    if (!m) { dream_err_prefix(err, "%s", path); goto fail; }
+    if (fill_layers(f, path, p, m, err) != 0) goto fail;
+    snprintf(m->arch, sizeof m->arch, "%s", p->nconv == 13 ? "vgg16" : p->nconv == 16 ? "vgg19" : "custom");
+    snprintf(m->naming, sizeof m->naming, "%s", p->timm ? "timm" : "torchvision");
+    snprintf(m->source, sizeof m->source, "%s", path);
+    m->trained = 1;
+    if (apply_input_norm(f, path, m, err) != 0) goto fail;
     dream_model_compute_hash(m);
     dlog_info(MOD, "loaded %s (%s, %d convs + 3 fc, %zu params) from %s in %.0f ms", m->arch,
-              m->naming, nconv, dream_model_params(m), path, dream_now_ms() - t0);
+              m->naming, p->nconv, dream_model_params(m), path, dream_now_ms() - t0);
+    free(p);
     st_close(&f);
     return m;
 fail:
+    free(p);
     dream_model_destroy(&m);
     st_close(&f);
     return NULL;

@@ -35,7 +35,7 @@ while [ "$HP" = "$MP" ] || [ "$HP" = "$APORT" ] || [ "$MP" = "$APORT" ] || [ "$H
 "$BIN/dreamd" --worker-bind "$WEP" --admin-bind "tcp://0.0.0.0:$APORT" --http-port "$HP" --http-bind 127.0.0.1 --allow-sim \
   --metrics-bind "127.0.0.1:$MP" --state "$TMP/state.sqlite" --size 256x224 --fps 5 --steps 1 \
   --admin-secret-file "$TMP/server.key" --admin-allow-file "$TMP/admins.txt" --admin-readonly-file "$TMP/readonly.txt" \
-  --curve-secret-file "$TMP/wserver.key" --curve-allow-file "$TMP/workers.txt" >"$TMP/dreamd.log" 2>&1 &
+  --curve-secret-file "$TMP/wserver.key" --curve-allow-file "$TMP/workers.txt" --allow-sim >"$TMP/dreamd.log" 2>&1 &
 DREAMD_PID=$!; PIDS+=("$DREAMD_PID")
 SK=$(pub server)
 actl() { local key=$1; shift; "$BIN/dreamctl" --admin "tcp://127.0.0.1:$APORT" --timeout-ms 1500 --server-key "$SK" --key-file "$TMP/$key.key" "$@"; }

@@ -13,7 +13,7 @@ for i in 1 2 3 4 5; do
   (exec 3<>/dev/tcp/127.0.0.1/$WPORT && head -c $((1000 * i)) /dev/urandom >&3; exec 3>&-) 2>/dev/null
 done
 # malformed ZeroMQ messages + a 64 MiB frame (the coordinator's frame cap is the canvas size)
-"$BIN/dreamctl" fuzz "$WEP" 200 $((64 << 20)) || die "fuzz client failed"
+"${DREAM_BUILD:-$ROOT/build}/tests/farm_fuzz" "$WEP" 200 $((64 << 20)) || die "fuzz client failed"
 kf0=$(field keyframes)
 wait_for 15 '[ "$(field keyframes)" -ge $((kf0 + 3)) ]' "keyframes after the garbage"
 mal=$(field malformed_dropped)

@@ -3,7 +3,7 @@
 # IPv6 wildcard socket), while no bind address listens on every address.
 set -u
 cd "$(dirname "$0")/../.."
-DEMO=${DREAM_STREAM_DEMO:-build/bin/dream-stream-demo}
+DEMO=${DREAM_STREAM_DEMO:-${DREAM_BUILD:-$PWD/build}/tests/dream-stream-demo}
 [ -x "$DEMO" ] || { echo "SKIP: $DEMO not built"; exit 77; }
 command -v ss >/dev/null || { echo "SKIP: ss (iproute2) missing"; exit 77; }
 . tools/free-port.bash

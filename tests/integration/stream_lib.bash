@@ -3,7 +3,7 @@
 # builds the websocket load client bench/ws_load.c, cleans up on exit.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/build/bin
-DEMO=${DREAM_STREAM_DEMO:-$BIN/dream-stream-demo}   # override to test another build (e.g. build-asan)
+DEMO=${DREAM_STREAM_DEMO:-${DREAM_BUILD:-$ROOT/build}/tests/dream-stream-demo}   # override to test another build (e.g. build-asan)
 WS_LOAD=$BIN/ws_load
 TMP=$(mktemp -d /tmp/dream-stream-test.XXXXXX)
 DEMO_PID=""

@@ -16,7 +16,7 @@ while [ $SECONDS -lt $end ]; do
   eval "kill -9 \$PID_$w" 2>/dev/null
   sleep 1
   start_worker "$w" --backend sim --sim-ms-per-mpix-step 200; eval "PID_$w=$LAST_WORKER_PID"
-  [ $((round % 5)) = 0 ] && "$BIN/dreamctl" fuzz "$WEP" 50 $((1 << 20)) >/dev/null 2>&1
+  [ $((round % 5)) = 0 ] && "${DREAM_BUILD:-$ROOT/build}/tests/farm_fuzz" "$WEP" 50 $((1 << 20)) >/dev/null 2>&1
   sleep $((2 + RANDOM % 4))
   kill -0 "$DREAMD_PID" || die "dreamd died in round $round"
   kf=$(field keyframes)

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rng.h"
 #include "backend.h"
 #include "cuda/cuda_api.h"
 #include "engine.h"
@@ -66,12 +67,7 @@ static const double TOL_LOSS[3] = {1e-4, 1e-2, 2e-2};
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-static uint64_t rng_next(void) {            /* splitmix64 */
-    uint64_t z = (G.rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(void) { return dream_splitmix64(&G.rng); }   /* common/rng.h */
 static float frand(float lo, float hi) { return lo + (hi - lo) * (float)((rng_next() >> 40) / 16777216.0); }
 static float *rand_vec(size_t n, float lo, float hi) {
     float *v = malloc((n ? n : 1) * sizeof *v);

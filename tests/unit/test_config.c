@@ -152,12 +152,48 @@ static void test_help_and_info(void **s) {
     assert_int_equal(strlen(small), n);
 }
 
+/* dream_parse_size: the one WxH parser */
+static void test_parse_size(void **st) {
+    (void)st;
+    int w = -1, h = -1;
+    assert_int_equal(dream_parse_size("1024x576", &w, &h), 0);
+    assert_int_equal(w, 1024); assert_int_equal(h, 576);
+    assert_int_equal(dream_parse_size("16X9", &w, &h), 0);
+    assert_int_equal(w, 16); assert_int_equal(h, 9);
+    assert_int_equal(dream_parse_size("65535x1", &w, &h), 0);
+    const char *bad[] = {"", "x", "1024", "1024x", "x576", "0x576", "1024x0", "-4x5", "4x-5", "65536x2",
+                         "1024x576junk", " 1024x576", "1024 x 576", "1024*576", "99999999999x1", NULL};
+    for (int i = 0; bad[i]; i++) {
+        w = h = 7;
+        assert_int_equal(dream_parse_size(bad[i], &w, &h), -1);
+        assert_int_equal(w, 7); assert_int_equal(h, 7);     /* untouched */
+    }
+    assert_int_equal(dream_parse_size(NULL, &w, &h), -1);
+}
+
+/* dream_name_index / dream_name_of: the one name-table parser */
+static void test_name_table(void **st) {
+    (void)st;
+    static const char *const names[] = {"single", "seed", "bands", "quadrants"};
+    assert_int_equal(dream_name_index(names, 4, "single"), 0);
+    assert_int_equal(dream_name_index(names, 4, "QUADRANTS"), 3);
+    assert_int_equal(dream_name_index(names, 4, "quadrant"), -1);
+    assert_int_equal(dream_name_index(names, 4, ""), -1);
+    assert_int_equal(dream_name_index(names, 4, NULL), -1);
+    assert_int_equal(dream_name_index(names, 2, "bands"), -1);     /* only the first n */
+    assert_string_equal(dream_name_of(names, 4, 2), "bands");
+    assert_string_equal(dream_name_of(names, 4, 4), "?");
+    assert_string_equal(dream_name_of(names, 4, -1), "?");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_set),
         cmocka_unit_test(test_text_parsing),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_help_and_info),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_name_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

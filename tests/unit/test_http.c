@@ -233,8 +233,8 @@ static void test_stream_lifecycle(void **state) {
     assert_non_null(s);
     int port = stream_port(s);
     assert_true(port > 0);
-    int ids[STREAM_MAX_SUBJECTS];
-    assert_int_equal(stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS), 1);
+    int ids[DREAM_MAX_SUBJECTS];
+    assert_int_equal(stream_current_subjects(s, ids, DREAM_MAX_SUBJECTS), 1);
     assert_int_equal(ids[0], 5);
     uint64_t serial = stream_subject_serial(s);
     /* frames of another size are rescaled; bad ones refused */
@@ -275,7 +275,7 @@ static void test_stream_lifecycle(void **state) {
                        "Content-Length: 17\r\n\r\nsubject=tree+frog";
     assert_int_equal(http_get(port, post, buf, 1 << 20), 202);
     assert_non_null(strstr(buf, "\"position\":0"));
-    assert_int_equal(stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS), 1);
+    assert_int_equal(stream_current_subjects(s, ids, DREAM_MAX_SUBJECTS), 1);
     assert_true(ids[0] != 5);
     assert_true(stream_subject_serial(s) > serial);
     assert_int_equal(http_get(port, "GET /snapshot.png HTTP/1.0\r\n\r\n", buf, 1 << 20), 200);

@@ -1,7 +1,8 @@
 /*
- * main_dream-stream-demo.c — the streaming stack without the farm: synthetic moving frames
+ * dream-stream-demo.c — the streaming stack without the farm: synthetic moving frames
  * (a plasma tinted by the current subject's class id, a bouncing disc) -> stream_t.
- * For development, the integration tests, the browser test and the benchmark.
+ * For development, the integration tests, the browser test and the benchmark: a test tool
+ * (build/tests/dream-stream-demo), not a product binary.
  *
  *   dream-stream-demo [--port 8080] [--bind ADDR] [--web-root DIR] [--size 1024x576]
  *                     [--fps 25] [--bitrate 2500] [--speed 8] [--keyint 2] [--record FILE]
@@ -12,6 +13,7 @@
  *                     [--trust-forwarded-for]
  */
 #include "stream.h"
+#include "config.h"
 #include "dlog.h"
 #include <getopt.h>
 #include <math.h>
@@ -24,11 +26,6 @@
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
-
-static int parse_size(const char *s, int *w, int *h) {
-    char x;
-    return sscanf(s, "%d%c%d", w, &x, h) == 3 && (x == 'x' || x == 'X') && *w > 0 && *h > 0 ? 0 : -1;
-}
 
 static void usage(void) {
     fprintf(stderr,
@@ -88,7 +85,7 @@ int main(int argc, char **argv) {
         case O_PORT: cfg.http_port = atoi(optarg); break;
         case O_BIND: cfg.bind_addr = optarg; break;
         case O_WEB: cfg.web_root = optarg; break;
-        case O_SIZE: if (parse_size(optarg, &cfg.width, &cfg.height) < 0) { fprintf(stderr, "bad --size '%s' (want WxH)\n", optarg); return 2; } break;
+        case O_SIZE: if (dream_parse_size(optarg, &cfg.width, &cfg.height) < 0) { fprintf(stderr, "bad --size '%s' (want WxH)\n", optarg); return 2; } break;
         case O_FPS: cfg.fps = atoi(optarg); break;
         case O_BITRATE: cfg.bitrate_kbps = atoi(optarg); break;
         case O_SPEED: cfg.cpu_used = atoi(optarg); break;
@@ -108,7 +105,7 @@ int main(int argc, char **argv) {
         case O_PARSE: cfg.parse_per_s = atof(optarg); break;
         case O_CERT: cfg.tls_cert = optarg; break;
         case O_KEY: cfg.tls_key = optarg; break;
-        case O_INSIZE: if (parse_size(optarg, &in_w, &in_h) < 0) { fprintf(stderr, "bad --input-size '%s'\n", optarg); return 2; } break;
+        case O_INSIZE: if (dream_parse_size(optarg, &in_w, &in_h) < 0) { fprintf(stderr, "bad --input-size '%s'\n", optarg); return 2; } break;
         case O_UNTRAINED: untrained = 1; break;
         case O_DURATION: duration = atof(optarg); break;
         case O_PORTFILE: port_file = optarg; break;
@@ -147,8 +144,8 @@ int main(int argc, char **argv) {
     double t0 = dream_now_s(), next = t0, period = 1.0 / cfg.fps, last_log = t0;
     for (int t = 0; !g_stop; t++) {
         if (duration > 0 && dream_now_s() - t0 >= duration) break;
-        int ids[STREAM_MAX_SUBJECTS];
-        int n = stream_current_subjects(s, ids, STREAM_MAX_SUBJECTS);
+        int ids[DREAM_MAX_SUBJECTS];
+        int n = stream_current_subjects(s, ids, DREAM_MAX_SUBJECTS);
         draw(rgb, in_w, in_h, t, n > 0 ? ids[0] : 0, sinlut);
         stream_push_frame(s, rgb, in_w, in_h);
         next += period;
@@ -168,8 +165,15 @@ int main(int argc, char **argv) {
             last_log = now;
         }
     }
+    /* let the encoder finish the frames already pushed (at most 2 s), so that the counts
+     * printed are those of the recording stream_destroy() closes */
     stream_stats_t ss;
-    stream_get_stats(s, &ss);
+    for (double t_end = dream_now_s() + 2.0;;) {
+        stream_get_stats(s, &ss);
+        if (ss.frames_encoded + ss.frames_dropped >= ss.frames_in || dream_now_s() > t_end) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     printf("{\"frames_in\":%llu,\"frames_encoded\":%llu,\"frames_dropped\":%llu,\"keyframes\":%llu,"
            "\"encode_ms_avg\":%.2f,\"bytes_sent\":%llu,\"viewers_total\":%llu,\"viewer_fallbacks\":%llu}\n",
            (unsigned long long)ss.frames_in, (unsigned long long)ss.frames_encoded, (unsigned long long)ss.frames_dropped,
