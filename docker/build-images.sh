@@ -29,6 +29,7 @@ if [ -z "${BASE:-}" ]; then
   fi
 fi
 PREBUILT_DIR=build/images/nocuda/bin
+mkdir -p build/images     # logs (a fresh clone has no build/ while the base comes from podman's store)
 if [ "$BINARIES" = prebuilt ]; then
   say "host build of the NO_CUDA binaries into $PREBUILT_DIR"
   nice make --no-print-directory -j"$(nproc)" BUILD=build/images/nocuda NO_CUDA=1 \

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <strings.h>
 #include <zmq.h>
+#include "canvas.h"
+#include "layout.h"
+#include "rng.h"
 #include "admin.h"
 #include "blend.h"
 #include "classes.h"
@@ -119,9 +122,7 @@ const cfg_opt_t coord_cfg_opts[] = {
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
     int w = 0, h = 0;
-    char x;
-    if (sscanf(cfg->size, "%d%c%d", &w, &x, &h) != 3 || (x != 'x' && x != 'X') || w < 1 || h < 1 ||
-        w > DREAM_IMAGE_MAX_SIDE || h > DREAM_IMAGE_MAX_SIDE)
+    if (dream_parse_size(cfg->size, &w, &h) != 0 || w > DREAM_IMAGE_MAX_SIDE || h > DREAM_IMAGE_MAX_SIDE)
         return dream_err_set(err, "option 'size': '%s' is not WxH (e.g. 1280x720)", cfg->size);
     if (w < cfg->min_side || h < cfg->min_side)
         return dream_err_set(err, "option 'size': %dx%d is smaller than the engine minimum %d", w, h, cfg->min_side);
@@ -301,44 +302,18 @@ struct coord {
     size_t rxcap;
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
+    coord_curve_t *curve;           /* CURVE on the worker socket (its ZAP thread), or NULL */
     double hello_tokens, hello_at;  /* admission of new worker connections */
 };
 
 /* ---------- helpers ---------- */
 
-static void init_canvas_synthetic(dream_image_t *im, uint64_t seed) {
-    uint64_t s = seed * 7919u + 17u;
-    for (int y = 0; y < im->h; y++)
-        for (int x = 0; x < im->w; x++) {
-            float *p = im->px + ((size_t)y * im->w + x) * 3;
-            double gx = (double)x / im->w, gy = (double)y / im->h;
-            for (int c = 0; c < 3; c++) {
-                double n = (double)(tile_rng_next(&s) >> 40) / (double)(1ull << 24);
-                double v = 128 + 50 * sin(6.28318 * (gx * (1 + c) + gy * (2 - c * 0.5))) + 30 * (n - 0.5);
-                p[c] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-        }
-}
-
-/* The start canvas: --start-image resized to the canvas (bicubic, clipped to 0..255), or the
- * deterministic synthetic image of the seed. */
+/* The start canvas (common/canvas.h): --start-image resized to the canvas, or the
+ * deterministic synthetic image of --seed. */
 static int init_canvas(dream_image_t *im, const coord_cfg_t *cfg, dream_err_t *err) {
-    if (!cfg->start_image[0]) {
-        init_canvas_synthetic(im, (uint64_t)cfg->seed);
-        return 0;
-    }
-    dream_image_t *src = dream_image_load(cfg->start_image, err);
-    if (!src) {
-        dream_err_prefix(err, "option 'start-image'");
-        return -1;
-    }
-    int rc = dream_image_resize(src, im, DREAM_INTERP_BICUBIC, err);
-    dream_image_destroy(&src);
-    if (rc != 0) return -1;
-    for (size_t i = 0; i < (size_t)im->w * im->h * im->c; i++)
-        im->px[i] = im->px[i] < 0 ? 0 : im->px[i] > 255 ? 255 : im->px[i];
-    dlog_info(MOD, "start image %s resized to %dx%d", cfg->start_image, im->w, im->h);
-    return 0;
+    if (dream_canvas_init(im, cfg->start_image, (uint64_t)cfg->seed, err) == 0) return 0;
+    dream_err_prefix(err, "option 'start-image'");
+    return -1;
 }
 
 static int layout_for(const coord_t *c) {
@@ -352,24 +327,12 @@ static int layout_for(const coord_t *c) {
     return c->layout;
 }
 
-/* global region of subject s in canvas pixels */
+/* global region of subject s in canvas pixels: the one layout rule (common/layout.h); a
+ * layout that cannot hold n subjects (seed with more than two) puts each on the whole canvas */
 static tile_rect_t subject_region(int layout, int s, int n, int W, int H) {
-    switch (layout) {
-    case DREAM_LAYOUT_SEED:
-        if (n < 2) break;
-        return s == 0 ? (tile_rect_t){0, H / 2, W, H - H / 2} : (tile_rect_t){0, 0, W, H / 2};
-    case DREAM_LAYOUT_BANDS: {
-        int y0 = (int)((long)H * s / n), y1 = (int)((long)H * (s + 1) / n);
-        return (tile_rect_t){0, y0, W, y1 - y0};
-    }
-    case DREAM_LAYOUT_QUADRANTS: {
-        int qx = s % 2, qy = s / 2;
-        int x0 = qx ? W / 2 : 0, y0 = qy ? H / 2 : 0;
-        return (tile_rect_t){x0, y0, qx ? W - W / 2 : W / 2, qy ? H - H / 2 : H / 2};
-    }
-    default: break;
-    }
-    return (tile_rect_t){0, 0, W, H};
+    dream_rect_t r;
+    if (dream_layout_rect((dream_layout_t)layout, s, n, W, H, &r, NULL) != 0) return (tile_rect_t){0, 0, W, H};
+    return (tile_rect_t){r.x, r.y, r.w, r.h};
 }
 
 static worker_t *find_worker(coord_t *c, const uint8_t *id, size_t idlen) {
@@ -882,7 +845,7 @@ static int kf_start(coord_t *c) {
     c->base_ready = 0;
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1};
-    if (tile_plan_make(&pp, tw, nw, tile_rng_next(&c->rng), &c->plan, &err) != 0) {
+    if (tile_plan_make(&pp, tw, nw, dream_splitmix64(&c->rng), &c->plan, &err) != 0) {
         dlog_warn(MOD, "%s; retrying in 1 s", err.msg);
         c->kf_retry_at = now + 1000;
         c->plan.n = 0;
@@ -1508,7 +1471,8 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     if (wire_socket_setup(c->router, (int64_t)maxframe, err) != 0) goto fail;
     zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     if (cfg->curve_secret_file[0]) {
-        if (coord_curve_setup(zctx, c->router, cfg->curve_secret_file, cfg->curve_allow_file, err) != 0) goto fail;
+        c->curve = coord_curve_new(zctx, c->router, cfg->curve_secret_file, cfg->curve_allow_file, err);
+        if (!c->curve) goto fail;
     }
     if (zmq_bind(c->router, cfg->worker_bind) != 0) {
         dream_err_set(err, "bind %s: %s", cfg->worker_bind, zmq_strerror(zmq_errno()));
@@ -1533,7 +1497,8 @@ void coord_destroy(coord_t **pc) {
     coord_t *c = *pc;
     frameclock_destroy(&c->fc);
     if (c->router) zmq_close(c->router);
-    if (c->admin) zmq_close(c->admin);
+    coord_curve_destroy(&c->curve);     /* stops and joins its ZAP thread (before zmq_ctx_term) */
+    admin_socket_close(c->admin);
     dream_sinks_clear(&c->kf_sinks);
     blend_destroy(&c->blend);
     dream_image_destroy(&c->canvas);
@@ -1558,8 +1523,8 @@ static void stream_poll(coord_t *c) {
     double now = dream_now_ms();
     if (now >= c->stream_poll_at) {
         c->stream_poll_at = now + 200;
-        int ids[STREAM_MAX_SUBJECTS];
-        int n = stream_current_subjects(c->stream, ids, STREAM_MAX_SUBJECTS);
+        int ids[DREAM_MAX_SUBJECTS];
+        int n = stream_current_subjects(c->stream, ids, DREAM_MAX_SUBJECTS);
         if (n > DREAM_MAX_SUBJECTS) n = DREAM_MAX_SUBJECTS;
         if (n >= 1 && (n != c->nsubj || memcmp(ids, c->cls, sizeof(int) * (size_t)n) != 0)) {
             char text[256] = "";

@@ -3,15 +3,9 @@
  * grid offsets, halos, minimum tile sides); see tiles.h.
  */
 #include "tiles.h"
+#include "rng.h"
 #include <stdlib.h>
 #include <string.h>
-
-uint64_t tile_rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 double tile_schedule_estimate(const uint64_t *pixels, int n, const tile_worker_t *w, int nw,
                               int steps, double overhead_ms, int *assign) {
@@ -137,7 +131,7 @@ static int plan_weighted(const tile_plan_params_t *p, const tile_worker_t *w, in
     for (int i = 1; i < k; i++) {
         acc += sp[i - 1];
         b[i] = (int)(len * acc / tot + 0.5);
-        if (jit > 0 && rng) b[i] += (int)(tile_rng_next(rng) % (uint64_t)(2 * jit + 1)) - jit;
+        if (jit > 0 && rng) b[i] += (int)(dream_splitmix64(rng) % (uint64_t)(2 * jit + 1)) - jit;
     }
     for (int i = 0; i < k; i++)
         if (b[i + 1] - b[i] < p->min_side / 2) return -1;
@@ -217,11 +211,11 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
      * for its biggest tile, and moving both at once makes that tile grow both ways (at 1080p
      * on 2x2, ~4 % slower keyframes on average instead of ~2 %) */
     if (bnx > 1 && bny > 1 && ax > 0 && ay > 0) {
-        if (tile_rng_next(&s) & 1) ay = 0;
+        if (dream_splitmix64(&s) & 1) ay = 0;
         else ax = 0;
     }
-    int ox = bnx > 1 && ax > 0 ? (int)(tile_rng_next(&s) % (uint64_t)(2 * ax + 1)) - ax : 0;
-    int oy = bny > 1 && ay > 0 ? (int)(tile_rng_next(&s) % (uint64_t)(2 * ay + 1)) - ay : 0;
+    int ox = bnx > 1 && ax > 0 ? (int)(dream_splitmix64(&s) % (uint64_t)(2 * ax + 1)) - ax : 0;
+    int oy = bny > 1 && ay > 0 ? (int)(dream_splitmix64(&s) % (uint64_t)(2 * ay + 1)) - ay : 0;
     if (tile_plan_grid(p, bnx, bny, ox, oy, out, err)) return -1;
     /* the offset grid may need a bigger tile than planned: check it still fits someone */
     uint64_t px[TILE_MAX];

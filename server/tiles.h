@@ -69,7 +69,5 @@ int tile_plan_grid(const tile_plan_params_t *p, int nx, int ny, int ox, int oy, 
 int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, uint64_t rng_seed,
                    tile_plan_t *out, dream_err_t *err);
 
-/* splitmix64 step, used for offsets and seeds */
-uint64_t tile_rng_next(uint64_t *state);
 
 #endif

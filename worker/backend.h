@@ -2,7 +2,7 @@
  * backend.h — the one seam between the dream engine and the hardware.
  *
  * Like ggml's backend_i: a small table of functions plus an opaque `void *ctx`.
- * The engine (vgg.c, prior.c, objective.c, engine.c) only ever calls these ops;
+ * The engine (worker/engine.c: VGG forward/backward, objective, prior) only ever calls these ops;
  * `cpu` (backend_cpu.c, OpenBLAS + threads, the reference) and `cuda`
  * (the worker/cuda/ sources, cuBLAS + kernels) implement them. All pointers passed to
  * ops are backend memory obtained from alloc(). All tensors are float32,

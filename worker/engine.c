@@ -24,6 +24,9 @@
  * A scale with no complete 8x8 patch contributes 0 (the divisor stays npools).
  */
 #include "engine.h"
+#include "config.h"
+#include "layout.h"
+#include "rng.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,17 +98,16 @@ void dream_params_default(dream_params_t *p) {
     p->seed = 1;
 }
 
-static const char *layout_names[] = {"single", "seed", "bands", "quadrants"};
+static const char *const layout_names[] = {"single", "seed", "bands", "quadrants"};
 
 int dream_layout_parse(const char *s, dream_layout_t *out) {
-    for (int i = 0; i < 4; i++)
-        if (s && strcasecmp(s, layout_names[i]) == 0) { *out = (dream_layout_t)i; return 0; }
-    return -1;
+    int i = s ? dream_name_index(layout_names, 4, s) : -1;
+    if (i < 0) return -1;
+    *out = (dream_layout_t)i;
+    return 0;
 }
 
-const char *dream_layout_name(dream_layout_t l) {
-    return (l >= DREAM_LAYOUT_SINGLE && l <= DREAM_LAYOUT_QUADRANTS) ? layout_names[l] : "?";
-}
+const char *dream_layout_name(dream_layout_t l) { return dream_name_of(layout_names, 4, (int)l); }
 
 int dream_params_subjects(const dream_params_t *p, int cls[DREAM_MAX_SUBJECTS]) {
     if (p->nsubj < 1 || p->nsubj > DREAM_MAX_SUBJECTS) return p->nsubj;
@@ -121,36 +123,14 @@ int dream_regions_build(dream_layout_t layout, int nsubj, int gh, int gw, uint8_
                         dream_err_t *err) {
     if (nsubj < 1 || nsubj > DREAM_MAX_SUBJECTS)
         return dream_err_set(err, "need 1..%d subjects, got %d", DREAM_MAX_SUBJECTS, nsubj);
-    if (gh < 1 || gw < 1) return dream_err_set(err, "empty score grid %dx%d", gh, gw);
-    if (layout == DREAM_LAYOUT_SEED && nsubj > 2)
-        return dream_err_set(err, "layout 'seed' takes at most 2 subjects, got %d", nsubj);
+    dream_rect_t r[DREAM_MAX_SUBJECTS];
+    for (int s = 0; s < nsubj; s++)     /* the rule and its checks: common/layout.h */
+        if (dream_layout_rect(layout, s, nsubj, gw, gh, &r[s], err) != 0) return -1;
     const size_t n = (size_t)gh * gw;
     memset(masks, 0, n * nsubj);
     for (int s = 0; s < nsubj; s++) {
-        int r0 = 0, r1 = gh, c0 = 0, c1 = gw;
-        switch (layout) {
-        case DREAM_LAYOUT_SINGLE: break;
-        case DREAM_LAYOUT_SEED:
-            if (nsubj == 2) {
-                if (s == 0) r0 = gh / 2; else r1 = gh / 2;
-            }
-            break;
-        case DREAM_LAYOUT_BANDS:
-            r0 = s * gh / nsubj;
-            r1 = (s + 1) * gh / nsubj;
-            break;
-        case DREAM_LAYOUT_QUADRANTS:
-            if (nsubj > 1) {
-                if (s < 2) r1 = gh / 2; else r0 = gh / 2;
-                if (s % 2 == 0) c1 = gw / 2; else c0 = gw / 2;
-            }
-            break;
-        default: return dream_err_set(err, "unknown layout %d", (int)layout);
-        }
-        if (r1 <= r0 || c1 <= c0) { r0 = 0; r1 = gh; c0 = 0; c1 = gw; }  /* empty: whole grid */
         uint8_t *m = masks + (size_t)s * n;
-        for (int i = r0; i < r1; i++)
-            for (int j = c0; j < c1; j++) m[(size_t)i * gw + j] = 1;
+        for (int i = r[s].y; i < r[s].y + r[s].h; i++) memset(m + (size_t)i * gw + r[s].x, 1, (size_t)r[s].w);
     }
     return 0;
 }
@@ -558,13 +538,6 @@ int dream_engine_grad(dream_engine_t *e, const float *img, int H, int W, const d
     return read_losses(e, out, err);
 }
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 int dream_engine_run(dream_engine_t *e, float *img, int H, int W, const dream_params_t *p, dream_losses_t *out,
                      dream_err_t *err) {
     if (check_image(e, img, H, W, err) || upload_masks(e, p, err)) return -1;
@@ -577,8 +550,8 @@ int dream_engine_run(dream_engine_t *e, float *img, int H, int W, const dream_pa
     for (int t = 1; t <= p->steps; t++) {
         if (p->jitter > 0) {
             const int span = 2 * p->jitter + 1;
-            const int jy = (int)(splitmix64(&rng) % (uint64_t)span) - p->jitter;
-            const int jx = (int)(splitmix64(&rng) % (uint64_t)span) - p->jitter;
+            const int jy = (int)(dream_splitmix64(&rng) % (uint64_t)span) - p->jitter;
+            const int jx = (int)(dream_splitmix64(&rng) % (uint64_t)span) - p->jitter;
             CK(e->op->roll(e->ctx, e->x, e->xr, H, W, 3, jy, jx), "roll");
             if (grad_dev(e, e->xr, e->gr, p, err)) return -1;
             CK(e->op->roll(e->ctx, e->gr, e->dx, H, W, 3, -jy, -jx), "roll");

@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include "backend.h"
 #include "classes.h"
+#include "canvas.h"
+#include "config.h"
 #include "cuda/cuda_api.h"
 #include "engine.h"
 #include "image.h"
@@ -103,17 +105,12 @@ static int parse_float(const char *s, double lo, double hi, double *out) {
     return 0;
 }
 
+/* WxH (common/config.h's one parser), each side 1..16384 */
 static int parse_size(const char *s, int *w, int *h) {
-    long a, b;
-    char buf[64];
-    if (!s || strlen(s) >= sizeof buf) return -1;
-    strcpy(buf, s);
-    char *x = strchr(buf, 'x');
-    if (!x) return -1;
-    *x = 0;
-    if (parse_int(buf, 1, 16384, &a) || parse_int(x + 1, 1, 16384, &b)) return -1;
-    *w = (int)a;
-    *h = (int)b;
+    int a, b;
+    if (dream_parse_size(s, &a, &b) != 0 || a > 16384 || b > 16384) return -1;
+    *w = a;
+    *h = b;
     return 0;
 }
 
@@ -427,21 +424,6 @@ static void progress(int done, int total, double secs) {
     fflush(stderr);
 }
 
-/* A deterministic smooth start canvas: low-frequency colour waves plus noise. */
-static void init_canvas(dream_image_t *im, uint64_t seed) {
-    uint64_t s = seed * 2654435761u + 1;
-    double ph[6];
-    for (int i = 0; i < 6; i++) { s = s * 6364136223846793005ull + 1442695040888963407ull; ph[i] = (double)(s >> 11) / 9007199254740992.0 * 6.283; }
-    for (int y = 0; y < im->h; y++)
-        for (int x = 0; x < im->w; x++)
-            for (int c = 0; c < 3; c++) {
-                s = s * 6364136223846793005ull + 1442695040888963407ull;
-                double n = (double)(s >> 11) / 9007199254740992.0 - 0.5;
-                double v = 128 + 50 * sin(x * 0.013 * (c + 1) + ph[c]) * cos(y * 0.011 * (3 - c) + ph[c + 3]) + 20 * n;
-                im->px[((size_t)y * im->w + x) * 3 + c] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-}
-
 static int cmd_render(int argc, char **argv) {
     int rc = 1;
     opts_t o;
@@ -507,7 +489,7 @@ static int cmd_render(int argc, char **argv) {
         for (size_t i = 0; i < (size_t)W * H * 3; i++) cur->px[i] = cur->px[i] < 0 ? 0 : cur->px[i] > 255 ? 255 : cur->px[i];
     } else {
         if (!(cur = dream_image_new(W, H, 3, &err))) FAIL("dream render: %s", err.msg);
-        init_canvas(cur, c.p.seed);
+        dream_canvas_synthetic(cur, c.p.seed);     /* dreamd's start canvas (common/canvas.h) */
     }
     if (!(next = dream_image_new(W, H, 3, &err))) FAIL("dream render: %s", err.msg);
     double t0 = dream_now_s();

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "canvas.h"
-#include "tiles.h"
+#include "rng.h"
 
 /* server/coord.c's init_canvas_synthetic, as it was when canvas.c took it over */
 static void coord_synthetic(dream_image_t *im, uint64_t seed) {
@@ -24,7 +24,7 @@ static void coord_synthetic(dream_image_t *im, uint64_t seed) {
             float *p = im->px + ((size_t)y * im->w + x) * 3;
             double gx = (double)x / im->w, gy = (double)y / im->h;
             for (int c = 0; c < 3; c++) {
-                double n = (double)(tile_rng_next(&s) >> 40) / (double)(1ull << 24);
+                double n = (double)(dream_splitmix64(&s) >> 40) / (double)(1ull << 24);
                 double v = 128 + 50 * sin(6.28318 * (gx * (1 + c) + gy * (2 - c * 0.5))) + 30 * (n - 0.5);
                 p[c] = (float)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
