@@ -152,11 +152,8 @@ void coord_admin(coord_t *c, const char *cmd, char *reply, size_t n);
 struct stream;
 void coord_set_stream(coord_t *c, struct stream *s);
 /* CURVE on the worker socket (server/coord_curve.c): the server key pair from secret_file and
- * a ZAP handler thread admitting only the worker public keys listed in allow_file. */
-int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file,
-                      dream_err_t *err);
-/* The same with a handle: coord_curve_destroy() stops and joins the ZAP thread (call it
- * before zmq_ctx_term of zctx). coord_curve_setup() keeps its handler for the process's life. */
+ * a ZAP handler thread admitting only the worker public keys listed in allow_file.
+ * coord_curve_destroy() stops and joins that thread (call it before zmq_ctx_term of zctx). */
 typedef struct coord_curve coord_curve_t;
 coord_curve_t *coord_curve_new(void *zctx, void *router, const char *secret_file, const char *allow_file,
                                dream_err_t *err);

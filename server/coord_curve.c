@@ -92,15 +92,3 @@ void coord_curve_destroy(coord_curve_t **pcc) {
     free(*pcc);
     *pcc = NULL;
 }
-
-/* The older call: the handler lives until the process ends (its thread stops when the
- * context is terminated). coord.c should keep the coord_curve_new() handle and
- * coord_curve_destroy() it before zmq_ctx_term (then this goes). */
-static coord_curve_t *g_setup_curve;     /* coord_curve_setup's handler (one worker socket) */
-
-int coord_curve_setup(void *zctx, void *router, const char *secret_file, const char *allow_file, dream_err_t *err) {
-    coord_curve_t *cc = coord_curve_new(zctx, router, secret_file, allow_file, err);
-    if (!cc) return -1;
-    g_setup_curve = cc;
-    return 0;
-}
