@@ -57,7 +57,8 @@ float blend_ramp(int i, int len, int f0, int f1) {
     return w;
 }
 
-int blend_add_rgb8(blend_t *b, const tile_t *t, const uint8_t *rgb, dream_err_t *err) {
+/* acc += w * (res - sent), or w * res without sent; wsum += w (w: the tile's feather ramps) */
+static int accumulate(blend_t *b, const tile_t *t, const uint8_t *res, const uint8_t *sent, dream_err_t *err) {
     const tile_rect_t *r = &t->r;
     if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
         return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
@@ -67,19 +68,29 @@ int blend_add_rgb8(blend_t *b, const tile_t *t, const uint8_t *rgb, dream_err_t 
     #pragma omp parallel for schedule(static) if ((long)r->w * r->h > 65536)
     for (int j = 0; j < r->h; j++) {
         float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
-        const uint8_t *src = rgb + (size_t)j * r->w * 3;
+        const uint8_t *src = res + (size_t)j * r->w * 3, *s0 = sent ? sent + (size_t)j * r->w * 3 : NULL;
         size_t row = (size_t)(r->y + j) * b->W + r->x;
         float *acc = b->acc + row * 3, *ws = b->wsum + row;
-        for (int i = 0; i < r->w; i++) {
-            float w = wx[i] * wy;
-            acc[3 * i + 0] += w * src[3 * i + 0];
-            acc[3 * i + 1] += w * src[3 * i + 1];
-            acc[3 * i + 2] += w * src[3 * i + 2];
-            ws[i] += w;
+        if (s0) {           /* the branch outside the hot loop */
+            for (int i = 0; i < r->w; i++) {
+                float w = wx[i] * wy;
+                for (int c = 0; c < 3; c++) acc[3 * i + c] += w * (float)((int)src[3 * i + c] - (int)s0[3 * i + c]);
+                ws[i] += w;
+            }
+        } else {
+            for (int i = 0; i < r->w; i++) {
+                float w = wx[i] * wy;
+                for (int c = 0; c < 3; c++) acc[3 * i + c] += w * src[3 * i + c];
+                ws[i] += w;
+            }
         }
     }
     free(wx);
     return 0;
+}
+
+int blend_add_rgb8(blend_t *b, const tile_t *t, const uint8_t *rgb, dream_err_t *err) {
+    return accumulate(b, t, rgb, NULL, err);
 }
 
 int blend_finish(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err) {
@@ -107,28 +118,8 @@ static inline float delta_out(float base, float acc, float ws) {
 
 /* the float canvas's path: one accumulator of w * (result - sent) instead of two blends */
 int blend_add_delta_rgb8(blend_t *b, const tile_t *t, const uint8_t *res, const uint8_t *sent, dream_err_t *err) {
-    const tile_rect_t *r = &t->r;
-    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
-        return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
-    float *wx = malloc((size_t)r->w * sizeof(float));
-    if (!wx) return dream_err_set(err, "out of memory");
-    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
-    #pragma omp parallel for schedule(static) if ((long)r->w * r->h > 65536)
-    for (int j = 0; j < r->h; j++) {
-        float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
-        const uint8_t *src = res + (size_t)j * r->w * 3, *s0 = sent + (size_t)j * r->w * 3;
-        size_t row = (size_t)(r->y + j) * b->W + r->x;
-        float *acc = b->acc + row * 3, *ws = b->wsum + row;
-        for (int i = 0; i < r->w; i++) {
-            float w = wx[i] * wy;
-            acc[3 * i + 0] += w * (float)((int)src[3 * i + 0] - (int)s0[3 * i + 0]);
-            acc[3 * i + 1] += w * (float)((int)src[3 * i + 1] - (int)s0[3 * i + 1]);
-            acc[3 * i + 2] += w * (float)((int)src[3 * i + 2] - (int)s0[3 * i + 2]);
-            ws[i] += w;
-        }
-    }
-    free(wx);
-    return 0;
+    if (!sent) return dream_err_set(err, "blend: no pixels as sent");
+    return accumulate(b, t, res, sent, err);
 }
 
 int blend_finish_delta(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err) {
