@@ -320,6 +320,18 @@ static int load_input(const char *path, uint64_t max_px, float **px, int *H, int
     return 0;
 }
 
+/* --max-pixels (default 2048x2048: a VGG gradient at that size already needs GBs);
+ * -1 after printing the error */
+static int opt_max_pixels(opts_t *o, const char *cmd, long *maxpx) {
+    *maxpx = 4L << 20;
+    const char *s = opt_get(o, "max-pixels", NULL);
+    if (s && parse_int(s, 1, (long)DREAM_IMAGE_MAX_PIXELS, maxpx)) {
+        fprintf(stderr, "dream %s: bad --max-pixels '%s' (1..%u)\n", cmd, s, DREAM_IMAGE_MAX_PIXELS);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_grad(int argc, char **argv) {
     int rc = 1;
     opts_t o;
@@ -336,9 +348,8 @@ static int cmd_grad(int argc, char **argv) {
     }
     const char *in = opt_get(&o, "image", NULL), *out = opt_get(&o, "out-grad", NULL);
     if (!in) FAIL("dream grad: --image is required");
-    long maxpx = 4L << 20;      /* 2048x2048: a VGG gradient at that size already needs GBs */
-    const char *mps = opt_get(&o, "max-pixels", NULL);
-    if (mps && parse_int(mps, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx)) FAIL("dream grad: bad --max-pixels '%s' (1..%u)", mps, DREAM_IMAGE_MAX_PIXELS);
+    long maxpx;
+    if (opt_max_pixels(&o, "grad", &maxpx)) goto out;
     int H, W;
     /* an input over the budget is refused before the weights load; other input errors are
      * reported after the options are checked */
@@ -389,9 +400,8 @@ static int cmd_steps(int argc, char **argv) {
     }
     const char *in = opt_get(&o, "image", NULL), *out = opt_get(&o, "out", NULL);
     if (!in || !out) FAIL("dream steps: --image and --out are required");
-    long maxpx = 4L << 20;
-    const char *mps = opt_get(&o, "max-pixels", NULL);
-    if (mps && parse_int(mps, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx)) FAIL("dream steps: bad --max-pixels '%s' (1..%u)", mps, DREAM_IMAGE_MAX_PIXELS);
+    long maxpx;
+    if (opt_max_pixels(&o, "steps", &maxpx)) goto out;
     int H, W;
     int pre = load_input(in, (uint64_t)maxpx, &img, &H, &W, 1);     /* over the budget: before the weights */
     if (pre == -2) goto out;
@@ -464,9 +474,8 @@ static int cmd_render(int argc, char **argv) {
     if ((s = opt_get(&o, "rotate", NULL)) && parse_float(s, -90, 90, &rot)) FAIL("dream render: bad --rotate (-90..90)");
     if (init && start_image) FAIL("dream render: --init and --start-image exclude each other");
     if (!outdir) FAIL("dream render: --out DIR is required");
-    long maxpx = 4L << 20;
-    if ((s = opt_get(&o, "max-pixels", NULL)) && parse_int(s, 1, (long)DREAM_IMAGE_MAX_PIXELS, &maxpx))
-        FAIL("dream render: bad --max-pixels '%s' (1..%u)", s, DREAM_IMAGE_MAX_PIXELS);
+    long maxpx;
+    if (opt_max_pixels(&o, "render", &maxpx)) goto out;
     if ((uint64_t)W * (uint64_t)H > (uint64_t)maxpx) FAIL("dream render: --size %dx%d exceeds --max-pixels %ld", W, H, maxpx);
     dream_err_t err = {{0}};
     if (init) {     /* before the weights: an image over the budget is refused from its header */
