@@ -550,6 +550,23 @@ static void send_result(void *s, node_job_t *nj) {
     if (wire_send(s, NULL, 0, &env, nj->px, nj->len, 0, &err) < 0) dlog_warn(MOD, "result: %s", err.msg);
 }
 
+/* logs a refusal. A model mismatch does not go away by itself: say so loudly, with what
+ * this worker has; the reconnect backs off (1, 2, 4 ... backoff-max-s), so a dreamd
+ * restarted with these weights picks the worker up. Decided on the code; the reason text
+ * only when the code is absent (a coordinator older than issue 12 sends no code). */
+static void log_refusal(const node_t *n, const Dreamfarm__Refusal *r) {
+    int model = r->has_code ? r->code == DREAMFARM__REFUSAL_CODE__REFUSE_MODEL
+                            : (r->reason && strstr(r->reason, "model hash") != NULL);
+    if (model) {
+        dlog_error(MOD, "REFUSED by the coordinator: %.800s", r->reason ? r->reason : "(no reason)");
+        dlog_error(MOD, "this worker's model: hash %s (--weights %s%s); run it with the "
+                   "farm's weights", n->hash, n->sim ? "-, sim backend" : n->cfg.weights,
+                   n->model && !n->model->trained ? ", UNTRAINED" : "");
+    } else {
+        dlog_warn(MOD, "refused: %.800s", r->reason ? r->reason : "(no reason)");
+    }
+}
+
 static void interruptible_sleep(double ms, volatile sig_atomic_t *stop) {
     double end = dream_now_ms() + ms;
     while (!(stop && *stop) && dream_now_ms() < end) usleep(20000);
@@ -636,21 +653,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
                               m.env->welcome->quarantined ? " — QUARANTINED, waiting for release" : "");
                     break;
                 case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
-                    /* a model mismatch does not go away by itself: say so loudly, with what
-                     * this worker has; the reconnect backs off (1, 2, 4 ... backoff-max-s), so a
-                     * dreamd restarted with these weights picks the worker up */
-                    /* decided on the code; the reason text only when the code is absent
-                     * (a coordinator older than issue 12 sends no code) */
-                    if (m.env->refusal->has_code
-                            ? m.env->refusal->code == DREAMFARM__REFUSAL_CODE__REFUSE_MODEL
-                            : (m.env->refusal->reason && strstr(m.env->refusal->reason, "model hash"))) {
-                        dlog_error(MOD, "REFUSED by the coordinator: %.800s", m.env->refusal->reason);
-                        dlog_error(MOD, "this worker's model: hash %s (--weights %s%s); run it with the "
-                                   "farm's weights", n->hash, n->sim ? "-, sim backend" : n->cfg.weights,
-                                   n->model && !n->model->trained ? ", UNTRAINED" : "");
-                    } else {
-                        dlog_warn(MOD, "refused: %.800s", m.env->refusal->reason ? m.env->refusal->reason : "(no reason)");
-                    }
+                    log_refusal(n, m.env->refusal);
                     reconnect = 1;
                     break;
                 case DREAMFARM__MSG_TYPE__MSG_BYE:
