@@ -567,6 +567,18 @@ static void log_refusal(const node_t *n, const Dreamfarm__Refusal *r) {
     }
 }
 
+/* a job back from the compute thread: its result (or Error) goes out when the connection
+ * it came on is still the current one (gen), else it is dropped. Returns 1 when sent. */
+static int job_done(void *s, unsigned gen, uint64_t busy_id, node_job_t *nj) {
+    if (s && nj->gen == gen) {
+        send_result(s, nj);
+        dlog_debug(MOD, "job %llu done in %.0f ms", (unsigned long long)busy_id, nj->compute_ms);
+        return 1;
+    }
+    dlog_info(MOD, "job %llu finished after a reconnect: result dropped", (unsigned long long)busy_id);
+    return 0;
+}
+
 static void interruptible_sleep(double ms, volatile sig_atomic_t *stop) {
     double end = dream_now_ms() + ms;
     while (!(stop && *stop) && dream_now_ms() < end) usleep(20000);
@@ -623,13 +635,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
                     dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
                     lost = stopping = 1;
                 }
-                if (s && nj->gen == gen) {
-                    send_result(s, nj);
-                    jobs++;
-                    dlog_debug(MOD, "job %llu done in %.0f ms", (unsigned long long)busy_id, nj->compute_ms);
-                } else {
-                    dlog_info(MOD, "job %llu finished after a reconnect: result dropped", (unsigned long long)busy_id);
-                }
+                jobs += (uint64_t)job_done(s, gen, busy_id, nj);
                 job_free(&nj);
                 busy = NULL;
                 busy_id = 0;
