@@ -28,6 +28,43 @@ void wire_envelope_init(Dreamfarm__Envelope *env, Dreamfarm__MsgType type) {
     env->type = type;
 }
 
+long wire_send_error(void *sock, const void *identity, size_t identity_len, uint64_t job_id,
+                     int code, const char *msg) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Error e = DREAMFARM__ERROR__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_ERROR);
+    e.has_job_id = 1;
+    e.job_id = job_id;
+    e.code = code;
+    e.message = (char *)(msg ? msg : "");
+    env.body_case = DREAMFARM__ENVELOPE__BODY_ERROR;
+    env.error = &e;
+    return wire_send(sock, identity, identity_len, &env, NULL, 0, ZMQ_DONTWAIT, NULL);
+}
+
+long wire_send_refusal(void *sock, const void *identity, size_t identity_len,
+                       Dreamfarm__RefusalCode code, const char *reason) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Refusal r = DREAMFARM__REFUSAL__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_REFUSAL);
+    r.reason = (char *)(reason ? reason : "");
+    r.has_code = 1;
+    r.code = code;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_REFUSAL;
+    env.refusal = &r;
+    return wire_send(sock, identity, identity_len, &env, NULL, 0, ZMQ_DONTWAIT, NULL);
+}
+
+long wire_send_bye(void *sock, const void *identity, size_t identity_len, const char *reason) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Bye b = DREAMFARM__BYE__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_BYE);
+    b.reason = (char *)reason;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_BYE;
+    env.bye = &b;
+    return wire_send(sock, identity, identity_len, &env, NULL, 0, ZMQ_DONTWAIT, NULL);
+}
+
 const char *wire_type_name(Dreamfarm__MsgType t) {
     switch (t) {
     case DREAMFARM__MSG_TYPE__MSG_HELLO: return "hello";

@@ -45,6 +45,15 @@ int wire_socket_setup(void *sock, int64_t max_frame, dream_err_t *err);
 /* Initialises an envelope with the current version and the given type (body unset). */
 void wire_envelope_init(Dreamfarm__Envelope *env, Dreamfarm__MsgType type);
 
+/* Builders for the small control messages (one place for their envelope boilerplate).
+ * identity may be NULL (DEALER side); sent with ZMQ_DONTWAIT; return wire_send's value.
+ * code: a DREAMFARM__ERROR_CODE__* value (Error) / DREAMFARM__REFUSAL_CODE__* (Refusal). */
+long wire_send_error(void *sock, const void *identity, size_t identity_len, uint64_t job_id,
+                     int code, const char *msg);
+long wire_send_refusal(void *sock, const void *identity, size_t identity_len,
+                       Dreamfarm__RefusalCode code, const char *reason);
+long wire_send_bye(void *sock, const void *identity, size_t identity_len, const char *reason);
+
 /* Sends [identity?][header][pixels?] (identity may be NULL; pixels may be NULL).
  * flags: ZMQ_DONTWAIT or 0. Returns bytes sent, or -1 with err (errno kept). */
 long wire_send(void *sock, const void *identity, size_t identity_len,

@@ -385,14 +385,9 @@ static long send_to(coord_t *c, worker_t *w, Dreamfarm__Envelope *env, const voi
     return n;
 }
 
-static void send_refusal(coord_t *c, const uint8_t *id, size_t idlen, const char *why) {
-    Dreamfarm__Envelope env;
-    Dreamfarm__Refusal r = DREAMFARM__REFUSAL__INIT;
-    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_REFUSAL);
-    r.reason = (char *)why;
-    env.body_case = DREAMFARM__ENVELOPE__BODY_REFUSAL;
-    env.refusal = &r;
-    wire_send(c->router, id, idlen, &env, NULL, 0, ZMQ_DONTWAIT, NULL);
+static void send_refusal(coord_t *c, const uint8_t *id, size_t idlen, Dreamfarm__RefusalCode code,
+                         const char *why) {
+    wire_send_refusal(c->router, id, idlen, code, why);
     c->st.refused++;
 }
 
@@ -472,6 +467,8 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     Dreamfarm__Hello *h = m->env->hello;
     worker_t *w = find_worker(c, m->identity, m->identity_len);
     char why[1024] = "", name[129], tag[48];
+    /* the admission checks below set why only: their code is the default */
+    Dreamfarm__RefusalCode why_code = DREAMFARM__REFUSAL_CODE__REFUSE_ADMISSION;
     double now = dream_now_ms();
     dlog_escape(h->name, name, sizeof name);
     id_tag(m->identity, m->identity_len, tag, sizeof tag);
@@ -499,19 +496,24 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
         if (c->hello_tokens >= 1) c->hello_tokens -= 1;     /* a refused hello costs a token too */
     }
     if (why[0]) {
-    } else if (h->max_tile_pixels < (uint64_t)c->cfg.min_side * c->cfg.min_side)
+    } else if (h->max_tile_pixels < (uint64_t)c->cfg.min_side * c->cfg.min_side) {
+        why_code = DREAMFARM__REFUSAL_CODE__REFUSE_CAPACITY;
         snprintf(why, sizeof why, "worker holds %llu pixels, less than one %dx%d tile",
                  (unsigned long long)h->max_tile_pixels, c->cfg.min_side, c->cfg.min_side);
-    else if (min_side > c->cfg.min_side)
+    } else if (min_side > c->cfg.min_side) {
+        why_code = DREAMFARM__REFUSAL_CODE__REFUSE_CAPACITY;
         snprintf(why, sizeof why, "worker's minimum side %d exceeds the farm's %d", min_side, c->cfg.min_side);
-    else if (sim && !c->cfg.allow_sim)
+    } else if (sim && !c->cfg.allow_sim) {
+        why_code = DREAMFARM__REFUSAL_CODE__REFUSE_SIM;
         snprintf(why, sizeof why, "sim backend refused: this farm takes real workers only (dreamd --allow-sim is for tests)");
-    else if (!sim && c->pinned_hash[0] && strcmp(hash, c->pinned_hash) != 0)
+    } else if (!sim && c->pinned_hash[0] && strcmp(hash, c->pinned_hash) != 0) {
+        why_code = DREAMFARM__REFUSAL_CODE__REFUSE_MODEL;
         snprintf(why, sizeof why, "model hash %s differs from the farm's %s (%s)", *hash ? ehash : "(none)",
                  c->pinned_hash, c->model_src);
+    }
     if (why[0]) {
         peer_log(c, DLOG_WARN, tag, "refused", "refusing worker %s: %s", name, why);
-        send_refusal(c, m->identity, m->identity_len, why);
+        send_refusal(c, m->identity, m->identity_len, why_code, why);
         if (w) worker_remove(c, w, "refused");
         return;
     }
@@ -521,7 +523,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
         for (int i = 0; i < c->nslots && !w; i++)
             if (!c->w[i].used) w = &c->w[i];
         if (!w) {
-            send_refusal(c, m->identity, m->identity_len, "too many workers");
+            send_refusal(c, m->identity, m->identity_len, DREAMFARM__REFUSAL_CODE__REFUSE_ADMISSION, "too many workers");
             return;
         }
         memset(w, 0, sizeof *w);
@@ -712,7 +714,7 @@ static void handle_worker_msg(coord_t *c) {
             }
             if (m.identity_len && strncmp(err.msg, "protocol version", 16) == 0 &&
                 !find_worker(c, m.identity, m.identity_len))
-                send_refusal(c, m.identity, m.identity_len, err.msg);
+                send_refusal(c, m.identity, m.identity_len, DREAMFARM__REFUSAL_CODE__REFUSE_VERSION, err.msg);
             continue;
         }
         c->st.bytes_in += m.bytes;
@@ -722,7 +724,8 @@ static void handle_worker_msg(coord_t *c) {
             on_hello(c, &m);
         } else if (!w) {
             if (type != DREAMFARM__MSG_TYPE__MSG_BYE)
-                send_refusal(c, m.identity, m.identity_len, "unknown worker: say hello first");
+                send_refusal(c, m.identity, m.identity_len, DREAMFARM__REFUSAL_CODE__REFUSE_UNKNOWN_WORKER,
+                             "unknown worker: say hello first");
         } else {
             w->last_seen = dream_now_ms();
             switch (type) {
@@ -735,9 +738,9 @@ static void handle_worker_msg(coord_t *c) {
                 if (w->job_id && (!e->has_job_id || e->job_id == w->job_id)) {
                     requeue_worker_job(c, w, "worker error");
                     w->job_id = 0;
-                    if (e->code == 2) w->draining = 1;   /* stopping: not a failure */
-                    else if (e->code == 5) w->resident_kf = 0;  /* lost its canvas: seeded again */
-                    else if (e->code != 4) worker_fail(c, w, e->message);   /* 4 = busy: not one either */
+                    if (e->code == DREAMFARM__ERROR_CODE__ERR_STOPPING) w->draining = 1;   /* stopping: not a failure */
+                    else if (e->code == DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT) w->resident_kf = 0;  /* lost its canvas: seeded again */
+                    else if (e->code != DREAMFARM__ERROR_CODE__ERR_BUSY) worker_fail(c, w, e->message);   /* 4 = busy: not one either */
                     else w->stale_busy = 1;     /* not again until it is free (no resend loop) */
                 }
                 break;
@@ -1156,7 +1159,7 @@ static void timers(coord_t *c) {
             /* an idle connection that never delivered a tile gives its slot back (it may
              * reconnect: the worker's backoff) */
             c->st.dropped_idle++;
-            send_refusal(c, w->id, w->idlen, "no tile delivered in time: slot freed, reconnect later");
+            send_refusal(c, w->id, w->idlen, DREAMFARM__REFUSAL_CODE__REFUSE_IDLE, "no tile delivered in time: slot freed, reconnect later");
             worker_remove(c, w, "no tile delivered within --unproven-timeout-s");
             continue;
         }

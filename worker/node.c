@@ -177,7 +177,7 @@ static int resident_input(node_t *n, node_job_t *nj) {
             free(n->img_buf);
     dream_image_destroy(&n->rc_canvas);
             snprintf(nj->err, sizeof nj->err, "resident canvas: %.200s", err.msg);
-            nj->code = 3;
+            nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
             return -1;
         }
     }
@@ -185,13 +185,13 @@ static int resident_input(node_t *n, node_job_t *nj) {
         if (!n->rc_kf || n->rc_kf != job->resident_keyframe_id) {
             snprintf(nj->err, sizeof nj->err, "no resident canvas of keyframe %llu (have %llu)",
                      (unsigned long long)job->resident_keyframe_id, (unsigned long long)n->rc_kf);
-            nj->code = 5;
+            nj->code = DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT;
             return -1;
         }
         dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
         if (dream_warp(n->rc_canvas, n->rc_base, job->warp_zoom, job->warp_angle, ip, &err) != 0) {
             snprintf(nj->err, sizeof nj->err, "resident canvas: %.200s", err.msg);
-            nj->code = 5;
+            nj->code = DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT;
             n->rc_kf = 0;
             return -1;
         }
@@ -200,7 +200,7 @@ static int resident_input(node_t *n, node_job_t *nj) {
         nj->len = np;
         if (!nj->px) {
             snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
-            nj->code = 3;
+            nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
             return -1;
         }
     } else {
@@ -208,7 +208,7 @@ static int resident_input(node_t *n, node_job_t *nj) {
         uint8_t *u = malloc(np);
         if (!u) {
             snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
-            nj->code = 3;
+            nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
             return -1;
         }
         free(nj->px);
@@ -521,32 +521,15 @@ static void send_heartbeat(void *s, uint64_t seq, uint64_t busy, int draining) {
     send_simple(s, &env);
 }
 
-static void send_bye(void *s, const char *why) {
-    Dreamfarm__Envelope env;
-    Dreamfarm__Bye b = DREAMFARM__BYE__INIT;
-    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_BYE);
-    b.reason = (char *)why;
-    env.body_case = DREAMFARM__ENVELOPE__BODY_BYE;
-    env.bye = &b;
-    send_simple(s, &env);
-}
+static void send_bye(void *s, const char *why) { wire_send_bye(s, NULL, 0, why); }
 
 static void send_error(void *s, uint64_t job_id, int code, const char *msg) {
-    Dreamfarm__Envelope env;
-    Dreamfarm__Error e = DREAMFARM__ERROR__INIT;
-    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_ERROR);
-    e.has_job_id = 1;
-    e.job_id = job_id;
-    e.code = code;
-    e.message = (char *)msg;
-    env.body_case = DREAMFARM__ENVELOPE__BODY_ERROR;
-    env.error = &e;
-    send_simple(s, &env);
+    wire_send_error(s, NULL, 0, job_id, code, msg);
 }
 
 static void send_result(void *s, node_job_t *nj) {
     if (nj->failed) {
-        send_error(s, nj->env->job->job_id, nj->code ? nj->code : 1, nj->err);
+        send_error(s, nj->env->job->job_id, nj->code ? nj->code : DREAMFARM__ERROR_CODE__ERR_FAILED, nj->err);
         return;
     }
     Dreamfarm__Envelope env;
@@ -565,6 +548,35 @@ static void send_result(void *s, node_job_t *nj) {
     env.result = &r;
     dream_err_t err = {{0}};
     if (wire_send(s, NULL, 0, &env, nj->px, nj->len, 0, &err) < 0) dlog_warn(MOD, "result: %s", err.msg);
+}
+
+/* logs a refusal. A model mismatch does not go away by itself: say so loudly, with what
+ * this worker has; the reconnect backs off (1, 2, 4 ... backoff-max-s), so a dreamd
+ * restarted with these weights picks the worker up. Decided on the code; the reason text
+ * only when the code is absent (a coordinator older than issue 12 sends no code). */
+static void log_refusal(const node_t *n, const Dreamfarm__Refusal *r) {
+    int model = r->has_code ? r->code == DREAMFARM__REFUSAL_CODE__REFUSE_MODEL
+                            : (r->reason && strstr(r->reason, "model hash") != NULL);
+    if (model) {
+        dlog_error(MOD, "REFUSED by the coordinator: %.800s", r->reason ? r->reason : "(no reason)");
+        dlog_error(MOD, "this worker's model: hash %s (--weights %s%s); run it with the "
+                   "farm's weights", n->hash, n->sim ? "-, sim backend" : n->cfg.weights,
+                   n->model && !n->model->trained ? ", UNTRAINED" : "");
+    } else {
+        dlog_warn(MOD, "refused: %.800s", r->reason ? r->reason : "(no reason)");
+    }
+}
+
+/* a job back from the compute thread: its result (or Error) goes out when the connection
+ * it came on is still the current one (gen), else it is dropped. Returns 1 when sent. */
+static int job_done(void *s, unsigned gen, uint64_t busy_id, node_job_t *nj) {
+    if (s && nj->gen == gen) {
+        send_result(s, nj);
+        dlog_debug(MOD, "job %llu done in %.0f ms", (unsigned long long)busy_id, nj->compute_ms);
+        return 1;
+    }
+    dlog_info(MOD, "job %llu finished after a reconnect: result dropped", (unsigned long long)busy_id);
+    return 0;
 }
 
 static void interruptible_sleep(double ms, volatile sig_atomic_t *stop) {
@@ -623,13 +635,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
                     dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
                     lost = stopping = 1;
                 }
-                if (s && nj->gen == gen) {
-                    send_result(s, nj);
-                    jobs++;
-                    dlog_debug(MOD, "job %llu done in %.0f ms", (unsigned long long)busy_id, nj->compute_ms);
-                } else {
-                    dlog_info(MOD, "job %llu finished after a reconnect: result dropped", (unsigned long long)busy_id);
-                }
+                jobs += (uint64_t)job_done(s, gen, busy_id, nj);
                 job_free(&nj);
                 busy = NULL;
                 busy_id = 0;
@@ -653,17 +659,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
                               m.env->welcome->quarantined ? " — QUARANTINED, waiting for release" : "");
                     break;
                 case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
-                    /* a model mismatch does not go away by itself: say so loudly, with what
-                     * this worker has; the reconnect backs off (1, 2, 4 ... backoff-max-s), so a
-                     * dreamd restarted with these weights picks the worker up */
-                    if (m.env->refusal->reason && strstr(m.env->refusal->reason, "model hash")) {
-                        dlog_error(MOD, "REFUSED by the coordinator: %.800s", m.env->refusal->reason);
-                        dlog_error(MOD, "this worker's model: hash %s (--weights %s%s); run it with the "
-                                   "farm's weights", n->hash, n->sim ? "-, sim backend" : n->cfg.weights,
-                                   n->model && !n->model->trained ? ", UNTRAINED" : "");
-                    } else {
-                        dlog_warn(MOD, "refused: %.800s", m.env->refusal->reason ? m.env->refusal->reason : "(no reason)");
-                    }
+                    log_refusal(n, m.env->refusal);
                     reconnect = 1;
                     break;
                 case DREAMFARM__MSG_TYPE__MSG_BYE:
@@ -672,12 +668,12 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
                     break;
                 case DREAMFARM__MSG_TYPE__MSG_JOB:
                     if (busy || stopping) {
-                        send_error(s, m.env->job->job_id, busy ? 4 : 2, busy ? "busy" : "stopping");
+                        send_error(s, m.env->job->job_id, busy ? DREAMFARM__ERROR_CODE__ERR_BUSY : DREAMFARM__ERROR_CODE__ERR_STOPPING, busy ? "busy" : "stopping");
                         break;
                     }
                     {
                         node_job_t *nj = calloc(1, sizeof *nj);
-                        if (!nj) { send_error(s, m.env->job->job_id, 3, "out of memory"); break; }
+                        if (!nj) { send_error(s, m.env->job->job_id, DREAMFARM__ERROR_CODE__ERR_BAD_JOB, "out of memory"); break; }
                         nj->env = m.env;
                         nj->px = m.pixels;
                         nj->len = m.pixels_len;

@@ -108,11 +108,11 @@ double ref_net_loss(const dream_model_t *m, const dream_prior_t *prior, const do
                 for (int j = 0; j + k <= wp; j++)
                     for (int f = 0; f < F; f++) {
                         double z = 0;
-                        for (int aa = 0; aa < k; aa++)
+                        for (int ka = 0; ka < k; ka++)
                             for (int bb = 0; bb < k; bb++)
                                 for (int q = 0; q < 3; q++)
-                                    z += (d[((size_t)(i + aa) * wp + j + bb) * 3 + q] - 128.0) *
-                                         prior->w[(((size_t)aa * k + bb) * 3 + q) * F + f];
+                                    z += (d[((size_t)(i + ka) * wp + j + bb) * 3 + q] - 128.0) *
+                                         prior->w[(((size_t)ka * k + bb) * 3 + q) * F + f];
                         double r = z - prior->mean[f];
                         if (p->prior_kind == DREAM_PRIOR_STUDENT) { lp += log1p(r * r / p->prior_nu); cntk++; }
                         else if (f < F - 1) { lp += r * r; cntk++; }

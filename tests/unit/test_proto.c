@@ -159,6 +159,61 @@ static void test_result_and_small_messages(void **state) {
     assert_non_null(strstr(err.msg, "pixel frame"));
 }
 
+/* error and refusal codes survive the wire; a refusal without a code (an older
+ * coordinator) reads as has_code = 0, so a peer knows to fall back to the text */
+static void test_codes_round_trip(void **state) {
+    pair_t *p = *state;
+    /* an identity first: the router only answers a dealer it has heard from */
+    assert_true(wire_send_bye(p->dealer, NULL, 0, "hi") > 0);
+    wire_msg_t m;
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, NULL), 1);
+    assert_int_equal(m.env->type, DREAMFARM__MSG_TYPE__MSG_BYE);
+    assert_string_equal(m.env->bye->reason, "hi");
+    uint8_t id[256];
+    size_t idlen = m.identity_len;
+    memcpy(id, m.identity, idlen);
+    wire_msg_clear(&m);
+
+    /* the enum keeps the values peers have always sent */
+    assert_int_equal(DREAMFARM__ERROR_CODE__ERR_FAILED, 1);
+    assert_int_equal(DREAMFARM__ERROR_CODE__ERR_STOPPING, 2);
+    assert_int_equal(DREAMFARM__ERROR_CODE__ERR_BAD_JOB, 3);
+    assert_int_equal(DREAMFARM__ERROR_CODE__ERR_BUSY, 4);
+    assert_int_equal(DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT, 5);
+    for (int code = DREAMFARM__ERROR_CODE__ERR_FAILED; code <= DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT; code++) {
+        assert_true(wire_send_error(p->dealer, NULL, 0, 40 + (uint64_t)code, code, "why") > 0);
+        assert_int_equal(wire_recv(p->router, 1, 0, &m, NULL), 1);
+        assert_int_equal(m.env->type, DREAMFARM__MSG_TYPE__MSG_ERROR);
+        assert_int_equal(m.env->error->code, code);
+        assert_true(m.env->error->has_job_id);
+        assert_int_equal(m.env->error->job_id, 40 + (uint64_t)code);
+        assert_string_equal(m.env->error->message, "why");
+        wire_msg_clear(&m);
+    }
+
+    assert_true(wire_send_refusal(p->router, id, idlen, DREAMFARM__REFUSAL_CODE__REFUSE_MODEL,
+                                  "model hash x differs") > 0);
+    assert_int_equal(wire_recv(p->dealer, 0, 0, &m, NULL), 1);
+    assert_int_equal(m.env->type, DREAMFARM__MSG_TYPE__MSG_REFUSAL);
+    assert_true(m.env->refusal->has_code);
+    assert_int_equal(m.env->refusal->code, DREAMFARM__REFUSAL_CODE__REFUSE_MODEL);
+    assert_string_equal(m.env->refusal->reason, "model hash x differs");
+    wire_msg_clear(&m);
+
+    /* an old coordinator's refusal: no code field at all */
+    Dreamfarm__Envelope env;
+    Dreamfarm__Refusal r = DREAMFARM__REFUSAL__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_REFUSAL);
+    r.reason = "too many workers";
+    env.body_case = DREAMFARM__ENVELOPE__BODY_REFUSAL;
+    env.refusal = &r;
+    assert_true(wire_send(p->router, id, idlen, &env, NULL, 0, 0, NULL) > 0);
+    assert_int_equal(wire_recv(p->dealer, 0, 0, &m, NULL), 1);
+    assert_false(m.env->refusal->has_code);
+    assert_string_equal(m.env->refusal->reason, "too many workers");
+    wire_msg_clear(&m);
+}
+
 static void test_malformed_dropped(void **state) {
     pair_t *p = *state;
     dream_err_t err = {{0}};
@@ -360,6 +415,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_job_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_and_small_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_codes_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_frame_rejected_by_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_into_buffer, setup, teardown),
