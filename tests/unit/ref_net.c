@@ -66,11 +66,11 @@ double ref_net_loss(const dream_model_t *m, const dream_prior_t *prior, const do
     uint8_t *masks = malloc((size_t)DREAM_MAX_SUBJECTS * ncell);
     /* the 2015 reference's [A, A]: one subject with the seed layout is the class's mean over
      * rows [gh/2, gh) plus its mean over rows [0, gh/2) (an empty half: the whole grid) */
-    const int a_a = p->nsubj == 1 && p->layout == DREAM_LAYOUT_SEED && !p->masks;
-    const int ns = a_a ? 2 : p->nsubj;
+    const int aa = p->nsubj == 1 && p->layout == DREAM_LAYOUT_SEED && !p->masks;
+    const int ns = aa ? 2 : p->nsubj;
     int cls[DREAM_MAX_SUBJECTS];
-    for (int s = 0; s < ns; s++) cls[s] = p->cls[a_a ? 0 : s];
-    if (a_a) {
+    for (int s = 0; s < ns; s++) cls[s] = p->cls[aa ? 0 : s];
+    if (aa) {
         for (int s = 0; s < 2; s++)
             for (int i = 0; i < gh; i++) {
                 int in = s == 0 ? i >= gh / 2 : i < gh / 2;
