@@ -260,9 +260,10 @@ int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg
     return 0;
 }
 
-int dream_crossfade(const dream_image_t *prev, double zoom_p, double angle_p, const dream_image_t *next,
-                    double zoom_n, double angle_n, double w, dream_image_t *out, dream_err_t *err) {
-    const char *what = "dream_crossfade";
+/* prev/next/out of dream_crossfade and dream_interpolate: present, prev and next alike, out
+ * with their channels and apart from both */
+static int check_keyframes(const dream_image_t *prev, const dream_image_t *next, const dream_image_t *out,
+                      const char *what, dream_err_t *err) {
     if (!prev || !next || !out || !prev->px || !next->px || !out->px)
         return dream_err_set(err, "%s: NULL image", what);
     if (!same_shape(prev, next) || prev->c != out->c)
@@ -271,6 +272,13 @@ int dream_crossfade(const dream_image_t *prev, double zoom_p, double angle_p, co
                              out->w, out->h, out->c);
     if (out->px == prev->px || out->px == next->px)
         return dream_err_set(err, "%s: out must not alias prev or next", what);
+    return 0;
+}
+
+int dream_crossfade(const dream_image_t *prev, double zoom_p, double angle_p, const dream_image_t *next,
+                    double zoom_n, double angle_n, double w, dream_image_t *out, dream_err_t *err) {
+    const char *what = "dream_crossfade";
+    if (check_keyframes(prev, next, out, what, err) != 0) return -1;
     if (!(w >= 0.0 && w <= 1.0)) return dream_err_set(err, "%s: weight %g not in [0, 1]", what, w);
     /* out = prev's warp, tmp = next's warp (with coverage) */
     if (dream_warp_scaled(prev, out, NULL, zoom_p, angle_p, DREAM_INTERP_BILINEAR, err) < 0) return -1;
@@ -302,14 +310,7 @@ int dream_crossfade(const dream_image_t *prev, double zoom_p, double angle_p, co
 int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, double zoom,
                       double angle_deg, double t, dream_image_t *out, dream_err_t *err) {
     const char *what = "dream_interpolate";
-    if (!prev || !next || !out || !prev->px || !next->px || !out->px)
-        return dream_err_set(err, "%s: NULL image", what);
-    if (!same_shape(prev, next) || prev->c != out->c)
-        return dream_err_set(err, "%s: size mismatch (prev %dx%dx%d, next %dx%dx%d, out %dx%dx%d)",
-                             what, prev->w, prev->h, prev->c, next->w, next->h, next->c,
-                             out->w, out->h, out->c);
-    if (out->px == prev->px || out->px == next->px)
-        return dream_err_set(err, "%s: out must not alias prev or next", what);
+    if (check_keyframes(prev, next, out, what, err) != 0) return -1;
     if (!(t >= 0.0 && t <= 1.0)) return dream_err_set(err, "%s: t=%g not in [0, 1]", what, t);
     if (!isfinite(zoom) || zoom <= 1e-6 || zoom > 1e6)
         return dream_err_set(err, "%s: invalid zoom %g", what, zoom);

@@ -93,10 +93,16 @@ int blend_add_rgb8(blend_t *b, const tile_t *t, const uint8_t *rgb, dream_err_t 
     return accumulate(b, t, rgb, NULL, err);
 }
 
-int blend_finish(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err) {
+/* base and out of the finishing passes: the canvas size, RGB */
+static int check_finish(const blend_t *b, const dream_image_t *base, const dream_image_t *out, dream_err_t *err) {
     if (!base || !out || base->w != b->W || base->h != b->H || out->w != b->W || out->h != b->H ||
         base->c != 3 || out->c != 3)
         return dream_err_set(err, "blend: base/out must be %dx%dx3", b->W, b->H);
+    return 0;
+}
+
+int blend_finish(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err) {
+    if (check_finish(b, base, out, err) != 0) return -1;
     long n = (long)b->W * b->H;
     #pragma omp parallel for schedule(static) if (n > 65536)
     for (long k = 0; k < n; k++) {
@@ -123,9 +129,7 @@ int blend_add_delta_rgb8(blend_t *b, const tile_t *t, const uint8_t *res, const 
 }
 
 int blend_finish_delta(blend_t *b, const dream_image_t *base, dream_image_t *out, dream_err_t *err) {
-    if (!base || !out || base->w != b->W || base->h != b->H || out->w != b->W || out->h != b->H ||
-        base->c != 3 || out->c != 3)
-        return dream_err_set(err, "blend: base/out must be %dx%dx3", b->W, b->H);
+    if (check_finish(b, base, out, err) != 0) return -1;
     long n = (long)b->W * b->H;
     #pragma omp parallel for schedule(static) if (n > 65536)
     for (long k = 0; k < n; k++)
