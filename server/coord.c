@@ -117,7 +117,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_DOUBLE(coord_cfg_t, min_ms_mpix, "min-ms-per-mpix-step", "0.05", 0, 1e6, "a result faster than this (ms per MPx-step, wall clock) is implausible: a failure (0 = off)"),
     CFG_INT(coord_cfg_t, viewer_conns_per_ip, "viewer-conns-per-ip", STREAM_STR(STREAM_DEFAULT_CONNS_PER_IP), 0, 100000, "open HTTP/websocket connections per viewer IPv4 address or IPv6 /64 (0 = no cap)"),
     CFG_DOUBLE(coord_cfg_t, viewer_parse_per_s, "viewer-parse-per-s", STREAM_STR(STREAM_DEFAULT_PARSE_PER_S), 0, 1e6, "viewers' request bodies parsed per second, all together (beyond: 503; 0 = no cap)"),
-    CFG_BOOL(coord_cfg_t, resident, "resident-canvas", "false", "a worker that holds the whole canvas keeps it (float) and gets only the warp of the next keyframe (docs/farm.md)"),
+    CFG_BOOL(coord_cfg_t, resident, "resident-canvas", "true", "a worker that holds the whole canvas keeps it (float) and gets only the warp of the next keyframe (docs/farm.md)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
@@ -300,6 +300,13 @@ struct coord {
     uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
     uint8_t *rxbuf;             /* results' pixels are received into this (kept: no fresh pages) */
     size_t rxcap;
+    /* a whole-canvas result waits here for its blend until the next keyframe's job is out
+     * (pend_blend; canvas_blend_pending()): the worker does not wait for the coordinator's
+     * 2-MPx blend. pend_tile is its tile, pend_px its pixels (swapped with rxbuf, no copy) */
+    int pend_blend;
+    tile_t pend_tile;
+    uint8_t *pend_px;
+    size_t pend_cap;
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
     coord_curve_t *curve;           /* CURVE on the worker socket (its ZAP thread), or NULL */
@@ -585,6 +592,53 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
              w->key[0] ? ", key " : "", w->key, w->quarantined ? " (QUARANTINED)" : "");
 }
 
+static int whole_canvas(const coord_t *c, int idx);
+
+/* keeps a result's pixels for a deferred blend: the receive buffer itself changes hands (no
+ * copy); a result outside it is copied. 0, or -1 (no memory: blend it now) */
+static int keep_result(coord_t *c, const wire_msg_t *m) {
+    if (m->pixels_borrowed && m->pixels == c->rxbuf) {
+        uint8_t *t = c->pend_px;
+        size_t tc = c->pend_cap;
+        c->pend_px = c->rxbuf;
+        c->pend_cap = c->rxcap;
+        c->rxbuf = t;
+        c->rxcap = tc;
+        return 0;
+    }
+    if (c->pend_cap < m->pixels_len) {
+        uint8_t *nb = realloc(c->pend_px, m->pixels_len);
+        if (!nb) return -1;
+        c->pend_px = nb;
+        c->pend_cap = m->pixels_len;
+    }
+    memcpy(c->pend_px, m->pixels, m->pixels_len);
+    return 0;
+}
+
+/* The deferred whole-canvas blend (on_result): the next canvas = base + (result - sent),
+ * then swapped in. Runs before anything reads the canvas or overwrites base and the tile as
+ * sent (prep_tiles, the publication, coord_canvas), i.e. after the next job is out. */
+static void canvas_blend_pending(coord_t *c) {
+    if (!c->pend_blend) return;
+    c->pend_blend = 0;
+    dream_err_t err = {{0}};
+    tile_plan_t one;
+    memset(&one, 0, sizeof one);
+    one.n = 1;
+    one.nx = one.ny = 1;
+    one.tiles[0] = c->pend_tile;
+    uint8_t done[1] = {1};
+    if (blend_add_delta_plan(c->blend, &one, 0, c->pend_px, c->tile_px[0], c->base, c->next, &err) != 0 ||
+        blend_finish_delta_plan(c->blend, &one, done, c->base, c->next, &err) != 0) {
+        dlog_error(MOD, "blend: %s", err.msg);     /* the canvas keeps the previous keyframe */
+        return;
+    }
+    float *t = c->canvas->px;
+    c->canvas->px = c->next->px;
+    c->next->px = t;
+}
+
 static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     Dreamfarm__Result *r = m->env->result;
     if (r->job_id != w->job_id || !w->job_id) {
@@ -654,7 +708,12 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         c->tm_transfer += tb0 - w->job_sent - r->compute_ms;
         c->tm_results++;
     }
-    if (!c->cfg.canvas8) {
+    if (!c->cfg.canvas8 && whole_canvas(c, idx) && keep_result(c, m) == 0) {
+        /* one tile, the whole canvas: its blend waits until the next keyframe's job is out
+         * (canvas_blend_pending) */
+        c->pend_blend = 1;
+        c->pend_tile = *t;
+    } else if (!c->cfg.canvas8) {
         /* float canvas: the warped canvas plus the blended 8-bit change (result - sent), so the
          * input's rounding cancels. What this tile alone covers is final now and written into
          * the next canvas at once; only the overlaps wait for kf_finish (no full-canvas pass) */
@@ -797,6 +856,7 @@ static int whole_canvas(const coord_t *c, int idx) {
  * a second whole-canvas warp after the hand-out */
 static int prep_tiles(coord_t *c) {
     dream_err_t err = {{0}};
+    canvas_blend_pending(c);
     if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0) {
         dlog_error(MOD, "warp: %s", err.msg);
         return -1;
@@ -1057,6 +1117,7 @@ static void kf_after_dispatch(coord_t *c) {
          * requeues) runs while the worker computes */
         if (prep_tiles(c) != 0) c->base_ready = 1;  /* logged; the keyframe keeps the old pixels */
     }
+    canvas_blend_pending(c);     /* no next keyframe started (paused, no worker): now */
     if (c->need_reset) {
         if (c->cfg.canvas8) blend_reset(c->blend);  /* the float path clears what it used in kf_finish */
         c->need_reset = 0;
@@ -1097,7 +1158,9 @@ static void kf_finish(coord_t *c) {
                   (unsigned long long)c->kf_id, missing, c->plan.n);
     }
     dream_err_t err = {{0}};
-    if (!c->kf_direct) {
+    if (c->pend_blend) {
+        c->canvas_kf = c->kf_id;    /* once canvas_blend_pending has run */
+    } else if (!c->kf_direct) {
         /* float canvas: base + blended (result - sent). The tiles went out as round(base); the
          * blend is linear with the same weights, so blending the change (result - sent) onto
          * base cancels that rounding: the warp chain stays float. One accumulator, one pass */
@@ -1413,7 +1476,10 @@ static void handle_admin(coord_t *c) { admin_serve(c, c->admin); }
 
 /* ---------- lifecycle ---------- */
 
-const dream_image_t *coord_canvas(coord_t *c) { return c->canvas; }
+const dream_image_t *coord_canvas(coord_t *c) {
+    canvas_blend_pending(c);
+    return c->canvas;
+}
 void coord_request_stop(coord_t *c) { c->stopping = 1; }
 
 coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dream_err_t *err) {
@@ -1507,6 +1573,7 @@ void coord_destroy(coord_t **pc) {
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->next);
     free(c->rxbuf);
+    free(c->pend_px);
     dream_image_destroy(&c->base);
     free(c->w);
     dlog_rl_destroy(&c->logrl);
