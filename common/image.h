@@ -77,6 +77,21 @@ int dream_image_resize(const dream_image_t *src, dream_image_t *dst, dream_inter
 int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, dream_interp_t interp, int rx,
                          int ry, int rw, int rh, uint8_t *out, dream_err_t *err);
 
+/* The window (*sx, *sy, *sw, *sh) of a W x H canvas that a same-size warp (zoom, angle_deg,
+ * interp) reads for the destination rect (rx, ry, rw, rh): every tap of every sample plus a
+ * pixel of margin, clamped to the canvas. -1 with a message for a bad size, rect or motion. */
+int dream_warp_source_rect(int W, int H, double zoom, double angle_deg, dream_interp_t interp, int rx, int ry,
+                           int rw, int rh, int *sx, int *sy, int *sw, int *sh, dream_err_t *err);
+
+/* out ((rh, rw, 3) floats) = the rect (rx, ry, rw, rh) of dream_warp(canvas, zoom, angle_deg,
+ * interp) of a W x H x 3 canvas of which only the window (wx, wy, ww, wh) is given, as win
+ * ((wh, ww, 3) floats): bit for bit what the whole canvas's warp gives there (a worker warps
+ * its tile from the window the coordinator sends; tests/unit/test_warp.c). -1 with a message
+ * when the window lacks a pixel the rect reads (dream_warp_source_rect) or an argument is bad. */
+int dream_warp_window(const float *win, int wx, int wy, int ww, int wh, int W, int H, double zoom,
+                      double angle_deg, dream_interp_t interp, int rx, int ry, int rw, int rh, float *out,
+                      dream_err_t *err);
+
 /* The seed's keyframe interpolation. `next` was made from `prev` warped by (zoom, angle).
  * For t in [0, 1]: warp prev forward by (zoom^t, t*angle) and next backward by
  * (zoom^(t-1), (t-1)*angle), crossfade (1-t, t); where next's backward warp leaves the

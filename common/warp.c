@@ -29,14 +29,25 @@
 #define THREAD_MIN_PIXELS (128 * 1024)
 #define WARP_MAX_THREADS 16
 
+/* The source as the samplers see it: the image is W x H x C (clamping bounds), its pixels
+ * in memory are the window x in [ox, ox + ww), y in [oy, oy + wh), rows `stride` floats
+ * apart (the whole image: ox = oy = 0, ww = W, wh = H, stride = W * C) */
 typedef struct {
-    const dream_image_t *src;
-    dream_image_t *dst;
-    uint8_t *covered;                 /* (dst h, dst w) or NULL */
+    const float *px;
+    size_t stride;
+    int W, H, C, ox, oy, ww, wh;
+} src_view_t;
+
+typedef struct {
+    src_view_t v;
+    float *out;                       /* destination pixel (x0, y0); rows out_stride floats apart */
+    size_t out_stride;
+    uint8_t *covered;                 /* (dst h, dst w) or NULL (whole images only) */
     double cx, cy, a, b;              /* src centre; a = cos/zoom, b = sin/zoom */
     double dcx, dcy, kx, ky;          /* dst centre; src/dst scale per axis (1 = same size) */
     dream_interp_t interp;
-    int y0, y1;
+    int x0, x1, y0, y1;               /* destination columns and rows (canvas coordinates) */
+    int oy0;                          /* the destination row that `out` points at */
 } warp_job_t;
 
 /* four floats as one SSE vector (GCC vector extensions: element-wise IEEE operations, so a
@@ -62,14 +73,14 @@ static inline void keys_weights(double t, float w[4]) {
 }
 
 /* Bilinear sample at (sx, sy) into out[0..C); clamps at the edges. */
-static inline void sample_bilinear(const float *sp, int W, int H, int C, double sx, double sy,
-                                   float *out) {
+static inline void sample_bilinear(const src_view_t *v, double sx, double sy, float *out) {
+    const int W = v->W, H = v->H, C = v->C;
     if (sx >= 0.0 && sy >= 0.0 && sx < W - 1 && sy < H - 1) {   /* interior: no clamping */
         const int x0 = (int)sx, y0 = (int)sy;
         const float tx = (float)(sx - x0), ty = (float)(sy - y0);
         const float w00 = (1.0f - tx) * (1.0f - ty), w01 = tx * (1.0f - ty);
         const float w10 = (1.0f - tx) * ty, w11 = tx * ty;
-        const float *p = sp + ((size_t)y0 * W + x0) * C, *q = p + (size_t)W * C;
+        const float *p = v->px + (size_t)(y0 - v->oy) * v->stride + (size_t)(x0 - v->ox) * C, *q = p + v->stride;
         if (C == 3) {
             out[0] = w00 * p[0] + w01 * p[3] + w10 * q[0] + w11 * q[3];
             out[1] = w00 * p[1] + w01 * p[4] + w10 * q[1] + w11 * q[4];
@@ -86,9 +97,9 @@ static inline void sample_bilinear(const float *sp, int W, int H, int C, double 
     const double fx0 = floor(sx), fy0 = floor(sy);
     const int x0 = (int)fx0, y0 = (int)fy0;
     const float tx = (float)(sx - fx0), ty = (float)(sy - fy0);
-    const int xa = clampi(x0, 0, W - 1) * C, xb = clampi(x0 + 1, 0, W - 1) * C;
-    const float *ra = sp + (size_t)clampi(y0, 0, H - 1) * W * C;
-    const float *rb = sp + (size_t)clampi(y0 + 1, 0, H - 1) * W * C;
+    const int xa = (clampi(x0, 0, W - 1) - v->ox) * C, xb = (clampi(x0 + 1, 0, W - 1) - v->ox) * C;
+    const float *ra = v->px + (size_t)(clampi(y0, 0, H - 1) - v->oy) * v->stride;
+    const float *rb = v->px + (size_t)(clampi(y0 + 1, 0, H - 1) - v->oy) * v->stride;
     for (int ch = 0; ch < C; ch++) {
         float top = ra[xa + ch] * (1.0f - tx) + ra[xb + ch] * tx;
         float bot = rb[xa + ch] * (1.0f - tx) + rb[xb + ch] * tx;
@@ -97,19 +108,19 @@ static inline void sample_bilinear(const float *sp, int W, int H, int C, double 
 }
 
 /* Keys bicubic sample at (sx, sy) into out[0..C); taps clamp at the edges. */
-static inline void sample_bicubic(const float *sp, int W, int H, int C, double sx, double sy,
-                                  float *out) {
-    if (C == 3 && sx >= 1.0 && sy >= 1.0 && sx < W - 3 && sy < H - 2) {
+static inline void sample_bicubic(const src_view_t *v, double sx, double sy, float *out) {
+    const int W = v->W, H = v->H, C = v->C;
+    if (C == 3 && sx >= 1.0 && sy >= 1.0 && sx < W - 2 && sy < H - 2 && (int)sx + 3 < v->ox + v->ww) {
         /* interior RGB (almost every pixel of a keyframe warp): all 16 taps inside, no clamps,
          * the three channels as lanes of one vector (the fourth lane reads the next pixel's
-         * red, inside the image since x0 + 3 < W, and is dropped). Each lane does the float
+         * red, inside the memory since x0 + 3 is a column of it, and is dropped). Each lane does the float
          * operations of the general path below in the same order: bit-identical results */
         const int x0 = (int)sx, y0 = (int)sy;
         float wx[4], wy[4];
         keys_weights(sx - x0, wx);
         keys_weights(sy - y0, wy);
-        const size_t stride = (size_t)W * 3;
-        const float *row = sp + (size_t)(y0 - 1) * stride + (size_t)(x0 - 1) * 3;
+        const size_t stride = v->stride;
+        const float *row = v->px + (size_t)(y0 - 1 - v->oy) * stride + (size_t)(x0 - 1 - v->ox) * 3;
         v4f acc = {0.0f, 0.0f, 0.0f, 0.0f};
         for (int r = 0; r < 4; r++, row += stride) {
             v4f t = wx[0] * load4(row) + wx[1] * load4(row + 3) + wx[2] * load4(row + 6) + wx[3] * load4(row + 9);
@@ -130,8 +141,8 @@ static inline void sample_bicubic(const float *sp, int W, int H, int C, double s
     int xi[4];
     const float *rows[4];
     for (int k = 0; k < 4; k++) {
-        xi[k] = clampi(x0 - 1 + k, 0, W - 1) * C;
-        rows[k] = sp + (size_t)clampi(y0 - 1 + k, 0, H - 1) * W * C;
+        xi[k] = (clampi(x0 - 1 + k, 0, W - 1) - v->ox) * C;
+        rows[k] = v->px + (size_t)(clampi(y0 - 1 + k, 0, H - 1) - v->oy) * v->stride;
     }
     for (int ch = 0; ch < C; ch++) {
         float acc = 0.0f;
@@ -145,18 +156,17 @@ static inline void sample_bicubic(const float *sp, int W, int H, int C, double s
 }
 
 static void warp_rows(const warp_job_t *j) {
-    const dream_image_t *src = j->src;
-    const int W = src->w, H = src->h, C = src->c, DW = j->dst->w;
-    const float *sp = src->px;
+    const int W = j->v.W, H = j->v.H, C = j->v.C;
     const double lo_x = -0.5 - COVER_EPS, hi_x = W - 0.5 + COVER_EPS;
     const double lo_y = -0.5 - COVER_EPS, hi_y = H - 0.5 + COVER_EPS;
     const int cubic = j->interp == DREAM_INTERP_BICUBIC;
     const int scaled = j->kx != 1.0 || j->ky != 1.0;
+    const int DW = j->x1 - j->x0;
     for (int y = j->y0; y < j->y1; y++) {
         const double dy = y - j->dcy;
-        float *out = j->dst->px + (size_t)y * DW * C;
+        float *out = j->out + (size_t)(y - j->oy0) * j->out_stride;
         uint8_t *cov = j->covered ? j->covered + (size_t)y * DW : NULL;
-        for (int x = 0; x < DW; x++, out += C) {
+        for (int x = j->x0; x < j->x1; x++, out += C) {
             const double dx = x - j->dcx;
             double sx, sy;
             if (scaled) {       /* c_src + S R (p - c_dst) / zoom */
@@ -166,9 +176,9 @@ static void warp_rows(const warp_job_t *j) {
                 sx = j->cx + j->a * dx - j->b * dy;
                 sy = j->cy + j->b * dx + j->a * dy;
             }
-            if (cov) cov[x] = sx >= lo_x && sx <= hi_x && sy >= lo_y && sy <= hi_y;
-            if (cubic) sample_bicubic(sp, W, H, C, sx, sy, out);
-            else sample_bilinear(sp, W, H, C, sx, sy, out);
+            if (cov) cov[x - j->x0] = sx >= lo_x && sx <= hi_x && sy >= lo_y && sy <= hi_y;
+            if (cubic) sample_bicubic(&j->v, sx, sy, out);
+            else sample_bilinear(&j->v, sx, sy, out);
         }
     }
 }
@@ -213,35 +223,31 @@ static int warp_geometry(const dream_image_t *src, double zoom, double angle_deg
     return 0;
 }
 
-static int warp_run(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
-                    double angle_deg, dream_interp_t interp, dream_err_t *err) {
-    warp_job_t job = {.src = src, .dst = dst, .covered = covered, .interp = interp, .y0 = 0, .y1 = dst->h};
-    if (warp_geometry(src, zoom, angle_deg, "dream_warp", &job.cx, &job.cy, &job.a, &job.b, err) < 0) return -1;
-    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
-        return dream_err_set(err, "dream_warp: unknown interpolation %d", (int)interp);
-    job.dcx = (dst->w - 1) * 0.5;
-    job.dcy = (dst->h - 1) * 0.5;
-    job.kx = (double)src->w / dst->w;
-    job.ky = (double)src->h / dst->h;
-    /* one band of rows per core (at least THREAD_MIN_PIXELS each, at most WARP_MAX_THREADS):
-     * rows are independent, so the result does not depend on the split */
+static src_view_t whole_view(const dream_image_t *im) {
+    return (src_view_t){im->px, (size_t)im->w * im->c, im->w, im->h, im->c, 0, 0, im->w, im->h};
+}
+
+/* runs job's rows [y0, y1) on one thread per core (at least THREAD_MIN_PIXELS each, at most
+ * WARP_MAX_THREADS): rows are independent, so the result does not depend on the split */
+static void warp_parallel(const warp_job_t *job) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t px = (size_t)dst->w * dst->h;
+    int rows = job->y1 - job->y0;
+    size_t px = (size_t)(job->x1 - job->x0) * rows;
     int nt = (int)(px / THREAD_MIN_PIXELS);
     if (nt > cores) nt = (int)cores;
     if (nt > WARP_MAX_THREADS) nt = WARP_MAX_THREADS;
-    if (nt > dst->h) nt = dst->h;
+    if (nt > rows) nt = rows;
     if (nt < 2) {
-        warp_rows(&job);
-        return 0;
+        warp_rows(job);
+        return;
     }
     warp_job_t band[WARP_MAX_THREADS];
     pthread_t th[WARP_MAX_THREADS];
     int started[WARP_MAX_THREADS] = {0};
     for (int i = 0; i < nt; i++) {
-        band[i] = job;
-        band[i].y0 = (int)((long)dst->h * i / nt);
-        band[i].y1 = (int)((long)dst->h * (i + 1) / nt);
+        band[i] = *job;
+        band[i].y0 = job->y0 + (int)((long)rows * i / nt);
+        band[i].y1 = job->y0 + (int)((long)rows * (i + 1) / nt);
     }
     for (int i = 1; i < nt; i++) started[i] = pthread_create(&th[i], NULL, warp_thread, &band[i]) == 0;
     warp_rows(&band[0]);
@@ -249,6 +255,20 @@ static int warp_run(const dream_image_t *src, dream_image_t *dst, uint8_t *cover
         if (started[i]) pthread_join(th[i], NULL);
         else warp_rows(&band[i]);      /* no thread: this band inline */
     }
+}
+
+static int warp_run(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,
+                    double angle_deg, dream_interp_t interp, dream_err_t *err) {
+    warp_job_t job = {.v = whole_view(src), .out = dst->px, .out_stride = (size_t)dst->w * dst->c,
+                      .covered = covered, .interp = interp, .x0 = 0, .x1 = dst->w, .y0 = 0, .y1 = dst->h};
+    if (warp_geometry(src, zoom, angle_deg, "dream_warp", &job.cx, &job.cy, &job.a, &job.b, err) < 0) return -1;
+    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
+        return dream_err_set(err, "dream_warp: unknown interpolation %d", (int)interp);
+    job.dcx = (dst->w - 1) * 0.5;
+    job.dcy = (dst->h - 1) * 0.5;
+    job.kx = (double)src->w / dst->w;
+    job.ky = (double)src->h / dst->h;
+    warp_parallel(&job);
     return 0;
 }
 
@@ -291,18 +311,19 @@ int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg
     if (warp_geometry(src, zoom, angle_deg, "warp rect", &cx, &cy, &a, &b, err) < 0) return -1;
     if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
         return dream_err_set(err, "warp rect: unknown interpolation %d", (int)interp);
-    const int W = src->w, H = src->h, cubic = interp == DREAM_INTERP_BICUBIC;
+    const int cubic = interp == DREAM_INTERP_BICUBIC;
+    const src_view_t v = whole_view(src);
     for (int j = 0; j < rh; j++) {
         const double dy = ry + j - cy;
         uint8_t *o = out + (size_t)j * rw * 3;
         for (int i = 0; i < rw; i++, o += 3) {
             const double dx = rx + i - cx;
-            float v[3];
-            if (cubic) sample_bicubic(src->px, W, H, 3, cx + a * dx - b * dy, cy + b * dx + a * dy, v);
-            else sample_bilinear(src->px, W, H, 3, cx + a * dx - b * dy, cy + b * dx + a * dy, v);
-            o[0] = dream_u8_from_float(v[0]);
-            o[1] = dream_u8_from_float(v[1]);
-            o[2] = dream_u8_from_float(v[2]);
+            float px[3];
+            if (cubic) sample_bicubic(&v, cx + a * dx - b * dy, cy + b * dx + a * dy, px);
+            else sample_bilinear(&v, cx + a * dx - b * dy, cy + b * dx + a * dy, px);
+            o[0] = dream_u8_from_float(px[0]);
+            o[1] = dream_u8_from_float(px[1]);
+            o[2] = dream_u8_from_float(px[2]);
         }
     }
     return 0;
@@ -368,4 +389,65 @@ int dream_interpolate(const dream_image_t *prev, const dream_image_t *next, doub
     if (same_shape(prev, out) && t == 1.0) { memcpy(out->px, next->px, nc * sizeof(float)); return 0; }
     return dream_crossfade(prev, pow(zoom, t), t * angle_deg, next, pow(zoom, t - 1.0), (t - 1.0) * angle_deg, t,
                            out, err);
+}
+
+/* ---------- a tile's warp from a window of the canvas (the worker side of --tile-warp) ---------- */
+
+static int rect_in(int x, int y, int w, int h, int W, int H) {
+    return w > 0 && h > 0 && x >= 0 && y >= 0 && x <= W - w && y <= H - h;
+}
+
+int dream_warp_source_rect(int W, int H, double zoom, double angle_deg, dream_interp_t interp, int rx, int ry,
+                           int rw, int rh, int *sx, int *sy, int *sw, int *sh, dream_err_t *err) {
+    if (W <= 0 || H <= 0 || W > DREAM_IMAGE_MAX_SIDE || H > DREAM_IMAGE_MAX_SIDE)
+        return dream_err_set(err, "warp window: bad canvas %dx%d", W, H);
+    if (!rect_in(rx, ry, rw, rh, W, H))
+        return dream_err_set(err, "warp window: rect %dx%d+%d+%d outside %dx%d", rw, rh, rx, ry, W, H);
+    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
+        return dream_err_set(err, "warp window: unknown interpolation %d", (int)interp);
+    const dream_image_t shape = {W, H, 3, NULL};
+    double cx, cy, a, b;
+    if (warp_geometry(&shape, zoom, angle_deg, "warp window", &cx, &cy, &a, &b, err) < 0) return -1;
+    /* the map is affine: the samples' extremes are at the rect's corner pixels */
+    double lx = 1e300, hx = -1e300, ly = 1e300, hy = -1e300;
+    for (int k = 0; k < 4; k++) {
+        double dx = (k & 1 ? rx + rw - 1 : rx) - cx, dy = (k & 2 ? ry + rh - 1 : ry) - cy;
+        double px = cx + a * dx - b * dy, py = cy + b * dx + a * dy;
+        if (px < lx) lx = px;
+        if (px > hx) hx = px;
+        if (py < ly) ly = py;
+        if (py > hy) hy = py;
+    }
+    /* taps: floor - 1 .. floor + 2 (bicubic) or floor .. floor + 1, one more pixel each side
+     * for the rounding of interior samples; samples beyond -4 / W + 3 are clamped there first */
+    const int lo = interp == DREAM_INTERP_BICUBIC ? 2 : 1, hi = interp == DREAM_INTERP_BICUBIC ? 3 : 2;
+    lx = fmax(lx, -4.0); ly = fmax(ly, -4.0);
+    hx = fmin(hx, W + 3.0); hy = fmin(hy, H + 3.0);
+    int x0 = clampi((int)floor(lx) - lo, 0, W - 1), x1 = clampi((int)floor(hx) + hi, 0, W - 1);
+    int y0 = clampi((int)floor(ly) - lo, 0, H - 1), y1 = clampi((int)floor(hy) + hi, 0, H - 1);
+    *sx = x0;
+    *sy = y0;
+    *sw = x1 - x0 + 1;
+    *sh = y1 - y0 + 1;
+    return 0;
+}
+
+int dream_warp_window(const float *win, int wx, int wy, int ww, int wh, int W, int H, double zoom,
+                      double angle_deg, dream_interp_t interp, int rx, int ry, int rw, int rh, float *out,
+                      dream_err_t *err) {
+    if (!win || !out) return dream_err_set(err, "warp window: NULL pixels");
+    int nx, ny, nw, nh;
+    if (dream_warp_source_rect(W, H, zoom, angle_deg, interp, rx, ry, rw, rh, &nx, &ny, &nw, &nh, err) < 0) return -1;
+    if (!rect_in(wx, wy, ww, wh, W, H) || nx < wx || ny < wy || nx + nw > wx + ww || ny + nh > wy + wh)
+        return dream_err_set(err, "warp window: %dx%d+%d+%d does not hold the %dx%d+%d+%d the rect %dx%d+%d+%d reads",
+                             ww, wh, wx, wy, nw, nh, nx, ny, rw, rh, rx, ry);
+    const dream_image_t shape = {W, H, 3, NULL};
+    warp_job_t job = {.v = {win, (size_t)ww * 3, W, H, 3, wx, wy, ww, wh}, .out = out, .out_stride = (size_t)rw * 3,
+                      .interp = interp, .x0 = rx, .x1 = rx + rw, .y0 = ry, .y1 = ry + rh, .oy0 = ry};
+    if (warp_geometry(&shape, zoom, angle_deg, "warp window", &job.cx, &job.cy, &job.a, &job.b, err) < 0) return -1;
+    job.dcx = (W - 1) * 0.5;
+    job.dcy = (H - 1) * 0.5;
+    job.kx = job.ky = 1.0;
+    warp_parallel(&job);
+    return 0;
 }

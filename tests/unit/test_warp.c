@@ -487,6 +487,50 @@ static void test_bicubic_rgb_fast_path_bit_identical(void **s) {
     dream_image_destroy(&o4);
 }
 
+/* a tile warped from a window of the canvas (what a --tile-warp worker does) is bit for bit the
+ * same rect of the whole canvas's warp, for rects anywhere (edges and corners included); a
+ * window one pixel short is refused */
+static void test_warp_window_matches_whole(void **s) {
+    (void)s;
+    const int W = 203, H = 131;
+    dream_image_t *c = new_image(W, H, 3), *full = new_image(W, H, 3);
+    for (int i = 0; i < W * H * 3; i++) c->px[i] = rndf() + rndf() / 256.0f;
+    const double zooms[] = {1.0, 1.004, 1.3, 0.9}, angles[] = {0.0, -0.04, 11.0, -3.0};
+    const int rects[][4] = {{0, 0, 64, 40}, {150, 90, 53, 41}, {70, 30, 60, 70}, {0, 100, 203, 31}, {0, 0, 203, 131}};
+    dream_err_t err = {{0}};
+    for (int ip = 0; ip < 2; ip++) {
+        dream_interp_t interp = ip ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR;
+        for (int k = 0; k < 4; k++) {
+            assert_int_equal(dream_warp(c, full, zooms[k], angles[k], interp, &err), 0);
+            for (int r = 0; r < 5; r++) {
+                int rx = rects[r][0], ry = rects[r][1], rw = rects[r][2], rh = rects[r][3], sx, sy, sw, sh;
+                assert_int_equal(dream_warp_source_rect(W, H, zooms[k], angles[k], interp, rx, ry, rw, rh, &sx, &sy, &sw, &sh, &err), 0);
+                assert_true(sx >= 0 && sy >= 0 && sx + sw <= W && sy + sh <= H);
+                float *win = malloc((size_t)sw * sh * 3 * sizeof(float)), *out = malloc((size_t)rw * rh * 3 * sizeof(float));
+                assert_non_null(win);
+                assert_non_null(out);
+                for (int y = 0; y < sh; y++) memcpy(win + (size_t)y * sw * 3, c->px + ((size_t)(sy + y) * W + sx) * 3, (size_t)sw * 3 * sizeof(float));
+                assert_int_equal(dream_warp_window(win, sx, sy, sw, sh, W, H, zooms[k], angles[k], interp, rx, ry, rw, rh, out, &err), 0);
+                for (int y = 0; y < rh; y++)
+                    if (memcmp(out + (size_t)y * rw * 3, full->px + ((size_t)(ry + y) * W + rx) * 3, (size_t)rw * 3 * sizeof(float)))
+                        fail_msg("interp %d zoom %g angle %g rect %dx%d+%d+%d: row %d differs", ip, zooms[k], angles[k], rw, rh, rx, ry, y);
+                if (sw > 1 && sx > 0) {     /* one column short on the left: refused, not read */
+                    assert_int_equal(dream_warp_window(win + 3, sx + 1, sy, sw - 1, sh, W, H, zooms[k], angles[k], interp,
+                                                       rx, ry, rw, rh, out, &err), -1);
+                    assert_non_null(strstr(err.msg, "does not hold"));
+                }
+                free(win);
+                free(out);
+            }
+        }
+    }
+    int sx, sy, sw, sh;
+    assert_int_equal(dream_warp_source_rect(W, H, 1.0, 0.0, DREAM_INTERP_BICUBIC, 200, 0, 10, 10, &sx, &sy, &sw, &sh, &err), -1);
+    assert_int_equal(dream_warp_source_rect(W, H, NAN, 0.0, DREAM_INTERP_BICUBIC, 0, 0, 10, 10, &sx, &sy, &sw, &sh, &err), -1);
+    dream_image_destroy(&c);
+    dream_image_destroy(&full);
+}
+
 static void test_float_canvas_200_keyframes(void **s) {
     (void)s;
     const int W = 120, H = 68;
@@ -541,6 +585,7 @@ int main(void) {
         cmocka_unit_test(test_interpolate_consistent_motion),
         cmocka_unit_test(test_scaled_warp),
         cmocka_unit_test(test_bicubic_rgb_fast_path_bit_identical),
+        cmocka_unit_test(test_warp_window_matches_whole),
         cmocka_unit_test(test_float_canvas_200_keyframes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
