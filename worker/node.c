@@ -584,129 +584,195 @@ static void interruptible_sleep(double ms, volatile sig_atomic_t *stop) {
     while (!(stop && *stop) && dream_now_ms() < end) usleep(20000);
 }
 
+
+/* What node_run's steps share: the connection and its timers, the job in hand, the stop state.
+ * Owned by node_run (the network thread); the compute thread never sees it. */
+typedef struct node_loop {
+    node_t *n;
+    volatile sig_atomic_t *stop;
+    void *s;                    /* DEALER to the coordinator; NULL between connections */
+    unsigned gen;               /* connection generation: a job from an older one is dropped */
+    int welcomed;               /* a Welcome came on this connection */
+    int hb_ms, liveness;        /* heartbeat interval and misses allowed (the Welcome may set them) */
+    double backoff_s;           /* next reconnect delay (1 s, doubling to backoff-max-s) */
+    double last_recv, last_hb;  /* when the coordinator last spoke / we last beat (ms) */
+    double t_start;             /* for --run-seconds */
+    node_job_t *busy;           /* job in the compute thread, or NULL */
+    uint64_t busy_id, seq, jobs;
+    int reconnect;              /* the connection is to be (re)made */
+    int delay_reconnect;        /* back off before the next connect */
+    int stopping;               /* take no new job; leave once the one in hand is done */
+    int lost;                   /* the backend is lost: exit non-zero */
+} node_loop_t;
+
+/* enters stopping on the signal or at --run-seconds, telling the coordinator (draining) */
+static void check_stop(node_loop_t *L) {
+    if (L->stopping) return;
+    if (!((L->stop && *L->stop) ||
+          (L->n->cfg.run_seconds > 0 && dream_now_ms() - L->t_start > L->n->cfg.run_seconds * 1000)))
+        return;
+    L->stopping = 1;
+    dlog_info(MOD, "stopping%s", L->busy ? ": finishing the job in hand first" : "");
+    if (L->s && !L->reconnect) send_heartbeat(L->s, ++L->seq, L->busy_id, 1);   /* no more jobs, please */
+}
+
+/* (re)connects: closes the old socket, waits the backoff (doubling, capped) unless this is the
+ * first try, opens a fresh socket and says hello. Returns 0 when connected, 1 when the loop must
+ * go round again first (stop during the wait, or the socket could not be made). */
+static int connect_step(node_loop_t *L) {
+    node_t *n = L->n;
+    if (L->s) zmq_close(L->s);
+    L->s = NULL;
+    if (L->delay_reconnect) {
+        dlog_info(MOD, "reconnecting in %.0f s", L->backoff_s);
+        interruptible_sleep(L->backoff_s * 1000, L->stop);
+        L->backoff_s = L->backoff_s * 2 > n->cfg.backoff_max_s ? n->cfg.backoff_max_s : L->backoff_s * 2;
+        if (L->stop && *L->stop) return 1;
+    }
+    L->s = open_socket(n);
+    if (!L->s) { L->delay_reconnect = 1; return 1; }
+    L->gen++;
+    L->welcomed = 0;
+    send_hello(n, L->s);
+    L->last_recv = L->last_hb = dream_now_ms();
+    L->reconnect = 0;
+    L->delay_reconnect = 1;
+    dlog_info(MOD, "%s: hello sent to %s", n->cfg.name, n->cfg.connect);
+    return 0;
+}
+
+enum { EV_COMPUTE = 1, EV_COORD = 2 };
+
+/* waits (at most 100 ms, less when a heartbeat is due) for the compute thread or the
+ * coordinator. Returns EV_* bits, or -1 when polling failed for good. */
+static int wait_events(node_loop_t *L) {
+    zmq_pollitem_t it[2] = {{L->n->pair_net, 0, ZMQ_POLLIN, 0}, {L->s, 0, ZMQ_POLLIN, 0}};
+    int nit = L->s ? 2 : 1;
+    long wait = (long)(L->last_hb + L->hb_ms - dream_now_ms());
+    if (wait < 0) wait = 0;
+    if (wait > 100) wait = 100;
+    if (zmq_poll(it, nit, wait) < 0 && zmq_errno() != EINTR) return -1;
+    return ((it[0].revents & ZMQ_POLLIN) ? EV_COMPUTE : 0) | (nit == 2 && (it[1].revents & ZMQ_POLLIN) ? EV_COORD : 0);
+}
+
+/* takes the finished job back from the compute thread and sends its result; a lost backend
+ * turns the node to stopping (and the process's exit status to 1) */
+static void collect_job(node_loop_t *L) {
+    node_job_t *nj = NULL;
+    if (zmq_recv(L->n->pair_net, &nj, sizeof nj, 0) != (int)sizeof nj || !nj) return;
+    if (nj->lost && !L->lost) {
+        /* a dead CUDA context fails every later job: leave the farm and exit
+         * non-zero, so the supervisor (systemd, k8s) starts a fresh process */
+        dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
+        L->lost = L->stopping = 1;
+    }
+    L->jobs += (uint64_t)job_done(L->s, L->gen, L->busy_id, nj);
+    job_free(&nj);
+    L->busy = NULL;
+    L->busy_id = 0;
+}
+
+/* a Job from the coordinator: handed to the compute thread (it takes m's envelope and
+ * pixels), or answered with an Error when a job is in hand or the node is stopping */
+static void accept_job(node_loop_t *L, wire_msg_t *m) {
+    if (L->busy || L->stopping) {
+        send_error(L->s, m->env->job->job_id, L->busy ? DREAMFARM__ERROR_CODE__ERR_BUSY : DREAMFARM__ERROR_CODE__ERR_STOPPING,
+                   L->busy ? "busy" : "stopping");
+        return;
+    }
+    node_job_t *nj = calloc(1, sizeof *nj);
+    if (!nj) { send_error(L->s, m->env->job->job_id, DREAMFARM__ERROR_CODE__ERR_BAD_JOB, "out of memory"); return; }
+    nj->env = m->env;
+    nj->px = m->pixels;
+    nj->len = m->pixels_len;
+    nj->gen = L->gen;
+    m->env = NULL;
+    m->pixels = NULL;
+    L->busy = nj;
+    L->busy_id = nj->env->job->job_id;
+    zmq_send(L->n->pair_net, &nj, sizeof nj, 0);
+}
+
+/* acts on one valid message from the coordinator, by type (others are ignored) */
+static void on_message(node_loop_t *L, wire_msg_t *m) {
+    switch (m->env->type) {
+    case DREAMFARM__MSG_TYPE__MSG_WELCOME:
+        L->welcomed = 1;
+        L->backoff_s = 1;
+        if (m->env->welcome->heartbeat_ms >= 50) L->hb_ms = (int)m->env->welcome->heartbeat_ms;
+        if (m->env->welcome->liveness >= 1) L->liveness = (int)m->env->welcome->liveness;
+        dlog_info(MOD, "welcomed as %s (heartbeat %d ms)%s", m->env->welcome->worker_id, L->hb_ms,
+                  m->env->welcome->quarantined ? " — QUARANTINED, waiting for release" : "");
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
+        log_refusal(L->n, m->env->refusal);
+        L->reconnect = 1;
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_BYE:
+        dlog_info(MOD, "coordinator said bye (%s)", m->env->bye->reason ? m->env->bye->reason : "");
+        L->reconnect = 1;
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_JOB:
+        accept_job(L, m);
+        break;
+    default: break;
+    }
+}
+
+/* drains up to 64 waiting messages from the coordinator (malformed ones are logged and
+ * dropped), stopping early when one of them asks for a reconnect */
+static void receive_messages(node_loop_t *L) {
+    for (int k = 0; k < 64; k++) {
+        wire_msg_t m;
+        dream_err_t err = {{0}};
+        int rc = wire_recv(L->s, 0, ZMQ_DONTWAIT, &m, &err);
+        if (rc == 0 || rc == -2) break;
+        if (rc < 0) { dlog_warn(MOD, "dropped malformed message: %s", err.msg); continue; }
+        L->last_recv = dream_now_ms();
+        on_message(L, &m);
+        wire_msg_clear(&m);
+        if (L->reconnect) break;
+    }
+}
+
+/* beats when the interval is up, and reconnects when the coordinator has been silent for
+ * liveness intervals */
+static void heartbeat_and_liveness(node_loop_t *L) {
+    double now = dream_now_ms();
+    if (L->s && !L->reconnect && now - L->last_hb >= L->hb_ms) {
+        send_heartbeat(L->s, ++L->seq, L->busy_id, L->stopping);
+        L->last_hb = now;
+    }
+    if (L->s && !L->reconnect && now - L->last_recv > (double)L->hb_ms * L->liveness) {
+        dlog_warn(MOD, "coordinator silent for %.0f ms%s", now - L->last_recv, L->welcomed ? "" : " (no welcome)");
+        L->reconnect = 1;
+    }
+}
+
+/* says bye (why: stopping, or a lost backend) and closes, letting the last result leave */
+static void leave_farm(node_loop_t *L) {
+    if (!L->s) return;
+    send_bye(L->s, L->lost ? "backend lost (CUDA error): worker restarting" : "worker stopping");
+    int linger = 1000;      /* let the last result and the bye leave */
+    zmq_setsockopt(L->s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(L->s);
+    L->s = NULL;
+}
+
 int node_run(node_t *n, volatile sig_atomic_t *stop) {
-    void *s = NULL;
-    unsigned gen = 0;
-    int welcomed = 0, hb_ms = n->cfg.heartbeat_ms, liveness = n->cfg.liveness;
-    double backoff_s = 1, last_recv = 0, last_hb = 0, t_start = dream_now_ms();
-    node_job_t *busy = NULL;     /* job in the compute thread */
-    uint64_t busy_id = 0, seq = 0, jobs = 0;
-    int reconnect = 1, delay_reconnect = 0, stopping = 0, lost = 0;
+    node_loop_t L = {.n = n, .stop = stop, .hb_ms = n->cfg.heartbeat_ms, .liveness = n->cfg.liveness,
+                     .backoff_s = 1, .t_start = dream_now_ms(), .reconnect = 1};
     for (;;) {
-        if (!stopping && ((stop && *stop) ||
-                          (n->cfg.run_seconds > 0 && dream_now_ms() - t_start > n->cfg.run_seconds * 1000))) {
-            stopping = 1;
-            dlog_info(MOD, "stopping%s", busy ? ": finishing the job in hand first" : "");
-            if (s && !reconnect) send_heartbeat(s, ++seq, busy_id, 1);   /* no more jobs, please */
-        }
-        if (stopping && !busy) break;
-        if (reconnect && !stopping) {
-            if (s) zmq_close(s);
-            s = NULL;
-            if (delay_reconnect) {
-                dlog_info(MOD, "reconnecting in %.0f s", backoff_s);
-                interruptible_sleep(backoff_s * 1000, stop);
-                backoff_s = backoff_s * 2 > n->cfg.backoff_max_s ? n->cfg.backoff_max_s : backoff_s * 2;
-                if (stop && *stop) continue;
-            }
-            s = open_socket(n);
-            if (!s) { delay_reconnect = 1; continue; }
-            gen++;
-            welcomed = 0;
-            send_hello(n, s);
-            last_recv = last_hb = dream_now_ms();
-            reconnect = 0;
-            delay_reconnect = 1;
-            dlog_info(MOD, "%s: hello sent to %s", n->cfg.name, n->cfg.connect);
-        }
-        zmq_pollitem_t it[2] = {{n->pair_net, 0, ZMQ_POLLIN, 0}, {s, 0, ZMQ_POLLIN, 0}};
-        int nit = s ? 2 : 1;
-        double now = dream_now_ms();
-        long wait = (long)(last_hb + hb_ms - now);
-        if (wait < 0) wait = 0;
-        if (wait > 100) wait = 100;
-        if (zmq_poll(it, nit, wait) < 0 && zmq_errno() != EINTR) break;
-        if (it[0].revents & ZMQ_POLLIN) {
-            node_job_t *nj = NULL;
-            if (zmq_recv(n->pair_net, &nj, sizeof nj, 0) == (int)sizeof nj && nj) {
-                if (nj->lost && !lost) {
-                    /* a dead CUDA context fails every later job: leave the farm and exit
-                     * non-zero, so the supervisor (systemd, k8s) starts a fresh process */
-                    dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
-                    lost = stopping = 1;
-                }
-                jobs += (uint64_t)job_done(s, gen, busy_id, nj);
-                job_free(&nj);
-                busy = NULL;
-                busy_id = 0;
-            }
-        }
-        if (nit == 2 && (it[1].revents & ZMQ_POLLIN)) {
-            for (int k = 0; k < 64; k++) {
-                wire_msg_t m;
-                dream_err_t err = {{0}};
-                int rc = wire_recv(s, 0, ZMQ_DONTWAIT, &m, &err);
-                if (rc == 0 || rc == -2) break;
-                if (rc < 0) { dlog_warn(MOD, "dropped malformed message: %s", err.msg); continue; }
-                last_recv = dream_now_ms();
-                switch (m.env->type) {
-                case DREAMFARM__MSG_TYPE__MSG_WELCOME:
-                    welcomed = 1;
-                    backoff_s = 1;
-                    if (m.env->welcome->heartbeat_ms >= 50) hb_ms = (int)m.env->welcome->heartbeat_ms;
-                    if (m.env->welcome->liveness >= 1) liveness = (int)m.env->welcome->liveness;
-                    dlog_info(MOD, "welcomed as %s (heartbeat %d ms)%s", m.env->welcome->worker_id, hb_ms,
-                              m.env->welcome->quarantined ? " — QUARANTINED, waiting for release" : "");
-                    break;
-                case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
-                    log_refusal(n, m.env->refusal);
-                    reconnect = 1;
-                    break;
-                case DREAMFARM__MSG_TYPE__MSG_BYE:
-                    dlog_info(MOD, "coordinator said bye (%s)", m.env->bye->reason ? m.env->bye->reason : "");
-                    reconnect = 1;
-                    break;
-                case DREAMFARM__MSG_TYPE__MSG_JOB:
-                    if (busy || stopping) {
-                        send_error(s, m.env->job->job_id, busy ? DREAMFARM__ERROR_CODE__ERR_BUSY : DREAMFARM__ERROR_CODE__ERR_STOPPING, busy ? "busy" : "stopping");
-                        break;
-                    }
-                    {
-                        node_job_t *nj = calloc(1, sizeof *nj);
-                        if (!nj) { send_error(s, m.env->job->job_id, DREAMFARM__ERROR_CODE__ERR_BAD_JOB, "out of memory"); break; }
-                        nj->env = m.env;
-                        nj->px = m.pixels;
-                        nj->len = m.pixels_len;
-                        nj->gen = gen;
-                        m.env = NULL;
-                        m.pixels = NULL;
-                        busy = nj;
-                        busy_id = nj->env->job->job_id;
-                        zmq_send(n->pair_net, &nj, sizeof nj, 0);
-                    }
-                    break;
-                default: break;
-                }
-                wire_msg_clear(&m);
-                if (reconnect) break;
-            }
-        }
-        now = dream_now_ms();
-        if (s && !reconnect && now - last_hb >= hb_ms) {
-            send_heartbeat(s, ++seq, busy_id, stopping);
-            last_hb = now;
-        }
-        if (s && !reconnect && now - last_recv > (double)hb_ms * liveness) {
-            dlog_warn(MOD, "coordinator silent for %.0f ms%s", now - last_recv, welcomed ? "" : " (no welcome)");
-            reconnect = 1;
-        }
+        check_stop(&L);
+        if (L.stopping && !L.busy) break;
+        if (L.reconnect && !L.stopping && connect_step(&L) != 0) continue;
+        int ev = wait_events(&L);
+        if (ev < 0) break;
+        if (ev & EV_COMPUTE) collect_job(&L);
+        if (ev & EV_COORD) receive_messages(&L);
+        heartbeat_and_liveness(&L);
     }
-    if (s) {
-        send_bye(s, lost ? "backend lost (CUDA error): worker restarting" : "worker stopping");
-        int linger = 1000;      /* let the last result and the bye leave */
-        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(s);
-    }
-    dlog_info(MOD, "stopped after %llu jobs", (unsigned long long)jobs);
-    return lost ? -1 : 0;
+    leave_farm(&L);
+    dlog_info(MOD, "stopped after %llu jobs", (unsigned long long)L.jobs);
+    return L.lost ? -1 : 0;
 }
