@@ -167,15 +167,13 @@ static int resident_input(node_t *n, node_job_t *nj) {
     dream_err_t err = {{0}};
     if (!n->rc_base || n->rc_base->w != W || n->rc_base->h != H) {
         dream_image_destroy(&n->rc_base);
-        free(n->img_buf);
-    dream_image_destroy(&n->rc_canvas);
+        dream_image_destroy(&n->rc_canvas);
         n->rc_kf = 0;
         n->rc_base = dream_image_new(W, H, 3, &err);
         n->rc_canvas = dream_image_new(W, H, 3, &err);
         if (!n->rc_base || !n->rc_canvas) {
             dream_image_destroy(&n->rc_base);
-            free(n->img_buf);
-    dream_image_destroy(&n->rc_canvas);
+            dream_image_destroy(&n->rc_canvas);
             snprintf(nj->err, sizeof nj->err, "resident canvas: %.200s", err.msg);
             nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
             return -1;
