@@ -13,13 +13,8 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <zmq.h>
-#include "backend.h"
-#include "engine.h"
-#include "model.h"
-#include "paths.h"
-#include "sim.h"
+#include "compute.h"
 #include "image.h"
 #include "wire.h"
 
@@ -52,9 +47,10 @@ int node_cfg_finish(node_cfg_t *cfg, dream_err_t *err) {
     dlog_level_t lvl;
     if (dlog_parse_level(cfg->log_level, &lvl)) return dream_err_set(err, "option 'log-level': bad level '%s'", cfg->log_level);
     dlog_set_level(lvl);
-    if (strcmp(cfg->backend, "auto") && strcmp(cfg->backend, "cpu") && strcmp(cfg->backend, "cuda") &&
-        strcmp(cfg->backend, "sim"))
-        return dream_err_set(err, "option 'backend': '%s' is not auto|cpu|cuda|sim", cfg->backend);
+    if (!dream_compute_known(cfg->backend)) {
+        char names[64];
+        return dream_err_set(err, "option 'backend': '%s' is not %s", cfg->backend, dream_compute_names(names, sizeof names));
+    }
     if (!cfg->name[0]) {
         char host[64] = "host";
         gethostname(host, sizeof host - 1);
@@ -89,16 +85,7 @@ struct node {
     void *pair_net, *pair_cmp;
     pthread_t th;
     int th_started;
-    int sim;
-    dream_backend_t *be;
-    dream_model_t *model;
-    dream_prior_t *prior;
-    dream_engine_t *engine;
-    double ms_mpix;
-    uint64_t max_px;
-    int min_side;
-    char hash[64];
-    char device[128];
+    dream_compute_t *cmp;       /* what computes the jobs (compute.h: engine or sim) */
     char curve_pub[41], curve_sec[41];
     /* resident canvas (compute thread only): the float canvas after the last whole-canvas job
      * that came as float pixels or from this canvas, == the coordinator's canvas bit for bit */
@@ -109,48 +96,6 @@ struct node {
 };
 
 /* ---------- compute ---------- */
-
-static int build_masks(node_t *n, const Dreamfarm__Job *job, int W, int H, uint8_t **masks_out, int *cls,
-                       int *nsubj, dream_err_t *err) {
-    int ns = (int)job->n_subjects;
-    *nsubj = ns;
-    *masks_out = NULL;
-    if (ns == 0) return 0;
-    int gh, gw;
-    if (dream_model_grid(n->model, H, W, &gh, &gw, err) != 0) return -1;
-    uint8_t *m = calloc((size_t)ns * gh * gw, 1);
-    if (!m) return dream_err_set(err, "out of memory");
-    for (int s = 0; s < ns; s++) {
-        const Dreamfarm__Subject *sj = job->subjects[s];
-        cls[s] = sj->class_id;
-        uint8_t *ms = m + (size_t)s * gh * gw;
-        int any = 0;
-        for (int i = 0; i < gh; i++)
-            for (int j = 0; j < gw; j++) {
-                double py = (i + 0.5) * H / gh, px = (j + 0.5) * W / gw;
-                int in = 1;
-                if (sj->has_mask) {
-                    int my = (int)(py * sj->mask_h / H), mx = (int)(px * sj->mask_w / W);
-                    in = sj->mask.data[(size_t)my * sj->mask_w + mx] != 0;
-                } else if (sj->rect) {
-                    const Dreamfarm__Rect *r = sj->rect;
-                    in = py >= r->y && py < r->y + r->h && px >= r->x && px < r->x + r->w;
-                }
-                ms[i * gw + j] = (uint8_t)in;
-                any |= in;
-            }
-        if (!any) {     /* a region smaller than a cell: take the cell under its centre */
-            double cy = sj->rect ? sj->rect->y + sj->rect->h / 2.0 : H / 2.0;
-            double cx = sj->rect ? sj->rect->x + sj->rect->w / 2.0 : W / 2.0;
-            int i = (int)(cy * gh / H), j = (int)(cx * gw / W);
-            if (i >= gh) i = gh - 1;
-            if (j >= gw) j = gw - 1;
-            ms[i * gw + j] = 1;
-        }
-    }
-    *masks_out = m;
-    return 0;
-}
 
 /* the job's float input as the coordinator has it (resident canvas, docs/farm.md): from_resident
  * warps the kept canvas; float_pixels brings it. Fills rc_base and nj->px = round(rc_base).
@@ -245,52 +190,11 @@ static void compute(node_t *n, node_job_t *nj) {
     }
     for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
     double t0 = dream_now_ms();
-    if (n->sim) {
-        /* test hook (tests/integration/farm_lost_backend.sh): DREAM_SIM_LOSE_AFTER=N makes the
-         * simulated device die like a CUDA context after a sticky error, on job N+1 */
-        static unsigned sim_jobs;
-        const char *lose = getenv("DREAM_SIM_LOSE_AFTER");
-        if (lose && ++sim_jobs > (unsigned)atoi(lose)) {
-            nj->failed = nj->lost = 1;
-            snprintf(nj->err, sizeof nj->err, "sim: device lost (DREAM_SIM_LOSE_AFTER=%.20s)", lose);
-            return;
-        }
-        int cls[DREAM_MAX_SUBJECTS];
-        int ns = (int)job->n_subjects;
-        for (int s = 0; s < ns; s++) cls[s] = job->subjects[s]->class_id;
-        sim_job_t sj = {W, H, job->tile->x, job->tile->y, job->steps, job->keyframe_id, ns, cls};
-        /* the resident warp is part of the device's job (a GPU does it in well under a ms): the
-         * sim's modelled time starts before it */
-        double l = sim_run_spent(img, &sj, n->cfg.sim_ms_per_mpix_step, resident ? dream_now_ms() - t_in : 0);
-        nj->losses.total = nj->losses.net = l;
-    } else {
-        dream_err_t err = {{0}};
-        dream_params_t p;
-        dream_params_default(&p);
-        uint8_t *masks = NULL;
-        int cls[DREAM_MAX_SUBJECTS] = {0}, ns = 0;
-        if (build_masks(n, job, W, H, &masks, cls, &ns, &err) != 0) {
-            nj->failed = 1;
-            snprintf(nj->err, sizeof nj->err, "%.200s", err.msg);
-            return;
-        }
-        p.nsubj = ns;
-        memcpy(p.cls, cls, sizeof cls);
-        p.masks = masks;
-        p.steps = job->steps;
-        p.lr = job->lr;
-        p.mean_weight = job->mean_weight;
-        p.prior_strength = n->prior ? job->prior_strength : 0;
-        p.jitter = job->jitter;
-        p.seed = job->seed;
-        /* absent = the proto default OPTIM_SEED; other values were refused by wire_validate */
-        p.optim = job->optimizer == DREAMFARM__OPTIMIZER__OPTIM_ADAM ? DREAM_OPTIM_ADAM : DREAM_OPTIM_SEED;
-        if (dream_engine_run(n->engine, img, H, W, &p, &nj->losses, &err) != 0) {
-            nj->failed = 1;
-            nj->lost = dream_backend_lost(n->be);
-            snprintf(nj->err, sizeof nj->err, "engine: %.200s", err.msg);
-        }
-        free(masks);
+    dream_err_t err = {{0}};
+    if (n->cmp->iface->run(n->cmp->ctx, job, img, resident ? dream_now_ms() - t_in : 0, &nj->losses, &err) != 0) {
+        nj->failed = 1;
+        nj->lost = dream_compute_lost(n->cmp);
+        snprintf(nj->err, sizeof nj->err, "%.250s", err.msg);
     }
     nj->compute_ms = dream_now_ms() - (resident ? t_in : t0);
     if (nj->failed) {
@@ -315,12 +219,13 @@ static void *compute_main(void *arg) {
         int rc = zmq_recv(n->pair_cmp, &nj, sizeof nj, 0);
         if (rc < 0 && zmq_errno() == EINTR) continue;
         if (rc != (int)sizeof nj || !nj) break;
-        /* the sim's link model (bench/farm_bench.sh LINK_MBPS): the job's pixels arrive, and the
-         * result leaves, at --sim-link-mbps (outside compute_ms, like a real transfer) */
-        double link = n->sim && n->cfg.sim_link_mbps > 0 ? n->cfg.sim_link_mbps * 1e3 : 0;  /* bits per ms */
-        if (link > 0) usleep((useconds_t)(nj->len * 8.0 / link * 1000.0));
+        /* a modelled link (the sim's, bench/farm_bench.sh LINK_MBPS): the job's pixels arrive,
+         * and the result leaves, at its speed (outside compute_ms, like a real transfer) */
+        double link_in = dream_compute_link_ms(n->cmp, nj->len);
+        if (link_in > 0) usleep((useconds_t)(link_in * 1000.0));
         compute(n, nj);
-        if (link > 0 && !nj->failed) usleep((useconds_t)(nj->len * 8.0 / link * 1000.0));
+        double link_out = nj->failed ? 0 : dream_compute_link_ms(n->cmp, nj->len);
+        if (link_out > 0) usleep((useconds_t)(link_out * 1000.0));
         zmq_send(n->pair_cmp, &nj, sizeof nj, 0);
     }
     return NULL;
@@ -336,81 +241,12 @@ static void job_free(node_job_t **pj) {
 
 /* ---------- setup ---------- */
 
-static int setup_engine(node_t *n, dream_err_t *err) {
-    dream_prec_t prec;
-    if (dream_prec_parse(n->cfg.prec, &prec) != 0) return dream_err_set(err, "option 'precision': bad '%s'", n->cfg.prec);
-    n->model = dream_model_open(n->cfg.weights, err);
-    if (!n->model) return -1;
-    n->be = dream_backend_new(n->cfg.backend, n->cfg.device, n->cfg.threads, prec, err);
-    if (!n->be) return -1;
-    char pp[1024] = "";
-    if (!strcmp(n->cfg.prior, "auto")) {
-        struct stat st;
-        dream_data_path("prior.safetensors", pp, sizeof pp);
-        if (stat(pp, &st) != 0) pp[0] = 0;
-    } else if (strcmp(n->cfg.prior, "none") != 0) {
-        snprintf(pp, sizeof pp, "%s", n->cfg.prior);
-    }
-    if (pp[0]) {
-        n->prior = dream_prior_load(pp, DREAM_PRIOR_STUDENT, err);
-        if (!n->prior) return -1;
-    } else {
-        dlog_warn(MOD, "no patch prior (data/prior.safetensors missing or --prior none): prior term off");
-    }
-    n->engine = dream_engine_new(n->model, n->prior, n->be, err);
-    if (!n->engine) return -1;
-    n->min_side = dream_model_min_side(n->model);
-    snprintf(n->hash, sizeof n->hash, "%s", n->model->hash);
-    snprintf(n->device, sizeof n->device, "%s", n->be->device);
-    char desc[700];
-    dream_model_describe(n->model, desc, sizeof desc);
-    dlog_info(MOD, "model: %s", desc);
-    if (n->cfg.speed_ms > 0) n->ms_mpix = n->cfg.speed_ms;
-    else {
-        /* measure one step at the minimum side (after a warm-up step) */
-        int S = n->min_side;
-        float *img = malloc((size_t)S * S * 3 * sizeof(float));
-        if (!img) return dream_err_set(err, "out of memory");
-        for (int i = 0; i < S * S * 3; i++) img[i] = (float)(i * 37 % 256);
-        dream_params_t p;
-        dream_params_default(&p);
-        p.steps = 1;
-        dream_losses_t l;
-        if (dream_engine_grad(n->engine, img, S, S, &p, NULL, &l, err) != 0) { free(img); return -1; }
-        double t0 = dream_now_ms();
-        int rc = dream_engine_grad(n->engine, img, S, S, &p, NULL, &l, err);
-        double ms = dream_now_ms() - t0;
-        free(img);
-        if (rc != 0) return -1;
-        n->ms_mpix = ms / ((double)S * S / 1e6);
-        dlog_info(MOD, "measured %.1f ms per megapixel-step (%dx%d step in %.1f ms)", n->ms_mpix, S, S, ms);
-    }
-    if (n->cfg.max_tile_pixels > 0) n->max_px = (uint64_t)n->cfg.max_tile_pixels;
-    else if (n->be->mem_total > 0) n->max_px = n->be->mem_total / 8192;   /* ~8 KB/px of VGG activations + grads */
-    else {
-        /* host memory: activations, gradients and im2col buffers take a few KB per pixel */
-        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-        uint64_t ram = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (uint64_t)8 << 30;
-        n->max_px = ram / 8192;
-        if (n->max_px > 16u * 1024u * 1024u) n->max_px = 16u * 1024u * 1024u;
-    }
-    if (n->max_px < (uint64_t)n->min_side * n->min_side) n->max_px = (uint64_t)n->min_side * n->min_side;
-    return 0;
-}
-
 node_t *node_new(const node_cfg_t *cfg, dream_err_t *err) {
     node_t *n = calloc(1, sizeof *n);
     if (!n) { dream_err_set(err, "out of memory"); return NULL; }
     n->cfg = *cfg;
-    if (!strcmp(cfg->backend, "sim")) {
-        n->sim = 1;
-        n->ms_mpix = cfg->speed_ms > 0 ? cfg->speed_ms : cfg->sim_ms_per_mpix_step > 0 ? cfg->sim_ms_per_mpix_step : 0.01;
-        n->max_px = cfg->max_tile_pixels > 0 ? (uint64_t)cfg->max_tile_pixels : 16u * 1024u * 1024u;
-        n->min_side = 224;
-        snprintf(n->hash, sizeof n->hash, "sim");
-        snprintf(n->device, sizeof n->device, "simulated (%.1f ms/MPx-step)", cfg->sim_ms_per_mpix_step);
-        dlog_warn(MOD, "SIM backend: simulated compute for tests/benchmarks, not a dream");
-    } else if (setup_engine(n, err) != 0) {
+    n->cmp = dream_compute_new(cfg, err);
+    if (!n->cmp) {
         node_destroy(&n);
         return NULL;
     }
@@ -447,10 +283,7 @@ void node_destroy(node_t **pn) {
     free(n->img_buf);
     dream_image_destroy(&n->rc_canvas);
     dream_image_destroy(&n->rc_base);
-    dream_engine_destroy(&n->engine);
-    dream_prior_destroy(&n->prior);
-    dream_backend_destroy(&n->be);
-    dream_model_destroy(&n->model);
+    dream_compute_destroy(&n->cmp);
     free(n);
     *pn = NULL;
 }
@@ -460,7 +293,7 @@ void node_destroy(node_t **pn) {
 static void *open_socket(node_t *n) {
     void *s = zmq_socket(n->zctx, ZMQ_DEALER);
     if (!s) return NULL;
-    int64_t maxf = (int64_t)n->max_px * 12 + 4096;     /* a whole canvas as float (resident seed) */
+    int64_t maxf = (int64_t)n->cmp->max_px * 12 + 4096;     /* a whole canvas as float (resident seed) */
     if (maxf > (int64_t)DREAM_WIRE_MAX_PIXEL_BYTES) maxf = (int64_t)DREAM_WIRE_MAX_PIXEL_BYTES;
     wire_socket_setup(s, maxf, NULL);
     if (n->cfg.curve_server_key[0]) {
@@ -483,20 +316,20 @@ static void send_hello(node_t *n, void *s) {
     Dreamfarm__Hello h = DREAMFARM__HELLO__INIT;
     wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HELLO);
     h.name = n->cfg.name;
-    h.backend = n->sim ? "sim" : n->be->name;
-    h.device = n->device;
+    h.backend = n->cmp->name;
+    h.device = n->cmp->device;
     h.has_memory_bytes = 1;
-    h.memory_bytes = n->be ? n->be->mem_total : 0;
-    h.max_tile_pixels = n->max_px;
-    h.ms_per_mpix_step = n->ms_mpix;
-    h.model_hash = n->hash;
+    h.memory_bytes = n->cmp->mem_total;
+    h.max_tile_pixels = n->cmp->max_px;
+    h.ms_per_mpix_step = n->cmp->ms_mpix;
+    h.model_hash = n->cmp->hash;
     h.sw_version = NODE_VERSION;
     h.has_threads = 1;
     h.threads = n->cfg.threads;
     h.has_min_side = 1;
-    h.min_side = n->min_side;
+    h.min_side = n->cmp->min_side;
     h.has_untrained = 1;
-    h.untrained = n->model ? !n->model->trained : 1;
+    h.untrained = n->cmp->untrained;
     h.has_resident_canvas = 1;
     h.resident_canvas = 1;
     env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
@@ -557,9 +390,8 @@ static void log_refusal(const node_t *n, const Dreamfarm__Refusal *r) {
                             : (r->reason && strstr(r->reason, "model hash") != NULL);
     if (model) {
         dlog_error(MOD, "REFUSED by the coordinator: %.800s", r->reason ? r->reason : "(no reason)");
-        dlog_error(MOD, "this worker's model: hash %s (--weights %s%s); run it with the "
-                   "farm's weights", n->hash, n->sim ? "-, sim backend" : n->cfg.weights,
-                   n->model && !n->model->trained ? ", UNTRAINED" : "");
+        dlog_error(MOD, "this worker's model: hash %s (--weights %s); run it with the "
+                   "farm's weights", n->cmp->hash, n->cmp->weights);
     } else {
         dlog_warn(MOD, "refused: %.800s", r->reason ? r->reason : "(no reason)");
     }
