@@ -1,16 +1,20 @@
 /*
  * node.c — dream-worker's connection to the coordinator and its compute
  * thread; see node.h.
+ *
+ *   network thread (node_run): a short loop of named steps over a node_loop_t:
+ *     check_stop -> connect_step (backoff, hello) -> wait_events -> collect_job (result out)
+ *     -> receive_messages (on_message: welcome, refusal, bye, job) -> heartbeat_and_liveness
+ *   compute thread (compute_main): one job at a time through the compute seam (compute.h),
+ *     with the resident canvas, pixel conversion and timing that every compute shares.
  */
 #define _GNU_SOURCE
 #include "node.h"
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
