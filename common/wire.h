@@ -13,6 +13,7 @@
 #define DREAM_WIRE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "classes.h"    /* DREAM_MAX_SUBJECTS */
 #include "dlog.h"
 #include "dreamfarm.pb-c.h"
 
@@ -23,7 +24,7 @@
 #define DREAM_WIRE_MAX_TILE_PIXELS (64u * 1024u * 1024u)
 #define DREAM_WIRE_MAX_PIXEL_BYTES ((size_t)DREAM_WIRE_MAX_TILE_PIXELS * 3u)
 #define DREAM_WIRE_MAX_FRAMES 3                    /* identity + header + pixels */
-#define DREAM_WIRE_MAX_SUBJECTS 4
+#define DREAM_WIRE_MAX_SUBJECTS DREAM_MAX_SUBJECTS    /* the one subject limit (common/classes.h) */
 #define DREAM_WIRE_MAX_MASK (256 * 256)
 
 /* One received message. env is owned (free with wire_msg_clear). */

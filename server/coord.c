@@ -1394,13 +1394,8 @@ int coord_worker_ctl(coord_t *c, const char *op, const char *arg, char *r, size_
                 w->draining = 1;
                 snprintf(r, n, "OK %s drains: it finishes its job and gets no new one\n", arg);
             } else {
-                Dreamfarm__Envelope env;
-                Dreamfarm__Bye bye = DREAMFARM__BYE__INIT;
-                wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_BYE);
-                bye.reason = "kicked by the operator";
-                env.body_case = DREAMFARM__ENVELOPE__BODY_BYE;
-                env.bye = &bye;
-                send_to(c, w, &env, NULL, 0);
+                long b = wire_send_bye(c->router, w->id, w->idlen, "kicked by the operator");
+                if (b > 0) c->st.bytes_out += (uint64_t)b;
                 worker_remove(c, w, "kicked by admin");
                 snprintf(r, n, "OK kicked %s\n", arg);
             }
@@ -1655,14 +1650,10 @@ int coord_run(coord_t *c, volatile sig_atomic_t *stop) {
     int rc = 1;
     while (!(stop && *stop) && (rc = coord_step(c, 20)) > 0) {}
     /* say bye to every worker */
-    Dreamfarm__Envelope env;
-    Dreamfarm__Bye bye = DREAMFARM__BYE__INIT;
-    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_BYE);
-    bye.reason = "coordinator shutting down";
-    env.body_case = DREAMFARM__ENVELOPE__BODY_BYE;
-    env.bye = &bye;
-    for (int i = 0; i < c->nslots; i++)
-        if (c->w[i].used) send_to(c, &c->w[i], &env, NULL, 0);
+    for (int i = 0; i < c->nslots; i++) {
+        long b = c->w[i].used ? wire_send_bye(c->router, c->w[i].id, c->w[i].idlen, "coordinator shutting down") : 0;
+        if (b > 0) c->st.bytes_out += (uint64_t)b;
+    }
     coord_stats_t st;
     coord_get_stats(c, &st);
     frameclock_stats_t fs = {0};

@@ -1,25 +1,24 @@
 /*
  * node.c — dream-worker's connection to the coordinator and its compute
  * thread; see node.h.
+ *
+ *   network thread (node_run): a short loop of named steps over a node_loop_t:
+ *     check_stop -> connect_step (backoff, hello) -> wait_events -> collect_job (result out)
+ *     -> receive_messages (on_message: welcome, refusal, bye, job) -> heartbeat_and_liveness
+ *   compute thread (compute_main): one job at a time through the compute seam (compute.h),
+ *     with the resident canvas, pixel conversion and timing that every compute shares.
  */
 #define _GNU_SOURCE
 #include "node.h"
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <zmq.h>
-#include "backend.h"
-#include "engine.h"
-#include "model.h"
-#include "paths.h"
-#include "sim.h"
+#include "compute.h"
 #include "image.h"
 #include "wire.h"
 
@@ -52,9 +51,10 @@ int node_cfg_finish(node_cfg_t *cfg, dream_err_t *err) {
     dlog_level_t lvl;
     if (dlog_parse_level(cfg->log_level, &lvl)) return dream_err_set(err, "option 'log-level': bad level '%s'", cfg->log_level);
     dlog_set_level(lvl);
-    if (strcmp(cfg->backend, "auto") && strcmp(cfg->backend, "cpu") && strcmp(cfg->backend, "cuda") &&
-        strcmp(cfg->backend, "sim"))
-        return dream_err_set(err, "option 'backend': '%s' is not auto|cpu|cuda|sim", cfg->backend);
+    if (!dream_compute_known(cfg->backend)) {
+        char names[64];
+        return dream_err_set(err, "option 'backend': '%s' is not %s", cfg->backend, dream_compute_names(names, sizeof names));
+    }
     if (!cfg->name[0]) {
         char host[64] = "host";
         gethostname(host, sizeof host - 1);
@@ -89,16 +89,7 @@ struct node {
     void *pair_net, *pair_cmp;
     pthread_t th;
     int th_started;
-    int sim;
-    dream_backend_t *be;
-    dream_model_t *model;
-    dream_prior_t *prior;
-    dream_engine_t *engine;
-    double ms_mpix;
-    uint64_t max_px;
-    int min_side;
-    char hash[64];
-    char device[128];
+    dream_compute_t *cmp;       /* what computes the jobs (compute.h: engine or sim) */
     char curve_pub[41], curve_sec[41];
     /* resident canvas (compute thread only): the float canvas after the last whole-canvas job
      * that came as float pixels or from this canvas, == the coordinator's canvas bit for bit */
@@ -109,48 +100,6 @@ struct node {
 };
 
 /* ---------- compute ---------- */
-
-static int build_masks(node_t *n, const Dreamfarm__Job *job, int W, int H, uint8_t **masks_out, int *cls,
-                       int *nsubj, dream_err_t *err) {
-    int ns = (int)job->n_subjects;
-    *nsubj = ns;
-    *masks_out = NULL;
-    if (ns == 0) return 0;
-    int gh, gw;
-    if (dream_model_grid(n->model, H, W, &gh, &gw, err) != 0) return -1;
-    uint8_t *m = calloc((size_t)ns * gh * gw, 1);
-    if (!m) return dream_err_set(err, "out of memory");
-    for (int s = 0; s < ns; s++) {
-        const Dreamfarm__Subject *sj = job->subjects[s];
-        cls[s] = sj->class_id;
-        uint8_t *ms = m + (size_t)s * gh * gw;
-        int any = 0;
-        for (int i = 0; i < gh; i++)
-            for (int j = 0; j < gw; j++) {
-                double py = (i + 0.5) * H / gh, px = (j + 0.5) * W / gw;
-                int in = 1;
-                if (sj->has_mask) {
-                    int my = (int)(py * sj->mask_h / H), mx = (int)(px * sj->mask_w / W);
-                    in = sj->mask.data[(size_t)my * sj->mask_w + mx] != 0;
-                } else if (sj->rect) {
-                    const Dreamfarm__Rect *r = sj->rect;
-                    in = py >= r->y && py < r->y + r->h && px >= r->x && px < r->x + r->w;
-                }
-                ms[i * gw + j] = (uint8_t)in;
-                any |= in;
-            }
-        if (!any) {     /* a region smaller than a cell: take the cell under its centre */
-            double cy = sj->rect ? sj->rect->y + sj->rect->h / 2.0 : H / 2.0;
-            double cx = sj->rect ? sj->rect->x + sj->rect->w / 2.0 : W / 2.0;
-            int i = (int)(cy * gh / H), j = (int)(cx * gw / W);
-            if (i >= gh) i = gh - 1;
-            if (j >= gw) j = gw - 1;
-            ms[i * gw + j] = 1;
-        }
-    }
-    *masks_out = m;
-    return 0;
-}
 
 /* the job's float input as the coordinator has it (resident canvas, docs/farm.md): from_resident
  * warps the kept canvas; float_pixels brings it. Fills rc_base and nj->px = round(rc_base).
@@ -167,15 +116,13 @@ static int resident_input(node_t *n, node_job_t *nj) {
     dream_err_t err = {{0}};
     if (!n->rc_base || n->rc_base->w != W || n->rc_base->h != H) {
         dream_image_destroy(&n->rc_base);
-        free(n->img_buf);
-    dream_image_destroy(&n->rc_canvas);
+        dream_image_destroy(&n->rc_canvas);
         n->rc_kf = 0;
         n->rc_base = dream_image_new(W, H, 3, &err);
         n->rc_canvas = dream_image_new(W, H, 3, &err);
         if (!n->rc_base || !n->rc_canvas) {
             dream_image_destroy(&n->rc_base);
-            free(n->img_buf);
-    dream_image_destroy(&n->rc_canvas);
+            dream_image_destroy(&n->rc_canvas);
             snprintf(nj->err, sizeof nj->err, "resident canvas: %.200s", err.msg);
             nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
             return -1;
@@ -247,52 +194,11 @@ static void compute(node_t *n, node_job_t *nj) {
     }
     for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
     double t0 = dream_now_ms();
-    if (n->sim) {
-        /* test hook (tests/integration/farm_lost_backend.sh): DREAM_SIM_LOSE_AFTER=N makes the
-         * simulated device die like a CUDA context after a sticky error, on job N+1 */
-        static unsigned sim_jobs;
-        const char *lose = getenv("DREAM_SIM_LOSE_AFTER");
-        if (lose && ++sim_jobs > (unsigned)atoi(lose)) {
-            nj->failed = nj->lost = 1;
-            snprintf(nj->err, sizeof nj->err, "sim: device lost (DREAM_SIM_LOSE_AFTER=%.20s)", lose);
-            return;
-        }
-        int cls[DREAM_MAX_SUBJECTS];
-        int ns = (int)job->n_subjects;
-        for (int s = 0; s < ns; s++) cls[s] = job->subjects[s]->class_id;
-        sim_job_t sj = {W, H, job->tile->x, job->tile->y, job->steps, job->keyframe_id, ns, cls};
-        /* the resident warp is part of the device's job (a GPU does it in well under a ms): the
-         * sim's modelled time starts before it */
-        double l = sim_run_spent(img, &sj, n->cfg.sim_ms_per_mpix_step, resident ? dream_now_ms() - t_in : 0);
-        nj->losses.total = nj->losses.net = l;
-    } else {
-        dream_err_t err = {{0}};
-        dream_params_t p;
-        dream_params_default(&p);
-        uint8_t *masks = NULL;
-        int cls[DREAM_MAX_SUBJECTS] = {0}, ns = 0;
-        if (build_masks(n, job, W, H, &masks, cls, &ns, &err) != 0) {
-            nj->failed = 1;
-            snprintf(nj->err, sizeof nj->err, "%.200s", err.msg);
-            return;
-        }
-        p.nsubj = ns;
-        memcpy(p.cls, cls, sizeof cls);
-        p.masks = masks;
-        p.steps = job->steps;
-        p.lr = job->lr;
-        p.mean_weight = job->mean_weight;
-        p.prior_strength = n->prior ? job->prior_strength : 0;
-        p.jitter = job->jitter;
-        p.seed = job->seed;
-        /* absent = the proto default OPTIM_SEED; other values were refused by wire_validate */
-        p.optim = job->optimizer == DREAMFARM__OPTIMIZER__OPTIM_ADAM ? DREAM_OPTIM_ADAM : DREAM_OPTIM_SEED;
-        if (dream_engine_run(n->engine, img, H, W, &p, &nj->losses, &err) != 0) {
-            nj->failed = 1;
-            nj->lost = dream_backend_lost(n->be);
-            snprintf(nj->err, sizeof nj->err, "engine: %.200s", err.msg);
-        }
-        free(masks);
+    dream_err_t err = {{0}};
+    if (n->cmp->iface->run(n->cmp->ctx, job, img, resident ? dream_now_ms() - t_in : 0, &nj->losses, &err) != 0) {
+        nj->failed = 1;
+        nj->lost = dream_compute_lost(n->cmp);
+        snprintf(nj->err, sizeof nj->err, "%.250s", err.msg);
     }
     nj->compute_ms = dream_now_ms() - (resident ? t_in : t0);
     if (nj->failed) {
@@ -317,12 +223,13 @@ static void *compute_main(void *arg) {
         int rc = zmq_recv(n->pair_cmp, &nj, sizeof nj, 0);
         if (rc < 0 && zmq_errno() == EINTR) continue;
         if (rc != (int)sizeof nj || !nj) break;
-        /* the sim's link model (bench/farm_bench.sh LINK_MBPS): the job's pixels arrive, and the
-         * result leaves, at --sim-link-mbps (outside compute_ms, like a real transfer) */
-        double link = n->sim && n->cfg.sim_link_mbps > 0 ? n->cfg.sim_link_mbps * 1e3 : 0;  /* bits per ms */
-        if (link > 0) usleep((useconds_t)(nj->len * 8.0 / link * 1000.0));
+        /* a modelled link (the sim's, bench/farm_bench.sh LINK_MBPS): the job's pixels arrive,
+         * and the result leaves, at its speed (outside compute_ms, like a real transfer) */
+        double link_in = dream_compute_link_ms(n->cmp, nj->len);
+        if (link_in > 0) usleep((useconds_t)(link_in * 1000.0));
         compute(n, nj);
-        if (link > 0 && !nj->failed) usleep((useconds_t)(nj->len * 8.0 / link * 1000.0));
+        double link_out = nj->failed ? 0 : dream_compute_link_ms(n->cmp, nj->len);
+        if (link_out > 0) usleep((useconds_t)(link_out * 1000.0));
         zmq_send(n->pair_cmp, &nj, sizeof nj, 0);
     }
     return NULL;
@@ -338,81 +245,12 @@ static void job_free(node_job_t **pj) {
 
 /* ---------- setup ---------- */
 
-static int setup_engine(node_t *n, dream_err_t *err) {
-    dream_prec_t prec;
-    if (dream_prec_parse(n->cfg.prec, &prec) != 0) return dream_err_set(err, "option 'precision': bad '%s'", n->cfg.prec);
-    n->model = dream_model_open(n->cfg.weights, err);
-    if (!n->model) return -1;
-    n->be = dream_backend_new(n->cfg.backend, n->cfg.device, n->cfg.threads, prec, err);
-    if (!n->be) return -1;
-    char pp[1024] = "";
-    if (!strcmp(n->cfg.prior, "auto")) {
-        struct stat st;
-        dream_data_path("prior.safetensors", pp, sizeof pp);
-        if (stat(pp, &st) != 0) pp[0] = 0;
-    } else if (strcmp(n->cfg.prior, "none") != 0) {
-        snprintf(pp, sizeof pp, "%s", n->cfg.prior);
-    }
-    if (pp[0]) {
-        n->prior = dream_prior_load(pp, DREAM_PRIOR_STUDENT, err);
-        if (!n->prior) return -1;
-    } else {
-        dlog_warn(MOD, "no patch prior (data/prior.safetensors missing or --prior none): prior term off");
-    }
-    n->engine = dream_engine_new(n->model, n->prior, n->be, err);
-    if (!n->engine) return -1;
-    n->min_side = dream_model_min_side(n->model);
-    snprintf(n->hash, sizeof n->hash, "%s", n->model->hash);
-    snprintf(n->device, sizeof n->device, "%s", n->be->device);
-    char desc[700];
-    dream_model_describe(n->model, desc, sizeof desc);
-    dlog_info(MOD, "model: %s", desc);
-    if (n->cfg.speed_ms > 0) n->ms_mpix = n->cfg.speed_ms;
-    else {
-        /* measure one step at the minimum side (after a warm-up step) */
-        int S = n->min_side;
-        float *img = malloc((size_t)S * S * 3 * sizeof(float));
-        if (!img) return dream_err_set(err, "out of memory");
-        for (int i = 0; i < S * S * 3; i++) img[i] = (float)(i * 37 % 256);
-        dream_params_t p;
-        dream_params_default(&p);
-        p.steps = 1;
-        dream_losses_t l;
-        if (dream_engine_grad(n->engine, img, S, S, &p, NULL, &l, err) != 0) { free(img); return -1; }
-        double t0 = dream_now_ms();
-        int rc = dream_engine_grad(n->engine, img, S, S, &p, NULL, &l, err);
-        double ms = dream_now_ms() - t0;
-        free(img);
-        if (rc != 0) return -1;
-        n->ms_mpix = ms / ((double)S * S / 1e6);
-        dlog_info(MOD, "measured %.1f ms per megapixel-step (%dx%d step in %.1f ms)", n->ms_mpix, S, S, ms);
-    }
-    if (n->cfg.max_tile_pixels > 0) n->max_px = (uint64_t)n->cfg.max_tile_pixels;
-    else if (n->be->mem_total > 0) n->max_px = n->be->mem_total / 8192;   /* ~8 KB/px of VGG activations + grads */
-    else {
-        /* host memory: activations, gradients and im2col buffers take a few KB per pixel */
-        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-        uint64_t ram = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (uint64_t)8 << 30;
-        n->max_px = ram / 8192;
-        if (n->max_px > 16u * 1024u * 1024u) n->max_px = 16u * 1024u * 1024u;
-    }
-    if (n->max_px < (uint64_t)n->min_side * n->min_side) n->max_px = (uint64_t)n->min_side * n->min_side;
-    return 0;
-}
-
 node_t *node_new(const node_cfg_t *cfg, dream_err_t *err) {
     node_t *n = calloc(1, sizeof *n);
     if (!n) { dream_err_set(err, "out of memory"); return NULL; }
     n->cfg = *cfg;
-    if (!strcmp(cfg->backend, "sim")) {
-        n->sim = 1;
-        n->ms_mpix = cfg->speed_ms > 0 ? cfg->speed_ms : cfg->sim_ms_per_mpix_step > 0 ? cfg->sim_ms_per_mpix_step : 0.01;
-        n->max_px = cfg->max_tile_pixels > 0 ? (uint64_t)cfg->max_tile_pixels : 16u * 1024u * 1024u;
-        n->min_side = 224;
-        snprintf(n->hash, sizeof n->hash, "sim");
-        snprintf(n->device, sizeof n->device, "simulated (%.1f ms/MPx-step)", cfg->sim_ms_per_mpix_step);
-        dlog_warn(MOD, "SIM backend: simulated compute for tests/benchmarks, not a dream");
-    } else if (setup_engine(n, err) != 0) {
+    n->cmp = dream_compute_new(cfg, err);
+    if (!n->cmp) {
         node_destroy(&n);
         return NULL;
     }
@@ -449,10 +287,7 @@ void node_destroy(node_t **pn) {
     free(n->img_buf);
     dream_image_destroy(&n->rc_canvas);
     dream_image_destroy(&n->rc_base);
-    dream_engine_destroy(&n->engine);
-    dream_prior_destroy(&n->prior);
-    dream_backend_destroy(&n->be);
-    dream_model_destroy(&n->model);
+    dream_compute_destroy(&n->cmp);
     free(n);
     *pn = NULL;
 }
@@ -462,7 +297,7 @@ void node_destroy(node_t **pn) {
 static void *open_socket(node_t *n) {
     void *s = zmq_socket(n->zctx, ZMQ_DEALER);
     if (!s) return NULL;
-    int64_t maxf = (int64_t)n->max_px * 12 + 4096;     /* a whole canvas as float (resident seed) */
+    int64_t maxf = (int64_t)n->cmp->max_px * 12 + 4096;     /* a whole canvas as float (resident seed) */
     if (maxf > (int64_t)DREAM_WIRE_MAX_PIXEL_BYTES) maxf = (int64_t)DREAM_WIRE_MAX_PIXEL_BYTES;
     wire_socket_setup(s, maxf, NULL);
     if (n->cfg.curve_server_key[0]) {
@@ -485,20 +320,20 @@ static void send_hello(node_t *n, void *s) {
     Dreamfarm__Hello h = DREAMFARM__HELLO__INIT;
     wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HELLO);
     h.name = n->cfg.name;
-    h.backend = n->sim ? "sim" : n->be->name;
-    h.device = n->device;
+    h.backend = n->cmp->name;
+    h.device = n->cmp->device;
     h.has_memory_bytes = 1;
-    h.memory_bytes = n->be ? n->be->mem_total : 0;
-    h.max_tile_pixels = n->max_px;
-    h.ms_per_mpix_step = n->ms_mpix;
-    h.model_hash = n->hash;
+    h.memory_bytes = n->cmp->mem_total;
+    h.max_tile_pixels = n->cmp->max_px;
+    h.ms_per_mpix_step = n->cmp->ms_mpix;
+    h.model_hash = n->cmp->hash;
     h.sw_version = NODE_VERSION;
     h.has_threads = 1;
     h.threads = n->cfg.threads;
     h.has_min_side = 1;
-    h.min_side = n->min_side;
+    h.min_side = n->cmp->min_side;
     h.has_untrained = 1;
-    h.untrained = n->model ? !n->model->trained : 1;
+    h.untrained = n->cmp->untrained;
     h.has_resident_canvas = 1;
     h.resident_canvas = 1;
     env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
@@ -559,9 +394,8 @@ static void log_refusal(const node_t *n, const Dreamfarm__Refusal *r) {
                             : (r->reason && strstr(r->reason, "model hash") != NULL);
     if (model) {
         dlog_error(MOD, "REFUSED by the coordinator: %.800s", r->reason ? r->reason : "(no reason)");
-        dlog_error(MOD, "this worker's model: hash %s (--weights %s%s); run it with the "
-                   "farm's weights", n->hash, n->sim ? "-, sim backend" : n->cfg.weights,
-                   n->model && !n->model->trained ? ", UNTRAINED" : "");
+        dlog_error(MOD, "this worker's model: hash %s (--weights %s); run it with the "
+                   "farm's weights", n->cmp->hash, n->cmp->weights);
     } else {
         dlog_warn(MOD, "refused: %.800s", r->reason ? r->reason : "(no reason)");
     }
@@ -584,129 +418,195 @@ static void interruptible_sleep(double ms, volatile sig_atomic_t *stop) {
     while (!(stop && *stop) && dream_now_ms() < end) usleep(20000);
 }
 
+
+/* What node_run's steps share: the connection and its timers, the job in hand, the stop state.
+ * Owned by node_run (the network thread); the compute thread never sees it. */
+typedef struct node_loop {
+    node_t *n;
+    volatile sig_atomic_t *stop;
+    void *s;                    /* DEALER to the coordinator; NULL between connections */
+    unsigned gen;               /* connection generation: a job from an older one is dropped */
+    int welcomed;               /* a Welcome came on this connection */
+    int hb_ms, liveness;        /* heartbeat interval and misses allowed (the Welcome may set them) */
+    double backoff_s;           /* next reconnect delay (1 s, doubling to backoff-max-s) */
+    double last_recv, last_hb;  /* when the coordinator last spoke / we last beat (ms) */
+    double t_start;             /* for --run-seconds */
+    node_job_t *busy;           /* job in the compute thread, or NULL */
+    uint64_t busy_id, seq, jobs;
+    int reconnect;              /* the connection is to be (re)made */
+    int delay_reconnect;        /* back off before the next connect */
+    int stopping;               /* take no new job; leave once the one in hand is done */
+    int lost;                   /* the backend is lost: exit non-zero */
+} node_loop_t;
+
+/* enters stopping on the signal or at --run-seconds, telling the coordinator (draining) */
+static void check_stop(node_loop_t *L) {
+    if (L->stopping) return;
+    if (!((L->stop && *L->stop) ||
+          (L->n->cfg.run_seconds > 0 && dream_now_ms() - L->t_start > L->n->cfg.run_seconds * 1000)))
+        return;
+    L->stopping = 1;
+    dlog_info(MOD, "stopping%s", L->busy ? ": finishing the job in hand first" : "");
+    if (L->s && !L->reconnect) send_heartbeat(L->s, ++L->seq, L->busy_id, 1);   /* no more jobs, please */
+}
+
+/* (re)connects: closes the old socket, waits the backoff (doubling, capped) unless this is the
+ * first try, opens a fresh socket and says hello. Returns 0 when connected, 1 when the loop must
+ * go round again first (stop during the wait, or the socket could not be made). */
+static int connect_step(node_loop_t *L) {
+    node_t *n = L->n;
+    if (L->s) zmq_close(L->s);
+    L->s = NULL;
+    if (L->delay_reconnect) {
+        dlog_info(MOD, "reconnecting in %.0f s", L->backoff_s);
+        interruptible_sleep(L->backoff_s * 1000, L->stop);
+        L->backoff_s = L->backoff_s * 2 > n->cfg.backoff_max_s ? n->cfg.backoff_max_s : L->backoff_s * 2;
+        if (L->stop && *L->stop) return 1;
+    }
+    L->s = open_socket(n);
+    if (!L->s) { L->delay_reconnect = 1; return 1; }
+    L->gen++;
+    L->welcomed = 0;
+    send_hello(n, L->s);
+    L->last_recv = L->last_hb = dream_now_ms();
+    L->reconnect = 0;
+    L->delay_reconnect = 1;
+    dlog_info(MOD, "%s: hello sent to %s", n->cfg.name, n->cfg.connect);
+    return 0;
+}
+
+enum { EV_COMPUTE = 1, EV_COORD = 2 };
+
+/* waits (at most 100 ms, less when a heartbeat is due) for the compute thread or the
+ * coordinator. Returns EV_* bits, or -1 when polling failed for good. */
+static int wait_events(node_loop_t *L) {
+    zmq_pollitem_t it[2] = {{L->n->pair_net, 0, ZMQ_POLLIN, 0}, {L->s, 0, ZMQ_POLLIN, 0}};
+    int nit = L->s ? 2 : 1;
+    long wait = (long)(L->last_hb + L->hb_ms - dream_now_ms());
+    if (wait < 0) wait = 0;
+    if (wait > 100) wait = 100;
+    if (zmq_poll(it, nit, wait) < 0 && zmq_errno() != EINTR) return -1;
+    return ((it[0].revents & ZMQ_POLLIN) ? EV_COMPUTE : 0) | (nit == 2 && (it[1].revents & ZMQ_POLLIN) ? EV_COORD : 0);
+}
+
+/* takes the finished job back from the compute thread and sends its result; a lost backend
+ * turns the node to stopping (and the process's exit status to 1) */
+static void collect_job(node_loop_t *L) {
+    node_job_t *nj = NULL;
+    if (zmq_recv(L->n->pair_net, &nj, sizeof nj, 0) != (int)sizeof nj || !nj) return;
+    if (nj->lost && !L->lost) {
+        /* a dead CUDA context fails every later job: leave the farm and exit
+         * non-zero, so the supervisor (systemd, k8s) starts a fresh process */
+        dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
+        L->lost = L->stopping = 1;
+    }
+    L->jobs += (uint64_t)job_done(L->s, L->gen, L->busy_id, nj);
+    job_free(&nj);
+    L->busy = NULL;
+    L->busy_id = 0;
+}
+
+/* a Job from the coordinator: handed to the compute thread (it takes m's envelope and
+ * pixels), or answered with an Error when a job is in hand or the node is stopping */
+static void accept_job(node_loop_t *L, wire_msg_t *m) {
+    if (L->busy || L->stopping) {
+        send_error(L->s, m->env->job->job_id, L->busy ? DREAMFARM__ERROR_CODE__ERR_BUSY : DREAMFARM__ERROR_CODE__ERR_STOPPING,
+                   L->busy ? "busy" : "stopping");
+        return;
+    }
+    node_job_t *nj = calloc(1, sizeof *nj);
+    if (!nj) { send_error(L->s, m->env->job->job_id, DREAMFARM__ERROR_CODE__ERR_BAD_JOB, "out of memory"); return; }
+    nj->env = m->env;
+    nj->px = m->pixels;
+    nj->len = m->pixels_len;
+    nj->gen = L->gen;
+    m->env = NULL;
+    m->pixels = NULL;
+    L->busy = nj;
+    L->busy_id = nj->env->job->job_id;
+    zmq_send(L->n->pair_net, &nj, sizeof nj, 0);
+}
+
+/* acts on one valid message from the coordinator, by type (others are ignored) */
+static void on_message(node_loop_t *L, wire_msg_t *m) {
+    switch (m->env->type) {
+    case DREAMFARM__MSG_TYPE__MSG_WELCOME:
+        L->welcomed = 1;
+        L->backoff_s = 1;
+        if (m->env->welcome->heartbeat_ms >= 50) L->hb_ms = (int)m->env->welcome->heartbeat_ms;
+        if (m->env->welcome->liveness >= 1) L->liveness = (int)m->env->welcome->liveness;
+        dlog_info(MOD, "welcomed as %s (heartbeat %d ms)%s", m->env->welcome->worker_id, L->hb_ms,
+                  m->env->welcome->quarantined ? " — QUARANTINED, waiting for release" : "");
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
+        log_refusal(L->n, m->env->refusal);
+        L->reconnect = 1;
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_BYE:
+        dlog_info(MOD, "coordinator said bye (%s)", m->env->bye->reason ? m->env->bye->reason : "");
+        L->reconnect = 1;
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_JOB:
+        accept_job(L, m);
+        break;
+    default: break;
+    }
+}
+
+/* drains up to 64 waiting messages from the coordinator (malformed ones are logged and
+ * dropped), stopping early when one of them asks for a reconnect */
+static void receive_messages(node_loop_t *L) {
+    for (int k = 0; k < 64; k++) {
+        wire_msg_t m;
+        dream_err_t err = {{0}};
+        int rc = wire_recv(L->s, 0, ZMQ_DONTWAIT, &m, &err);
+        if (rc == 0 || rc == -2) break;
+        if (rc < 0) { dlog_warn(MOD, "dropped malformed message: %s", err.msg); continue; }
+        L->last_recv = dream_now_ms();
+        on_message(L, &m);
+        wire_msg_clear(&m);
+        if (L->reconnect) break;
+    }
+}
+
+/* beats when the interval is up, and reconnects when the coordinator has been silent for
+ * liveness intervals */
+static void heartbeat_and_liveness(node_loop_t *L) {
+    double now = dream_now_ms();
+    if (L->s && !L->reconnect && now - L->last_hb >= L->hb_ms) {
+        send_heartbeat(L->s, ++L->seq, L->busy_id, L->stopping);
+        L->last_hb = now;
+    }
+    if (L->s && !L->reconnect && now - L->last_recv > (double)L->hb_ms * L->liveness) {
+        dlog_warn(MOD, "coordinator silent for %.0f ms%s", now - L->last_recv, L->welcomed ? "" : " (no welcome)");
+        L->reconnect = 1;
+    }
+}
+
+/* says bye (why: stopping, or a lost backend) and closes, letting the last result leave */
+static void leave_farm(node_loop_t *L) {
+    if (!L->s) return;
+    send_bye(L->s, L->lost ? "backend lost (CUDA error): worker restarting" : "worker stopping");
+    int linger = 1000;      /* let the last result and the bye leave */
+    zmq_setsockopt(L->s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(L->s);
+    L->s = NULL;
+}
+
 int node_run(node_t *n, volatile sig_atomic_t *stop) {
-    void *s = NULL;
-    unsigned gen = 0;
-    int welcomed = 0, hb_ms = n->cfg.heartbeat_ms, liveness = n->cfg.liveness;
-    double backoff_s = 1, last_recv = 0, last_hb = 0, t_start = dream_now_ms();
-    node_job_t *busy = NULL;     /* job in the compute thread */
-    uint64_t busy_id = 0, seq = 0, jobs = 0;
-    int reconnect = 1, delay_reconnect = 0, stopping = 0, lost = 0;
+    node_loop_t L = {.n = n, .stop = stop, .hb_ms = n->cfg.heartbeat_ms, .liveness = n->cfg.liveness,
+                     .backoff_s = 1, .t_start = dream_now_ms(), .reconnect = 1};
     for (;;) {
-        if (!stopping && ((stop && *stop) ||
-                          (n->cfg.run_seconds > 0 && dream_now_ms() - t_start > n->cfg.run_seconds * 1000))) {
-            stopping = 1;
-            dlog_info(MOD, "stopping%s", busy ? ": finishing the job in hand first" : "");
-            if (s && !reconnect) send_heartbeat(s, ++seq, busy_id, 1);   /* no more jobs, please */
-        }
-        if (stopping && !busy) break;
-        if (reconnect && !stopping) {
-            if (s) zmq_close(s);
-            s = NULL;
-            if (delay_reconnect) {
-                dlog_info(MOD, "reconnecting in %.0f s", backoff_s);
-                interruptible_sleep(backoff_s * 1000, stop);
-                backoff_s = backoff_s * 2 > n->cfg.backoff_max_s ? n->cfg.backoff_max_s : backoff_s * 2;
-                if (stop && *stop) continue;
-            }
-            s = open_socket(n);
-            if (!s) { delay_reconnect = 1; continue; }
-            gen++;
-            welcomed = 0;
-            send_hello(n, s);
-            last_recv = last_hb = dream_now_ms();
-            reconnect = 0;
-            delay_reconnect = 1;
-            dlog_info(MOD, "%s: hello sent to %s", n->cfg.name, n->cfg.connect);
-        }
-        zmq_pollitem_t it[2] = {{n->pair_net, 0, ZMQ_POLLIN, 0}, {s, 0, ZMQ_POLLIN, 0}};
-        int nit = s ? 2 : 1;
-        double now = dream_now_ms();
-        long wait = (long)(last_hb + hb_ms - now);
-        if (wait < 0) wait = 0;
-        if (wait > 100) wait = 100;
-        if (zmq_poll(it, nit, wait) < 0 && zmq_errno() != EINTR) break;
-        if (it[0].revents & ZMQ_POLLIN) {
-            node_job_t *nj = NULL;
-            if (zmq_recv(n->pair_net, &nj, sizeof nj, 0) == (int)sizeof nj && nj) {
-                if (nj->lost && !lost) {
-                    /* a dead CUDA context fails every later job: leave the farm and exit
-                     * non-zero, so the supervisor (systemd, k8s) starts a fresh process */
-                    dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
-                    lost = stopping = 1;
-                }
-                jobs += (uint64_t)job_done(s, gen, busy_id, nj);
-                job_free(&nj);
-                busy = NULL;
-                busy_id = 0;
-            }
-        }
-        if (nit == 2 && (it[1].revents & ZMQ_POLLIN)) {
-            for (int k = 0; k < 64; k++) {
-                wire_msg_t m;
-                dream_err_t err = {{0}};
-                int rc = wire_recv(s, 0, ZMQ_DONTWAIT, &m, &err);
-                if (rc == 0 || rc == -2) break;
-                if (rc < 0) { dlog_warn(MOD, "dropped malformed message: %s", err.msg); continue; }
-                last_recv = dream_now_ms();
-                switch (m.env->type) {
-                case DREAMFARM__MSG_TYPE__MSG_WELCOME:
-                    welcomed = 1;
-                    backoff_s = 1;
-                    if (m.env->welcome->heartbeat_ms >= 50) hb_ms = (int)m.env->welcome->heartbeat_ms;
-                    if (m.env->welcome->liveness >= 1) liveness = (int)m.env->welcome->liveness;
-                    dlog_info(MOD, "welcomed as %s (heartbeat %d ms)%s", m.env->welcome->worker_id, hb_ms,
-                              m.env->welcome->quarantined ? " — QUARANTINED, waiting for release" : "");
-                    break;
-                case DREAMFARM__MSG_TYPE__MSG_REFUSAL:
-                    log_refusal(n, m.env->refusal);
-                    reconnect = 1;
-                    break;
-                case DREAMFARM__MSG_TYPE__MSG_BYE:
-                    dlog_info(MOD, "coordinator said bye (%s)", m.env->bye->reason ? m.env->bye->reason : "");
-                    reconnect = 1;
-                    break;
-                case DREAMFARM__MSG_TYPE__MSG_JOB:
-                    if (busy || stopping) {
-                        send_error(s, m.env->job->job_id, busy ? DREAMFARM__ERROR_CODE__ERR_BUSY : DREAMFARM__ERROR_CODE__ERR_STOPPING, busy ? "busy" : "stopping");
-                        break;
-                    }
-                    {
-                        node_job_t *nj = calloc(1, sizeof *nj);
-                        if (!nj) { send_error(s, m.env->job->job_id, DREAMFARM__ERROR_CODE__ERR_BAD_JOB, "out of memory"); break; }
-                        nj->env = m.env;
-                        nj->px = m.pixels;
-                        nj->len = m.pixels_len;
-                        nj->gen = gen;
-                        m.env = NULL;
-                        m.pixels = NULL;
-                        busy = nj;
-                        busy_id = nj->env->job->job_id;
-                        zmq_send(n->pair_net, &nj, sizeof nj, 0);
-                    }
-                    break;
-                default: break;
-                }
-                wire_msg_clear(&m);
-                if (reconnect) break;
-            }
-        }
-        now = dream_now_ms();
-        if (s && !reconnect && now - last_hb >= hb_ms) {
-            send_heartbeat(s, ++seq, busy_id, stopping);
-            last_hb = now;
-        }
-        if (s && !reconnect && now - last_recv > (double)hb_ms * liveness) {
-            dlog_warn(MOD, "coordinator silent for %.0f ms%s", now - last_recv, welcomed ? "" : " (no welcome)");
-            reconnect = 1;
-        }
+        check_stop(&L);
+        if (L.stopping && !L.busy) break;
+        if (L.reconnect && !L.stopping && connect_step(&L) != 0) continue;
+        int ev = wait_events(&L);
+        if (ev < 0) break;
+        if (ev & EV_COMPUTE) collect_job(&L);
+        if (ev & EV_COORD) receive_messages(&L);
+        heartbeat_and_liveness(&L);
     }
-    if (s) {
-        send_bye(s, lost ? "backend lost (CUDA error): worker restarting" : "worker stopping");
-        int linger = 1000;      /* let the last result and the bye leave */
-        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(s);
-    }
-    dlog_info(MOD, "stopped after %llu jobs", (unsigned long long)jobs);
-    return lost ? -1 : 0;
+    leave_farm(&L);
+    dlog_info(MOD, "stopped after %llu jobs", (unsigned long long)L.jobs);
+    return L.lost ? -1 : 0;
 }

@@ -3,8 +3,9 @@
  * heartbeats (kept beating by the network thread while a separate compute
  * thread runs the tile), reconnect with exponential backoff (1 s -> 32 s,
  * recreating the socket), and a graceful stop that finishes the current job
- * and says bye. Tiles run through dream_engine_run (masks from the job's
- * subject rectangles) or, with backend "sim", the simulated path (sim.h).
+ * and says bye. Jobs run through the compute chosen by --backend from the one
+ * registry in compute.h: the dream engine (auto|cpu|cuda) or the simulated
+ * compute (sim, tests and benchmarks only).
  */
 #ifndef DREAM_NODE_H
 #define DREAM_NODE_H
@@ -39,7 +40,7 @@ int node_cfg_finish(node_cfg_t *cfg, dream_err_t *err);
 
 typedef struct node node_t;
 
-/* Loads the model and backend (or sets up sim); does not connect yet. */
+/* Sets up the compute (compute.h: model and backend, or the sim); does not connect yet. */
 node_t *node_new(const node_cfg_t *cfg, dream_err_t *err);
 void node_destroy(node_t **n);
 /* Runs until *stop; then finishes the job in hand, says bye, returns 0. Returns -1 (after

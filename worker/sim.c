@@ -1,13 +1,35 @@
 /*
- * sim.c — simulated tile compute (blur + canvas-coordinate tint, then sleep until the
- * modelled compute time is up); see sim.h.
+ * sim.c — the simulated compute of dream-worker (`--backend sim`), for tests and benchmarks
+ * only, never a default (dreamd refuses it unless --allow-sim); one row of the compute
+ * registry (compute.h) like the engine. A job takes a fixed time per megapixel-step
+ * (--sim-ms-per-mpix-step; it sleeps for what its pattern does not use) and (cheaply) smooths
+ * and tints the tile with a pattern that is a function of CANVAS coordinates (so a correct
+ * blend shows no seams) and of the keyframe and subjects (so results are visibly different).
+ *
+ * Models, for the farm's tests and benchmarks:
+ *   --sim-link-mbps        the worker's link: a job's bytes take their transfer time before
+ *                          and after it (bench/farm_bench.sh LINK_MBPS)
+ *   DREAM_SIM_LOSE_AFTER=N a device lost for good (a CUDA context after a sticky error) on
+ *                          job N+1 (tests/integration/farm_lost_backend.sh)
  */
-#include "sim.h"
+#include "compute.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <time.h>
+
+#define MOD "worker"
+
+typedef struct sim_ctx {
+    double ms_per_mpix_step;
+    double link_mbps;           /* 0 = no link model */
+    int lose;                   /* DREAM_SIM_LOSE_AFTER is set */
+    char lose_after[32];        /* its value */
+    unsigned jobs;              /* jobs started (counted while lose_after is set) */
+    int lost;
+} sim_ctx_t;
 
 /* the monotonic clock ms from now */
 static struct timespec deadline_in(double ms) {
@@ -24,44 +46,31 @@ static void sleep_until(const struct timespec *ts) {
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, ts, NULL) == EINTR) {}
 }
 
-static double sim_pattern(float *img, const sim_job_t *j);
-
-double sim_run(float *img, const sim_job_t *j, double ms_per_mpix_step) {
-    return sim_run_spent(img, j, ms_per_mpix_step, 0);
-}
-
-double sim_run_spent(float *img, const sim_job_t *j, double ms_per_mpix_step, double spent_ms) {
-    /* the modelled time covers the whole job: the pattern's own CPU time is part of it (a
-     * real engine's cost is all compute), so the sim takes exactly the model unless the CPU
-     * is so loaded that the pattern alone takes longer */
-    struct timespec end = deadline_in(ms_per_mpix_step * ((double)j->w * j->h / 1e6) * j->steps - spent_ms);
-    double l = sim_pattern(img, j);
-    sleep_until(&end);
-    return l;
-}
-
-static double sim_pattern(float *img, const sim_job_t *j) {
+/* img (h, w, 3) in/out, 0..255: pulled towards a pattern in canvas coordinates (origin gx,
+ * gy), from the keyframe and the subjects' classes; returns the mean absolute change */
+static double sim_pattern(float *img, const Dreamfarm__Job *job) {
     /* cheap on purpose (the farm is what is measured): pull each pixel towards a pattern in
      * canvas coordinates, a light horizontal smoothing, then clip */
-    double phase = j->keyframe_id * 0.3;
-    for (int s = 0; s < j->nsubj; s++) phase += j->cls[s] * 0.01;
+    const int w = job->tile->w, h = job->tile->h, gx = job->tile->x, gy = job->tile->y;
+    double phase = job->keyframe_id * 0.3;
+    for (size_t s = 0; s < job->n_subjects; s++) phase += job->subjects[s]->class_id * 0.01;
     double change = 0;
-    float *row = malloc((size_t)j->w * sizeof(float));
-    double *cx = malloc((size_t)j->w * sizeof(double));
+    float *row = malloc((size_t)w * sizeof(float));
+    double *cx = malloc((size_t)w * sizeof(double));
     if (!row || !cx) {
         free(row);
         free(cx);
         return 0;
     }
-    for (int x = 0; x < j->w; x++) cx[x] = sin((j->gx + x) * 0.07 + phase);
-    for (int y = 0; y < j->h; y++) {
-        float cy = (float)(10 * cos((j->gy + y) * 0.05 - phase));
-        float *p = img + (size_t)y * j->w * 3;
+    for (int x = 0; x < w; x++) cx[x] = sin((gx + x) * 0.07 + phase);
+    for (int y = 0; y < h; y++) {
+        float cy = (float)(10 * cos((gy + y) * 0.05 - phase));
+        float *p = img + (size_t)y * w * 3;
         for (int c = 0; c < 3; c++) {
             float gain = c == 0 ? 1.0f : c == 1 ? -0.5f : 0.3f;
-            for (int x = 0; x < j->w; x++) row[x] = p[3 * x + c];
-            for (int x = 0; x < j->w; x++) {
-                float l = row[x > 0 ? x - 1 : x], r = row[x + 1 < j->w ? x + 1 : x];
+            for (int x = 0; x < w; x++) row[x] = p[3 * x + c];
+            for (int x = 0; x < w; x++) {
+                float l = row[x > 0 ? x - 1 : x], r = row[x + 1 < w ? x + 1 : x];
                 float v = 0.25f * l + 0.5f * row[x] + 0.25f * r + (float)cx[x] * cy * gain;
                 v = v < 0 ? 0 : v > 255 ? 255 : v;
                 change += fabsf(v - row[x]);
@@ -71,5 +80,65 @@ static double sim_pattern(float *img, const sim_job_t *j) {
     }
     free(row);
     free(cx);
-    return change / ((double)j->w * j->h * 3);
+    return change / ((double)w * h * 3);
+}
+
+static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, dream_losses_t *losses,
+                   dream_err_t *err) {
+    sim_ctx_t *s = vctx;
+    if (s->lose && ++s->jobs > (unsigned)atoi(s->lose_after)) {
+        s->lost = 1;
+        return dream_err_set(err, "sim: device lost (DREAM_SIM_LOSE_AFTER=%.20s)", s->lose_after);
+    }
+    /* the modelled time covers the whole job: the pattern's own CPU time is part of it (a
+     * real engine's cost is all compute), and so is device work before it (spent_ms: the
+     * resident warp, which a GPU does in well under a ms), so the sim takes exactly the model
+     * unless the CPU is so loaded that the pattern alone takes longer */
+    struct timespec end =
+        deadline_in(s->ms_per_mpix_step * ((double)job->tile->w * job->tile->h / 1e6) * job->steps - spent_ms);
+    double l = sim_pattern(img, job);
+    sleep_until(&end);
+    losses->total = losses->net = l;
+    return 0;
+}
+
+static int sim_lost(void *vctx) { return ((sim_ctx_t *)vctx)->lost; }
+
+static double sim_link_ms(void *vctx, size_t bytes) {
+    const sim_ctx_t *s = vctx;
+    return s->link_mbps > 0 ? bytes * 8.0 / (s->link_mbps * 1e3) : 0;   /* Mbit/s = 1e3 bits per ms */
+}
+
+static void sim_destroy(void *vctx) { free(vctx); }
+
+static const dream_compute_i sim_iface = {
+    .destroy = sim_destroy,
+    .run = sim_run,
+    .lost = sim_lost,
+    .link_ms = sim_link_ms,
+};
+
+int dream_compute_sim_init(dream_compute_t *c, const node_cfg_t *cfg, dream_err_t *err) {
+    sim_ctx_t *s = calloc(1, sizeof *s);
+    if (!s) return dream_err_set(err, "out of memory");
+    s->ms_per_mpix_step = cfg->sim_ms_per_mpix_step;
+    s->link_mbps = cfg->sim_link_mbps;
+    const char *lose = getenv("DREAM_SIM_LOSE_AFTER");
+    if (lose) {
+        s->lose = 1;
+        snprintf(s->lose_after, sizeof s->lose_after, "%s", lose);
+    }
+    c->iface = &sim_iface;
+    c->ctx = s;
+    snprintf(c->name, sizeof c->name, "sim");
+    snprintf(c->hash, sizeof c->hash, "sim");
+    snprintf(c->device, sizeof c->device, "simulated (%.1f ms/MPx-step)", cfg->sim_ms_per_mpix_step);
+    snprintf(c->weights, sizeof c->weights, "-, sim backend");
+    c->mem_total = 0;
+    c->untrained = 1;
+    c->ms_mpix = cfg->speed_ms > 0 ? cfg->speed_ms : cfg->sim_ms_per_mpix_step > 0 ? cfg->sim_ms_per_mpix_step : 0.01;
+    c->max_px = cfg->max_tile_pixels > 0 ? (uint64_t)cfg->max_tile_pixels : 16u * 1024u * 1024u;
+    c->min_side = 224;
+    dlog_warn(MOD, "SIM backend: simulated compute for tests/benchmarks, not a dream");
+    return 0;
 }

@@ -144,14 +144,9 @@ static void reply(fake_t *f, wire_msg_t *m) {
     Dreamfarm__Envelope env;
     int busy = f->mode == BUSY && dream_now_ms() < f->busy_until;
     if (f->mode == ERRORS || busy) {
-        Dreamfarm__Error er = DREAMFARM__ERROR__INIT;
-        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_ERROR);
-        er.has_job_id = 1; er.job_id = j->job_id; er.code = busy ? 4 : 1;
-        er.message = busy ? "busy" : "simulated failure";
+        wire_send_error(f->s, NULL, 0, j->job_id, busy ? DREAMFARM__ERROR_CODE__ERR_BUSY : DREAMFARM__ERROR_CODE__ERR_FAILED,
+                        busy ? "busy" : "simulated failure");
         f->busy_answers += busy;
-        env.body_case = DREAMFARM__ENVELOPE__BODY_ERROR;
-        env.error = &er;
-        wire_send(f->s, NULL, 0, &env, NULL, 0, 0, NULL);
         return;
     }
     Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
