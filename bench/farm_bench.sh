@@ -26,7 +26,8 @@
 #           waits for its bytes' transfer time before and after computing; tc netem is not
 #           available everywhere); coord_link_cap = the coordinator's own NIC at that speed,
 #           LINK_MBPS / (8 x bytes per keyframe) keyframes/s, all workers' bytes share it
-#   RESIDENT=1: dreamd --resident-canvas (docs/farm.md)
+#   RESIDENT=0: dreamd --resident-canvas false (on by default since issue 14; docs/farm.md)
+#   TILE_WARP=worker: dreamd --tile-warp worker (the workers warp their tiles from windows)
 #   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
 # A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace (issue 14:
 # SIM_MS=4, an H100-class step): 1080p with 1 and 4 workers, 4 workers behind a modelled 1 GbE
@@ -38,8 +39,8 @@ for b in dreamd dream-worker; do [ -x $BIN/$b ] || { echo "farm_bench: build fir
 GPU_PASS=0; [ -z "${SIM_MS:-}" ] && [ "${FARM_BENCH_GPU:-1}" != 0 ] && GPU_PASS=1
 T=${SECONDS_PER_RUN:-20}; SIM_MS=${SIM_MS:-100}; STEPS=${STEPS:-10}; SIZE=${SIZE:-1920x1080}
 COUNTS=${COUNTS:-"1 2 4 8"}
-LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-0}
-EXTRA_D=(); [ "$RESIDENT" = 1 ] && EXTRA_D+=(--resident-canvas)
+LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-1}; TILE_WARP=${TILE_WARP:-coordinator}
+EXTRA_D=(--resident-canvas "$([ "$RESIDENT" = 1 ] && echo true || echo false)" --tile-warp "$TILE_WARP")
 W=${SIZE%x*}; H=${SIZE#*x}
 OUT=bench/out; mkdir -p $OUT
 RN=${REPORT_NAME:-farm_bench}
@@ -48,7 +49,7 @@ REPORT=$OUT/$RN.txt
 . tools/free-port.bash                       # free_port
 single=$(awk -v w=$W -v h=$H -v s=$STEPS -v m=$SIM_MS 'BEGIN{printf "%.4f", 1000 / (w*h/1e6*s*m)}')
 {
-echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}"
+echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}, tile warp ${TILE_WARP}"
 echo "# ideal = N x $single kf/s (canvas MPx-steps without halos / (N x sim speed))"
 printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %-9s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms coord_link_cap
 } | tee $REPORT

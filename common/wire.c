@@ -200,6 +200,21 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
         } else if (env->job->has_float_pixels && env->job->float_pixels) {
             if (rect->x != 0 || rect->y != 0) return dream_err_set(err, "job: float pixels for a part of the canvas");
             want_pixels = 4;    /* float32 (h, w, 3) */
+        } else if (env->job->warp_source) {
+            /* the tile warp: a window of the canvas (8.8 fixed point) and sane warp parameters */
+            const Dreamfarm__Rect *src = env->job->warp_source;
+            if (!rect_ok(src) || !env->job->has_canvas_w || !env->job->has_canvas_h ||
+                env->job->canvas_w <= 0 || env->job->canvas_h <= 0 || env->job->canvas_w > DREAM_WIRE_MAX_SIDE ||
+                env->job->canvas_h > DREAM_WIRE_MAX_SIDE || src->x + src->w > env->job->canvas_w ||
+                src->y + src->h > env->job->canvas_h || rect->x + rect->w > env->job->canvas_w ||
+                rect->y + rect->h > env->job->canvas_h)
+                return dream_err_set(err, "job: warp source outside the canvas");
+            if (!env->job->has_warp_zoom || !(env->job->warp_zoom > 1e-3 && env->job->warp_zoom < 1e3) ||
+                !env->job->has_warp_angle || !isfinite(env->job->warp_angle) || fabs(env->job->warp_angle) > 1e6 ||
+                (env->job->has_warp_interp && (env->job->warp_interp < 0 || env->job->warp_interp > 1)))
+                return dream_err_set(err, "job: bad tile warp");
+            rect = src;
+            want_pixels = 2;    /* uint16 (h, w, 3) of the window */
         }
         break;
     case DREAMFARM__MSG_TYPE__MSG_RESULT:

@@ -118,6 +118,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, viewer_conns_per_ip, "viewer-conns-per-ip", STREAM_STR(STREAM_DEFAULT_CONNS_PER_IP), 0, 100000, "open HTTP/websocket connections per viewer IPv4 address or IPv6 /64 (0 = no cap)"),
     CFG_DOUBLE(coord_cfg_t, viewer_parse_per_s, "viewer-parse-per-s", STREAM_STR(STREAM_DEFAULT_PARSE_PER_S), 0, 1e6, "viewers' request bodies parsed per second, all together (beyond: 503; 0 = no cap)"),
     CFG_BOOL(coord_cfg_t, resident, "resident-canvas", "true", "a worker that holds the whole canvas keeps it (float) and gets only the warp of the next keyframe (docs/farm.md)"),
+    CFG_STR(coord_cfg_t, tile_warp, "tile-warp", "coordinator", "who warps the tiles of a tiled keyframe: coordinator (8-bit tiles) | worker (a window of the canvas in 8.8 fixed point, 2x the bytes; the warp leaves the coordinator's critical path; docs/farm.md)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
@@ -140,6 +141,9 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
         return dream_err_set(err, "option 'motion': '%s' is not video or wallclock", cfg->motion);
     if (strcmp(cfg->kf_warp, "bicubic") && strcmp(cfg->kf_warp, "bilinear"))
         return dream_err_set(err, "option 'keyframe-warp': '%s' is not bicubic or bilinear", cfg->kf_warp);
+    if (strcmp(cfg->tile_warp, "coordinator") && strcmp(cfg->tile_warp, "worker"))
+        return dream_err_set(err, "option 'tile-warp': '%s' is not coordinator or worker", cfg->tile_warp);
+    cfg->tile_warp_worker = !strcmp(cfg->tile_warp, "worker");
     cfg->model_known = 0;       /* coord_cfg_model() comes after */
     cfg->model_pin[0] = cfg->model_src[0] = 0;
     cfg->model_untrained = 0;
@@ -230,6 +234,9 @@ typedef struct worker {
      * float canvas the worker holds (0 none); job_resident: its job came as float/warp */
     int resident, job_resident;
     uint64_t resident_kf;
+    /* tile warp (--tile-warp worker): the hello offers it; job_window: its job came as a window
+     * of the canvas (its result's input_hash is checked like a resident one's) */
+    int tile_warp, job_window;
 } worker_t;
 
 struct coord {
@@ -297,6 +304,14 @@ struct coord {
     dream_image_t *next;        /* float canvas: the keyframe being blended (swapped in by kf_finish) */
     uint64_t canvas_kf;         /* the keyframe the float canvas is the result of (0: none) */
     uint64_t resident_jobs, resident_seeds, resident_mismatch;
+    /* --tile-warp worker: this keyframe's tiles go out as windows of the canvas (kf_wwarp); the
+     * canvas is rounded to 8.8 fixed point after the hand-out (canvas_quantized) */
+    int kf_wwarp, canvas_quantized;
+    uint8_t *win_px[TILE_MAX];      /* a tile's window as sent (8.8 LE, (h, w, 3)), its rect */
+    size_t win_cap[TILE_MAX];
+    int win_rect[TILE_MAX][4];
+    uint8_t win_ready[TILE_MAX];
+    uint64_t window_jobs, window_mismatch;
     uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
     uint8_t *rxbuf;             /* results' pixels are received into this (kept: no fresh pages) */
     size_t rxcap;
@@ -557,6 +572,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     w->min_side = min_side;
     w->sim = sim;
     w->resident = c->cfg.resident && !c->cfg.canvas8 && h->has_resident_canvas && h->resident_canvas;
+    w->tile_warp = c->cfg.tile_warp_worker && !c->cfg.canvas8 && h->has_tile_warp && h->tile_warp;
     double claim = h->ms_per_mpix_step;
     w->claim_ms_mpix = isfinite(claim) && claim > 0 && claim < 1e8 ? claim : 1e4;
     if (!w->measured) w->ms_mpix = w->claim_ms_mpix;
@@ -593,6 +609,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
 }
 
 static int whole_canvas(const coord_t *c, int idx);
+static int ensure_base(coord_t *c);
 
 /* keeps a result's pixels for a deferred blend: the receive buffer itself changes hands (no
  * copy); a result outside it is copied. 0, or -1 (no memory: blend it now) */
@@ -681,6 +698,23 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         c->st.requeued++;
         worker_fail(c, w, "result for a different rectangle");
         return;
+    }
+    if (w->job_window && ensure_base(c) != 0) c->base_ready = 1;   /* logged; the check below then fails */
+    if (w->job_window) {
+        /* the worker warped its tile from the window: its input must be our cut, bit for bit */
+        uint64_t hv = wire_hash64(c->tile_px[idx], (size_t)t->r.w * t->r.h * 3);
+        if (!r->has_input_hash || r->input_hash != hv) {
+            c->jobs[idx].state = JOB_PENDING;
+            c->jobs[idx].job_id = 0;
+            c->jobs[idx].worker = -1;
+            c->st.requeued++;
+            c->window_mismatch++;
+            w->tile_warp = 0;       /* as for the resident canvas: pixel jobs from now on */
+            peer_log(c, DLOG_WARN, w->tag, "window", "worker %s: its warp of the window differs from the coordinator's "
+                     "(input hash %016llx, want %016llx): tile requeued, pixel jobs only from now on", w->name,
+                     (unsigned long long)r->input_hash, (unsigned long long)hv);
+            return;
+        }
     }
     if (w->job_resident) {
         /* the worker computed on its own warp of its kept canvas: it must be ours, bit for bit */
@@ -850,6 +884,69 @@ static int whole_canvas(const coord_t *c, int idx) {
     return c->plan.n == 1 && r->x == 0 && r->y == 0 && r->w == c->cfg.W && r->h == c->cfg.H;
 }
 
+/* --tile-warp worker: the canvas in 8.8 fixed point, as a window travels (and as the workers
+ * warp it). Canvas values are 0..255, so q <= 65280 and q / 256 is exact in a float. */
+static inline uint16_t q88(float v) {
+    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+    return (uint16_t)(v * 256.0f + 0.5f);       /* v * 256 is exact: rounds half up */
+}
+
+/* the canvas rounded to 8.8 in place, once per keyframe with windows (after their hand-out,
+ * before the coordinator's own warp: base = the warp the workers do, bit for bit) */
+static void quantize_canvas(coord_t *c) {
+    if (!c->kf_wwarp || c->canvas_quantized) return;
+    long n = (long)c->cfg.W * c->cfg.H * 3;
+    float *p = c->canvas->px;
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) p[i] = (float)q88(p[i]) * (1.0f / 256.0f);
+    c->canvas_quantized = 1;
+}
+
+/* tile idx's window of the canvas (dream_warp_source_rect), 8.8 little-endian, into win_px */
+static int cut_window(coord_t *c, int idx) {
+    if (c->win_ready[idx]) return 0;
+    const tile_rect_t *r = &c->plan.tiles[idx].r;
+    dream_err_t err = {{0}};
+    int sx, sy, sw, sh;
+    if (dream_warp_source_rect(c->cfg.W, c->cfg.H, c->kf_zoom, c->kf_angle, c->kf_interp, r->x, r->y, r->w, r->h,
+                               &sx, &sy, &sw, &sh, &err) != 0) {
+        dlog_error(MOD, "tile window: %s", err.msg);
+        return -1;
+    }
+    size_t len = (size_t)sw * sh * 3 * 2;
+    if (c->win_cap[idx] < len) {
+        free(c->win_px[idx]);
+        c->win_px[idx] = malloc(len);
+        c->win_cap[idx] = c->win_px[idx] ? len : 0;
+        if (!c->win_px[idx]) return -1;
+    }
+    #pragma omp parallel for schedule(static) if ((long)sw * sh > 65536)
+    for (int y = 0; y < sh; y++) {
+        const float *src = c->canvas->px + ((size_t)(sy + y) * c->cfg.W + sx) * 3;
+        uint8_t *o = c->win_px[idx] + (size_t)y * sw * 6;
+        for (int i = 0; i < sw * 3; i++) {
+            uint16_t q = q88(src[i]);
+            o[2 * i] = (uint8_t)(q & 0xff);
+            o[2 * i + 1] = (uint8_t)(q >> 8);
+        }
+    }
+    c->win_rect[idx][0] = sx;
+    c->win_rect[idx][1] = sy;
+    c->win_rect[idx][2] = sw;
+    c->win_rect[idx][3] = sh;
+    c->win_ready[idx] = 1;
+    return 0;
+}
+
+static int prep_tiles(coord_t *c);
+
+/* the coordinator's warp and tile cut, when not done yet (a deferred keyframe) */
+static int ensure_base(coord_t *c) {
+    if (c->base_ready) return 0;
+    quantize_canvas(c);
+    return prep_tiles(c);
+}
+
 /* the keyframe's inputs: one float warp of the whole canvas (both cores; the fill for missing
  * tiles and the float canvas's base), then every tile is cut from it and rounded: bit-identical
  * to warping each tile to 8 bits (test_coord_warp), without warping the halos twice and without
@@ -932,6 +1029,16 @@ static int kf_start(coord_t *c) {
         worker_t *bw = best_free_worker(c, (uint64_t)c->plan.tiles[0].r.w * c->plan.tiles[0].r.h);
         defer = bw && whole_canvas(c, 0) && bw->resident && bw->resident_kf == c->canvas_kf;
     }
+    /* --tile-warp worker: the tiles go out as windows of the canvas (cut_window, at hand-out)
+     * to the workers that warp themselves; the coordinator's warp follows (kf_after_dispatch) */
+    c->kf_wwarp = 0;
+    c->canvas_quantized = 0;
+    memset(c->win_ready, 0, sizeof c->win_ready);
+    if (!bad && !defer && c->cfg.tile_warp_worker && !c->cfg.canvas8 && c->plan.n > 1) {
+        for (int k = 0; k < c->nslots && !defer; k++) defer = worker_free(&c->w[k]) && c->w[k].tile_warp;
+        c->kf_wwarp = defer;
+        canvas_blend_pending(c);    /* the windows are cut from the canvas */
+    }
     c->base_ready = 0;
     if (!bad && !defer) bad = prep_tiles(c) != 0;
     if (bad) {
@@ -972,7 +1079,8 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     Dreamfarm__Envelope env;
     wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
     Dreamfarm__Job job = DREAMFARM__JOB__INIT;
-    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT, dwin = DREAMFARM__RECT__INIT;
+    int window = 0;
     tile.x = t->r.x; tile.y = t->r.y; tile.w = t->r.w; tile.h = t->r.h;
     core.x = t->core.x - t->r.x; core.y = t->core.y - t->r.y; core.w = t->core.w; core.h = t->core.h;
     Dreamfarm__Subject subj[DREAM_MAX_SUBJECTS], *sp[DREAM_MAX_SUBJECTS];
@@ -1048,6 +1156,18 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
         px = NULL;
         len = 0;
         c->resident_jobs++;
+    } else if (c->kf_wwarp && w->tile_warp && !resident && cut_window(c, idx) == 0) {
+        /* the worker warps its tile itself from this window of the canvas (8.8 fixed point) */
+        dwin.x = c->win_rect[idx][0]; dwin.y = c->win_rect[idx][1];
+        dwin.w = c->win_rect[idx][2]; dwin.h = c->win_rect[idx][3];
+        job.warp_source = &dwin;
+        job.has_warp_zoom = 1; job.warp_zoom = c->kf_zoom;
+        job.has_warp_angle = 1; job.warp_angle = c->kf_angle;
+        job.has_warp_interp = 1; job.warp_interp = c->kf_interp == DREAM_INTERP_BILINEAR ? 0 : 1;
+        px = c->win_px[idx];
+        len = (size_t)dwin.w * dwin.h * 3 * 2;
+        window = 1;
+        c->window_jobs++;
     } else if (!c->base_ready) {
         return 1;       /* the tiles are not cut yet (a deferred warp): next step */
     } else if (resident) {
@@ -1066,6 +1186,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     w->job_id = job.job_id;
     w->job_kf = c->kf_id;
     w->job_resident = resident;
+    w->job_window = window;
     w->job_sent = now;
     w->job_deadline = now + dl;
     c->jobs[idx].state = JOB_RUNNING;
@@ -1113,9 +1234,9 @@ static void dispatch(coord_t *c) {
 static void kf_after_dispatch(coord_t *c) {
     double t0 = dream_now_ms();
     if (c->kf_active && !c->base_ready) {
-        /* a resident job is out: the coordinator's own warp (base for the delta, the fill and
-         * requeues) runs while the worker computes */
-        if (prep_tiles(c) != 0) c->base_ready = 1;  /* logged; the keyframe keeps the old pixels */
+        /* a resident job or windows are out: the coordinator's own warp (base for the delta, the
+         * fill and requeues) runs while the workers compute */
+        if (ensure_base(c) != 0) c->base_ready = 1;  /* logged; the keyframe keeps the old pixels */
     }
     canvas_blend_pending(c);     /* no next keyframe started (paused, no worker): now */
     if (c->need_reset) {
@@ -1360,6 +1481,8 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
                       c->tm_prep, c->tm_send, c->tm_work, c->tm_compute, c->tm_blend_add, c->tm_finish, c->tm_gap,
                       c->tm_transfer, (unsigned long long)c->tm_results, c->tm_overlapped, c->tile_mpx_total,
                       (double)c->cfg.W * c->cfg.H / 1e6);
+        len = appendf(r, n, len, "window_jobs:%llu\nwindow_mismatch:%llu\n", (unsigned long long)c->window_jobs,
+                      (unsigned long long)c->window_mismatch);
         len = appendf(r, n, len, "resident_jobs:%llu\nresident_seeds:%llu\nresident_mismatch:%llu\nkf_not_shown:%llu\n",
                       (unsigned long long)c->resident_jobs, (unsigned long long)c->resident_seeds,
                       (unsigned long long)c->resident_mismatch,
@@ -1573,6 +1696,7 @@ void coord_destroy(coord_t **pc) {
     free(c->w);
     dlog_rl_destroy(&c->logrl);
     for (int i = 0; i < TILE_MAX; i++) free(c->tile_px[i]);
+    for (int i = 0; i < TILE_MAX; i++) free(c->win_px[i]);
     dream_classes_destroy(&c->classes);
     dream_state_destroy(&c->state);
     free(c);

@@ -79,7 +79,8 @@ typedef struct node_job {
     char err[256];
     int code;                   /* Error code when failed (0 = 1, a failure) */
     int resident;
-    uint64_t input_hash;        /* resident jobs: hash of the 8-bit input */
+    int hashed;                 /* resident and window jobs: input_hash goes back in the Result */
+    uint64_t input_hash;        /* hash of the 8-bit input */
     unsigned gen;               /* connection generation it came from */
 } node_job_t;
 
@@ -97,6 +98,8 @@ struct node {
     uint64_t rc_kf;             /* keyframe it is the result of (0 = none) */
     float *img_buf;             /* compute thread: the job's float pixels, reused */
     size_t img_cap;
+    float *win_buf;             /* compute thread: a tile-warp job's window as floats, reused */
+    size_t win_cap;
 };
 
 /* ---------- compute ---------- */
@@ -165,7 +168,54 @@ static int resident_input(node_t *n, node_job_t *nj) {
     n->rc_kf = 0;
     for (size_t i = 0; i < np; i++) nj->px[i] = dream_u8_from_float(n->rc_base->px[i]);
     nj->resident = 1;
+    nj->hashed = 1;
     nj->input_hash = wire_hash64(nj->px, np);
+    return 1;
+}
+
+/* a tile-warp job (Job.warp_source, --tile-warp worker): the pixel frame is a window of the
+ * canvas in 8.8 fixed point; the tile is its warp (dream_warp_window: what the coordinator's
+ * warp of the whole canvas gives there, bit for bit), rounded to 8 bits into nj->px.
+ * Returns 1 for such a job, 0 for another, -1 on failure (nj->err, nj->code) */
+static int window_input(node_t *n, node_job_t *nj) {
+    const Dreamfarm__Job *job = nj->env->job;
+    const Dreamfarm__Rect *src = job->warp_source, *t = job->tile;
+    if (!src) return 0;
+    size_t nw = (size_t)src->w * src->h * 3, np = (size_t)t->w * t->h * 3;     /* validated sizes */
+    if (n->win_cap < nw) {
+        free(n->win_buf);
+        n->win_buf = malloc(nw * sizeof(float));
+        n->win_cap = n->win_buf ? nw : 0;
+    }
+    if (n->img_cap < np) {
+        free(n->img_buf);
+        n->img_buf = malloc(np * sizeof(float));
+        n->img_cap = n->img_buf ? np : 0;
+    }
+    uint8_t *u = malloc(np);
+    if (!n->win_buf || !n->img_buf || !u) {
+        free(u);
+        snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d window", src->w, src->h);
+        nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
+        return -1;
+    }
+    const uint8_t *q = nj->px;      /* (h, w, 3) uint16 little-endian, value * 256 */
+    for (size_t i = 0; i < nw; i++) n->win_buf[i] = (float)(q[2 * i] | (q[2 * i + 1] << 8)) * (1.0f / 256.0f);
+    dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
+    dream_err_t err = {{0}};
+    if (dream_warp_window(n->win_buf, src->x, src->y, src->w, src->h, job->canvas_w, job->canvas_h, job->warp_zoom,
+                          job->warp_angle, ip, t->x, t->y, t->w, t->h, n->img_buf, &err) != 0) {
+        free(u);
+        snprintf(nj->err, sizeof nj->err, "tile warp: %.200s", err.msg);
+        nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
+        return -1;
+    }
+    for (size_t i = 0; i < np; i++) u[i] = dream_u8_from_float(n->img_buf[i]);
+    free(nj->px);
+    nj->px = u;
+    nj->len = np;
+    nj->hashed = 1;
+    nj->input_hash = wire_hash64(u, np);
     return 1;
 }
 
@@ -174,8 +224,8 @@ static void compute(node_t *n, node_job_t *nj) {
     int W = job->tile->w, H = job->tile->h;
     size_t np = (size_t)W * H * 3;
     double t_in = dream_now_ms();
-    int resident = resident_input(n, nj);
-    if (resident < 0) {
+    int resident = resident_input(n, nj), window = resident == 0 ? window_input(n, nj) : 0;
+    if (resident < 0 || window < 0) {
         nj->failed = 1;
         return;
     }
@@ -195,12 +245,14 @@ static void compute(node_t *n, node_job_t *nj) {
     for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
     double t0 = dream_now_ms();
     dream_err_t err = {{0}};
-    if (n->cmp->iface->run(n->cmp->ctx, job, img, resident ? dream_now_ms() - t_in : 0, &nj->losses, &err) != 0) {
+    /* the warp (kept canvas or window) is device work: a modelled device counts it in its time */
+    int warped = resident || window;
+    if (n->cmp->iface->run(n->cmp->ctx, job, img, warped ? dream_now_ms() - t_in : 0, &nj->losses, &err) != 0) {
         nj->failed = 1;
         nj->lost = dream_compute_lost(n->cmp);
         snprintf(nj->err, sizeof nj->err, "%.250s", err.msg);
     }
-    nj->compute_ms = dream_now_ms() - (resident ? t_in : t0);
+    nj->compute_ms = dream_now_ms() - (warped ? t_in : t0);
     if (nj->failed) {
         return;
     }
@@ -285,6 +337,7 @@ void node_destroy(node_t **pn) {
     if (n->pair_cmp) zmq_close(n->pair_cmp);
     if (n->zctx) zmq_ctx_term(n->zctx);
     free(n->img_buf);
+    free(n->win_buf);
     dream_image_destroy(&n->rc_canvas);
     dream_image_destroy(&n->rc_base);
     dream_compute_destroy(&n->cmp);
@@ -336,6 +389,8 @@ static void send_hello(node_t *n, void *s) {
     h.untrained = n->cmp->untrained;
     h.has_resident_canvas = 1;
     h.resident_canvas = 1;
+    h.has_tile_warp = 1;
+    h.tile_warp = 1;
     env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     send_simple(s, &env);
@@ -377,7 +432,7 @@ static void send_result(void *s, node_job_t *nj) {
     r.has_loss_net = 1; r.loss_net = nj->losses.net;
     r.has_loss_prior = 1; r.loss_prior = nj->losses.prior;
     r.compute_ms = nj->compute_ms;
-    r.has_input_hash = nj->resident;
+    r.has_input_hash = nj->hashed;
     r.input_hash = nj->input_hash;
     env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
     env.result = &r;
