@@ -122,7 +122,7 @@ static int http_metrics(stream_t *s, struct lws *wsi, pss_t *p) {
 /* The newest frame as PNG; re-encoded at most once a second (PNG costs ~20 ms a frame, and
  * the service thread must stay free for the viewers). */
 static int http_snapshot(stream_t *s, struct lws *wsi, pss_t *p) {
-    size_t bytes = (size_t)s->cfg.width * s->cfg.height * 3;
+    size_t bytes = (size_t)s->cfg.enc.width * s->cfg.enc.height * 3;
     double t = dream_now_s();
     pthread_mutex_lock(&s->snap_mu);
     uint64_t seq = s->snap_seq;
@@ -138,7 +138,7 @@ static int http_snapshot(stream_t *s, struct lws *wsi, pss_t *p) {
         uint8_t *png = NULL;
         size_t len = 0;
         dream_err_t err = {{0}};
-        int rc = http_png_rgb(copy, s->cfg.width, s->cfg.height, &png, &len, &err);
+        int rc = http_png_rgb(copy, s->cfg.enc.width, s->cfg.enc.height, &png, &len, &err);
         free(copy);
         if (rc < 0) return http_error(wsi, p, 500, err.msg, 0);
         free(s->png);

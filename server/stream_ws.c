@@ -187,7 +187,7 @@ int stream_ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         stream_client_ip(s, wsi, v->ip, sizeof v->ip);
         /* bound the kernel's send buffer (autotuning would let a stalled viewer park megabytes
          * there, and hide that it lags): about half a second of video, at least 64 KB */
-        int sndbuf = s->cfg.bitrate_kbps * 1000 / 8 / 2;
+        int sndbuf = s->cfg.enc.bitrate_kbps * 1000 / 8 / 2;
         if (sndbuf < 65536) sndbuf = 65536;
         lws_sockfd_type fd = lws_get_socket_fd(wsi);
         if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);

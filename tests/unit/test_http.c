@@ -224,10 +224,10 @@ static void test_stream_lifecycle(void **state) {
     stream_config_t cfg;
     stream_config_defaults(&cfg);
     cfg.http_port = 0;
-    cfg.bind_addr = "127.0.0.1";
-    cfg.width = 64; cfg.height = 48; cfg.fps = 10; cfg.bitrate_kbps = 200; cfg.threads = 1;
-    cfg.initial_subject = 5;
-    cfg.drift = 0;
+    snprintf(cfg.bind_addr, sizeof cfg.bind_addr, "127.0.0.1");
+    cfg.enc.width = 64; cfg.enc.height = 48; cfg.enc.fps = 10; cfg.enc.bitrate_kbps = 200; cfg.enc.threads = 1;
+    cfg.req.initial_subject = 5;
+    cfg.req.drift = 0;
     dream_err_t err = {{0}};
     stream_t *s = stream_new(&cfg, &err);
     assert_non_null(s);
@@ -293,12 +293,12 @@ static void test_stream_lifecycle(void **state) {
     stream_destroy(&s);
     /* bad configs */
     stream_config_defaults(&cfg);
-    cfg.width = 5000;
+    cfg.enc.width = 5000;
     assert_null(stream_new(&cfg, &err));
     assert_non_null(strstr(err.msg, "size"));
     stream_config_defaults(&cfg);
-    cfg.tls_cert = "/nonexistent.pem";
-    cfg.tls_key = "/nonexistent.key";
+    snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "/nonexistent.pem");
+    snprintf(cfg.tls_key, sizeof cfg.tls_key, "/nonexistent.key");
     assert_null(stream_new(&cfg, &err));
     assert_non_null(strstr(err.msg, "TLS"));
 }
