@@ -883,8 +883,10 @@ static void save_queue(coord_t *c, struct requests *q) {
         if (len < cap) len += (size_t)snprintf(t + len, cap - len, "\n");
     }
     if (len >= cap) len = cap - 1;
-    dream_state_kv_set(coord_state(c), "queue", t, len);
+    int saved = dream_state_kv_set(coord_state(c), "queue", t, len);
     g_st.saved_version = sn->version;
+    /* committed (SQLite, WAL): the viewers' parked 202s up to this version may go (stream.h) */
+    if (saved == 0) stream_mark_durable(coord_stream(c), sn->version);
     free(t);
     free(sn);
 }
@@ -1016,6 +1018,9 @@ void admin_tick(coord_t *c) {
     stream_t *s = coord_stream(c);
     if (s) {
         struct requests *q = stream_requests(s);
+        /* a 202 waits for the queue that holds it to be saved, unless nothing is kept */
+        const char *path = coord_config(c)->state;
+        stream_set_durable(s, path[0] && strcmp(path, ":memory:") != 0);
         uint64_t v = requests_version(q);
         /* on every change of the queue at once; the remaining hold every few seconds */
         if (v != g_st.saved_version || now - g_st.saved_at > 3000) {

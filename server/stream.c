@@ -204,6 +204,10 @@ static int stream_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (!is_http_protocol(wsi)) return 0;
         stream_ws_drain_packets(s);
+        if (s->nwaiting && atomic_load(&s->durable_version) != s->durable_seen) {
+            s->durable_seen = atomic_load(&s->durable_version);
+            stream_http_wake_waiting(s);
+        }
         if (requests_version(s->req) != s->req_version) {
             s->req_version = requests_version(s->req);
             stream_events_rebuild_requests(s);

@@ -184,4 +184,14 @@ int stream_record_start(stream_t *s, const char *path, dream_err_t *err);
 int stream_record_stop(stream_t *s, char *what, size_t n, dream_err_t *err);
 int stream_recording(stream_t *s, char *path, size_t n);   /* 1 while recording (path filled) */
 
+/* Durable requests. With a persister on (dreamd with a --state file), a viewer's accepted
+ * request is answered (202) only once stream_mark_durable() reports a saved queue version at
+ * least the one that holds it, or after STREAM_DURABLE_WAIT_MS (a stuck disk must not hold
+ * viewers); other answers go at once. The service thread parks the answer and goes on (the
+ * frame clock and the lws loop never wait). Any thread. */
+#define STREAM_DURABLE_WAIT_MS 2000
+void stream_set_durable(stream_t *s, int on);
+/* version: requests_version() of the queue snapshot just committed */
+void stream_mark_durable(stream_t *s, uint64_t version);
+
 #endif

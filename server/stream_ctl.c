@@ -118,3 +118,13 @@ int stream_recording(stream_t *s, char *path, size_t n) {
     return on;
 }
 
+void stream_set_durable(stream_t *s, int on) {
+    if (s) atomic_store(&s->durable_on, on ? 1 : 0);
+}
+
+void stream_mark_durable(stream_t *s, uint64_t version) {
+    if (!s) return;
+    uint64_t cur = atomic_load(&s->durable_version);
+    while (version > cur && !atomic_compare_exchange_weak(&s->durable_version, &cur, version)) {}
+    if (s->ctx) lws_cancel_service(s->ctx);     /* the service thread answers the parked 202s */
+}

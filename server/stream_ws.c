@@ -82,6 +82,7 @@ void stream_events_rebuild_status(stream_t *s) {
 
 void stream_tick_cb(lws_sorted_usec_list_t *sul) {
     stream_t *s = lws_container_of(sul, stream_t, sul);
+    if (s->nwaiting) stream_http_wake_waiting(s);     /* parked 202s past their wait */
     requests_tick(s->req);
     uint64_t ver = requests_version(s->req);
     if (ver != s->req_version) {
