@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <strings.h>
 
 static int name_eq(const char *a, const char *b, size_t blen) {
@@ -19,14 +20,49 @@ static int name_eq(const char *a, const char *b, size_t blen) {
     return i == blen && a[i] == 0;
 }
 
-static const cfg_opt_t *find_n(const cfg_opt_t *opts, const char *name, size_t n) {
-    for (const cfg_opt_t *o = opts; o->name; o++)
-        if (name_eq(o->name, name, n)) return o;
+#define CFG_MAX_DEPTH 4   /* tables within tables */
+
+/* the row named name[0..n) and (off) where its struct starts in the caller's base */
+static const cfg_opt_t *find_in(const cfg_opt_t *opts, const char *name, size_t n, size_t *off, int depth) {
+    for (const cfg_opt_t *o = opts; o->name; o++) {
+        if (o->type == CFG_T_INIT) continue;
+        if (o->type == CFG_T_SUB) {
+            if (depth >= CFG_MAX_DEPTH || !o->sub) continue;
+            size_t sub = 0;
+            const cfg_opt_t *r = find_in(o->sub, name, n, &sub, depth + 1);
+            if (r) { *off = o->offset + sub; return r; }
+            continue;
+        }
+        if (name_eq(o->name, name, n)) { *off = 0; return o; }
+    }
     return NULL;
 }
 
+static const cfg_opt_t *find_n(const cfg_opt_t *opts, const char *name, size_t n, size_t *off) {
+    size_t o = 0;
+    const cfg_opt_t *r = find_in(opts, name, n, &o, 0);
+    if (off) *off = o;
+    return r;
+}
+
 const cfg_opt_t *cfg_find(const cfg_opt_t *opts, const char *name) {
-    return find_n(opts, name, strlen(name));
+    return find_n(opts, name, strlen(name), NULL);
+}
+
+static void each_in(const cfg_opt_t *opts, size_t off, int depth,
+                    void (*fn)(const cfg_opt_t *o, size_t off, void *ud), void *ud) {
+    for (const cfg_opt_t *o = opts; o->name; o++) {
+        if (o->type == CFG_T_INIT) continue;
+        if (o->type == CFG_T_SUB) {
+            if (depth < CFG_MAX_DEPTH && o->sub) each_in(o->sub, off + o->offset, depth + 1, fn, ud);
+            continue;
+        }
+        fn(o, off, ud);
+    }
+}
+
+void cfg_each(const cfg_opt_t *opts, void (*fn)(const cfg_opt_t *o, size_t off, void *ud), void *ud) {
+    each_in(opts, 0, 0, fn, ud);
 }
 
 static int parse_bool(const char *v, int *out) {
@@ -61,6 +97,30 @@ static int set_opt(const cfg_opt_t *o, void *base, const char *value, dream_err_
         *(double *)p = v;
         return 0;
     }
+    case CFG_T_FLOAT: {
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || end == value || *end || !isfinite(v) || fabs(v) > 3.0e38)
+            return dream_err_set(err, "option '%s': '%s' is not a number", o->name, value);
+        if (o->min <= o->max && (v < o->min || v > o->max))
+            return dream_err_set(err, "option '%s': %g is outside [%g, %g]", o->name, v, o->min, o->max);
+        float f = (float)v;
+        memcpy(p, &f, sizeof f);
+        return 0;
+    }
+    case CFG_T_U64: {
+        errno = 0;
+        const char *q = value;
+        while (isspace((unsigned char)*q)) q++;
+        unsigned long long v = *q == '-' ? 0 : strtoull(value, &end, 0);
+        if (*q == '-' || errno || end == value || *end)
+            return dream_err_set(err, "option '%s': '%s' is not a non-negative integer", o->name, value);
+        if (o->min <= o->max && ((double)v < o->min || (double)v > o->max))
+            return dream_err_set(err, "option '%s': %llu is outside [%g, %g]", o->name, v, o->min, o->max);
+        uint64_t u = (uint64_t)v;
+        memcpy(p, &u, sizeof u);
+        return 0;
+    }
     case CFG_T_STRING: {
         size_t n = strlen(value);
         if (n >= o->size)
@@ -68,6 +128,21 @@ static int set_opt(const cfg_opt_t *o, void *base, const char *value, dream_err_
         memcpy(p, value, n + 1);
         return 0;
     }
+    case CFG_T_STRLIST: {
+        int *count = (int *)((char *)base + o->count_offset);
+        size_t n = strlen(value);
+        if (n >= o->size)
+            return dream_err_set(err, "option '%s': value is %zu characters (max %zu)", o->name, n, o->size - 1);
+        if (*count < 0 || *count >= o->max_items)
+            return dream_err_set(err, "option '%s': more than %d values (it is given once per value)", o->name,
+                                 o->max_items);
+        memcpy(p + (size_t)*count * o->size, value, n + 1);
+        (*count)++;
+        return 0;
+    }
+    case CFG_T_SUB:
+    case CFG_T_INIT:
+        break;
     case CFG_T_BOOL: {
         int b;
         if (parse_bool(value, &b))
@@ -79,16 +154,32 @@ static int set_opt(const cfg_opt_t *o, void *base, const char *value, dream_err_
     return dream_err_set(err, "option '%s': bad type", o->name);
 }
 
-int cfg_defaults(const cfg_opt_t *opts, void *base, dream_err_t *err) {
-    for (const cfg_opt_t *o = opts; o->name; o++)
-        if (set_opt(o, base, o->def ? o->def : "", err)) return dream_err_prefix(err, "default");
+static int defaults_in(const cfg_opt_t *opts, char *base, int depth, dream_err_t *err) {
+    for (const cfg_opt_t *o = opts; o->name; o++) {
+        if (o->type == CFG_T_INIT) {
+            if (o->init) o->init(base);
+        } else if (o->type == CFG_T_SUB) {
+            if (depth >= CFG_MAX_DEPTH || !o->sub) return dream_err_set(err, "config table nested too deep");
+            if (defaults_in(o->sub, base + o->offset, depth + 1, err)) return -1;
+        } else if (o->type == CFG_T_STRLIST) {
+            *(int *)(base + o->count_offset) = 0;
+            memset(base + o->offset, 0, o->size * (size_t)o->max_items);
+        } else if (o->def && set_opt(o, base, o->def, err)) {
+            return dream_err_prefix(err, "default");
+        }
+    }
     return 0;
 }
 
+int cfg_defaults(const cfg_opt_t *opts, void *base, dream_err_t *err) {
+    return defaults_in(opts, base, 0, err);
+}
+
 int cfg_set(const cfg_opt_t *opts, void *base, const char *name, const char *value, dream_err_t *err) {
-    const cfg_opt_t *o = cfg_find(opts, name);
+    size_t off = 0;
+    const cfg_opt_t *o = find_n(opts, name, strlen(name), &off);
     if (!o) return dream_err_set(err, "unknown option '%s'", name);
-    return set_opt(o, base, value, err);
+    return set_opt(o, (char *)base + off, value, err);
 }
 
 static char *trim(char *s) {
@@ -149,27 +240,71 @@ int cfg_parse_file(const cfg_opt_t *opts, void *base, const char *path, dream_er
 
 static const char *type_name(cfg_type_t t) {
     switch (t) {
-    case CFG_T_INT: return "N";
-    case CFG_T_DOUBLE: return "X";
-    case CFG_T_STRING: return "S";
-    case CFG_T_BOOL: return "";
+    case CFG_T_INT: case CFG_T_U64: return "N";
+    case CFG_T_DOUBLE: case CFG_T_FLOAT: return "X";
+    case CFG_T_STRING: case CFG_T_STRLIST: return "S";
+    case CFG_T_BOOL: case CFG_T_SUB: case CFG_T_INIT: return "";
     }
     return "";
 }
 
-void cfg_print_help(const cfg_opt_t *opts, const char *prog, const char *summary, FILE *f) {
+/* the value of row o in the struct at base (a list: entries joined with ", ") */
+static void format_opt(const cfg_opt_t *o, const void *base, char *buf, size_t n) {
+    const char *p = (const char *)base + o->offset;
+    buf[0] = 0;
+    switch (o->type) {
+    case CFG_T_INT: snprintf(buf, n, "%d", *(const int *)p); break;
+    case CFG_T_DOUBLE: snprintf(buf, n, "%g", *(const double *)p); break;
+    case CFG_T_FLOAT: { float f; memcpy(&f, p, sizeof f); snprintf(buf, n, "%g", (double)f); break; }
+    case CFG_T_U64: { uint64_t u; memcpy(&u, p, sizeof u); snprintf(buf, n, "%llu", (unsigned long long)u); break; }
+    case CFG_T_STRING: snprintf(buf, n, "%s", p); break;
+    case CFG_T_BOOL: snprintf(buf, n, "%s", *(const int *)p ? "true" : "false"); break;
+    case CFG_T_STRLIST: {
+        int cnt = *(const int *)((const char *)base + o->count_offset);
+        size_t len = 0;
+        for (int i = 0; i < cnt && i < o->max_items && len < n; i++) {
+            int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", p + (size_t)i * o->size);
+            if (w < 0) break;
+            len += (size_t)w;
+        }
+        break;
+    }
+    case CFG_T_SUB: case CFG_T_INIT: break;
+    }
+}
+
+typedef struct help_ctx {
+    FILE *f;
+    const void *base;
+} help_ctx_t;
+
+static void help_row(const cfg_opt_t *o, size_t off, void *ud) {
+    help_ctx_t *h = ud;
+    char lhs[96], def[256];
+    if (o->type == CFG_T_BOOL) snprintf(lhs, sizeof lhs, "--%s / --no-%s", o->name, o->name);
+    else snprintf(lhs, sizeof lhs, "--%s %s", o->name, type_name(o->type));
+    if (o->type == CFG_T_STRLIST) snprintf(def, sizeof def, "none; repeat for more, at most %d", o->max_items);
+    else if (o->def) snprintf(def, sizeof def, "%s", *o->def ? o->def : "\"\"");
+    else if (h->base) {
+        format_opt(o, (const char *)h->base + off, def, sizeof def);
+        if (!strcmp(def, "nan")) snprintf(def, sizeof def, "none");
+        else if (!def[0]) snprintf(def, sizeof def, "\"\"");
+    } else snprintf(def, sizeof def, "built in");
+    fprintf(h->f, "  %-28s %s (default: %s)\n", lhs, o->help ? o->help : "", def);
+}
+
+void cfg_print_help_base(const cfg_opt_t *opts, const void *base, const char *prog, const char *summary, FILE *f) {
     fprintf(f, "usage: %s [--config FILE] [options]\n", prog);
     if (summary) fprintf(f, "%s\n", summary);
     fprintf(f, "\noptions (also accepted as 'name = value' lines in the config file):\n");
     fprintf(f, "  %-28s %s\n", "--config FILE", "read options from FILE first (flags override it)");
     fprintf(f, "  %-28s %s\n", "--help", "show this help");
-    for (const cfg_opt_t *o = opts; o->name; o++) {
-        char lhs[96];
-        if (o->type == CFG_T_BOOL) snprintf(lhs, sizeof lhs, "--%s / --no-%s", o->name, o->name);
-        else snprintf(lhs, sizeof lhs, "--%s %s", o->name, type_name(o->type));
-        fprintf(f, "  %-28s %s (default: %s)\n", lhs, o->help ? o->help : "",
-                o->def && *o->def ? o->def : "\"\"");
-    }
+    help_ctx_t h = {f, base};
+    cfg_each(opts, help_row, &h);
+}
+
+void cfg_print_help(const cfg_opt_t *opts, const char *prog, const char *summary, FILE *f) {
+    cfg_print_help_base(opts, NULL, prog, summary, f);
 }
 
 int cfg_parse_args(const cfg_opt_t *opts, void *base, int argc, char **argv, const char *prog,
@@ -177,7 +312,7 @@ int cfg_parse_args(const cfg_opt_t *opts, void *base, int argc, char **argv, con
     if (cfg_defaults(opts, base, err)) return -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            cfg_print_help(opts, prog, summary, stdout);
+            cfg_print_help_base(opts, base, prog, summary, stdout);
             return 1;
         }
     }
@@ -198,11 +333,13 @@ int cfg_parse_args(const cfg_opt_t *opts, void *base, int argc, char **argv, con
         if (!strncmp(a, "config=", 7)) continue;
         const char *eq = strchr(a, '=');
         size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        const cfg_opt_t *o = find_n(opts, a, nl);
+        size_t off = 0;
+        const cfg_opt_t *o = find_n(opts, a, nl, &off);
         if (!o && !eq && !strncmp(a, "no-", 3)) {
-            const cfg_opt_t *b = cfg_find(opts, a + 3);
+            size_t boff = 0;
+            const cfg_opt_t *b = find_n(opts, a + 3, strlen(a + 3), &boff);
             if (b && b->type == CFG_T_BOOL) {
-                if (set_opt(b, base, "false", err)) return -1;
+                if (set_opt(b, (char *)base + boff, "false", err)) return -1;
                 continue;
             }
         }
@@ -219,39 +356,42 @@ int cfg_parse_args(const cfg_opt_t *opts, void *base, int argc, char **argv, con
             if (i + 1 >= argc) return dream_err_set(err, "option '--%s' needs a value", o->name);
             val = argv[++i];
         }
-        if (set_opt(o, base, val, err)) return -1;
+        if (set_opt(o, (char *)base + off, val, err)) return -1;
     }
     return 0;
 }
 
 int cfg_format(const cfg_opt_t *opts, const void *base, const char *name, char *buf, size_t n) {
-    const cfg_opt_t *o = cfg_find(opts, name);
+    size_t off = 0;
+    const cfg_opt_t *o = find_n(opts, name, strlen(name), &off);
     if (!o || !n) return -1;
-    const char *p = (const char *)base + o->offset;
-    switch (o->type) {
-    case CFG_T_INT: snprintf(buf, n, "%d", *(const int *)p); break;
-    case CFG_T_DOUBLE: snprintf(buf, n, "%g", *(const double *)p); break;
-    case CFG_T_STRING: snprintf(buf, n, "%s", p); break;
-    case CFG_T_BOOL: snprintf(buf, n, "%s", *(const int *)p ? "true" : "false"); break;
-    }
+    format_opt(o, (const char *)base + off, buf, n);
     return 0;
+}
+
+typedef struct info_ctx {
+    const void *base;
+    char *buf;
+    size_t n, len;
+} info_ctx_t;
+
+static void info_row(const cfg_opt_t *o, size_t off, void *ud) {
+    info_ctx_t *c = ud;
+    if (c->len >= c->n) return;
+    char v[512];
+    format_opt(o, (const char *)c->base + off, v, sizeof v);
+    int w = snprintf(c->buf + c->len, c->n - c->len, "%s:%s\n", o->name, v);
+    if (w > 0) c->len += (size_t)w;
 }
 
 size_t cfg_info(const cfg_opt_t *opts, const void *base, char *buf, size_t n) {
     if (!n) return 0;
-    size_t len = 0;
     buf[0] = 0;
     int w = snprintf(buf, n, "# Config\n");
-    len = w > 0 ? (size_t)w : 0;
-    for (const cfg_opt_t *o = opts; o->name && len < n; o++) {
-        char v[512];
-        cfg_format(opts, base, o->name, v, sizeof v);
-        w = snprintf(buf + len, n - len, "%s:%s\n", o->name, v);
-        if (w < 0) break;
-        len += (size_t)w;
-    }
-    if (len >= n) len = n - 1;
-    return len;
+    info_ctx_t c = {base, buf, n, w > 0 ? (size_t)w : 0};
+    cfg_each(opts, info_row, &c);
+    if (c.len >= n) c.len = n - 1;
+    return c.len;
 }
 
 /* one side of a WxH: 1..DREAM_SIZE_MAX decimal digits up to *end */

@@ -161,7 +161,7 @@ static void stream_section(actx_t *a) {
            "requests_refused:%llu\nqueue_length:%d\nhold_remaining_s:%.1f\nrecording:%s\n",
         stream_port(s), ss.viewers, (unsigned long long)ss.viewers_total, (unsigned long long)ss.frames_encoded,
         (unsigned long long)ss.frames_dropped, (unsigned long long)ss.bytes_sent, ss.encode_ms_avg,
-        coord_config(a->c)->bitrate_kbps, coord_config(a->c)->encoder_speed,
+        coord_config(a->c)->stream.enc.bitrate_kbps, coord_config(a->c)->stream.enc.cpu_used,
         (unsigned long long)ss.requests_accepted, (unsigned long long)ss.requests_refused,
         q ? requests_queue_len(q) : 0, q ? requests_remaining_s(q) : 0.0, recording ? rec : "off");
 }
@@ -376,13 +376,13 @@ static int config_apply(coord_t *c, const char *key, const char *value, int save
         dlog_set_level(lvl);
     } else if (!strcmp(k, "hold-s") || !strcmp(k, "min-hold-s") || !strcmp(k, "rate-per-min") ||
                !strcmp(k, "rate-burst") || !strcmp(k, "drift")) {
-        if (tmp.min_hold_s > tmp.hold_s)
-            return dream_err_set(err, "option '%s': min-hold-s %g must not exceed hold-s %g", k, tmp.min_hold_s, tmp.hold_s);
-        if (s && requests_set_live(stream_requests(s), tmp.hold_s, tmp.min_hold_s, tmp.rate_per_min, tmp.rate_burst,
-                                   tmp.drift, err) != 0)
+        if (tmp.stream.req.min_hold_s > tmp.stream.req.hold_s)
+            return dream_err_set(err, "option '%s': min-hold-s %g must not exceed hold-s %g", k, tmp.stream.req.min_hold_s, tmp.stream.req.hold_s);
+        if (s && requests_set_live(stream_requests(s), tmp.stream.req.hold_s, tmp.stream.req.min_hold_s, tmp.stream.req.rate_per_min, tmp.stream.req.rate_burst,
+                                   tmp.stream.req.drift, err) != 0)
             return -1;
     } else if (!strcmp(k, "bitrate-kbps") || !strcmp(k, "encoder-speed")) {
-        if (s && stream_set_encoder(s, tmp.bitrate_kbps, tmp.encoder_speed, err) != 0) return -1;
+        if (s && stream_set_encoder(s, tmp.stream.enc.bitrate_kbps, tmp.stream.enc.cpu_used, err) != 0) return -1;
     }
     *cfg = tmp;
     if (save) {
@@ -549,13 +549,18 @@ static int h_commands(actx_t *a, const char *arg) {
     return 0;
 }
 
+static void name_row(const cfg_opt_t *o, size_t off, void *ud) {
+    (void)off;
+    out(ud, "%s\n", o->name);
+}
+
 static int h_names(actx_t *a, const char *arg) {
     if (!strcmp(arg, "workers")) {
         a->len = 0;
         coord_worker_names(a->c, a->r, a->n);
         a->len = strlen(a->r);
     } else if (!strcmp(arg, "config")) {
-        for (const cfg_opt_t *o = coord_cfg_opts; o->name; o++) out(a, "%s\n", o->name);
+        cfg_each(coord_cfg_opts, name_row, a);
     } else if (!strcmp(arg, "live")) {
         for (int i = 0; k_live[i]; i++) out(a, "%s\n", k_live[i]);
     } else if (!strcmp(arg, "sections")) {
@@ -878,8 +883,10 @@ static void save_queue(coord_t *c, struct requests *q) {
         if (len < cap) len += (size_t)snprintf(t + len, cap - len, "\n");
     }
     if (len >= cap) len = cap - 1;
-    dream_state_kv_set(coord_state(c), "queue", t, len);
+    int saved = dream_state_kv_set(coord_state(c), "queue", t, len);
     g_st.saved_version = sn->version;
+    /* committed (SQLite, WAL): the viewers' parked 202s up to this version may go (stream.h) */
+    if (saved == 0) stream_mark_durable(coord_stream(c), sn->version);
     free(t);
     free(sn);
 }
@@ -1011,6 +1018,9 @@ void admin_tick(coord_t *c) {
     stream_t *s = coord_stream(c);
     if (s) {
         struct requests *q = stream_requests(s);
+        /* a 202 waits for the queue that holds it to be saved, unless nothing is kept */
+        const char *path = coord_config(c)->state;
+        stream_set_durable(s, path[0] && strcmp(path, ":memory:") != 0);
         uint64_t v = requests_version(q);
         /* on every change of the queue at once; the remaining hold every few seconds */
         if (v != g_st.saved_version || now - g_st.saved_at > 3000) {

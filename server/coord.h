@@ -16,11 +16,11 @@
 #include "dlog.h"
 #include "image.h"
 #include "sinks.h"
+#include "stream.h"
 
 typedef struct coord_cfg {
     char worker_bind[256];
     char admin_bind[256];
-    int http_port;
     char weights[512];
     char size[32];
     int fps;
@@ -47,22 +47,10 @@ typedef struct coord_cfg {
     char log_level[16];
     double run_seconds;
     int max_keyframes;
-    char http_bind[64];
     int stream_width, stream_height;
-    int bitrate_kbps;
-    char record[512];
-    /* live page / stream (passed to stream_config_t) */
-    char tls_cert[512], tls_key[512];
-    char web_root[512];
-    char ban_file[512];
-    int encoder_speed;
-    int max_viewers;
-    double hold_s, min_hold_s;
-    int queue_max;
-    double rate_per_min;
-    int rate_burst;
-    int drift;
-    int trust_forwarded_for;
+    /* the live page / stream: its settings and their table (server/stream.h; rows included
+     * in coord_cfg_opts); dreamd sets stream.enc's size and rate from the frame clock */
+    stream_config_t stream;
     char curve_secret_file[512];
     char curve_allow_file[512];
     /* admin access (server/admin.h) and metrics (server/metrics.h) */
@@ -78,8 +66,6 @@ typedef struct coord_cfg {
     double quarantine_s;        /* a persisted (CURVE key) quarantine expires after this */
     int quarantine_max;         /* rows kept in the persisted quarantine */
     double min_ms_mpix;         /* results faster than this per MPx-step are implausible */
-    int viewer_conns_per_ip;    /* open HTTP/websocket connections per IPv4 address / IPv6 /64 */
-    double viewer_parse_per_s;  /* request bodies parsed per second, all viewers together */
     /* derived */
     int W, H;
     /* derived by coord_cfg_model() (cleared by coord_cfg_finish()) */

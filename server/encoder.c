@@ -21,15 +21,25 @@ struct encoder {
     int64_t pts;
 };
 
-void encoder_config_defaults(encoder_config_t *cfg) {
+/* the fields that are not options (dreamd sets size and rate from its frame clock) */
+static void encoder_init(void *base) {
+    encoder_config_t *cfg = base;
     memset(cfg, 0, sizeof *cfg);
     cfg->width = 1024;
     cfg->height = 576;
     cfg->fps = 25;
-    cfg->bitrate_kbps = 2500;
-    cfg->cpu_used = 8;
     cfg->keyframe_max_s = 2.0;
     cfg->threads = 2;
+}
+
+const cfg_opt_t encoder_cfg_opts[] = {
+    CFG_INIT(encoder_init),
+    CFG_INT(encoder_config_t, bitrate_kbps, "bitrate-kbps", "2500", 100, 50000, "VP9 target bitrate"),
+    CFG_INT(encoder_config_t, cpu_used, "encoder-speed", "8", 5, 9, "libvpx VP9 realtime speed (cpu-used; 7 = better, slower)"),
+    CFG_END};
+
+void encoder_config_defaults(encoder_config_t *cfg) {
+    cfg_defaults(encoder_cfg_opts, cfg, NULL);
 }
 
 static int check_config(const encoder_config_t *c, dream_err_t *err) {

@@ -10,6 +10,7 @@
 #define DREAM_ENCODER_H
 #include <stdint.h>
 #include <stddef.h>
+#include "config.h"
 #include "dlog.h"
 
 typedef struct encoder_config {
@@ -32,7 +33,10 @@ typedef void (*encoder_packet_fn)(const encoder_packet_t *pkt, void *ud);
 
 typedef struct encoder encoder_t;
 
-void encoder_config_defaults(encoder_config_t *cfg);   /* 1024x576 @ 25, 2500 kbps, speed 8, 2 s */
+/* The encoder's settings table (bitrate-kbps, encoder-speed: dreamd's options through the
+ * stream's table, server/stream.h); its INIT row gives the rest (1024x576 @ 25, 2 s, 2 threads). */
+extern const cfg_opt_t encoder_cfg_opts[];
+void encoder_config_defaults(encoder_config_t *cfg);   /* = cfg_defaults(encoder_cfg_opts) */
 encoder_t *encoder_new(const encoder_config_t *cfg, dream_err_t *err);
 void encoder_destroy(encoder_t **e);
 

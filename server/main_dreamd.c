@@ -85,33 +85,14 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
-    if (cfg.http_port > 0) {
-        stream_config_t sc;
-        stream_config_defaults(&sc);
-        sc.http_port = cfg.http_port;
-        sc.bind_addr = cfg.http_bind[0] ? cfg.http_bind : NULL;
-        /* encoded size: the frame clock's (coord_cfg_finish: --stream-width/height, or the canvas
-         * scaled down into 1920x1080 keeping the aspect, even sides) */
-        sc.width = cfg.SW;
-        sc.height = cfg.SH;
-        sc.fps = cfg.fps;
-        sc.bitrate_kbps = cfg.bitrate_kbps;
-        sc.record_path = cfg.record[0] ? cfg.record : NULL;
-        sc.tls_cert = cfg.tls_cert[0] ? cfg.tls_cert : NULL;
-        sc.tls_key = cfg.tls_key[0] ? cfg.tls_key : NULL;
-        sc.web_root = cfg.web_root[0] ? cfg.web_root : NULL;
-        sc.ban_file = cfg.ban_file[0] ? cfg.ban_file : NULL;
-        sc.cpu_used = cfg.encoder_speed;
-        sc.max_viewers = cfg.max_viewers;
-        sc.max_conns_per_ip = cfg.viewer_conns_per_ip;
-        sc.parse_per_s = cfg.viewer_parse_per_s;
-        sc.hold_s = cfg.hold_s;
-        sc.min_hold_s = cfg.min_hold_s;
-        sc.queue_max = cfg.queue_max;
-        sc.rate_per_min = cfg.rate_per_min;
-        sc.rate_burst = cfg.rate_burst;
-        sc.drift = cfg.drift;
-        sc.trust_forwarded_for = cfg.trust_forwarded_for;
+    if (cfg.stream.http_port > 0) {
+        /* the stream's settings are its own rows of the config table (cfg.stream); dreamd adds
+         * the encoded size and rate of its frame clock (coord_cfg_finish: --stream-width/height,
+         * or the canvas scaled down into 1920x1080 keeping the aspect, even sides) */
+        stream_config_t sc = cfg.stream;
+        sc.enc.width = cfg.SW;
+        sc.enc.height = cfg.SH;
+        sc.enc.fps = cfg.fps;
         /* start on the configured subject(s) rather than a random class */
         int ids[DREAM_MAX_SUBJECTS], nids = 0;
         dream_classes_t *cls = dream_classes_load_default(&err);
@@ -121,7 +102,7 @@ int main(int argc, char **argv) {
             dlog_error("dreamd", "option 'subjects': %s", err.msg);
             goto out;
         }
-        sc.initial_subject = ids[0];
+        sc.req.initial_subject = ids[0];
         stream = stream_new(&sc, &err);
         if (!stream) {
             dlog_error("dreamd", "live stream: %s", err.msg);
@@ -135,9 +116,9 @@ int main(int argc, char **argv) {
             dream_sink_destroy(&s);
             goto out;
         }
-        dlog_info("dreamd", "live page on %s://%s:%d/ (%dx%d VP9)", sc.tls_cert ? "https" : "http",
-                  cfg.http_bind[0] ? cfg.http_bind : "localhost",
-                  stream_port(stream), sc.width, sc.height);
+        dlog_info("dreamd", "live page on %s://%s:%d/ (%dx%d VP9)", sc.tls_cert[0] ? "https" : "http",
+                  sc.bind_addr[0] ? sc.bind_addr : "localhost",
+                  stream_port(stream), sc.enc.width, sc.enc.height);
     }
     /* the text overlay, burned in once for all frame sinks (stream, recording, PNG frames) */
     if (cfg.burn_in) {

@@ -62,15 +62,25 @@ static uint64_t rng_next(requests_t *q) {
     return q->rng = x;
 }
 
-void requests_config_defaults(requests_config_t *cfg) {
+static void requests_init(void *base) {
+    requests_config_t *cfg = base;
     memset(cfg, 0, sizeof *cfg);
-    cfg->hold_s = 60;
-    cfg->min_hold_s = 60;   /* fixed 60 s hold as in 2015 (STREAM_DEFAULT_MIN_HOLD_S) */
-    cfg->queue_max = 50;
-    cfg->rate_per_min = 3;
-    cfg->rate_burst = 3;
-    cfg->drift = 0;
     cfg->initial_subject = -1;
+}
+
+const cfg_opt_t requests_cfg_opts[] = {
+    CFG_INIT(requests_init),
+    CFG_DOUBLE(requests_config_t, hold_s, "hold-s", "60", 1, 86400, "how long a viewer's request holds the screen"),
+    CFG_DOUBLE(requests_config_t, min_hold_s, "min-hold-s", "60", 1, 86400,
+               "shortest hold when the queue is long (= hold-s: a fixed 60 s as in 2015)"),
+    CFG_INT(requests_config_t, queue_max, "queue-max", "50", 1, 10000, "pending viewer requests"),
+    CFG_DOUBLE(requests_config_t, rate_per_min, "rate-per-min", "3", 0.01, 1e6, "requests per minute per viewer IP (token bucket)"),
+    CFG_INT(requests_config_t, rate_burst, "rate-burst", "3", 1, 10000, "token bucket size per viewer IP"),
+    CFG_BOOL(requests_config_t, drift, "drift", "false", "with an empty queue, drift to a random class after a hold (off: the subject stays until the next request, as in 2015)"),
+    CFG_END};
+
+void requests_config_defaults(requests_config_t *cfg) {
+    cfg_defaults(requests_cfg_opts, cfg, NULL);
 }
 
 requests_t *requests_new(const requests_config_t *cfg, const dream_classes_t *classes, dream_err_t *err) {

@@ -21,6 +21,7 @@
 #ifndef DREAM_REQUESTS_H
 #define DREAM_REQUESTS_H
 #include <stdint.h>
+#include "config.h"
 #include "dlog.h"
 #include "classes.h"
 
@@ -29,16 +30,21 @@
 #define REQUESTS_MAX_CLOSEST 5
 #define REQUESTS_MAX_NAME 24       /* bytes of a requester's name (web form name / IRC nick) */
 
+/* Defaults: requests_cfg_opts (below), the one place they are written. */
 typedef struct requests_config {
-    double hold_s;              /* default 60 */
-    double min_hold_s;          /* default 15 */
-    int queue_max;              /* default 50 */
-    double rate_per_min;        /* default 3 per IP; 0 = no limit */
-    int rate_burst;             /* default 3 */
-    int drift;                  /* default 0 (the 2015 stream: the subject stays until the next request) */
-    int initial_subject;        /* -1 = random (default) */
-    uint64_t seed;              /* 0 = from the clock */
+    double hold_s;              /* how long a request holds the screen */
+    double min_hold_s;          /* shortest hold when the queue is long (<= hold_s) */
+    int queue_max;              /* pending requests */
+    double rate_per_min;        /* per key (IP) token bucket; 0 = no limit */
+    int rate_burst;             /* bucket size */
+    int drift;                  /* 1 = drift to a random class after a hold with an empty queue */
+    int initial_subject;        /* not an option: -1 = random (default) */
+    uint64_t seed;              /* not an option: 0 = from the clock */
 } requests_config_t;
+
+/* The queue's settings table (hold-s, min-hold-s, queue-max, rate-per-min, rate-burst, drift):
+ * dreamd's options through the stream's table (server/stream.h). */
+extern const cfg_opt_t requests_cfg_opts[];
 
 typedef enum {
     REQ_OK = 0,
@@ -69,7 +75,7 @@ typedef struct requests_result {
 typedef double (*requests_clock_fn)(void *ud);
 typedef struct requests requests_t;
 
-void requests_config_defaults(requests_config_t *cfg);
+void requests_config_defaults(requests_config_t *cfg);   /* = cfg_defaults(requests_cfg_opts) */
 /* classes is borrowed and must outlive the queue. */
 requests_t *requests_new(const requests_config_t *cfg, const dream_classes_t *classes, dream_err_t *err);
 void requests_destroy(requests_t **q);

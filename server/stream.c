@@ -31,28 +31,41 @@
 
 /* ---------------------------------------------------------------- config */
 
-void stream_config_defaults(stream_config_t *c) {
+/* the fields that are not options */
+static void stream_init(void *base) {
+    stream_config_t *c = base;
     memset(c, 0, sizeof *c);
-    c->http_port = 8080;
-    c->max_viewers = STREAM_DEFAULT_MAX_VIEWERS;
-    c->max_conns_per_ip = STREAM_DEFAULT_CONNS_PER_IP;
-    c->parse_per_s = STREAM_DEFAULT_PARSE_PER_S;
-    c->width = 1024;
-    c->height = 576;
-    c->fps = 25;
-    c->bitrate_kbps = STREAM_DEFAULT_BITRATE_KBPS;
-    c->cpu_used = STREAM_DEFAULT_CPU_USED;
-    c->keyframe_max_s = 2.0;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    c->threads = n < 1 ? 1 : n > 8 ? 8 : (int)n;
     c->viewer_queue_max = 0;    /* 3 * fps */
-    c->hold_s = STREAM_DEFAULT_HOLD_S;
-    c->min_hold_s = STREAM_DEFAULT_MIN_HOLD_S;
-    c->queue_max = STREAM_DEFAULT_QUEUE_MAX;
-    c->rate_per_min = STREAM_DEFAULT_RATE_PER_MIN;
-    c->rate_burst = STREAM_DEFAULT_RATE_BURST;
-    c->drift = 0;
-    c->initial_subject = -1;
+    c->classes_path = NULL;
+}
+
+/* after the encoder's own defaults: the live stream encodes with up to 8 threads */
+static void stream_init_threads(void *base) {
+    stream_config_t *c = base;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    c->enc.threads = n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
+const cfg_opt_t stream_cfg_opts[] = {
+    CFG_INIT(stream_init),
+    CFG_INT(stream_config_t, http_port, "http-port", "8080", 0, 65535, "HTTP/WebSocket port of the live page (0 = off)"),
+    CFG_STR(stream_config_t, bind_addr, "http-bind", "", "address the live page listens on (empty = all)"),
+    CFG_SUB(stream_config_t, enc, encoder_cfg_opts),
+    CFG_INIT(stream_init_threads),
+    CFG_STR(stream_config_t, record_path, "record", "", "also record the stream to FILE (.webm or IVF)"),
+    CFG_STR(stream_config_t, tls_cert, "tls-cert", "", "PEM certificate: serve the page over HTTPS/WSS (with --tls-key)"),
+    CFG_STR(stream_config_t, tls_key, "tls-key", "", "PEM private key for --tls-cert"),
+    CFG_STR(stream_config_t, web_root, "web-root", "", "directory of the viewer page (empty = the repository's web/)"),
+    CFG_INT(stream_config_t, max_viewers, "max-viewers", "1000", 1, 100000, "websocket viewers accepted at once"),
+    CFG_SUB(stream_config_t, req, requests_cfg_opts),
+    CFG_STR(stream_config_t, ban_file, "ban-file", "", "banned words and IPs: lines 'word X' / 'ip A.B.C.D'"),
+    CFG_BOOL(stream_config_t, trust_forwarded_for, "trust-forwarded-for", "false", "behind a reverse proxy: rate-limit by X-Forwarded-For"),
+    CFG_INT(stream_config_t, max_conns_per_ip, "viewer-conns-per-ip", "16", 0, 100000, "open HTTP/websocket connections per viewer IPv4 address or IPv6 /64 (0 = no cap)"),
+    CFG_DOUBLE(stream_config_t, parse_per_s, "viewer-parse-per-s", "100", 0, 1e6, "viewers' request bodies parsed per second, all together (beyond: 503; 0 = no cap)"),
+    CFG_END};
+
+void stream_config_defaults(stream_config_t *c) {
+    cfg_defaults(stream_cfg_opts, c, NULL);
 }
 
 static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
@@ -89,8 +102,8 @@ static void on_packet(const encoder_packet_t *p, void *ud) {
     gop_packet_t *gp = gop_packet_new(NULL, STREAM_WS_HEADER_BYTES + p->len, LWS_PRE, p->keyframe, (uint32_t)p->pts);
     if (!gp) { dlog_error(MOD, "out of memory for a %zu byte packet", p->len); return; }
     uint8_t *h = gp->payload;
-    stream_header_write(h, STREAM_MSG_VIDEO, p->keyframe ? STREAM_FLAG_KEYFRAME : 0, s->cfg.width, s->cfg.height,
-                        s->cfg.fps, (uint32_t)p->pts, (uint32_t)(uint64_t)dream_now_ms());
+    stream_header_write(h, STREAM_MSG_VIDEO, p->keyframe ? STREAM_FLAG_KEYFRAME : 0, s->cfg.enc.width, s->cfg.enc.height,
+                        s->cfg.enc.fps, (uint32_t)p->pts, (uint32_t)(uint64_t)dream_now_ms());
     memcpy(h + STREAM_WS_HEADER_BYTES, p->data, p->len);
     /* the same frame for MSE viewers: header (STREAM_MSG_WEBM_MEDIA) + WebM cluster/SimpleBlock */
     gop_packet_t *wp = gop_packet_new(NULL, STREAM_WS_HEADER_BYTES + p->len + WS_WEBM_FRAME_OVERHEAD, LWS_PRE,
@@ -99,7 +112,7 @@ static void on_packet(const encoder_packet_t *p, void *ud) {
     memcpy(wp->payload, h, STREAM_WS_HEADER_BYTES);
     wp->payload[STREAM_HDR_TYPE] = STREAM_MSG_WEBM_MEDIA;
     size_t wn = ws_webm_frame(wp->payload + STREAM_WS_HEADER_BYTES, p->len + WS_WEBM_FRAME_OVERHEAD, p->data, p->len,
-                              p->keyframe, p->pts * 1000 / s->cfg.fps, &s->webm_cluster_ms);
+                              p->keyframe, p->pts * 1000 / s->cfg.enc.fps, &s->webm_cluster_ms);
     wp->len = STREAM_WS_HEADER_BYTES + wn;
 
     stream_stat_encoded(s, p->keyframe, p->len);
@@ -124,7 +137,7 @@ static void on_packet(const encoder_packet_t *p, void *ud) {
 
 static void *enc_main(void *arg) {
     stream_t *s = arg;
-    const int W = s->cfg.width, H = s->cfg.height;
+    const int W = s->cfg.enc.width, H = s->cfg.enc.height;
     for (;;) {
         pthread_mutex_lock(&s->fmu);
         while (!s->enc_stop && s->slot_count == 0) pthread_cond_wait(&s->fcond, &s->fmu);
@@ -191,6 +204,10 @@ static int stream_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (!is_http_protocol(wsi)) return 0;
         stream_ws_drain_packets(s);
+        if (s->nwaiting && atomic_load(&s->durable_version) != s->durable_seen) {
+            s->durable_seen = atomic_load(&s->durable_version);
+            stream_http_wake_waiting(s);
+        }
         if (requests_version(s->req) != s->req_version) {
             s->req_version = requests_version(s->req);
             stream_events_rebuild_requests(s);
@@ -239,14 +256,14 @@ static void lws_log_to_dlog(int level, const char *line) {
 
 static int check_config(const stream_config_t *c, dream_err_t *err) {
     if (c->http_port < 0 || c->http_port > 65535) return dream_err_set(err, "stream: port %d out of range 0..65535", c->http_port);
-    if (c->width < 16 || c->height < 16 || c->width > STREAM_MAX_WIDTH || c->height > STREAM_MAX_HEIGHT)
-        return dream_err_set(err, "stream: size %dx%d out of range 16x16..%dx%d", c->width, c->height, STREAM_MAX_WIDTH, STREAM_MAX_HEIGHT);
-    if ((c->width | c->height) & 1) return dream_err_set(err, "stream: size %dx%d must be even", c->width, c->height);
+    if (c->enc.width < 16 || c->enc.height < 16 || c->enc.width > STREAM_MAX_WIDTH || c->enc.height > STREAM_MAX_HEIGHT)
+        return dream_err_set(err, "stream: size %dx%d out of range 16x16..%dx%d", c->enc.width, c->enc.height, STREAM_MAX_WIDTH, STREAM_MAX_HEIGHT);
+    if ((c->enc.width | c->enc.height) & 1) return dream_err_set(err, "stream: size %dx%d must be even", c->enc.width, c->enc.height);
     if (c->max_viewers < 1 || c->max_viewers > 100000) return dream_err_set(err, "stream: max viewers %d out of range 1..100000", c->max_viewers);
     if (c->viewer_queue_max < 0 || c->viewer_queue_max > 10000) return dream_err_set(err, "stream: viewer queue %d out of range", c->viewer_queue_max);
-    if ((c->tls_cert && *c->tls_cert) != (c->tls_key && *c->tls_key)) return dream_err_set(err, "stream: HTTPS needs both --tls-cert and --tls-key");
-    if (c->tls_cert && *c->tls_cert && !file_readable(c->tls_cert)) return dream_err_set(err, "stream: cannot read TLS certificate %s", c->tls_cert);
-    if (c->tls_key && *c->tls_key && !file_readable(c->tls_key)) return dream_err_set(err, "stream: cannot read TLS key %s", c->tls_key);
+    if (!c->tls_cert[0] != !c->tls_key[0]) return dream_err_set(err, "stream: HTTPS needs both --tls-cert and --tls-key");
+    if (c->tls_cert[0] && !file_readable(c->tls_cert)) return dream_err_set(err, "stream: cannot read TLS certificate %s", c->tls_cert);
+    if (c->tls_key[0] && !file_readable(c->tls_key)) return dream_err_set(err, "stream: cannot read TLS key %s", c->tls_key);
     return 0;
 }
 
@@ -262,19 +279,11 @@ static char *default_web_root(void) {
 static int stream_open_requests(stream_t *s, const stream_config_t *cfg, dream_err_t *err) {
     s->classes = cfg->classes_path ? dream_classes_load(cfg->classes_path, err) : dream_classes_load_default(err);
     if (!s->classes) { dream_err_prefix(err, "stream"); return -1; }
-    requests_config_t rc;
-    requests_config_defaults(&rc);
-    rc.hold_s = cfg->hold_s;
-    rc.min_hold_s = cfg->min_hold_s < cfg->hold_s ? cfg->min_hold_s : cfg->hold_s;
-    rc.queue_max = cfg->queue_max;
-    rc.rate_per_min = cfg->rate_per_min;
-    rc.rate_burst = cfg->rate_burst;
-    rc.drift = cfg->drift;
-    rc.initial_subject = cfg->initial_subject;
-    rc.seed = cfg->seed;
+    requests_config_t rc = cfg->req;
+    if (rc.min_hold_s > rc.hold_s) rc.min_hold_s = rc.hold_s;
     s->req = requests_new(&rc, s->classes, err);
     if (!s->req) { dream_err_prefix(err, "stream"); return -1; }
-    if (cfg->ban_file && requests_load_bans(s->req, cfg->ban_file, err) < 0) return -1;
+    if (cfg->ban_file[0] && requests_load_bans(s->req, cfg->ban_file, err) < 0) return -1;
     s->classes_json = http_classes_json(s->classes);
     if (!s->classes_json) { dream_err_set(err, "stream: out of memory"); return -1; }
     s->classes_json_len = strlen(s->classes_json);
@@ -284,15 +293,11 @@ static int stream_open_requests(stream_t *s, const stream_config_t *cfg, dream_e
 /* encoder, recorder, frame/snapshot buffers, GOP caches, the WebM init message */
 static int stream_open_encoder(stream_t *s, dream_err_t *err) {
     const stream_config_t *cfg = &s->cfg;
-    encoder_config_t ec;
-    encoder_config_defaults(&ec);
-    ec.width = cfg->width; ec.height = cfg->height; ec.fps = cfg->fps; ec.bitrate_kbps = cfg->bitrate_kbps;
-    ec.cpu_used = cfg->cpu_used; ec.keyframe_max_s = cfg->keyframe_max_s; ec.threads = cfg->threads;
-    s->enc = encoder_new(&ec, err);
+    s->enc = encoder_new(&cfg->enc, err);
     if (!s->enc) return -1;
-    s->kf_frames = (int)(cfg->keyframe_max_s * cfg->fps + 0.5);
-    encoder_codec_string(cfg->width, cfg->height, cfg->fps, s->codec, sizeof s->codec);
-    size_t fbytes = (size_t)cfg->width * cfg->height * 3;
+    s->kf_frames = (int)(cfg->enc.keyframe_max_s * cfg->enc.fps + 0.5);
+    encoder_codec_string(cfg->enc.width, cfg->enc.height, cfg->enc.fps, s->codec, sizeof s->codec);
+    size_t fbytes = (size_t)cfg->enc.width * cfg->enc.height * 3;
     s->scaled = malloc(fbytes);
     s->snap = calloc(1, fbytes);
     s->gop = gop_cache_new(s->kf_frames * 2 + 8);
@@ -303,13 +308,13 @@ static int stream_open_encoder(stream_t *s, dream_err_t *err) {
         memset(s->webm_init->payload, 0, STREAM_WS_HEADER_BYTES);
         s->webm_init->payload[STREAM_HDR_TYPE] = STREAM_MSG_WEBM_INIT;
         s->webm_init->len = STREAM_WS_HEADER_BYTES +
-            ws_webm_init_segment(s->webm_init->payload + STREAM_WS_HEADER_BYTES, WS_WEBM_INIT_MAX, cfg->width, cfg->height);
+            ws_webm_init_segment(s->webm_init->payload + STREAM_WS_HEADER_BYTES, WS_WEBM_INIT_MAX, cfg->enc.width, cfg->enc.height);
     }
     s->scratch_cap = LWS_PRE + 65536;
     s->scratch = malloc(s->scratch_cap);
     if (!s->scaled || !s->snap || !s->gop || !s->gop_webm || !s->webm_init || !s->scratch) { dream_err_set(err, "stream: out of memory"); return -1; }
     if (s->record_path) {
-        s->rec = recorder_open(s->record_path, cfg->width, cfg->height, cfg->fps, err);
+        s->rec = recorder_open(s->record_path, cfg->enc.width, cfg->enc.height, cfg->enc.fps, err);
         if (!s->rec) return -1;
         dlog_info(MOD, "recording to %s (%s)", s->record_path, recorder_is_webm(s->record_path) ? "WebM" : "IVF");
     }
@@ -321,9 +326,9 @@ static void stream_first_events(stream_t *s) {
     const stream_config_t *cfg = &s->cfg;
     cJSON *hello = cJSON_CreateObject();
     cJSON_AddStringToObject(hello, "codec", s->codec);
-    cJSON_AddNumberToObject(hello, "width", cfg->width);
-    cJSON_AddNumberToObject(hello, "height", cfg->height);
-    cJSON_AddNumberToObject(hello, "fps", cfg->fps);
+    cJSON_AddNumberToObject(hello, "width", cfg->enc.width);
+    cJSON_AddNumberToObject(hello, "height", cfg->enc.height);
+    cJSON_AddNumberToObject(hello, "fps", cfg->enc.fps);
     cJSON_AddNumberToObject(hello, "header_bytes", STREAM_WS_HEADER_BYTES);
     cJSON_AddNumberToObject(hello, "version", 1);
     s->ev_hello = stream_event_json("hello", hello);
@@ -374,7 +379,7 @@ static int stream_listen(stream_t *s, const stream_config_t *cfg, dream_err_t *e
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = cfg->http_port;
-    info.iface = cfg->bind_addr && *cfg->bind_addr ? cfg->bind_addr : NULL;
+    info.iface = cfg->bind_addr[0] ? cfg->bind_addr : NULL;
     info.protocols = s->protocols;
     info.mounts = s->mounts;
     info.user = s;
@@ -415,7 +420,7 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     if (cfg_in) cfg = *cfg_in;
     else stream_config_defaults(&cfg);
     if (check_config(&cfg, err) < 0) return NULL;
-    if (cfg.viewer_queue_max == 0) cfg.viewer_queue_max = 3 * (cfg.fps > 0 ? cfg.fps : 25);
+    if (cfg.viewer_queue_max == 0) cfg.viewer_queue_max = 3 * (cfg.enc.fps > 0 ? cfg.enc.fps : 25);
 
     stream_t *s = calloc(1, sizeof *s);
     if (!s) { dream_err_set(err, "stream: out of memory"); return NULL; }
@@ -427,18 +432,12 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     pthread_mutex_init(&s->pmu, NULL);
     pthread_mutex_init(&s->smu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
-    s->web_root = cfg.web_root && *cfg.web_root ? strdup(cfg.web_root) : default_web_root();
+    s->web_root = cfg.web_root[0] ? strdup(cfg.web_root) : default_web_root();
     s->tls_cert = dup_or_null(cfg.tls_cert);
     s->tls_key = dup_or_null(cfg.tls_key);
     s->record_path = dup_or_null(cfg.record_path);
     /* the strings in s->cfg must not point at the caller's memory */
-    s->cfg.web_root = s->web_root;
-    s->cfg.tls_cert = s->tls_cert;
-    s->cfg.tls_key = s->tls_key;
-    s->cfg.record_path = s->record_path;
-    s->cfg.bind_addr = NULL;
     s->cfg.classes_path = NULL;
-    s->cfg.ban_file = NULL;
     snprintf(s->status.model, sizeof s->status.model, "%s", "starting");
 
     struct stat st;
@@ -455,7 +454,7 @@ stream_t *stream_new(const stream_config_t *cfg_in, dream_err_t *err) {
     if (pthread_create(&s->svc_thread, NULL, svc_main, s) != 0) { dream_err_set(err, "stream: cannot start the server thread"); goto fail; }
     s->svc_started = 1;
     dlog_info(MOD, "serving %s on %s://%s:%d/ (%dx%d @ %d fps, %d kbps, %s)", s->web_root, s->tls_cert ? "https" : "http",
-              cfg.bind_addr && *cfg.bind_addr ? cfg.bind_addr : "0.0.0.0", s->port, cfg.width, cfg.height, cfg.fps, cfg.bitrate_kbps, s->codec);
+              cfg.bind_addr[0] ? cfg.bind_addr : "0.0.0.0", s->port, cfg.enc.width, cfg.enc.height, cfg.enc.fps, cfg.enc.bitrate_kbps, s->codec);
     return s;
 fail:
     stream_destroy(&s);

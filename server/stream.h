@@ -22,7 +22,7 @@
  *
  * Typical use by the coordinator:
  *   stream_config_t cfg; stream_config_defaults(&cfg);
- *   cfg.http_port = 8080; cfg.width = 1024; cfg.height = 576; cfg.fps = 25;
+ *   cfg.http_port = 8080; cfg.enc.width = 1024; cfg.enc.height = 576; cfg.enc.fps = 25;
  *   stream_t *s = stream_new(&cfg, &err);            // starts both threads
  *   ...each frame tick:
  *     int ids[DREAM_MAX_SUBJECTS];
@@ -41,6 +41,9 @@
 #include <stddef.h>
 #include "dlog.h"
 #include "classes.h"
+#include "config.h"
+#include "encoder.h"
+#include "requests.h"
 
 #define STREAM_MAX_SUBJECTS DREAM_MAX_SUBJECTS   /* "a + b + c + d" (common/classes.h) */
 #define STREAM_MAX_WIDTH 1920
@@ -60,61 +63,42 @@
 #define STREAM_MSG_WEBM_MEDIA 3     /* /ws/webm: SimpleBlock (+ Cluster at keyframes) */
 #define STREAM_FLAG_KEYFRAME 0x01
 
-/* Defaults of stream_config_defaults(); dreamd's config table uses the same values
- * (STREAM_STR() turns them into the table's default strings). */
-#define STREAM_DEFAULT_MAX_VIEWERS 1000
-#define STREAM_DEFAULT_CONNS_PER_IP 16
-#define STREAM_DEFAULT_PARSE_PER_S 100
-#define STREAM_DEFAULT_BITRATE_KBPS 2500
-#define STREAM_DEFAULT_CPU_USED 8
-#define STREAM_DEFAULT_HOLD_S 60
-#define STREAM_DEFAULT_MIN_HOLD_S 60  /* = the hold: fixed 60 s as in 2015; lower it to shorten holds when a queue waits */
-#define STREAM_DEFAULT_QUEUE_MAX 50
-#define STREAM_DEFAULT_RATE_PER_MIN 3
-#define STREAM_DEFAULT_RATE_BURST 3
-#define STREAM_STR_(x) #x
-#define STREAM_STR(x) STREAM_STR_(x)
-
+/* The stream's settings: one table (stream_cfg_opts) holds every default; dreamd's own table
+ * includes it (CFG_SUB), so its flags, config file, `dreamctl config` and `config set` are
+ * these rows. The encoder's and the request queue's settings are their structs and tables,
+ * embedded here (enc, req). */
 typedef struct stream_config {
     /* network */
-    int http_port;              /* default 8080; 0 = let the OS pick (see stream_port()) */
-    const char *bind_addr;      /* NULL or "" = all interfaces; e.g. "127.0.0.1" */
-    const char *web_root;       /* NULL = <dream_data_dir()>/../web */
-    const char *tls_cert;       /* both set = HTTPS/WSS only; PEM files */
-    const char *tls_key;
-    int max_viewers;            /* websocket viewers accepted at once; default 1000 */
+    int http_port;              /* 8080; 0 = let the OS pick (see stream_port()) */
+    char bind_addr[64];         /* "" = all interfaces; e.g. "127.0.0.1" (--http-bind) */
+    char web_root[512];         /* "" = <dream_data_dir()>/../web */
+    char tls_cert[512];         /* both set = HTTPS/WSS only; PEM files */
+    char tls_key[512];
+    int max_viewers;            /* websocket viewers accepted at once */
     int max_conns_per_ip;       /* open TCP connections (HTTP + websocket) per IPv4 address /
-                                 * IPv6 /64; default STREAM_DEFAULT_CONNS_PER_IP (docs/security.md) */
+                                 * IPv6 /64 (docs/security.md) */
     double parse_per_s;         /* request bodies parsed per second, all viewers together (burst:
                                  * as many); beyond it 503 before the body is read; 0 = no cap */
-    /* video */
-    int width, height;          /* encoded size, default 1024x576, even, up to 1920x1080;
-                                   pushed frames of another size are rescaled (bilinear) */
-    int fps;                    /* default 25 */
-    int bitrate_kbps;           /* CBR target, default 2500 */
-    int cpu_used;               /* libvpx speed 5..9, default 8 (7 = better, slower) */
-    double keyframe_max_s;      /* a keyframe at least every this many seconds; default 2.0 */
-    int threads;                /* encoder threads, default = online CPUs (max 8) */
+    /* video: enc.width/height = the encoded size (even, up to 1920x1080; pushed frames of
+     * another size are rescaled, bilinear), enc.fps, enc.bitrate_kbps (CBR), enc.cpu_used
+     * (libvpx speed 5..9), enc.keyframe_max_s, enc.threads (default = online CPUs, max 8) */
+    encoder_config_t enc;
     int viewer_queue_max;       /* packets queued per viewer before it skips to the next
-                                   keyframe; default 3 * fps */
-    const char *record_path;    /* NULL = no recording; "*.webm" = WebM, else IVF */
-    /* requests */
-    const char *classes_path;   /* NULL = <dream_data_dir()>/imagenet_classes.txt */
-    double hold_s;              /* how long a request holds the screen, default 60 */
-    double min_hold_s;          /* shortest hold when the queue is long, default 15 */
-    int queue_max;              /* pending requests, default 50 */
-    double rate_per_min;        /* per-IP requests per minute (token bucket), default 3 */
-    int rate_burst;             /* per-IP bucket size, default 3 */
-    int drift;                  /* 1 = with an empty queue, drift to a random class after a
-                                   hold; 0 = keep the current subject (default 0, as in 2015) */
-    const char *ban_file;       /* NULL or a file: lines "word X" / "ip A.B.C.D" / "# comment" */
-    int initial_subject;        /* class id shown before any request; -1 = random (default) */
-    uint64_t seed;              /* random drift seed; 0 = from the clock */
+                                   keyframe; 0 = 3 * fps */
+    char record_path[512];      /* "" = no recording; "*.webm" = WebM, else IVF */
+    /* requests: req.hold_s, min_hold_s, queue_max, rate_per_min, rate_burst, drift,
+     * initial_subject (-1 = random), seed (0 = from the clock); server/requests.h */
+    const char *classes_path;   /* not an option: NULL = <dream_data_dir()>/imagenet_classes.txt */
+    requests_config_t req;
+    char ban_file[512];         /* "" or a file: lines "word X" / "ip A.B.C.D" / "# comment" */
     int trust_forwarded_for;    /* 1 = behind a reverse proxy: the client address for rate
                                    limits and bans is the last X-Forwarded-For entry */
 } stream_config_t;
 
-/* Fills defaults (all the values named above). */
+extern const cfg_opt_t stream_cfg_opts[];
+#define STREAM_STR_(x) #x       /* a numeric macro as a table's default text */
+#define STREAM_STR(x) STREAM_STR_(x)
+/* Fills every default (= cfg_defaults(stream_cfg_opts)). */
 void stream_config_defaults(stream_config_t *cfg);
 
 /* What the coordinator knows and viewers see in the #status line. */
@@ -199,5 +183,15 @@ int stream_record_start(stream_t *s, const char *path, dream_err_t *err);
 /* Finishes the recording; what gets "N frames in FILE". */
 int stream_record_stop(stream_t *s, char *what, size_t n, dream_err_t *err);
 int stream_recording(stream_t *s, char *path, size_t n);   /* 1 while recording (path filled) */
+
+/* Durable requests. With a persister on (dreamd with a --state file), a viewer's accepted
+ * request is answered (202) only once stream_mark_durable() reports a saved queue version at
+ * least the one that holds it, or after STREAM_DURABLE_WAIT_MS (a stuck disk must not hold
+ * viewers); other answers go at once. The service thread parks the answer and goes on (the
+ * frame clock and the lws loop never wait). Any thread. */
+#define STREAM_DURABLE_WAIT_MS 2000
+void stream_set_durable(stream_t *s, int on);
+/* version: requests_version() of the queue snapshot just committed */
+void stream_mark_durable(stream_t *s, uint64_t version);
 
 #endif

@@ -70,8 +70,8 @@ int stream_set_encoder(stream_t *s, int bitrate_kbps, int cpu_used, dream_err_t 
     s->want_cpu_used = cpu_used;
     pthread_mutex_unlock(&s->fmu);
     pthread_mutex_lock(&s->smu);
-    s->cfg.bitrate_kbps = bitrate_kbps;
-    s->cfg.cpu_used = cpu_used;
+    s->cfg.enc.bitrate_kbps = bitrate_kbps;
+    s->cfg.enc.cpu_used = cpu_used;
     pthread_mutex_unlock(&s->smu);
     return 0;
 }
@@ -81,13 +81,13 @@ int stream_record_start(stream_t *s, const char *path, dream_err_t *err) {
     int busy = s->rec != NULL;
     pthread_mutex_unlock(&s->rmu);
     if (busy) return dream_err_set(err, "already recording to %s (record stop first)", s->record_path ? s->record_path : "?");
-    recorder_t *r = recorder_open(path, s->cfg.width, s->cfg.height, s->cfg.fps, err);
+    recorder_t *r = recorder_open(path, s->cfg.enc.width, s->cfg.enc.height, s->cfg.enc.fps, err);
     if (!r) return -1;
     char *dup = strdup(path);
     pthread_mutex_lock(&s->rmu);
     free(s->record_path);
     s->record_path = dup;
-    s->cfg.record_path = dup;
+    snprintf(s->cfg.record_path, sizeof s->cfg.record_path, "%s", dup);
     s->rec = r;
     s->rec_wait_key = 1;
     pthread_mutex_unlock(&s->rmu);
@@ -118,3 +118,13 @@ int stream_recording(stream_t *s, char *path, size_t n) {
     return on;
 }
 
+void stream_set_durable(stream_t *s, int on) {
+    if (s) atomic_store(&s->durable_on, on ? 1 : 0);
+}
+
+void stream_mark_durable(stream_t *s, uint64_t version) {
+    if (!s) return;
+    uint64_t cur = atomic_load(&s->durable_version);
+    while (version > cur && !atomic_compare_exchange_weak(&s->durable_version, &cur, version)) {}
+    if (s->ctx) lws_cancel_service(s->ctx);     /* the service thread answers the parked 202s */
+}

@@ -26,6 +26,30 @@ static void pss_free_http(pss_t *p) {
     p->body = NULL;
     free(p->resp);
     p->resp = NULL;
+    free(p->wait_json);
+    p->wait_json = NULL;
+}
+
+/* ---- parked 202s (durable requests, stream.h) */
+
+static void waiting_remove(stream_t *s, struct lws *wsi) {
+    for (int i = 0; i < s->nwaiting; i++)
+        if (s->waiting[i] == wsi) {
+            s->waiting[i] = s->waiting[--s->nwaiting];
+            return;
+        }
+}
+
+static int wait_over(stream_t *s, const pss_t *p) {
+    return !atomic_load(&s->durable_on) || atomic_load(&s->durable_version) >= p->wait_version ||
+           dream_now_ms() >= p->wait_deadline_ms;
+}
+
+void stream_http_wake_waiting(stream_t *s) {
+    for (int i = 0; i < s->nwaiting; i++) {
+        const pss_t *p = lws_wsi_user(s->waiting[i]);
+        if (!p || wait_over(s, p)) lws_callback_on_writable(s->waiting[i]);
+    }
 }
 
 /* The security headers of every answer (files and API). Like lws' "best practices" set, plus
@@ -122,7 +146,7 @@ static int http_metrics(stream_t *s, struct lws *wsi, pss_t *p) {
 /* The newest frame as PNG; re-encoded at most once a second (PNG costs ~20 ms a frame, and
  * the service thread must stay free for the viewers). */
 static int http_snapshot(stream_t *s, struct lws *wsi, pss_t *p) {
-    size_t bytes = (size_t)s->cfg.width * s->cfg.height * 3;
+    size_t bytes = (size_t)s->cfg.enc.width * s->cfg.enc.height * 3;
     double t = dream_now_s();
     pthread_mutex_lock(&s->snap_mu);
     uint64_t seq = s->snap_seq;
@@ -138,7 +162,7 @@ static int http_snapshot(stream_t *s, struct lws *wsi, pss_t *p) {
         uint8_t *png = NULL;
         size_t len = 0;
         dream_err_t err = {{0}};
-        int rc = http_png_rgb(copy, s->cfg.width, s->cfg.height, &png, &len, &err);
+        int rc = http_png_rgb(copy, s->cfg.enc.width, s->cfg.enc.height, &png, &len, &err);
         free(copy);
         if (rc < 0) return http_error(wsi, p, 500, err.msg, 0);
         free(s->png);
@@ -190,6 +214,21 @@ static int http_handle_request_body(stream_t *s, struct lws *wsi, pss_t *p) {
     /* refusals at debug level: a spammer must not flood the log */
     dlog_write(rc == 0 ? DLOG_INFO : DLOG_DEBUG, MOD, "request '%.80s' from %s: %d %s", subject, ip, r.http_status, r.message);
     if (rc == 0) lws_cancel_service(s->ctx);   /* broadcast the queue soon */
+    if (rc == 0 && atomic_load(&s->durable_on) && s->nwaiting < STREAM_WAIT_MAX) {
+        /* the 202 promises the request survives a restart: answer once the queue version that
+         * holds it is committed (stream_mark_durable), at most STREAM_DURABLE_WAIT_MS from now */
+        uint64_t need = requests_version(s->req);
+        if (atomic_load(&s->durable_version) < need) {
+            free(p->wait_json);
+            p->wait_json = http_request_reply(&r, s->classes);
+            if (!p->wait_json) return -1;
+            p->wait_status = r.http_status;
+            p->wait_version = need;
+            p->wait_deadline_ms = dream_now_ms() + STREAM_DURABLE_WAIT_MS;
+            s->waiting[s->nwaiting++] = wsi;
+            return 0;
+        }
+    }
     return http_json(wsi, p, r.http_status, http_request_reply(&r, s->classes), 0);
 }
 
@@ -273,6 +312,13 @@ int stream_http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
         p->body[p->body_len] = 0;
         return http_handle_request_body(s, wsi, p) ? -1 : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (p->wait_json) {
+            if (!wait_over(s, p)) return 0;     /* woken for another connection */
+            char *j = p->wait_json;
+            p->wait_json = NULL;
+            waiting_remove(s, wsi);
+            return http_json(wsi, p, p->wait_status, j, 0) ? -1 : 0;
+        }
         if (!p->resp) return 0;
         size_t left = p->resp_len - p->resp_sent;
         size_t chunk = left > 32768 ? 32768 : left;
@@ -294,6 +340,7 @@ int stream_http_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reaso
     }
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (p->wait_json) waiting_remove(s, wsi);
         pss_free_http(p);
         return 0;
     default:

@@ -31,6 +31,7 @@
 #define FRAME_SLOTS 2
 #define PKT_RING 128
 #define TICK_US (250 * LWS_US_PER_MS)
+#define STREAM_WAIT_MAX 256      /* parked 202s; beyond, answers go at once */
 #define WS_RX_MAX 1024
 
 typedef struct viewer {
@@ -56,6 +57,10 @@ typedef struct pss {
     uint8_t *resp;              /* LWS_PRE + resp_len */
     size_t resp_len, resp_sent;
     int close_after;
+    char *wait_json;            /* a 202 parked until the queue version wait_version is durable */
+    int wait_status;
+    uint64_t wait_version;
+    double wait_deadline_ms;
     /* viewer */
     viewer_t *v;
 } pss_t;
@@ -145,6 +150,13 @@ struct stream {
     int want_bitrate, want_cpu_used;    /* under fmu; 0 = no change */
     pthread_mutex_t rmu;
     int rec_wait_key;                   /* a new recording starts at a keyframe */
+    /* durable requests (stream_set_durable): set by the persister, read by the service thread */
+    atomic_int durable_on;
+    _Atomic uint64_t durable_version;
+    /* service thread only: the connections whose 202 is parked (pss_t.wait_json) */
+    struct lws *waiting[STREAM_WAIT_MAX];
+    int nwaiting;
+    uint64_t durable_seen;
 };
 
 /* ---- stream_stats.c: every counter change goes through these (they take smu) */
@@ -179,5 +191,7 @@ int stream_http_security_headers(struct lws *wsi, uint8_t **p, uint8_t *end);
 void stream_client_ip(stream_t *s, struct lws *wsi, char *ip, size_t n);
 /* LWS_CALLBACK_FILTER_NETWORK_CONNECTION: 1 = refuse (max_conns_per_ip reached) */
 int stream_conn_admit(stream_t *s, int fd);
+/* parked 202s (durable requests): wake the ones whose version is durable or whose wait is over */
+void stream_http_wake_waiting(stream_t *s);
 
 #endif

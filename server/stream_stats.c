@@ -78,9 +78,9 @@ cJSON *stream_status_object(stream_t *s) {
     cJSON_AddBoolToObject(o, "untrained", st.untrained);
     cJSON_AddStringToObject(o, "model", st.model);
     cJSON_AddNumberToObject(o, "viewers", stats.viewers);
-    cJSON_AddNumberToObject(o, "width", s->cfg.width);
-    cJSON_AddNumberToObject(o, "height", s->cfg.height);
-    cJSON_AddNumberToObject(o, "bitrate_kbps", s->cfg.bitrate_kbps);
+    cJSON_AddNumberToObject(o, "width", s->cfg.enc.width);
+    cJSON_AddNumberToObject(o, "height", s->cfg.enc.height);
+    cJSON_AddNumberToObject(o, "bitrate_kbps", s->cfg.enc.bitrate_kbps);
     cJSON_AddStringToObject(o, "codec", s->codec);
     return o;
 }

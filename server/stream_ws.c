@@ -82,6 +82,7 @@ void stream_events_rebuild_status(stream_t *s) {
 
 void stream_tick_cb(lws_sorted_usec_list_t *sul) {
     stream_t *s = lws_container_of(sul, stream_t, sul);
+    if (s->nwaiting) stream_http_wake_waiting(s);     /* parked 202s past their wait */
     requests_tick(s->req);
     uint64_t ver = requests_version(s->req);
     if (ver != s->req_version) {
@@ -187,7 +188,7 @@ int stream_ws_cb(stream_t *s, struct lws *wsi, enum lws_callback_reasons reason,
         stream_client_ip(s, wsi, v->ip, sizeof v->ip);
         /* bound the kernel's send buffer (autotuning would let a stalled viewer park megabytes
          * there, and hide that it lags): about half a second of video, at least 64 KB */
-        int sndbuf = s->cfg.bitrate_kbps * 1000 / 8 / 2;
+        int sndbuf = s->cfg.enc.bitrate_kbps * 1000 / 8 / 2;
         if (sndbuf < 65536) sndbuf = 65536;
         lws_sockfd_type fd = lws_get_socket_fd(wsi);
         if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);

@@ -29,80 +29,142 @@
 #include "paths.h"
 #include "weights.h"
 
-#define MAX_OPTS 64
+/* The options of grad, steps, render and bench: one config table each (common/config.h), like
+ * dreamd's and dream-worker's: --name value / --name=value / --config FILE, --help generated
+ * from the rows, errors "option 'X': 'V' is not ...". The engine options all four share are
+ * one table (common_opts) included in each; the engine parameters (steps, lr, ...) are rows
+ * into dream_params_t, their defaults dream_params_default()'s (the INIT row). */
+#define CLI_MAX_CLASS_TEXT 256
 
-typedef struct opts {
-    int n;
-    const char *key[MAX_OPTS];
-    const char *val[MAX_OPTS];
-    int used[MAX_OPTS];
-    const char *pos[8];   /* positional arguments */
-    int npos;
-} opts_t;
+typedef struct cli_common {
+    char weights[PATH_MAX];     /* "" = data/weights/vgg16.safetensors if present, else random */
+    char prior[PATH_MAX];       /* "" = data/prior.safetensors; "none" */
+    char prior_kind[16];
+    char pools[128];
+    char layout[16];            /* "" = seed (3-4 subjects: bands) */
+    char optimizer[16];
+    char cls[DREAM_MAX_SUBJECTS][CLI_MAX_CLASS_TEXT];   /* --class, repeated */
+    int ncls;
+    char backend[16];
+    int device, threads;
+    char prec[16];
+    dream_params_t p;
+} cli_common_t;
 
-/* Parses "--key value" / "--key=value" / "--flag" (flags listed in `flags`). */
-static int opts_parse(opts_t *o, int argc, char **argv, const char *flags, char *err, size_t errn) {
-    memset(o, 0, sizeof *o);
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0) {
-            if (o->npos >= 8) { snprintf(err, errn, "too many arguments"); return -1; }
-            o->pos[o->npos++] = a;
-            continue;
-        }
-        if (o->n >= MAX_OPTS) { snprintf(err, errn, "too many options"); return -1; }
-        const char *k = a + 2, *eq = strchr(k, '=');
-        static char keys[MAX_OPTS][64];
-        size_t kl = eq ? (size_t)(eq - k) : strlen(k);
-        if (kl == 0 || kl >= sizeof keys[0]) { snprintf(err, errn, "bad option '%s'", a); return -1; }
-        memcpy(keys[o->n], k, kl);
-        keys[o->n][kl] = 0;
-        o->key[o->n] = keys[o->n];
-        char pat[80];
-        snprintf(pat, sizeof pat, " %s ", keys[o->n]);
-        if (eq) o->val[o->n] = eq + 1;
-        else if (flags && strstr(flags, pat)) o->val[o->n] = "1";
-        else if (i + 1 < argc) o->val[o->n] = argv[++i];
-        else { snprintf(err, errn, "option --%s needs a value", keys[o->n]); return -1; }
-        o->n++;
+typedef struct cli {
+    cli_common_t c;
+    char image[PATH_MAX], out[PATH_MAX], out_grad[PATH_MAX];
+    int max_pixels;
+    char size[32];
+    int keyframes, npk, warmup;
+    double fps, zps, rps, zoom, rot;    /* zoom / rot: NAN = from zps / rps */
+    char start_image[PATH_MAX], init[PATH_MAX];
+} cli_t;
+
+static void pools_text(const dream_params_t *p, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < p->npools && len < n; i++) {
+        int w = snprintf(buf + len, n - len, "%s%d", i ? "," : "", p->pools[i]);
+        if (w < 0) break;
+        len += (size_t)w;
     }
-    return 0;
 }
 
-static const char *opt_get(opts_t *o, const char *key, const char *def) {
-    const char *v = def;
-    for (int i = 0; i < o->n; i++)
-        if (strcmp(o->key[i], key) == 0) { v = o->val[i]; o->used[i] = 1; }
-    return v;
+/* the engine's defaults, and their names for the text options */
+static void common_init(void *base) {
+    cli_common_t *c = base;
+    memset(c, 0, sizeof *c);
+    dream_params_default(&c->p);
+    snprintf(c->prior_kind, sizeof c->prior_kind, "%s", c->p.prior_kind == DREAM_PRIOR_GAUSS ? "gauss" : "student");
+    snprintf(c->optimizer, sizeof c->optimizer, "%s", dream_optim_name(c->p.optim));
+    pools_text(&c->p, c->pools, sizeof c->pools);
 }
 
-static int opt_unused(opts_t *o, const char *cmd) {
-    for (int i = 0; i < o->n; i++)
-        if (!o->used[i]) {
-            fprintf(stderr, "dream %s: unknown option --%s (see dream %s --help)\n", cmd, o->key[i], cmd);
-            return -1;
-        }
-    return 0;
+static const cfg_opt_t common_opts[] = {
+    CFG_INIT(common_init),
+    CFG_STR(cli_common_t, weights, "weights", "", "VGG-16/19 .safetensors (torchvision or timm naming), or random (UNTRAINED, deterministic He-normal init); empty = data/weights/vgg16.safetensors if present, else random"),
+    CFG_STRLIST(cli_common_t, cls, ncls, "class", "class id or name; repeat or use \"a + b\" for up to 4 subjects"),
+    CFG_STR(cli_common_t, layout, "layout", "", "seed (empty: 1 subject = the 2015 reference's [A, A]: lower-half mean + upper-half mean; 3-4 subjects: bands) | single (1 subject = one whole-grid mean) | bands | quadrants"),
+    CFG_STR(cli_common_t, optimizer, "optimizer", NULL, "seed (the 2015 reference's update, betas on the new gradient) | adam (textbook Adam)"),
+    CFG_STR(cli_common_t, prior, "prior", "", "patch prior FILE, or none (empty = data/prior.safetensors)"),
+    CFG_STR(cli_common_t, prior_kind, "prior-kind", NULL, "student | gauss"),
+    CFG_FLOAT(cli_common_t, p.prior_strength, "prior-strength", NULL, 0, 1e6, "patch prior strength"),
+    CFG_FLOAT(cli_common_t, p.mean_weight, "mean-weight", NULL, -1e6, 1e6, "weight of the mean-of-all-logits term"),
+    CFG_STR(cli_common_t, pools, "pools", NULL, "prior pool sizes, comma-separated (up to 8, each 1..1024)"),
+    CFG_STR(cli_common_t, backend, "backend", "auto", "auto | cpu | cuda"),
+    CFG_INT(cli_common_t, device, "device", "0", 0, 64, "CUDA device"),
+    CFG_INT(cli_common_t, threads, "threads", "0", 0, 1024, "CPU backend threads (0 = all cores)"),
+    CFG_STR(cli_common_t, prec, "prec", "bf16", "fp32 | tf32 | bf16 (CUDA matrix precision)"),
+    CFG_INT(cli_common_t, p.steps, "steps", NULL, 0, 100000, "optimiser steps (one keyframe)"),
+    CFG_FLOAT(cli_common_t, p.lr, "lr", NULL, 0, 1e4, "learning rate (pixel units)"),
+    CFG_INT(cli_common_t, p.jitter, "jitter", NULL, 0, 256, "random roll of up to J pixels per step"),
+    CFG_U64(cli_common_t, p.seed, "seed", NULL, 0, 9.2e18, "seed of the jitter (render: of the start canvas too)"),
+    CFG_END};
+
+#define MAX_PIXELS_ROW \
+    CFG_INT(cli_t, max_pixels, "max-pixels", "4194304", 1, DREAM_IMAGE_MAX_PIXELS, \
+            "largest input W*H accepted (4194304 = 2048x2048: a VGG gradient at that size already needs GBs)")
+
+static const cfg_opt_t grad_opts[] = {
+    CFG_SUB(cli_t, c, common_opts),
+    CFG_STR(cli_t, image, "image", "", "input image: PNG/JPEG or float32 (H, W, 3) .npy (required)"),
+    CFG_STR(cli_t, out_grad, "out-grad", "", "write dL/dx as float32 (H, W, 3) .npy here"),
+    MAX_PIXELS_ROW,
+    CFG_END};
+
+static const cfg_opt_t steps_opts[] = {
+    CFG_SUB(cli_t, c, common_opts),
+    CFG_STR(cli_t, image, "image", "", "input image: PNG/JPEG or float32 (H, W, 3) .npy (required)"),
+    CFG_STR(cli_t, out, "out", "", "the image after the steps, float32 (H, W, 3) .npy (required)"),
+    MAX_PIXELS_ROW,
+    CFG_END};
+
+static void render_init(void *base) {
+    cli_t *o = base;
+    o->zoom = NAN;
+    o->rot = NAN;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s) return -1;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
+static const cfg_opt_t render_opts[] = {
+    CFG_SUB(cli_t, c, common_opts),
+    CFG_INIT(render_init),
+    CFG_STR(cli_t, out, "out", "", "directory of the PNG keyframes (required)"),
+    CFG_STR(cli_t, size, "size", "840x472", "canvas WxH (the 2015 stream's)"),
+    CFG_INT(cli_t, keyframes, "keyframes", "10", 1, 1000000, "keyframes to render"),
+    CFG_DOUBLE(cli_t, fps, "fps", "25", 1, 240, "output frames per second the motion is counted in"),
+    CFG_INT(cli_t, npk, "frames-per-keyframe", "25", 1, 100000, "output frames one keyframe covers (25: one per second)"),
+    CFG_DOUBLE(cli_t, zps, "zoom-per-sec", "1.05", 0.5, 2, "zoom per second of video (dreamd's)"),
+    CFG_DOUBLE(cli_t, rps, "rotate-per-sec", "-0.25", -90, 90, "degrees per second of video (dreamd's: clockwise)"),
+    CFG_DOUBLE(cli_t, zoom, "zoom", NULL, 0.5, 2, "per-keyframe zoom instead (the old flag)"),
+    CFG_DOUBLE(cli_t, rot, "rotate", NULL, -90, 90, "per-keyframe degrees instead (the old flag)"),
+    CFG_STR(cli_t, start_image, "start-image", "", "start from a PNG/JPEG resized to --size (empty: a synthetic canvas)"),
+    CFG_STR(cli_t, init, "init", "", "start from an image at its own size"),
+    MAX_PIXELS_ROW,
+    CFG_END};
+
+/* dream bench times 3 steps unless --steps says otherwise */
+static void bench_init(void *base) {
+    cli_t *o = base;
+    o->c.p.steps = 3;
 }
 
-static int parse_float(const char *s, double lo, double hi, double *out) {
-    if (!s || !*s) return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v) || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
+static const cfg_opt_t bench_opts[] = {
+    CFG_SUB(cli_t, c, common_opts),
+    CFG_INIT(bench_init),
+    CFG_STR(cli_t, size, "size", "224x224", "image WxH"),
+    CFG_INT(cli_t, warmup, "warmup", "1", 0, 100, "untimed steps first"),
+    CFG_END};
+
+/* Parses argv (argv[0] = the command) through table; 0 go on, 1 help printed, -1 error
+ * printed ("dream CMD: option 'X': ..."). */
+static int cli_parse(const cfg_opt_t *table, cli_t *o, int argc, char **argv, const char *cmd, const char *summary) {
+    char prog[32];
+    snprintf(prog, sizeof prog, "dream %s", cmd);
+    dream_err_t err = {{0}};
+    int rc = cfg_parse_args(table, o, argc, argv, prog, summary, &err);
+    if (rc < 0) fprintf(stderr, "dream %s: %s\n", cmd, err.msg);
+    return rc;
 }
 
 /* WxH (common/config.h's one parser), each side 1..16384 */
@@ -140,106 +202,74 @@ static const char *default_weights(void) {
     return access(path, R_OK) == 0 ? path : "random";
 }
 
-/* Reads --weights --prior --prior-kind --prior-strength --mean-weight --pools --layout --class
- * --backend --device --threads --prec --optimizer --steps --lr --jitter --seed. */
-static int common_setup(common_t *c, opts_t *o, const char *cmd, int need_classes, int build_engine) {
+/* Checks the common options' text values (after the table's own checks) into c->p, then
+ * loads the prior and the model and (build_engine) makes the backend and engine. */
+static int common_setup(common_t *c, cli_common_t *o, const char *cmd, int need_classes, int build_engine) {
     dream_err_t err = {{0}};
-    dream_params_default(&c->p);
-    const char *wfile = opt_get(o, "weights", NULL);
-    if (!wfile) wfile = default_weights();
-    double d;
-    long v;
-    const char *s;
-    if ((s = opt_get(o, "prior-kind", NULL))) {
-        if (!strcmp(s, "student")) c->p.prior_kind = DREAM_PRIOR_STUDENT;
-        else if (!strcmp(s, "gauss")) c->p.prior_kind = DREAM_PRIOR_GAUSS;
-        else { fprintf(stderr, "dream: --prior-kind must be student or gauss, not '%s'\n", s); return -1; }
-    }
-    if ((s = opt_get(o, "prior-strength", NULL))) {
-        if (parse_float(s, 0, 1e6, &d)) { fprintf(stderr, "dream: bad --prior-strength '%s'\n", s); return -1; }
-        c->p.prior_strength = (float)d;
-    }
-    if ((s = opt_get(o, "mean-weight", NULL))) {
-        if (parse_float(s, -1e6, 1e6, &d)) { fprintf(stderr, "dream: bad --mean-weight '%s'\n", s); return -1; }
-        c->p.mean_weight = (float)d;
-    }
-    if ((s = opt_get(o, "pools", NULL))) {
-        char buf[128];
-        if (strlen(s) >= sizeof buf) { fprintf(stderr, "dream: --pools too long\n"); return -1; }
-        strcpy(buf, s);
+    c->p = o->p;
+    const char *wfile = o->weights[0] ? o->weights : default_weights();
+    if (!strcmp(o->prior_kind, "student")) c->p.prior_kind = DREAM_PRIOR_STUDENT;
+    else if (!strcmp(o->prior_kind, "gauss")) c->p.prior_kind = DREAM_PRIOR_GAUSS;
+    else { fprintf(stderr, "dream %s: option 'prior-kind': '%s' is not student or gauss\n", cmd, o->prior_kind); return -1; }
+    {
+        char buf[sizeof o->pools];
+        snprintf(buf, sizeof buf, "%s", o->pools);
         c->p.npools = 0;
-        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-            if (c->p.npools >= DREAM_MAX_POOLS || parse_int(tok, 1, 1024, &v)) {
-                fprintf(stderr, "dream: bad --pools '%s' (up to %d sizes, e.g. 1,4,8,16,32)\n", s, DREAM_MAX_POOLS);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            char *end;
+            errno = 0;
+            long v = strtol(tok, &end, 10);
+            if (c->p.npools >= DREAM_MAX_POOLS || errno || end == tok || *end || v < 1 || v > 1024) {
+                fprintf(stderr, "dream %s: option 'pools': '%s' is not up to %d sizes 1..1024 (e.g. 1,4,8,16,32)\n", cmd,
+                        o->pools, DREAM_MAX_POOLS);
                 return -1;
             }
             c->p.pools[c->p.npools++] = (int)v;
         }
+        if (c->p.npools == 0) {
+            fprintf(stderr, "dream %s: option 'pools': '%s' is not a list of pool sizes (e.g. 1,4,8,16,32)\n", cmd, o->pools);
+            return -1;
+        }
     }
-    const char *pfile = opt_get(o, "prior", NULL);
     char pbuf[PATH_MAX];
-    if (!pfile) pfile = dream_data_path("prior.safetensors", pbuf, sizeof pbuf);
-    if ((s = opt_get(o, "layout", NULL)) && dream_layout_parse(s, &c->p.layout)) {
-        fprintf(stderr, "dream: --layout must be single, seed, bands or quadrants, not '%s'\n", s);
+    const char *pfile = o->prior[0] ? o->prior : dream_data_path("prior.safetensors", pbuf, sizeof pbuf);
+    if (o->layout[0] && dream_layout_parse(o->layout, &c->p.layout)) {
+        fprintf(stderr, "dream %s: option 'layout': '%s' is not single, seed, bands or quadrants\n", cmd, o->layout);
         return -1;
     }
-    if ((s = opt_get(o, "optimizer", NULL)) && dream_optim_parse(s, &c->p.optim)) {
-        fprintf(stderr, "dream: --optimizer must be seed or adam, not '%s'\n", s);
+    if (dream_optim_parse(o->optimizer, &c->p.optim)) {
+        fprintf(stderr, "dream %s: option 'optimizer': '%s' is not seed or adam\n", cmd, o->optimizer);
         return -1;
     }
-    if ((s = opt_get(o, "steps", NULL))) {
-        if (parse_int(s, 0, 100000, &v)) { fprintf(stderr, "dream: bad --steps '%s'\n", s); return -1; }
-        c->p.steps = (int)v;
-    }
-    if ((s = opt_get(o, "lr", NULL))) {
-        if (parse_float(s, 0, 1e4, &d)) { fprintf(stderr, "dream: bad --lr '%s'\n", s); return -1; }
-        c->p.lr = (float)d;
-    }
-    if ((s = opt_get(o, "jitter", NULL))) {
-        if (parse_int(s, 0, 256, &v)) { fprintf(stderr, "dream: bad --jitter '%s'\n", s); return -1; }
-        c->p.jitter = (int)v;
-    }
-    if ((s = opt_get(o, "seed", NULL))) {
-        if (parse_int(s, 0, LONG_MAX, &v)) { fprintf(stderr, "dream: bad --seed '%s'\n", s); return -1; }
-        c->p.seed = (uint64_t)v;
+    dream_prec_t prec;
+    if (dream_prec_parse(o->prec, &prec)) {
+        fprintf(stderr, "dream %s: option 'prec': '%s' is not fp32, tf32 or bf16\n", cmd, o->prec);
+        return -1;
     }
     /* classes: repeated --class, each may itself be "a + b" */
     c->p.nsubj = 0;
-    int any = 0;
-    for (int i = 0; i < o->n; i++) {
-        if (strcmp(o->key[i], "class")) continue;
-        o->used[i] = 1;
-        any = 1;
+    for (int i = 0; i < o->ncls; i++) {
         if (!c->classes && !(c->classes = dream_classes_load_default(&err))) {
-            fprintf(stderr, "dream: %s\n", err.msg);
+            fprintf(stderr, "dream %s: %s\n", cmd, err.msg);
             return -1;
         }
         int ids[DREAM_MAX_SUBJECTS];
-        int n = dream_classes_parse(c->classes, o->val[i], ids, DREAM_MAX_SUBJECTS, &err);
-        if (n < 0) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
+        int n = dream_classes_parse(c->classes, o->cls[i], ids, DREAM_MAX_SUBJECTS, &err);
+        if (n < 0) { fprintf(stderr, "dream %s: option 'class': %s\n", cmd, err.msg); return -1; }
         for (int k = 0; k < n; k++) {
             if (c->p.nsubj >= DREAM_MAX_SUBJECTS) {
-                fprintf(stderr, "dream: at most %d subjects\n", DREAM_MAX_SUBJECTS);
+                fprintf(stderr, "dream %s: option 'class': at most %d subjects\n", cmd, DREAM_MAX_SUBJECTS);
                 return -1;
             }
             c->p.cls[c->p.nsubj++] = ids[k];
         }
     }
-    if (!any && need_classes) { fprintf(stderr, "dream: --class is required\n"); return -1; }
-    if (!any) { c->p.nsubj = 1; c->p.cls[0] = 0; }
+    if (!o->ncls && need_classes) { fprintf(stderr, "dream %s: --class is required\n", cmd); return -1; }
+    if (!o->ncls) { c->p.nsubj = 1; c->p.cls[0] = 0; }
     /* default layout: seed (one subject = the reference's [A, A], two = lower/upper half);
      * 3 or 4 subjects do not fit it: bands */
-    if (c->p.nsubj > 2 && !opt_get(o, "layout", NULL)) c->p.layout = DREAM_LAYOUT_BANDS;
-    const char *bname = opt_get(o, "backend", "auto");
-    long dev = 0, threads = 0;
-    if ((s = opt_get(o, "device", NULL)) && parse_int(s, 0, 64, &dev)) { fprintf(stderr, "dream: bad --device\n"); return -1; }
-    if ((s = opt_get(o, "threads", NULL)) && parse_int(s, 0, 1024, &threads)) { fprintf(stderr, "dream: bad --threads\n"); return -1; }
-    dream_prec_t prec = DREAM_PREC_BF16;
-    if ((s = opt_get(o, "prec", NULL)) && dream_prec_parse(s, &prec)) {
-        fprintf(stderr, "dream: --prec must be fp32, tf32 or bf16, not '%s'\n", s);
-        return -1;
-    }
-    if (opt_unused(o, cmd)) return -1;
+    if (c->p.nsubj > 2 && !o->layout[0]) c->p.layout = DREAM_LAYOUT_BANDS;
     /* everything parsed: now the heavy part */
     if (strcmp(pfile, "none") != 0) {
         c->prior = dream_prior_load(pfile, c->p.prior_kind, &err);
@@ -248,7 +278,7 @@ static int common_setup(common_t *c, opts_t *o, const char *cmd, int need_classe
     c->model = dream_model_open(wfile, &err);
     if (!c->model) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
     if (!build_engine) return 0;
-    c->be = dream_backend_new(bname, (int)dev, (int)threads, prec, &err);
+    c->be = dream_backend_new(o->backend, o->device, o->threads, prec, &err);
     if (!c->be) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
     c->eng = dream_engine_new(c->model, c->prior, c->be, &err);
     if (!c->eng) { fprintf(stderr, "dream: %s\n", err.msg); return -1; }
@@ -258,24 +288,6 @@ static int common_setup(common_t *c, opts_t *o, const char *cmd, int need_classe
     dlog_info("dream", "backend: %s (%s)", c->be->name, c->be->device);
     return 0;
 }
-
-static const char *COMMON_HELP =
-    "  --weights FILE|random   VGG-16/19 .safetensors (torchvision or timm naming); default\n"
-    "                          data/weights/vgg16.safetensors if present, else random\n"
-    "                          (UNTRAINED, deterministic He-normal init)\n"
-    "  --class C               class id or name; repeat or use \"a + b\" for up to 4 subjects\n"
-    "  --layout L              seed (default; 1 subject = the 2015 reference's [A, A]:\n"
-    "                          lower-half mean + upper-half mean) | single (1 subject =\n"
-    "                          one whole-grid mean) | bands | quadrants (3-4 subjects: bands)\n"
-    "  --optimizer O           seed (default: the 2015 reference's update, betas on the new\n"
-    "                          gradient) | adam (textbook Adam)\n"
-    "  --prior FILE|none       patch prior (default data/prior.safetensors)\n"
-    "  --prior-kind K          student (default) | gauss\n"
-    "  --prior-strength S      default 10\n"
-    "  --mean-weight W         weight of the mean-of-all-logits term, default 1\n"
-    "  --pools LIST            prior pool sizes, default 1,4,8,16,32\n"
-    "  --backend B             auto | cpu | cuda (default auto)\n"
-    "  --device N --threads N --prec fp32|tf32|bf16\n";
 
 /* ------------------------------------------------------------------ grad */
 
@@ -320,42 +332,24 @@ static int load_input(const char *path, uint64_t max_px, float **px, int *H, int
     return 0;
 }
 
-/* --max-pixels (default 2048x2048: a VGG gradient at that size already needs GBs);
- * -1 after printing the error */
-static int opt_max_pixels(opts_t *o, const char *cmd, long *maxpx) {
-    *maxpx = 4L << 20;
-    const char *s = opt_get(o, "max-pixels", NULL);
-    if (s && parse_int(s, 1, (long)DREAM_IMAGE_MAX_PIXELS, maxpx)) {
-        fprintf(stderr, "dream %s: bad --max-pixels '%s' (1..%u)\n", cmd, s, DREAM_IMAGE_MAX_PIXELS);
-        return -1;
-    }
-    return 0;
-}
-
 static int cmd_grad(int argc, char **argv) {
     int rc = 1;
-    opts_t o;
-    char perr[256];
+    cli_t o;
     common_t c = {0};
     float *img = NULL, *grad = NULL;
-    if (opts_parse(&o, argc, argv, " help ", perr, sizeof perr)) FAIL("dream grad: %s", perr);
-    if (opt_get(&o, "help", NULL)) {
-        printf("usage: dream grad --image IN.png|IN.npy --class C [...] --out-grad G.npy [options]\n"
-               "Prints {\"loss\",\"net\",\"prior\",\"grid\"} as JSON and writes dL/dx as float32 (H, W, 3).\n"
-               "  --max-pixels N          largest input W*H accepted (default 4194304 = 2048x2048)\n%s",
-               COMMON_HELP);
-        return 0;
-    }
-    const char *in = opt_get(&o, "image", NULL), *out = opt_get(&o, "out-grad", NULL);
-    if (!in) FAIL("dream grad: --image is required");
-    long maxpx;
-    if (opt_max_pixels(&o, "grad", &maxpx)) goto out;
+    int pr = cli_parse(grad_opts, &o, argc, argv, "grad",
+                       "--image IN.png|IN.npy --class C [...] --out-grad G.npy: prints {\"loss\",\"net\",\"prior\",\"grid\"}\n"
+                       "as JSON and writes dL/dx as float32 (H, W, 3).");
+    if (pr) return pr > 0 ? 0 : 1;
+    const char *in = o.image, *out = o.out_grad[0] ? o.out_grad : NULL;
+    if (!in[0]) FAIL("dream grad: --image is required");
+    long maxpx = o.max_pixels;
     int H, W;
     /* an input over the budget is refused before the weights load; other input errors are
      * reported after the options are checked */
     int pre = load_input(in, (uint64_t)maxpx, &img, &H, &W, 1);
     if (pre == -2) goto out;
-    if (common_setup(&c, &o, "grad", 1, 1)) goto out;
+    if (common_setup(&c, &o.c, "grad", 1, 1)) goto out;
     if (pre != 0 && load_input(in, (uint64_t)maxpx, &img, &H, &W, 0)) goto out;
     grad = malloc(sizeof(float) * H * W * 3);
     if (!grad) FAIL("dream grad: out of memory");
@@ -384,28 +378,21 @@ out:
  * test follows step by step (tests/python/test_torch_reference.py). */
 static int cmd_steps(int argc, char **argv) {
     int rc = 1;
-    opts_t o;
-    char perr[256];
+    cli_t o;
     common_t c = {0};
     float *img = NULL;
-    if (opts_parse(&o, argc, argv, " help ", perr, sizeof perr)) FAIL("dream steps: %s", perr);
-    if (opt_get(&o, "help", NULL)) {
-        printf("usage: dream steps --image IN.png|IN.npy --class C [...] --steps N --out OUT.npy [options]\n"
-               "Runs N optimiser steps (one keyframe: state reset, pixels clipped to [0, 255]) and writes\n"
-               "the image as float32 (H, W, 3); prints {\"loss\",\"net\",\"prior\"} of the last step.\n"
-               "  --steps N --lr LR --jitter J --seed S\n"
-               "  --max-pixels N          largest input W*H accepted (default 4194304 = 2048x2048)\n%s",
-               COMMON_HELP);
-        return 0;
-    }
-    const char *in = opt_get(&o, "image", NULL), *out = opt_get(&o, "out", NULL);
-    if (!in || !out) FAIL("dream steps: --image and --out are required");
-    long maxpx;
-    if (opt_max_pixels(&o, "steps", &maxpx)) goto out;
+    int pr = cli_parse(steps_opts, &o, argc, argv, "steps",
+                       "--image IN.png|IN.npy --class C [...] --steps N --out OUT.npy: runs N optimiser steps\n"
+                       "(one keyframe: state reset, pixels clipped to [0, 255]), writes the image as float32\n"
+                       "(H, W, 3) and prints {\"loss\",\"net\",\"prior\"} of the last step.");
+    if (pr) return pr > 0 ? 0 : 1;
+    const char *in = o.image, *out = o.out;
+    if (!in[0] || !out[0]) FAIL("dream steps: --image and --out are required");
+    long maxpx = o.max_pixels;
     int H, W;
     int pre = load_input(in, (uint64_t)maxpx, &img, &H, &W, 1);     /* over the budget: before the weights */
     if (pre == -2) goto out;
-    if (common_setup(&c, &o, "steps", 1, 1)) goto out;
+    if (common_setup(&c, &o.c, "steps", 1, 1)) goto out;
     if (pre != 0 && load_input(in, (uint64_t)maxpx, &img, &H, &W, 0)) goto out;
     dream_losses_t l;
     dream_err_t err = {{0}};
@@ -436,53 +423,33 @@ static void progress(int done, int total, double secs) {
 
 static int cmd_render(int argc, char **argv) {
     int rc = 1;
-    opts_t o;
-    char perr[256];
+    cli_t o;
     common_t c = {0};
     dream_image_t *cur = NULL, *next = NULL;
-    if (opts_parse(&o, argc, argv, " help ", perr, sizeof perr)) FAIL("dream render: %s", perr);
-    if (opt_get(&o, "help", NULL)) {
-        printf("usage: dream render --class NAME [...] --size WxH --steps N --keyframes K --out DIR\n"
-               "  --size WxH       canvas (default 840x472, the 2015 stream's)\n"
-               "  --fps F          output frames per second the motion is counted in (default 25)\n"
-               "  --frames-per-keyframe N  output frames one keyframe covers (default 25: one per second)\n"
-               "  --zoom-per-sec Z zoom per second of video (default 1.05, dreamd's)\n"
-               "  --rotate-per-sec R  degrees per second of video (default -0.25, dreamd's: clockwise)\n"
-               "  --zoom Z / --rotate R  per-keyframe zoom / degrees instead (the old flags)\n"
-               "  --start-image IMG  start from a PNG/JPEG resized to --size (default: a synthetic canvas)\n"
-               "  --init IMG       start from an image at its own size\n"
-               "  --jitter J       random roll of up to J pixels per step (default 0)\n"
-               "  --max-pixels N   largest W*H (--size, --init or --start-image) accepted (default 4194304 = 2048x2048)\n%s",
-               COMMON_HELP);
-        return 0;
-    }
-    int W = 840, H = 472;
-    long K = 10, npk = 25;
-    double fps = 25, zps = 1.05, rps = -0.25;
-    const char *s, *outdir = opt_get(&o, "out", NULL), *init = opt_get(&o, "init", NULL);
-    const char *start_image = opt_get(&o, "start-image", NULL);
-    if ((s = opt_get(&o, "size", NULL)) && parse_size(s, &W, &H)) FAIL("dream render: bad --size '%s' (WxH)", s);
-    if ((s = opt_get(&o, "keyframes", NULL)) && parse_int(s, 1, 1000000, &K)) FAIL("dream render: bad --keyframes");
+    int pr = cli_parse(render_opts, &o, argc, argv, "render",
+                       "--class NAME [...] --size WxH --steps N --keyframes K --out DIR: an offline zooming\n"
+                       "dream to PNG keyframes, with dreamd's motion in video time (per keyframe zoom-per-sec^(N/fps),\n"
+                       "rotate-per-sec * N/fps, N = frames-per-keyframe).");
+    if (pr) return pr > 0 ? 0 : 1;
+    int W, H;
+    if (parse_size(o.size, &W, &H)) FAIL("dream render: option 'size': '%s' is not WxH (each side 1..16384)", o.size);
+    long K = o.keyframes, npk = o.npk;
+    double fps = o.fps;
+    const char *outdir = o.out[0] ? o.out : NULL, *init = o.init[0] ? o.init : NULL;
+    const char *start_image = o.start_image[0] ? o.start_image : NULL;
     /* the motion in video time, as dreamd's (server/motion.h): per keyframe zps^(N/fps), rps N/fps */
-    if ((s = opt_get(&o, "fps", NULL)) && parse_float(s, 1, 240, &fps)) FAIL("dream render: bad --fps (1..240)");
-    if ((s = opt_get(&o, "frames-per-keyframe", NULL)) && parse_int(s, 1, 100000, &npk))
-        FAIL("dream render: bad --frames-per-keyframe (1..100000)");
-    if ((s = opt_get(&o, "zoom-per-sec", NULL)) && parse_float(s, 0.5, 2.0, &zps)) FAIL("dream render: bad --zoom-per-sec (0.5..2)");
-    if ((s = opt_get(&o, "rotate-per-sec", NULL)) && parse_float(s, -90, 90, &rps)) FAIL("dream render: bad --rotate-per-sec (-90..90)");
-    double zoom = pow(pow(zps, 1.0 / fps), (double)npk), rot = rps / fps * (double)npk;
-    if ((s = opt_get(&o, "zoom", NULL)) && parse_float(s, 0.5, 2.0, &zoom)) FAIL("dream render: bad --zoom (0.5..2)");
-    if ((s = opt_get(&o, "rotate", NULL)) && parse_float(s, -90, 90, &rot)) FAIL("dream render: bad --rotate (-90..90)");
+    double zoom = isnan(o.zoom) ? pow(pow(o.zps, 1.0 / fps), (double)npk) : o.zoom;
+    double rot = isnan(o.rot) ? o.rps / fps * (double)npk : o.rot;
     if (init && start_image) FAIL("dream render: --init and --start-image exclude each other");
     if (!outdir) FAIL("dream render: --out DIR is required");
-    long maxpx;
-    if (opt_max_pixels(&o, "render", &maxpx)) goto out;
+    long maxpx = o.max_pixels;
     if ((uint64_t)W * (uint64_t)H > (uint64_t)maxpx) FAIL("dream render: --size %dx%d exceeds --max-pixels %ld", W, H, maxpx);
     dream_err_t err = {{0}};
     if (init) {     /* before the weights: an image over the budget is refused from its header */
         cur = dream_image_load_max(init, (uint64_t)maxpx, &err);
         if (!cur && strstr(err.msg, "exceeds the limit")) FAIL("dream render: %s (raise --max-pixels to allow it)", err.msg);
     }
-    if (common_setup(&c, &o, "render", 1, 1)) goto out;
+    if (common_setup(&c, &o.c, "render", 1, 1)) goto out;
     if (mkdir(outdir, 0755) && errno != EEXIST) FAIL("dream render: cannot create %s: %s", outdir, strerror(errno));
     if (init) {
         if (!cur) FAIL("dream render: %s", err.msg);
@@ -507,7 +474,7 @@ static int cmd_render(int argc, char **argv) {
         dream_losses_t l;
         c.p.seed = c.p.seed * 31 + (uint64_t)k;
         if (dream_engine_run(c.eng, cur->px, H, W, &c.p, &l, &err)) FAIL("dream render: %s", err.msg);
-        char path[PATH_MAX];
+        char path[PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/keyframe_%05ld.png", outdir, k);
         if (dream_image_save(cur, path, &err)) FAIL("dream render: %s", err.msg);
         dlog_debug("render", "keyframe %ld loss %.4f (net %.4f prior %.4f)", k, l.total, l.net, l.prior);
@@ -560,25 +527,17 @@ done:
 
 static int cmd_bench(int argc, char **argv) {
     int rc = 1;
-    opts_t o;
-    char perr[256];
+    cli_t o;
     common_t c = {0};
     float *img = NULL;
-    if (opts_parse(&o, argc, argv, " help ", perr, sizeof perr)) FAIL("dream bench: %s", perr);
-    if (opt_get(&o, "help", NULL)) {
-        printf("usage: dream bench --size WxH [--backend B] [--prec P] [--steps N] [--warmup N]\n"
-               "Times dream steps (forward + input gradient + prior + Adam) and prints one JSON line.\n%s",
-               COMMON_HELP);
-        return 0;
-    }
-    int W = 224, H = 224;
-    long warm = 1;
-    const char *s;
-    if ((s = opt_get(&o, "size", NULL)) && parse_size(s, &W, &H)) FAIL("dream bench: bad --size '%s'", s);
-    if ((s = opt_get(&o, "warmup", NULL)) && parse_int(s, 0, 100, &warm)) FAIL("dream bench: bad --warmup");
-    int default_steps = opt_get(&o, "steps", NULL) == NULL;
-    if (common_setup(&c, &o, "bench", 0, 1)) goto out;
-    if (default_steps) c.p.steps = 3;
+    int pr = cli_parse(bench_opts, &o, argc, argv, "bench",
+                       "--size WxH [--backend B] [--prec P] [--steps N] [--warmup N]: times dream steps\n"
+                       "(forward + input gradient + prior + optimiser) and prints one JSON line.");
+    if (pr) return pr > 0 ? 0 : 1;
+    int W, H;
+    if (parse_size(o.size, &W, &H)) FAIL("dream bench: option 'size': '%s' is not WxH (each side 1..16384)", o.size);
+    long warm = o.warmup;
+    if (common_setup(&c, &o.c, "bench", 0, 1)) goto out;
     img = malloc(sizeof(float) * W * H * 3);
     if (!img) FAIL("dream bench: out of memory");
     for (int i = 0; i < W * H * 3; i++) img[i] = (float)((i * 2654435761u >> 8) % 256);
@@ -655,13 +614,14 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    /* the table-driven commands see argv[0] = the command, as cfg_parse_args() expects */
+    if (!strcmp(cmd, "grad")) return cmd_grad(argc - 1, argv + 1);
+    if (!strcmp(cmd, "steps")) return cmd_steps(argc - 1, argv + 1);
+    if (!strcmp(cmd, "render")) return cmd_render(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     argc -= 2;
     argv += 2;
-    if (!strcmp(cmd, "grad")) return cmd_grad(argc, argv);
-    if (!strcmp(cmd, "steps")) return cmd_steps(argc, argv);
-    if (!strcmp(cmd, "render")) return cmd_render(argc, argv);
     if (!strcmp(cmd, "classes")) return cmd_classes(argc, argv);
-    if (!strcmp(cmd, "bench")) return cmd_bench(argc, argv);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc, argv);
     if (!strcmp(cmd, "backends")) return cmd_backends(argc, argv);
     fprintf(stderr, "dream: unknown command '%s'\n", cmd);

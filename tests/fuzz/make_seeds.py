@@ -70,3 +70,4 @@ for i, (sel, body) in enumerate([(0, b'subject=tree+frog'), (0, b'subject=volcan
 put('config', 'basic', b'# comment\nname = "hello world"\ncount = 7\nratio = 2.5\nflag = true\n')
 put('config', 'bad', b'count = 99999\nnope = 1\nname\n')
 put('config', 'quotes', b"name = 'x = y' # trailing\n\n  flag=no\nratio=1e3\n")
+put('config', 'lists', b"item = a\nitem = 'b c'\nitem = 01234567890\ngain = -2.5\nseed = 123456789012\nitem = over\n")

@@ -26,12 +26,21 @@ done
 [ "$($D classes | wc -l)" = 1000 ] && ok "classes lists 1000" || bad "classes count"
 expect_fail "unknown class suggests" "closest: tree frog" $D classes treefrgo
 expect_fail "unknown command" "unknown command" $D frobnicate
-expect_fail "unknown option" "unknown option --frob" $D bench --frob 1 --weights random --backend cpu
+expect_fail "unknown option" "unknown option '--frob'" $D bench --frob 1 --weights random --backend cpu
 expect_fail "missing option value" "needs a value" $D grad --image
-expect_fail "bad size" "bad --size" $D bench --size 12by12 --weights random
-expect_fail "bad steps" "bad --steps" $D bench --steps -3 --weights random
-expect_fail "bad layout" "layout must be" $D grad --image x.png --class 1 --layout diagonal --weights random
-expect_fail "bad optimizer" "optimizer must be seed or adam" $D grad --image x.png --class 1 --optimizer sgd --weights random
+# the options are one config table per command (common/config.h): repeated --class is a bounded
+# list, a config file works as for dreamd, help comes from the table
+expect_fail "class list bound" "option 'class': more than 4 values" $D grad --image x.png --class 1 --class 2 --class 3 --class 4 --class 5 --weights random
+expect_fail "bad prior-kind" "option 'prior-kind': 'cauchy' is not student or gauss" $D grad --image x.png --class 1 --prior-kind cauchy --weights random
+expect_fail "stray argument" "unexpected argument 'extra'" $D bench extra --weights random
+$D render --help | grep -q -- "--zoom-per-sec X .*(default: 1.05)" && ok "render --help from the table" || bad "render --help"
+$D bench --help | grep -q -- "--steps N .*(default: 3)" && ok "bench --help: steps default 3" || bad "bench --help steps"
+printf 'steps = 5000000\n' > "$T/bad.conf"
+expect_fail "config file checked by the table" "bad.conf:1: option 'steps'" $D bench --config "$T/bad.conf" --weights random
+expect_fail "bad size" "option 'size': '12by12' is not WxH" $D bench --size 12by12 --weights random
+expect_fail "bad steps" "option 'steps': -3 is outside" $D bench --steps -3 --weights random
+expect_fail "bad layout" "option 'layout': 'diagonal' is not single, seed" $D grad --image x.png --class 1 --layout diagonal --weights random
+expect_fail "bad optimizer" "option 'optimizer': 'sgd' is not seed or adam" $D grad --image x.png --class 1 --optimizer sgd --weights random
 expect_fail "steps without --out" "image and --out are required" $D steps --image x.png --class 1 --weights random
 expect_fail "bad backend" "unknown backend" $D bench --backend tpu --weights random --size 224x224
 expect_fail "missing weights file" "No such file|cannot open" $D bench --weights "$T/none.safetensors"
@@ -58,6 +67,13 @@ assert r["grid"] == [1, 1] and abs(r["loss"] - (r["net"] + r["prior"])) < 1e-3 *
 assert r["trained"] is False
 PY
 grep -q "UNTRAINED" "$T/err" || DREAM_LOG=warn $D grad --image "$T/img.npy" --class 1 --weights random --backend cpu 2>&1 | grep -q UNTRAINED && ok "untrained weights are announced" || bad "no UNTRAINED warning"
+
+# the same run with its options from a config file (two class lines = a list of two)
+printf 'class = tree frog\nclass = volcano\nlayout = seed\nweights = random\nbackend = cpu\n' > "$T/grad.conf"
+out2=$($D grad --config "$T/grad.conf" --image "$T/img.npy" 2>"$T/err")
+[ -n "$out2" ] && [ "$(echo "$out" | tail -n1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["loss"])')" = \
+  "$(echo "$out2" | tail -n1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["loss"])')" ] \
+  && ok "grad --config FILE = the same flags" || { bad "grad --config"; cat "$T/err"; }
 
 # one keyframe of optimiser steps: the defaults are the 2015 stream's (seed optimiser, [A, A])
 out=$($D steps --image "$T/img.npy" --class volcano --steps 2 --weights random --backend cpu --out "$T/s.npy" 2>"$T/err")

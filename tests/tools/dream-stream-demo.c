@@ -83,28 +83,28 @@ int main(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case O_PORT: cfg.http_port = atoi(optarg); break;
-        case O_BIND: cfg.bind_addr = optarg; break;
-        case O_WEB: cfg.web_root = optarg; break;
-        case O_SIZE: if (dream_parse_size(optarg, &cfg.width, &cfg.height) < 0) { fprintf(stderr, "bad --size '%s' (want WxH)\n", optarg); return 2; } break;
-        case O_FPS: cfg.fps = atoi(optarg); break;
-        case O_BITRATE: cfg.bitrate_kbps = atoi(optarg); break;
-        case O_SPEED: cfg.cpu_used = atoi(optarg); break;
-        case O_KEYINT: cfg.keyframe_max_s = atof(optarg); break;
-        case O_RECORD: cfg.record_path = optarg; break;
-        case O_HOLD: cfg.hold_s = atof(optarg); break;
-        case O_MINHOLD: cfg.min_hold_s = atof(optarg); break;
-        case O_QUEUE: cfg.queue_max = atoi(optarg); break;
-        case O_RATE: cfg.rate_per_min = atof(optarg); break;
-        case O_BURST: cfg.rate_burst = atoi(optarg); break;
-        case O_NODRIFT: cfg.drift = 0; break;
-        case O_BAN: cfg.ban_file = optarg; break;
+        case O_BIND: snprintf(cfg.bind_addr, sizeof cfg.bind_addr, "%s", optarg); break;
+        case O_WEB: snprintf(cfg.web_root, sizeof cfg.web_root, "%s", optarg); break;
+        case O_SIZE: if (dream_parse_size(optarg, &cfg.enc.width, &cfg.enc.height) < 0) { fprintf(stderr, "bad --size '%s' (want WxH)\n", optarg); return 2; } break;
+        case O_FPS: cfg.enc.fps = atoi(optarg); break;
+        case O_BITRATE: cfg.enc.bitrate_kbps = atoi(optarg); break;
+        case O_SPEED: cfg.enc.cpu_used = atoi(optarg); break;
+        case O_KEYINT: cfg.enc.keyframe_max_s = atof(optarg); break;
+        case O_RECORD: snprintf(cfg.record_path, sizeof cfg.record_path, "%s", optarg); break;
+        case O_HOLD: cfg.req.hold_s = atof(optarg); break;
+        case O_MINHOLD: cfg.req.min_hold_s = atof(optarg); break;
+        case O_QUEUE: cfg.req.queue_max = atoi(optarg); break;
+        case O_RATE: cfg.req.rate_per_min = atof(optarg); break;
+        case O_BURST: cfg.req.rate_burst = atoi(optarg); break;
+        case O_NODRIFT: cfg.req.drift = 0; break;
+        case O_BAN: snprintf(cfg.ban_file, sizeof cfg.ban_file, "%s", optarg); break;
         case O_CLASSES: cfg.classes_path = optarg; break;
         case O_VQ: cfg.viewer_queue_max = atoi(optarg); break;
         case O_MAXV: cfg.max_viewers = atoi(optarg); break;
         case O_CONNS: cfg.max_conns_per_ip = atoi(optarg); break;
         case O_PARSE: cfg.parse_per_s = atof(optarg); break;
-        case O_CERT: cfg.tls_cert = optarg; break;
-        case O_KEY: cfg.tls_key = optarg; break;
+        case O_CERT: snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "%s", optarg); break;
+        case O_KEY: snprintf(cfg.tls_key, sizeof cfg.tls_key, "%s", optarg); break;
         case O_INSIZE: if (dream_parse_size(optarg, &in_w, &in_h) < 0) { fprintf(stderr, "bad --input-size '%s'\n", optarg); return 2; } break;
         case O_UNTRAINED: untrained = 1; break;
         case O_DURATION: duration = atof(optarg); break;
@@ -119,9 +119,9 @@ int main(int argc, char **argv) {
         default: usage(); return c == O_HELP ? 0 : 2;
         }
     }
-    if (cfg.min_hold_s > cfg.hold_s) cfg.min_hold_s = cfg.hold_s;
-    if (cfg.fps < 1 || cfg.fps > 120) { fprintf(stderr, "bad --fps %d (1..120)\n", cfg.fps); return 2; }
-    if (!in_w) { in_w = cfg.width; in_h = cfg.height; }
+    if (cfg.req.min_hold_s > cfg.req.hold_s) cfg.req.min_hold_s = cfg.req.hold_s;
+    if (cfg.enc.fps < 1 || cfg.enc.fps > 120) { fprintf(stderr, "bad --fps %d (1..120)\n", cfg.enc.fps); return 2; }
+    if (!in_w) { in_w = cfg.enc.width; in_h = cfg.enc.height; }
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 1024; i++) sinlut[i] = sinf((float)i * 6.2831853f / 1024.0f);
     uint8_t *rgb = malloc((size_t)in_w * in_h * 3);
     if (!rgb) { dlog_error("demo", "out of memory"); stream_destroy(&s); return 1; }
-    double t0 = dream_now_s(), next = t0, period = 1.0 / cfg.fps, last_log = t0;
+    double t0 = dream_now_s(), next = t0, period = 1.0 / cfg.enc.fps, last_log = t0;
     for (int t = 0; !g_stop; t++) {
         if (duration > 0 && dream_now_s() - t0 >= duration) break;
         int ids[DREAM_MAX_SUBJECTS];

@@ -12,10 +12,13 @@
 #include <cjson/cJSON.h>
 #include <unistd.h>
 #include <time.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include "http.h"
+#include "requests.h"
 #include "stream.h"
 
 static void test_form(void **state) {
@@ -224,10 +227,10 @@ static void test_stream_lifecycle(void **state) {
     stream_config_t cfg;
     stream_config_defaults(&cfg);
     cfg.http_port = 0;
-    cfg.bind_addr = "127.0.0.1";
-    cfg.width = 64; cfg.height = 48; cfg.fps = 10; cfg.bitrate_kbps = 200; cfg.threads = 1;
-    cfg.initial_subject = 5;
-    cfg.drift = 0;
+    snprintf(cfg.bind_addr, sizeof cfg.bind_addr, "127.0.0.1");
+    cfg.enc.width = 64; cfg.enc.height = 48; cfg.enc.fps = 10; cfg.enc.bitrate_kbps = 200; cfg.enc.threads = 1;
+    cfg.req.initial_subject = 5;
+    cfg.req.drift = 0;
     dream_err_t err = {{0}};
     stream_t *s = stream_new(&cfg, &err);
     assert_non_null(s);
@@ -293,14 +296,109 @@ static void test_stream_lifecycle(void **state) {
     stream_destroy(&s);
     /* bad configs */
     stream_config_defaults(&cfg);
-    cfg.width = 5000;
+    cfg.enc.width = 5000;
     assert_null(stream_new(&cfg, &err));
     assert_non_null(strstr(err.msg, "size"));
     stream_config_defaults(&cfg);
-    cfg.tls_cert = "/nonexistent.pem";
-    cfg.tls_key = "/nonexistent.key";
+    snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "/nonexistent.pem");
+    snprintf(cfg.tls_key, sizeof cfg.tls_key, "/nonexistent.key");
     assert_null(stream_new(&cfg, &err));
     assert_non_null(strstr(err.msg, "TLS"));
+}
+
+
+/* durable requests: with a persister on, the 202 waits until the queue version that holds the
+ * request is marked durable (or STREAM_DURABLE_WAIT_MS passed); refusals go at once */
+typedef struct post_job {
+    int port;
+    const char *req;
+    int code;
+    char out[4096];
+    atomic_int done;
+} post_job_t;
+
+static void *post_main(void *ud) {
+    post_job_t *j = ud;
+    j->code = http_get(j->port, j->req, j->out, sizeof j->out);
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
+static int wait_done(post_job_t *j, int ms) {
+    for (int t = 0; t < ms / 10 && !atomic_load(&j->done); t++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load(&j->done);
+}
+
+static void test_durable_202(void **state) {
+    (void)state;
+    stream_config_t cfg;
+    stream_config_defaults(&cfg);
+    cfg.http_port = 0;
+    snprintf(cfg.bind_addr, sizeof cfg.bind_addr, "127.0.0.1");
+    cfg.enc.width = 64; cfg.enc.height = 48; cfg.enc.fps = 10; cfg.enc.bitrate_kbps = 200; cfg.enc.threads = 1;
+    cfg.req.initial_subject = 5;
+    cfg.req.rate_burst = 100;       /* four requests from one address */
+    dream_err_t err = {{0}};
+    stream_t *s = stream_new(&cfg, &err);
+    assert_non_null(s);
+    stream_set_durable(s, 1);
+    const char *post = "POST /api/request HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                       "Content-Length: 15\r\nX-Test: 1\r\n\r\nsubject=volcano";
+    post_job_t *j = calloc(1, sizeof *j);
+    j->port = stream_port(s);
+    j->req = post;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, post_main, j), 0);
+    /* accepted (it is in the queue) but not answered: nothing is durable yet */
+    uint64_t v = 0;
+    for (int t = 0; t < 300 && (v = requests_version(stream_requests(s))) < 2; t++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(v >= 2);
+    assert_false(wait_done(j, 300));
+    stream_mark_durable(s, v - 1);                 /* an older version: still parked */
+    assert_false(wait_done(j, 200));
+    stream_mark_durable(s, requests_version(stream_requests(s)));
+    assert_true(wait_done(j, 1000));
+    pthread_join(th, NULL);
+    assert_int_equal(j->code, 202);
+    assert_non_null(strstr(j->out, "\"position\":0"));
+    /* a refusal is not parked */
+    memset(j, 0, sizeof *j);
+    j->port = stream_port(s);
+    j->req = "POST /api/request HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+             "Content-Length: 18\r\n\r\nsubject=qqqzzzxxxx";
+    assert_int_equal(pthread_create(&th, NULL, post_main, j), 0);
+    assert_true(wait_done(j, 1000));
+    pthread_join(th, NULL);
+    assert_int_equal(j->code, 400);
+    /* nothing ever marked: the 202 still goes after the longest wait */
+    memset(j, 0, sizeof *j);
+    j->port = stream_port(s);
+    j->req = "POST /api/request HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+             "Content-Length: 16\r\n\r\nsubject=broccoli";
+    double t0 = dream_now_ms();
+    assert_int_equal(pthread_create(&th, NULL, post_main, j), 0);
+    assert_true(wait_done(j, STREAM_DURABLE_WAIT_MS + 3000));
+    pthread_join(th, NULL);
+    assert_int_equal(j->code, 202);
+    assert_true(dream_now_ms() - t0 >= STREAM_DURABLE_WAIT_MS - 50);
+    /* persister off: at once */
+    stream_set_durable(s, 0);
+    memset(j, 0, sizeof *j);
+    j->port = stream_port(s);
+    j->req = "POST /api/request HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+             "Content-Length: 16\r\n\r\nsubject=goldfish";
+    assert_int_equal(pthread_create(&th, NULL, post_main, j), 0);
+    assert_true(wait_done(j, 1500));
+    pthread_join(th, NULL);
+    assert_int_equal(j->code, 202);
+    free(j);
+    stream_destroy(&s);
 }
 
 /* random and mutated bodies: never crash, always NUL-terminated and bounded output */
@@ -342,6 +440,7 @@ int main(void) {
         cmocka_unit_test(test_png),
         cmocka_unit_test(test_form_decode),
         cmocka_unit_test(test_stream_lifecycle),
+        cmocka_unit_test(test_durable_202),
         cmocka_unit_test(test_random_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
