@@ -11,6 +11,16 @@
 #include <stdint.h>
 #include "image.h"
 
+/* The 2015 stream's canvas and motion (../shared/data/README.md): the defaults of dreamd's
+ * table (server/coord.c), `dream render`'s (worker/main_dream.c) and motion_cfg_reference
+ * (server/motion.c), defined here once. DREAM_XSTR makes a table row's default text. */
+#define DREAM_XSTR_(x) #x
+#define DREAM_XSTR(x) DREAM_XSTR_(x)
+#define DREAM_CANVAS_SIZE "840x472"
+#define DREAM_FPS 25
+#define DREAM_ZOOM_PER_SEC 1.05
+#define DREAM_ROTATE_DEG_PER_SEC -0.25
+
 /* The synthetic canvas of seed into im (c == 3). */
 void dream_canvas_synthetic(dream_image_t *im, uint64_t seed);
 /* start_image NULL or "": the synthetic canvas of seed; else that PNG/JPEG resized to im.

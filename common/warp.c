@@ -18,16 +18,14 @@
  * inline. The split does not change the result.
  */
 #include "image.h"
+#include "parfor.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define COVER_EPS 1e-6
 #define THREAD_MIN_PIXELS (128 * 1024)
-#define WARP_MAX_THREADS 16
 
 /* The source as the samplers see it: the image is W x H x C (clamping bounds), its pixels
  * in memory are the window x in [ox, ox + ww), y in [oy, oy + wh), rows `stride` floats
@@ -183,11 +181,6 @@ static void warp_rows(const warp_job_t *j) {
     }
 }
 
-static void *warp_thread(void *arg) {
-    warp_rows(arg);
-    return NULL;
-}
-
 static int same_shape(const dream_image_t *a, const dream_image_t *b) {
     return a->w == b->w && a->h == b->h && a->c == b->c;
 }
@@ -227,34 +220,19 @@ static src_view_t whole_view(const dream_image_t *im) {
     return (src_view_t){im->px, (size_t)im->w * im->c, im->w, im->h, im->c, 0, 0, im->w, im->h};
 }
 
-/* runs job's rows [y0, y1) on one thread per core (at least THREAD_MIN_PIXELS each, at most
- * WARP_MAX_THREADS): rows are independent, so the result does not depend on the split */
+static void warp_band(void *arg, size_t begin, size_t end) {
+    warp_job_t band = *(const warp_job_t *)arg;
+    band.y1 = band.y0 + (int)end;
+    band.y0 = band.y0 + (int)begin;
+    warp_rows(&band);
+}
+
+/* job's rows [y0, y1) over the cores (parfor.h; rows are independent: any split gives the
+ * same pixels), at least THREAD_MIN_PIXELS a thread */
 static void warp_parallel(const warp_job_t *job) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int rows = job->y1 - job->y0;
-    size_t px = (size_t)(job->x1 - job->x0) * rows;
-    int nt = (int)(px / THREAD_MIN_PIXELS);
-    if (nt > cores) nt = (int)cores;
-    if (nt > WARP_MAX_THREADS) nt = WARP_MAX_THREADS;
-    if (nt > rows) nt = rows;
-    if (nt < 2) {
-        warp_rows(job);
-        return;
-    }
-    warp_job_t band[WARP_MAX_THREADS];
-    pthread_t th[WARP_MAX_THREADS];
-    int started[WARP_MAX_THREADS] = {0};
-    for (int i = 0; i < nt; i++) {
-        band[i] = *job;
-        band[i].y0 = job->y0 + (int)((long)rows * i / nt);
-        band[i].y1 = job->y0 + (int)((long)rows * (i + 1) / nt);
-    }
-    for (int i = 1; i < nt; i++) started[i] = pthread_create(&th[i], NULL, warp_thread, &band[i]) == 0;
-    warp_rows(&band[0]);
-    for (int i = 1; i < nt; i++) {
-        if (started[i]) pthread_join(th[i], NULL);
-        else warp_rows(&band[i]);      /* no thread: this band inline */
-    }
+    int w = job->x1 - job->x0 > 0 ? job->x1 - job->x0 : 1;
+    size_t min_rows = (THREAD_MIN_PIXELS + (size_t)w - 1) / (size_t)w;
+    dream_parallel_range((size_t)(job->y1 - job->y0), min_rows, warp_band, (void *)job);
 }
 
 static int warp_run(const dream_image_t *src, dream_image_t *dst, uint8_t *covered, double zoom,

@@ -88,14 +88,26 @@ size_t wire_rect_bytes(const Dreamfarm__Rect *r) {
     return px * 3u;
 }
 
-long wire_send(void *sock, const void *identity, size_t identity_len,
-               const Dreamfarm__Envelope *env, const void *pixels, size_t pixels_len,
-               int flags, dream_err_t *err) {
+static void free_pixels(void *data, void *hint) {
+    (void)hint;
+    free(data);
+}
+
+/* wire_send; owned: pixels is malloc'd and goes to ZeroMQ as it is (freed once sent, or here
+ * on failure) instead of being copied */
+static long send_impl(void *sock, const void *identity, size_t identity_len, const Dreamfarm__Envelope *env,
+                      const void *pixels, size_t pixels_len, int owned, int flags, dream_err_t *err) {
     size_t n = dreamfarm__envelope__get_packed_size(env);
-    if (n > DREAM_WIRE_MAX_HEADER) return dream_err_set(err, "header too large (%zu bytes)", n);
+    if (n > DREAM_WIRE_MAX_HEADER) {
+        if (owned) free((void *)pixels);
+        return dream_err_set(err, "header too large (%zu bytes)", n);
+    }
     uint8_t stackbuf[4096];
     uint8_t *buf = n <= sizeof stackbuf ? stackbuf : malloc(n);
-    if (!buf) return dream_err_set(err, "out of memory");
+    if (!buf) {
+        if (owned) free((void *)pixels);
+        return dream_err_set(err, "out of memory");
+    }
     dreamfarm__envelope__pack(env, buf);
     long total = 0;
     int more_hdr = pixels ? ZMQ_SNDMORE : 0;
@@ -105,7 +117,18 @@ long wire_send(void *sock, const void *identity, size_t identity_len,
     }
     if (zmq_send(sock, buf, n, flags | more_hdr) < 0) goto fail;
     total += (long)n;
-    if (pixels) {
+    if (pixels && owned) {
+        zmq_msg_t m;
+        if (zmq_msg_init_data(&m, (void *)pixels, pixels_len, free_pixels, NULL) != 0) goto fail;
+        owned = 0;      /* the message owns the pixels now */
+        if (zmq_msg_send(&m, sock, flags) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&m);
+            errno = e;
+            goto fail;
+        }
+        total += (long)pixels_len;
+    } else if (pixels) {
         if (zmq_send(sock, pixels, pixels_len, flags) < 0) goto fail;
         total += (long)pixels_len;
     }
@@ -114,8 +137,20 @@ long wire_send(void *sock, const void *identity, size_t identity_len,
 fail:;
     int e = zmq_errno();
     if (buf != stackbuf) free(buf);
+    if (owned) free((void *)pixels);
     errno = e;
     return dream_err_set(err, "send %s: %s", wire_type_name(env->type), zmq_strerror(e));
+}
+
+long wire_send(void *sock, const void *identity, size_t identity_len,
+               const Dreamfarm__Envelope *env, const void *pixels, size_t pixels_len,
+               int flags, dream_err_t *err) {
+    return send_impl(sock, identity, identity_len, env, pixels, pixels_len, 0, flags, err);
+}
+
+long wire_send_owned(void *sock, const void *identity, size_t identity_len, const Dreamfarm__Envelope *env,
+                     void *pixels, size_t pixels_len, int flags, dream_err_t *err) {
+    return send_impl(sock, identity, identity_len, env, pixels, pixels_len, 1, flags, err);
 }
 
 void wire_msg_clear(wire_msg_t *m) {

@@ -60,6 +60,10 @@ long wire_send_bye(void *sock, const void *identity, size_t identity_len, const 
 long wire_send(void *sock, const void *identity, size_t identity_len,
                const Dreamfarm__Envelope *env, const void *pixels, size_t pixels_len,
                int flags, dream_err_t *err);
+/* wire_send without copying the pixels: pixels (malloc'd) belong to the wire from this call
+ * on, sent and then freed, or freed at once on an error */
+long wire_send_owned(void *sock, const void *identity, size_t identity_len, const Dreamfarm__Envelope *env,
+                     void *pixels, size_t pixels_len, int flags, dream_err_t *err);
 
 /* Receives one whole message. with_identity: 1 for ROUTER sockets.
  * Returns 1 on a valid message (out filled), 0 when nothing is waiting

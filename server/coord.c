@@ -32,6 +32,19 @@
 #define MOD "coord"
 #define COORD_VERSION "dreamd 0.1"
 
+/* dreamd's job rows take the engine's defaults (dream_params_default), the ones `dream` uses */
+static void coord_job_init(void *base) {
+    coord_cfg_t *cfg = base;
+    dream_params_t p;
+    dream_params_default(&p);
+    cfg->steps = p.steps;
+    cfg->lr = p.lr;
+    cfg->mean_weight = p.mean_weight;
+    cfg->prior_strength = p.prior_strength;
+    cfg->jitter = p.jitter;
+    snprintf(cfg->optimizer, sizeof cfg->optimizer, "%s", dream_optim_name(p.optim));
+}
+
 const cfg_opt_t coord_cfg_opts[] = {
     CFG_STR(coord_cfg_t, worker_bind, "worker-bind", "tcp://*:5555", "ZeroMQ endpoint workers connect to"),
     CFG_STR(coord_cfg_t, admin_bind, "admin-bind", "tcp://127.0.0.1:5556", "admin (dreamctl) endpoint"),
@@ -39,21 +52,22 @@ const cfg_opt_t coord_cfg_opts[] = {
      * max-viewers, hold-s ... drift, ban-file, viewer-* (server/stream.h, their one table) */
     CFG_SUB(coord_cfg_t, stream, stream_cfg_opts),
     CFG_STR(coord_cfg_t, weights, "weights", "random", "the farm's model: FILE or 'random' (workers must load the same; its hash is pinned), 'any' = the first worker's"),
-    CFG_STR(coord_cfg_t, size, "size", "840x472", "canvas (dream) size WxH; frames are upscaled to the stream size in the frame clock's warp"),
-    CFG_INT(coord_cfg_t, fps, "fps", "25", 1, 120, "output frame rate"),
+    CFG_STR(coord_cfg_t, size, "size", DREAM_CANVAS_SIZE, "canvas (dream) size WxH; frames are upscaled to the stream size in the frame clock's warp"),
+    CFG_INT(coord_cfg_t, fps, "fps", DREAM_XSTR(DREAM_FPS), 1, 120, "output frame rate"),
     CFG_STR(coord_cfg_t, frames_out, "frames-out", "", "write every output frame as PNG into DIR"),
     CFG_INT(coord_cfg_t, frames_every, "frames-every", "1", 1, 100000, "with --frames-out: keep every Nth frame"),
     CFG_STR(coord_cfg_t, keyframes_out, "keyframes-out", "", "write every keyframe as PNG into DIR"),
-    CFG_INT(coord_cfg_t, steps, "steps", "10", 0, 1000, "Adam steps per keyframe"),
-    CFG_DOUBLE(coord_cfg_t, lr, "lr", "5", 0, 1000, "Adam learning rate (pixel units)"),
-    CFG_DOUBLE(coord_cfg_t, mean_weight, "mean-weight", "1", -100, 100, "weight of the mean-logit term"),
-    CFG_DOUBLE(coord_cfg_t, prior_strength, "prior-strength", "10", 0, 10000, "patch prior strength"),
-    CFG_INT(coord_cfg_t, jitter, "jitter", "0", 0, 64, "max jitter roll per step (pixels)"),
+    CFG_INIT(coord_job_init),      /* steps .. jitter, optimizer: the engine's defaults */
+    CFG_INT(coord_cfg_t, steps, "steps", NULL, 0, 1000, "optimiser steps per keyframe"),
+    CFG_DOUBLE(coord_cfg_t, lr, "lr", NULL, 0, 1000, "optimiser learning rate (pixel units)"),
+    CFG_DOUBLE(coord_cfg_t, mean_weight, "mean-weight", NULL, -100, 100, "weight of the mean-logit term"),
+    CFG_DOUBLE(coord_cfg_t, prior_strength, "prior-strength", NULL, 0, 10000, "patch prior strength"),
+    CFG_INT(coord_cfg_t, jitter, "jitter", NULL, 0, 64, "max jitter roll per step (pixels)"),
     CFG_STR(coord_cfg_t, subjects, "subjects", "volcano", "initial subjects (1-4), e.g. \"tree frog + volcano\" or class ids"),
     CFG_STR(coord_cfg_t, layout, "layout", "auto", "subject layout: auto|single|seed|bands|quadrants (auto: seed for 1-2 subjects, 1 = the 2015 [A, A])"),
-    CFG_STR(coord_cfg_t, optimizer, "optimizer", "seed", "pixel optimiser: seed (the 2015 reference's update) | adam (textbook Adam)"),
-    CFG_DOUBLE(coord_cfg_t, zoom_per_sec, "zoom-per-sec", "1.05", 0.5, 2, "zoom factor per second of video (--motion wallclock: of real time)"),
-    CFG_DOUBLE(coord_cfg_t, rotate_deg_per_sec, "rotate-deg-per-sec", "-0.25", -90, 90, "rotation per second of video (degrees, ccw; the reference turns -0.25, clockwise)"),
+    CFG_STR(coord_cfg_t, optimizer, "optimizer", NULL, "pixel optimiser: seed (the 2015 reference's update) | adam (textbook Adam)"),
+    CFG_DOUBLE(coord_cfg_t, zoom_per_sec, "zoom-per-sec", DREAM_XSTR(DREAM_ZOOM_PER_SEC), 0.5, 2, "zoom factor per second of video (--motion wallclock: of real time)"),
+    CFG_DOUBLE(coord_cfg_t, rotate_deg_per_sec, "rotate-deg-per-sec", DREAM_XSTR(DREAM_ROTATE_DEG_PER_SEC), -90, 90, "rotation per second of video (degrees, ccw; the reference turns -0.25, clockwise)"),
     CFG_DOUBLE(coord_cfg_t, max_kf_dt, "max-keyframe-dt", "5", 0.05, 60, "--motion wallclock: cap on the elapsed time one keyframe's warp covers (s)"),
     CFG_INT(coord_cfg_t, halo, "halo", "64", 64, 1024, "tile halo (px)"),
     CFG_INT(coord_cfg_t, min_side, "min-side", "224", 32, 4096, "engine minimum tile side (px)"),
@@ -296,6 +310,9 @@ struct coord {
     int win_rect[TILE_MAX][4];
     uint8_t win_ready[TILE_MAX];
     uint64_t window_jobs, window_mismatch;
+    uint64_t tile_hv[TILE_MAX];     /* wire_hash64 of tile_px (hv_ok): what a resident or window
+                                     * job's input_hash must be; made after a deferred hand-out */
+    uint8_t hv_ok[TILE_MAX];
     uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
     uint8_t *rxbuf;             /* results' pixels are received into this (kept: no fresh pages) */
     size_t rxcap;
@@ -595,6 +612,16 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
 static int whole_canvas(const coord_t *c, int idx);
 static int ensure_base(coord_t *c);
 
+/* the hash of tile idx as cut (tile_px), once per keyframe */
+static uint64_t tile_hash(coord_t *c, int idx) {
+    if (!c->hv_ok[idx]) {
+        const tile_rect_t *r = &c->plan.tiles[idx].r;
+        c->tile_hv[idx] = wire_hash64(c->tile_px[idx], (size_t)r->w * r->h * 3);
+        c->hv_ok[idx] = 1;
+    }
+    return c->tile_hv[idx];
+}
+
 /* keeps a result's pixels for a deferred blend: the receive buffer itself changes hands (no
  * copy); a result outside it is copied. 0, or -1 (no memory: blend it now) */
 static int keep_result(coord_t *c, const wire_msg_t *m) {
@@ -686,7 +713,7 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     if (w->job_window && ensure_base(c) != 0) c->base_ready = 1;   /* logged; the check below then fails */
     if (w->job_window) {
         /* the worker warped its tile from the window: its input must be our cut, bit for bit */
-        uint64_t hv = wire_hash64(c->tile_px[idx], (size_t)t->r.w * t->r.h * 3);
+        uint64_t hv = tile_hash(c, idx);
         if (!r->has_input_hash || r->input_hash != hv) {
             c->jobs[idx].state = JOB_PENDING;
             c->jobs[idx].job_id = 0;
@@ -702,7 +729,7 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     }
     if (w->job_resident) {
         /* the worker computed on its own warp of its kept canvas: it must be ours, bit for bit */
-        uint64_t hv = wire_hash64(c->tile_px[idx], (size_t)t->r.w * t->r.h * 3);
+        uint64_t hv = tile_hash(c, idx);
         if (!r->has_input_hash || r->input_hash != hv) {
             c->jobs[idx].state = JOB_PENDING;
             c->jobs[idx].job_id = 0;
@@ -953,6 +980,7 @@ static int prep_tiles(coord_t *c) {
         }
     }
     c->base_ready = 1;
+    memset(c->hv_ok, 0, sizeof c->hv_ok);
     return 0;
 }
 
@@ -1221,6 +1249,9 @@ static void kf_after_dispatch(coord_t *c) {
         /* a resident job or windows are out: the coordinator's own warp (base for the delta, the
          * fill and requeues) runs while the workers compute */
         if (ensure_base(c) != 0) c->base_ready = 1;  /* logged; the keyframe keeps the old pixels */
+        /* the jobs out are resident or windows: their inputs' hashes, before their results come */
+        for (int i = 0; i < c->plan.n; i++)
+            if (c->jobs[i].state == JOB_RUNNING) tile_hash(c, i);
     }
     canvas_blend_pending(c);     /* no next keyframe started (paused, no worker): now */
     if (c->need_reset) {

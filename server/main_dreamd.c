@@ -8,6 +8,8 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 #include <zmq.h>
@@ -51,9 +53,20 @@ static void fixed_overlay_text(overlay_t *ov, const char *subjects) {
     dream_classes_destroy(&cls);
 }
 
+/* OpenMP's idle threads spin by default, and libgomp reads OMP_WAIT_POLICY once, when it
+ * loads: dreamd shares its cores with the encoder, the frame clock and often workers, and the
+ * spinning took ~15 % of a 2-core machine's CPU between its short parallel loops (blend,
+ * tile cut; bench/farm_bench.sh 4 workers: 11-26 % -> 30-35 % of ideal). So dreamd starts
+ * itself again with PASSIVE unless the operator chose a policy. */
+static void omp_passive(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);      /* returns only on failure: go on as we are */
+}
+
 int main(int argc, char **argv) {
     coord_cfg_t cfg;
     dream_err_t err = {{0}};
+    omp_passive(argv);
     int rc = cfg_parse_args(coord_cfg_opts, &cfg, argc, argv, "dreamd",
                             "Render-farm coordinator: tiles keyframes over dream-workers and streams the result.",
                             &err);

@@ -4,15 +4,16 @@
  * pass the frame index and measured times (the unit test simulates both).
  */
 #include "motion.h"
+#include "canvas.h"
 #include <math.h>
 #include <stddef.h>
 
 #define MOTION_MAX_N 1000000
 
 void motion_cfg_reference(motion_cfg_t *cfg) {
-    cfg->fps = 25;
-    cfg->zoom_per_s = 1.05;
-    cfg->deg_per_s = -0.25;
+    cfg->fps = DREAM_FPS;
+    cfg->zoom_per_s = DREAM_ZOOM_PER_SEC;
+    cfg->deg_per_s = DREAM_ROTATE_DEG_PER_SEC;
     cfg->frames_per_kf = 0;
     cfg->wallclock = 0;
     cfg->max_dt = 5;
