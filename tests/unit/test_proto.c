@@ -372,6 +372,28 @@ static void test_resident_job_validation(void **state) {
     job.has_float_pixels = 1; job.float_pixels = 1;
     assert_int_equal(wire_validate(&env, 40 * 30 * 12, &err), 0);
     assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);
+    /* tile warp: a window of the canvas, 2 bytes a channel, inside canvas_w x canvas_h */
+    job.has_float_pixels = 0; job.float_pixels = 0;
+    Dreamfarm__Rect win = DREAMFARM__RECT__INIT;
+    win.x = 2; win.y = 1; win.w = 44; win.h = 33;
+    tile.x = 4; tile.y = 2;
+    job.warp_source = &win;
+    job.has_canvas_w = 1; job.canvas_w = 100;
+    job.has_canvas_h = 1; job.canvas_h = 80;
+    assert_int_equal(wire_validate(&env, 44 * 33 * 3 * 2, &err), 0);
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);          /* the tile's size: no */
+    win.x = 60;                                                             /* past the canvas */
+    assert_int_equal(wire_validate(&env, 44 * 33 * 3 * 2, &err), -1);
+    assert_non_null(strstr(err.msg, "warp source"));
+    win.x = 2;
+    job.has_canvas_h = 0;
+    assert_int_equal(wire_validate(&env, 44 * 33 * 3 * 2, &err), -1);
+    job.has_canvas_h = 1;
+    job.warp_angle = INFINITY;
+    assert_int_equal(wire_validate(&env, 44 * 33 * 3 * 2, &err), -1);
+    assert_non_null(strstr(err.msg, "tile warp"));
+    job.warp_angle = -0.01;
+    assert_int_equal(wire_validate(&env, 44 * 33 * 3 * 2, &err), 0);
     uint8_t a[100] = {0}, b[100] = {0};
     b[99] = 1;
     assert_true(wire_hash64(a, 100) == wire_hash64(a, 100));
@@ -411,8 +433,44 @@ static void test_recv_into_buffer(void **state) {
     free(buf);
 }
 
+/* wire_send_owned: the pixels go out as they are and are freed by the wire (the ASan build's
+ * leak check fails if not), also when the send fails; the receiver sees the same bytes */
+static void test_send_owned(void **state) {
+    pair_t *p = *state;
+    Dreamfarm__Envelope env;
+    Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+    tile.w = 32; tile.h = 16;
+    r.keyframe_id = 3; r.job_id = 9; r.tile = &tile; r.compute_ms = 7;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    size_t n = 32 * 16 * 3;
+    uint8_t *px = malloc(n);
+    assert_non_null(px);
+    for (size_t i = 0; i < n; i++) px[i] = (uint8_t)(i * 13 + 1);
+    long sent = wire_send_owned(p->dealer, NULL, 0, &env, px, n, 0, NULL);
+    assert_true(sent >= (long)n);
+    wire_msg_t m;
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, NULL), 1);
+    assert_int_equal(m.pixels_len, n);
+    for (size_t i = 0; i < n; i++) assert_int_equal(m.pixels[i], (uint8_t)(i * 13 + 1));
+    wire_msg_clear(&m);
+    /* a send that cannot go (a DEALER with no peer, DONTWAIT): -1, and the pixels are freed */
+    void *lonely = zmq_socket(p->ctx, ZMQ_DEALER);
+    assert_non_null(lonely);
+    uint8_t *px2 = malloc(n);
+    assert_non_null(px2);
+    memset(px2, 5, n);
+    dream_err_t err = {{0}};
+    assert_int_equal(wire_send_owned(lonely, NULL, 0, &env, px2, n, ZMQ_DONTWAIT, &err), -1);
+    assert_non_null(strstr(err.msg, "send result"));
+    zmq_close(lonely);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_send_owned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_and_small_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codes_round_trip, setup, teardown),
