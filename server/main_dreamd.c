@@ -59,8 +59,11 @@ static void fixed_overlay_text(overlay_t *ov, const char *subjects) {
  * tile cut; bench/farm_bench.sh 4 workers: 11-26 % -> 30-35 % of ideal). So dreamd starts
  * itself again with PASSIVE unless the operator chose a policy. */
 static void omp_passive(char **argv) {
-    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
-    execv("/proc/self/exe", argv);      /* returns only on failure: go on as we are */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);    /* the real path: ps shows "dreamd" */
+    if (n <= 0 || getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    self[n] = 0;
+    execv(self, argv);      /* returns only on failure: go on as we are */
 }
 
 int main(int argc, char **argv) {

@@ -373,7 +373,7 @@
       try { j = await r.json(); } catch (e) { j = { error: 'The server answered ' + r.status }; }
       if (r.status === 202) {
         showResult(true, j.message || 'Queued.');
-        input.value = '';
+        if (input.value.trim() === subject) input.value = '';   // not what the viewer typed meanwhile
       } else {
         showResult(false, j.error || ('Refused (' + r.status + ')'), j.closest);
       }

@@ -28,7 +28,7 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitiz
   -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unknown-pragmas -Icommon -Iserver -Ibuild/gen $PKG_CFLAGS"
 LIBS="-lzmq -lprotobuf-c -lpng16 -ljpeg -lcjson -lm -lpthread"
 SRC="common/dlog.c common/wire.c common/safetensors.c common/image.c common/npy.c common/config.c
-  common/classes.c common/paths.c common/warp.c common/atomicfile.c server/http.c server/requests.c
+  common/classes.c common/paths.c common/warp.c common/parfor.c common/atomicfile.c server/http.c server/requests.c
   build/gen/dreamfarm.pb-c.c"
 objs=()
 for s in $SRC; do
