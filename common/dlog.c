@@ -13,6 +13,7 @@
 #include <signal.h>
 
 static atomic_int g_level = DLOG_INFO;
+static atomic_int g_format = DLOG_FORMAT_TEXT;
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 int dream_err_set(dream_err_t *err, const char *fmt, ...) {
@@ -47,6 +48,32 @@ int dream_err_prefix(dream_err_t *err, const char *fmt, ...) {
 void dlog_set_level(dlog_level_t lvl) { atomic_store(&g_level, (int)lvl); }
 dlog_level_t dlog_get_level(void) { return (dlog_level_t)atomic_load(&g_level); }
 
+void dlog_set_format(dlog_format_t f) { atomic_store(&g_format, (int)f); }
+
+int dlog_parse_format(const char *s, dlog_format_t *out) {
+    if (s && !strcasecmp(s, "text")) *out = DLOG_FORMAT_TEXT;
+    else if (s && !strcasecmp(s, "logfmt")) *out = DLOG_FORMAT_LOGFMT;
+    else return -1;
+    return 0;
+}
+
+/* msg as a logfmt value: quoted, with \ \" \n \t and \xNN for other control bytes */
+static void logfmt_quote(const char *msg, char *out, size_t n) {
+    size_t o = 0;
+    if (n < 3) { if (n) out[0] = 0; return; }
+    out[o++] = '"';
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 6 < n; p++) {
+        unsigned char ch = *p;
+        if (ch == '"' || ch == '\\') { out[o++] = '\\'; out[o++] = (char)ch; }
+        else if (ch == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
+        else if (ch == '\t') { out[o++] = '\\'; out[o++] = 't'; }
+        else if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+        else out[o++] = (char)ch;
+    }
+    out[o++] = '"';
+    out[o] = 0;
+}
+
 int dlog_parse_level(const char *s, dlog_level_t *out) {
     static const char *names[] = {"debug", "info", "warn", "error"};
     for (int i = 0; i < 4; i++)
@@ -62,13 +89,30 @@ void dlog_write(dlog_level_t lvl, const char *mod, const char *fmt, ...) {
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     char line[2048];
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%s] ",
+    int n;
+    if (atomic_load(&g_format) == DLOG_FORMAT_LOGFMT) {
+        /* one event, key=value: ts level component, then the message's own key=value pairs
+         * (the lines that start with event=) or msg="..." */
+        static const char *names[] = {"debug", "info", "warn", "error"};
+        char msg[1536], q[2048 - 96];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        int kv = !strncmp(msg, "event=", 6) && !strpbrk(msg, "\n\r");
+        if (!kv) logfmt_quote(msg, q, sizeof q);
+        snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s component=%s %s%s",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 ts.tv_nsec / 1000000, names[lvl], mod ? mod : "-", kv ? "" : "msg=", kv ? msg : q);
+    } else {
+        n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%s] ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                      tm.tm_sec, ts.tv_nsec / 1000000, tags[lvl], mod ? mod : "-");
-    va_list ap;
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof line) vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
+        va_list ap;
+        va_start(ap, fmt);
+        if (n > 0 && (size_t)n < sizeof line) vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
     pthread_mutex_lock(&g_log_mu);
     fprintf(stderr, "%s\n", line);
     pthread_mutex_unlock(&g_log_mu);

@@ -25,6 +25,13 @@ dlog_level_t dlog_get_level(void);
 /* Parses "debug|info|warn|error"; returns -1 on unknown. */
 int dlog_parse_level(const char *s, dlog_level_t *out);
 void dlog_write(dlog_level_t lvl, const char *mod, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Line format: text (above; the default) or logfmt, one event as key=value pairs:
+ *   ts=2026-11-26T15:52:04.123Z level=info component=engine msg="message"
+ * where a message that is itself key=value (starts with event=) follows as it is. */
+typedef enum { DLOG_FORMAT_TEXT = 0, DLOG_FORMAT_LOGFMT } dlog_format_t;
+void dlog_set_format(dlog_format_t f);
+/* Parses "text|logfmt"; returns -1 on unknown. */
+int dlog_parse_format(const char *s, dlog_format_t *out);
 
 #define dlog_debug(mod, ...) dlog_write(DLOG_DEBUG, mod, __VA_ARGS__)
 #define dlog_info(mod, ...)  dlog_write(DLOG_INFO, mod, __VA_ARGS__)

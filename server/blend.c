@@ -118,7 +118,7 @@ int blend_finish(blend_t *b, const dream_image_t *base, dream_image_t *out, drea
 /* base + acc / (ws + w_base), w_base = max(0, 1 - ws): the denominator is max(ws, 1), exact
  * for a single tile of weight 1 (the keyframe is then warp + change, bit for bit), clipped */
 static inline float delta_out(float base, float acc, float ws) {
-    float v = base + acc / (ws > 1.0f ? ws : 1.0f);
+    float v = base + (ws > 1.0f ? acc / ws : acc);     /* acc / 1 == acc exactly: no division */
     return v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
 }
 

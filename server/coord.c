@@ -84,6 +84,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, seed, "seed", "1", 0, 2147483647, "seed of the initial canvas and tile offsets"),
     CFG_STR(coord_cfg_t, model_hash, "model-hash", "", "required worker model hash (`dream inspect FILE`); overrides --weights"),
     CFG_STR(coord_cfg_t, log_level, "log-level", "info", "debug|info|warn|error"),
+    CFG_STR(coord_cfg_t, log_format, "log-format", "logfmt", "log lines: logfmt (one event as key=value: ts level component msg or event fields) | text"),
     CFG_DOUBLE(coord_cfg_t, run_seconds, "run-seconds", "0", 0, 1e9, "stop after this many seconds (0 = never)"),
     CFG_INT(coord_cfg_t, max_keyframes, "max-keyframes", "0", 0, 2147483647, "stop after this many keyframes (0 = never)"),
     CFG_INT(coord_cfg_t, stream_width, "stream-width", "1024", 0, 1920, "frame/stream width: keyframes are upscaled to it (0 = canvas, capped at 1920x1080)"),
@@ -147,6 +148,9 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
     cfg->model_untrained = 0;
     dlog_level_t lvl;
     if (dlog_parse_level(cfg->log_level, &lvl)) return dream_err_set(err, "option 'log-level': bad level '%s'", cfg->log_level);
+    dlog_format_t lf;
+    if (dlog_parse_format(cfg->log_format, &lf)) return dream_err_set(err, "option 'log-format': '%s' is not logfmt or text", cfg->log_format);
+    dlog_set_format(lf);
     dream_optim_t optim;
     if (dream_optim_parse(cfg->optimizer, &optim))
         return dream_err_set(err, "option 'optimizer': '%s' is not seed or adam", cfg->optimizer);

@@ -45,6 +45,7 @@ typedef struct coord_cfg {
     int seed;
     char model_hash[64];
     char log_level[16];
+    char log_format[16];        /* logfmt | text */
     double run_seconds;
     int max_keyframes;
     int stream_width, stream_height;

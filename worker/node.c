@@ -43,6 +43,7 @@ const cfg_opt_t node_cfg_opts[] = {
     CFG_DOUBLE(node_cfg_t, speed_ms, "speed-ms", "0", 0, 1e9, "claimed ms per megapixel-step (0 = measure at start)"),
     CFG_INT(node_cfg_t, max_tile_pixels, "max-tile-pixels", "0", 0, 1 << 26, "largest tile accepted (0 = from memory)"),
     CFG_STR(node_cfg_t, log_level, "log-level", "info", "debug|info|warn|error"),
+    CFG_STR(node_cfg_t, log_format, "log-format", "logfmt", "log lines: logfmt (one event as key=value) | text"),
     CFG_DOUBLE(node_cfg_t, run_seconds, "run-seconds", "0", 0, 1e9, "stop after this many seconds (0 = never)"),
     CFG_STR(node_cfg_t, curve_server_key, "curve-server-key", "", "CURVE: coordinator public key (Z85); empty = off"),
     CFG_STR(node_cfg_t, curve_key_file, "curve-key-file", "", "CURVE: this worker's key file (dreamctl keygen)"),
@@ -52,6 +53,9 @@ int node_cfg_finish(node_cfg_t *cfg, dream_err_t *err) {
     dlog_level_t lvl;
     if (dlog_parse_level(cfg->log_level, &lvl)) return dream_err_set(err, "option 'log-level': bad level '%s'", cfg->log_level);
     dlog_set_level(lvl);
+    dlog_format_t lf;
+    if (dlog_parse_format(cfg->log_format, &lf)) return dream_err_set(err, "option 'log-format': '%s' is not logfmt or text", cfg->log_format);
+    dlog_set_format(lf);
     if (!dream_compute_known(cfg->backend)) {
         char names[64];
         return dream_err_set(err, "option 'backend': '%s' is not %s", cfg->backend, dream_compute_names(names, sizeof names));

@@ -30,6 +30,7 @@ typedef struct node_cfg {
     double speed_ms;            /* claimed ms per MPx-step (0 = measure) */
     int max_tile_pixels;        /* 0 = auto */
     char log_level[16];
+    char log_format[16];        /* logfmt | text */
     double run_seconds;
     char curve_server_key[64];
     char curve_key_file[512];

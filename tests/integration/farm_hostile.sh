@@ -73,7 +73,7 @@ echo "3: 500 Error messages -> $nerr log lines, log_suppressed=$sup"
 [ "$sup" -ge 480 ] || die "log_suppressed=$sup"
 grep -q "^2026-01-01T00:00:00.000Z" "$TMP/dreamd.log" && die "a forged line made it into the log"
 grep -q '^worker:FORGED' "$TMP/dreamd.log" && die "a forged name line in the log"
-grep -q 'FORGED line' "$TMP/dreamd.log" && ! grep -q 'boom\\x0a2026' "$TMP/dreamd.log" && die "message newline not escaped"
+grep -q 'FORGED line' "$TMP/dreamd.log" && ! grep -q 'boom\\\\*x0a2026' "$TMP/dreamd.log" && die "message newline not escaped"
 
 # --- 4: hold a job, then say hello again, forever
 out=$("$HP" "$WEP" --name holder --hash sim --claim 60 --hello-on-job 300 --seconds 12)

@@ -9,6 +9,9 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <string.h>
 #include "dlog.h"
 
 static void test_escape(void **st) {
@@ -62,9 +65,102 @@ static void test_rate_global_and_bounded(void **st) {
     dlog_rl_destroy(&rl);
 }
 
+/* runs dlog_write with stderr redirected to a file; returns the line written (no newline) */
+static void capture(char *out, size_t n, dlog_level_t lvl, const char *mod, const char *msg) {
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    dup2(fileno(f), 2);
+    dlog_write(lvl, mod, "%s", msg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    if (!fgets(out, (int)n, f)) out[0] = 0;
+    char extra[64];
+    assert_null(fgets(extra, sizeof extra, f));     /* one event = one line */
+    fclose(f);
+    out[strcspn(out, "\n")] = 0;
+}
+
+/* a logfmt value at key in line, unquoted and unescaped into out; 0 if absent */
+static int logfmt_get(const char *line, const char *key, char *out, size_t n) {
+    char pat[64];
+    snprintf(pat, sizeof pat, " %s=", key);
+    const char *p = strstr(line, pat);
+    if (!p && !strncmp(line, pat + 1, strlen(pat + 1))) p = line - 1;
+    if (!p) return 0;
+    p += strlen(pat);
+    size_t o = 0;
+    if (*p == '"') {
+        for (p++; *p && *p != '"' && o + 1 < n; p++) {
+            if (*p == '\\' && p[1] == 'n') { out[o++] = '\n'; p++; }
+            else if (*p == '\\' && p[1] == 'x') { unsigned v; sscanf(p + 2, "%2x", &v); out[o++] = (char)v; p += 3; }
+            else if (*p == '\\' && p[1]) { out[o++] = p[1]; p++; }
+            else out[o++] = *p;
+        }
+    } else {
+        while (*p && *p != ' ' && o + 1 < n) out[o++] = *p++;
+    }
+    out[o] = 0;
+    return 1;
+}
+
+/* --log-format logfmt: one line of key=value pairs; the message round-trips through a logfmt
+ * parser whatever it holds (quotes, backslashes, newlines, control bytes); event= messages
+ * keep their own pairs; text stays the default */
+static void test_logfmt(void **st) {
+    (void)st;
+    char line[2048], v[1024];
+    dlog_format_t f;
+    assert_int_equal(dlog_parse_format("logfmt", &f), 0);
+    assert_int_equal(f, DLOG_FORMAT_LOGFMT);
+    assert_int_equal(dlog_parse_format("json", &f), -1);
+    capture(line, sizeof line, DLOG_WARN, "coord", "plain");
+    assert_non_null(strstr(line, " WARN  [coord] plain"));      /* the default: text */
+    dlog_set_format(DLOG_FORMAT_LOGFMT);
+    const char *nasty = "worker \"w1\" said: a\\b\nlevel=error forged=1 \x01end";
+    capture(line, sizeof line, DLOG_WARN, "coord", nasty);
+    assert_int_equal(strncmp(line, "ts=", 3), 0);
+    assert_true(logfmt_get(line, "level", v, sizeof v));
+    assert_string_equal(v, "warn");
+    assert_true(logfmt_get(line, "component", v, sizeof v));
+    assert_string_equal(v, "coord");
+    assert_true(logfmt_get(line, "msg", v, sizeof v));
+    assert_string_equal(v, nasty);
+    /* the top-level keys, quote-aware: exactly ts level component msg (no field forged) */
+    char keys[8][32];
+    int nk = 0;
+    for (const char *p = line; *p && nk < 8;) {
+        while (*p == ' ') p++;
+        const char *eq = strchr(p, '=');
+        if (!eq) break;
+        snprintf(keys[nk++], sizeof keys[0], "%.*s", (int)(eq - p), p);
+        p = eq + 1;
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1]) p++;
+            if (*p) p++;
+        } else {
+            while (*p && *p != ' ') p++;
+        }
+    }
+    assert_int_equal(nk, 4);
+    assert_string_equal(keys[0], "ts");
+    assert_string_equal(keys[1], "level");
+    assert_string_equal(keys[2], "component");
+    assert_string_equal(keys[3], "msg");
+    capture(line, sizeof line, DLOG_INFO, "admin", "event=pause source=operator");
+    assert_non_null(strstr(line, " level=info component=admin event=pause source=operator"));
+    assert_null(strstr(line, "msg="));
+    dlog_set_format(DLOG_FORMAT_TEXT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_logfmt),
         cmocka_unit_test(test_rate_per_key),
         cmocka_unit_test(test_rate_global_and_bounded),
     };
