@@ -71,9 +71,9 @@ int dream_warp_scaled(const dream_image_t *src, dream_image_t *dst, uint8_t *cov
 int dream_image_resize(const dream_image_t *src, dream_image_t *dst, dream_interp_t interp, dream_err_t *err);
 
 /* out (rh, rw, 3) = the rect (rx, ry, rw, rh) of dream_warp(src, zoom, angle_deg, interp)
- * through dream_image_to_rgb8, computed for that rect only (one thread; the coordinator warps
- * tiles in parallel before it warps the whole canvas). src must be 3-channel; -1 with a
- * message for a bad rect, zoom or angle. */
+ * through dream_image_to_rgb8, computed for that rect only (one thread; the tests check the
+ * coordinator's tiles, cut from one warp of the whole canvas, against it). src must be
+ * 3-channel; -1 with a message for a bad rect, zoom or angle. */
 int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, dream_interp_t interp, int rx,
                          int ry, int rw, int rh, uint8_t *out, dream_err_t *err);
 

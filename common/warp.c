@@ -280,30 +280,39 @@ int dream_image_resize(const dream_image_t *src, dream_image_t *dst, dream_inter
     return dream_warp_scaled(src, dst, NULL, 1.0, 0.0, interp, err);
 }
 
+/* a same-size warp of the rect (rx, ry, rw, rh) of a W x H canvas seen through v into out
+ * ((rh, rw, C) floats): the job dream_warp runs, restricted to the rect. 0, or -1 with err */
+static int rect_job(warp_job_t *job, src_view_t v, double zoom, double angle_deg, dream_interp_t interp, int rx,
+                    int ry, int rw, int rh, float *out, const char *what, dream_err_t *err) {
+    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
+        return dream_err_set(err, "%s: unknown interpolation %d", what, (int)interp);
+    const dream_image_t shape = {v.W, v.H, v.C, NULL};
+    *job = (warp_job_t){.v = v, .out = out, .out_stride = (size_t)rw * v.C, .interp = interp,
+                        .x0 = rx, .x1 = rx + rw, .y0 = ry, .y1 = ry + rh, .oy0 = ry,
+                        .dcx = (v.W - 1) * 0.5, .dcy = (v.H - 1) * 0.5, .kx = 1.0, .ky = 1.0};
+    return warp_geometry(&shape, zoom, angle_deg, what, &job->cx, &job->cy, &job->a, &job->b, err);
+}
+
 int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg, dream_interp_t interp, int rx,
                          int ry, int rw, int rh, uint8_t *out, dream_err_t *err) {
     if (!src || !src->px || src->c != 3 || !out) return dream_err_set(err, "warp rect: need a 3-channel image");
     if (rw <= 0 || rh <= 0 || rx < 0 || ry < 0 || rx + rw > src->w || ry + rh > src->h)
         return dream_err_set(err, "warp rect: %dx%d+%d+%d outside %dx%d", rw, rh, rx, ry, src->w, src->h);
-    double cx, cy, a, b;
-    if (warp_geometry(src, zoom, angle_deg, "warp rect", &cx, &cy, &a, &b, err) < 0) return -1;
-    if (interp != DREAM_INTERP_BILINEAR && interp != DREAM_INTERP_BICUBIC)
-        return dream_err_set(err, "warp rect: unknown interpolation %d", (int)interp);
-    const int cubic = interp == DREAM_INTERP_BICUBIC;
-    const src_view_t v = whole_view(src);
-    for (int j = 0; j < rh; j++) {
-        const double dy = ry + j - cy;
-        uint8_t *o = out + (size_t)j * rw * 3;
-        for (int i = 0; i < rw; i++, o += 3) {
-            const double dx = rx + i - cx;
-            float px[3];
-            if (cubic) sample_bicubic(&v, cx + a * dx - b * dy, cy + b * dx + a * dy, px);
-            else sample_bilinear(&v, cx + a * dx - b * dy, cy + b * dx + a * dy, px);
-            o[0] = dream_u8_from_float(px[0]);
-            o[1] = dream_u8_from_float(px[1]);
-            o[2] = dream_u8_from_float(px[2]);
-        }
+    float *row = malloc((size_t)rw * 3 * sizeof(float));
+    if (!row) return dream_err_set(err, "warp rect: out of memory");
+    warp_job_t job;
+    if (rect_job(&job, whole_view(src), zoom, angle_deg, interp, rx, ry, rw, rh, row, "warp rect", err) < 0) {
+        free(row);
+        return -1;
     }
+    for (int j = 0; j < rh; j++) {     /* one row at a time through the float row, one thread */
+        job.y0 = job.oy0 = ry + j;
+        job.y1 = ry + j + 1;
+        warp_rows(&job);
+        uint8_t *o = out + (size_t)j * rw * 3;
+        for (int i = 0; i < rw * 3; i++) o[i] = dream_u8_from_float(row[i]);
+    }
+    free(row);
     return 0;
 }
 
@@ -419,13 +428,9 @@ int dream_warp_window(const float *win, int wx, int wy, int ww, int wh, int W, i
     if (!rect_in(wx, wy, ww, wh, W, H) || nx < wx || ny < wy || nx + nw > wx + ww || ny + nh > wy + wh)
         return dream_err_set(err, "warp window: %dx%d+%d+%d does not hold the %dx%d+%d+%d the rect %dx%d+%d+%d reads",
                              ww, wh, wx, wy, nw, nh, nx, ny, rw, rh, rx, ry);
-    const dream_image_t shape = {W, H, 3, NULL};
-    warp_job_t job = {.v = {win, (size_t)ww * 3, W, H, 3, wx, wy, ww, wh}, .out = out, .out_stride = (size_t)rw * 3,
-                      .interp = interp, .x0 = rx, .x1 = rx + rw, .y0 = ry, .y1 = ry + rh, .oy0 = ry};
-    if (warp_geometry(&shape, zoom, angle_deg, "warp window", &job.cx, &job.cy, &job.a, &job.b, err) < 0) return -1;
-    job.dcx = (W - 1) * 0.5;
-    job.dcy = (H - 1) * 0.5;
-    job.kx = job.ky = 1.0;
+    warp_job_t job;
+    const src_view_t v = {win, (size_t)ww * 3, W, H, 3, wx, wy, ww, wh};
+    if (rect_job(&job, v, zoom, angle_deg, interp, rx, ry, rw, rh, out, "warp window", err) < 0) return -1;
     warp_parallel(&job);
     return 0;
 }

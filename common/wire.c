@@ -166,6 +166,13 @@ void wire_msg_clear(wire_msg_t *m) {
 
 static int rect_ok(const Dreamfarm__Rect *r) { return wire_rect_bytes(r) != 0; }
 
+/* a job the worker warps itself (resident canvas, tile window): zoom, angle and kernel sane */
+static int warp_ok(const Dreamfarm__Job *j) {
+    return j->has_warp_zoom && j->warp_zoom > 1e-3 && j->warp_zoom < 1e3 && j->has_warp_angle &&
+           isfinite(j->warp_angle) && fabs(j->warp_angle) <= 1e6 &&
+           !(j->has_warp_interp && (j->warp_interp < 0 || j->warp_interp > 1));
+}
+
 static int subjects_ok(size_t n, Dreamfarm__Subject **s, const Dreamfarm__Rect *tile,
                        dream_err_t *err) {
     if (n > DREAM_WIRE_MAX_SUBJECTS) return dream_err_set(err, "job has %zu subjects (max %d)", n, DREAM_WIRE_MAX_SUBJECTS);
@@ -226,10 +233,7 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
         want_pixels = 1;
         if (env->job->has_from_resident && env->job->from_resident) {
             /* the worker's own float canvas, warped: no pixels, sane warp parameters */
-            if (!env->job->has_warp_zoom || !(env->job->warp_zoom > 1e-3 && env->job->warp_zoom < 1e3) ||
-                !env->job->has_warp_angle || !isfinite(env->job->warp_angle) || fabs(env->job->warp_angle) > 1e6 ||
-                (env->job->has_warp_interp && (env->job->warp_interp < 0 || env->job->warp_interp > 1)) ||
-                !env->job->has_resident_keyframe_id || rect->x != 0 || rect->y != 0)
+            if (!warp_ok(env->job) || !env->job->has_resident_keyframe_id || rect->x != 0 || rect->y != 0)
                 return dream_err_set(err, "job: bad resident-canvas warp");
             want_pixels = 0;
         } else if (env->job->has_float_pixels && env->job->float_pixels) {
@@ -244,10 +248,7 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
                 src->y + src->h > env->job->canvas_h || rect->x + rect->w > env->job->canvas_w ||
                 rect->y + rect->h > env->job->canvas_h)
                 return dream_err_set(err, "job: warp source outside the canvas");
-            if (!env->job->has_warp_zoom || !(env->job->warp_zoom > 1e-3 && env->job->warp_zoom < 1e3) ||
-                !env->job->has_warp_angle || !isfinite(env->job->warp_angle) || fabs(env->job->warp_angle) > 1e6 ||
-                (env->job->has_warp_interp && (env->job->warp_interp < 0 || env->job->warp_interp > 1)))
-                return dream_err_set(err, "job: bad tile warp");
+            if (!warp_ok(env->job)) return dream_err_set(err, "job: bad tile warp");
             rect = src;
             want_pixels = 2;    /* uint16 (h, w, 3) of the window */
         }

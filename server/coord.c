@@ -419,16 +419,21 @@ static void send_refusal(coord_t *c, const uint8_t *id, size_t idlen, Dreamfarm_
 }
 
 /* puts the job a worker holds back into the pending pool */
+/* tile i of the keyframe in flight goes back to pending (no worker has it), one requeue */
+static void tile_pending(coord_t *c, int i) {
+    c->jobs[i].state = JOB_PENDING;
+    c->jobs[i].job_id = 0;
+    c->jobs[i].worker = -1;
+    c->st.requeued++;
+}
+
 static void requeue_worker_job(coord_t *c, worker_t *w, const char *why) {
     if (!w->job_id) return;
     if (c->kf_active && w->job_kf == c->kf_id) {
         for (int i = 0; i < c->plan.n; i++) {
             kf_job_t *j = &c->jobs[i];
             if (j->state == JOB_RUNNING && j->job_id == w->job_id) {
-                j->state = JOB_PENDING;
-                j->job_id = 0;
-                j->worker = -1;
-                c->st.requeued++;
+                tile_pending(c, i);
                 peer_log(c, DLOG_INFO, w->tag, "requeue", "keyframe %llu tile %d requeued (%s on %s)",
                          (unsigned long long)c->kf_id, i, why, w->name);
             }
@@ -626,6 +631,13 @@ static uint64_t tile_hash(coord_t *c, int idx) {
     return c->tile_hv[idx];
 }
 
+/* the next canvas is complete: swap the pixels in (coord_canvas() stays valid) */
+static void swap_in_next(coord_t *c) {
+    float *t = c->canvas->px;
+    c->canvas->px = c->next->px;
+    c->next->px = t;
+}
+
 /* keeps a result's pixels for a deferred blend: the receive buffer itself changes hands (no
  * copy); a result outside it is copied. 0, or -1 (no memory: blend it now) */
 static int keep_result(coord_t *c, const wire_msg_t *m) {
@@ -660,15 +672,12 @@ static void canvas_blend_pending(coord_t *c) {
     one.n = 1;
     one.nx = one.ny = 1;
     one.tiles[0] = c->pend_tile;
-    uint8_t done[1] = {1};
-    if (blend_add_delta_plan(c->blend, &one, 0, c->pend_px, c->tile_px[0], c->base, c->next, &err) != 0 ||
-        blend_finish_delta_plan(c->blend, &one, done, c->base, c->next, &err) != 0) {
+    /* one tile of weight 1 covers every pixel: written straight into next, no overlap to finish */
+    if (blend_add_delta_plan(c->blend, &one, 0, c->pend_px, c->tile_px[0], c->base, c->next, &err) != 0) {
         dlog_error(MOD, "blend: %s", err.msg);     /* the canvas keeps the previous keyframe */
         return;
     }
-    float *t = c->canvas->px;
-    c->canvas->px = c->next->px;
-    c->next->px = t;
+    swap_in_next(c);
 }
 
 static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
@@ -695,10 +704,7 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     double elapsed = w->job_sent > 0 ? now - w->job_sent : 0;
     if (c->cfg.min_ms_mpix > 0 && c->cfg.steps > 0 && elapsed < c->cfg.min_ms_mpix * mpix * c->cfg.steps) {
         /* faster than any real backend: pixels not computed by the model */
-        c->jobs[idx].state = JOB_PENDING;
-        c->jobs[idx].job_id = 0;
-        c->jobs[idx].worker = -1;
-        c->st.requeued++;
+        tile_pending(c, idx);
         c->st.implausible++;
         char why[160];
         snprintf(why, sizeof why, "implausible result: %.2f ms for %.3f MPx x %d steps (floor %.3g ms/MPx-step)",
@@ -707,46 +713,31 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         return;
     }
     if (r->tile->x != t->r.x || r->tile->y != t->r.y || r->tile->w != t->r.w || r->tile->h != t->r.h) {
-        c->jobs[idx].state = JOB_PENDING;
-        c->jobs[idx].job_id = 0;
-        c->jobs[idx].worker = -1;
-        c->st.requeued++;
+        tile_pending(c, idx);
         worker_fail(c, w, "result for a different rectangle");
         return;
     }
-    if (w->job_window && ensure_base(c) != 0) c->base_ready = 1;   /* logged; the check below then fails */
-    if (w->job_window) {
-        /* the worker warped its tile from the window: its input must be our cut, bit for bit */
+    if (w->job_window || w->job_resident) {
+        /* the worker made its input itself, a warp of a window or of its kept canvas: it must be
+         * our cut, bit for bit */
+        if (w->job_window && ensure_base(c) != 0) c->base_ready = 1;   /* logged; the check then fails */
         uint64_t hv = tile_hash(c, idx);
         if (!r->has_input_hash || r->input_hash != hv) {
-            c->jobs[idx].state = JOB_PENDING;
-            c->jobs[idx].job_id = 0;
-            c->jobs[idx].worker = -1;
-            c->st.requeued++;
-            c->window_mismatch++;
-            w->tile_warp = 0;       /* as for the resident canvas: pixel jobs from now on */
-            peer_log(c, DLOG_WARN, w->tag, "window", "worker %s: its warp of the window differs from the coordinator's "
-                     "(input hash %016llx, want %016llx): tile requeued, pixel jobs only from now on", w->name,
-                     (unsigned long long)r->input_hash, (unsigned long long)hv);
-            return;
-        }
-    }
-    if (w->job_resident) {
-        /* the worker computed on its own warp of its kept canvas: it must be ours, bit for bit */
-        uint64_t hv = tile_hash(c, idx);
-        if (!r->has_input_hash || r->input_hash != hv) {
-            c->jobs[idx].state = JOB_PENDING;
-            c->jobs[idx].job_id = 0;
-            c->jobs[idx].worker = -1;
-            c->st.requeued++;
-            c->resident_mismatch++;
+            tile_pending(c, idx);
             /* another float arithmetic (a worker built with FMA contraction, another CPU) or a
              * lie: either way this connection gets ordinary pixel jobs from now on (no
              * seed/mismatch loop, and no failure for an honest worker that rounds differently) */
-            w->resident_kf = 0;
-            w->resident = 0;
-            peer_log(c, DLOG_WARN, w->tag, "resident", "worker %s: resident canvas differs from the coordinator's "
-                     "(input hash %016llx, want %016llx): tile requeued, pixel jobs only from now on", w->name,
+            if (w->job_window) {
+                c->window_mismatch++;
+                w->tile_warp = 0;
+            } else {
+                c->resident_mismatch++;
+                w->resident_kf = 0;
+                w->resident = 0;
+            }
+            peer_log(c, DLOG_WARN, w->tag, w->job_window ? "window" : "resident", "worker %s: %s differs from the "
+                     "coordinator's (input hash %016llx, want %016llx): tile requeued, pixel jobs only from now on",
+                     w->name, w->job_window ? "its warp of the window" : "resident canvas",
                      (unsigned long long)r->input_hash, (unsigned long long)hv);
             return;
         }
@@ -1090,6 +1081,13 @@ static int kf_start(coord_t *c) {
     return 1;
 }
 
+/* the keyframe's warp in a job the worker warps for itself (resident canvas or window) */
+static void job_warp(const coord_t *c, Dreamfarm__Job *job) {
+    job->has_warp_zoom = 1; job->warp_zoom = c->kf_zoom;
+    job->has_warp_angle = 1; job->warp_angle = c->kf_angle;
+    job->has_warp_interp = 1; job->warp_interp = c->kf_interp == DREAM_INTERP_BILINEAR ? 0 : 1;
+}
+
 static int send_job(coord_t *c, worker_t *w, int idx) {
     tile_t *t = &c->plan.tiles[idx];
     Dreamfarm__Envelope env;
@@ -1165,9 +1163,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     if (resident && w->resident_kf && w->resident_kf == c->canvas_kf) {
         /* the worker holds this canvas: the warp parameters only */
         job.has_from_resident = 1; job.from_resident = 1;
-        job.has_warp_zoom = 1; job.warp_zoom = c->kf_zoom;
-        job.has_warp_angle = 1; job.warp_angle = c->kf_angle;
-        job.has_warp_interp = 1; job.warp_interp = c->kf_interp == DREAM_INTERP_BILINEAR ? 0 : 1;
+        job_warp(c, &job);
         job.has_resident_keyframe_id = 1; job.resident_keyframe_id = c->canvas_kf;
         px = NULL;
         len = 0;
@@ -1177,9 +1173,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
         dwin.x = c->win_rect[idx][0]; dwin.y = c->win_rect[idx][1];
         dwin.w = c->win_rect[idx][2]; dwin.h = c->win_rect[idx][3];
         job.warp_source = &dwin;
-        job.has_warp_zoom = 1; job.warp_zoom = c->kf_zoom;
-        job.has_warp_angle = 1; job.warp_angle = c->kf_angle;
-        job.has_warp_interp = 1; job.warp_interp = c->kf_interp == DREAM_INTERP_BILINEAR ? 0 : 1;
+        job_warp(c, &job);
         px = c->win_px[idx];
         len = (size_t)dwin.w * dwin.h * 3 * 2;
         window = 1;
@@ -1311,10 +1305,8 @@ static void kf_finish(coord_t *c) {
             for (int i = 0; i < c->plan.n; i++) done[i] = c->jobs[i].state == JOB_DONE;
             if (blend_finish_delta_plan(c->blend, &c->plan, done, c->base, c->next, &err) != 0) {
                 dlog_error(MOD, "blend: %s", err.msg);
-            } else {    /* the next canvas is complete: swap the pixels (coord_canvas() stays valid) */
-                float *t = c->canvas->px;
-                c->canvas->px = c->next->px;
-                c->next->px = t;
+            } else {
+                swap_in_next(c);
                 c->canvas_kf = c->kf_id;
             }
         }

@@ -102,20 +102,21 @@ static const cfg_opt_t common_opts[] = {
     CFG_U64(cli_common_t, p.seed, "seed", NULL, 0, 9.2e18, "seed of the jitter (render: of the start canvas too)"),
     CFG_END};
 
+#define IMAGE_ROW CFG_STR(cli_t, image, "image", "", "input image: PNG/JPEG or float32 (H, W, 3) .npy (required)")
 #define MAX_PIXELS_ROW \
     CFG_INT(cli_t, max_pixels, "max-pixels", "4194304", 1, DREAM_IMAGE_MAX_PIXELS, \
             "largest input W*H accepted (4194304 = 2048x2048: a VGG gradient at that size already needs GBs)")
 
 static const cfg_opt_t grad_opts[] = {
     CFG_SUB(cli_t, c, common_opts),
-    CFG_STR(cli_t, image, "image", "", "input image: PNG/JPEG or float32 (H, W, 3) .npy (required)"),
+    IMAGE_ROW,
     CFG_STR(cli_t, out_grad, "out-grad", "", "write dL/dx as float32 (H, W, 3) .npy here"),
     MAX_PIXELS_ROW,
     CFG_END};
 
 static const cfg_opt_t steps_opts[] = {
     CFG_SUB(cli_t, c, common_opts),
-    CFG_STR(cli_t, image, "image", "", "input image: PNG/JPEG or float32 (H, W, 3) .npy (required)"),
+    IMAGE_ROW,
     CFG_STR(cli_t, out, "out", "", "the image after the steps, float32 (H, W, 3) .npy (required)"),
     MAX_PIXELS_ROW,
     CFG_END};

@@ -117,7 +117,18 @@ struct node {
 /* the per-pixel passes of a job over the cores (parfor.h), at least this many values a thread */
 #define PX_PER_THREAD (512 * 1024)
 
-typedef struct { const float *f; uint8_t *u; void *unused; } px_pair_t;
+typedef struct { const float *f; uint8_t *u; } px_pair_t;
+
+/* buf (cap elements of elem bytes) grown to hold n: the compute thread's buffers are kept
+ * across jobs (a fresh one per job paid its page faults every time: 7 MB of floats per 1080p
+ * quarter tile). Returns the buffer, or NULL with *cap = 0 when memory ran out. */
+static void *reserve(void *buf, size_t *cap, size_t n, size_t elem) {
+    if (buf && *cap >= n) return buf;
+    free(buf);
+    buf = malloc(n * elem);
+    *cap = buf ? n : 0;
+    return buf;
+}
 
 /* u = f rounded to 8 bits, clipped */
 static void round_part(void *arg, size_t begin, size_t end) {
@@ -229,16 +240,8 @@ static int window_input(node_t *n, node_job_t *nj) {
     const Dreamfarm__Rect *src = job->warp_source, *t = job->tile;
     if (!src) return 0;
     size_t nw = (size_t)src->w * src->h * 3, np = (size_t)t->w * t->h * 3;     /* validated sizes */
-    if (n->win_cap < nw) {
-        free(n->win_buf);
-        n->win_buf = malloc(nw * sizeof(float));
-        n->win_cap = n->win_buf ? nw : 0;
-    }
-    if (n->img_cap < np) {
-        free(n->img_buf);
-        n->img_buf = malloc(np * sizeof(float));
-        n->img_cap = n->img_buf ? np : 0;
-    }
+    n->win_buf = reserve(n->win_buf, &n->win_cap, nw, sizeof(float));
+    n->img_buf = reserve(n->img_buf, &n->img_cap, np, sizeof(float));
     uint8_t *u = malloc(np);
     if (!n->win_buf || !n->img_buf || !u) {
         free(u);
@@ -276,14 +279,7 @@ static void compute(node_t *n, node_job_t *nj) {
         nj->failed = 1;
         return;
     }
-    /* one float buffer kept across jobs (compute thread only): a fresh one per job paid its
-     * page faults every time (7 MB of floats per 1080p quarter tile) */
-    if (n->img_cap < np) {
-        free(n->img_buf);
-        n->img_buf = malloc(np * sizeof(float));
-        n->img_cap = n->img_buf ? np : 0;
-    }
-    float *img = n->img_buf;
+    float *img = n->img_buf = reserve(n->img_buf, &n->img_cap, np, sizeof(float));
     if (!img) {
         nj->failed = 1;
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
@@ -303,15 +299,11 @@ static void compute(node_t *n, node_job_t *nj) {
     if (nj->failed) {
         return;
     }
-    px_pair_t rp = {img, nj->px, NULL};
+    px_pair_t rp = {img, nj->px};
     dream_parallel_range(np, PX_PER_THREAD, round_part, &rp);
     if (resident) {
         /* the kept canvas's update waits until the result is on its way (resident_update) */
-        if (n->rc_res_cap < np) {
-            free(n->rc_res);
-            n->rc_res = malloc(np);
-            n->rc_res_cap = n->rc_res ? np : 0;
-        }
+        n->rc_res = reserve(n->rc_res, &n->rc_res_cap, np, 1);
         if (n->rc_res) {
             memcpy(n->rc_res, nj->px, np);
             n->rc_pending_kf = job->keyframe_id;

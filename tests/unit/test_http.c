@@ -222,14 +222,19 @@ static int http_get(int port, const char *req, char *out, size_t n) {
     return code;
 }
 
+/* a tiny stream on an ephemeral loopback port, starting on class 5 */
+static void small_stream_config(stream_config_t *cfg) {
+    stream_config_defaults(cfg);
+    cfg->http_port = 0;
+    snprintf(cfg->bind_addr, sizeof cfg->bind_addr, "127.0.0.1");
+    cfg->enc.width = 64; cfg->enc.height = 48; cfg->enc.fps = 10; cfg->enc.bitrate_kbps = 200; cfg->enc.threads = 1;
+    cfg->req.initial_subject = 5;
+}
+
 static void test_stream_lifecycle(void **state) {
     (void)state;
     stream_config_t cfg;
-    stream_config_defaults(&cfg);
-    cfg.http_port = 0;
-    snprintf(cfg.bind_addr, sizeof cfg.bind_addr, "127.0.0.1");
-    cfg.enc.width = 64; cfg.enc.height = 48; cfg.enc.fps = 10; cfg.enc.bitrate_kbps = 200; cfg.enc.threads = 1;
-    cfg.req.initial_subject = 5;
+    small_stream_config(&cfg);
     cfg.req.drift = 0;
     dream_err_t err = {{0}};
     stream_t *s = stream_new(&cfg, &err);
@@ -335,11 +340,7 @@ static int wait_done(post_job_t *j, int ms) {
 static void test_durable_202(void **state) {
     (void)state;
     stream_config_t cfg;
-    stream_config_defaults(&cfg);
-    cfg.http_port = 0;
-    snprintf(cfg.bind_addr, sizeof cfg.bind_addr, "127.0.0.1");
-    cfg.enc.width = 64; cfg.enc.height = 48; cfg.enc.fps = 10; cfg.enc.bitrate_kbps = 200; cfg.enc.threads = 1;
-    cfg.req.initial_subject = 5;
+    small_stream_config(&cfg);
     cfg.req.rate_burst = 100;       /* four requests from one address */
     dream_err_t err = {{0}};
     stream_t *s = stream_new(&cfg, &err);
