@@ -251,13 +251,28 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
             if (!warp_ok(env->job)) return dream_err_set(err, "job: bad tile warp");
             rect = src;
             want_pixels = 2;    /* uint16 (h, w, 3) of the window */
+            const Dreamfarm__Rect *hd = env->job->held;
+            if (hd) {
+                /* tile-resident: the held part of the window is not in the frame */
+                if (!rect_ok(hd) || hd->x < src->x || hd->y < src->y || hd->x + hd->w > src->x + src->w ||
+                    hd->y + hd->h > src->y + src->h || !env->job->has_resident_keyframe_id ||
+                    !(env->job->has_result_fixed && env->job->result_fixed))
+                    return dream_err_set(err, "job: held part outside the window (or without its keyframe)");
+                size_t need = (wire_rect_bytes(src) - wire_rect_bytes(hd)) * 2;
+                if (pixels_len != need)
+                    return dream_err_set(err, "job: pixel frame is %zu bytes, window %dx%d less held %dx%d needs %zu",
+                                         pixels_len, src->w, src->h, hd->w, hd->h, need);
+                return 0;
+            }
+        } else if (env->job->has_result_fixed && env->job->result_fixed) {
+            return dream_err_set(err, "job: a fixed-point result without a window");
         }
         break;
     case DREAMFARM__MSG_TYPE__MSG_RESULT:
         NEED(RESULT, result);
         rect = env->result->tile;
         if (!rect_ok(rect)) return dream_err_set(err, "result: bad tile rectangle");
-        want_pixels = 1;
+        want_pixels = env->result->has_fixed_pixels && env->result->fixed_pixels ? 2 : 1;
         break;
     case DREAMFARM__MSG_TYPE__MSG_HEARTBEAT: NEED(HEARTBEAT, heartbeat); break;
     case DREAMFARM__MSG_TYPE__MSG_ERROR: NEED(ERROR, error); break;

@@ -253,3 +253,130 @@ int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
     }
     return 0;
 }
+
+/* ---------- tile-resident: 8.8 results as they are (the coordinator does not warp) ---------- */
+
+/* a canvas value in 8.8 fixed point (the tile-resident canvas stays exactly representable) */
+static inline float q88f(float v) {
+    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+    return (float)(uint16_t)(v * 256.0f + 0.5f) * (1.0f / 256.0f);
+}
+
+int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
+                         dream_err_t *err) {
+    if (!pl || k < 0 || k >= pl->n) return dream_err_set(err, "blend: no tile %d in the plan", k);
+    if (!out || out->w != b->W || out->h != b->H || out->c != 3)
+        return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
+    const tile_t *t = &pl->tiles[k];
+    const tile_rect_t *r = &t->r;
+    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
+        return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
+    float *wx = malloc((size_t)r->w * sizeof(float));
+    if (!wx) return dream_err_set(err, "out of memory");
+    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    #pragma omp parallel for schedule(dynamic, 16) if ((long)r->w * r->h > 65536)
+    for (int j = 0; j < r->h; j++) {
+        seg_t seg[2 * TILE_MAX + 1];
+        int ns = row_segments(pl, b->W, r->y + j, seg);
+        float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
+        const uint8_t *src = res88 + (size_t)j * r->w * 6;
+        size_t row = (size_t)(r->y + j) * b->W;
+        for (int q = 0; q < ns; q++) {
+            int a = seg[q].x0 > r->x ? seg[q].x0 : r->x, e = seg[q].x1 < r->x + r->w ? seg[q].x1 : r->x + r->w;
+            for (int x = a; x < e; x++) {
+                int i = x - r->x;
+                float w = wx[i] * wy, v[3];
+                for (int c = 0; c < 3; c++)
+                    v[c] = (float)(src[6 * i + 2 * c] | (src[6 * i + 2 * c + 1] << 8)) * (1.0f / 256.0f);
+                size_t p = (row + x) * 3;
+                if (seg[q].count == 1 && w == 1.0f) {
+                    /* this tile alone at full weight: the value itself, final now */
+                    out->px[p] = v[0];
+                    out->px[p + 1] = v[1];
+                    out->px[p + 2] = v[2];
+                } else {    /* overlaps (and a lone tile's feather): finished in blend_finish_fixed_plan */
+                    b->acc[p] += w * v[0];
+                    b->acc[p + 1] += w * v[1];
+                    b->acc[p + 2] += w * v[2];
+                    b->wsum[row + x] += w;
+                }
+            }
+        }
+    }
+    free(wx);
+    return 0;
+}
+
+int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
+                            dream_image_t *out, dream_err_t *err) {
+    if (!pl || !done) return dream_err_set(err, "blend: no plan");
+    if (!out || out->w != b->W || out->h != b->H || out->c != 3 || out == base)
+        return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
+    int all = 1;
+    for (int k = 0; k < pl->n; k++) all &= done[k] != 0;
+    if (!all && (!base || base->w != b->W || base->h != b->H || base->c != 3))
+        return dream_err_set(err, "blend: a tile is missing and there is no base to fill it from");
+    #pragma omp parallel for schedule(dynamic, 16)
+    for (int y = 0; y < b->H; y++) {
+        seg_t seg[2 * TILE_MAX + 1];
+        int ns = row_segments(pl, b->W, y, seg);
+        size_t row = (size_t)y * b->W;
+        for (int q = 0; q < ns; q++) {
+            int lone = seg[q].count == 1 && done[seg[q].owner];
+            if (!lone && seg[q].count <= 1) {      /* a missing tile (or none): the warped base */
+                for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++) out->px[p] = q88f(base->px[p]);
+                continue;
+            }
+            for (int x = seg[q].x0; x < seg[q].x1; x++) {
+                size_t p = (row + x) * 3;
+                float ws = b->wsum[row + x];
+                if (lone && ws == 0.0f) continue;       /* written on arrival */
+                /* all tiles in: normalised; a tile missing: the base fills up to weight 1 */
+                float wb = all || ws >= 1.0f ? 0.0f : 1.0f - ws;
+                if (ws + wb <= 0.0f) {      /* no weight at all (not in a plan's tiles): base or 0 */
+                    for (int c = 0; c < 3; c++) out->px[p + c] = base ? q88f(base->px[p + c]) : 0.0f;
+                    continue;
+                }
+                float inv = 1.0f / (ws + wb);
+                for (int c = 0; c < 3; c++) out->px[p + c] = q88f((b->acc[p + c] + (wb > 0 ? wb * base->px[p + c] : 0)) * inv);
+                b->acc[p] = b->acc[p + 1] = b->acc[p + 2] = 0;
+                b->wsum[row + x] = 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* the part of tile k where its weight is exactly 1 and no other tile of the plan reaches: where
+ * the tile-resident canvas is that tile's result bit for bit. Empty (w = h = 0) when none */
+tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k) {
+    tile_rect_t e = {0, 0, 0, 0};
+    if (!pl || k < 0 || k >= pl->n) return e;
+    const tile_t *t = &pl->tiles[k];
+    int x0 = t->r.x + t->feather[0], x1 = t->r.x + t->r.w - t->feather[2];
+    int y0 = t->r.y + t->feather[1], y1 = t->r.y + t->r.h - t->feather[3];
+    for (int it = 0; it < pl->n && x0 < x1 && y0 < y1; it++) {
+        int hit = 0;
+        for (int j = 0; j < pl->n && x0 < x1 && y0 < y1; j++) {
+            if (j == k) continue;
+            const tile_rect_t *o = &pl->tiles[j].r;
+            int ix0 = o->x > x0 ? o->x : x0, ix1 = o->x + o->w < x1 ? o->x + o->w : x1;
+            int iy0 = o->y > y0 ? o->y : y0, iy1 = o->y + o->h < y1 ? o->y + o->h : y1;
+            if (ix0 >= ix1 || iy0 >= iy1) continue;
+            hit = 1;
+            /* cut the side that keeps the most area */
+            long h = y1 - y0, w = x1 - x0;
+            long keep[4] = {(long)(x1 - ix1) * h, (long)(ix0 - x0) * h, (long)(y1 - iy1) * w, (long)(iy0 - y0) * w};
+            int best = 0;
+            for (int s = 1; s < 4; s++)
+                if (keep[s] > keep[best]) best = s;
+            if (best == 0) x0 = ix1;
+            else if (best == 1) x1 = ix0;
+            else if (best == 2) y0 = iy1;
+            else y1 = iy0;
+        }
+        if (!hit) break;
+    }
+    if (x0 >= x1 || y0 >= y1) return e;
+    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+}

@@ -44,5 +44,18 @@ int blend_add_delta_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                          const dream_image_t *base, dream_image_t *out, dream_err_t *err);
 int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
                             dream_image_t *out, dream_err_t *err);
+/* Tile-resident farm (--tile-warp resident): results come back in 8.8 fixed point (res88,
+ * (h, w, 3) uint16 LE) and ARE the keyframe: no base, no delta. blend_add_fixed_plan writes
+ * what tile k alone covers at weight 1 straight into out (value / 256, exact) and accumulates
+ * the rest; blend_finish_fixed_plan gives the rest acc / wsum rounded to 8.8 when every tile
+ * is in (base may be NULL then), else fills from base (the warped previous keyframe) up to
+ * weight 1 and copies base (rounded to 8.8) where a tile is missing. The canvas stays exactly
+ * 8.8. blend_alone_rect: the rectangle of tile k where the canvas is its result bit for bit
+ * (weight 1, no other tile), the part a worker keeps and the next job need not carry. */
+int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
+                         dream_err_t *err);
+int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
+                            dream_image_t *out, dream_err_t *err);
+tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k);
 
 #endif

@@ -117,7 +117,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, quarantine_max, "quarantine-max", "1024", 1, 1000000, "most quarantined keys kept (the oldest go first)"),
     CFG_DOUBLE(coord_cfg_t, min_ms_mpix, "min-ms-per-mpix-step", "0.05", 0, 1e6, "a result faster than this (ms per MPx-step, wall clock) is implausible: a failure (0 = off)"),
     CFG_BOOL(coord_cfg_t, resident, "resident-canvas", "true", "a worker that holds the whole canvas keeps it (float) and gets only the warp of the next keyframe (docs/farm.md)"),
-    CFG_STR(coord_cfg_t, tile_warp, "tile-warp", "coordinator", "who warps the tiles of a tiled keyframe: coordinator (8-bit tiles) | worker (a window of the canvas in 8.8 fixed point, 2x the bytes; the warp leaves the coordinator's critical path; docs/farm.md)"),
+    CFG_STR(coord_cfg_t, tile_warp, "tile-warp", "coordinator", "who warps the tiles of a tiled keyframe: coordinator (8-bit tiles) | worker (a window of the canvas in 8.8 fixed point, 2x the bytes; the warp leaves the coordinator's critical path) | resident (workers keep their tiles: a job carries only the window's part the worker lacks, results come back in 8.8 and the coordinator does not warp; docs/farm.md)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
@@ -140,9 +140,10 @@ int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
         return dream_err_set(err, "option 'motion': '%s' is not video or wallclock", cfg->motion);
     if (strcmp(cfg->kf_warp, "bicubic") && strcmp(cfg->kf_warp, "bilinear"))
         return dream_err_set(err, "option 'keyframe-warp': '%s' is not bicubic or bilinear", cfg->kf_warp);
-    if (strcmp(cfg->tile_warp, "coordinator") && strcmp(cfg->tile_warp, "worker"))
-        return dream_err_set(err, "option 'tile-warp': '%s' is not coordinator or worker", cfg->tile_warp);
-    cfg->tile_warp_worker = !strcmp(cfg->tile_warp, "worker");
+    if (strcmp(cfg->tile_warp, "coordinator") && strcmp(cfg->tile_warp, "worker") && strcmp(cfg->tile_warp, "resident"))
+        return dream_err_set(err, "option 'tile-warp': '%s' is not coordinator, worker or resident", cfg->tile_warp);
+    cfg->tile_resident = !strcmp(cfg->tile_warp, "resident");
+    cfg->tile_warp_worker = cfg->tile_resident || !strcmp(cfg->tile_warp, "worker");
     cfg->model_known = 0;       /* coord_cfg_model() comes after */
     cfg->model_pin[0] = cfg->model_src[0] = 0;
     cfg->model_untrained = 0;
@@ -239,6 +240,12 @@ typedef struct worker {
     /* tile warp (--tile-warp worker): the hello offers it; job_window: its job came as a window
      * of the canvas (its result's input_hash is checked like a resident one's) */
     int tile_warp, job_window;
+    /* tile-resident (--tile-warp resident): the hello offers it; tk_kf = the keyframe whose tile
+     * it keeps (its 8.8 result), tk_alone = where the canvas of that keyframe is that result
+     * (blend_alone_rect); job_fixed: its job asked for an 8.8 result */
+    int tile_res, job_fixed;
+    uint64_t tk_kf;
+    tile_rect_t tk_alone;
 } worker_t;
 
 struct coord {
@@ -312,8 +319,17 @@ struct coord {
     uint8_t *win_px[TILE_MAX];      /* a tile's window as sent (8.8 LE, (h, w, 3)), its rect */
     size_t win_cap[TILE_MAX];
     int win_rect[TILE_MAX][4];
-    uint8_t win_ready[TILE_MAX];
+    uint8_t win_ready[TILE_MAX], win_rect_ok[TILE_MAX];
     uint64_t window_jobs, window_mismatch;
+    /* --tile-warp resident: this keyframe's tiles go to workers that keep their tiles (kf_tres);
+     * the canvas is exactly 8.8 after such a keyframe (canvas_exact); a job's strips (the window
+     * less its held part) are cut into job_px; win_hv: the whole window's hash (win_hv_ok) */
+    int kf_tres, canvas_exact;
+    uint8_t *job_px[TILE_MAX];
+    size_t job_cap[TILE_MAX];
+    uint64_t win_hv[TILE_MAX];
+    uint8_t win_hv_ok[TILE_MAX];
+    uint64_t tres_jobs, tres_mismatch, tres_window_px, tres_held_px;
     uint64_t tile_hv[TILE_MAX];     /* wire_hash64 of tile_px (hv_ok): what a resident or window
                                      * job's input_hash must be; made after a deferred hand-out */
     uint8_t hv_ok[TILE_MAX];
@@ -583,6 +599,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     w->sim = sim;
     w->resident = c->cfg.resident && !c->cfg.canvas8 && h->has_resident_canvas && h->resident_canvas;
     w->tile_warp = c->cfg.tile_warp_worker && !c->cfg.canvas8 && h->has_tile_warp && h->tile_warp;
+    w->tile_res = w->tile_warp && c->cfg.tile_resident && h->has_tile_resident && h->tile_resident;
     double claim = h->ms_per_mpix_step;
     w->claim_ms_mpix = isfinite(claim) && claim > 0 && claim < 1e8 ? claim : 1e4;
     if (!w->measured) w->ms_mpix = w->claim_ms_mpix;
@@ -620,6 +637,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
 
 static int whole_canvas(const coord_t *c, int idx);
 static int ensure_base(coord_t *c);
+static int window_hash(coord_t *c, int idx, uint64_t *hv);
 
 /* the hash of tile idx as cut (tile_px), once per keyframe */
 static uint64_t tile_hash(coord_t *c, int idx) {
@@ -717,7 +735,27 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         worker_fail(c, w, "result for a different rectangle");
         return;
     }
-    if (w->job_window || w->job_resident) {
+    int fixed_px = r->has_fixed_pixels && r->fixed_pixels;
+    if (fixed_px != w->job_fixed) {
+        tile_pending(c, idx);
+        worker_fail(c, w, fixed_px ? "8.8 result for an 8-bit job" : "8-bit result for a tile-resident job");
+        return;
+    }
+    if (w->job_fixed) {
+        /* tile-resident: its window, rebuilt from what it kept and what it was sent, must be
+         * our canvas's bit for bit (no float arithmetic is involved: this is about the data) */
+        uint64_t hv = 0;
+        if (window_hash(c, idx, &hv) != 0 || !r->has_input_hash || r->input_hash != hv) {
+            tile_pending(c, idx);
+            c->tres_mismatch++;
+            w->tile_res = 0;
+            w->tk_kf = 0;
+            peer_log(c, DLOG_WARN, w->tag, "tileres", "worker %s: its window differs from the coordinator's (input "
+                     "hash %016llx, want %016llx): tile requeued, no tile-resident jobs for it from now on",
+                     w->name, (unsigned long long)r->input_hash, (unsigned long long)hv);
+            return;
+        }
+    } else if (w->job_window || w->job_resident) {
         /* the worker made its input itself, a warp of a window or of its kept canvas: it must be
          * our cut, bit for bit */
         if (w->job_window && ensure_base(c) != 0) c->base_ready = 1;   /* logged; the check then fails */
@@ -748,7 +786,13 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         c->tm_transfer += tb0 - w->job_sent - r->compute_ms;
         c->tm_results++;
     }
-    if (!c->cfg.canvas8 && whole_canvas(c, idx) && keep_result(c, m) == 0) {
+    if (w->job_fixed) {
+        /* tile-resident: the 8.8 result is the keyframe where it alone covers, written now */
+        if (blend_add_fixed_plan(c->blend, &c->plan, idx, m->pixels, c->next, &err) != 0) {
+            dlog_error(MOD, "blend: %s", err.msg);
+            return;
+        }
+    } else if (!c->cfg.canvas8 && whole_canvas(c, idx) && keep_result(c, m) == 0) {
         /* one tile, the whole canvas: its blend waits until the next keyframe's job is out
          * (canvas_blend_pending) */
         c->pend_blend = 1;
@@ -775,6 +819,9 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     c->jobs[idx].state = JOB_DONE;
     /* its float canvas is now the keyframe's (when kf_finish completes it) */
     w->resident_kf = w->job_resident ? c->kf_id : 0;
+    /* its tile: the part the canvas will hold as it is, what its next job need not carry */
+    w->tk_kf = w->job_fixed ? c->kf_id : 0;
+    if (w->job_fixed) w->tk_alone = blend_alone_rect(&c->plan, idx);
     metrics_observe_tile_ms(r->compute_ms);
     c->njobs_done++;
     c->st.results_ok++;
@@ -908,17 +955,36 @@ static void quantize_canvas(coord_t *c) {
     c->canvas_quantized = 1;
 }
 
-/* tile idx's window of the canvas (dream_warp_source_rect), 8.8 little-endian, into win_px */
-static int cut_window(coord_t *c, int idx) {
-    if (c->win_ready[idx]) return 0;
+/* tile idx's window of the canvas (dream_warp_source_rect: what its warp reads) into win_rect */
+static int window_rect(coord_t *c, int idx) {
+    if (c->win_rect_ok[idx]) return 0;
     const tile_rect_t *r = &c->plan.tiles[idx].r;
     dream_err_t err = {{0}};
-    int sx, sy, sw, sh;
+    int *wr = c->win_rect[idx];
     if (dream_warp_source_rect(c->cfg.W, c->cfg.H, c->kf_zoom, c->kf_angle, c->kf_interp, r->x, r->y, r->w, r->h,
-                               &sx, &sy, &sw, &sh, &err) != 0) {
+                               &wr[0], &wr[1], &wr[2], &wr[3], &err) != 0) {
         dlog_error(MOD, "tile window: %s", err.msg);
         return -1;
     }
+    c->win_rect_ok[idx] = 1;
+    return 0;
+}
+
+/* canvas row y, columns x0..x1-1, as 8.8 little-endian into o */
+static void cut_row88(const coord_t *c, int y, int x0, int x1, uint8_t *o) {
+    const float *src = c->canvas->px + ((size_t)y * c->cfg.W + x0) * 3;
+    for (int i = 0; i < (x1 - x0) * 3; i++) {
+        uint16_t q = q88(src[i]);
+        o[2 * i] = (uint8_t)(q & 0xff);
+        o[2 * i + 1] = (uint8_t)(q >> 8);
+    }
+}
+
+/* tile idx's window of the canvas, 8.8 little-endian, into win_px */
+static int cut_window(coord_t *c, int idx) {
+    if (c->win_ready[idx]) return 0;
+    if (window_rect(c, idx) != 0) return -1;
+    int sx = c->win_rect[idx][0], sy = c->win_rect[idx][1], sw = c->win_rect[idx][2], sh = c->win_rect[idx][3];
     size_t len = (size_t)sw * sh * 3 * 2;
     if (c->win_cap[idx] < len) {
         free(c->win_px[idx]);
@@ -927,20 +993,58 @@ static int cut_window(coord_t *c, int idx) {
         if (!c->win_px[idx]) return -1;
     }
     #pragma omp parallel for schedule(static) if ((long)sw * sh > 65536)
-    for (int y = 0; y < sh; y++) {
-        const float *src = c->canvas->px + ((size_t)(sy + y) * c->cfg.W + sx) * 3;
-        uint8_t *o = c->win_px[idx] + (size_t)y * sw * 6;
-        for (int i = 0; i < sw * 3; i++) {
-            uint16_t q = q88(src[i]);
-            o[2 * i] = (uint8_t)(q & 0xff);
-            o[2 * i + 1] = (uint8_t)(q >> 8);
+    for (int y = 0; y < sh; y++) cut_row88(c, sy + y, sx, sx + sw, c->win_px[idx] + (size_t)y * sw * 6);
+    c->win_ready[idx] = 1;
+    return 0;
+}
+
+/* --tile-warp resident: the part of tile idx's window that worker w keeps (the alone rect of
+ * the tile it computed, while the canvas is still that keyframe's), or an empty rect */
+static tile_rect_t held_part(coord_t *c, const worker_t *w, int idx) {
+    tile_rect_t e = {0, 0, 0, 0};
+    if (!w->tile_res || !w->tk_kf || w->tk_kf != c->canvas_kf || !c->canvas_exact || window_rect(c, idx) != 0) return e;
+    const int *wr = c->win_rect[idx];
+    const tile_rect_t *a = &w->tk_alone;
+    int x0 = a->x > wr[0] ? a->x : wr[0], x1 = a->x + a->w < wr[0] + wr[2] ? a->x + a->w : wr[0] + wr[2];
+    int y0 = a->y > wr[1] ? a->y : wr[1], y1 = a->y + a->h < wr[1] + wr[3] ? a->y + a->h : wr[1] + wr[3];
+    if (x0 >= x1 || y0 >= y1) return e;
+    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+}
+
+/* a tile-resident job's pixels: tile idx's window less hd (inside it; w = 0: nothing held), its
+ * rows in raster order, 8.8 LE, into job_px[idx]. The byte count, or -1 (no memory) */
+static long cut_strips(coord_t *c, int idx, const tile_rect_t *hd) {
+    int sx = c->win_rect[idx][0], sy = c->win_rect[idx][1], sw = c->win_rect[idx][2], sh = c->win_rect[idx][3];
+    size_t len = ((size_t)sw * sh - (size_t)hd->w * hd->h) * 6;
+    if (c->job_cap[idx] < len || !c->job_px[idx]) {
+        free(c->job_px[idx]);
+        c->job_px[idx] = malloc(len ? len : 1);
+        c->job_cap[idx] = c->job_px[idx] ? len : 0;
+        if (!c->job_px[idx]) return -1;
+    }
+    uint8_t *o = c->job_px[idx];
+    for (int y = sy; y < sy + sh; y++) {
+        if (hd->w == 0 || y < hd->y || y >= hd->y + hd->h) {
+            cut_row88(c, y, sx, sx + sw, o);
+            o += (size_t)sw * 6;
+        } else {
+            cut_row88(c, y, sx, hd->x, o);
+            o += (size_t)(hd->x - sx) * 6;
+            cut_row88(c, y, hd->x + hd->w, sx + sw, o);
+            o += (size_t)(sx + sw - hd->x - hd->w) * 6;
         }
     }
-    c->win_rect[idx][0] = sx;
-    c->win_rect[idx][1] = sy;
-    c->win_rect[idx][2] = sw;
-    c->win_rect[idx][3] = sh;
-    c->win_ready[idx] = 1;
+    return (long)len;
+}
+
+/* what a tile-resident job's input_hash must be: the hash of its whole window as 8.8 bytes */
+static int window_hash(coord_t *c, int idx, uint64_t *hv) {
+    if (!c->win_hv_ok[idx]) {
+        if (cut_window(c, idx) != 0) return -1;
+        c->win_hv[idx] = wire_hash64(c->win_px[idx], (size_t)c->win_rect[idx][2] * c->win_rect[idx][3] * 6);
+        c->win_hv_ok[idx] = 1;
+    }
+    *hv = c->win_hv[idx];
     return 0;
 }
 
@@ -1039,8 +1143,29 @@ static int kf_start(coord_t *c) {
     /* --tile-warp worker: the tiles go out as windows of the canvas (cut_window, at hand-out)
      * to the workers that warp themselves; the coordinator's warp follows (kf_after_dispatch) */
     c->kf_wwarp = 0;
+    c->kf_tres = 0;
     c->canvas_quantized = 0;
     memset(c->win_ready, 0, sizeof c->win_ready);
+    memset(c->win_rect_ok, 0, sizeof c->win_rect_ok);
+    memset(c->win_hv_ok, 0, sizeof c->win_hv_ok);
+    /* --tile-warp resident: when every usable worker keeps its tile, each gets the window less
+     * what it holds, returns 8.8, and the coordinator does not warp at all (the base is made
+     * only to fill a tile missing at the deadline) */
+    if (!bad && !defer && c->cfg.tile_resident && !c->cfg.canvas8 && c->plan.n > 1) {
+        int any = 0, all = 1;
+        for (int k = 0; k < c->nslots; k++) {
+            const worker_t *w = &c->w[k];
+            if (!w->used || w->quarantined || w->draining) continue;
+            all &= w->tile_res;
+            any |= worker_free(w) && w->tile_res;
+        }
+        if (any && all) {
+            c->kf_tres = c->kf_wwarp = defer = 1;
+            canvas_blend_pending(c);
+            if (!c->canvas_exact) quantize_canvas(c);   /* once, after a float keyframe */
+        }
+    }
+    if (!c->kf_tres) c->canvas_exact = 0;   /* another keyframe makes a float canvas */
     if (!bad && !defer && c->cfg.tile_warp_worker && !c->cfg.canvas8 && c->plan.n > 1) {
         for (int k = 0; k < c->nslots && !defer; k++) defer = worker_free(&c->w[k]) && c->w[k].tile_warp;
         c->kf_wwarp = defer;
@@ -1094,7 +1219,8 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
     Dreamfarm__Job job = DREAMFARM__JOB__INIT;
     Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT, dwin = DREAMFARM__RECT__INIT;
-    int window = 0;
+    Dreamfarm__Rect held = DREAMFARM__RECT__INIT;
+    int window = 0, fixed = 0;
     tile.x = t->r.x; tile.y = t->r.y; tile.w = t->r.w; tile.h = t->r.h;
     core.x = t->core.x - t->r.x; core.y = t->core.y - t->r.y; core.w = t->core.w; core.h = t->core.h;
     Dreamfarm__Subject subj[DREAM_MAX_SUBJECTS], *sp[DREAM_MAX_SUBJECTS];
@@ -1168,7 +1294,28 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
         px = NULL;
         len = 0;
         c->resident_jobs++;
-    } else if (c->kf_wwarp && w->tile_warp && !resident && cut_window(c, idx) == 0) {
+    } else if (c->kf_tres && w->tile_res && !resident && window_rect(c, idx) == 0) {
+        /* tile-resident: the window less the part the worker keeps; an 8.8 result back */
+        tile_rect_t hd = held_part(c, w, idx);
+        long n = cut_strips(c, idx, &hd);
+        if (n < 0) return -1;
+        dwin.x = c->win_rect[idx][0]; dwin.y = c->win_rect[idx][1];
+        dwin.w = c->win_rect[idx][2]; dwin.h = c->win_rect[idx][3];
+        job.warp_source = &dwin;
+        job_warp(c, &job);
+        job.has_result_fixed = 1; job.result_fixed = 1;
+        if (hd.w > 0) {
+            held.x = hd.x; held.y = hd.y; held.w = hd.w; held.h = hd.h;
+            job.held = &held;
+            job.has_resident_keyframe_id = 1; job.resident_keyframe_id = w->tk_kf;
+        }
+        px = c->job_px[idx];
+        len = (size_t)n;
+        window = fixed = 1;
+        c->tres_jobs++;
+        c->tres_window_px += (uint64_t)dwin.w * dwin.h;
+        c->tres_held_px += (uint64_t)hd.w * hd.h;
+    } else if (c->kf_wwarp && w->tile_warp && !resident && !c->kf_tres && cut_window(c, idx) == 0) {
         /* the worker warps its tile itself from this window of the canvas (8.8 fixed point) */
         dwin.x = c->win_rect[idx][0]; dwin.y = c->win_rect[idx][1];
         dwin.w = c->win_rect[idx][2]; dwin.h = c->win_rect[idx][3];
@@ -1197,6 +1344,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     w->job_kf = c->kf_id;
     w->job_resident = resident;
     w->job_window = window;
+    w->job_fixed = fixed;
     w->job_sent = now;
     w->job_deadline = now + dl;
     c->jobs[idx].state = JOB_RUNNING;
@@ -1205,6 +1353,24 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     c->jobs[idx].attempts++;
     c->st.jobs_sent++;
     return 0;
+}
+
+/* --tile-warp resident: the free tile-resident worker that keeps the most of tile idx's window
+ * (the one that computed that part last time), the fastest among equals, or NULL */
+static worker_t *best_tres_worker(coord_t *c, int idx, uint64_t px) {
+    worker_t *bw = NULL;
+    uint64_t bheld = 0;
+    for (int k = 0; k < c->nslots; k++) {
+        worker_t *w = &c->w[k];
+        if (!worker_free(w) || !w->tile_res || w->max_px < px) continue;
+        tile_rect_t hd = held_part(c, w, idx);
+        uint64_t h = (uint64_t)hd.w * hd.h;
+        if (!bw || h > bheld || (h == bheld && sched_ms(c, w) < sched_ms(c, bw))) {
+            bw = w;
+            bheld = h;
+        }
+    }
+    return bw;
 }
 
 static void dispatch_jobs(coord_t *c) {
@@ -1218,12 +1384,12 @@ static void dispatch_jobs(coord_t *c) {
                 /* skip tiles nobody idle can hold */
                 int ok = 0;
                 for (int k = 0; k < c->nslots && !ok; k++)
-                    ok = worker_free(&c->w[k]) && c->w[k].max_px >= px;
+                    ok = worker_free(&c->w[k]) && c->w[k].max_px >= px && (!c->kf_tres || c->w[k].tile_res);
                 if (ok) { best = i; bpx = px; }
             }
         }
         if (best < 0) return;
-        worker_t *bw = best_free_worker(c, bpx);
+        worker_t *bw = c->kf_tres ? best_tres_worker(c, best, bpx) : best_free_worker(c, bpx);
         if (!bw) return;
         if (send_job(c, bw, best) != 0 && bw->used) return;   /* no memory: try again next step */
     }
@@ -1243,7 +1409,12 @@ static void dispatch(coord_t *c) {
  * step, so it overlaps with their compute (and always before the next result is read). */
 static void kf_after_dispatch(coord_t *c) {
     double t0 = dream_now_ms();
-    if (c->kf_active && !c->base_ready) {
+    if (c->kf_active && c->kf_tres) {
+        /* tile-resident jobs out: the hashes their inputs must have, while they compute */
+        uint64_t hv;
+        for (int i = 0; i < c->plan.n; i++)
+            if (c->jobs[i].state == JOB_RUNNING) window_hash(c, i, &hv);
+    } else if (c->kf_active && !c->base_ready) {
         /* a resident job or windows are out: the coordinator's own warp (base for the delta, the
          * fill and requeues) runs while the workers compute */
         if (ensure_base(c) != 0) c->base_ready = 1;  /* logged; the keyframe keeps the old pixels */
@@ -1298,7 +1469,21 @@ static void kf_finish(coord_t *c) {
         /* float canvas: base + blended (result - sent). The tiles went out as round(base); the
          * blend is linear with the same weights, so blending the change (result - sent) onto
          * base cancels that rounding: the warp chain stays float. One accumulator, one pass */
-        if (c->cfg.canvas8) {
+        if (c->kf_tres) {
+            /* tile-resident: the overlaps (no base unless a tile is missing: then it is warped now) */
+            uint8_t done[TILE_MAX];
+            int all = 1;
+            for (int i = 0; i < c->plan.n; i++) all &= (done[i] = c->jobs[i].state == JOB_DONE);
+            if (!all && ensure_base(c) != 0) c->base_ready = 1;     /* logged: the fill is the old base */
+            c->canvas_exact = 0;
+            if (blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, c->next, &err) != 0) {
+                dlog_error(MOD, "blend: %s", err.msg);
+            } else {
+                swap_in_next(c);
+                c->canvas_kf = c->kf_id;
+                c->canvas_exact = 1;
+            }
+        } else if (c->cfg.canvas8) {
             if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
         } else {
             uint8_t done[TILE_MAX];
@@ -1494,6 +1679,9 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
                       (double)c->cfg.W * c->cfg.H / 1e6);
         len = appendf(r, n, len, "window_jobs:%llu\nwindow_mismatch:%llu\n", (unsigned long long)c->window_jobs,
                       (unsigned long long)c->window_mismatch);
+        len = appendf(r, n, len, "tile_resident_jobs:%llu\ntile_resident_mismatch:%llu\ntile_resident_held_pct:%.1f\n",
+                      (unsigned long long)c->tres_jobs, (unsigned long long)c->tres_mismatch,
+                      c->tres_window_px ? 100.0 * (double)c->tres_held_px / (double)c->tres_window_px : 0.0);
         len = appendf(r, n, len, "resident_jobs:%llu\nresident_seeds:%llu\nresident_mismatch:%llu\nkf_not_shown:%llu\n",
                       (unsigned long long)c->resident_jobs, (unsigned long long)c->resident_seeds,
                       (unsigned long long)c->resident_mismatch,
@@ -1665,7 +1853,9 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     if (!c->router) { dream_err_set(err, "zmq_socket: %s", zmq_strerror(zmq_errno())); goto fail; }
     int one = 1;
     size_t maxframe = DREAM_WIRE_MAX_PIXEL_BYTES;
-    if ((size_t)cfg->W * cfg->H * 3 < maxframe) maxframe = (size_t)cfg->W * cfg->H * 3 + 4096;
+    /* results: 8-bit tiles, or 8.8 ones with --tile-warp resident */
+    size_t canvas_bytes = (size_t)cfg->W * cfg->H * 3 * (cfg->tile_resident ? 2 : 1);
+    if (canvas_bytes < maxframe) maxframe = canvas_bytes + 4096;
     if (wire_socket_setup(c->router, (int64_t)maxframe, err) != 0) goto fail;
     zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     if (cfg->curve_secret_file[0]) {
@@ -1708,6 +1898,7 @@ void coord_destroy(coord_t **pc) {
     dlog_rl_destroy(&c->logrl);
     for (int i = 0; i < TILE_MAX; i++) free(c->tile_px[i]);
     for (int i = 0; i < TILE_MAX; i++) free(c->win_px[i]);
+    for (int i = 0; i < TILE_MAX; i++) free(c->job_px[i]);
     dream_classes_destroy(&c->classes);
     dream_state_destroy(&c->state);
     free(c);

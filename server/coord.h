@@ -93,8 +93,9 @@ typedef struct coord_cfg {
     char start_image[512];      /* PNG/JPEG resized to the canvas; "" = the synthetic start */
     int SW, SH;                 /* derived: the stream / frame-clock size */
     int resident;               /* whole-canvas jobs from the worker's kept float canvas (issue 14) */
-    int tile_warp_worker;       /* --tile-warp worker: workers warp their tiles from a window (issue 14) */
-    char tile_warp[16];         /* "coordinator" | "worker" */
+    int tile_warp_worker;       /* --tile-warp worker|resident: workers warp their tiles from a window (issue 14) */
+    int tile_resident;          /* --tile-warp resident: ... and keep their tiles; 8.8 results (issue 14) */
+    char tile_warp[16];         /* "coordinator" | "worker" | "resident" */
 } coord_cfg_t;
 
 extern const cfg_opt_t coord_cfg_opts[];

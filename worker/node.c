@@ -85,7 +85,9 @@ typedef struct node_job {
     int code;                   /* Error code when failed (0 = 1, a failure) */
     int resident;
     int hashed;                 /* resident and window jobs: input_hash goes back in the Result */
-    uint64_t input_hash;        /* hash of the 8-bit input */
+    uint64_t input_hash;        /* hash of the 8-bit input (a result_fixed job: of the 8.8 window) */
+    int fixed;                  /* result_fixed: img_buf holds the input as float, the result goes
+                                 * back in 8.8 and is kept (tile-resident, docs/farm.md) */
     unsigned gen;               /* connection generation it came from */
 } node_job_t;
 
@@ -110,6 +112,14 @@ struct node {
     uint8_t *rc_res;
     size_t rc_res_cap;
     uint64_t rc_pending_kf;
+    /* tile-resident (compute thread only): the last result_fixed job's result as sent (8.8 LE,
+     * (h, w, 3)), its tile and keyframe: what a later job's held part is taken from */
+    uint8_t *tk_px;
+    size_t tk_cap;
+    int tk_rect[4];
+    uint64_t tk_kf;
+    uint8_t *wq_buf;            /* a held job's whole window, 8.8 LE, rebuilt here */
+    size_t wq_cap;
 };
 
 /* ---------- compute ---------- */
@@ -231,25 +241,70 @@ static int resident_input(node_t *n, node_job_t *nj) {
     return 1;
 }
 
-/* a tile-warp job (Job.warp_source, --tile-warp worker): the pixel frame is a window of the
- * canvas in 8.8 fixed point; the tile is its warp (dream_warp_window: what the coordinator's
- * warp of the whole canvas gives there, bit for bit), rounded to 8 bits into nj->px.
- * Returns 1 for such a job, 0 for another, -1 on failure (nj->err, nj->code) */
+/* a tile-resident job's whole window (8.8 LE) into wq_buf: the frame's rows outside the held
+ * rect, the held rect from the kept result (tk_px). 0, or -1 (nj->err, nj->code) */
+static int held_window(node_t *n, node_job_t *nj) {
+    const Dreamfarm__Job *job = nj->env->job;
+    const Dreamfarm__Rect *src = job->warp_source, *hd = job->held;
+    if (!n->tk_kf || n->tk_kf != job->resident_keyframe_id || hd->x < n->tk_rect[0] || hd->y < n->tk_rect[1] ||
+        hd->x + hd->w > n->tk_rect[0] + n->tk_rect[2] || hd->y + hd->h > n->tk_rect[1] + n->tk_rect[3]) {
+        snprintf(nj->err, sizeof nj->err, "no kept tile of keyframe %llu covering %dx%d+%d+%d (have %llu)",
+                 (unsigned long long)job->resident_keyframe_id, hd->w, hd->h, hd->x, hd->y,
+                 (unsigned long long)n->tk_kf);
+        nj->code = DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT;
+        n->tk_kf = 0;
+        return -1;
+    }
+    size_t row = (size_t)src->w * 6;
+    n->wq_buf = reserve(n->wq_buf, &n->wq_cap, row * src->h, 1);
+    if (!n->wq_buf) {
+        snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d window", src->w, src->h);
+        nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
+        return -1;
+    }
+    static const uint8_t none[1];
+    const uint8_t *f = nj->px ? nj->px : none;  /* validated: (window - held) * 6 bytes (may be 0) */
+    size_t left = (size_t)(hd->x - src->x) * 6, mid = (size_t)hd->w * 6, right = row - left - mid;
+    for (int y = 0; y < src->h; y++) {
+        uint8_t *o = n->wq_buf + (size_t)y * row;
+        int gy = src->y + y;
+        if (gy < hd->y || gy >= hd->y + hd->h) {
+            memcpy(o, f, row);
+            f += row;
+            continue;
+        }
+        memcpy(o, f, left);
+        f += left;
+        memcpy(o + left, n->tk_px + ((size_t)(gy - n->tk_rect[1]) * n->tk_rect[2] + (hd->x - n->tk_rect[0])) * 6, mid);
+        memcpy(o + left + mid, f, right);
+        f += right;
+    }
+    return 0;
+}
+
+/* a tile-warp job (Job.warp_source, --tile-warp worker|resident): the pixel frame is a window
+ * of the canvas in 8.8 fixed point (a tile-resident job's without its held part, rebuilt by
+ * held_window); the tile is its warp (dream_warp_window: what the coordinator's warp of the
+ * whole canvas gives there, bit for bit), rounded to 8 bits into nj->px, or with result_fixed
+ * clipped in img_buf (nj->fixed). Returns 1 for such a job, 0 for another, -1 on failure
+ * (nj->err, nj->code) */
 static int window_input(node_t *n, node_job_t *nj) {
     const Dreamfarm__Job *job = nj->env->job;
     const Dreamfarm__Rect *src = job->warp_source, *t = job->tile;
     if (!src) return 0;
+    int fixed = job->has_result_fixed && job->result_fixed;
     size_t nw = (size_t)src->w * src->h * 3, np = (size_t)t->w * t->h * 3;     /* validated sizes */
+    if (job->held && held_window(n, nj) != 0) return -1;
     n->win_buf = reserve(n->win_buf, &n->win_cap, nw, sizeof(float));
     n->img_buf = reserve(n->img_buf, &n->img_cap, np, sizeof(float));
-    uint8_t *u = malloc(np);
-    if (!n->win_buf || !n->img_buf || !u) {
+    uint8_t *u = fixed ? NULL : malloc(np);
+    if (!n->win_buf || !n->img_buf || (!fixed && !u)) {
         free(u);
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d window", src->w, src->h);
         nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
         return -1;
     }
-    const uint8_t *q = nj->px;      /* (h, w, 3) uint16 little-endian, value * 256 */
+    const uint8_t *q = job->held ? n->wq_buf : nj->px;   /* (h, w, 3) uint16 little-endian, value * 256 */
     for (size_t i = 0; i < nw; i++) n->win_buf[i] = (float)(q[2 * i] | (q[2 * i + 1] << 8)) * (1.0f / 256.0f);
     dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
     dream_err_t err = {{0}};
@@ -260,6 +315,17 @@ static int window_input(node_t *n, node_job_t *nj) {
         nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
         return -1;
     }
+    if (fixed) {
+        /* computed on the float warp itself: the canvas it continues is 8.8, not 8 bits */
+        for (size_t i = 0; i < np; i++) {
+            float v = n->img_buf[i];
+            n->img_buf[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+        }
+        nj->fixed = 1;
+        nj->hashed = 1;
+        nj->input_hash = wire_hash64(q, nw * 2);
+        return 1;
+    }
     for (size_t i = 0; i < np; i++) u[i] = dream_u8_from_float(n->img_buf[i]);
     free(nj->px);
     nj->px = u;
@@ -267,6 +333,40 @@ static int window_input(node_t *n, node_job_t *nj) {
     nj->hashed = 1;
     nj->input_hash = wire_hash64(u, np);
     return 1;
+}
+
+/* a result_fixed job's result: img (np values) in 8.8 LE into nj->px, and kept (tk_*) for the
+ * held part of a later job; no kept tile when memory runs out (that job is answered code 5) */
+static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np) {
+    const Dreamfarm__Rect *t = nj->env->job->tile;
+    uint8_t *o = malloc(np * 2);
+    n->tk_kf = 0;
+    if (!o) {
+        nj->failed = 1;
+        snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d result", t->w, t->h);
+        return;
+    }
+    for (size_t i = 0; i < np; i++) {
+        float v = img[i];
+        v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+        uint16_t q = (uint16_t)(v * 256.0f + 0.5f);   /* as the coordinator's q88 */
+        o[2 * i] = (uint8_t)(q & 0xff);
+        o[2 * i + 1] = (uint8_t)(q >> 8);
+    }
+    free(nj->px);
+    nj->px = o;
+    nj->len = np * 2;
+    n->tk_px = reserve(n->tk_px, &n->tk_cap, np * 2, 1);
+    if (!n->tk_px) return;
+    memcpy(n->tk_px, o, np * 2);
+    /* tests only (tests/integration/farm_tile_resident.sh): keep a result that differs from the
+     * one sent, as a buggy or lying worker would; the coordinator's window check must see it */
+    if (getenv("DREAM_TEST_CORRUPT_KEPT")) n->tk_px[np] ^= 0x5a;
+    n->tk_rect[0] = t->x;
+    n->tk_rect[1] = t->y;
+    n->tk_rect[2] = t->w;
+    n->tk_rect[3] = t->h;
+    n->tk_kf = nj->env->job->keyframe_id;
 }
 
 static void compute(node_t *n, node_job_t *nj) {
@@ -285,7 +385,8 @@ static void compute(node_t *n, node_job_t *nj) {
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d tile", W, H);
         return;
     }
-    for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
+    if (!nj->fixed)
+        for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
     double t0 = dream_now_ms();
     dream_err_t err = {{0}};
     /* the warp (kept canvas or window) is device work: a modelled device counts it in its time */
@@ -297,6 +398,10 @@ static void compute(node_t *n, node_job_t *nj) {
     }
     nj->compute_ms = dream_now_ms() - (warped ? t_in : t0);
     if (nj->failed) {
+        return;
+    }
+    if (nj->fixed) {
+        fixed_result(n, nj, img, np);
         return;
     }
     px_pair_t rp = {img, nj->px};
@@ -382,6 +487,8 @@ void node_destroy(node_t **pn) {
     if (n->zctx) zmq_ctx_term(n->zctx);
     free(n->img_buf);
     free(n->win_buf);
+    free(n->tk_px);
+    free(n->wq_buf);
     free(n->rc_res);
     dream_image_destroy(&n->rc_canvas);
     dream_image_destroy(&n->rc_base);
@@ -436,6 +543,8 @@ static void send_hello(node_t *n, void *s) {
     h.resident_canvas = 1;
     h.has_tile_warp = 1;
     h.tile_warp = 1;
+    h.has_tile_resident = 1;
+    h.tile_resident = 1;
     env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     send_simple(s, &env);
@@ -479,6 +588,8 @@ static void send_result(void *s, node_job_t *nj) {
     r.compute_ms = nj->compute_ms;
     r.has_input_hash = nj->hashed;
     r.input_hash = nj->input_hash;
+    r.has_fixed_pixels = nj->fixed;
+    r.fixed_pixels = nj->fixed;
     env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
     env.result = &r;
     dream_err_t err = {{0}};

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# farm_tile_resident.sh — tile-resident workers (dreamd --tile-warp resident, docs/farm.md):
+# with three sim workers every tiled keyframe goes to workers that keep their tiles. Each job
+# carries only the part of its window the worker does not hold (the rest comes from the 8.8
+# result it kept), the worker reports the hash of the whole window it rebuilt, and the
+# coordinator, which never warps, checks it against its own canvas (tile_resident_mismatch
+# must stay 0, while most of every window is held). A worker killed mid-keyframe: its tile is
+# requeued (as a whole window to a worker that holds none of it) or filled from a warp made
+# then; the farm goes on, still tile-resident. Last, a worker that keeps a result differing from
+# the one it sent (DREAM_TEST_CORRUPT_KEPT, a test hook in node.c) joins a farm of its own: the
+# check must catch it, requeue its tile and give it no tile-resident job again.
+source "$(dirname "$0")/farm_lib.bash"
+
+start_dreamd --size 640x480 --fps 10 --steps 4 --motion wallclock --tile-warp resident --zoom-per-sec 1.3 --rotate-deg-per-sec 5
+for w in w1 w2 w3; do start_worker $w --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000; done
+W3=$LAST_WORKER_PID
+wait_for 15 '[ "$(field connected)" = 3 ]' "3 workers connected"
+wait_for 40 '[ "${TJ:=0}" -ge 24 ] || { TJ=$(field tile_resident_jobs); false; }' "24 tile-resident jobs"
+[ "$(field tiles_last)" -ge 3 ] || die "keyframes not tiled: tiles_last=$(field tiles_last)"
+[ "$(field tile_resident_mismatch)" = 0 ] || die "a worker's window differs from the coordinator's canvas: $(field tile_resident_mismatch) mismatches"
+[ "$(field tiles_missed)" = 0 ] || die "tiles missed: $(field tiles_missed)"
+[ "$(field window_jobs)" = 0 ] || die "window jobs in a tile-resident farm: $(field window_jobs)"
+held=$(field tile_resident_held_pct)
+awk -v h="$held" 'BEGIN{exit !(h >= 25)}' || die "workers hold only ${held} % of their windows (want >= 25)"
+kill -9 "$W3"
+k0=$(field keyframes)
+wait_for 40 '[ "$(field keyframes)" -ge $((k0 + 4)) ]' "keyframes go on after a worker died"
+t0=$(field tile_resident_jobs)
+wait_for 30 '[ "$(field tile_resident_jobs)" -ge $((t0 + 4)) ]' "tile-resident jobs go on with two workers"
+[ "$(field tile_resident_mismatch)" = 0 ] || die "mismatches after the kill: $(field tile_resident_mismatch)"
+echo "tile_resident_jobs=$(field tile_resident_jobs) held=$(field tile_resident_held_pct)% keyframes=$(field keyframes) requeued=$(field requeued) tiles_missed=$(field tiles_missed)"
+DREAM_TEST_CORRUPT_KEPT=1 start_worker bad --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000
+wait_for 40 '[ "$(field tile_resident_mismatch)" -ge 1 ]' "the corrupt kept tile is caught"
+k1=$(field keyframes)
+wait_for 40 '[ "$(field keyframes)" -ge $((k1 + 4)) ]' "keyframes go on after the mismatch"
+[ "$(field tile_resident_mismatch)" = 1 ] || die "the corrupt worker got tile-resident jobs again: $(field tile_resident_mismatch) mismatches"
+echo "PASS"
