@@ -27,7 +27,12 @@
 #           available everywhere); coord_link_cap = the coordinator's own NIC at that speed,
 #           LINK_MBPS / (8 x bytes per keyframe) keyframes/s, all workers' bytes share it
 #   RESIDENT=0: dreamd --resident-canvas false (on by default since issue 14; docs/farm.md)
-#   TILE_WARP=worker: dreamd --tile-warp worker (the workers warp their tiles from windows)
+#   TILE_WARP=worker: dreamd --tile-warp worker (the workers warp their tiles from windows);
+#           TILE_WARP=resident: --tile-warp resident (workers keep their tiles, 8.8 results, the
+#           coordinator does not warp)
+#   DEVICE_WARP=1: the sim workers' --sim-device-warp (a tile-resident job's warp is modelled
+#           device work, as on GPU workers on their own machines, instead of a bicubic warp on
+#           this machine's cores, which the coordinator shares)
 #   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
 # A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace (issue 14:
 # SIM_MS=4, an H100-class step): 1080p with 1 and 4 workers, 4 workers behind a modelled 1 GbE
@@ -39,7 +44,7 @@ for b in dreamd dream-worker; do [ -x $BIN/$b ] || { echo "farm_bench: build fir
 GPU_PASS=0; [ -z "${SIM_MS:-}" ] && [ "${FARM_BENCH_GPU:-1}" != 0 ] && GPU_PASS=1
 T=${SECONDS_PER_RUN:-20}; SIM_MS=${SIM_MS:-100}; STEPS=${STEPS:-10}; SIZE=${SIZE:-1920x1080}
 COUNTS=${COUNTS:-"1 2 4 8"}
-LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-1}; TILE_WARP=${TILE_WARP:-coordinator}
+LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-1}; TILE_WARP=${TILE_WARP:-coordinator}; DEVICE_WARP=${DEVICE_WARP:-0}
 EXTRA_D=(--resident-canvas "$([ "$RESIDENT" = 1 ] && echo true || echo false)" --tile-warp "$TILE_WARP")
 W=${SIZE%x*}; H=${SIZE#*x}
 OUT=bench/out; mkdir -p $OUT
@@ -49,7 +54,7 @@ REPORT=$OUT/$RN.txt
 . tools/free-port.bash                       # free_port
 single=$(awk -v w=$W -v h=$H -v s=$STEPS -v m=$SIM_MS 'BEGIN{printf "%.4f", 1000 / (w*h/1e6*s*m)}')
 {
-echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}, tile warp ${TILE_WARP}"
+echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}, tile warp ${TILE_WARP}, device warp ${DEVICE_WARP}"
 echo "# ideal = N x $single kf/s (canvas MPx-steps without halos / (N x sim speed))"
 printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %-9s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms coord_link_cap
 } | tee $REPORT
@@ -71,7 +76,7 @@ for n in $COUNTS; do
   wpids=()
   for i in $(seq $n); do
     $BIN/dream-worker --connect tcp://127.0.0.1:$wp --backend sim --sim-ms-per-mpix-step $SIM_MS \
-      --sim-link-mbps $LINK_MBPS --name bench$i --log-level warn >/dev/null 2>&1 &
+      --sim-link-mbps $LINK_MBPS --sim-device-warp "$([ "$DEVICE_WARP" = 1 ] && echo true || echo false)" --name bench$i --log-level warn >/dev/null 2>&1 &
     wpids+=($!)
   done
   # warm-up: all workers in and two keyframes done, then measure the steady state for T s

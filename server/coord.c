@@ -970,13 +970,24 @@ static int window_rect(coord_t *c, int idx) {
     return 0;
 }
 
-/* canvas row y, columns x0..x1-1, as 8.8 little-endian into o */
+/* canvas row y, columns x0..x1-1, as 8.8 little-endian into o (q88, in a form the compiler
+ * vectorises: clamp, scale, truncate) */
 static void cut_row88(const coord_t *c, int y, int x0, int x1, uint8_t *o) {
     const float *src = c->canvas->px + ((size_t)y * c->cfg.W + x0) * 3;
-    for (int i = 0; i < (x1 - x0) * 3; i++) {
-        uint16_t q = q88(src[i]);
-        o[2 * i] = (uint8_t)(q & 0xff);
-        o[2 * i + 1] = (uint8_t)(q >> 8);
+    int n = (x1 - x0) * 3;
+    uint16_t q[1024];
+    for (int b = 0; b < n; b += 1024) {
+        int m = n - b < 1024 ? n - b : 1024;
+        for (int i = 0; i < m; i++) {
+            float v = src[b + i];
+            v = v < 0.0f ? 0.0f : v;
+            v = v > 255.0f ? 255.0f : v;
+            q[i] = (uint16_t)(v * 256.0f + 0.5f);
+        }
+        for (int i = 0; i < m; i++) {
+            o[2 * (b + i)] = (uint8_t)(q[i] & 0xff);
+            o[2 * (b + i) + 1] = (uint8_t)(q[i] >> 8);
+        }
     }
 }
 

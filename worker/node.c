@@ -39,6 +39,7 @@ const cfg_opt_t node_cfg_opts[] = {
     CFG_INT(node_cfg_t, liveness, "liveness", "3", 1, 100, "missed heartbeats before reconnecting"),
     CFG_INT(node_cfg_t, backoff_max_s, "backoff-max-s", "32", 1, 3600, "reconnect backoff cap (starts at 1 s, doubles)"),
     CFG_DOUBLE(node_cfg_t, sim_ms_per_mpix_step, "sim-ms-per-mpix-step", "50", 0, 1e6, "sim backend: sleep per megapixel-step"),
+    CFG_BOOL(node_cfg_t, sim_device_warp, "sim-device-warp", "false", "sim backend: a tile-resident job's warp is the modelled device's (a nearest-sample stand-in on the host, its time inside the model), as on a GPU worker on its own machine (benchmarks; docs/farm.md)"),
     CFG_DOUBLE(node_cfg_t, sim_link_mbps, "sim-link-mbps", "0", 0, 1e7, "sim backend: model this worker's link (Mbit/s): a job waits its bytes' transfer time before and after computing (0 = loopback speed; benchmarks)"),
     CFG_DOUBLE(node_cfg_t, speed_ms, "speed-ms", "0", 0, 1e9, "claimed ms per megapixel-step (0 = measure at start)"),
     CFG_INT(node_cfg_t, max_tile_pixels, "max-tile-pixels", "0", 0, 1 << 26, "largest tile accepted (0 = from memory)"),
@@ -305,21 +306,33 @@ static int window_input(node_t *n, node_job_t *nj) {
         return -1;
     }
     const uint8_t *q = job->held ? n->wq_buf : nj->px;   /* (h, w, 3) uint16 little-endian, value * 256 */
-    for (size_t i = 0; i < nw; i++) n->win_buf[i] = (float)(q[2 * i] | (q[2 * i + 1] << 8)) * (1.0f / 256.0f);
-    dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
     dream_err_t err = {{0}};
-    if (dream_warp_window(n->win_buf, src->x, src->y, src->w, src->h, job->canvas_w, job->canvas_h, job->warp_zoom,
-                          job->warp_angle, ip, t->x, t->y, t->w, t->h, n->img_buf, &err) != 0) {
-        free(u);
-        snprintf(nj->err, sizeof nj->err, "tile warp: %.200s", err.msg);
-        nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
-        return -1;
+    if (fixed && n->cmp->iface->warp_window) {
+        /* the device's warp (compute.h): from the 8.8 window as it came */
+        const int sr[4] = {src->x, src->y, src->w, src->h}, tr[4] = {t->x, t->y, t->w, t->h};
+        if (n->cmp->iface->warp_window(n->cmp->ctx, q, sr, job->canvas_w, job->canvas_h, job->warp_zoom,
+                                       job->warp_angle, tr, n->img_buf, &err) != 0) {
+            snprintf(nj->err, sizeof nj->err, "tile warp: %.200s", err.msg);
+            nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
+            return -1;
+        }
+    } else {
+        for (size_t i = 0; i < nw; i++) n->win_buf[i] = (float)(q[2 * i] | (q[2 * i + 1] << 8)) * (1.0f / 256.0f);
+        dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
+        if (dream_warp_window(n->win_buf, src->x, src->y, src->w, src->h, job->canvas_w, job->canvas_h, job->warp_zoom,
+                              job->warp_angle, ip, t->x, t->y, t->w, t->h, n->img_buf, &err) != 0) {
+            free(u);
+            snprintf(nj->err, sizeof nj->err, "tile warp: %.200s", err.msg);
+            nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
+            return -1;
+        }
     }
     if (fixed) {
         /* computed on the float warp itself: the canvas it continues is 8.8, not 8 bits */
         for (size_t i = 0; i < np; i++) {
             float v = n->img_buf[i];
-            n->img_buf[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+            v = v < 0.0f ? 0.0f : v;
+            n->img_buf[i] = v > 255.0f ? 255.0f : v;
         }
         nj->fixed = 1;
         nj->hashed = 1;
@@ -348,7 +361,8 @@ static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np)
     }
     for (size_t i = 0; i < np; i++) {
         float v = img[i];
-        v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+        v = v < 0.0f ? 0.0f : v;
+        v = v > 255.0f ? 255.0f : v;
         uint16_t q = (uint16_t)(v * 256.0f + 0.5f);   /* as the coordinator's q88 */
         o[2 * i] = (uint8_t)(q & 0xff);
         o[2 * i + 1] = (uint8_t)(q >> 8);
@@ -361,7 +375,7 @@ static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np)
     memcpy(n->tk_px, o, np * 2);
     /* tests only (tests/integration/farm_tile_resident.sh): keep a result that differs from the
      * one sent, as a buggy or lying worker would; the coordinator's window check must see it */
-    if (getenv("DREAM_TEST_CORRUPT_KEPT")) n->tk_px[np] ^= 0x5a;
+    if (getenv("DREAM_TEST_CORRUPT_KEPT")) n->tk_px[((size_t)(t->h / 2) * t->w + t->w / 2) * 6] ^= 0x5a;  /* its centre */
     n->tk_rect[0] = t->x;
     n->tk_rect[1] = t->y;
     n->tk_rect[2] = t->w;

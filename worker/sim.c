@@ -9,6 +9,7 @@
  * Models, for the farm's tests and benchmarks:
  *   --sim-link-mbps        the worker's link: a job's bytes take their transfer time before
  *                          and after it (bench/farm_bench.sh LINK_MBPS)
+ *   --sim-device-warp      a tile-resident job's warp is the modelled device's (sim_warp_window)
  *   DREAM_SIM_LOSE_AFTER=N a device lost for good (a CUDA context after a sticky error) on
  *                          job N+1 (tests/integration/farm_lost_backend.sh)
  */
@@ -106,6 +107,33 @@ static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spe
     return 0;
 }
 
+/* --sim-device-warp: a tile-resident job's warp as a device does it, modelled: the sim's
+ * time model covers it (the node passes it as spent_ms), and the host only takes the nearest
+ * sample (the same geometry as common/warp.c: s = c + R(angle) (p - c) / zoom), so the four
+ * simulated GPUs of a benchmark do not spend the coordinator's cores on bicubic warps that
+ * real workers run on their own machines. The pixels are a stand-in, as the sim's are. */
+static int sim_warp_window(void *vctx, const uint8_t *win88, const int src[4], int cw, int ch, double zoom,
+                           double angle_deg, const int tile[4], float *out, dream_err_t *err) {
+    (void)vctx;
+    if (!(zoom > 1e-6) || !isfinite(angle_deg)) return dream_err_set(err, "sim warp: bad zoom/angle");
+    double rad = fmod(angle_deg, 360.0) * (M_PI / 180.0), a = cos(rad) / zoom, b = sin(rad) / zoom;
+    double cx = (cw - 1) * 0.5, cy = (ch - 1) * 0.5;
+    for (int y = 0; y < tile[3]; y++) {
+        double dy = tile[1] + y - cy, dx0 = tile[0] - cx;
+        /* window coordinates + 0.5 (so truncation rounds; clamped below before any use) */
+        double fx = cx + a * dx0 - b * dy - src[0] + 0.5, fy = cy + b * dx0 + a * dy - src[1] + 0.5;
+        float *o = out + (size_t)y * tile[2] * 3;
+        for (int x = 0; x < tile[2]; x++, fx += a, fy += b) {
+            int sx = fx < 0 ? 0 : (int)fx, sy = fy < 0 ? 0 : (int)fy;
+            sx = sx >= src[2] ? src[2] - 1 : sx;
+            sy = sy >= src[3] ? src[3] - 1 : sy;
+            const uint8_t *q = win88 + ((size_t)sy * src[2] + sx) * 6;
+            for (int c = 0; c < 3; c++) o[3 * x + c] = (float)(q[2 * c] | (q[2 * c + 1] << 8)) * (1.0f / 256.0f);
+        }
+    }
+    return 0;
+}
+
 static int sim_lost(void *vctx) { return ((sim_ctx_t *)vctx)->lost; }
 
 static double sim_link_ms(void *vctx, size_t bytes) {
@@ -122,6 +150,14 @@ static const dream_compute_i sim_iface = {
     .link_ms = sim_link_ms,
 };
 
+static const dream_compute_i sim_device_warp_iface = {
+    .destroy = sim_destroy,
+    .run = sim_run,
+    .lost = sim_lost,
+    .link_ms = sim_link_ms,
+    .warp_window = sim_warp_window,
+};
+
 int dream_compute_sim_init(dream_compute_t *c, const node_cfg_t *cfg, dream_err_t *err) {
     sim_ctx_t *s = calloc(1, sizeof *s);
     if (!s) return dream_err_set(err, "out of memory");
@@ -132,7 +168,7 @@ int dream_compute_sim_init(dream_compute_t *c, const node_cfg_t *cfg, dream_err_
         s->lose = 1;
         snprintf(s->lose_after, sizeof s->lose_after, "%s", lose);
     }
-    c->iface = &sim_iface;
+    c->iface = cfg->sim_device_warp ? &sim_device_warp_iface : &sim_iface;
     c->ctx = s;
     snprintf(c->name, sizeof c->name, "sim");
     snprintf(c->hash, sizeof c->hash, "sim");
