@@ -36,7 +36,8 @@
 #   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
 # A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace (issue 14:
 # SIM_MS=4, an H100-class step): 1080p with 1 and 4 workers, 4 workers behind a modelled 1 GbE
-# link, 4 workers with --tile-warp worker, and 4K with 4 and 8 workers -> bench/out/farm_bench_gpu*.txt
+# link, 4 workers with --tile-warp worker and resident (with and without the sim's device warp),
+# and 4K with 4 and 8 workers (plus tile-resident) -> bench/out/farm_bench_gpu*.txt
 set -u
 cd "$(dirname "$0")/.."
 BIN=build/bin
@@ -132,5 +133,8 @@ if [ "$GPU_PASS" = 1 ]; then
   g REPORT_NAME=farm_bench_gpu COUNTS="1 4"
   g REPORT_NAME=farm_bench_gpu_1gbe COUNTS="4" LINK_MBPS=1000
   g REPORT_NAME=farm_bench_gpu_tilewarp COUNTS="4" TILE_WARP=worker
+  g REPORT_NAME=farm_bench_gpu_tileres COUNTS="4" TILE_WARP=resident
+  g REPORT_NAME=farm_bench_gpu_tileres_dev COUNTS="4" TILE_WARP=resident DEVICE_WARP=1
+  g REPORT_NAME=farm_bench_gpu_4k_tileres_dev COUNTS="4 8" SIZE=3840x2160 TILE_WARP=resident DEVICE_WARP=1
   g REPORT_NAME=farm_bench_gpu_4k COUNTS="4 8" SIZE=3840x2160
 fi
