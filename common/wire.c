@@ -428,14 +428,46 @@ int wire_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_
     return 0;
 }
 
-uint64_t wire_hash64(const uint8_t *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
+void wire_hash_init(wire_hash_t *s) {
+    s->h = 0xcbf29ce484222325ull;
+    s->n = 0;
+    s->ncarry = 0;
+}
+
+/* 8-byte words, each folded in as it completes; the last < 8 bytes wait in carry */
+void wire_hash_update(wire_hash_t *s, const uint8_t *p, size_t n) {
+    s->n += n;
+    if (s->ncarry) {
+        while (n && s->ncarry < 8) {
+            s->carry[s->ncarry++] = *p++;
+            n--;
+        }
+        if (s->ncarry < 8) return;
+        uint64_t w;
+        memcpy(&w, s->carry, 8);
+        s->h = (s->h ^ w) * 0x100000001b3ull;
+        s->ncarry = 0;
+    }
+    uint64_t h = s->h;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
         h = (h ^ w) * 0x100000001b3ull;
     }
-    for (; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h ^ n;
+    s->h = h;
+    for (; i < n; i++) s->carry[s->ncarry++] = p[i];
+}
+
+uint64_t wire_hash_final(wire_hash_t *s) {
+    uint64_t h = s->h;
+    for (size_t i = 0; i < s->ncarry; i++) h = (h ^ s->carry[i]) * 0x100000001b3ull;
+    return h ^ s->n;
+}
+
+uint64_t wire_hash64(const uint8_t *p, size_t n) {
+    wire_hash_t s;
+    wire_hash_init(&s);
+    wire_hash_update(&s, p, n);
+    return wire_hash_final(&s);
 }

@@ -89,6 +89,12 @@ int wire_curve_read_keyfile(const char *path, char pub[41], char sec[41], dream_
 /* A 64-bit hash of a byte buffer (FNV-1a over 8-byte words, then the tail): the resident
  * canvas's check that a worker computed on the pixels the coordinator has (~1 ms / 6 MB). */
 uint64_t wire_hash64(const uint8_t *p, size_t n);
+/* wire_hash64 of the concatenation of pieces (init, update... , final): the same value as one
+ * call over the bytes laid end to end (a window hashed row by row from a bigger image) */
+typedef struct { uint64_t h; uint64_t n; uint8_t carry[8]; size_t ncarry; } wire_hash_t;
+void wire_hash_init(wire_hash_t *s);
+void wire_hash_update(wire_hash_t *s, const uint8_t *p, size_t n);
+uint64_t wire_hash_final(wire_hash_t *s);
 
 /* Rect helpers */
 size_t wire_rect_bytes(const Dreamfarm__Rect *r);   /* w*h*3, 0 if invalid */

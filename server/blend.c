@@ -262,8 +262,15 @@ static inline float q88f(float v) {
     return (float)(uint16_t)(v * 256.0f + 0.5f) * (1.0f / 256.0f);
 }
 
+/* v (an 8.8 value, 0..255) at out88 (2 bytes LE) */
+static inline void put88(uint8_t *o, float v) {
+    uint16_t q = (uint16_t)(v * 256.0f + 0.5f);
+    o[0] = (uint8_t)(q & 0xff);
+    o[1] = (uint8_t)(q >> 8);
+}
+
 int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
-                         dream_err_t *err) {
+                         uint8_t *out88, dream_err_t *err) {
     if (!pl || k < 0 || k >= pl->n) return dream_err_set(err, "blend: no tile %d in the plan", k);
     if (!out || out->w != b->W || out->h != b->H || out->c != 3)
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
@@ -292,6 +299,7 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                     const uint8_t *s8 = src + (size_t)(f0 - r->x) * 6;
                     float *o = out->px + (row + f0) * 3;
                     for (int i = 0; i < (f1 - f0) * 3; i++) o[i] = (float)(s8[2 * i] | (s8[2 * i + 1] << 8)) * (1.0f / 256.0f);
+                    if (out88) memcpy(out88 + (row + f0) * 6, s8, (size_t)(f1 - f0) * 6);
                     /* the rest of the segment (its feathered ends) below */
                     for (int x = a; x < e; x++) {
                         if (x == f0) x = f1;
@@ -305,6 +313,7 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                             else b->acc[p + c] += w * v;
                         }
                         if (w != 1.0f) b->wsum[row + x] += w;
+                        else if (out88) memcpy(out88 + p * 2, src + 6 * i, 6);
                     }
                     continue;
                 }
@@ -320,6 +329,7 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                     out->px[p] = v[0];
                     out->px[p + 1] = v[1];
                     out->px[p + 2] = v[2];
+                    if (out88) memcpy(out88 + p * 2, src + 6 * i, 6);
                 } else {    /* overlaps (and a lone tile's feather): finished in blend_finish_fixed_plan */
                     b->acc[p] += w * v[0];
                     b->acc[p + 1] += w * v[1];
@@ -334,7 +344,7 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
 }
 
 int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
-                            dream_image_t *out, dream_err_t *err) {
+                            dream_image_t *out, uint8_t *out88, dream_err_t *err) {
     if (!pl || !done) return dream_err_set(err, "blend: no plan");
     if (!out || out->w != b->W || out->h != b->H || out->c != 3 || out == base)
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
@@ -350,7 +360,10 @@ int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
         for (int q = 0; q < ns; q++) {
             int lone = seg[q].count == 1 && done[seg[q].owner];
             if (!lone && seg[q].count <= 1) {      /* a missing tile (or none): the warped base */
-                for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++) out->px[p] = q88f(base->px[p]);
+                for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++) {
+                    out->px[p] = q88f(base->px[p]);
+                    if (out88) put88(out88 + 2 * p, out->px[p]);
+                }
                 continue;
             }
             for (int x = seg[q].x0; x < seg[q].x1; x++) {
@@ -360,11 +373,17 @@ int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
                 /* all tiles in: normalised; a tile missing: the base fills up to weight 1 */
                 float wb = all || ws >= 1.0f ? 0.0f : 1.0f - ws;
                 if (ws + wb <= 0.0f) {      /* no weight at all (not in a plan's tiles): base or 0 */
-                    for (int c = 0; c < 3; c++) out->px[p + c] = base ? q88f(base->px[p + c]) : 0.0f;
+                    for (int c = 0; c < 3; c++) {
+                        out->px[p + c] = base ? q88f(base->px[p + c]) : 0.0f;
+                        if (out88) put88(out88 + 2 * (p + c), out->px[p + c]);
+                    }
                     continue;
                 }
                 float inv = 1.0f / (ws + wb);
-                for (int c = 0; c < 3; c++) out->px[p + c] = q88f((b->acc[p + c] + (wb > 0 ? wb * base->px[p + c] : 0)) * inv);
+                for (int c = 0; c < 3; c++) {
+                    out->px[p + c] = q88f((b->acc[p + c] + (wb > 0 ? wb * base->px[p + c] : 0)) * inv);
+                    if (out88) put88(out88 + 2 * (p + c), out->px[p + c]);
+                }
                 b->acc[p] = b->acc[p + 1] = b->acc[p + 2] = 0;
                 b->wsum[row + x] = 0;
             }

@@ -53,9 +53,9 @@ int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
  * 8.8. blend_alone_rect: the rectangle of tile k where the canvas is its result bit for bit
  * (weight 1, no other tile), the part a worker keeps and the next job need not carry. */
 int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
-                         dream_err_t *err);
+                         uint8_t *out88, dream_err_t *err);
 int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
-                            dream_image_t *out, dream_err_t *err);
+                            dream_image_t *out, uint8_t *out88, dream_err_t *err);
 tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k);
 
 #endif

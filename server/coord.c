@@ -325,6 +325,8 @@ struct coord {
      * the canvas is exactly 8.8 after such a keyframe (canvas_exact); a job's strips (the window
      * less its held part) are cut into job_px; win_hv: the whole window's hash (win_hv_ok) */
     int kf_tres, canvas_exact;
+    uint8_t *canvas88, *next88;     /* --tile-warp resident: canvas and next as 8.8 LE (H, W, 3)
+                                     * uint16, valid while canvas_exact: cuts and hashes read them */
     uint8_t *job_px[TILE_MAX];
     size_t job_cap[TILE_MAX];
     uint64_t win_hv[TILE_MAX];
@@ -654,6 +656,9 @@ static void swap_in_next(coord_t *c) {
     float *t = c->canvas->px;
     c->canvas->px = c->next->px;
     c->next->px = t;
+    uint8_t *t88 = c->canvas88;
+    c->canvas88 = c->next88;
+    c->next88 = t88;
 }
 
 /* keeps a result's pixels for a deferred blend: the receive buffer itself changes hands (no
@@ -788,7 +793,7 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     }
     if (w->job_fixed) {
         /* tile-resident: the 8.8 result is the keyframe where it alone covers, written now */
-        if (blend_add_fixed_plan(c->blend, &c->plan, idx, m->pixels, c->next, &err) != 0) {
+        if (blend_add_fixed_plan(c->blend, &c->plan, idx, m->pixels, c->next, c->next88, &err) != 0) {
             dlog_error(MOD, "blend: %s", err.msg);
             return;
         }
@@ -970,9 +975,13 @@ static int window_rect(coord_t *c, int idx) {
     return 0;
 }
 
-/* canvas row y, columns x0..x1-1, as 8.8 little-endian into o (q88, in a form the compiler
- * vectorises: clamp, scale, truncate) */
+/* canvas row y, columns x0..x1-1, as 8.8 little-endian into o: from the 8.8 mirror while the
+ * canvas is exact (tile-resident), else q88 of the float canvas */
 static void cut_row88(const coord_t *c, int y, int x0, int x1, uint8_t *o) {
+    if (c->canvas_exact && c->canvas88) {
+        memcpy(o, c->canvas88 + ((size_t)y * c->cfg.W + x0) * 6, (size_t)(x1 - x0) * 6);
+        return;
+    }
     const float *src = c->canvas->px + ((size_t)y * c->cfg.W + x0) * 3;
     int n = (x1 - x0) * 3;
     uint16_t q[1024];
@@ -1048,11 +1057,22 @@ static long cut_strips(coord_t *c, int idx, const tile_rect_t *hd) {
     return (long)len;
 }
 
-/* what a tile-resident job's input_hash must be: the hash of its whole window as 8.8 bytes */
+/* what a tile-resident job's input_hash must be: the hash of its whole window as 8.8 bytes
+ * (row by row from the mirror: no cut, no conversion) */
 static int window_hash(coord_t *c, int idx, uint64_t *hv) {
     if (!c->win_hv_ok[idx]) {
-        if (cut_window(c, idx) != 0) return -1;
-        c->win_hv[idx] = wire_hash64(c->win_px[idx], (size_t)c->win_rect[idx][2] * c->win_rect[idx][3] * 6);
+        if (!c->canvas_exact || !c->canvas88) {
+            if (cut_window(c, idx) != 0) return -1;
+            c->win_hv[idx] = wire_hash64(c->win_px[idx], (size_t)c->win_rect[idx][2] * c->win_rect[idx][3] * 6);
+        } else {
+            if (window_rect(c, idx) != 0) return -1;
+            const int *wr = c->win_rect[idx];
+            wire_hash_t hs;
+            wire_hash_init(&hs);
+            for (int y = wr[1]; y < wr[1] + wr[3]; y++)
+                wire_hash_update(&hs, c->canvas88 + ((size_t)y * c->cfg.W + wr[0]) * 6, (size_t)wr[2] * 6);
+            c->win_hv[idx] = wire_hash_final(&hs);
+        }
         c->win_hv_ok[idx] = 1;
     }
     *hv = c->win_hv[idx];
@@ -1173,7 +1193,17 @@ static int kf_start(coord_t *c) {
         if (any && all) {
             c->kf_tres = c->kf_wwarp = defer = 1;
             canvas_blend_pending(c);
-            if (!c->canvas_exact) quantize_canvas(c);   /* once, after a float keyframe */
+            if (!c->canvas_exact) {     /* once, after a float keyframe: exact 8.8 and its mirror */
+                quantize_canvas(c);
+                long n = (long)c->cfg.W * c->cfg.H * 3;
+                #pragma omp parallel for schedule(static)
+                for (long i = 0; i < n; i++) {
+                    uint16_t q = q88(c->canvas->px[i]);
+                    c->canvas88[2 * i] = (uint8_t)(q & 0xff);
+                    c->canvas88[2 * i + 1] = (uint8_t)(q >> 8);
+                }
+                c->canvas_exact = 1;
+            }
         }
     }
     if (!c->kf_tres) c->canvas_exact = 0;   /* another keyframe makes a float canvas */
@@ -1487,7 +1517,7 @@ static void kf_finish(coord_t *c) {
             for (int i = 0; i < c->plan.n; i++) all &= (done[i] = c->jobs[i].state == JOB_DONE);
             if (!all && ensure_base(c) != 0) c->base_ready = 1;     /* logged: the fill is the old base */
             c->canvas_exact = 0;
-            if (blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, c->next, &err) != 0) {
+            if (blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, c->next, c->next88, &err) != 0) {
                 dlog_error(MOD, "blend: %s", err.msg);
             } else {
                 swap_in_next(c);
@@ -1839,6 +1869,14 @@ coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dr
     c->blend = blend_new(cfg->W, cfg->H, err);
     if (!c->canvas || !c->base || !c->blend) goto fail;
     if (!cfg->canvas8 && !(c->next = dream_image_new(cfg->W, cfg->H, 3, err))) goto fail;
+    if (cfg->tile_resident && !cfg->canvas8) {
+        c->canvas88 = malloc((size_t)cfg->W * cfg->H * 6);
+        c->next88 = malloc((size_t)cfg->W * cfg->H * 6);
+        if (!c->canvas88 || !c->next88) {
+            dream_err_set(err, "out of memory for the 8.8 canvas (--tile-warp resident)");
+            goto fail;
+        }
+    }
     if (init_canvas(c->canvas, cfg, err) != 0) goto fail;
     admin_restore_canvas(c->state, c->canvas);     /* the dream continues after a restart */
     c->kf_interp = strcmp(cfg->kf_warp, "bilinear") ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR;
@@ -1910,6 +1948,8 @@ void coord_destroy(coord_t **pc) {
     for (int i = 0; i < TILE_MAX; i++) free(c->tile_px[i]);
     for (int i = 0; i < TILE_MAX; i++) free(c->win_px[i]);
     for (int i = 0; i < TILE_MAX; i++) free(c->job_px[i]);
+    free(c->canvas88);
+    free(c->next88);
     dream_classes_destroy(&c->classes);
     dream_state_destroy(&c->state);
     free(c);
