@@ -890,7 +890,10 @@ static void handle_worker_msg(coord_t *c) {
                     requeue_worker_job(c, w, "worker error");
                     w->job_id = 0;
                     if (e->code == DREAMFARM__ERROR_CODE__ERR_STOPPING) w->draining = 1;   /* stopping: not a failure */
-                    else if (e->code == DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT) w->resident_kf = 0;  /* lost its canvas: seeded again */
+                    else if (e->code == DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT) {
+                        w->resident_kf = 0;     /* lost its canvas or tile: seeded again / a whole window */
+                        w->tk_kf = 0;
+                    }
                     else if (e->code != DREAMFARM__ERROR_CODE__ERR_BUSY) worker_fail(c, w, e->message);   /* 4 = busy: not one either */
                     else w->stale_busy = 1;     /* not again until it is free (no resend loop) */
                 }
