@@ -27,17 +27,17 @@
 #           available everywhere); coord_link_cap = the coordinator's own NIC at that speed,
 #           LINK_MBPS / (8 x bytes per keyframe) keyframes/s, all workers' bytes share it
 #   RESIDENT=0: dreamd --resident-canvas false (on by default since issue 14; docs/farm.md)
-#   TILE_WARP=worker: dreamd --tile-warp worker (the workers warp their tiles from windows);
-#           TILE_WARP=resident: --tile-warp resident (workers keep their tiles, 8.8 results, the
-#           coordinator does not warp)
+#   TILE_WARP (default resident, dreamd's default: workers keep their tiles, 8.8 results, the
+#           coordinator does not warp); worker: the workers warp their tiles from whole windows;
+#           coordinator: the coordinator warps the canvas and sends 8-bit tiles (the old default)
 #   DEVICE_WARP=1: the sim workers' --sim-device-warp (a tile-resident job's warp is modelled
 #           device work, as on GPU workers on their own machines, instead of a bicubic warp on
 #           this machine's cores, which the coordinator shares)
 #   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
 # A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace (issue 14:
 # SIM_MS=4, an H100-class step): 1080p with 1 and 4 workers, 4 workers behind a modelled 1 GbE
-# link, 4 workers with --tile-warp worker and resident (with and without the sim's device warp),
-# and 4K with 4 and 8 workers (plus tile-resident) -> bench/out/farm_bench_gpu*.txt
+# link, 4 workers with --tile-warp worker and coordinator, 4 workers with the sim's device warp,
+# and 4K with 4 and 8 workers (and with the device warp) -> bench/out/farm_bench_gpu*.txt
 set -u
 cd "$(dirname "$0")/.."
 BIN=build/bin
@@ -45,7 +45,7 @@ for b in dreamd dream-worker; do [ -x $BIN/$b ] || { echo "farm_bench: build fir
 GPU_PASS=0; [ -z "${SIM_MS:-}" ] && [ "${FARM_BENCH_GPU:-1}" != 0 ] && GPU_PASS=1
 T=${SECONDS_PER_RUN:-20}; SIM_MS=${SIM_MS:-100}; STEPS=${STEPS:-10}; SIZE=${SIZE:-1920x1080}
 COUNTS=${COUNTS:-"1 2 4 8"}
-LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-1}; TILE_WARP=${TILE_WARP:-coordinator}; DEVICE_WARP=${DEVICE_WARP:-0}
+LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-1}; TILE_WARP=${TILE_WARP:-resident}; DEVICE_WARP=${DEVICE_WARP:-0}
 EXTRA_D=(--resident-canvas "$([ "$RESIDENT" = 1 ] && echo true || echo false)" --tile-warp "$TILE_WARP")
 W=${SIZE%x*}; H=${SIZE#*x}
 OUT=bench/out; mkdir -p $OUT
@@ -133,8 +133,8 @@ if [ "$GPU_PASS" = 1 ]; then
   g REPORT_NAME=farm_bench_gpu COUNTS="1 4"
   g REPORT_NAME=farm_bench_gpu_1gbe COUNTS="4" LINK_MBPS=1000
   g REPORT_NAME=farm_bench_gpu_tilewarp COUNTS="4" TILE_WARP=worker
-  g REPORT_NAME=farm_bench_gpu_tileres COUNTS="4" TILE_WARP=resident
-  g REPORT_NAME=farm_bench_gpu_tileres_dev COUNTS="4" TILE_WARP=resident DEVICE_WARP=1
-  g REPORT_NAME=farm_bench_gpu_4k_tileres_dev COUNTS="4 8" SIZE=3840x2160 TILE_WARP=resident DEVICE_WARP=1
+  g REPORT_NAME=farm_bench_gpu_coordwarp COUNTS="4" TILE_WARP=coordinator
+  g REPORT_NAME=farm_bench_gpu_dev COUNTS="4" DEVICE_WARP=1
+  g REPORT_NAME=farm_bench_gpu_4k_dev COUNTS="4 8" SIZE=3840x2160 DEVICE_WARP=1
   g REPORT_NAME=farm_bench_gpu_4k COUNTS="4 8" SIZE=3840x2160
 fi

@@ -366,7 +366,20 @@ int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
                 }
                 continue;
             }
-            for (int x = seg[q].x0; x < seg[q].x1; x++) {
+            int xa = seg[q].x0, xb = seg[q].x1, skip0 = xb, skip1 = xb;
+            if (lone) {
+                /* written on arrival except where the owner's feather is < 1 (its ramps outside
+                 * the overlaps, e.g. a tile grown to the minimum side): only those are looked at */
+                const tile_t *t = &pl->tiles[seg[q].owner];
+                if (y >= t->r.y + t->feather[1] && y < t->r.y + t->r.h - t->feather[3]) {
+                    skip0 = t->r.x + t->feather[0] > xa ? t->r.x + t->feather[0] : xa;
+                    skip1 = t->r.x + t->r.w - t->feather[2] < xb ? t->r.x + t->r.w - t->feather[2] : xb;
+                    if (skip1 < skip0) skip1 = skip0;
+                }
+            }
+            for (int x = xa; x < xb; x++) {
+                if (x == skip0) x = skip1;      /* the owner's full-weight run: nothing to do */
+                if (x >= xb) break;
                 size_t p = (row + x) * 3;
                 float ws = b->wsum[row + x];
                 if (lone && ws == 0.0f) continue;       /* written on arrival */

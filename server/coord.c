@@ -117,7 +117,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, quarantine_max, "quarantine-max", "1024", 1, 1000000, "most quarantined keys kept (the oldest go first)"),
     CFG_DOUBLE(coord_cfg_t, min_ms_mpix, "min-ms-per-mpix-step", "0.05", 0, 1e6, "a result faster than this (ms per MPx-step, wall clock) is implausible: a failure (0 = off)"),
     CFG_BOOL(coord_cfg_t, resident, "resident-canvas", "true", "a worker that holds the whole canvas keeps it (float) and gets only the warp of the next keyframe (docs/farm.md)"),
-    CFG_STR(coord_cfg_t, tile_warp, "tile-warp", "coordinator", "who warps the tiles of a tiled keyframe: coordinator (8-bit tiles) | worker (a window of the canvas in 8.8 fixed point, 2x the bytes; the warp leaves the coordinator's critical path) | resident (workers keep their tiles: a job carries only the window's part the worker lacks, results come back in 8.8 and the coordinator does not warp; docs/farm.md)"),
+    CFG_STR(coord_cfg_t, tile_warp, "tile-warp", "resident", "who warps the tiles of a tiled keyframe: coordinator (8-bit tiles) | worker (a window of the canvas in 8.8 fixed point, 2x the bytes; the warp leaves the coordinator's critical path) | resident (workers keep their tiles: a job carries only the window's part the worker lacks, results come back in 8.8 and the coordinator does not warp; docs/farm.md)"),
     CFG_END};
 
 int coord_cfg_finish(coord_cfg_t *cfg, dream_err_t *err) {
