@@ -3,6 +3,7 @@
  * fill for missing tiles; see blend.h.
  */
 #include "blend.h"
+#include "px88.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,7 +299,7 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                 if (f0 < f1) {
                     const uint8_t *s8 = src + (size_t)(f0 - r->x) * 6;
                     float *o = out->px + (row + f0) * 3;
-                    for (int i = 0; i < (f1 - f0) * 3; i++) o[i] = (float)(s8[2 * i] | (s8[2 * i + 1] << 8)) * (1.0f / 256.0f);
+                    px88_to_float(s8, o, (size_t)(f1 - f0) * 3);
                     if (out88) memcpy(out88 + (row + f0) * 6, s8, (size_t)(f1 - f0) * 6);
                     /* the rest of the segment (its feathered ends) below */
                     for (int x = a; x < e; x++) {

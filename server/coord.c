@@ -18,6 +18,7 @@
 #include "rng.h"
 #include "admin.h"
 #include "blend.h"
+#include "px88.h"
 #include "classes.h"
 #include "engine.h"
 #include "frameclock.h"
@@ -985,22 +986,7 @@ static void cut_row88(const coord_t *c, int y, int x0, int x1, uint8_t *o) {
         memcpy(o, c->canvas88 + ((size_t)y * c->cfg.W + x0) * 6, (size_t)(x1 - x0) * 6);
         return;
     }
-    const float *src = c->canvas->px + ((size_t)y * c->cfg.W + x0) * 3;
-    int n = (x1 - x0) * 3;
-    uint16_t q[1024];
-    for (int b = 0; b < n; b += 1024) {
-        int m = n - b < 1024 ? n - b : 1024;
-        for (int i = 0; i < m; i++) {
-            float v = src[b + i];
-            v = v < 0.0f ? 0.0f : v;
-            v = v > 255.0f ? 255.0f : v;
-            q[i] = (uint16_t)(v * 256.0f + 0.5f);
-        }
-        for (int i = 0; i < m; i++) {
-            o[2 * (b + i)] = (uint8_t)(q[i] & 0xff);
-            o[2 * (b + i) + 1] = (uint8_t)(q[i] >> 8);
-        }
-    }
+    px88_from_float(c->canvas->px + ((size_t)y * c->cfg.W + x0) * 3, o, (size_t)(x1 - x0) * 3);
 }
 
 /* tile idx's window of the canvas, 8.8 little-endian, into win_px */
@@ -1198,13 +1184,8 @@ static int kf_start(coord_t *c) {
             canvas_blend_pending(c);
             if (!c->canvas_exact) {     /* once, after a float keyframe: exact 8.8 and its mirror */
                 quantize_canvas(c);
-                long n = (long)c->cfg.W * c->cfg.H * 3;
                 #pragma omp parallel for schedule(static)
-                for (long i = 0; i < n; i++) {
-                    uint16_t q = q88(c->canvas->px[i]);
-                    c->canvas88[2 * i] = (uint8_t)(q & 0xff);
-                    c->canvas88[2 * i + 1] = (uint8_t)(q >> 8);
-                }
+                for (int y = 0; y < c->cfg.H; y++) cut_row88(c, y, 0, c->cfg.W, c->canvas88 + (size_t)y * c->cfg.W * 6);
                 c->canvas_exact = 1;
             }
         }

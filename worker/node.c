@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "node.h"
 #include "parfor.h"
+#include "px88.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 #include <zmq.h>
 #include "compute.h"
+#include "px88.h"
 #include "image.h"
 #include "wire.h"
 
@@ -317,7 +319,7 @@ static int window_input(node_t *n, node_job_t *nj) {
             return -1;
         }
     } else {
-        for (size_t i = 0; i < nw; i++) n->win_buf[i] = (float)(q[2 * i] | (q[2 * i + 1] << 8)) * (1.0f / 256.0f);
+        px88_to_float(q, n->win_buf, nw);
         dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
         if (dream_warp_window(n->win_buf, src->x, src->y, src->w, src->h, job->canvas_w, job->canvas_h, job->warp_zoom,
                               job->warp_angle, ip, t->x, t->y, t->w, t->h, n->img_buf, &err) != 0) {
@@ -329,11 +331,7 @@ static int window_input(node_t *n, node_job_t *nj) {
     }
     if (fixed) {
         /* computed on the float warp itself: the canvas it continues is 8.8, not 8 bits */
-        for (size_t i = 0; i < np; i++) {
-            float v = n->img_buf[i];
-            v = v < 0.0f ? 0.0f : v;
-            n->img_buf[i] = v > 255.0f ? 255.0f : v;
-        }
+        px88_clip255(n->img_buf, np);
         nj->fixed = 1;
         nj->hashed = 1;
         nj->input_hash = wire_hash64(q, nw * 2);
@@ -359,14 +357,7 @@ static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np)
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d result", t->w, t->h);
         return;
     }
-    for (size_t i = 0; i < np; i++) {
-        float v = img[i];
-        v = v < 0.0f ? 0.0f : v;
-        v = v > 255.0f ? 255.0f : v;
-        uint16_t q = (uint16_t)(v * 256.0f + 0.5f);   /* as the coordinator's q88 */
-        o[2 * i] = (uint8_t)(q & 0xff);
-        o[2 * i + 1] = (uint8_t)(q >> 8);
-    }
+    px88_from_float(img, o, np);     /* as the coordinator's q88 */
     free(nj->px);
     nj->px = o;
     nj->len = np * 2;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "image.h"
+#include "px88.h"
 
 static uint64_t rng = 777;
 static float rndf(void) {
@@ -571,6 +572,51 @@ static void test_float_canvas_200_keyframes(void **s) {
     dream_image_destroy(&got);
 }
 
+/* px88.h's vector passes are bit for bit their scalar definitions: every 16-bit value, and
+ * floats around every 8.8 step, the clamps, -0.0, huge values and odd lengths (the tails) */
+static void test_px88_vectors_match_scalar(void **state) {
+    (void)state;
+    enum { N = 65536 + 3 };
+    uint8_t *q = malloc(2 * N), *q2 = malloc(2 * N);
+    float *f = malloc(sizeof(float) * N), *g = malloc(sizeof(float) * N);
+    assert_non_null(q); assert_non_null(q2); assert_non_null(f); assert_non_null(g);
+    for (int i = 0; i < N; i++) { q[2 * i] = (uint8_t)(i & 0xff); q[2 * i + 1] = (uint8_t)((i >> 8) & 0xff); }
+    for (size_t n = N - 3; n <= N; n++) {         /* 65536 .. 65539 values: every tail length */
+        px88_to_float(q, f, n);
+        for (size_t i = 0; i < n; i++) {
+            float want = (float)(q[2 * i] | (q[2 * i + 1] << 8)) * (1.0f / 256.0f);
+            if (memcmp(&f[i], &want, sizeof want)) fail_msg("to_float %zu: %.9g != %.9g", i, f[i], want);
+        }
+    }
+    /* floats: every 1/512 step from -2 to 257 plus neighbours, -0.0, large, tiny */
+    int m = 0;
+    for (int k = -1024; k <= 257 * 512 && m + 3 < N; k++) {
+        float v = (float)k / 512.0f;
+        f[m++] = v;
+        if (k % 7 == 0) f[m++] = nextafterf(v, 1e9f);
+        if (k % 5 == 0) f[m++] = nextafterf(v, -1e9f);
+    }
+    f[0] = -0.0f; f[1] = 1e30f; f[2] = -1e30f; f[3] = 1e-40f;
+    memcpy(g, f, sizeof(float) * m);
+    for (int n = m - 3; n <= m; n++) {
+        px88_from_float(f, q2, (size_t)n);
+        for (int i = 0; i < n; i++) {
+            float v = f[i];
+            v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+            uint16_t u = (uint16_t)(v * 256.0f + 0.5f);
+            if (q2[2 * i] != (u & 0xff) || q2[2 * i + 1] != (u >> 8)) fail_msg("from_float %d (%.9g)", i, f[i]);
+        }
+    }
+    px88_clip255(g, (size_t)m - 1);
+    for (int i = 0; i < m - 1; i++) {
+        float v = f[i];
+        v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+        if (memcmp(&g[i], &v, sizeof v)) fail_msg("clip %d: %.9g != %.9g", i, g[i], v);
+    }
+    assert_true(memcmp(&g[m - 1], &f[m - 1], sizeof(float)) == 0);    /* past n: untouched */
+    free(q); free(q2); free(f); free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_exact),
@@ -587,6 +633,7 @@ int main(void) {
         cmocka_unit_test(test_bicubic_rgb_fast_path_bit_identical),
         cmocka_unit_test(test_warp_window_matches_whole),
         cmocka_unit_test(test_float_canvas_200_keyframes),
+        cmocka_unit_test(test_px88_vectors_match_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
