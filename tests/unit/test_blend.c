@@ -4,7 +4,10 @@
  * gradient magnitude across tile borders is at most 1.1x the interior's —
  * while a hard paste of the same tiles fails that bound; a missing tile is
  * filled from the base (warped previous keyframe) without a seam; the ramps
- * of two neighbours sum to one.
+ * of two neighbours sum to one. Tile-resident 8.8 blending (blend_*_fixed_plan,
+ * blend_alone_rect) on the planner's grids: exact results where a tile is alone,
+ * exactly 8.8 everywhere, the normalised blend, the base fill of a missing tile,
+ * and an accumulator left clear for the next keyframe.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -261,6 +264,359 @@ static void test_delta_plan_equals_delta(void **s) {
     image_free(tex);
 }
 
+/* ---------- tile-resident: 8.8 results blended as they are (blend_add/finish_fixed_plan) ---------- */
+
+static uint64_t fx_rng(uint64_t *s) {     /* xorshift64* */
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1Dull;
+}
+
+/* an 8.8 result for tile t: (h, w, 3) uint16 LE; random 0..65280, or cval[c] in every pixel */
+static uint8_t *fx_result(const tile_t *t, uint64_t *rng, const unsigned *cval) {
+    size_t n = (size_t)t->r.w * t->r.h * 3;
+    uint8_t *px = malloc(n * 2);
+    assert_non_null(px);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = cval ? cval[i % 3] : (unsigned)(fx_rng(rng) % 65281u);
+        px[2 * i] = (uint8_t)(v & 0xff);
+        px[2 * i + 1] = (uint8_t)(v >> 8);
+    }
+    return px;
+}
+
+/* value of channel c at canvas (x, y) in tile t's result, as 8.8 / 256 */
+static double fx_val(const tile_t *t, const uint8_t *res, int x, int y, int c) {
+    size_t i = ((size_t)(y - t->r.y) * t->r.w + (size_t)(x - t->r.x)) * 3 + (size_t)c;
+    return (double)(res[2 * i] | (res[2 * i + 1] << 8)) / 256.0;
+}
+
+static int fx_inside(const tile_rect_t *r, int x, int y) {
+    return x >= r->x && x < r->x + r->w && y >= r->y && y < r->y + r->h;
+}
+
+/* tile t's blend weight at canvas (x, y) (0 outside it): the product of its two ramps */
+static float fx_weight(const tile_t *t, int x, int y) {
+    if (!fx_inside(&t->r, x, y)) return 0.0f;
+    float wx = blend_ramp(x - t->r.x, t->r.w, t->feather[0], t->feather[2]);
+    float wy = blend_ramp(y - t->r.y, t->r.h, t->feather[1], t->feather[3]);
+    return wx * wy;
+}
+
+static double fx_round88(double v) {
+    v = v < 0 ? 0 : v > 255 ? 255 : v;
+    return floor(v * 256.0 + 0.5) / 256.0;
+}
+
+static dream_image_t *fx_image(int W, int H, float fill) {
+    dream_image_t *im = malloc(sizeof *im);
+    im->w = W; im->h = H; im->c = 3;
+    im->px = malloc((size_t)W * H * 3 * sizeof(float));
+    for (size_t i = 0; i < (size_t)W * H * 3; i++) im->px[i] = fill;
+    return im;
+}
+
+/* adds the tiles with done[k] != 0 in a shuffled order, then finishes */
+static int fx_blend(blend_t *b, const tile_plan_t *pl, uint8_t *const *res, const uint8_t *done,
+                    const dream_image_t *base, dream_image_t *out, uint64_t order_seed, dream_err_t *err) {
+    int order[TILE_MAX];
+    for (int k = 0; k < pl->n; k++) order[k] = k;
+    uint64_t s = order_seed | 1;
+    for (int k = pl->n - 1; k > 0; k--) {
+        int j = (int)(fx_rng(&s) % (uint64_t)(k + 1)), t = order[k];
+        order[k] = order[j];
+        order[j] = t;
+    }
+    for (int q = 0; q < pl->n; q++) {
+        int k = order[q];
+        if (!done[k]) continue;
+        assert_int_equal(blend_add_fixed_plan(b, pl, k, res[k], out, NULL), 0);
+    }
+    return blend_finish_fixed_plan(b, pl, done, base, out, err);
+}
+
+/* the canvas the documented rule gives (double): sum w_i x_i / sum w_i over the tiles in, with
+ * the base filling up to weight 1 when a tile is missing, rounded to 8.8 */
+static double fx_reference(const tile_plan_t *pl, uint8_t *const *res, const uint8_t *done, const dream_image_t *base,
+                           int x, int y, int c, double *wsum_out) {
+    double acc = 0, ws = 0;
+    int all = 1;
+    for (int k = 0; k < pl->n; k++) {
+        all &= done[k] != 0;
+        if (!done[k]) continue;
+        float w = fx_weight(&pl->tiles[k], x, y);
+        if (w <= 0.0f) continue;
+        acc += (double)w * fx_val(&pl->tiles[k], res[k], x, y, c);
+        ws += w;
+    }
+    if (wsum_out) *wsum_out = ws;
+    double wb = all || ws >= 1 ? 0 : 1 - ws;
+    if (wb > 0) acc += wb * base->px[((size_t)y * base->w + x) * 3 + c];
+    return fx_round88(acc / (ws + wb));
+}
+
+typedef struct { int W, H, nx, ny, ox, oy; } fx_case_t;
+
+/* plans of the real planner: 2x2 and 3x2 grids with several seam offsets, a small canvas whose
+ * tiles grow to the engine minimum (feathers longer than the overlap: a tile alone at weight < 1),
+ * and one chosen by tile_plan_make for four equal workers */
+static const fx_case_t fx_cases[] = {
+    {640, 400, 2, 2, 11, -7}, {640, 400, 2, 2, -60, 45}, {720, 420, 3, 2, 37, -21},
+    {720, 420, 3, 2, -40, 13}, {480, 300, 3, 2, 0, 20}, {480, 300, 2, 2, -30, -25},
+    {300, 480, 2, 3, 20, 0},
+};
+#define FX_NCASES ((int)(sizeof fx_cases / sizeof fx_cases[0]))
+
+static void fx_plan(int ci, tile_plan_t *pl, int *W, int *H) {
+    if (ci < FX_NCASES) {
+        const fx_case_t *fc = &fx_cases[ci];
+        tile_plan_params_t p = {fc->W, fc->H, 64, 224, 10, 20, 64, 0};
+        assert_int_equal(tile_plan_grid(&p, fc->nx, fc->ny, fc->ox, fc->oy, pl, NULL), 0);
+        assert_int_equal(pl->n, fc->nx * fc->ny);
+        *W = fc->W;
+        *H = fc->H;
+    } else {
+        tile_plan_params_t p = {.W = 960, .H = 540, .halo = 64, .min_side = 224, .steps = 10, .overhead_ms = 5, .max_tiles = 16};
+        tile_worker_t w[4] = {{40, 1u << 22}, {40, 1u << 22}, {40, 1u << 22}, {40, 1u << 22}};
+        assert_int_equal(tile_plan_make(&p, w, 4, 0x5eed + (uint64_t)ci, pl, NULL), 0);
+        assert_true(pl->n >= 2);
+        *W = 960;
+        *H = 540;
+    }
+}
+
+/* every tile in, base NULL: the canvas is each tile's result exactly in its alone rectangle
+ * (which is non-empty, overlaps no other tile and has weight 1), exactly 8.8 in 0..255
+ * everywhere, the normalised blend within one 8.8 step of a double reference, and a constant
+ * colour in every tile gives that colour everywhere */
+static void test_fixed_plan_all_tiles(void **s) {
+    (void)s;
+    uint64_t rng = 0x1234567u;
+    long alone_px = 0, lone_feather = 0;
+    double maxdiff = 0;
+    for (int ci = 0; ci <= FX_NCASES; ci++) {
+        tile_plan_t pl;
+        int W, H;
+        fx_plan(ci, &pl, &W, &H);
+        uint8_t *res[TILE_MAX], done[TILE_MAX];
+        for (int k = 0; k < pl.n; k++) {
+            res[k] = fx_result(&pl.tiles[k], &rng, NULL);
+            done[k] = 1;
+        }
+        blend_t *b = blend_new(W, H, NULL);
+        assert_non_null(b);
+        dream_image_t *out = fx_image(W, H, NAN);    /* every pixel must be written */
+        dream_err_t err = {{0}};
+        assert_int_equal(fx_blend(b, &pl, res, done, NULL, out, (uint64_t)ci * 77 + 5, &err), 0);
+        /* (c) exactly 8.8 in [0, 255]; (e) the normalised blend */
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int cover = 0;
+                for (int k = 0; k < pl.n; k++) cover += fx_inside(&pl.tiles[k].r, x, y);
+                for (int c = 0; c < 3; c++) {
+                    float v = out->px[((size_t)y * W + x) * 3 + c];
+                    assert_true(v >= 0.0f && v <= 255.0f);
+                    assert_true(v * 256.0f == floorf(v * 256.0f));
+                    double ws, ref = fx_reference(&pl, res, done, NULL, x, y, c, &ws);
+                    double d = fabs(ref - v);
+                    if (d > maxdiff) maxdiff = d;
+                    if (d > 1.0 / 256 + 1e-4)
+                        fail_msg("case %d (%d,%d,%d): canvas %.6f, reference %.6f (wsum %.4f)", ci, x, y, c, v, ref, ws);
+                    if (c == 0 && cover == 1 && ws < 1.0) lone_feather++;
+                }
+            }
+        /* (a), (b) the alone rectangles */
+        for (int k = 0; k < pl.n; k++) {
+            const tile_t *t = &pl.tiles[k];
+            tile_rect_t a = blend_alone_rect(&pl, k);
+            if (a.w <= 0 || a.h <= 0) {
+                /* empty only where the tile has no weight-1 part at all (an inner core
+                 * narrower than its two feathers: the small canvases' middle tiles) */
+                assert_true(t->r.w <= t->feather[0] + t->feather[2] || t->r.h <= t->feather[1] + t->feather[3]);
+                assert_true(ci >= 4);
+                for (int y = t->r.y; y < t->r.y + t->r.h; y++)
+                    for (int x = t->r.x; x < t->r.x + t->r.w; x++) {
+                        if (fx_weight(t, x, y) != 1.0f) continue;
+                        for (int j = 0; j < pl.n; j++)
+                            if (j != k && fx_inside(&pl.tiles[j].r, x, y)) goto next_px;
+                        fail_msg("case %d: tile %d alone at weight 1 at (%d,%d), alone rect empty", ci, k, x, y);
+                    next_px:;
+                    }
+                continue;
+            }
+            assert_true(a.x >= t->r.x && a.y >= t->r.y && a.x + a.w <= t->r.x + t->r.w && a.y + a.h <= t->r.y + t->r.h);
+            for (int j = 0; j < pl.n; j++) {
+                if (j == k) continue;
+                const tile_rect_t *o = &pl.tiles[j].r;
+                int sep = a.x + a.w <= o->x || o->x + o->w <= a.x || a.y + a.h <= o->y || o->y + o->h <= a.y;
+                if (!sep) fail_msg("case %d: alone rect of tile %d meets tile %d", ci, k, j);
+            }
+            for (int y = a.y; y < a.y + a.h; y++)
+                for (int x = a.x; x < a.x + a.w; x++) {
+                    assert_true(fx_weight(t, x, y) == 1.0f);
+                    for (int c = 0; c < 3; c++)
+                        assert_true((double)out->px[((size_t)y * W + x) * 3 + c] == fx_val(t, res[k], x, y, c));
+                }
+            alone_px += (long)a.w * a.h;
+        }
+        /* the rectangle is not needlessly small: grown by one pixel on any side it either
+         * leaves the tile's weight-1 part or meets another tile */
+        for (int k = 0; k < pl.n; k++) {
+            const tile_t *t = &pl.tiles[k];
+            tile_rect_t a = blend_alone_rect(&pl, k);
+            if (a.w <= 0 || a.h <= 0) continue;     /* checked above */
+            int wx0 = t->r.x + t->feather[0], wx1 = t->r.x + t->r.w - t->feather[2];
+            int wy0 = t->r.y + t->feather[1], wy1 = t->r.y + t->r.h - t->feather[3];
+            tile_rect_t grown[4] = {{a.x - 1, a.y, 1, a.h}, {a.x + a.w, a.y, 1, a.h},
+                                    {a.x, a.y - 1, a.w, 1}, {a.x, a.y + a.h, a.w, 1}};
+            for (int g = 0; g < 4; g++) {
+                const tile_rect_t *e = &grown[g];
+                int blocked = e->x < wx0 || e->x + e->w > wx1 || e->y < wy0 || e->y + e->h > wy1;
+                for (int j = 0; j < pl.n && !blocked; j++) {
+                    const tile_rect_t *o = &pl.tiles[j].r;
+                    if (j != k && !(e->x + e->w <= o->x || o->x + o->w <= e->x || e->y + e->h <= o->y ||
+                                    o->y + o->h <= e->y))
+                        blocked = 1;
+                }
+                if (!blocked) fail_msg("case %d: alone rect of tile %d could grow on side %d", ci, k, g);
+            }
+        }
+        /* (d) a constant colour in every tile: the canvas is that colour everywhere */
+        static const unsigned cval[3] = {12345, 65280, 77};
+        for (int k = 0; k < pl.n; k++) {
+            free(res[k]);
+            res[k] = fx_result(&pl.tiles[k], &rng, cval);
+        }
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) out->px[i] = NAN;
+        assert_int_equal(fx_blend(b, &pl, res, done, NULL, out, (uint64_t)ci * 31 + 2, &err), 0);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++)
+            if (out->px[i] != (float)cval[i % 3] / 256.0f)
+                fail_msg("case %d: constant %u/256 blends to %.6f at pixel %zu", ci, cval[i % 3], out->px[i], i / 3);
+        for (int k = 0; k < pl.n; k++) free(res[k]);
+        blend_destroy(&b);
+        image_free(out);
+    }
+    print_message("fixed blend: %ld alone pixels exact, %ld lone-feather pixels, max |canvas - reference| = %.3g\n",
+                  alone_px, lone_feather, maxdiff);
+    assert_true(lone_feather > 0);      /* the small canvas's grown tiles do reach that path */
+}
+
+/* a tile missing at the deadline: without a base that is an error; with one, where only the
+ * missing tile reaches the canvas is round88(base), and where it overlaps tiles that are in the
+ * base fills their weight up to 1 */
+static void test_fixed_plan_missing_tile(void **s) {
+    (void)s;
+    uint64_t rng = 0xfeedbeefu;
+    for (int ci = 0; ci < FX_NCASES; ci++) {
+        tile_plan_t pl;
+        int W, H;
+        fx_plan(ci, &pl, &W, &H);
+        int miss = ci == 2 ? 4 : ci % 2 ? pl.n - 1 : 0;     /* corners, and one in the middle */
+        uint8_t *res[TILE_MAX], done[TILE_MAX];
+        for (int k = 0; k < pl.n; k++) {
+            res[k] = fx_result(&pl.tiles[k], &rng, NULL);
+            done[k] = k != miss;
+        }
+        dream_image_t *base = texture(W, H);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = base->px[i] * 1.6f - 70.3f;   /* clips, not 8.8 */
+        blend_t *b = blend_new(W, H, NULL);
+        dream_image_t *out = fx_image(W, H, NAN);
+        dream_err_t err = {{0}};
+        assert_int_equal(fx_blend(b, &pl, res, done, NULL, out, 9, &err), -1);
+        assert_non_null(strstr(err.msg, "missing"));
+        blend_reset(b);
+        assert_int_equal(fx_blend(b, &pl, res, done, base, out, 10, &err), 0);
+        long only_missing = 0, filled = 0;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int cover = 0;
+                for (int k = 0; k < pl.n; k++) cover += fx_inside(&pl.tiles[k].r, x, y);
+                int in_miss = fx_inside(&pl.tiles[miss].r, x, y);
+                for (int c = 0; c < 3; c++) {
+                    size_t p = ((size_t)y * W + x) * 3 + c;
+                    float v = out->px[p];
+                    assert_true(v >= 0.0f && v <= 255.0f && v * 256.0f == floorf(v * 256.0f));
+                    double ws, ref = fx_reference(&pl, res, done, base, x, y, c, &ws);
+                    if (in_miss && cover == 1) {
+                        if ((double)v != fx_round88(base->px[p]))
+                            fail_msg("case %d (%d,%d,%d): %.6f, not round88(base %.6f)", ci, x, y, c, v, base->px[p]);
+                        if (c == 0) only_missing++;
+                    } else if (fabs(ref - v) > 1.0 / 256 + 1e-4) {
+                        fail_msg("case %d (%d,%d,%d): canvas %.6f, reference %.6f (wsum %.4f)", ci, x, y, c, v, ref, ws);
+                    }
+                    if (c == 0 && in_miss && cover > 1 && ws < 0.99) filled++;
+                }
+            }
+        assert_true(only_missing > 0);
+        assert_true(filled > 0);
+        /* base was read, not written */
+        dream_image_t *t2 = texture(W, H);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) assert_true(base->px[i] == t2->px[i] * 1.6f - 70.3f);
+        image_free(t2);
+        for (int k = 0; k < pl.n; k++) free(res[k]);
+        blend_destroy(&b);
+        image_free(out);
+        image_free(base);
+    }
+}
+
+/* the finish leaves the accumulator clear: keyframes blended one after another into one
+ * blend_t (all in, a tile missing, all in again, other plans each time) give what a fresh
+ * blend_t gives, bit for bit */
+static void test_fixed_plan_accumulator_cleared(void **s) {
+    (void)s;
+    int W = 720, H = 420;
+    static const int grid[4][4] = {{2, 2, 11, -7}, {3, 2, 37, -21}, {3, 2, -40, 13}, {2, 2, -60, 45}};
+    uint64_t rng = 0xabcdefu;
+    blend_t *shared = blend_new(W, H, NULL);
+    dream_image_t *base = texture(W, H);
+    for (int kf = 0; kf < 4; kf++) {
+        tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0};
+        tile_plan_t pl;
+        assert_int_equal(tile_plan_grid(&p, grid[kf][0], grid[kf][1], grid[kf][2], grid[kf][3], &pl, NULL), 0);
+        uint8_t *res[TILE_MAX], done[TILE_MAX];
+        for (int k = 0; k < pl.n; k++) {
+            res[k] = fx_result(&pl.tiles[k], &rng, NULL);
+            done[k] = !(kf == 1 && k == 2) && !(kf == 3 && k == 0);
+        }
+        blend_t *fresh = blend_new(W, H, NULL);
+        dream_image_t *o1 = fx_image(W, H, -1.0f), *o2 = fx_image(W, H, 7.0f);
+        assert_int_equal(fx_blend(shared, &pl, res, done, base, o1, 3 + (uint64_t)kf, NULL), 0);
+        assert_int_equal(fx_blend(fresh, &pl, res, done, base, o2, 3 + (uint64_t)kf, NULL), 0);
+        assert_memory_equal(o1->px, o2->px, (size_t)W * H * 3 * sizeof(float));
+        for (int k = 0; k < pl.n; k++) free(res[k]);
+        blend_destroy(&fresh);
+        image_free(o1);
+        image_free(o2);
+    }
+    /* bad arguments */
+    tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0};
+    tile_plan_t pl;
+    assert_int_equal(tile_plan_grid(&p, 2, 2, 0, 0, &pl, NULL), 0);
+    dream_image_t *small = fx_image(W / 2, H, 0.0f), *out = fx_image(W, H, 0.0f);
+    uint8_t px[6] = {0}, done[TILE_MAX] = {1, 1, 1, 1};
+    dream_err_t err = {{0}};
+    assert_int_equal(blend_add_fixed_plan(shared, &pl, 4, px, out, &err), -1);       /* no tile 4 */
+    assert_int_equal(blend_add_fixed_plan(shared, &pl, 0, px, small, &err), -1);     /* wrong size */
+    assert_int_equal(blend_finish_fixed_plan(shared, &pl, done, NULL, small, &err), -1);
+    assert_int_equal(blend_finish_fixed_plan(shared, &pl, NULL, NULL, out, &err), -1);
+    done[1] = 0;
+    assert_int_equal(blend_finish_fixed_plan(shared, &pl, done, small, out, &err), -1);  /* base of the wrong size */
+    tile_rect_t e = blend_alone_rect(&pl, 4);
+    assert_true(e.w == 0 && e.h == 0);
+    e = blend_alone_rect(NULL, 0);
+    assert_true(e.w == 0 && e.h == 0);
+    /* one tile, the whole canvas: alone everywhere */
+    assert_int_equal(tile_plan_grid(&p, 1, 1, 0, 0, &pl, NULL), 0);
+    e = blend_alone_rect(&pl, 0);
+    assert_true(e.x == 0 && e.y == 0 && e.w == W && e.h == H);
+    blend_destroy(&shared);
+    image_free(small);
+    image_free(out);
+    image_free(base);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_seams),
@@ -269,6 +625,9 @@ int main(void) {
         cmocka_unit_test(test_ramps_partition),
         cmocka_unit_test(test_delta_blend),
         cmocka_unit_test(test_delta_plan_equals_delta),
+        cmocka_unit_test(test_fixed_plan_all_tiles),
+        cmocka_unit_test(test_fixed_plan_missing_tile),
+        cmocka_unit_test(test_fixed_plan_accumulator_cleared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
