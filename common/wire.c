@@ -231,6 +231,12 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
             return dream_err_set(err, "job: unknown optimizer %d", (int)env->job->optimizer);
         if (subjects_ok(env->job->n_subjects, env->job->subjects, rect, err)) return -1;
         want_pixels = 1;
+        /* result_fixed and held only with a tile-warp window (not a resident-canvas job): the
+         * worker would ignore them elsewhere */
+        if (((env->job->has_result_fixed && env->job->result_fixed) || env->job->held) &&
+            (!env->job->warp_source || (env->job->has_from_resident && env->job->from_resident) ||
+             (env->job->has_float_pixels && env->job->float_pixels)))
+            return dream_err_set(err, "job: a fixed-point result or held part without a window");
         if (env->job->has_from_resident && env->job->from_resident) {
             /* the worker's own float canvas, warped: no pixels, sane warp parameters */
             if (!warp_ok(env->job) || !env->job->has_resident_keyframe_id || rect->x != 0 || rect->y != 0)
@@ -264,8 +270,6 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
                                          pixels_len, src->w, src->h, hd->w, hd->h, need);
                 return 0;
             }
-        } else if (env->job->has_result_fixed && env->job->result_fixed) {
-            return dream_err_set(err, "job: a fixed-point result without a window");
         }
         break;
     case DREAMFARM__MSG_TYPE__MSG_RESULT:

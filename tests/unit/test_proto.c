@@ -2,7 +2,8 @@
  * test_proto.c — farm protocol framing (common/wire.c): round trips of every
  * message kind over real ZeroMQ sockets, and malformed input (garbage header,
  * oversized header/frames, wrong version, pixel size mismatch, too many frames,
- * bad rectangles) dropped without disturbing the next valid message.
+ * bad rectangles) dropped without disturbing the next valid message; the
+ * tile-resident job (held part of the window, 8.8 frames) and 8.8 results.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -468,6 +469,193 @@ static void test_send_owned(void **state) {
     zmq_close(lonely);
 }
 
+/* tile-resident jobs (Job.held, result_fixed; issue 14): the frame is the window less the held
+ * part, 8.8 (6 bytes a pixel); held lies inside the window and needs resident_keyframe_id and
+ * result_fixed; result_fixed needs a window; a Result with fixed_pixels is 6 bytes a pixel */
+static void test_held_job_validation(void **state) {
+    (void)state;
+    Dreamfarm__Envelope env;
+    dream_err_t err = {{0}};
+    Dreamfarm__Job job = DREAMFARM__JOB__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT, win = DREAMFARM__RECT__INIT,
+                    held = DREAMFARM__RECT__INIT;
+    tile.x = 4; tile.y = 2; tile.w = 40; tile.h = 30;
+    core.x = 0; core.y = 0; core.w = 40; core.h = 30;
+    win.x = 2; win.y = 1; win.w = 44; win.h = 33;
+    held.x = 10; held.y = 5; held.w = 20; held.h = 10;
+    job.tile = &tile; job.core = &core; job.steps = 2;
+    job.warp_source = &win;
+    job.has_canvas_w = 1; job.canvas_w = 100;
+    job.has_canvas_h = 1; job.canvas_h = 80;
+    job.has_warp_zoom = 1; job.warp_zoom = 1.002;
+    job.has_warp_angle = 1; job.warp_angle = -0.01;
+    job.has_result_fixed = 1; job.result_fixed = 1;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
+    env.job = &job;
+    const size_t whole = 44 * 33 * 6, frame = (44 * 33 - 20 * 10) * 6;
+    /* result_fixed with a window, nothing held: the whole window */
+    assert_int_equal(wire_validate(&env, whole, &err), 0);
+    assert_int_equal(wire_validate(&env, frame, &err), -1);
+    /* held inside the window with its keyframe: the window less the held part */
+    job.held = &held;
+    job.has_resident_keyframe_id = 1; job.resident_keyframe_id = 41;
+    assert_int_equal(wire_validate(&env, frame, &err), 0);
+    assert_int_equal(wire_validate(&env, frame - 1, &err), -1);
+    assert_non_null(strstr(err.msg, "pixel frame"));
+    assert_int_equal(wire_validate(&env, frame + 1, &err), -1);
+    assert_non_null(strstr(err.msg, "pixel frame"));
+    assert_int_equal(wire_validate(&env, whole, &err), -1);                 /* held part sent too */
+    assert_int_equal(wire_validate(&env, frame / 2, &err), -1);             /* 8-bit, not 8.8 */
+    /* held partly outside the window, on each side */
+    static const int outside[4][4] = {{1, 5, 20, 10}, {10, 0, 20, 10}, {27, 5, 20, 10}, {10, 25, 20, 10}};
+    for (int i = 0; i < 4; i++) {
+        held.x = outside[i][0]; held.y = outside[i][1]; held.w = outside[i][2]; held.h = outside[i][3];
+        size_t n = (size_t)(44 * 33 - held.w * held.h) * 6;
+        err.msg[0] = 0;
+        assert_int_equal(wire_validate(&env, n, &err), -1);
+        assert_non_null(strstr(err.msg, "held"));
+    }
+    held.x = 10; held.y = 5; held.w = 0; held.h = 10;                      /* empty */
+    assert_int_equal(wire_validate(&env, whole, &err), -1);
+    held.w = 20;
+    assert_int_equal(wire_validate(&env, frame, &err), 0);
+    /* held without the keyframe it was kept from */
+    job.has_resident_keyframe_id = 0;
+    assert_int_equal(wire_validate(&env, frame, &err), -1);
+    assert_non_null(strstr(err.msg, "held"));
+    job.has_resident_keyframe_id = 1;
+    /* held without result_fixed (absent, or false) */
+    job.has_result_fixed = 0;
+    assert_int_equal(wire_validate(&env, frame, &err), -1);
+    job.has_result_fixed = 1; job.result_fixed = 0;
+    assert_int_equal(wire_validate(&env, frame, &err), -1);
+    job.result_fixed = 1;
+    assert_int_equal(wire_validate(&env, frame, &err), 0);
+    /* the whole window held: an empty frame, and nothing else */
+    held = win;
+    assert_int_equal(wire_validate(&env, 0, &err), 0);
+    assert_int_equal(wire_validate(&env, 6, &err), -1);
+    held.x = 10; held.y = 5; held.w = 20; held.h = 10;
+    /* result_fixed (or held) without a window */
+    job.warp_source = NULL;
+    job.held = NULL;
+    job.has_resident_keyframe_id = 0;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);
+    assert_non_null(strstr(err.msg, "window"));
+    assert_int_equal(wire_validate(&env, 40 * 30 * 6, &err), -1);
+    job.held = &held;
+    job.has_resident_keyframe_id = 1;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);
+    job.has_result_fixed = 0;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);           /* held alone */
+    job.held = NULL;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), 0);            /* a plain job again */
+    /* nor with the resident-canvas jobs, which have no window */
+    tile.x = tile.y = 0;
+    job.has_result_fixed = 1; job.result_fixed = 1;
+    job.has_from_resident = 1; job.from_resident = 1;
+    assert_int_equal(wire_validate(&env, 0, &err), -1);
+    job.has_result_fixed = 0;
+    assert_int_equal(wire_validate(&env, 0, &err), 0);
+    job.has_from_resident = 0; job.from_resident = 0;
+    job.has_float_pixels = 1; job.float_pixels = 1;
+    job.has_result_fixed = 1;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 12, &err), -1);
+    job.has_result_fixed = 0;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 12, &err), 0);
+
+    /* Result.fixed_pixels: 6 bytes a pixel; without it 3 */
+    Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+    Dreamfarm__Rect rt = DREAMFARM__RECT__INIT;
+    rt.x = 4; rt.y = 2; rt.w = 40; rt.h = 30;
+    r.keyframe_id = 3; r.job_id = 9; r.tile = &rt; r.compute_ms = 7;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), 0);
+    assert_int_equal(wire_validate(&env, 40 * 30 * 6, &err), -1);
+    r.has_fixed_pixels = 1; r.fixed_pixels = 1;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 6, &err), 0);
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);
+    assert_non_null(strstr(err.msg, "pixel frame"));
+    assert_int_equal(wire_validate(&env, 40 * 30 * 6 - 1, &err), -1);
+    r.fixed_pixels = 0;                                                     /* present but false */
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), 0);
+}
+
+/* a held job and a fixed-point result over real sockets: fields 46-48 and 41 survive */
+static void test_held_job_round_trip(void **state) {
+    pair_t *p = *state;
+    Dreamfarm__Envelope env;
+    Dreamfarm__Job job = DREAMFARM__JOB__INIT;
+    Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT, win = DREAMFARM__RECT__INIT,
+                    held = DREAMFARM__RECT__INIT;
+    tile.x = 4; tile.y = 2; tile.w = 40; tile.h = 30;
+    core.w = 40; core.h = 30;
+    win.x = 2; win.y = 1; win.w = 44; win.h = 33;
+    held.x = 10; held.y = 5; held.w = 20; held.h = 10;
+    job.keyframe_id = 8; job.job_id = 77; job.tile = &tile; job.core = &core; job.steps = 2;
+    job.warp_source = &win; job.held = &held;
+    job.has_canvas_w = 1; job.canvas_w = 100;
+    job.has_canvas_h = 1; job.canvas_h = 80;
+    job.has_warp_zoom = 1; job.warp_zoom = 1.002;
+    job.has_warp_angle = 1; job.warp_angle = -0.01;
+    job.has_result_fixed = 1; job.result_fixed = 1;
+    job.has_resident_keyframe_id = 1; job.resident_keyframe_id = 7;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
+    env.job = &job;
+    size_t n = (44 * 33 - 20 * 10) * 6;
+    uint8_t *px = malloc(n);
+    assert_non_null(px);
+    for (size_t i = 0; i < n; i++) px[i] = (uint8_t)(i * 11 + 3);
+    assert_true(wire_send(p->dealer, NULL, 0, &env, px, n, 0, NULL) > (long)n);
+    wire_msg_t m;
+    dream_err_t err = {{0}};
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), 1);
+    const Dreamfarm__Job *j = m.env->job;
+    assert_non_null(j->warp_source);
+    assert_non_null(j->held);
+    assert_int_equal(j->held->x, 10);
+    assert_int_equal(j->held->y, 5);
+    assert_int_equal(j->held->w, 20);
+    assert_int_equal(j->held->h, 10);
+    assert_true(j->has_result_fixed && j->result_fixed);
+    assert_true(j->has_resident_keyframe_id);
+    assert_int_equal(j->resident_keyframe_id, 7);
+    assert_int_equal(m.pixels_len, n);
+    assert_memory_equal(m.pixels, px, n);
+    uint8_t id[256];
+    size_t idlen = m.identity_len;
+    memcpy(id, m.identity, idlen);
+    wire_msg_clear(&m);
+    /* the same job with a frame one byte short is dropped */
+    assert_true(wire_send(p->dealer, NULL, 0, &env, px, n - 1, 0, NULL) > 0);
+    assert_int_equal(wire_recv(p->router, 1, 0, &m, &err), -1);
+    free(px);
+    /* an 8.8 result back */
+    Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+    r.keyframe_id = 8; r.job_id = 77; r.tile = &tile; r.compute_ms = 5;
+    r.has_input_hash = 1; r.input_hash = 0x1234567890abcdefull;
+    r.has_fixed_pixels = 1; r.fixed_pixels = 1;
+    env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    size_t rn = 40 * 30 * 6;
+    uint8_t *rp = calloc(1, rn);
+    assert_non_null(rp);
+    rp[rn - 1] = 0xff;
+    assert_true(wire_send(p->router, id, idlen, &env, rp, rn, 0, NULL) > 0);
+    assert_int_equal(wire_recv(p->dealer, 0, 0, &m, &err), 1);
+    assert_true(m.env->result->has_fixed_pixels && m.env->result->fixed_pixels);
+    assert_true(m.env->result->input_hash == 0x1234567890abcdefull);
+    assert_int_equal(m.pixels_len, rn);
+    assert_int_equal(m.pixels[rn - 1], 0xff);
+    wire_msg_clear(&m);
+    free(rp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_send_owned, setup, teardown),
@@ -479,6 +667,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_recv_into_buffer, setup, teardown),
         cmocka_unit_test(test_validate_bounds),
         cmocka_unit_test(test_resident_job_validation),
+        cmocka_unit_test(test_held_job_validation),
+        cmocka_unit_test_setup_teardown(test_held_job_round_trip, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
