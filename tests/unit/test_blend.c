@@ -328,12 +328,25 @@ static int fx_blend(blend_t *b, const tile_plan_t *pl, uint8_t *const *res, cons
         order[k] = order[j];
         order[j] = t;
     }
+    /* the 8.8 mirror the coordinator keeps (out88) must be the canvas's values, byte for byte */
+    size_t n = (size_t)out->w * out->h * 3;
+    uint8_t *m88 = malloc(n * 2);
+    assert_non_null(m88);
+    memset(m88, 0xee, n * 2);
     for (int q = 0; q < pl->n; q++) {
         int k = order[q];
         if (!done[k]) continue;
-        assert_int_equal(blend_add_fixed_plan(b, pl, k, res[k], out, NULL), 0);
+        assert_int_equal(blend_add_fixed_plan(b, pl, k, res[k], out, m88, NULL), 0);
     }
-    return blend_finish_fixed_plan(b, pl, done, base, out, err);
+    int rc = blend_finish_fixed_plan(b, pl, done, base, out, m88, err);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) {
+            float v = out->px[i];
+            uint16_t want = (uint16_t)(v * 256.0f + 0.5f), got = (uint16_t)(m88[2 * i] | (m88[2 * i + 1] << 8));
+            if (!(v >= 0.0f && v <= 255.0f) || got != want) fail_msg("mirror %zu: %u, canvas %.9g", i, got, v);
+        }
+    free(m88);
+    return rc;
 }
 
 /* the canvas the documented rule gives (double): sum w_i x_i / sum w_i over the tiles in, with
@@ -597,12 +610,12 @@ static void test_fixed_plan_accumulator_cleared(void **s) {
     dream_image_t *small = fx_image(W / 2, H, 0.0f), *out = fx_image(W, H, 0.0f);
     uint8_t px[6] = {0}, done[TILE_MAX] = {1, 1, 1, 1};
     dream_err_t err = {{0}};
-    assert_int_equal(blend_add_fixed_plan(shared, &pl, 4, px, out, &err), -1);       /* no tile 4 */
-    assert_int_equal(blend_add_fixed_plan(shared, &pl, 0, px, small, &err), -1);     /* wrong size */
-    assert_int_equal(blend_finish_fixed_plan(shared, &pl, done, NULL, small, &err), -1);
-    assert_int_equal(blend_finish_fixed_plan(shared, &pl, NULL, NULL, out, &err), -1);
+    assert_int_equal(blend_add_fixed_plan(shared, &pl, 4, px, out, NULL, &err), -1);       /* no tile 4 */
+    assert_int_equal(blend_add_fixed_plan(shared, &pl, 0, px, small, NULL, &err), -1);     /* wrong size */
+    assert_int_equal(blend_finish_fixed_plan(shared, &pl, done, NULL, small, NULL, &err), -1);
+    assert_int_equal(blend_finish_fixed_plan(shared, &pl, NULL, NULL, out, NULL, &err), -1);
     done[1] = 0;
-    assert_int_equal(blend_finish_fixed_plan(shared, &pl, done, small, out, &err), -1);  /* base of the wrong size */
+    assert_int_equal(blend_finish_fixed_plan(shared, &pl, done, small, out, NULL, &err), -1);  /* base of the wrong size */
     tile_rect_t e = blend_alone_rect(&pl, 4);
     assert_true(e.w == 0 && e.h == 0);
     e = blend_alone_rect(NULL, 0);
