@@ -83,6 +83,11 @@ int dream_warp_rect_rgb8(const dream_image_t *src, double zoom, double angle_deg
 int dream_warp_source_rect(int W, int H, double zoom, double angle_deg, dream_interp_t interp, int rx, int ry,
                            int rw, int rh, int *sx, int *sy, int *sw, int *sh, dream_err_t *err);
 
+/* The warp's geometry for a W x H image (the header of warp.c): source centre (cx, cy) and
+ * a = cos(angle) / zoom, b = sin(angle) / zoom, so that pixel (x, y) samples
+ * (cx + a dx - b dy, cy + b dx + a dy) with (dx, dy) = (x - cx, y - cy). -1 on a bad zoom/angle. */
+int dream_warp_coeffs(int W, int H, double zoom, double angle_deg, double *cx, double *cy, double *a, double *b,
+                      dream_err_t *err);
 /* out ((rh, rw, 3) floats) = the rect (rx, ry, rw, rh) of dream_warp(canvas, zoom, angle_deg,
  * interp) of a W x H x 3 canvas of which only the window (wx, wy, ww, wh) is given, as win
  * ((wh, ww, 3) floats): bit for bit what the whole canvas's warp gives there (a worker warps

@@ -216,6 +216,12 @@ static int warp_geometry(const dream_image_t *src, double zoom, double angle_deg
     return 0;
 }
 
+int dream_warp_coeffs(int W, int H, double zoom, double angle_deg, double *cx, double *cy, double *a, double *b,
+                      dream_err_t *err) {
+    const dream_image_t shape = {W, H, 3, NULL};
+    return warp_geometry(&shape, zoom, angle_deg, "warp", cx, cy, a, b, err);
+}
+
 static src_view_t whole_view(const dream_image_t *im) {
     return (src_view_t){im->px, (size_t)im->w * im->c, im->w, im->h, im->c, 0, 0, im->w, im->h};
 }

@@ -122,6 +122,16 @@ typedef struct dream_backend_i {
     int (*conv3x3_bwd)(void *ctx, const float *dy, int H, int W, int cin, int cout, const float *w,
                        const float *mask, float *dx);
 
+    /* A tile's warp from a window of the canvas (tile-resident jobs, docs/farm.md): out
+     * (th, tw, 3) = the rect (tx, ty, tw, th) of dream_warp(canvas, zoom, angle_deg) (bicubic
+     * Keys, or bilinear when bicubic = 0) sampled from win ((sh, sw, 3) uint16 = value * 256,
+     * the job's 8.8 window at (sx, sy) of the W x H canvas), taps clamped to the canvas. The
+     * window must hold every tap the rect reads (dream_warp_source_rect), else -1.
+     * cpu: dream_warp_window itself (the reference); cuda: one thread per pixel, the same
+     * formulas (a GPU may contract a*b+c into an FMA: close, not bit-equal). */
+    int (*warp_window)(void *ctx, const uint16_t *win, int sx, int sy, int sw, int sh, int W, int H, double zoom,
+                       double angle_deg, int bicubic, int tx, int ty, int tw, int th, float *out);
+
     /* 1 when the backend can never succeed again (CUDA: a sticky error such as a kernel
      * fault killed the context; only a new process can use the GPU). NULL = never. */
     int (*lost)(void *ctx);

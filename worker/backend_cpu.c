@@ -7,6 +7,7 @@
  * "download" are memcpy. All ops are synchronous.
  */
 #include "backend.h"
+#include "image.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -374,6 +375,29 @@ static int cpu_roll(void *vctx, const float *src, float *dst, int H, int W, int 
     return 0;
 }
 
+/* the tile warp from an 8.8 window: the window as floats, then dream_warp_window */
+static int cpu_warp_window(void *vctx, const uint16_t *win, int sx, int sy, int sw, int sh, int W, int H,
+                           double zoom, double angle_deg, int bicubic, int tx, int ty, int tw, int th, float *out) {
+    cpu_ctx_t *c = vctx;
+    if (sw <= 0 || sh <= 0) {
+        snprintf(c->err, sizeof c->err, "warp_window: empty window");
+        return -1;
+    }
+    size_t n = (size_t)sw * sh * 3;
+    float *f = malloc(n * sizeof *f);
+    if (!f) {
+        snprintf(c->err, sizeof c->err, "warp_window: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) f[i] = (float)win[i] * (1.0f / 256.0f);
+    dream_err_t err = {{0}};
+    int rc = dream_warp_window(f, sx, sy, sw, sh, W, H, zoom, angle_deg,
+                               bicubic ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR, tx, ty, tw, th, out, &err);
+    free(f);
+    if (rc != 0) snprintf(c->err, sizeof c->err, "warp_window: %.200s", err.msg);
+    return rc;
+}
+
 /* 3x3 / pad-1 conv: the 9 shifted gemms of backend.c over this backend's own ops */
 static const dream_backend_i cpu_iface;
 
@@ -415,6 +439,7 @@ static const dream_backend_i cpu_iface = {
     .roll = cpu_roll,
     .conv3x3_fwd = cpu_conv3x3_fwd,
     .conv3x3_bwd = cpu_conv3x3_bwd,
+    .warp_window = cpu_warp_window,
 };
 
 int dream_backend_cpu_init(dream_backend_t *be, int threads, dream_err_t *err) {

@@ -38,10 +38,11 @@ typedef struct dream_compute_i {
     /* A tile-resident job's warp on the device (Job.result_fixed): out (th, tw, 3) floats = the
      * tile (tx, ty, tw, th) of the canvas (cw x ch) warped by zoom / angle, sampled from win88,
      * the job's window (sx, sy, sw, sh) as 8.8 LE bytes (Job.warp_source). NULL = the node
-     * warps on its host CPU (dream_warp_window, bicubic/bilinear as the job says). The sim's
+     * warps on its host CPU (dream_warp_window, bicubic/bilinear as the job says). The engine
+     * on a CUDA backend: the backend's warp_window kernel (window up, tile down). The sim's
      * --sim-device-warp: a nearest-sample stand-in whose time the sim's model covers. */
     int (*warp_window)(void *ctx, const uint8_t *win88, const int src[4], int cw, int ch, double zoom,
-                       double angle_deg, const int tile[4], float *out, dream_err_t *err);
+                       double angle_deg, int bicubic, const int tile[4], float *out, dream_err_t *err);
 } dream_compute_i;
 
 typedef struct dream_compute {

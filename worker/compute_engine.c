@@ -22,12 +22,17 @@ typedef struct engine_ctx {
     dream_model_t *model;
     dream_prior_t *prior;
     dream_engine_t *engine;
+    /* a device's tile warp (engine_warp_window): the window and the tile on the device, kept */
+    void *dwin, *dout;
+    size_t dwin_cap, dout_cap;
 } engine_ctx_t;
 
 static void engine_destroy(void *vctx) {
     engine_ctx_t *e = vctx;
     if (!e) return;
     dream_engine_destroy(&e->engine);
+    if (e->be && e->dwin) e->be->iface->free(e->be->ctx, e->dwin);
+    if (e->be && e->dout) e->be->iface->free(e->be->ctx, e->dout);
     dream_prior_destroy(&e->prior);
     dream_backend_destroy(&e->be);
     dream_model_destroy(&e->model);
@@ -111,11 +116,47 @@ static int engine_run(void *vctx, const Dreamfarm__Job *job, float *img, double 
 
 static int engine_lost(void *vctx) { return dream_backend_lost(((engine_ctx_t *)vctx)->be); }
 
+/* a device buffer of the backend grown to `bytes` (kept across jobs); 0 or -1 */
+static int dev_reserve(engine_ctx_t *e, void **p, size_t *cap, size_t bytes) {
+    if (*p && *cap >= bytes) return 0;
+    if (*p) e->be->iface->free(e->be->ctx, *p);
+    *p = e->be->iface->alloc(e->be->ctx, bytes);
+    *cap = *p ? bytes : 0;
+    return *p ? 0 : -1;
+}
+
+/* a tile-resident job's warp on the device (compute.h): the 8.8 window up, the backend's
+ * warp_window kernel, the float tile down (the engine takes host pixels) */
+static int engine_warp_window(void *vctx, const uint8_t *win88, const int src[4], int cw, int ch, double zoom,
+                              double angle_deg, int bicubic, const int tile[4], float *out, dream_err_t *err) {
+    engine_ctx_t *e = vctx;
+    const dream_backend_i *op = e->be->iface;
+    void *bctx = e->be->ctx;
+    size_t wb = (size_t)src[2] * src[3] * 6, ob = (size_t)tile[2] * tile[3] * 3 * sizeof(float);
+    if (dev_reserve(e, &e->dwin, &e->dwin_cap, wb) != 0 || dev_reserve(e, &e->dout, &e->dout_cap, ob) != 0 ||
+        op->upload(bctx, e->dwin, win88, wb) != 0 ||
+        op->warp_window(bctx, (const uint16_t *)e->dwin, src[0], src[1], src[2], src[3], cw, ch, zoom, angle_deg,
+                        bicubic, tile[0], tile[1], tile[2], tile[3], (float *)e->dout) != 0 ||
+        op->download(bctx, out, e->dout, ob) != 0)
+        return dream_err_set(err, "%s warp: %.200s", e->be->name, op->last_error(bctx));
+    return 0;
+}
+
 static const dream_compute_i engine_iface = {
     .destroy = engine_destroy,
     .run = engine_run,
     .lost = engine_lost,
     .link_ms = NULL,
+};
+
+/* on a device backend the tile warp is the device's too (the CPU engine's would be the node's
+ * own host warp: the same dream_warp_window, without the copies) */
+static const dream_compute_i engine_dev_iface = {
+    .destroy = engine_destroy,
+    .run = engine_run,
+    .lost = engine_lost,
+    .link_ms = NULL,
+    .warp_window = engine_warp_window,
 };
 
 /* ms per megapixel-step: --speed-ms, else one step at the minimum side timed (after a warm-up) */
@@ -183,6 +224,7 @@ int dream_compute_engine_init(dream_compute_t *c, const node_cfg_t *cfg, dream_e
     } else {
         dlog_warn(MOD, "no patch prior (data/prior.safetensors missing or --prior none): prior term off");
     }
+    if (strcmp(e->be->name, "cpu") && e->be->iface->warp_window) c->iface = &engine_dev_iface;
     e->engine = dream_engine_new(e->model, e->prior, e->be, err);
     if (!e->engine) return -1;
     c->min_side = dream_model_min_side(e->model);

@@ -312,8 +312,9 @@ static int window_input(node_t *n, node_job_t *nj) {
     if (fixed && n->cmp->iface->warp_window) {
         /* the device's warp (compute.h): from the 8.8 window as it came */
         const int sr[4] = {src->x, src->y, src->w, src->h}, tr[4] = {t->x, t->y, t->w, t->h};
+        const int bicubic = !(job->has_warp_interp && job->warp_interp == 0);
         if (n->cmp->iface->warp_window(n->cmp->ctx, q, sr, job->canvas_w, job->canvas_h, job->warp_zoom,
-                                       job->warp_angle, tr, n->img_buf, &err) != 0) {
+                                       job->warp_angle, bicubic, tr, n->img_buf, &err) != 0) {
             snprintf(nj->err, sizeof nj->err, "tile warp: %.200s", err.msg);
             nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
             return -1;

@@ -140,8 +140,9 @@ static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spe
  * simulated GPUs of a benchmark do not spend the coordinator's cores on bicubic warps that
  * real workers run on their own machines. The pixels are a stand-in, as the sim's are. */
 static int sim_warp_window(void *vctx, const uint8_t *win88, const int src[4], int cw, int ch, double zoom,
-                           double angle_deg, const int tile[4], float *out, dream_err_t *err) {
+                           double angle_deg, int bicubic, const int tile[4], float *out, dream_err_t *err) {
     (void)vctx;
+    (void)bicubic;      /* a stand-in: the nearest sample either way */
     if (!(zoom > 1e-6) || !isfinite(angle_deg)) return dream_err_set(err, "sim warp: bad zoom/angle");
     double rad = fmod(angle_deg, 360.0) * (M_PI / 180.0), a = cos(rad) / zoom, b = sin(rad) / zoom;
     double cx = (cw - 1) * 0.5, cy = (ch - 1) * 0.5;

@@ -12,7 +12,12 @@
 source "$(dirname "$0")/farm_lib.bash"
 
 start_dreamd --size 640x480 --fps 10 --steps 4 --motion wallclock --tile-warp resident --zoom-per-sec 1.3 --rotate-deg-per-sec 5
-for w in w1 w2 w3; do start_worker $w --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000; done
+# w2 warps through the compute seam's device op (the sim's --sim-device-warp stand-in), the
+# others on the host: both paths rebuild the same windows
+for w in w1 w2 w3; do
+  dw=false; [ $w = w2 ] && dw=true
+  start_worker $w --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000 --sim-device-warp $dw
+done
 W3=$LAST_WORKER_PID
 wait_for 15 '[ "$(field connected)" = 3 ]' "3 workers connected"
 wait_for 40 '[ "${TJ:=0}" -ge 24 ] || { TJ=$(field tile_resident_jobs); false; }' "24 tile-resident jobs"

@@ -34,6 +34,7 @@
 #include "cuda/cuda_api.h"
 #include "engine.h"
 #include "model.h"
+#include "image.h"
 
 /* the CUDA emulator's fault injection (tools/cuda_emu); NULL in real CUDA builds */
 extern void emu_inject(const char *call, long arg, int code) __attribute__((weak));
@@ -736,6 +737,78 @@ static void test_roll(void **state) {
     free(S);
 }
 
+/* ---- tile warp (tile-resident jobs) ----------------------------------------------------- */
+
+/* warp_window from an 8.8 window: the CPU op is dream_warp_window on the window's floats, bit
+ * for bit; the device's kernel is within 1e-3 of it on 0..255 values (FMA contraction), for
+ * bicubic and bilinear, tiles at the canvas edges (clamped taps) and inside, zoom in and out,
+ * rotation; a window that lacks a tap is refused on both */
+static void test_warp_window(void **state) {
+    (void)state;
+    const int W = 96, H = 64;
+    static const struct { double zoom, angle; int bicubic, tx, ty, tw, th; } cs[] = {
+        {1.05, -0.25, 1, 0, 0, 40, 30},   {1.05, -0.25, 1, 50, 30, 46, 34}, {1.0, 0.0, 1, 10, 10, 20, 20},
+        {0.93, 3.0, 1, 30, 20, 40, 30},   {1.2, 10.0, 0, 0, 20, 96, 20},    {1.05, -0.25, 0, 60, 0, 36, 64},
+    };
+    size_t cn = (size_t)W * H * 3;
+    uint16_t *canvas = malloc(cn * sizeof *canvas);
+    assert_non_null(canvas);
+    for (size_t i = 0; i < cn; i++) canvas[i] = (uint16_t)(rng_next() % 65281);
+    double worst = 0;
+    dream_err_t berr = {{0}};
+    dream_backend_t *own = G.cpu ? NULL : dream_backend_new("cpu", 0, 1, DREAM_PREC_FP32, &berr);
+    dream_backend_t *cpu = G.cpu ? G.cpu : own;     /* the CPU op is checked without a GPU too */
+    if (!cpu) fail_msg("cpu backend: %s", berr.msg);
+    for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+        dream_err_t err = {{0}};
+        dream_interp_t ip = cs[k].bicubic ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR;
+        int sx, sy, sw, sh;
+        assert_int_equal(dream_warp_source_rect(W, H, cs[k].zoom, cs[k].angle, ip, cs[k].tx, cs[k].ty, cs[k].tw,
+                                                cs[k].th, &sx, &sy, &sw, &sh, &err), 0);
+        size_t wn = (size_t)sw * sh * 3, tn = (size_t)cs[k].tw * cs[k].th * 3;
+        uint16_t *win = malloc(wn * sizeof *win);
+        float *wf = malloc(wn * sizeof *wf), *ref = malloc(tn * sizeof *ref);
+        assert_non_null(win); assert_non_null(wf); assert_non_null(ref);
+        for (int y = 0; y < sh; y++)
+            memcpy(win + (size_t)y * sw * 3, canvas + ((size_t)(sy + y) * W + sx) * 3, (size_t)sw * 3 * sizeof *win);
+        for (size_t i = 0; i < wn; i++) wf[i] = (float)win[i] / 256.0f;
+        assert_int_equal(dream_warp_window(wf, sx, sy, sw, sh, W, H, cs[k].zoom, cs[k].angle, ip, cs[k].tx, cs[k].ty,
+                                           cs[k].tw, cs[k].th, ref, &err), 0);
+        int nb = G.ok ? 2 : 1;
+        for (int b = 0; b < nb; b++) {
+            dream_backend_t *be = b == CPU ? cpu : G.cuda[DREAM_PREC_FP32];
+            void *dw = be->iface->alloc(be->ctx, wn * 2), *dout = be->iface->alloc(be->ctx, tn * 4);
+            assert_non_null(dw); assert_non_null(dout);
+            assert_int_equal(be->iface->upload(be->ctx, dw, win, wn * 2), 0);
+            if (be->iface->warp_window(be->ctx, dw, sx, sy, sw, sh, W, H, cs[k].zoom, cs[k].angle, cs[k].bicubic,
+                                       cs[k].tx, cs[k].ty, cs[k].tw, cs[k].th, dout) != 0)
+                fail_msg("warp_window on %s: %s", be->name, be->iface->last_error(be->ctx));
+            float *got = malloc(tn * sizeof *got);
+            assert_non_null(got);
+            assert_int_equal(be->iface->download(be->ctx, got, dout, tn * 4), 0);
+            for (size_t i = 0; i < tn; i++) {
+                double d = fabs((double)got[i] - ref[i]);
+                if (b == CPU && memcmp(&got[i], &ref[i], sizeof(float)))
+                    fail_msg("case %zu: cpu op [%zu] %.9g != dream_warp_window %.9g", k, i, got[i], ref[i]);
+                if (!(d <= 1e-3)) fail_msg("case %zu: %s [%zu] %.9g vs %.9g", k, be->name, i, got[i], ref[i]);
+                if (b == GPU && d > worst) worst = d;
+            }
+            /* a window one column short on the side the tile reads: refused, nothing read */
+            int bad = be->iface->warp_window(be->ctx, dw, sx + 1, sy, sw - 1, sh, W, H, cs[k].zoom, cs[k].angle,
+                                             cs[k].bicubic, cs[k].tx, cs[k].ty, cs[k].tw, cs[k].th, dout);
+            if (sx > 0 || cs[k].tx == 0) assert_int_not_equal(bad, 0);
+            free(got);
+            be->iface->free(be->ctx, dw);
+            be->iface->free(be->ctx, dout);
+        }
+        free(win); free(wf); free(ref);
+    }
+    if (G.ok) print_message("warp_window: cuda vs cpu max |diff| %.3g\n", worst);
+    else print_message("warp_window: cpu op checked; SKIP cuda: no usable CUDA device (%s)\n", G.why);
+    dream_backend_destroy(&own);
+    free(canvas);
+}
+
 /* ---- whole step ----------------------------------------------------------------------- */
 
 static dream_prior_t *tiny_prior(void) {
@@ -1039,6 +1112,7 @@ int main(void) {
         cmocka_unit_test(test_input),
         cmocka_unit_test(test_objective),
         cmocka_unit_test(test_prior_act),
+        cmocka_unit_test(test_warp_window),
         cmocka_unit_test(test_adam),
         cmocka_unit_test(test_roll),
         cmocka_unit_test(test_engine_step),

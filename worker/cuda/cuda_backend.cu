@@ -273,6 +273,7 @@ extern const dream_backend_i cuda_iface = {
     bound<cuda_objective>::call, bound<cuda_prior_act>::call,
     bound<cuda_adam>::call, bound<cuda_roll>::call,
     bound<cuda_conv3x3_fwd>::call, bound<cuda_conv3x3_bwd>::call,
+    bound<cuda_warp_window>::call,
     cb_lost,
 };
 

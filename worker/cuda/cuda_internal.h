@@ -149,5 +149,7 @@ int cuda_conv3x3_fwd(void *ctx, const float *x, int H, int W, int cin, int cout,
                      const float *b, int relu, float *y);
 int cuda_conv3x3_bwd(void *ctx, const float *dy, int H, int W, int cin, int cout, const float *w,
                      const float *mask, float *dx);
+int cuda_warp_window(void *ctx, const uint16_t *win, int sx, int sy, int sw, int sh, int W, int H, double zoom,
+                     double angle_deg, int bicubic, int tx, int ty, int tw, int th, float *out);
 
 #endif
