@@ -273,7 +273,7 @@ static inline void put88(uint8_t *o, float v) {
 int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
                          uint8_t *out88, dream_err_t *err) {
     if (!pl || k < 0 || k >= pl->n) return dream_err_set(err, "blend: no tile %d in the plan", k);
-    if (!out || out->w != b->W || out->h != b->H || out->c != 3)
+    if ((!out && !out88) || (out && (out->w != b->W || out->h != b->H || out->c != 3)))
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
     const tile_t *t = &pl->tiles[k];
     const tile_rect_t *r = &t->r;
@@ -298,8 +298,7 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                 int f0 = a > one0 ? a : one0, f1 = e < one1 ? e : one1;
                 if (f0 < f1) {
                     const uint8_t *s8 = src + (size_t)(f0 - r->x) * 6;
-                    float *o = out->px + (row + f0) * 3;
-                    px88_to_float(s8, o, (size_t)(f1 - f0) * 3);
+                    if (out) px88_to_float(s8, out->px + (row + f0) * 3, (size_t)(f1 - f0) * 3);
                     if (out88) memcpy(out88 + (row + f0) * 6, s8, (size_t)(f1 - f0) * 6);
                     /* the rest of the segment (its feathered ends) below */
                     for (int x = a; x < e; x++) {
@@ -310,8 +309,8 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                         size_t p = (row + x) * 3;
                         for (int c = 0; c < 3; c++) {
                             float v = (float)(src[6 * i + 2 * c] | (src[6 * i + 2 * c + 1] << 8)) * (1.0f / 256.0f);
-                            if (w == 1.0f) out->px[p + c] = v;
-                            else b->acc[p + c] += w * v;
+                            if (w != 1.0f) b->acc[p + c] += w * v;
+                            else if (out) out->px[p + c] = v;
                         }
                         if (w != 1.0f) b->wsum[row + x] += w;
                         else if (out88) memcpy(out88 + p * 2, src + 6 * i, 6);
@@ -327,9 +326,11 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                 size_t p = (row + x) * 3;
                 if (seg[q].count == 1 && w == 1.0f) {
                     /* this tile alone at full weight: the value itself, final now */
-                    out->px[p] = v[0];
-                    out->px[p + 1] = v[1];
-                    out->px[p + 2] = v[2];
+                    if (out) {
+                        out->px[p] = v[0];
+                        out->px[p + 1] = v[1];
+                        out->px[p + 2] = v[2];
+                    }
                     if (out88) memcpy(out88 + p * 2, src + 6 * i, 6);
                 } else {    /* overlaps (and a lone tile's feather): finished in blend_finish_fixed_plan */
                     b->acc[p] += w * v[0];
@@ -347,7 +348,7 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
 int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
                             dream_image_t *out, uint8_t *out88, dream_err_t *err) {
     if (!pl || !done) return dream_err_set(err, "blend: no plan");
-    if (!out || out->w != b->W || out->h != b->H || out->c != 3 || out == base)
+    if ((!out && !out88) || (out && (out->w != b->W || out->h != b->H || out->c != 3 || out == base)))
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
     int all = 1;
     for (int k = 0; k < pl->n; k++) all &= done[k] != 0;
@@ -362,8 +363,9 @@ int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
             int lone = seg[q].count == 1 && done[seg[q].owner];
             if (!lone && seg[q].count <= 1) {      /* a missing tile (or none): the warped base */
                 for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++) {
-                    out->px[p] = q88f(base->px[p]);
-                    if (out88) put88(out88 + 2 * p, out->px[p]);
+                    float v = q88f(base->px[p]);
+                    if (out) out->px[p] = v;
+                    if (out88) put88(out88 + 2 * p, v);
                 }
                 continue;
             }
@@ -388,15 +390,17 @@ int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
                 float wb = all || ws >= 1.0f ? 0.0f : 1.0f - ws;
                 if (ws + wb <= 0.0f) {      /* no weight at all (not in a plan's tiles): base or 0 */
                     for (int c = 0; c < 3; c++) {
-                        out->px[p + c] = base ? q88f(base->px[p + c]) : 0.0f;
-                        if (out88) put88(out88 + 2 * (p + c), out->px[p + c]);
+                        float v = base ? q88f(base->px[p + c]) : 0.0f;
+                        if (out) out->px[p + c] = v;
+                        if (out88) put88(out88 + 2 * (p + c), v);
                     }
                     continue;
                 }
                 float inv = 1.0f / (ws + wb);
                 for (int c = 0; c < 3; c++) {
-                    out->px[p + c] = q88f((b->acc[p + c] + (wb > 0 ? wb * base->px[p + c] : 0)) * inv);
-                    if (out88) put88(out88 + 2 * (p + c), out->px[p + c]);
+                    float v = q88f((b->acc[p + c] + (wb > 0 ? wb * base->px[p + c] : 0)) * inv);
+                    if (out) out->px[p + c] = v;
+                    if (out88) put88(out88 + 2 * (p + c), v);
                 }
                 b->acc[p] = b->acc[p + 1] = b->acc[p + 2] = 0;
                 b->wsum[row + x] = 0;

@@ -51,7 +51,11 @@ int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
  * is in (base may be NULL then), else fills from base (the warped previous keyframe) up to
  * weight 1 and copies base (rounded to 8.8) where a tile is missing. The canvas stays exactly
  * 8.8. blend_alone_rect: the rectangle of tile k where the canvas is its result bit for bit
- * (weight 1, no other tile), the part a worker keeps and the next job need not carry. */
+ * (weight 1, no other tile), the part a worker keeps and the next job need not carry.
+ * out88 (may be NULL): the same values as 8.8 LE bytes, (H, W, 3) uint16, written wherever out
+ * is (the coordinator's mirror of its canvas, which windows are cut and hashed from without
+ * conversions); out may be NULL when out88 is not (the coordinator makes its float canvas from
+ * the mirror after the next hand-out). */
 int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
                          uint8_t *out88, dream_err_t *err);
 int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,

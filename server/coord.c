@@ -328,6 +328,8 @@ struct coord {
     int kf_tres, canvas_exact;
     uint8_t *canvas88, *next88;     /* --tile-warp resident: canvas and next as 8.8 LE (H, W, 3)
                                      * uint16, valid while canvas_exact: cuts and hashes read them */
+    int float_stale;                /* the float canvas is still to be made from canvas88
+                                     * (canvas_sync_float: after the hand-out, before any reader) */
     uint8_t *job_px[TILE_MAX];
     size_t job_cap[TILE_MAX];
     uint64_t win_hv[TILE_MAX];
@@ -662,6 +664,17 @@ static void swap_in_next(coord_t *c) {
     c->next88 = t88;
 }
 
+/* a tile-resident keyframe blends into the 8.8 mirror only: the float canvas (the display's,
+ * the base warp's) is made from it here, after the next hand-out or before any other reader */
+static void canvas_sync_float(coord_t *c) {
+    if (!c->float_stale) return;
+    c->float_stale = 0;
+    #pragma omp parallel for schedule(static)
+    for (int y = 0; y < c->cfg.H; y++)
+        px88_to_float(c->canvas88 + (size_t)y * c->cfg.W * 6, c->canvas->px + (size_t)y * c->cfg.W * 3,
+                      (size_t)c->cfg.W * 3);
+}
+
 /* keeps a result's pixels for a deferred blend: the receive buffer itself changes hands (no
  * copy); a result outside it is copied. 0, or -1 (no memory: blend it now) */
 static int keep_result(coord_t *c, const wire_msg_t *m) {
@@ -794,7 +807,7 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     }
     if (w->job_fixed) {
         /* tile-resident: the 8.8 result is the keyframe where it alone covers, written now */
-        if (blend_add_fixed_plan(c->blend, &c->plan, idx, m->pixels, c->next, c->next88, &err) != 0) {
+        if (blend_add_fixed_plan(c->blend, &c->plan, idx, m->pixels, NULL, c->next88, &err) != 0) {
             dlog_error(MOD, "blend: %s", err.msg);
             return;
         }
@@ -1084,6 +1097,7 @@ static int ensure_base(coord_t *c) {
 static int prep_tiles(coord_t *c) {
     dream_err_t err = {{0}};
     canvas_blend_pending(c);
+    canvas_sync_float(c);
     if (dream_warp(c->canvas, c->base, c->kf_zoom, c->kf_angle, c->kf_interp, &err) != 0) {
         dlog_error(MOD, "warp: %s", err.msg);
         return -1;
@@ -1190,7 +1204,10 @@ static int kf_start(coord_t *c) {
             }
         }
     }
-    if (!c->kf_tres) c->canvas_exact = 0;   /* another keyframe makes a float canvas */
+    if (!c->kf_tres) {
+        canvas_sync_float(c);   /* the floats first, while the mirror is still the canvas's */
+        c->canvas_exact = 0;    /* another keyframe makes a float canvas */
+    }
     if (!bad && !defer && c->cfg.tile_warp_worker && !c->cfg.canvas8 && c->plan.n > 1) {
         for (int k = 0; k < c->nslots && !defer; k++) defer = worker_free(&c->w[k]) && c->w[k].tile_warp;
         c->kf_wwarp = defer;
@@ -1452,6 +1469,7 @@ static void kf_after_dispatch(coord_t *c) {
         if (c->cfg.canvas8) blend_reset(c->blend);  /* the float path clears what it used in kf_finish */
         c->need_reset = 0;
     }
+    canvas_sync_float(c);          /* a tile-resident keyframe's float canvas, after the hand-out */
     if (c->pub_pending) {
         c->pub_pending = 0;
         dream_err_t err = {{0}};
@@ -1500,13 +1518,15 @@ static void kf_finish(coord_t *c) {
             int all = 1;
             for (int i = 0; i < c->plan.n; i++) all &= (done[i] = c->jobs[i].state == JOB_DONE);
             if (!all && ensure_base(c) != 0) c->base_ready = 1;     /* logged: the fill is the old base */
+            canvas_sync_float(c);   /* (done after the hand-out already; a no-op then) */
             c->canvas_exact = 0;
-            if (blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, c->next, c->next88, &err) != 0) {
+            if (blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, NULL, c->next88, &err) != 0) {
                 dlog_error(MOD, "blend: %s", err.msg);
             } else {
                 swap_in_next(c);
                 c->canvas_kf = c->kf_id;
                 c->canvas_exact = 1;
+                c->float_stale = 1;     /* made from canvas88 after the next hand-out */
             }
         } else if (c->cfg.canvas8) {
             if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);
@@ -1820,6 +1840,7 @@ static void handle_admin(coord_t *c) { admin_serve(c, c->admin); }
 
 const dream_image_t *coord_canvas(coord_t *c) {
     canvas_blend_pending(c);
+    canvas_sync_float(c);
     return c->canvas;
 }
 void coord_request_stop(coord_t *c) { c->stopping = 1; }

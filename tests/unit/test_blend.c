@@ -630,6 +630,50 @@ static void test_fixed_plan_accumulator_cleared(void **s) {
     image_free(base);
 }
 
+/* the coordinator blends a tile-resident keyframe into its 8.8 mirror only (out = NULL): the
+ * mirror is byte for byte the one blended with the float canvas, for every plan, with all
+ * tiles and with one missing (base fill); both NULL is refused */
+static void test_fixed_plan_mirror_only(void **s) {
+    (void)s;
+    uint64_t rng = 0xfeedu;
+    for (int ci = 0; ci <= FX_NCASES; ci++) {
+        tile_plan_t pl;
+        int W, H;
+        fx_plan(ci, &pl, &W, &H);
+        uint8_t *res[TILE_MAX], done[TILE_MAX];
+        for (int k = 0; k < pl.n; k++) { res[k] = fx_result(&pl.tiles[k], &rng, NULL); done[k] = 1; }
+        dream_image_t *out = fx_image(W, H, 0.0f), *base = fx_image(W, H, 0.0f);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = (float)(fx_rng(&rng) % 25600) / 100.0f;
+        size_t nb = (size_t)W * H * 6;
+        uint8_t *ma = malloc(nb), *mb = malloc(nb);
+        assert_non_null(ma); assert_non_null(mb);
+        for (int miss = 0; miss < 2; miss++) {
+            if (miss) done[pl.n - 1] = 0;
+            memset(ma, 0x11, nb);
+            memset(mb, 0x22, nb);
+            blend_t *ba = blend_new(W, H, NULL), *bb = blend_new(W, H, NULL);
+            assert_non_null(ba); assert_non_null(bb);
+            for (int k = 0; k < pl.n; k++) {
+                if (!done[k]) continue;
+                assert_int_equal(blend_add_fixed_plan(ba, &pl, k, res[k], out, ma, NULL), 0);
+                assert_int_equal(blend_add_fixed_plan(bb, &pl, k, res[k], NULL, mb, NULL), 0);
+            }
+            assert_int_equal(blend_finish_fixed_plan(ba, &pl, done, base, out, ma, NULL), 0);
+            assert_int_equal(blend_finish_fixed_plan(bb, &pl, done, base, NULL, mb, NULL), 0);
+            if (memcmp(ma, mb, nb)) fail_msg("case %d (missing %d): mirror-only blend differs", ci, miss);
+            dream_err_t err = {{0}};
+            assert_int_equal(blend_add_fixed_plan(bb, &pl, 0, res[0], NULL, NULL, &err), -1);
+            assert_int_equal(blend_finish_fixed_plan(bb, &pl, done, base, NULL, NULL, &err), -1);
+            blend_destroy(&ba);
+            blend_destroy(&bb);
+        }
+        free(ma); free(mb);
+        dream_image_destroy(&out);
+        dream_image_destroy(&base);
+        for (int k = 0; k < pl.n; k++) free(res[k]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_seams),
@@ -641,6 +685,7 @@ int main(void) {
         cmocka_unit_test(test_fixed_plan_all_tiles),
         cmocka_unit_test(test_fixed_plan_missing_tile),
         cmocka_unit_test(test_fixed_plan_accumulator_cleared),
+        cmocka_unit_test(test_fixed_plan_mirror_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
