@@ -128,7 +128,7 @@ cat $BREAK
 } | tee -a $REPORT
 echo "report: $REPORT"
 if [ "$GPU_PASS" = 1 ]; then
-  g() { env FARM_BENCH_GPU=0 SIM_MS=4 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10} "$@" bash "$0"; }
+  g() { env -u TILE_WARP -u DEVICE_WARP FARM_BENCH_GPU=0 SIM_MS=4 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10} "$@" bash "$0"; }
   echo; echo "# at GPU pace (sim 4 ms/MPx-step; docs/farm.md 'At GPU pace')"
   g REPORT_NAME=farm_bench_gpu COUNTS="1 4"
   g REPORT_NAME=farm_bench_gpu_1gbe COUNTS="4" LINK_MBPS=1000

@@ -66,6 +66,26 @@ static inline void px88_from_float(const float *v, uint8_t *q, size_t n) {
     }
 }
 
+typedef unsigned short px88_v8u __attribute__((vector_size(16)));
+
+/* 1 when every one of the n 8.8 values q (LE) is <= 255.0 (65280), the canvas's range */
+static inline int px88_in_range(const uint8_t *q, size_t n) {
+    size_t i = 0;
+#if PX88_VEC
+    px88_v8u bad = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (; i + 8 <= n; i += 8) {
+        px88_v8u u;
+        memcpy(&u, q + 2 * i, sizeof u);
+        bad |= (px88_v8u)(u > 65280);
+    }
+    for (int k = 0; k < 8; k++)
+        if (bad[k]) return 0;
+#endif
+    for (; i < n; i++)
+        if ((q[2 * i] | (q[2 * i + 1] << 8)) > 65280) return 0;
+    return 1;
+}
+
 /* v[i] = v[i] < 0 ? 0 : v[i] > 255 ? 255 : v[i] */
 static inline void px88_clip255(float *v, size_t n) {
     size_t i = 0;

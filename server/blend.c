@@ -363,7 +363,7 @@ int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
             int lone = seg[q].count == 1 && done[seg[q].owner];
             if (!lone && seg[q].count <= 1) {      /* a missing tile (or none): the warped base */
                 for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++) {
-                    float v = q88f(base->px[p]);
+                    float v = base ? q88f(base->px[p]) : 0.0f;  /* no tile and no base: not in a plan */
                     if (out) out->px[p] = v;
                     if (out88) put88(out88 + 2 * p, v);
                 }

@@ -245,6 +245,10 @@ typedef struct worker {
      * it keeps (its 8.8 result), tk_alone = where the canvas of that keyframe is that result
      * (blend_alone_rect); job_fixed: its job asked for an 8.8 result */
     int tile_res, job_fixed;
+    int tres_revoked;       /* its window once differed from ours: no tile-resident job again, and
+                             * it does not hold the farm back from tile-resident keyframes */
+    int job_held;           /* its job may be answered "no kept canvas/tile" (code 5): it carried
+                             * Job.held or from_resident; code 5 on any other job is a failure */
     uint64_t tk_kf;
     tile_rect_t tk_alone;
 } worker_t;
@@ -760,6 +764,11 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         worker_fail(c, w, fixed_px ? "8.8 result for an 8-bit job" : "8-bit result for a tile-resident job");
         return;
     }
+    if (w->job_fixed && !px88_in_range(m->pixels, m->pixels_len / 2)) {
+        tile_pending(c, idx);
+        worker_fail(c, w, "8.8 result with values above 255");
+        return;
+    }
     if (w->job_fixed) {
         /* tile-resident: its window, rebuilt from what it kept and what it was sent, must be
          * our canvas's bit for bit (no float arithmetic is involved: this is about the data) */
@@ -768,10 +777,13 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
             tile_pending(c, idx);
             c->tres_mismatch++;
             w->tile_res = 0;
+            w->tres_revoked = 1;
             w->tk_kf = 0;
             peer_log(c, DLOG_WARN, w->tag, "tileres", "worker %s: its window differs from the coordinator's (input "
                      "hash %016llx, want %016llx): tile requeued, no tile-resident jobs for it from now on",
                      w->name, (unsigned long long)r->input_hash, (unsigned long long)hv);
+            /* no float arithmetic is involved: a bug or a lie, counted as a failure */
+            worker_fail(c, w, "tile-resident window differs from the coordinator's");
             return;
         }
     } else if (w->job_window || w->job_resident) {
@@ -904,9 +916,11 @@ static void handle_worker_msg(coord_t *c) {
                     requeue_worker_job(c, w, "worker error");
                     w->job_id = 0;
                     if (e->code == DREAMFARM__ERROR_CODE__ERR_STOPPING) w->draining = 1;   /* stopping: not a failure */
-                    else if (e->code == DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT) {
+                    else if (e->code == DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT && w->job_held) {
                         w->resident_kf = 0;     /* lost its canvas or tile: seeded again / a whole window */
-                        w->tk_kf = 0;
+                        w->tk_kf = 0;           /* (so its next job carries no held part: no second code 5) */
+                    } else if (e->code == DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT) {
+                        worker_fail(c, w, "no kept canvas or tile claimed for a job that needs none");
                     }
                     else if (e->code != DREAMFARM__ERROR_CODE__ERR_BUSY) worker_fail(c, w, e->message);   /* 4 = busy: not one either */
                     else w->stale_busy = 1;     /* not again until it is free (no resend loop) */
@@ -1190,7 +1204,7 @@ static int kf_start(coord_t *c) {
         for (int k = 0; k < c->nslots; k++) {
             const worker_t *w = &c->w[k];
             if (!w->used || w->quarantined || w->draining) continue;
-            all &= w->tile_res;
+            all &= w->tile_res || w->tres_revoked;      /* a revoked one just waits */
             any |= worker_free(w) && w->tile_res;
         }
         if (any && all) {
@@ -1387,6 +1401,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     w->job_resident = resident;
     w->job_window = window;
     w->job_fixed = fixed;
+    w->job_held = job.held != NULL || (job.has_from_resident && job.from_resident);
     w->job_sent = now;
     w->job_deadline = now + dl;
     c->jobs[idx].state = JOB_RUNNING;

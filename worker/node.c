@@ -123,6 +123,7 @@ struct node {
     uint64_t tk_kf;
     uint8_t *wq_buf;            /* a held job's whole window, 8.8 LE, rebuilt here */
     size_t wq_cap;
+    int test_corrupt_kept;      /* DREAM_TEST_CORRUPT_KEPT (tests only), read once */
 };
 
 /* ---------- compute ---------- */
@@ -367,7 +368,7 @@ static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np)
     memcpy(n->tk_px, o, np * 2);
     /* tests only (tests/integration/farm_tile_resident.sh): keep a result that differs from the
      * one sent, as a buggy or lying worker would; the coordinator's window check must see it */
-    if (getenv("DREAM_TEST_CORRUPT_KEPT")) n->tk_px[((size_t)(t->h / 2) * t->w + t->w / 2) * 6] ^= 0x5a;  /* its centre */
+    if (n->test_corrupt_kept) n->tk_px[((size_t)(t->h / 2) * t->w + t->w / 2) * 6] ^= 0x5a;  /* its centre */
     n->tk_rect[0] = t->x;
     n->tk_rect[1] = t->y;
     n->tk_rect[2] = t->w;
@@ -456,6 +457,7 @@ node_t *node_new(const node_cfg_t *cfg, dream_err_t *err) {
     node_t *n = calloc(1, sizeof *n);
     if (!n) { dream_err_set(err, "out of memory"); return NULL; }
     n->cfg = *cfg;
+    n->test_corrupt_kept = getenv("DREAM_TEST_CORRUPT_KEPT") != NULL;
     n->cmp = dream_compute_new(cfg, err);
     if (!n->cmp) {
         node_destroy(&n);

@@ -96,5 +96,15 @@ wait "$HPID"; echo "5: $(cat "$TMP/idle.out") dropped_idle=$(field dropped_idle)
 kf1=$(field keyframes)
 [ $((kf1 - kf0)) -ge 3 ] || die "keyframes stalled under idle fakes ($kf0 -> $kf1)"
 grep -q "welcome=[0-9]* refused=\([2-9][0-9]\)" "$TMP/idle.out" || die "fakes were not refused: $(cat "$TMP/idle.out")"
+
+# --- 6: answer every job "no kept canvas or tile" (Error code 5): an honest worker says that
+# only for a job that carried a held part or came from its resident canvas, so this one fails
+# and is quarantined, instead of being handed the same tile back thousands of times a second
+out=$("$HP" "$WEP" --name nokeep --hash sim --claim 1 --error-code 5 --seconds 6)
+echo "6: $out"
+jobs6=$(sed -n 's/.*jobs=\([0-9]*\).*/\1/p' <<<"$out")
+[ "${jobs6:-0}" -ge 1 ] || die "the code-5 peer got no job: $out"
+[ "$jobs6" -le 50 ] || die "the code-5 peer was sent $jobs6 jobs in 6 s (a requeue loop)"
+grep -q "worker nokeep (this connection) QUARANTINED" "$TMP/dreamd.log" || die "the code-5 peer was not quarantined"
 kill -0 "$DREAMD_PID" || die "dreamd died"
 echo "PASS ($((SECONDS - t0)) s)"

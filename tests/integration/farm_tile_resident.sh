@@ -7,8 +7,10 @@
 # must stay 0, while most of every window is held). A worker killed mid-keyframe: its tile is
 # requeued (as a whole window to a worker that holds none of it) or filled from a warp made
 # then; the farm goes on, still tile-resident. Last, a worker that keeps a result differing from
-# the one it sent (DREAM_TEST_CORRUPT_KEPT, a test hook in node.c) joins a farm of its own: the
-# check must catch it, requeue its tile and give it no tile-resident job again.
+# the one it sent (DREAM_TEST_CORRUPT_KEPT, a test hook in node.c) joins the farm: the check must
+# catch it (a failure of that worker), requeue its tile and give it no tile-resident job again,
+# while the others go on with tile-resident keyframes (one bad worker must not switch the farm
+# back to the coordinator's warp).
 source "$(dirname "$0")/farm_lib.bash"
 
 start_dreamd --size 640x480 --fps 10 --steps 4 --motion wallclock --tile-warp resident --zoom-per-sec 1.3 --rotate-deg-per-sec 5
@@ -37,6 +39,9 @@ echo "tile_resident_jobs=$(field tile_resident_jobs) held=$(field tile_resident_
 DREAM_TEST_CORRUPT_KEPT=1 start_worker bad --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000
 wait_for 40 '[ "$(field tile_resident_mismatch)" -ge 1 ]' "the corrupt kept tile is caught"
 k1=$(field keyframes)
+t1=$(field tile_resident_jobs)
 wait_for 40 '[ "$(field keyframes)" -ge $((k1 + 4)) ]' "keyframes go on after the mismatch"
 [ "$(field tile_resident_mismatch)" = 1 ] || die "the corrupt worker got tile-resident jobs again: $(field tile_resident_mismatch) mismatches"
+[ "$(field tile_resident_jobs)" -ge $((t1 + 4)) ] || die "the farm stopped being tile-resident after one bad worker ($t1 -> $(field tile_resident_jobs) jobs)"
+grep -q "tile-resident window differs" "$TMP/dreamd.log" || die "the mismatch was not counted as a failure"
 echo "PASS"

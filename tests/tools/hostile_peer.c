@@ -12,6 +12,9 @@
  *   --reply-ms MS    answer each job after MS with mid-grey pixels (-1 = never answer)
  *   --hello-on-job MS  instead of answering, say Hello again MS after a job arrives
  *   --errors N       after the welcome, send N Error messages (no job id)
+ *   --error-code N   answer every job at once with Error code N for it (5: "no kept canvas or
+ *                    tile", which an honest worker sends only for a job that carried one); the
+ *                    hello offers the resident canvas, the tile warp and tile-resident jobs
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -33,6 +36,7 @@ typedef struct peer {
 
 static const char *g_name = "hostile", *g_hash = "sim";
 static double g_claim = 0.001;
+static int g_error_code = -1;
 
 static void hello(void *s) {
     Dreamfarm__Envelope env;
@@ -44,6 +48,11 @@ static void hello(void *s) {
     h.max_tile_pixels = 4096ull * 4096;
     h.ms_per_mpix_step = g_claim;
     h.model_hash = (char *)g_hash;
+    if (g_error_code >= 0) {
+        h.has_resident_canvas = h.resident_canvas = 1;
+        h.has_tile_warp = h.tile_warp = 1;
+        h.has_tile_resident = h.tile_resident = 1;
+    }
     env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     wire_send(s, NULL, 0, &env, NULL, 0, 0, NULL);
@@ -94,7 +103,7 @@ static int result(peer_t *p) {
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: hostile_peer ENDPOINT [--name S] [--hash S] [--claim MS] [--conns N] [--seconds S]"
-                        " [--reply-ms MS] [--hello-on-job MS] [--errors N]\n");
+                        " [--reply-ms MS] [--hello-on-job MS] [--errors N] [--error-code N]\n");
         return 2;
     }
     const char *ep = argv[1];
@@ -110,6 +119,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--reply-ms")) reply_ms = atof(v);
         else if (!strcmp(k, "--hello-on-job")) hello_on_job = atof(v);
         else if (!strcmp(k, "--errors")) errors = atoi(v);
+        else if (!strcmp(k, "--error-code")) g_error_code = atoi(v);
         else { fprintf(stderr, "hostile_peer: unknown option %s\n", k); return 2; }
     }
     if (conns < 1 || conns > MAXC) { fprintf(stderr, "hostile_peer: --conns 1..%d\n", MAXC); return 2; }
@@ -160,6 +170,11 @@ int main(int argc, char **argv) {
                     p->job_kf = j->keyframe_id;
                     p->tile[0] = j->tile->x; p->tile[1] = j->tile->y; p->tile[2] = j->tile->w; p->tile[3] = j->tile->h;
                     p->job_at = now;
+                    if (g_error_code >= 0) {
+                        send_error(p->s, g_error_code, "no resident canvas (hostile)", p->job_id);
+                        nerr++;
+                        p->job_id = 0;
+                    }
                     break;
                 }
                 default: break;

@@ -614,6 +614,22 @@ static void test_px88_vectors_match_scalar(void **state) {
         if (memcmp(&g[i], &v, sizeof v)) fail_msg("clip %d: %.9g != %.9g", i, g[i], v);
     }
     assert_true(memcmp(&g[m - 1], &f[m - 1], sizeof(float)) == 0);    /* past n: untouched */
+    /* px88_in_range: every value <= 65280 passes; one value above it anywhere (vector part or
+     * tail) fails */
+    for (int i = 0; i < N; i++) {
+        unsigned v = (unsigned)i % 65281u;
+        q[2 * i] = (uint8_t)(v & 0xff);
+        q[2 * i + 1] = (uint8_t)(v >> 8);
+    }
+    assert_true(px88_in_range(q, N));
+    static const size_t at[] = {0, 7, 8, 1000, N - 9, N - 3, N - 1};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        uint8_t lo = q[2 * at[k]], hi = q[2 * at[k] + 1];
+        q[2 * at[k]] = 0x01; q[2 * at[k] + 1] = 0xff;     /* 65281 */
+        assert_false(px88_in_range(q, N));
+        q[2 * at[k]] = lo; q[2 * at[k] + 1] = hi;
+    }
+    assert_true(px88_in_range(q, N));
     free(q); free(q2); free(f); free(g);
 }
 
