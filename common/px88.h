@@ -86,6 +86,28 @@ static inline int px88_in_range(const uint8_t *q, size_t n) {
     return 1;
 }
 
+typedef unsigned char px88_v4b __attribute__((vector_size(4)));
+
+/* u[i] = dream_u8_from_float(f[i]) (image.h): 0 for v <= 0 or NaN, 255 for v >= 255, else
+ * (uint8_t)(v + 0.5): a worker's 8-bit result, four values at a time */
+static inline void px_round_u8(const float *f, uint8_t *u, size_t n) {
+    size_t i = 0;
+    const px88_v4f top = {255.0f, 255.0f, 255.0f, 255.0f};
+    for (; i + 4 <= n; i += 4) {
+        px88_v4f v;
+        memcpy(&v, f + i, sizeof v);
+        v = (px88_v4f)((px88_v4i)v & (v > 0.0f));                  /* <= 0 and NaN -> 0 */
+        px88_v4i hi = v >= 255.0f;
+        v = (px88_v4f)(((px88_v4i)v & ~hi) | ((px88_v4i)top & hi)) + 0.5f;
+        px88_v4b b = __builtin_convertvector(__builtin_convertvector(v, px88_v4i), px88_v4b);
+        memcpy(u + i, &b, sizeof b);
+    }
+    for (; i < n; i++) {
+        float v = f[i];
+        u[i] = !(v > 0.0f) ? 0 : v >= 255.0f ? 255 : (uint8_t)(v + 0.5f);
+    }
+}
+
 /* v[i] = v[i] < 0 ? 0 : v[i] > 255 ? 255 : v[i] */
 static inline void px88_clip255(float *v, size_t n) {
     size_t i = 0;

@@ -147,10 +147,7 @@ static void *reserve(void *buf, size_t *cap, size_t n, size_t elem) {
 /* u = f rounded to 8 bits, clipped */
 static void round_part(void *arg, size_t begin, size_t end) {
     const px_pair_t *p = arg;
-    for (size_t i = begin; i < end; i++) {
-        float v = p->f[i];
-        p->u[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
-    }
+    px_round_u8(p->f + begin, p->u + begin, end - begin);     /* = dream_u8_from_float, vectorised */
 }
 
 /* The last resident job's change, applied when the next one starts (resident_input): the

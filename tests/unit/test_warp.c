@@ -630,6 +630,18 @@ static void test_px88_vectors_match_scalar(void **state) {
         q[2 * at[k]] = lo; q[2 * at[k] + 1] = hi;
     }
     assert_true(px88_in_range(q, N));
+    /* px_round_u8 is dream_u8_from_float for every input: the 1/512 sweep above, NaN, infinities,
+     * -0.0, the rounding boundaries, every tail length */
+    uint8_t *u8 = malloc((size_t)m + 16);
+    assert_non_null(u8);
+    f[4] = NAN; f[5] = INFINITY; f[6] = -INFINITY; f[7] = 254.5f; f[8] = nextafterf(254.5f, 0.0f); f[9] = 255.0f;
+    f[10] = 0.5f; f[11] = nextafterf(0.5f, 0.0f); f[12] = 1e-45f; f[13] = -1e-45f;
+    for (int n = m - 3; n <= m; n++) {
+        px_round_u8(f, u8, (size_t)n);
+        for (int i = 0; i < n; i++)
+            if (u8[i] != dream_u8_from_float(f[i])) fail_msg("round_u8 %d (%.9g): %u != %u", i, f[i], u8[i], dream_u8_from_float(f[i]));
+    }
+    free(u8);
     free(q); free(q2); free(f); free(g);
 }
 
