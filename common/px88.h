@@ -24,6 +24,13 @@ typedef unsigned short px88_v4u __attribute__((vector_size(8)));
 #define PX88_VEC 0
 #endif
 
+/* one value in 8.8: v clamped to 0..255, then (uint16_t)(v * 256 + 0.5) (v * 256 is exact:
+ * rounds half up); the scalar definition of px88_from_float */
+static inline uint16_t px88_q(float v) {
+    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+    return (uint16_t)(v * 256.0f + 0.5f);
+}
+
 /* v = v < 0 ? 0 : v > 255 ? 255 : v, four lanes */
 static inline px88_v4f px88_clamp4(px88_v4f v) {
     const px88_v4f top = {255.0f, 255.0f, 255.0f, 255.0f};
@@ -58,9 +65,7 @@ static inline void px88_from_float(const float *v, uint8_t *q, size_t n) {
     }
 #endif
     for (; i < n; i++) {
-        float f = v[i];
-        f = f < 0.0f ? 0.0f : f > 255.0f ? 255.0f : f;
-        uint16_t u = (uint16_t)(f * 256.0f + 0.5f);
+        uint16_t u = px88_q(v[i]);
         q[2 * i] = (uint8_t)(u & 0xff);
         q[2 * i + 1] = (uint8_t)(u >> 8);
     }

@@ -58,14 +58,28 @@ float blend_ramp(int i, int len, int f0, int f1) {
     return w;
 }
 
+/* tile t's horizontal feather ramp (r.w weights, the caller frees it), after checking that the
+ * tile lies in the canvas; NULL with err */
+static float *tile_wx(const blend_t *b, const tile_t *t, dream_err_t *err) {
+    const tile_rect_t *r = &t->r;
+    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H) {
+        dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
+        return NULL;
+    }
+    float *wx = malloc((size_t)r->w * sizeof(float));
+    if (!wx) {
+        dream_err_set(err, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    return wx;
+}
+
 /* acc += w * (res - sent), or w * res without sent; wsum += w (w: the tile's feather ramps) */
 static int accumulate(blend_t *b, const tile_t *t, const uint8_t *res, const uint8_t *sent, dream_err_t *err) {
     const tile_rect_t *r = &t->r;
-    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
-        return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
-    float *wx = malloc((size_t)r->w * sizeof(float));
-    if (!wx) return dream_err_set(err, "out of memory");
-    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    float *wx = tile_wx(b, t, err);
+    if (!wx) return -1;
     #pragma omp parallel for schedule(static) if ((long)r->w * r->h > 65536)
     for (int j = 0; j < r->h; j++) {
         float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
@@ -185,11 +199,8 @@ int blend_add_delta_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
     if (check_plan_images(b, base, out, err) != 0) return -1;
     const tile_t *t = &pl->tiles[k];
     const tile_rect_t *r = &t->r;
-    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
-        return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
-    float *wx = malloc((size_t)r->w * sizeof(float));
-    if (!wx) return dream_err_set(err, "out of memory");
-    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    float *wx = tile_wx(b, t, err);
+    if (!wx) return -1;
     #pragma omp parallel for schedule(dynamic, 16) if ((long)r->w * r->h > 65536)
     for (int j = 0; j < r->h; j++) {
         seg_t seg[2 * TILE_MAX + 1];
@@ -257,17 +268,15 @@ int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
 
 /* ---------- tile-resident: 8.8 results as they are (the coordinator does not warp) ---------- */
 
-/* a canvas value in 8.8 fixed point (the tile-resident canvas stays exactly representable) */
-static inline float q88f(float v) {
-    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-    return (float)(uint16_t)(v * 256.0f + 0.5f) * (1.0f / 256.0f);
-}
-
-/* v (an 8.8 value, 0..255) at out88 (2 bytes LE) */
-static inline void put88(uint8_t *o, float v) {
-    uint16_t q = (uint16_t)(v * 256.0f + 0.5f);
-    o[0] = (uint8_t)(q & 0xff);
-    o[1] = (uint8_t)(q >> 8);
+/* the finished value v of canvas element p, rounded to 8.8 (the tile-resident canvas stays
+ * exactly representable), into out (float) and out88 (2 bytes LE), where given */
+static inline void put_fixed(dream_image_t *out, uint8_t *out88, size_t p, float v) {
+    uint16_t q = px88_q(v);
+    if (out) out->px[p] = (float)q * (1.0f / 256.0f);
+    if (out88) {
+        out88[2 * p] = (uint8_t)(q & 0xff);
+        out88[2 * p + 1] = (uint8_t)(q >> 8);
+    }
 }
 
 int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
@@ -277,11 +286,8 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
     const tile_t *t = &pl->tiles[k];
     const tile_rect_t *r = &t->r;
-    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
-        return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
-    float *wx = malloc((size_t)r->w * sizeof(float));
-    if (!wx) return dream_err_set(err, "out of memory");
-    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    float *wx = tile_wx(b, t, err);
+    if (!wx) return -1;
     /* the canvas columns where wx is exactly 1: [f0, w - f1) of the tile (smooth(s >= 1) = 1) */
     int one0 = r->x + t->feather[0], one1 = r->x + r->w - t->feather[2];
     #pragma omp parallel for schedule(dynamic, 16) if ((long)r->w * r->h > 65536)
@@ -293,32 +299,21 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
         size_t row = (size_t)(r->y + j) * b->W;
         for (int q = 0; q < ns; q++) {
             int a = seg[q].x0 > r->x ? seg[q].x0 : r->x, e = seg[q].x1 < r->x + r->w ? seg[q].x1 : r->x + r->w;
+            int f0 = e, f1 = e;     /* the lone, full-weight run [f0, f1): none */
             if (seg[q].count == 1 && wy == 1.0f) {
-                /* the lone, full-weight run: the values themselves, in one tight loop */
-                int f0 = a > one0 ? a : one0, f1 = e < one1 ? e : one1;
-                if (f0 < f1) {
+                f0 = a > one0 ? a : one0;
+                f1 = e < one1 ? e : one1;
+                if (f0 < f1) {      /* the values themselves, in one tight loop */
                     const uint8_t *s8 = src + (size_t)(f0 - r->x) * 6;
                     if (out) px88_to_float(s8, out->px + (row + f0) * 3, (size_t)(f1 - f0) * 3);
                     if (out88) memcpy(out88 + (row + f0) * 6, s8, (size_t)(f1 - f0) * 6);
-                    /* the rest of the segment (its feathered ends) below */
-                    for (int x = a; x < e; x++) {
-                        if (x == f0) x = f1;
-                        if (x >= e) break;
-                        int i = x - r->x;
-                        float w = wx[i] * wy;
-                        size_t p = (row + x) * 3;
-                        for (int c = 0; c < 3; c++) {
-                            float v = (float)(src[6 * i + 2 * c] | (src[6 * i + 2 * c + 1] << 8)) * (1.0f / 256.0f);
-                            if (w != 1.0f) b->acc[p + c] += w * v;
-                            else if (out) out->px[p + c] = v;
-                        }
-                        if (w != 1.0f) b->wsum[row + x] += w;
-                        else if (out88) memcpy(out88 + p * 2, src + 6 * i, 6);
-                    }
-                    continue;
+                } else {
+                    f0 = f1 = e;
                 }
             }
             for (int x = a; x < e; x++) {
+                if (x == f0) x = f1;        /* done above */
+                if (x >= e) break;
                 int i = x - r->x;
                 float w = wx[i] * wy, v[3];
                 for (int c = 0; c < 3; c++)
@@ -362,11 +357,8 @@ int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
         for (int q = 0; q < ns; q++) {
             int lone = seg[q].count == 1 && done[seg[q].owner];
             if (!lone && seg[q].count <= 1) {      /* a missing tile (or none): the warped base */
-                for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++) {
-                    float v = base ? q88f(base->px[p]) : 0.0f;  /* no tile and no base: not in a plan */
-                    if (out) out->px[p] = v;
-                    if (out88) put88(out88 + 2 * p, v);
-                }
+                for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++)
+                    put_fixed(out, out88, p, base ? base->px[p] : 0.0f);   /* no tile, no base: not in a plan */
                 continue;
             }
             int xa = seg[q].x0, xb = seg[q].x1, skip0 = xb, skip1 = xb;
@@ -389,19 +381,12 @@ int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
                 /* all tiles in: normalised; a tile missing: the base fills up to weight 1 */
                 float wb = all || ws >= 1.0f ? 0.0f : 1.0f - ws;
                 if (ws + wb <= 0.0f) {      /* no weight at all (not in a plan's tiles): base or 0 */
-                    for (int c = 0; c < 3; c++) {
-                        float v = base ? q88f(base->px[p + c]) : 0.0f;
-                        if (out) out->px[p + c] = v;
-                        if (out88) put88(out88 + 2 * (p + c), v);
-                    }
+                    for (int c = 0; c < 3; c++) put_fixed(out, out88, p + c, base ? base->px[p + c] : 0.0f);
                     continue;
                 }
                 float inv = 1.0f / (ws + wb);
-                for (int c = 0; c < 3; c++) {
-                    float v = q88f((b->acc[p + c] + (wb > 0 ? wb * base->px[p + c] : 0)) * inv);
-                    if (out) out->px[p + c] = v;
-                    if (out88) put88(out88 + 2 * (p + c), v);
-                }
+                for (int c = 0; c < 3; c++)
+                    put_fixed(out, out88, p + c, (b->acc[p + c] + (wb > 0 ? wb * base->px[p + c] : 0)) * inv);
                 b->acc[p] = b->acc[p + 1] = b->acc[p + 2] = 0;
                 b->wsum[row + x] = 0;
             }

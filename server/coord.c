@@ -973,12 +973,6 @@ static int whole_canvas(const coord_t *c, int idx) {
     return c->plan.n == 1 && r->x == 0 && r->y == 0 && r->w == c->cfg.W && r->h == c->cfg.H;
 }
 
-/* --tile-warp worker: the canvas in 8.8 fixed point, as a window travels (and as the workers
- * warp it). Canvas values are 0..255, so q <= 65280 and q / 256 is exact in a float. */
-static inline uint16_t q88(float v) {
-    v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-    return (uint16_t)(v * 256.0f + 0.5f);       /* v * 256 is exact: rounds half up */
-}
 
 /* the canvas rounded to 8.8 in place, once per keyframe with windows (after their hand-out,
  * before the coordinator's own warp: base = the warp the workers do, bit for bit) */
@@ -987,7 +981,7 @@ static void quantize_canvas(coord_t *c) {
     long n = (long)c->cfg.W * c->cfg.H * 3;
     float *p = c->canvas->px;
     #pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) p[i] = (float)q88(p[i]) * (1.0f / 256.0f);
+    for (long i = 0; i < n; i++) p[i] = (float)px88_q(p[i]) * (1.0f / 256.0f);     /* q <= 65280: exact */
     c->canvas_quantized = 1;
 }
 
@@ -1007,7 +1001,7 @@ static int window_rect(coord_t *c, int idx) {
 }
 
 /* canvas row y, columns x0..x1-1, as 8.8 little-endian into o: from the 8.8 mirror while the
- * canvas is exact (tile-resident), else q88 of the float canvas */
+ * canvas is exact (tile-resident), else the float canvas rounded (px88_q) */
 static void cut_row88(const coord_t *c, int y, int x0, int x1, uint8_t *o) {
     if (c->canvas_exact && c->canvas88) {
         memcpy(o, c->canvas88 + ((size_t)y * c->cfg.W + x0) * 6, (size_t)(x1 - x0) * 6);
@@ -1016,18 +1010,22 @@ static void cut_row88(const coord_t *c, int y, int x0, int x1, uint8_t *o) {
     px88_from_float(c->canvas->px + ((size_t)y * c->cfg.W + x0) * 3, o, (size_t)(x1 - x0) * 3);
 }
 
+/* a kept per-tile byte buffer grown to len (its contents are rewritten): 0, or -1 (no memory,
+ * the buffer is gone) */
+static int grow(uint8_t **p, size_t *cap, size_t len) {
+    if (*p && *cap >= len) return 0;
+    free(*p);
+    *p = malloc(len ? len : 1);
+    *cap = *p ? len : 0;
+    return *p ? 0 : -1;
+}
+
 /* tile idx's window of the canvas, 8.8 little-endian, into win_px */
 static int cut_window(coord_t *c, int idx) {
     if (c->win_ready[idx]) return 0;
     if (window_rect(c, idx) != 0) return -1;
     int sx = c->win_rect[idx][0], sy = c->win_rect[idx][1], sw = c->win_rect[idx][2], sh = c->win_rect[idx][3];
-    size_t len = (size_t)sw * sh * 3 * 2;
-    if (c->win_cap[idx] < len) {
-        free(c->win_px[idx]);
-        c->win_px[idx] = malloc(len);
-        c->win_cap[idx] = c->win_px[idx] ? len : 0;
-        if (!c->win_px[idx]) return -1;
-    }
+    if (grow(&c->win_px[idx], &c->win_cap[idx], (size_t)sw * sh * 3 * 2) != 0) return -1;
     #pragma omp parallel for schedule(static) if ((long)sw * sh > 65536)
     for (int y = 0; y < sh; y++) cut_row88(c, sy + y, sx, sx + sw, c->win_px[idx] + (size_t)y * sw * 6);
     c->win_ready[idx] = 1;
@@ -1052,12 +1050,7 @@ static tile_rect_t held_part(coord_t *c, const worker_t *w, int idx) {
 static long cut_strips(coord_t *c, int idx, const tile_rect_t *hd) {
     int sx = c->win_rect[idx][0], sy = c->win_rect[idx][1], sw = c->win_rect[idx][2], sh = c->win_rect[idx][3];
     size_t len = ((size_t)sw * sh - (size_t)hd->w * hd->h) * 6;
-    if (c->job_cap[idx] < len || !c->job_px[idx]) {
-        free(c->job_px[idx]);
-        c->job_px[idx] = malloc(len ? len : 1);
-        c->job_cap[idx] = c->job_px[idx] ? len : 0;
-        if (!c->job_px[idx]) return -1;
-    }
+    if (grow(&c->job_px[idx], &c->job_cap[idx], len) != 0) return -1;
     uint8_t *o = c->job_px[idx];
     for (int y = sy; y < sy + sh; y++) {
         if (hd->w == 0 || y < hd->y || y >= hd->y + hd->h) {
@@ -1073,22 +1066,17 @@ static long cut_strips(coord_t *c, int idx, const tile_rect_t *hd) {
     return (long)len;
 }
 
-/* what a tile-resident job's input_hash must be: the hash of its whole window as 8.8 bytes
- * (row by row from the mirror: no cut, no conversion) */
+/* what a tile-resident job's input_hash must be: the hash of its whole window as 8.8 bytes,
+ * row by row from the 8.8 canvas (a tile-resident keyframe's canvas is always exact: kf_start) */
 static int window_hash(coord_t *c, int idx, uint64_t *hv) {
     if (!c->win_hv_ok[idx]) {
-        if (!c->canvas_exact || !c->canvas88) {
-            if (cut_window(c, idx) != 0) return -1;
-            c->win_hv[idx] = wire_hash64(c->win_px[idx], (size_t)c->win_rect[idx][2] * c->win_rect[idx][3] * 6);
-        } else {
-            if (window_rect(c, idx) != 0) return -1;
-            const int *wr = c->win_rect[idx];
-            wire_hash_t hs;
-            wire_hash_init(&hs);
-            for (int y = wr[1]; y < wr[1] + wr[3]; y++)
-                wire_hash_update(&hs, c->canvas88 + ((size_t)y * c->cfg.W + wr[0]) * 6, (size_t)wr[2] * 6);
-            c->win_hv[idx] = wire_hash_final(&hs);
-        }
+        if (!c->canvas_exact || !c->canvas88 || window_rect(c, idx) != 0) return -1;
+        const int *wr = c->win_rect[idx];
+        wire_hash_t hs;
+        wire_hash_init(&hs);
+        for (int y = wr[1]; y < wr[1] + wr[3]; y++)
+            wire_hash_update(&hs, c->canvas88 + ((size_t)y * c->cfg.W + wr[0]) * 6, (size_t)wr[2] * 6);
+        c->win_hv[idx] = wire_hash_final(&hs);
         c->win_hv_ok[idx] = 1;
     }
     *hv = c->win_hv[idx];
@@ -1172,13 +1160,7 @@ static int kf_start(coord_t *c) {
     }
     int bad = 0;
     for (int i = 0; i < c->plan.n; i++) {
-        size_t len = (size_t)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h * 3;
-        if (c->tile_cap[i] < len) {
-            free(c->tile_px[i]);
-            c->tile_px[i] = malloc(len);
-            c->tile_cap[i] = c->tile_px[i] ? len : 0;
-        }
-        bad |= !c->tile_px[i];
+        bad |= grow(&c->tile_px[i], &c->tile_cap[i], (size_t)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h * 3) != 0;
     }
     /* resident canvas: the worker that gets a whole-canvas keyframe already holds the canvas
      * (float, bit for bit): its job (the warp parameters) goes out first, and the warp below

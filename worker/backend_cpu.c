@@ -8,6 +8,7 @@
  */
 #include "backend.h"
 #include "image.h"
+#include "px88.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -389,7 +390,7 @@ static int cpu_warp_window(void *vctx, const uint16_t *win, int sx, int sy, int 
         snprintf(c->err, sizeof c->err, "warp_window: out of memory");
         return -1;
     }
-    for (size_t i = 0; i < n; i++) f[i] = (float)win[i] * (1.0f / 256.0f);
+    px88_to_float((const uint8_t *)win, f, n);      /* the window's 8.8 bytes as they were uploaded */
     dream_err_t err = {{0}};
     int rc = dream_warp_window(f, sx, sy, sw, sh, W, H, zoom, angle_deg,
                                bicubic ? DREAM_INTERP_BICUBIC : DREAM_INTERP_BILINEAR, tx, ty, tw, th, out, &err);

@@ -150,6 +150,11 @@ static void round_part(void *arg, size_t begin, size_t end) {
     px_round_u8(p->f + begin, p->u + begin, end - begin);     /* = dream_u8_from_float, vectorised */
 }
 
+/* a self-warping job's kernel: Job.warp_interp 0 = bilinear, else (and absent) bicubic */
+static dream_interp_t job_interp(const Dreamfarm__Job *job) {
+    return job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
+}
+
 /* The last resident job's change, applied when the next one starts (resident_input): the
  * coordinator's canvas, warped + (result - round(warped)) clipped to 0..255, becomes the kept
  * canvas (round(warped) is that job's 8-bit input, recomputed). Off the result's path; like
@@ -207,7 +212,7 @@ static int resident_input(node_t *n, node_job_t *nj) {
             nj->code = DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT;
             return -1;
         }
-        dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
+        dream_interp_t ip = job_interp(job);
         if (dream_warp(n->rc_canvas, n->rc_base, job->warp_zoom, job->warp_angle, ip, &err) != 0) {
             snprintf(nj->err, sizeof nj->err, "resident canvas: %.200s", err.msg);
             nj->code = DREAMFARM__ERROR_CODE__ERR_NO_RESIDENT;
@@ -296,10 +301,11 @@ static int window_input(node_t *n, node_job_t *nj) {
     int fixed = job->has_result_fixed && job->result_fixed;
     size_t nw = (size_t)src->w * src->h * 3, np = (size_t)t->w * t->h * 3;     /* validated sizes */
     if (job->held && held_window(n, nj) != 0) return -1;
-    n->win_buf = reserve(n->win_buf, &n->win_cap, nw, sizeof(float));
+    const int device = fixed && n->cmp->iface->warp_window;    /* the warp is the device's */
+    if (!device) n->win_buf = reserve(n->win_buf, &n->win_cap, nw, sizeof(float));
     n->img_buf = reserve(n->img_buf, &n->img_cap, np, sizeof(float));
     uint8_t *u = fixed ? NULL : malloc(np);
-    if (!n->win_buf || !n->img_buf || (!fixed && !u)) {
+    if ((!device && !n->win_buf) || !n->img_buf || (!fixed && !u)) {
         free(u);
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d window", src->w, src->h);
         nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
@@ -307,19 +313,19 @@ static int window_input(node_t *n, node_job_t *nj) {
     }
     const uint8_t *q = job->held ? n->wq_buf : nj->px;   /* (h, w, 3) uint16 little-endian, value * 256 */
     dream_err_t err = {{0}};
-    if (fixed && n->cmp->iface->warp_window) {
+    if (device) {
         /* the device's warp (compute.h): from the 8.8 window as it came */
         const int sr[4] = {src->x, src->y, src->w, src->h}, tr[4] = {t->x, t->y, t->w, t->h};
-        const int bicubic = !(job->has_warp_interp && job->warp_interp == 0);
         if (n->cmp->iface->warp_window(n->cmp->ctx, q, sr, job->canvas_w, job->canvas_h, job->warp_zoom,
-                                       job->warp_angle, bicubic, tr, n->img_buf, &err) != 0) {
+                                       job->warp_angle, job_interp(job) == DREAM_INTERP_BICUBIC, tr, n->img_buf,
+                                       &err) != 0) {
             snprintf(nj->err, sizeof nj->err, "tile warp: %.200s", err.msg);
             nj->code = DREAMFARM__ERROR_CODE__ERR_BAD_JOB;
             return -1;
         }
     } else {
         px88_to_float(q, n->win_buf, nw);
-        dream_interp_t ip = job->has_warp_interp && job->warp_interp == 0 ? DREAM_INTERP_BILINEAR : DREAM_INTERP_BICUBIC;
+        dream_interp_t ip = job_interp(job);
         if (dream_warp_window(n->win_buf, src->x, src->y, src->w, src->h, job->canvas_w, job->canvas_h, job->warp_zoom,
                               job->warp_angle, ip, t->x, t->y, t->w, t->h, n->img_buf, &err) != 0) {
             free(u);

@@ -14,6 +14,7 @@
  *                          job N+1 (tests/integration/farm_lost_backend.sh)
  */
 #include "compute.h"
+#include "image.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,9 +144,8 @@ static int sim_warp_window(void *vctx, const uint8_t *win88, const int src[4], i
                            double angle_deg, int bicubic, const int tile[4], float *out, dream_err_t *err) {
     (void)vctx;
     (void)bicubic;      /* a stand-in: the nearest sample either way */
-    if (!(zoom > 1e-6) || !isfinite(angle_deg)) return dream_err_set(err, "sim warp: bad zoom/angle");
-    double rad = fmod(angle_deg, 360.0) * (M_PI / 180.0), a = cos(rad) / zoom, b = sin(rad) / zoom;
-    double cx = (cw - 1) * 0.5, cy = (ch - 1) * 0.5;
+    double cx, cy, a, b;
+    if (dream_warp_coeffs(cw, ch, zoom, angle_deg, &cx, &cy, &a, &b, err) != 0) return -1;
     for (int y = 0; y < tile[3]; y++) {
         double dy = tile[1] + y - cy, dx0 = tile[0] - cx;
         /* window coordinates + 0.5 (so truncation rounds; clamped below before any use) */
