@@ -21,6 +21,13 @@
  *   "phases":{"fwd_ms":..,"grad_net_ms":..,"grad_ms":..} = dream_engine_scores (image upload +
  *   forward), dream_engine_grad without the prior (+ backward, gradient download) and with it;
  *   so prior = grad - grad_net, backward ~ grad_net - fwd (transfers included in both calls).
+ * --warp (instead of steps) times a tile-resident job's warp (docs/farm.md) for each --size as a
+ *   canvas: the whole canvas and one tile of a 2x2 split with 32 px halos, zoom 1.02, 0.5 deg,
+ *   bicubic. One JSON line each: "seam_ms" = the worker's device path (8.8 window up, the
+ *   backend's warp_window, float tile down: compute_engine.c engine_warp_window), "kernel_ms" =
+ *   warp_window alone (synced), "host_ms" = the host path in this process (px88_to_float +
+ *   dream_warp_window, the reference: parfor threads), medians of 20 after 3 warm-ups; and
+ *   "max_diff" of the backend's tile from the host's (must be <= 1e-3).
  */
 #include <errno.h>
 #include <math.h>
@@ -33,6 +40,8 @@
 #include "rng.h"
 #include "engine.h"
 #include "model.h"
+#include "image.h"
+#include "px88.h"
 #ifdef DREAM_BENCH_CUDA
 #include "cuda/cuda_api.h"
 #endif
@@ -45,7 +54,7 @@ static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * uran
 static int usage(const char *msg) {
     if (msg) fprintf(stderr, "dream_gpu_bench: %s\n", msg);
     fprintf(stderr, "usage: dream_gpu_bench --size WxH[,WxH...] [--backend cuda|cpu] [--prec fp32|tf32|bf16[,...]] "
-                    "[--steps N] [--warmup N] [--device N] [--seed S] [--no-prior] [--phases] [--export DIR]\n");
+                    "[--steps N] [--warmup N] [--device N] [--seed S] [--no-prior] [--phases] [--export DIR] [--warp]\n");
     return 2;
 }
 
@@ -205,16 +214,83 @@ out:
 
 #define MAXCFG 16
 
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* a tile-resident job's warp: device seam vs host reference (see the header) */
+static int bench_warp(dream_backend_t *be, int W, int H, const char *label, int tx, int ty, int tw, int th) {
+    const double zoom = 1.02, angle = 0.5;
+    enum { WARM = 3, REPS = 20 };
+    dream_err_t err = {{0}};
+    int sx, sy, sw, sh;
+    if (dream_warp_source_rect(W, H, zoom, angle, DREAM_INTERP_BICUBIC, tx, ty, tw, th, &sx, &sy, &sw, &sh, &err)) {
+        fprintf(stderr, "warp rect: %s\n", err.msg);
+        return -1;
+    }
+    size_t wn = (size_t)sw * sh * 3, tn = (size_t)tw * th * 3;
+    uint16_t *win = malloc(wn * sizeof *win);
+    float *wf = malloc(wn * sizeof *wf), *ref = malloc(tn * sizeof *ref), *got = malloc(tn * sizeof *got);
+    void *dw = be->iface->alloc(be->ctx, wn * 2), *dout = be->iface->alloc(be->ctx, tn * 4);
+    int rc = -1;
+    double seam[REPS], kern[REPS], host[REPS];
+    if (!win || !wf || !ref || !got || !dw || !dout) { fprintf(stderr, "warp bench: out of memory\n"); goto out; }
+    for (size_t i = 0; i < wn; i++) win[i] = (uint16_t)(rng_next() % 65281);   /* 8.8 values <= 255.0 */
+    for (int r = 0; r < WARM + REPS; r++) {
+        double t0 = dream_now_ms();
+        if (be->iface->upload(be->ctx, dw, win, wn * 2) ||
+            be->iface->warp_window(be->ctx, dw, sx, sy, sw, sh, W, H, zoom, angle, 1, tx, ty, tw, th, dout) ||
+            be->iface->download(be->ctx, got, dout, tn * 4)) {
+            fprintf(stderr, "warp bench: %s\n", be->iface->last_error(be->ctx));
+            goto out;
+        }
+        double t1 = dream_now_ms();
+        if (be->iface->warp_window(be->ctx, dw, sx, sy, sw, sh, W, H, zoom, angle, 1, tx, ty, tw, th, dout) ||
+            be->iface->sync(be->ctx)) {
+            fprintf(stderr, "warp bench: %s\n", be->iface->last_error(be->ctx));
+            goto out;
+        }
+        double t2 = dream_now_ms();
+        px88_to_float((const uint8_t *)win, wf, wn);
+        if (dream_warp_window(wf, sx, sy, sw, sh, W, H, zoom, angle, DREAM_INTERP_BICUBIC, tx, ty, tw, th, ref, &err)) {
+            fprintf(stderr, "host warp: %s\n", err.msg);
+            goto out;
+        }
+        double t3 = dream_now_ms();
+        if (r >= WARM) { seam[r - WARM] = t1 - t0; kern[r - WARM] = t2 - t1; host[r - WARM] = t3 - t2; }
+    }
+    double worst = 0;
+    for (size_t i = 0; i < tn; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= worst)) worst = d;   /* NaN propagates */
+    }
+    qsort(seam, REPS, sizeof *seam, cmp_d); qsort(kern, REPS, sizeof *kern, cmp_d); qsort(host, REPS, sizeof *host, cmp_d);
+    printf("{\"impl\":\"dream-warp\",\"backend\":\"%s\",\"canvas\":[%d,%d],\"tile\":\"%s\",\"rect\":[%d,%d,%d,%d],"
+           "\"window\":[%d,%d,%d,%d],\"seam_ms\":%.3f,\"kernel_ms\":%.3f,\"host_ms\":%.3f,\"mpx\":%.3f,"
+           "\"max_diff\":%.3g}\n", be->name, W, H, label, tx, ty, tw, th, sx, sy, sw, sh, seam[REPS / 2],
+           kern[REPS / 2], host[REPS / 2], tw * (double)th / 1e6, worst);
+    fflush(stdout);
+    rc = worst <= 1e-3 ? 0 : -1;
+    if (rc) fprintf(stderr, "warp bench %dx%d %s: backend differs from the host warp by %.3g\n", W, H, label, worst);
+out:
+    if (dw) be->iface->free(be->ctx, dw);
+    if (dout) be->iface->free(be->ctx, dout);
+    free(win); free(wf); free(ref); free(got);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     int sizes[MAXCFG][2], nsizes = 0, nprecs = 0;
     dream_prec_t precs[MAXCFG];
-    int steps = 5, warmup = 1, device = 0, use_prior = 1, phases = 0;
+    int steps = 5, warmup = 1, device = 0, use_prior = 1, phases = 0, warp = 0;
     uint64_t seed = 1234;
     const char *backend = "cuda", *export_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-prior")) { use_prior = 0; continue; }
         if (!strcmp(a, "--phases")) { phases = 1; continue; }
+        if (!strcmp(a, "--warp")) { warp = 1; continue; }
         if (!v) return usage("missing value");
         i++;
         if (!strcmp(a, "--size") || !strcmp(a, "--prec")) {
@@ -257,6 +333,22 @@ int main(int argc, char **argv) {
     if (export_dir && nprecs != 1) return usage("--export takes one --prec");
 
     dream_err_t err = {{0}};
+    if (warp) {   /* the tile warp only: one backend, no model */
+        dream_backend_t *be = calloc(1, sizeof *be);
+        if (!be) return 1;
+        int ok = !strcmp(backend, "cuda") ? dream_backend_cuda_init(be, device, precs[0], &err)
+                                          : dream_backend_cpu_init(be, 0, &err);
+        if (ok != 0) { fprintf(stderr, "%s backend: %s\n", backend, err.msg); free(be); return 1; }
+        g_rng = seed;
+        int failed = 0;
+        for (int si = 0; si < nsizes; si++) {
+            int W = sizes[si][0], H = sizes[si][1], hw = W / 2 + 32, hh = H / 2 + 32;
+            failed |= bench_warp(be, W, H, "canvas", 0, 0, W, H) != 0;
+            failed |= bench_warp(be, W, H, "quarter+halo", W / 2 - 32, H / 2 - 32, hw, hh) != 0;
+        }
+        dream_backend_destroy(&be);
+        return failed;
+    }
     dream_model_t *m = dream_model_random(&DREAM_ARCH_VGG16, seed, &err);
     if (!m) { fprintf(stderr, "model: %s\n", err.msg); return 1; }
     g_rng = seed * 7919 + 17;

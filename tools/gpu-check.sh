@@ -8,6 +8,7 @@
 #   2. checks dream's fp32 loss and input gradient against PyTorch float64 on the very same
 #      VGG-16 weights, prior and image (224x224 and 840x472) — needs no BLAS;
 #   3. benchmarks one dream step at 224x224, 840x472, 1280x720, 1920x1080 for fp32, tf32
+#      (and the tile-resident warp: the worker's device seam vs the host warp, 1080p and 4K canvases)
 #      and bf16 against bench/torch_step.py (PyTorch + cuDNN, channels_last,
 #      cudnn.benchmark, autocast bf16) in the same run: ms/step, TFLOP/s, ratio, peak memory;
 #   4. prints a short table last and writes bench/results/<date>-<card>.md.
@@ -25,7 +26,7 @@
 # inside an overall time budget (--budget), so the script ends in time with what it has.
 #
 # usage: tools/gpu-check.sh [--dry-run [--build]] [--quick] [--sizes "WxH ..."] [--precs "fp32 ..."]
-#                           [--steps N] [--device N] [--out DIR] [--budget SECONDS]
+#                           [--steps N] [--device N] [--out DIR] [--budget SECONDS] [--sanitize]
 #   --dry-run  print the plan and check the script, sources and python syntax; no GPU needed.
 #              With --build it also builds everything and runs the parity test (which skips
 #              without a GPU).
@@ -35,6 +36,8 @@
 #              written there as they are produced, so a timeout loses nothing; the results file
 #              and a tarball of all logs follow at the end (also on an early exit)
 #   --budget S overall time limit in seconds (default 560, --quick 230)
+#   --sanitize also runs the parity test's kernel tests under compute-sanitizer memcheck and
+#              racecheck (quick sizes, ~1-3 minutes more)
 # Exit: 0 all checks passed, 1 a check failed, 77 no GPU (SKIP).
 # Testing the fallbacks here: GPU_CHECK_BLAS=none, GPU_CHECK_NO_SYSTEM_BLAS=1 with
 # GPU_CHECK_BLAS_DIRS="dir" (wheel-style libs), GPU_CHECK_CMOCKA=shim, GPU_CHECK_NO_EXTRA_LIBS=1,
@@ -47,7 +50,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DRY=0; DOBUILD=0; QUICK=0; STEPS=5; DEVICE=0; OUTDIR=""; BUDGET=""; T0=$(date +%s)
+DRY=0; DOBUILD=0; QUICK=0; SANITIZE=0; STEPS=5; DEVICE=0; OUTDIR=""; BUDGET=""; T0=$(date +%s)
 SIZES="224x224 840x472 1280x720 1920x1080"
 PRECS="fp32 tf32 bf16"
 while [ $# -gt 0 ]; do
@@ -55,13 +58,14 @@ while [ $# -gt 0 ]; do
     --dry-run) DRY=1 ;;
     --build) DOBUILD=1 ;;
     --quick) QUICK=1; SIZES="224x224 1280x720"; STEPS=3 ;;
+    --sanitize) SANITIZE=1 ;;
     --sizes) SIZES=$2; shift ;;
     --precs) PRECS=$2; shift ;;
     --steps) STEPS=$2; shift ;;
     --device) DEVICE=$2; shift ;;
     --out) OUTDIR=$2; shift ;;
     --budget) BUDGET=$2; shift ;;
-    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,48p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -273,6 +277,7 @@ if [ "${GPU_CHECK_CMOCKA:-auto}" = shim ] || ! printf '#include <stdarg.h>\n#inc
 #define GPU_CHECK_CMOCKA_H
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 struct CMUnitTest { const char *name; void (*test_func)(void **state); };
 #define cmocka_unit_test(f) { #f, f }
@@ -285,6 +290,8 @@ static jmp_buf gc_jb;
 #define assert_false(c) assert_true(!(c))
 #define assert_int_equal(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
     if (a_ != b_) fail_msg("%s:%d: %lld != %lld", __FILE__, __LINE__, a_, b_); } while (0)
+#define assert_int_not_equal(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+    if (a_ == b_) fail_msg("%s:%d: %lld == %lld", __FILE__, __LINE__, a_, b_); } while (0)
 #define assert_non_null(p) assert_true((p) != NULL)
 #define assert_null(p) assert_true((p) == NULL)
 #define assert_memory_equal(a, b, n) assert_true(memcmp((a), (b), (n)) == 0)
@@ -293,7 +300,14 @@ static int gc_run(const struct CMUnitTest *t, int n, int (*setup)(void **), int 
     volatile int pass = 0, failn = 0, skipn = 0;
     printf("[==========] Running %d test(s).\n", n);
     if (setup && setup(&state) != 0) { printf("[  ERROR   ] group setup failed\n"); return n; }
+    const char *only = getenv("GPU_CHECK_TESTS");   /* space-separated names: run those alone */
     for (volatile int i = 0; i < n; i++) {
+        if (only) {
+            const char *f = strstr(only, t[i].name);
+            size_t l = strlen(t[i].name);
+            while (f && ((f > only && f[-1] != ' ') || (f[l] && f[l] != ' '))) f = strstr(f + 1, t[i].name);
+            if (!f) continue;
+        }
         printf("[ RUN      ] %s\n", t[i].name);
         fflush(stdout);
         int r = setjmp(gc_jb);
@@ -332,6 +346,7 @@ say "build dir   $B"
 say "steps       1. parity test (CPU vs CUDA, every op + whole step)"
 say "            2. dream fp32 vs PyTorch float64 loss/gradient, $([ $QUICK = 1 ] && echo 224x224 || echo 224x224 and 840x472)$([ -z "$PY" ] && echo " ($TORCH_SKIP)")"
 say "            3. bench: sizes [$SIZES] x precs [$PRECS], $STEPS timed steps each, dream${PY:+ and torch}"
+say "               + the tile-resident warp (device seam vs host) at 1920x1080$([ $QUICK = 1 ] || echo " and 3840x2160")"
 say "            4. table + bench/results/<date>-<card>.md${OUTDIR:+, copied to $OUTDIR}"
 
 # ---------------------------------------------------------------- static checks
@@ -491,6 +506,33 @@ if [ $DRY = 1 ]; then
   say "dry run problems: ${FAILS[*]}"; exit 1
 fi
 
+# ---------------------------------------------------------------- 1b. compute-sanitizer
+# --sanitize: the parity test's own-kernel tests (quick sizes) under compute-sanitizer memcheck
+# (out-of-bounds and misaligned device accesses, errors of CUDA calls) and racecheck (shared
+# memory races); the GEMM-heavy whole-step tests are left out (cuBLAS under memcheck is slow).
+# Needs a runtime where the sanitizer works (Firecracker yes, gVisor no: then "unsupported").
+SANITIZER="not run"
+if [ $SANITIZE = 1 ]; then
+  hdr "1b. compute-sanitizer (memcheck, racecheck) on the kernel tests"
+  CS=$(command -v compute-sanitizer || ls "$(dirname "${NVCC:-/usr/local/cuda/bin/nvcc}")"/compute-sanitizer 2>/dev/null | head -n1)
+  KT="test_im2col_col2im test_bias_act test_zero_border_relu_bwd test_conv3x3 test_maxpool test_meanpool test_input"
+  KT="$KT test_objective test_prior_act test_warp_window test_adam test_roll test_gemm_taps"
+  if [ -z "$CS" ]; then SANITIZER="skipped (compute-sanitizer not found)"; say "$SANITIZER"
+  else
+    SANITIZER=""
+    for tool in memcheck racecheck; do
+      run_step "sanitizer $tool" 100 "$LOG/sanitizer-$tool.log" - env GPU_CHECK_TESTS="$KT" DREAM_TEST_QUICK=1 \
+          DREAM_PARITY_DEVICE=$DEVICE "$CS" --tool $tool --error-exitcode 99 "$B/test_backend_parity"
+      src=$?
+      sum=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|Device not supported|^\[  (FAILED|PASSED) ' "$LOG/sanitizer-$tool.log" | tr '\n' ' ')
+      say "$tool: exit $src: $sum"
+      grep -E '^========= (Invalid|Error|Race|  at|    at)' "$LOG/sanitizer-$tool.log" | head -n 12 | sed 's/^/   | /'
+      if [ $src = 0 ]; then SANITIZER="$SANITIZER$tool clean; "
+      else SANITIZER="$SANITIZER$tool FAIL (exit $src); "; FAILS+=("compute-sanitizer $tool"); fi
+    done
+  fi
+fi
+
 # ---------------------------------------------------------------- 2. dream vs PyTorch
 hdr "2. dream fp32 vs PyTorch float64 (same weights, prior and image)"
 EXP=$B/export
@@ -562,6 +604,12 @@ else
     || { say "torch bench failures:"; tail -n 8 "$LOG/bench-torch.log" | sed 's/^/   | /'; FAILS+=("bench torch"); }
   grep '^{' "$LOG/bench-torch.json" | tee -a "$RES" | sed 's/^/torch: /'
 fi
+# a tile-resident job's warp (docs/farm.md): the worker's device path vs the host's, per canvas
+WARP_SIZES=1920x1080,3840x2160; [ $QUICK = 1 ] && WARP_SIZES=1920x1080
+run_step "warp bench" 40 "$LOG/bench-warp.json" "$LOG/bench-warp.log" \
+    "$B/dream_gpu_bench" --backend $DREAM_BE --size "$WARP_SIZES" --device "$DEVICE" --warp \
+  || { say "warp bench failures:"; tail -n 5 "$LOG/bench-warp.log" | sed 's/^/   | /'; FAILS+=("bench warp"); }
+grep '^{' "$LOG/bench-warp.json" | tee -a "$RES" | sed 's/^/warp: /'
 # an implicit-gemm conv that disagrees with cuBLAS is switched off (correct, slower), but it is a
 # kernel bug on this GPU: a failure of this check
 IGBAD=$(cat "$LOG"/parity.log "$LOG"/bench-dream*.log "$LOG"/export.log 2>/dev/null | grep 'differs from cuBLAS')
@@ -605,7 +653,15 @@ for k in sorted(dream, key=lambda k: (k[0][0] * k[0][1], k[1])):
         q = d["phases"]
         ph.append("| %dx%d | %s | %.2f | %.2f | %.2f | %.2f |" % (k[0][0], k[0][1], k[1], d["ms_per_step"], q["fwd_ms"],
                   q["grad_net_ms"] - q["fwd_ms"], q["grad_ms"] - q["grad_net_ms"]))
-table = "\n".join(lines + (ph if len(ph) > 5 else []))
+wp = ["", "A tile-resident job's warp (bicubic, zoom 1.02, 0.5 deg; medians of 20): seam = 8.8 window up + "
+      "warp_window + float tile down (the worker's device path), kernel = warp_window alone, host = px88_to_float + "
+      "dream_warp_window on this machine's cores:", "",
+      "| canvas | tile | tile MPx | seam ms | kernel ms | host ms | host/seam | max diff |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+for r in rows:
+    if r.get("impl") == "dream-warp":
+        wp.append("| %dx%d | %s | %.2f | %.3f | %.3f | %.3f | %.1f | %.2g |" % (r["canvas"][0], r["canvas"][1], r["tile"], r["mpx"],
+                  r["seam_ms"], r["kernel_ms"], r["host_ms"], r["host_ms"] / max(r["seam_ms"], 1e-9), r["max_diff"]))
+table = "\n".join(lines + (ph if len(ph) > 5 else []) + (wp if len(wp) > 5 else []))
 with open(md, "w") as o:
     o.write("# dream step benchmark — %s\n\n" % gpu)
     o.write("Generated by tools/gpu-check.sh on %s UTC. One step = forward + input gradient + prior + Adam "
@@ -630,6 +686,7 @@ if [ -n "$OUTDIR" ]; then
 fi
 hdr "summary"
 say "parity test: $PARITY"
+[ $SANITIZE = 1 ] && say "compute-sanitizer: $SANITIZER"
 for l in "${VS_TORCH[@]}"; do say "vs torch $l"; done
 if [ ${#FAILS[@]} -eq 0 ]; then say "gpu-check: ALL OK"; exit 0; fi
 say "gpu-check: FAILED ($(printf '%s; ' "${FAILS[@]}"))"; exit 1
