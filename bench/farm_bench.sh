@@ -34,10 +34,13 @@
 #           device work, as on GPU workers on their own machines, instead of a bicubic warp on
 #           this machine's cores, which the coordinator shares)
 #   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
-# A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace (issue 14:
-# SIM_MS=4, an H100-class step): 1080p with 1 and 4 workers, 4 workers behind a modelled 1 GbE
-# link, 4 workers with --tile-warp worker and coordinator, 4 workers with the sim's device warp,
-# and 4K with 4 and 8 workers (and with the device warp) -> bench/out/farm_bench_gpu*.txt
+# A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace: first at
+# the pace measured on an H200 (SIM_MS=16: dream's bf16 step, 32.9 ms at 1920x1080, docs/cuda.md)
+# with 1 and 4 workers at 1080p and 4 and 8 at 4K (-> bench/out/farm_bench_h200*.txt), then at
+# issue 14's target pace (SIM_MS=4, 4x faster: what a dream step at ~440 TFLOP/s would be):
+# 1080p with 1 and 4 workers, 4 workers behind a modelled 1 GbE link, 4 workers with --tile-warp
+# worker and coordinator, 4 workers with the sim's device warp, and 4K with 4 and 8 workers (and
+# with the device warp) -> bench/out/farm_bench_gpu*.txt
 set -u
 cd "$(dirname "$0")/.."
 BIN=build/bin
@@ -129,7 +132,10 @@ cat $BREAK
 echo "report: $REPORT"
 if [ "$GPU_PASS" = 1 ]; then
   g() { env -u TILE_WARP -u DEVICE_WARP FARM_BENCH_GPU=0 SIM_MS=4 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10} "$@" bash "$0"; }
-  echo; echo "# at GPU pace (sim 4 ms/MPx-step; docs/farm.md 'At GPU pace')"
+  echo; echo "# at the pace measured on an H200 (sim 16 ms/MPx-step; docs/farm.md 'At the measured H200 pace')"
+  g REPORT_NAME=farm_bench_h200 SIM_MS=16 COUNTS="1 4"
+  g REPORT_NAME=farm_bench_h200_4k SIM_MS=16 COUNTS="4 8" SIZE=3840x2160 DEVICE_WARP=1
+  echo; echo "# at issue 14's target pace (sim 4 ms/MPx-step; docs/farm.md 'At GPU pace')"
   g REPORT_NAME=farm_bench_gpu COUNTS="1 4"
   g REPORT_NAME=farm_bench_gpu_1gbe COUNTS="4" LINK_MBPS=1000
   g REPORT_NAME=farm_bench_gpu_tilewarp COUNTS="4" TILE_WARP=worker

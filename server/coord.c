@@ -1476,9 +1476,8 @@ static void kf_after_dispatch(coord_t *c) {
         if (c->fc && held >= FRAMECLOCK_MAX_KF - 2) {
             c->kf_not_shown++;      /* wallclock: the display is behind the compute */
         } else if (c->fc) {
-            dream_image_t *copy = dream_image_clone(c->canvas, &err);
-            if (copy) frameclock_push(c->fc, &copy, c->pub_pos, &err);
-            else dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
+            if (frameclock_push_copy(c->fc, c->canvas, c->pub_pos, &err) != 0)
+                dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
         }
     }
     double dt = dream_now_ms() - t0;
@@ -1724,10 +1723,10 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
         len = appendf(r, n, len, "tile_resident_jobs:%llu\ntile_resident_mismatch:%llu\ntile_resident_held_pct:%.1f\n",
                       (unsigned long long)c->tres_jobs, (unsigned long long)c->tres_mismatch,
                       c->tres_window_px ? 100.0 * (double)c->tres_held_px / (double)c->tres_window_px : 0.0);
-        len = appendf(r, n, len, "resident_jobs:%llu\nresident_seeds:%llu\nresident_mismatch:%llu\nkf_not_shown:%llu\n",
+        len = appendf(r, n, len, "resident_jobs:%llu\nresident_seeds:%llu\nresident_mismatch:%llu\nkf_not_shown:%llu\nkf_reused:%llu\n",
                       (unsigned long long)c->resident_jobs, (unsigned long long)c->resident_seeds,
                       (unsigned long long)c->resident_mismatch,
-                      (unsigned long long)c->kf_not_shown);
+                      (unsigned long long)c->kf_not_shown, (unsigned long long)fs.reused_kf);
     }
     return len;
 }

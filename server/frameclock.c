@@ -36,11 +36,26 @@ struct frameclock {
     int64_t newest_pos;     /* clock thread: the newest keyframe's position */
     int held;               /* keyframes pushed and not yet dropped by the clock */
     int paused;             /* admin pause: play up to the newest keyframe, then hold it */
+    /* keyframes the clock has dropped, kept for frameclock_push_copy to fill again (a 4K float
+     * canvas is 100 MB: a fresh allocation per keyframe cost the coordinator its page faults) */
+    dream_image_t *spare[FRAMECLOCK_SPARES];
+    int nspare;
 };
+
+/* a dropped keyframe: kept as a spare when there is room, else freed. Clock thread. */
+static void recycle(frameclock_t *fc, dream_image_t **im) {
+    pthread_mutex_lock(&fc->mu);
+    if (fc->nspare < FRAMECLOCK_SPARES) {
+        fc->spare[fc->nspare++] = *im;
+        *im = NULL;
+    }
+    pthread_mutex_unlock(&fc->mu);
+    dream_image_destroy(im);
+}
 
 static void drop_front(frameclock_t *fc, int k) {
     if (k <= 0) return;
-    for (int i = 0; i < k; i++) dream_image_destroy(&fc->img[i]);
+    for (int i = 0; i < k; i++) recycle(fc, &fc->img[i]);
     memmove(fc->img, fc->img + k, (size_t)(fc->n - k) * sizeof fc->img[0]);
     memmove(fc->kf, fc->kf + k, (size_t)(fc->n - k) * sizeof fc->kf[0]);
     fc->n -= k;
@@ -56,7 +71,7 @@ static void on_keyframe(frameclock_t *fc, fc_msg_t *m) {
     pthread_mutex_unlock(&fc->mu);
     if (fc->n >= FRAMECLOCK_MAX_KF) {     /* the coordinator's backlog rule keeps this from happening */
         dlog_warn("frameclock", "keyframe at %lld dropped: %d keyframes held", (long long)m->pos, fc->n);
-        dream_image_destroy(&m->kf);
+        recycle(fc, &m->kf);
         pthread_mutex_lock(&fc->mu);
         fc->st.dropped_kf++;
         fc->held--;
@@ -201,6 +216,7 @@ void frameclock_destroy(frameclock_t **pfc) {
     if (fc->tx) zmq_close(fc->tx);
     if (fc->rx) zmq_close(fc->rx);
     for (int i = 0; i < FRAMECLOCK_MAX_KF; i++) dream_image_destroy(&fc->img[i]);
+    for (int i = 0; i < fc->nspare; i++) dream_image_destroy(&fc->spare[i]);
     dream_image_destroy(&fc->out);
     pthread_mutex_destroy(&fc->mu);
     free(fc);
@@ -222,6 +238,23 @@ int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err
     }
     *kf = NULL;
     return 0;
+}
+
+int frameclock_push_copy(frameclock_t *fc, const dream_image_t *canvas, int64_t pos, dream_err_t *err) {
+    if (!canvas) return dream_err_set(err, "frameclock: no keyframe");
+    dream_image_t *kf = NULL, *misfit = NULL;
+    pthread_mutex_lock(&fc->mu);
+    if (fc->nspare) {
+        kf = fc->spare[--fc->nspare];
+        fc->spare[fc->nspare] = NULL;
+        if (kf->w != canvas->w || kf->h != canvas->h || kf->c != canvas->c) { misfit = kf; kf = NULL; }
+        else fc->st.reused_kf++;
+    }
+    pthread_mutex_unlock(&fc->mu);
+    dream_image_destroy(&misfit);     /* the canvas was resized: its old size is of no use */
+    if (kf) memcpy(kf->px, canvas->px, (size_t)canvas->w * canvas->h * canvas->c * sizeof(float));
+    else if (!(kf = dream_image_clone(canvas, err))) return -1;
+    return frameclock_push(fc, &kf, pos, err);
 }
 
 void frameclock_set_paused(frameclock_t *fc, int on) {

@@ -24,6 +24,7 @@
 #include "sinks.h"
 
 #define FRAMECLOCK_MAX_KF 8     /* keyframes held (shown, fading, queued) */
+#define FRAMECLOCK_SPARES 2     /* dropped keyframes kept for frameclock_push_copy */
 
 typedef struct frameclock frameclock_t;
 
@@ -36,6 +37,7 @@ typedef struct frameclock_stats {
     uint64_t held_frames;       /* frames that repeated the position: max_ahead_s past the newest keyframe */
     double max_gap_ms;          /* largest gap between two emitted frames */
     double last_render_ms;      /* time to render the last frame */
+    uint64_t reused_kf;         /* frameclock_push_copy calls that filled a dropped keyframe's memory */
 } frameclock_stats_t;
 
 /* initial: first canvas (copied), position 0. Frames are out_w x out_h (<= 0: the canvas size).
@@ -47,6 +49,9 @@ void frameclock_destroy(frameclock_t **fc);
 /* Hands over a keyframe (*kf becomes NULL) at position pos (frames; made from the previous
  * keyframe warped by the motion of pos - its position). Coordinator thread only. */
 int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err_t *err);
+/* The same with a copy of canvas (which stays the caller's): the copy goes into the memory of
+ * a keyframe the clock has dropped when one of that size is spare, else a new image. */
+int frameclock_push_copy(frameclock_t *fc, const dream_image_t *canvas, int64_t pos, dream_err_t *err);
 /* The display position of the next frame, and how many keyframes the clock holds (shown +
  * queued, counting ones still in the socket). */
 void frameclock_position(frameclock_t *fc, int64_t *next_frame, int *held);

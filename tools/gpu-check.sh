@@ -671,7 +671,7 @@ with open(md, "w") as o:
             "its own device allocations (incl. cuBLAS workspace and bf16 copies); torch max_memory_allocated. "
             "bf16-gemm: dream's bf16 step with DREAM_CUDA_CONV=gemm (3x3 convs as 9 cuBLAS gemms, no implicit "
             "gemm), to show what the per-shape conv choice buys.\n\n"
-            % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), steps))
+            % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), steps))
     o.write("Parity test (CPU vs CUDA): %s\n\n" % parity)
     if tskip:
         o.write("PyTorch: %s; the torch columns are empty.\n\n" % tskip)

@@ -7,7 +7,7 @@ set -euo pipefail
 BUILD_PKGS="build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
  libvpx-dev libwebsockets-dev libopenblas-openmp-dev libpng-dev libjpeg-dev libcjson-dev
  libsqlite3-dev libedit-dev libavformat-dev libavcodec-dev libavutil-dev libssl-dev curl ca-certificates
- libfreetype-dev fonts-dejavu-core"
+ libfreetype-dev fonts-dejavu-core libxxhash-dev"
 TEST_PKGS="libcmocka-dev python3 python3-numpy python3-torch iproute2 procps chromium openssl ffmpeg
  ngircd clang libclang-rt-dev time"
 # images + deployment checks (tests/integration/images.sh, deploy_check.sh; docs/deploy.md)

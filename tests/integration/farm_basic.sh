@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # farm_basic.sh — coordinator + 2 sim workers on loopback produce keyframes and
 # fixed-rate frames (PNG sinks), both workers get tiles, dreamctl status/workers/config
-# answer INFO-style, SIGTERM stops dreamd gracefully and the workers hear bye.
+# answer INFO-style, the frame clock reuses dropped keyframes' memory, SIGTERM stops dreamd gracefully and the workers hear bye.
 source "$(dirname "$0")/farm_lib.bash"
 
 start_dreamd --size 480x352 --fps 10 --steps 2 --frames-out "$TMP/frames" --keyframes-out "$TMP/kf"
@@ -22,6 +22,8 @@ ctl config | grep -qx "size:480x352" || die "config lacks size"
 ctl bogus >/dev/null && die "unknown command did not fail"
 
 wait_for 20 '[ "$(field frames)" -ge 25 ]' "25 frames from the frame clock"
+# the frame clock gives the memory of keyframes it has dropped back for the next copies
+wait_for 20 '[ "$(field kf_reused)" -ge 2 ]' "keyframe copies into dropped keyframes' memory (kf_reused)"
 kill -TERM "$DREAMD_PID"
 for _ in $(seq 50); do kill -0 "$DREAMD_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$DREAMD_PID" 2>/dev/null && die "dreamd did not stop on SIGTERM"

@@ -402,6 +402,33 @@ static void test_resident_job_validation(void **state) {
     assert_true(wire_hash64(a, 100) != wire_hash64(a, 99));
 }
 
+/* wire_hash64 is XXH3-64 (seed 0): known answers from the xxhsum tool (`xxhsum -H3`, Debian's
+ * xxhash package), and the streaming form gives the same value for any split into pieces */
+static void test_wire_hash(void **state) {
+    (void)state;
+    uint8_t b[1000];
+    for (int i = 0; i < 1000; i++) b[i] = (uint8_t)(i * 7 + 3);
+    assert_true(wire_hash64(b, 0) == 0x2d06800538d394c2ull);
+    assert_true(wire_hash64(b, 241) == 0x8beadd3a8874fe17ull);
+    assert_true(wire_hash64(b, 1000) == 0x6c4f14bd97bd9e82ull);
+    uint64_t seed = 12345;
+    for (int trial = 0; trial < 50; trial++) {
+        wire_hash_t hs;
+        wire_hash_init(&hs);
+        size_t at = 0;
+        while (at < 1000) {     /* pieces of 0..300 bytes, also across XXH3's 256-byte stripes */
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            size_t n = (size_t)(seed >> 33) % 301;
+            if (n > 1000 - at) n = 1000 - at;
+            wire_hash_update(&hs, b + at, n);
+            at += n;
+        }
+        assert_true(wire_hash_final(&hs) == 0x6c4f14bd97bd9e82ull);
+    }
+    b[500] ^= 1;    /* one bit anywhere changes it */
+    assert_true(wire_hash64(b, 1000) != 0x6c4f14bd97bd9e82ull);
+}
+
 /* wire_recv_buf: pixels land in the caller's buffer (grown once, then reused), clear leaves it */
 static void test_recv_into_buffer(void **state) {
     pair_t *p = *state;
@@ -664,6 +691,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_codes_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_frame_rejected_by_socket, setup, teardown),
+        cmocka_unit_test(test_wire_hash),
         cmocka_unit_test_setup_teardown(test_recv_into_buffer, setup, teardown),
         cmocka_unit_test(test_validate_bounds),
         cmocka_unit_test(test_resident_job_validation),
