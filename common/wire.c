@@ -163,6 +163,8 @@ void wire_msg_clear(wire_msg_t *m) {
     if (!m) return;
     if (m->env) dreamfarm__envelope__free_unpacked(m->env, NULL);
     if (!m->pixels_borrowed) free(m->pixels);
+    if (m->pxmsg_live) zmq_msg_close(&m->pxmsg);
+    m->pxmsg_live = 0;
     m->pixels_borrowed = 0;
     m->env = NULL;
     m->pixels = NULL;
@@ -315,20 +317,17 @@ static void drain(void *sock) {
     }
 }
 
-static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
-                     dream_err_t *err);
+static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, int zc, dream_err_t *err);
 
 int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err) {
-    return recv_impl(sock, with_identity, flags, out, NULL, NULL, err);
+    return recv_impl(sock, with_identity, flags, out, 0, err);
 }
 
-int wire_recv_buf(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
-                  dream_err_t *err) {
-    return recv_impl(sock, with_identity, flags, out, buf, cap, err);
+int wire_recv_zc(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err) {
+    return recv_impl(sock, with_identity, flags, out, 1, err);
 }
 
-static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
-                     dream_err_t *err) {
+static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, int zc, dream_err_t *err) {
     memset(out, 0, sizeof *out);
     zmq_msg_t parts[DREAM_WIRE_MAX_FRAMES];
     int nparts = 0, more = 1, rc = 1;
@@ -383,21 +382,15 @@ static int recv_impl(void *sock, int with_identity, int flags, wire_msg_t *out, 
     if (rc == 1 && plen > DREAM_WIRE_MAX_PIXEL_BYTES)
         rc = dream_err_set(err, "pixel frame of %zu bytes is too large", plen);
     if (rc == 1 && wire_validate(out->env, plen, err) != 0) rc = -1;
-    if (rc == 1 && plen && buf && cap && *cap < plen) {
-        uint8_t *nb = malloc(plen);     /* validated size; grown once, kept by the caller */
-        if (nb) {
-            free(*buf);
-            *buf = nb;
-            *cap = plen;
-        }
-    }
-    if (rc == 1 && plen) {
-        if (buf && cap && *buf && *cap >= plen) {
-            out->pixels = *buf;
-            out->pixels_borrowed = 1;
-        } else {
-            out->pixels = malloc(plen);
-        }
+    if (rc == 1 && plen && zc) {     /* the frame itself, kept open (no copy) */
+        zmq_msg_init(&out->pxmsg);
+        zmq_msg_move(&out->pxmsg, &parts[hi + 1]);
+        out->pxmsg_live = 1;
+        out->pixels = zmq_msg_data(&out->pxmsg);
+        out->pixels_len = plen;
+        out->pixels_borrowed = 1;
+    } else if (rc == 1 && plen) {
+        out->pixels = malloc(plen);
         if (!out->pixels) rc = dream_err_set(err, "out of memory for %zu pixel bytes", plen);
         else {
             memcpy(out->pixels, zmq_msg_data(&parts[hi + 1]), plen);

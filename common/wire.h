@@ -16,6 +16,7 @@
 #include "classes.h"    /* DREAM_MAX_SUBJECTS */
 #include "dlog.h"
 #include "dreamfarm.pb-c.h"
+#include <zmq.h>
 
 #define DREAM_WIRE_VERSION 2     /* 2: wire_hash64 is XXH3-64 (1: FNV-1a) */
 #define DREAM_WIRE_MAX_HEADER (256u * 1024u)       /* bytes of the protobuf header */
@@ -32,9 +33,11 @@ typedef struct wire_msg {
     uint8_t identity[DREAM_WIRE_MAX_IDENTITY];
     size_t identity_len;        /* 0 when the socket has no identity frame */
     Dreamfarm__Envelope *env;
-    uint8_t *pixels;            /* malloc'd, or NULL (wire_recv_buf: the caller's buffer) */
+    uint8_t *pixels;            /* malloc'd, or NULL (wire_recv_zc: inside pxmsg) */
     size_t pixels_len;
-    int pixels_borrowed;        /* pixels point into the caller's buffer (not freed by clear) */
+    int pixels_borrowed;        /* pixels point into the caller's buffer or pxmsg (not freed by clear) */
+    zmq_msg_t pxmsg;            /* wire_recv_zc: the pixel frame as received (pixels point into it) */
+    int pxmsg_live;             /* pxmsg holds a frame: closed by wire_msg_clear */
     size_t bytes;               /* total bytes received for this message */
     char peer_key[41];          /* the peer's CURVE public key (Z85, from the ZAP handler's
                                  * User-Id), "" without CURVE */
@@ -71,11 +74,10 @@ long wire_send_owned(void *sock, const void *identity, size_t identity_len, cons
  * as malformed (err says why; out cleared, identity kept when known),
  * -2 on a socket error (ETERM etc, err set). */
 int wire_recv(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err);
-/* The same, with the pixel frame copied into *buf (grown to *cap as needed, kept by the caller
- * across calls: no allocation and no fresh pages per message); out->pixels is valid until the
- * next call with the same buffer. */
-int wire_recv_buf(void *sock, int with_identity, int flags, wire_msg_t *out, uint8_t **buf, size_t *cap,
-                  dream_err_t *err);
+/* The same without copying the pixel frame: out->pixels point into the frame libzmq received
+ * (out->pxmsg; unaligned: read it as bytes), valid until wire_msg_clear, or longer when the
+ * caller moves out->pxmsg away (zmq_msg_move, then pxmsg_live = 0). */
+int wire_recv_zc(void *sock, int with_identity, int flags, wire_msg_t *out, dream_err_t *err);
 
 /* Validates a decoded envelope + pixel frame (used by wire_recv; exposed for tests). */
 int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t *err);

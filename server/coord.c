@@ -343,14 +343,16 @@ struct coord {
                                      * job's input_hash must be; made after a deferred hand-out */
     uint8_t hv_ok[TILE_MAX];
     uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
-    uint8_t *rxbuf;             /* results' pixels are received into this (kept: no fresh pages) */
-    size_t rxcap;
     /* a whole-canvas result waits here for its blend until the next keyframe's job is out
      * (pend_blend; canvas_blend_pending()): the worker does not wait for the coordinator's
-     * 2-MPx blend. pend_tile is its tile, pend_px its pixels (swapped with rxbuf, no copy) */
+     * 2-MPx blend. pend_tile is its tile, pend_px its pixels: the received frame itself
+     * (pend_msg, moved out of the message: no copy), or a copy in pend_buf */
     int pend_blend;
     tile_t pend_tile;
-    uint8_t *pend_px;
+    const uint8_t *pend_px;
+    zmq_msg_t pend_msg;
+    int pend_live;              /* pend_msg holds a frame */
+    uint8_t *pend_buf;
     size_t pend_cap;
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
@@ -679,25 +681,35 @@ static void canvas_sync_float(coord_t *c) {
                       (size_t)c->cfg.W * 3);
 }
 
-/* keeps a result's pixels for a deferred blend: the receive buffer itself changes hands (no
- * copy); a result outside it is copied. 0, or -1 (no memory: blend it now) */
-static int keep_result(coord_t *c, const wire_msg_t *m) {
-    if (m->pixels_borrowed && m->pixels == c->rxbuf) {
-        uint8_t *t = c->pend_px;
-        size_t tc = c->pend_cap;
-        c->pend_px = c->rxbuf;
-        c->pend_cap = c->rxcap;
-        c->rxbuf = t;
-        c->rxcap = tc;
+static void pend_release(coord_t *c) {
+    if (c->pend_live) zmq_msg_close(&c->pend_msg);
+    c->pend_live = 0;
+    c->pend_px = NULL;
+}
+
+/* keeps a result's pixels for a deferred blend: the received frame itself changes hands (no
+ * copy); pixels outside one are copied. 0, or -1 (no memory: blend it now) */
+static int keep_result(coord_t *c, wire_msg_t *m) {
+    pend_release(c);
+    if (m->pxmsg_live) {
+        zmq_msg_init(&c->pend_msg);
+        zmq_msg_move(&c->pend_msg, &m->pxmsg);
+        zmq_msg_close(&m->pxmsg);
+        m->pxmsg_live = 0;
+        m->pixels = NULL;
+        m->pixels_len = 0;
+        c->pend_live = 1;
+        c->pend_px = zmq_msg_data(&c->pend_msg);
         return 0;
     }
     if (c->pend_cap < m->pixels_len) {
-        uint8_t *nb = realloc(c->pend_px, m->pixels_len);
+        uint8_t *nb = realloc(c->pend_buf, m->pixels_len);
         if (!nb) return -1;
-        c->pend_px = nb;
+        c->pend_buf = nb;
         c->pend_cap = m->pixels_len;
     }
-    memcpy(c->pend_px, m->pixels, m->pixels_len);
+    memcpy(c->pend_buf, m->pixels, m->pixels_len);
+    c->pend_px = c->pend_buf;
     return 0;
 }
 
@@ -714,7 +726,9 @@ static void canvas_blend_pending(coord_t *c) {
     one.nx = one.ny = 1;
     one.tiles[0] = c->pend_tile;
     /* one tile of weight 1 covers every pixel: written straight into next, no overlap to finish */
-    if (blend_add_delta_plan(c->blend, &one, 0, c->pend_px, c->tile_px[0], c->base, c->next, &err) != 0) {
+    int rc = blend_add_delta_plan(c->blend, &one, 0, c->pend_px, c->tile_px[0], c->base, c->next, &err);
+    pend_release(c);
+    if (rc != 0) {
         dlog_error(MOD, "blend: %s", err.msg);     /* the canvas keeps the previous keyframe */
         return;
     }
@@ -879,7 +893,7 @@ static void handle_worker_msg(coord_t *c) {
     for (int k = 0; k < 256; k++) {
         wire_msg_t m;
         dream_err_t err = {{0}};
-        int rc = wire_recv_buf(c->router, 1, ZMQ_DONTWAIT, &m, &c->rxbuf, &c->rxcap, &err);
+        int rc = wire_recv_zc(c->router, 1, ZMQ_DONTWAIT, &m, &err);     /* pixels: the frame itself */
         if (rc == 0 || rc == -2) return;
         if (rc < 0) {
             c->st.malformed++;
@@ -1941,8 +1955,8 @@ void coord_destroy(coord_t **pc) {
     blend_destroy(&c->blend);
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->next);
-    free(c->rxbuf);
-    free(c->pend_px);
+    pend_release(c);
+    free(c->pend_buf);
     dream_image_destroy(&c->base);
     free(c->w);
     dlog_rl_destroy(&c->logrl);

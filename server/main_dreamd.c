@@ -8,7 +8,6 @@
  */
 #include <signal.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <zmq.h>
 #include "classes.h"
 #include "config.h"
+#include "heap.h"
 #include "coord.h"
 #include "dlog.h"
 #include "irc.h"
@@ -67,22 +67,11 @@ static void omp_passive(char **argv) {
     execv(self, argv);      /* returns only on failure: go on as we are */
 }
 
-/* Results arrive as messages of up to tens of MB (a 4K quarter tile in 8.8: 13 MB), which
- * libzmq's I/O thread allocates one by one. glibc's defaults gave each keyframe's batch back to
- * the kernel when it was freed (trim threshold ~2x the largest block), so the next batch
- * faulted in and zeroed every page again: at 4K with 8 workers ~25 % of dreamd's CPU in page
- * faults (perf). Blocks below 32 MB (glibc's ceiling for this) now come from the heap and
- * freed memory up to 1 GB stays with the process for the next keyframe. */
-static void keep_heap(void) {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
-
 int main(int argc, char **argv) {
     coord_cfg_t cfg;
     dream_err_t err = {{0}};
     omp_passive(argv);
-    keep_heap();
+    dream_heap_keep();     /* results of up to 32 MB reuse the heap (heap.h) */
     int rc = cfg_parse_args(coord_cfg_opts, &cfg, argc, argv, "dreamd",
                             "Render-farm coordinator: tiles keyframes over dream-workers and streams the result.",
                             &err);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "config.h"
 #include "dlog.h"
+#include "heap.h"
 #include "node.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -16,6 +17,7 @@ static void on_signal(int sig) { (void)sig; g_stop = 1; }
 int main(int argc, char **argv) {
     node_cfg_t cfg;
     dream_err_t err = {{0}};
+    dream_heap_keep();      /* jobs and results of up to 32 MB reuse the heap (heap.h) */
     int rc = cfg_parse_args(node_cfg_opts, &cfg, argc, argv, "dream-worker",
                             "Render-farm worker: computes dream tiles for dreamd.", &err);
     if (rc == 1) return 0;
