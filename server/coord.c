@@ -333,7 +333,8 @@ struct coord {
     uint8_t *canvas88, *next88;     /* --tile-warp resident: canvas and next as 8.8 LE (H, W, 3)
                                      * uint16, valid while canvas_exact: cuts and hashes read them */
     int float_stale;                /* the float canvas is still to be made from canvas88
-                                     * (canvas_sync_float: after the hand-out, before any reader) */
+                                     * (canvas_sync_float, by whatever reads it: the display takes
+                                     * its copy from canvas88 directly, frameclock_push_88) */
     uint8_t *job_px[TILE_MAX];
     size_t job_cap[TILE_MAX];
     uint64_t win_hv[TILE_MAX];
@@ -1480,17 +1481,24 @@ static void kf_after_dispatch(coord_t *c) {
         if (c->cfg.canvas8) blend_reset(c->blend);  /* the float path clears what it used in kf_finish */
         c->need_reset = 0;
     }
-    canvas_sync_float(c);          /* a tile-resident keyframe's float canvas, after the hand-out */
+    /* a tile-resident keyframe's float canvas is made only when something reads it (its
+     * keyframe sinks, the console, a keyframe of another kind); the display's copy is made
+     * from the 8.8 canvas directly */
     if (c->pub_pending) {
         c->pub_pending = 0;
         dream_err_t err = {{0}};
-        if (c->kf_sinks.n) dream_sinks_push(&c->kf_sinks, c->canvas, c->pub_id);
+        if (c->kf_sinks.n) {
+            canvas_sync_float(c);
+            dream_sinks_push(&c->kf_sinks, c->canvas, c->pub_id);
+        }
         int held = 0;
         if (c->fc && c->motion.cfg.wallclock) frameclock_position(c->fc, NULL, &held);
         if (c->fc && held >= FRAMECLOCK_MAX_KF - 2) {
             c->kf_not_shown++;      /* wallclock: the display is behind the compute */
         } else if (c->fc) {
-            if (frameclock_push_copy(c->fc, c->canvas, c->pub_pos, &err) != 0)
+            int rc = c->float_stale ? frameclock_push_88(c->fc, c->canvas88, c->cfg.W, c->cfg.H, c->pub_pos, &err)
+                                    : frameclock_push_copy(c->fc, c->canvas, c->pub_pos, &err);
+            if (rc != 0)
                 dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
         }
     }
@@ -1528,15 +1536,16 @@ static void kf_finish(coord_t *c) {
             int all = 1;
             for (int i = 0; i < c->plan.n; i++) all &= (done[i] = c->jobs[i].state == JOB_DONE);
             if (!all && ensure_base(c) != 0) c->base_ready = 1;     /* logged: the fill is the old base */
-            canvas_sync_float(c);   /* (done after the hand-out already; a no-op then) */
-            c->canvas_exact = 0;
+            /* the float canvas is not made here: float_stale (set again below) says it is to be
+             * made from canvas88 whenever something reads it; canvas88 stays the exact canvas
+             * until the swap (the finish writes next88 only) */
             if (blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, NULL, c->next88, &err) != 0) {
                 dlog_error(MOD, "blend: %s", err.msg);
             } else {
                 swap_in_next(c);
                 c->canvas_kf = c->kf_id;
                 c->canvas_exact = 1;
-                c->float_stale = 1;     /* made from canvas88 after the next hand-out */
+                c->float_stale = 1;     /* made from canvas88 when something reads it */
             }
         } else if (c->cfg.canvas8) {
             if (blend_finish(c->blend, c->base, c->canvas, &err) != 0) dlog_error(MOD, "blend: %s", err.msg);

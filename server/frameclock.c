@@ -3,6 +3,7 @@
  * (the per-frame plan is motion_plan_frame, motion.c).
  */
 #include "frameclock.h"
+#include "px88.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -240,20 +241,37 @@ int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err
     return 0;
 }
 
-int frameclock_push_copy(frameclock_t *fc, const dream_image_t *canvas, int64_t pos, dream_err_t *err) {
-    if (!canvas) return dream_err_set(err, "frameclock: no keyframe");
+/* a w x h x c image for the next keyframe: a dropped keyframe's memory when one of that size is
+ * spare, else a new one (contents undefined either way); NULL with err set */
+static dream_image_t *take_spare(frameclock_t *fc, int w, int h, int c, dream_err_t *err) {
     dream_image_t *kf = NULL, *misfit = NULL;
     pthread_mutex_lock(&fc->mu);
     if (fc->nspare) {
         kf = fc->spare[--fc->nspare];
         fc->spare[fc->nspare] = NULL;
-        if (kf->w != canvas->w || kf->h != canvas->h || kf->c != canvas->c) { misfit = kf; kf = NULL; }
+        if (kf->w != w || kf->h != h || kf->c != c) { misfit = kf; kf = NULL; }
         else fc->st.reused_kf++;
     }
     pthread_mutex_unlock(&fc->mu);
     dream_image_destroy(&misfit);     /* the canvas was resized: its old size is of no use */
-    if (kf) memcpy(kf->px, canvas->px, (size_t)canvas->w * canvas->h * canvas->c * sizeof(float));
-    else if (!(kf = dream_image_clone(canvas, err))) return -1;
+    return kf ? kf : dream_image_new(w, h, c, err);
+}
+
+int frameclock_push_copy(frameclock_t *fc, const dream_image_t *canvas, int64_t pos, dream_err_t *err) {
+    if (!canvas) return dream_err_set(err, "frameclock: no keyframe");
+    dream_image_t *kf = take_spare(fc, canvas->w, canvas->h, canvas->c, err);
+    if (!kf) return -1;
+    memcpy(kf->px, canvas->px, (size_t)canvas->w * canvas->h * canvas->c * sizeof(float));
+    return frameclock_push(fc, &kf, pos, err);
+}
+
+int frameclock_push_88(frameclock_t *fc, const uint8_t *px88, int w, int h, int64_t pos, dream_err_t *err) {
+    if (!px88 || w <= 0 || h <= 0) return dream_err_set(err, "frameclock: no keyframe");
+    dream_image_t *kf = take_spare(fc, w, h, 3, err);
+    if (!kf) return -1;
+    #pragma omp parallel for schedule(static)
+    for (int y = 0; y < h; y++)
+        px88_to_float(px88 + (size_t)y * w * 6, kf->px + (size_t)y * w * 3, (size_t)w * 3);
     return frameclock_push(fc, &kf, pos, err);
 }
 

@@ -52,6 +52,10 @@ int frameclock_push(frameclock_t *fc, dream_image_t **kf, int64_t pos, dream_err
 /* The same with a copy of canvas (which stays the caller's): the copy goes into the memory of
  * a keyframe the clock has dropped when one of that size is spare, else a new image. */
 int frameclock_push_copy(frameclock_t *fc, const dream_image_t *canvas, int64_t pos, dream_err_t *err);
+/* The same from a canvas in 8.8 bytes ((h, w, 3) little-endian value * 256, common/px88.h), made
+ * float straight into the keyframe's memory: the tile-resident coordinator's canvas, without
+ * making its own float canvas first. */
+int frameclock_push_88(frameclock_t *fc, const uint8_t *px88, int w, int h, int64_t pos, dream_err_t *err);
 /* The display position of the next frame, and how many keyframes the clock holds (shown +
  * queued, counting ones still in the socket). */
 void frameclock_position(frameclock_t *fc, int64_t *next_frame, int *held);
