@@ -1103,6 +1103,7 @@ static int prep_tiles(coord_t *c);
 /* the coordinator's warp and tile cut, when not done yet (a deferred keyframe) */
 static int ensure_base(coord_t *c) {
     if (c->base_ready) return 0;
+    canvas_sync_float(c);   /* a tile-resident canvas's floats (already 8.8 values), before quantizing */
     quantize_canvas(c);
     return prep_tiles(c);
 }

@@ -292,5 +292,6 @@ void frameclock_position(frameclock_t *fc, int64_t *next_frame, int *held) {
 void frameclock_get_stats(frameclock_t *fc, frameclock_stats_t *out) {
     pthread_mutex_lock(&fc->mu);
     *out = fc->st;
+    out->spare_kf = fc->nspare;
     pthread_mutex_unlock(&fc->mu);
 }

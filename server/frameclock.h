@@ -24,7 +24,7 @@
 #include "sinks.h"
 
 #define FRAMECLOCK_MAX_KF 8     /* keyframes held (shown, fading, queued) */
-#define FRAMECLOCK_SPARES 2     /* dropped keyframes kept for frameclock_push_copy */
+#define FRAMECLOCK_SPARES 2     /* dropped keyframes kept for frameclock_push_copy / _88 */
 
 typedef struct frameclock frameclock_t;
 
@@ -37,7 +37,8 @@ typedef struct frameclock_stats {
     uint64_t held_frames;       /* frames that repeated the position: max_ahead_s past the newest keyframe */
     double max_gap_ms;          /* largest gap between two emitted frames */
     double last_render_ms;      /* time to render the last frame */
-    uint64_t reused_kf;         /* frameclock_push_copy calls that filled a dropped keyframe's memory */
+    uint64_t reused_kf;         /* frameclock_push_copy / _88 calls that filled a dropped keyframe's memory */
+    int spare_kf;               /* dropped keyframes kept for that now (<= FRAMECLOCK_SPARES) */
 } frameclock_stats_t;
 
 /* initial: first canvas (copied), position 0. Frames are out_w x out_h (<= 0: the canvas size).

@@ -20,11 +20,13 @@ def field(n, wt, payload):
     return key + varint(len(payload)) + payload
 def rect(x, y, w, h): return field(1, 0, x) + field(2, 0, y) + field(3, 0, w) + field(4, 0, h)
 hello = field(1, 2, b'w1') + field(2, 2, b'cpu') + field(5, 0, 1 << 20) + field(6, 1, struct.pack('<d', 50.0)) + field(7, 2, b'sim')
-# Envelope: version=1 (field 1), type (field 2), body fields start at 10 in the proto's oneof order
-put('wire', 'hello', struct.pack('<I', 0) + field(1, 0, 1) + field(2, 0, 1) + field(10, 2, hello))
+# Envelope: version (field 1; DREAM_WIRE_VERSION of common/wire.h), type (field 2), body fields
+# start at 10 in the proto's oneof order
+WIRE_VERSION = 2
+put('wire', 'hello', struct.pack('<I', 0) + field(1, 0, WIRE_VERSION) + field(2, 0, 1) + field(10, 2, hello))
 res = field(1, 0, 1) + field(2, 0, 7) + field(3, 2, rect(0, 0, 4, 4)) + field(7, 1, struct.pack('<d', 3.0))
 for t, body in ((5, 14), (6, 15), (7, 16)):
-    put('wire', 'type%d' % t, struct.pack('<I', 48) + field(1, 0, 1) + field(2, 0, t) + field(body, 2, res))
+    put('wire', 'type%d' % t, struct.pack('<I', 48) + field(1, 0, WIRE_VERSION) + field(2, 0, t) + field(body, 2, res))
 put('wire', 'garbage', b'\x30\x00\x00\x00' + bytes(range(64)))
 # --- safetensors
 def st(tensors, meta=None):

@@ -1121,5 +1121,17 @@ int main(void) {
         cmocka_unit_test(test_conv_tuner_fallbacks),
         cmocka_unit_test(test_sticky_error),
     };
+    /* DREAM_PARITY_TESTS="name name ...": those tests alone (tools/gpu-check.sh --sanitize runs
+     * the kernel tests under compute-sanitizer), with libcmocka or gpu-check's generated runner */
+    struct CMUnitTest only[sizeof tests / sizeof tests[0]];
+    size_t n = 0;
+    const char *want = getenv("DREAM_PARITY_TESTS");
+    for (size_t i = 0; want && i < sizeof tests / sizeof tests[0]; i++) {
+        size_t l = strlen(tests[i].name);
+        for (const char *f = strstr(want, tests[i].name); f; f = strstr(f + 1, tests[i].name))
+            if ((f == want || f[-1] == ' ') && (f[l] == 0 || f[l] == ' ')) { only[n++] = tests[i]; break; }
+    }
+    if (want && !n) { fprintf(stderr, "DREAM_PARITY_TESTS names no test: %s\n", want); return 1; }
+    if (want) return _cmocka_run_group_tests("test_backend_parity", only, n, group_setup, group_teardown);
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -53,6 +53,7 @@ static long third_batch(int keep) {
     int fd[2];
     if (pipe(fd) != 0) return -1;
     pid_t pid = fork();
+    if (pid < 0) { close(fd[0]); close(fd[1]); return -1; }
     if (pid == 0) {
         close(fd[0]);
         if (keep) dream_heap_keep();
