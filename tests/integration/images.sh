@@ -136,6 +136,8 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 [ $ok = 1 ] || die "dreamd from the coordinator image did not serve /api/status on :$HP"
+# the page is served before CURVE is set up and logged (a few ms later): wait for the line
+for _ in $(seq 50); do grep -q "CURVE on: server key .*, 1 allowed worker keys" "$TMP/dreamd.log" && break; sleep 0.2; done
 grep -q "CURVE on: server key .*, 1 allowed worker keys" "$TMP/dreamd.log" || die "dreamd in the image is not running with CURVE"
 # shellcheck disable=SC2086
 "${RUN[@]}" "${SEC[@]}" "$WC" -- $WENTRY --config /run/secrets/worker-curve.conf --connect "tcp://127.0.0.1:$WP" \
