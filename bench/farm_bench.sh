@@ -30,6 +30,8 @@
 #   TILE_WARP (default resident, dreamd's default: workers keep their tiles, 8.8 results, the
 #           coordinator does not warp); worker: the workers warp their tiles from whole windows;
 #           coordinator: the coordinator warps the canvas and sends 8-bit tiles (the old default)
+#   TILE_RESULT (default 8.8, dreamd's default): 8 = dreamd --tile-result 8 (tile-resident results
+#           rounded to 8 bits: half the bytes in)
 #   DEVICE_WARP=1: the sim workers' --sim-device-warp (a tile-resident job's warp is modelled
 #           device work, as on GPU workers on their own machines, instead of a bicubic warp on
 #           this machine's cores, which the coordinator shares)
@@ -49,7 +51,8 @@ GPU_PASS=0; [ -z "${SIM_MS:-}" ] && [ "${FARM_BENCH_GPU:-1}" != 0 ] && GPU_PASS=
 T=${SECONDS_PER_RUN:-20}; SIM_MS=${SIM_MS:-100}; STEPS=${STEPS:-10}; SIZE=${SIZE:-1920x1080}
 COUNTS=${COUNTS:-"1 2 4 8"}
 LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-1}; TILE_WARP=${TILE_WARP:-resident}; DEVICE_WARP=${DEVICE_WARP:-0}
-EXTRA_D=(--resident-canvas "$([ "$RESIDENT" = 1 ] && echo true || echo false)" --tile-warp "$TILE_WARP")
+TILE_RESULT=${TILE_RESULT:-8.8}
+EXTRA_D=(--resident-canvas "$([ "$RESIDENT" = 1 ] && echo true || echo false)" --tile-warp "$TILE_WARP" --tile-result "$TILE_RESULT")
 W=${SIZE%x*}; H=${SIZE#*x}
 OUT=bench/out; mkdir -p $OUT
 RN=${REPORT_NAME:-farm_bench}
@@ -58,7 +61,7 @@ REPORT=$OUT/$RN.txt
 . tools/free-port.bash                       # free_port
 single=$(awk -v w=$W -v h=$H -v s=$STEPS -v m=$SIM_MS 'BEGIN{printf "%.4f", 1000 / (w*h/1e6*s*m)}')
 {
-echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}, tile warp ${TILE_WARP}, device warp ${DEVICE_WARP}"
+echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}, tile warp ${TILE_WARP}, tile result ${TILE_RESULT}, device warp ${DEVICE_WARP}"
 echo "# ideal = N x $single kf/s (canvas MPx-steps without halos / (N x sim speed))"
 printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %-9s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms coord_link_cap
 } | tee $REPORT
@@ -131,9 +134,11 @@ cat $BREAK
 } | tee -a $REPORT
 echo "report: $REPORT"
 if [ "$GPU_PASS" = 1 ]; then
-  g() { env -u TILE_WARP -u DEVICE_WARP FARM_BENCH_GPU=0 SIM_MS=4 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10} "$@" bash "$0"; }
+  g() { env -u TILE_WARP -u DEVICE_WARP -u TILE_RESULT FARM_BENCH_GPU=0 SIM_MS=4 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10} "$@" bash "$0"; }
   echo; echo "# at the pace measured on an H200 (sim 16 ms/MPx-step; docs/farm.md 'At the measured H200 pace')"
   g REPORT_NAME=farm_bench_h200 SIM_MS=16 COUNTS="1 4"
+  g REPORT_NAME=farm_bench_h200_1gbe SIM_MS=16 COUNTS="4" LINK_MBPS=1000
+  g REPORT_NAME=farm_bench_h200_1gbe_r8 SIM_MS=16 COUNTS="4" LINK_MBPS=1000 TILE_RESULT=8
   g REPORT_NAME=farm_bench_h200_4k SIM_MS=16 COUNTS="4 8" SIZE=3840x2160 DEVICE_WARP=1
   echo; echo "# at issue 14's target pace (sim 4 ms/MPx-step; docs/farm.md 'At GPU pace')"
   g REPORT_NAME=farm_bench_gpu COUNTS="1 4"

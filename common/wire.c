@@ -245,6 +245,8 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
             (!env->job->warp_source || (env->job->has_from_resident && env->job->from_resident) ||
              (env->job->has_float_pixels && env->job->float_pixels)))
             return dream_err_set(err, "job: a fixed-point result or held part without a window");
+        if (env->job->has_result_u8 && env->job->result_u8 && !(env->job->has_result_fixed && env->job->result_fixed))
+            return dream_err_set(err, "job: result_u8 without result_fixed");
         if (env->job->has_from_resident && env->job->from_resident) {
             /* the worker's own float canvas, warped: no pixels, sane warp parameters */
             if (!warp_ok(env->job) || !env->job->has_resident_keyframe_id || rect->x != 0 || rect->y != 0)

@@ -96,6 +96,8 @@ typedef struct coord_cfg {
     int tile_warp_worker;       /* --tile-warp worker|resident: workers warp their tiles from a window (issue 14) */
     int tile_resident;          /* --tile-warp resident: ... and keep their tiles; 8.8 results (issue 14) */
     char tile_warp[16];         /* "coordinator" | "worker" | "resident" */
+    char tile_result[8];        /* "8.8" | "8": a tile-resident result's precision (docs/farm.md) */
+    int tile_result8;           /* --tile-result 8: results rounded to 8 bits (1.2x a canvas in, not 2.4x) */
 } coord_cfg_t;
 
 extern const cfg_opt_t coord_cfg_opts[];

@@ -91,6 +91,7 @@ typedef struct node_job {
     uint64_t input_hash;        /* hash of the 8-bit input (a result_fixed job: of the 8.8 window) */
     int fixed;                  /* result_fixed: img_buf holds the input as float, the result goes
                                  * back in 8.8 and is kept (tile-resident, docs/farm.md) */
+    int u8;                     /* ... with result_u8: back rounded to 8 bits, and kept so */
     unsigned gen;               /* connection generation it came from */
 } node_job_t;
 
@@ -338,6 +339,7 @@ static int window_input(node_t *n, node_job_t *nj) {
         /* computed on the float warp itself: the canvas it continues is 8.8, not 8 bits */
         px88_clip255(n->img_buf, np);
         nj->fixed = 1;
+        nj->u8 = job->has_result_u8 && job->result_u8;
         nj->hashed = 1;
         nj->input_hash = wire_hash64(q, nw * 2);
         return 1;
@@ -351,24 +353,33 @@ static int window_input(node_t *n, node_job_t *nj) {
     return 1;
 }
 
-/* a result_fixed job's result: img (np values) in 8.8 LE into nj->px, and kept (tk_*) for the
- * held part of a later job; no kept tile when memory runs out (that job is answered code 5) */
+/* a result_fixed job's result: img (np values) in 8.8 LE into nj->px (result_u8: rounded to 8
+ * bits), and kept (tk_*, 8.8: the rounded value * 256 for result_u8) for the held part of a later
+ * job; no kept tile when memory runs out (that job is answered code 5) */
 static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np) {
     const Dreamfarm__Rect *t = nj->env->job->tile;
-    uint8_t *o = malloc(np * 2);
+    uint8_t *o = malloc(nj->u8 ? np : np * 2);
     n->tk_kf = 0;
     if (!o) {
         nj->failed = 1;
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d result", t->w, t->h);
         return;
     }
-    px88_from_float(img, o, np);     /* as the coordinator's q88 */
+    if (nj->u8) {
+        px_pair_t rp = {img, o};
+        dream_parallel_range(np, PX_PER_THREAD, round_part, &rp);   /* = dream_u8_from_float */
+    } else {
+        px88_from_float(img, o, np);     /* as the coordinator's q88 */
+    }
     free(nj->px);
     nj->px = o;
-    nj->len = np * 2;
+    nj->len = nj->u8 ? np : np * 2;
     n->tk_px = reserve(n->tk_px, &n->tk_cap, np * 2, 1);
     if (!n->tk_px) return;
-    memcpy(n->tk_px, o, np * 2);
+    if (nj->u8)
+        for (size_t i = 0; i < np; i++) { n->tk_px[2 * i] = 0; n->tk_px[2 * i + 1] = o[i]; }
+    else
+        memcpy(n->tk_px, o, np * 2);
     /* tests only (tests/integration/farm_tile_resident.sh): keep a result that differs from the
      * one sent, as a buggy or lying worker would; the coordinator's window check must see it */
     if (n->test_corrupt_kept) n->tk_px[((size_t)(t->h / 2) * t->w + t->w / 2) * 6] ^= 0x5a;  /* its centre */
@@ -600,7 +611,7 @@ static void send_result(void *s, node_job_t *nj) {
     r.has_input_hash = nj->hashed;
     r.input_hash = nj->input_hash;
     r.has_fixed_pixels = nj->fixed;
-    r.fixed_pixels = nj->fixed;
+    r.fixed_pixels = nj->fixed && !nj->u8;
     env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
     env.result = &r;
     dream_err_t err = {{0}};

@@ -578,6 +578,13 @@ static void test_held_job_validation(void **state) {
     assert_int_equal(wire_validate(&env, frame, &err), -1);
     job.result_fixed = 1;
     assert_int_equal(wire_validate(&env, frame, &err), 0);
+    /* result_u8 (--tile-result 8) only with result_fixed */
+    job.has_result_u8 = 1; job.result_u8 = 1;
+    assert_int_equal(wire_validate(&env, frame, &err), 0);
+    job.result_fixed = 0;
+    assert_int_equal(wire_validate(&env, frame, &err), -1);
+    job.result_fixed = 1;
+    job.has_result_u8 = 0; job.result_u8 = 0;
     /* the whole window held: an empty frame, and nothing else */
     held = win;
     assert_int_equal(wire_validate(&env, 0, &err), 0);
