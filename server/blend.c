@@ -279,8 +279,9 @@ static inline void put_fixed(dream_image_t *out, uint8_t *out88, size_t p, float
     }
 }
 
-int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
-                         uint8_t *out88, dream_err_t *err) {
+/* the fixed blend of one result: res88 is 8.8 (u8 = 0) or 8-bit values meaning value * 256 (u8 = 1) */
+static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, int u8, dream_image_t *out,
+                     uint8_t *out88, dream_err_t *err) {
     if (!pl || k < 0 || k >= pl->n) return dream_err_set(err, "blend: no tile %d in the plan", k);
     if ((!out && !out88) || (out && (out->w != b->W || out->h != b->H || out->c != 3)))
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
@@ -295,7 +296,8 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
         seg_t seg[2 * TILE_MAX + 1];
         int ns = row_segments(pl, b->W, r->y + j, seg);
         float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
-        const uint8_t *src = res88 + (size_t)j * r->w * 6;
+        const int bpp = u8 ? 3 : 6;     /* bytes a pixel */
+        const uint8_t *src = res88 + (size_t)j * r->w * bpp;
         size_t row = (size_t)(r->y + j) * b->W;
         for (int q = 0; q < ns; q++) {
             int a = seg[q].x0 > r->x ? seg[q].x0 : r->x, e = seg[q].x1 < r->x + r->w ? seg[q].x1 : r->x + r->w;
@@ -304,9 +306,18 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                 f0 = a > one0 ? a : one0;
                 f1 = e < one1 ? e : one1;
                 if (f0 < f1) {      /* the values themselves, in one tight loop */
-                    const uint8_t *s8 = src + (size_t)(f0 - r->x) * 6;
-                    if (out) px88_to_float(s8, out->px + (row + f0) * 3, (size_t)(f1 - f0) * 3);
-                    if (out88) memcpy(out88 + (row + f0) * 6, s8, (size_t)(f1 - f0) * 6);
+                    const uint8_t *s8 = src + (size_t)(f0 - r->x) * bpp;
+                    size_t nv = (size_t)(f1 - f0) * 3;
+                    if (u8) {
+                        if (out) for (size_t v = 0; v < nv; v++) out->px[(row + f0) * 3 + v] = (float)s8[v];
+                        if (out88) {
+                            uint8_t *o = out88 + (row + f0) * 6;
+                            for (size_t v = 0; v < nv; v++) { o[2 * v] = 0; o[2 * v + 1] = s8[v]; }
+                        }
+                    } else {
+                        if (out) px88_to_float(s8, out->px + (row + f0) * 3, nv);
+                        if (out88) memcpy(out88 + (row + f0) * 6, s8, nv * 2);
+                    }
                 } else {
                     f0 = f1 = e;
                 }
@@ -317,7 +328,8 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                 int i = x - r->x;
                 float w = wx[i] * wy, v[3];
                 for (int c = 0; c < 3; c++)
-                    v[c] = (float)(src[6 * i + 2 * c] | (src[6 * i + 2 * c + 1] << 8)) * (1.0f / 256.0f);
+                    v[c] = u8 ? (float)src[3 * i + c]
+                              : (float)(src[6 * i + 2 * c] | (src[6 * i + 2 * c + 1] << 8)) * (1.0f / 256.0f);
                 size_t p = (row + x) * 3;
                 if (seg[q].count == 1 && w == 1.0f) {
                     /* this tile alone at full weight: the value itself, final now */
@@ -326,7 +338,8 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
                         out->px[p + 1] = v[1];
                         out->px[p + 2] = v[2];
                     }
-                    if (out88) memcpy(out88 + p * 2, src + 6 * i, 6);
+                    if (out88 && u8) for (int c = 0; c < 3; c++) { out88[p * 2 + 2 * c] = 0; out88[p * 2 + 2 * c + 1] = src[3 * i + c]; }
+                    else if (out88) memcpy(out88 + p * 2, src + 6 * i, 6);
                 } else {    /* overlaps (and a lone tile's feather): finished in blend_finish_fixed_plan */
                     b->acc[p] += w * v[0];
                     b->acc[p + 1] += w * v[1];
@@ -338,6 +351,16 @@ int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t
     }
     free(wx);
     return 0;
+}
+
+int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
+                         uint8_t *out88, dream_err_t *err) {
+    return add_fixed(b, pl, k, res88, 0, out, out88, err);
+}
+
+int blend_add_fixed_plan_u8(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, dream_image_t *out,
+                            uint8_t *out88, dream_err_t *err) {
+    return add_fixed(b, pl, k, res, 1, out, out88, err);
 }
 
 int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,

@@ -58,6 +58,10 @@ int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
  * the mirror after the next hand-out). */
 int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
                          uint8_t *out88, dream_err_t *err);
+/* The same for an 8-bit result (res: (h, w, 3) bytes; --tile-result 8) meaning value * 256: what
+ * blend_add_fixed_plan gives for the 8.8 result with those values and a zero low byte. */
+int blend_add_fixed_plan_u8(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, dream_image_t *out,
+                            uint8_t *out88, dream_err_t *err);
 int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
                             dream_image_t *out, uint8_t *out88, dream_err_t *err);
 tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k);

@@ -341,8 +341,6 @@ struct coord {
                                      * (canvas_sync_float, by whatever reads it: the display takes
                                      * its copy from canvas88 directly, frameclock_push_88) */
     uint8_t *job_px[TILE_MAX];
-    uint8_t *x88;                   /* --tile-result 8: a result widened to 8.8 for the fixed blend */
-    size_t x88_cap;
     size_t job_cap[TILE_MAX];
     uint64_t win_hv[TILE_MAX];
     uint8_t win_hv_ok[TILE_MAX];
@@ -842,21 +840,9 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     if (w->job_fixed) {
         /* tile-resident: the 8.8 result is the keyframe where it alone covers, written now (an
          * 8-bit one, --tile-result 8, as value * 256: what the worker keeps) */
-        const uint8_t *px = m->pixels;
-        if (w->job_u8) {
-            size_t n = m->pixels_len;
-            if (c->x88_cap < 2 * n) {
-                uint8_t *nb = realloc(c->x88, 2 * n);
-                if (!nb) { dlog_error(MOD, "out of memory for a %zu-byte result", 2 * n); return; }
-                c->x88 = nb;
-                c->x88_cap = 2 * n;
-            }
-            uint8_t *x = c->x88;
-            #pragma omp parallel for schedule(static)
-            for (size_t i = 0; i < n; i++) { x[2 * i] = 0; x[2 * i + 1] = m->pixels[i]; }
-            px = x;
-        }
-        if (blend_add_fixed_plan(c->blend, &c->plan, idx, px, NULL, c->next88, &err) != 0) {
+        int rc = w->job_u8 ? blend_add_fixed_plan_u8(c->blend, &c->plan, idx, m->pixels, NULL, c->next88, &err)
+                           : blend_add_fixed_plan(c->blend, &c->plan, idx, m->pixels, NULL, c->next88, &err);
+        if (rc != 0) {
             dlog_error(MOD, "blend: %s", err.msg);
             return;
         }
@@ -1991,7 +1977,6 @@ void coord_destroy(coord_t **pc) {
     dream_image_destroy(&c->next);
     pend_release(c);
     free(c->pend_buf);
-    free(c->x88);
     dream_image_destroy(&c->base);
     free(c->w);
     dlog_rl_destroy(&c->logrl);

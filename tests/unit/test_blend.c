@@ -674,8 +674,64 @@ static void test_fixed_plan_mirror_only(void **s) {
     }
 }
 
+/* --tile-result 8: an 8-bit result blends exactly as the 8.8 result with those values and a
+ * zero low byte (blend_add_fixed_plan_u8 = blend_add_fixed_plan of the widened bytes): the 8.8
+ * mirror byte for byte and the float canvas bit for bit, for every plan, all tiles and one missing */
+static void test_fixed_plan_u8(void **s) {
+    (void)s;
+    uint64_t rng = 0xb0b8u;
+    for (int ci = 0; ci <= FX_NCASES; ci++) {
+        tile_plan_t pl;
+        int W, H;
+        fx_plan(ci, &pl, &W, &H);
+        uint8_t *r8[TILE_MAX], *r88[TILE_MAX], done[TILE_MAX];
+        for (int k = 0; k < pl.n; k++) {
+            size_t n = (size_t)pl.tiles[k].r.w * pl.tiles[k].r.h * 3;
+            r8[k] = malloc(n);
+            r88[k] = malloc(2 * n);
+            assert_non_null(r8[k]); assert_non_null(r88[k]);
+            for (size_t i = 0; i < n; i++) {
+                r8[k][i] = (uint8_t)(fx_rng(&rng) % 256);
+                r88[k][2 * i] = 0;
+                r88[k][2 * i + 1] = r8[k][i];
+            }
+            done[k] = 1;
+        }
+        dream_image_t *oa = fx_image(W, H, 0.0f), *ob = fx_image(W, H, 0.0f), *base = fx_image(W, H, 0.0f);
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = (float)(fx_rng(&rng) % 25600) / 100.0f;
+        size_t nb = (size_t)W * H * 6;
+        uint8_t *ma = malloc(nb), *mb = malloc(nb);
+        assert_non_null(ma); assert_non_null(mb);
+        for (int miss = 0; miss < 2; miss++) {
+            if (miss) done[0] = 0;
+            memset(ma, 0x11, nb);
+            memset(mb, 0x22, nb);
+            blend_t *ba = blend_new(W, H, NULL), *bb = blend_new(W, H, NULL);
+            assert_non_null(ba); assert_non_null(bb);
+            for (int k = 0; k < pl.n; k++) {
+                if (!done[k]) continue;
+                assert_int_equal(blend_add_fixed_plan(ba, &pl, k, r88[k], oa, ma, NULL), 0);
+                assert_int_equal(blend_add_fixed_plan_u8(bb, &pl, k, r8[k], ob, mb, NULL), 0);
+            }
+            assert_int_equal(blend_finish_fixed_plan(ba, &pl, done, base, oa, ma, NULL), 0);
+            assert_int_equal(blend_finish_fixed_plan(bb, &pl, done, base, ob, mb, NULL), 0);
+            if (memcmp(ma, mb, nb)) fail_msg("case %d (missing %d): 8-bit blend's mirror differs", ci, miss);
+            if (memcmp(oa->px, ob->px, (size_t)W * H * 3 * sizeof(float)))
+                fail_msg("case %d (missing %d): 8-bit blend's canvas differs", ci, miss);
+            blend_destroy(&ba);
+            blend_destroy(&bb);
+        }
+        free(ma); free(mb);
+        dream_image_destroy(&oa);
+        dream_image_destroy(&ob);
+        dream_image_destroy(&base);
+        for (int k = 0; k < pl.n; k++) { free(r8[k]); free(r88[k]); }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixed_plan_u8),
         cmocka_unit_test(test_no_seams),
         cmocka_unit_test(test_hard_paste_has_seams),
         cmocka_unit_test(test_missing_tile_filled_from_base),
