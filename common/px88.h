@@ -52,6 +52,13 @@ static inline void px88_to_float(const uint8_t *q, float *out, size_t n) {
     for (; i < n; i++) out[i] = (float)(q[2 * i] | (q[2 * i + 1] << 8)) * (1.0f / 256.0f);
 }
 
+/* a whole (h, w, 3) 8.8 image to floats, its rows over the cores (the coordinator's float
+ * canvas, the display's keyframe) */
+static inline void px88_image_to_float(const uint8_t *q, float *out, int w, int h) {
+    #pragma omp parallel for schedule(static)
+    for (int y = 0; y < h; y++) px88_to_float(q + (size_t)y * w * 6, out + (size_t)y * w * 3, (size_t)w * 3);
+}
+
 /* v clamped to 0..255, then q = (uint16_t)(v * 256 + 0.5) as 2 bytes LE */
 static inline void px88_from_float(const float *v, uint8_t *q, size_t n) {
     size_t i = 0;

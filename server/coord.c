@@ -681,10 +681,7 @@ static void swap_in_next(coord_t *c) {
 static void canvas_sync_float(coord_t *c) {
     if (!c->float_stale) return;
     c->float_stale = 0;
-    #pragma omp parallel for schedule(static)
-    for (int y = 0; y < c->cfg.H; y++)
-        px88_to_float(c->canvas88 + (size_t)y * c->cfg.W * 6, c->canvas->px + (size_t)y * c->cfg.W * 3,
-                      (size_t)c->cfg.W * 3);
+    px88_image_to_float(c->canvas88, c->canvas->px, c->cfg.W, c->cfg.H);
 }
 
 static void pend_release(coord_t *c) {
@@ -1408,7 +1405,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     w->job_resident = resident;
     w->job_window = window;
     w->job_fixed = fixed;
-    w->job_u8 = fixed && c->cfg.tile_result8;
+    w->job_u8 = job.has_result_u8 && job.result_u8;
     w->job_held = job.held != NULL || (job.has_from_resident && job.from_resident);
     w->job_sent = now;
     w->job_deadline = now + dl;

@@ -269,9 +269,7 @@ int frameclock_push_88(frameclock_t *fc, const uint8_t *px88, int w, int h, int6
     if (!px88 || w <= 0 || h <= 0) return dream_err_set(err, "frameclock: no keyframe");
     dream_image_t *kf = take_spare(fc, w, h, 3, err);
     if (!kf) return -1;
-    #pragma omp parallel for schedule(static)
-    for (int y = 0; y < h; y++)
-        px88_to_float(px88 + (size_t)y * w * 6, kf->px + (size_t)y * w * 3, (size_t)w * 3);
+    px88_image_to_float(px88, kf->px, w, h);
     return frameclock_push(fc, &kf, pos, err);
 }
 

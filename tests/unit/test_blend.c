@@ -630,6 +630,40 @@ static void test_fixed_plan_accumulator_cleared(void **s) {
     image_free(base);
 }
 
+typedef int (*fx_add_fn)(blend_t *, const tile_plan_t *, int, const uint8_t *, dream_image_t *, uint8_t *,
+                         dream_err_t *);
+
+/* blends plan pl twice, each from a fresh accumulator into a poisoned mirror: a =
+ * blend_add_fixed_plan of ra[k] into oa and its mirror, b = addb of rb[k] into ob (NULL: the
+ * mirror only) and its mirror, tiles not done filled from base; fails (naming case ci and what)
+ * unless the mirrors are equal byte for byte and, with ob, the float canvases bit for bit */
+static void fx_twin(int ci, const tile_plan_t *pl, int W, int H, const uint8_t *done, const dream_image_t *base,
+                    uint8_t *const *ra, dream_image_t *oa, uint8_t *const *rb, fx_add_fn addb, dream_image_t *ob,
+                    const char *what) {
+    size_t nb = (size_t)W * H * 6;
+    uint8_t *ma = malloc(nb), *mb = malloc(nb);
+    assert_non_null(ma); assert_non_null(mb);
+    memset(ma, 0x11, nb);
+    memset(mb, 0x22, nb);
+    blend_t *ba = blend_new(W, H, NULL), *bb = blend_new(W, H, NULL);
+    assert_non_null(ba); assert_non_null(bb);
+    for (int k = 0; k < pl->n; k++) {
+        if (!done[k]) continue;
+        assert_int_equal(blend_add_fixed_plan(ba, pl, k, ra[k], oa, ma, NULL), 0);
+        assert_int_equal(addb(bb, pl, k, rb[k], ob, mb, NULL), 0);
+    }
+    assert_int_equal(blend_finish_fixed_plan(ba, pl, done, base, oa, ma, NULL), 0);
+    assert_int_equal(blend_finish_fixed_plan(bb, pl, done, base, ob, mb, NULL), 0);
+    int all = 1;
+    for (int k = 0; k < pl->n; k++) all &= done[k] != 0;
+    if (memcmp(ma, mb, nb)) fail_msg("case %d (%s): %s: mirror differs", ci, all ? "all tiles" : "one missing", what);
+    if (ob && memcmp(oa->px, ob->px, (size_t)W * H * 3 * sizeof(float)))
+        fail_msg("case %d (%s): %s: canvas differs", ci, all ? "all tiles" : "one missing", what);
+    blend_destroy(&ba);
+    blend_destroy(&bb);
+    free(ma); free(mb);
+}
+
 /* the coordinator blends a tile-resident keyframe into its 8.8 mirror only (out = NULL): the
  * mirror is byte for byte the one blended with the float canvas, for every plan, with all
  * tiles and with one missing (base fill); both NULL is refused */
@@ -644,30 +678,16 @@ static void test_fixed_plan_mirror_only(void **s) {
         for (int k = 0; k < pl.n; k++) { res[k] = fx_result(&pl.tiles[k], &rng, NULL); done[k] = 1; }
         dream_image_t *out = fx_image(W, H, 0.0f), *base = fx_image(W, H, 0.0f);
         for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = (float)(fx_rng(&rng) % 25600) / 100.0f;
-        size_t nb = (size_t)W * H * 6;
-        uint8_t *ma = malloc(nb), *mb = malloc(nb);
-        assert_non_null(ma); assert_non_null(mb);
         for (int miss = 0; miss < 2; miss++) {
             if (miss) done[pl.n - 1] = 0;
-            memset(ma, 0x11, nb);
-            memset(mb, 0x22, nb);
-            blend_t *ba = blend_new(W, H, NULL), *bb = blend_new(W, H, NULL);
-            assert_non_null(ba); assert_non_null(bb);
-            for (int k = 0; k < pl.n; k++) {
-                if (!done[k]) continue;
-                assert_int_equal(blend_add_fixed_plan(ba, &pl, k, res[k], out, ma, NULL), 0);
-                assert_int_equal(blend_add_fixed_plan(bb, &pl, k, res[k], NULL, mb, NULL), 0);
-            }
-            assert_int_equal(blend_finish_fixed_plan(ba, &pl, done, base, out, ma, NULL), 0);
-            assert_int_equal(blend_finish_fixed_plan(bb, &pl, done, base, NULL, mb, NULL), 0);
-            if (memcmp(ma, mb, nb)) fail_msg("case %d (missing %d): mirror-only blend differs", ci, miss);
+            fx_twin(ci, &pl, W, H, done, base, res, out, res, blend_add_fixed_plan, NULL, "mirror-only blend");
+            blend_t *bb = blend_new(W, H, NULL);
+            assert_non_null(bb);
             dream_err_t err = {{0}};
             assert_int_equal(blend_add_fixed_plan(bb, &pl, 0, res[0], NULL, NULL, &err), -1);
             assert_int_equal(blend_finish_fixed_plan(bb, &pl, done, base, NULL, NULL, &err), -1);
-            blend_destroy(&ba);
             blend_destroy(&bb);
         }
-        free(ma); free(mb);
         dream_image_destroy(&out);
         dream_image_destroy(&base);
         for (int k = 0; k < pl.n; k++) free(res[k]);
@@ -699,29 +719,10 @@ static void test_fixed_plan_u8(void **s) {
         }
         dream_image_t *oa = fx_image(W, H, 0.0f), *ob = fx_image(W, H, 0.0f), *base = fx_image(W, H, 0.0f);
         for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = (float)(fx_rng(&rng) % 25600) / 100.0f;
-        size_t nb = (size_t)W * H * 6;
-        uint8_t *ma = malloc(nb), *mb = malloc(nb);
-        assert_non_null(ma); assert_non_null(mb);
         for (int miss = 0; miss < 2; miss++) {
             if (miss) done[0] = 0;
-            memset(ma, 0x11, nb);
-            memset(mb, 0x22, nb);
-            blend_t *ba = blend_new(W, H, NULL), *bb = blend_new(W, H, NULL);
-            assert_non_null(ba); assert_non_null(bb);
-            for (int k = 0; k < pl.n; k++) {
-                if (!done[k]) continue;
-                assert_int_equal(blend_add_fixed_plan(ba, &pl, k, r88[k], oa, ma, NULL), 0);
-                assert_int_equal(blend_add_fixed_plan_u8(bb, &pl, k, r8[k], ob, mb, NULL), 0);
-            }
-            assert_int_equal(blend_finish_fixed_plan(ba, &pl, done, base, oa, ma, NULL), 0);
-            assert_int_equal(blend_finish_fixed_plan(bb, &pl, done, base, ob, mb, NULL), 0);
-            if (memcmp(ma, mb, nb)) fail_msg("case %d (missing %d): 8-bit blend's mirror differs", ci, miss);
-            if (memcmp(oa->px, ob->px, (size_t)W * H * 3 * sizeof(float)))
-                fail_msg("case %d (missing %d): 8-bit blend's canvas differs", ci, miss);
-            blend_destroy(&ba);
-            blend_destroy(&bb);
+            fx_twin(ci, &pl, W, H, done, base, r88, oa, r8, blend_add_fixed_plan_u8, ob, "8-bit blend");
         }
-        free(ma); free(mb);
         dream_image_destroy(&oa);
         dream_image_destroy(&ob);
         dream_image_destroy(&base);
