@@ -45,7 +45,9 @@ static inline void px88_to_float(const uint8_t *q, float *out, size_t n) {
     for (; i + 4 <= n; i += 4) {
         px88_v4u u;
         memcpy(&u, q + 2 * i, sizeof u);
-        px88_v4f f = __builtin_convertvector(u, px88_v4f) * (1.0f / 256.0f);
+        /* through int32 lanes: gcc turns u16 -> float directly into four scalar conversions,
+         * u16 -> i32 -> float into pmovzxwd + cvtdq2ps (the same exact values) */
+        px88_v4f f = __builtin_convertvector(__builtin_convertvector(u, px88_v4i), px88_v4f) * (1.0f / 256.0f);
         memcpy(out + i, &f, sizeof f);
     }
 #endif

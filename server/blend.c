@@ -11,6 +11,13 @@ struct blend {
     int W, H;
     float *acc;     /* (H, W, 3) */
     float *wsum;    /* (H, W) */
+    /* tile-resident keyframe (blend_add_fixed_plan .. blend_finish_fixed_plan): the results in,
+     * read where tiles overlap once the last of them is in (no accumulator) */
+    const uint8_t *fx_res[TILE_MAX];    /* tile k's result (the caller keeps it until the finish) */
+    uint8_t fx_u8[TILE_MAX];            /* ... as 8-bit values (else 8.8) */
+    uint8_t fx_in[TILE_MAX];            /* ... is in */
+    float *fx_wx[TILE_MAX];             /* ... its horizontal ramp (fx_wx_cap floats kept) */
+    int fx_wx_cap[TILE_MAX];
 };
 
 blend_t *blend_new(int W, int H, dream_err_t *err) {
@@ -34,6 +41,7 @@ blend_t *blend_new(int W, int H, dream_err_t *err) {
 
 void blend_destroy(blend_t **pb) {
     if (!pb || !*pb) return;
+    for (int k = 0; k < TILE_MAX; k++) free((*pb)->fx_wx[k]);
     free((*pb)->acc);
     free((*pb)->wsum);
     free(*pb);
@@ -43,6 +51,8 @@ void blend_destroy(blend_t **pb) {
 void blend_reset(blend_t *b) {
     memset(b->acc, 0, (size_t)b->W * b->H * 3 * sizeof(float));
     memset(b->wsum, 0, (size_t)b->W * b->H * sizeof(float));
+    memset(b->fx_in, 0, sizeof b->fx_in);
+    memset(b->fx_res, 0, sizeof b->fx_res);
 }
 
 static float smooth(float s) {
@@ -154,10 +164,11 @@ int blend_finish_delta(blend_t *b, const dream_image_t *base, dream_image_t *out
 
 /* ---------- float canvas, written in place on arrival (blend_add_delta_plan) ---------- */
 
-typedef struct { int x0, x1, count, owner; } seg_t;
+typedef struct { int x0, x1, count, owner; uint64_t mask; } seg_t;
 
-/* the row y of the canvas as segments of constant tile coverage (count tiles cover it; owner is
- * the one tile when count == 1); returns the number of segments (at most 2 * TILE_MAX + 1) */
+/* the row y of the canvas as segments of constant tile coverage (count tiles cover it, bit k of
+ * mask set for tile k; owner is the one tile when count == 1); returns the number of segments
+ * (at most 2 * TILE_MAX + 1) */
 static int row_segments(const tile_plan_t *pl, int W, int y, seg_t *seg) {
     int xs[2 * TILE_MAX + 2], nx = 0;
     xs[nx++] = 0;
@@ -175,12 +186,17 @@ static int row_segments(const tile_plan_t *pl, int W, int y, seg_t *seg) {
         int a = xs[i], b = xs[i + 1];
         if (b <= a || a < 0 || b > W) continue;
         int count = 0, owner = -1;
+        uint64_t mask = 0;
         for (int k = 0; k < pl->n; k++) {
             const tile_rect_t *r = &pl->tiles[k].r;
-            if (y >= r->y && y < r->y + r->h && a >= r->x && b <= r->x + r->w) { count++; owner = k; }
+            if (y >= r->y && y < r->y + r->h && a >= r->x && b <= r->x + r->w) {
+                count++;
+                owner = k;
+                mask |= 1ull << k;
+            }
         }
-        if (ns > 0 && seg[ns - 1].x1 == a && seg[ns - 1].count == count && seg[ns - 1].owner == owner) seg[ns - 1].x1 = b;
-        else seg[ns++] = (seg_t){a, b, count, count == 1 ? owner : -1};
+        if (ns > 0 && seg[ns - 1].x1 == a && seg[ns - 1].mask == mask) seg[ns - 1].x1 = b;
+        else seg[ns++] = (seg_t){a, b, count, count == 1 ? owner : -1, mask};
     }
     return ns;
 }
@@ -279,77 +295,174 @@ static inline void put_fixed(dream_image_t *out, uint8_t *out88, size_t p, float
     }
 }
 
-/* the fixed blend of one result: res88 is 8.8 (u8 = 0) or 8-bit values meaning value * 256 (u8 = 1) */
+/* canvas row y, columns [a, e), from the results of the tiles in mask (all in): sum w v / sum w
+ * over them in tile order, rounded to 8.8. fill = 1 (a tile of the plan is missing): base fills
+ * up to weight 1 where the weights sum below it (base NULL: 0). tmp: FIXED_TMP(e - a) floats.
+ * Flat loops over the row's values (three a pixel), which the compiler vectorises */
+#define FIXED_TMP(n) ((size_t)(n) * 12)
+
+/* acc[i] += w[i] * v[i] and acc[i] *= w[i], four lanes at a time (the same float operations
+ * as the scalar loops, which -O2 does not vectorise) */
+static void madd(float *acc, const float *w, const float *v, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        px88_v4f a, x, y;
+        memcpy(&a, acc + i, sizeof a);
+        memcpy(&x, w + i, sizeof x);
+        memcpy(&y, v + i, sizeof y);
+        a += x * y;
+        memcpy(acc + i, &a, sizeof a);
+    }
+    for (; i < n; i++) acc[i] += w[i] * v[i];
+}
+
+static void mul(float *acc, const float *w, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        px88_v4f a, x;
+        memcpy(&a, acc + i, sizeof a);
+        memcpy(&x, w + i, sizeof x);
+        a *= x;
+        memcpy(acc + i, &a, sizeof a);
+    }
+    for (; i < n; i++) acc[i] *= w[i];
+}
+static void fixed_mix(const blend_t *b, const tile_plan_t *pl, uint64_t mask, int y, int a, int e, int fill,
+                      const dream_image_t *base, dream_image_t *out, uint8_t *out88, float *tmp) {
+    const size_t n = (size_t)(e - a), nv = 3 * n;
+    float *acc = tmp, *w3 = tmp + nv, *v = tmp + 2 * nv, *ws = tmp + 3 * nv;     /* (n, 3) (n, 3) (n, 3) (n) */
+    uint8_t *q = (uint8_t *)(tmp + 3 * nv + n);                                    /* (n, 3) 8.8 LE */
+    memset(acc, 0, nv * sizeof(float));
+    memset(ws, 0, n * sizeof(float));
+    for (uint64_t m = mask; m; m &= m - 1) {
+        int j = __builtin_ctzll(m);
+        const tile_t *t = &pl->tiles[j];
+        const float wy = blend_ramp(y - t->r.y, t->r.h, t->feather[1], t->feather[3]);
+        const float *wx = b->fx_wx[j] + (a - t->r.x);
+        const size_t off = (size_t)(y - t->r.y) * t->r.w + (size_t)(a - t->r.x);
+        if (b->fx_u8[j]) {
+            const uint8_t *src = b->fx_res[j] + off * 3;
+            for (size_t i = 0; i < nv; i++) v[i] = (float)src[i];
+        } else {
+            px88_to_float(b->fx_res[j] + off * 6, v, nv);
+        }
+        for (size_t i = 0; i < n; i++) {
+            float w = wx[i] * wy;
+            ws[i] += w;
+            w3[3 * i] = w3[3 * i + 1] = w3[3 * i + 2] = w;
+        }
+        madd(acc, w3, v, nv);
+    }
+    const size_t p0 = ((size_t)y * b->W + (size_t)a) * 3;
+    if (!fill) {
+        for (size_t i = 0; i < n; i++) {
+            float inv = ws[i] > 0.0f ? 1.0f / ws[i] : 0.0f;    /* no weight: not in a plan's tiles */
+            w3[3 * i] = w3[3 * i + 1] = w3[3 * i + 2] = inv;
+        }
+        mul(acc, w3, nv);
+    } else {
+        const float *bp = base ? base->px + p0 : NULL;
+        for (size_t i = 0; i < n; i++) {
+            float wb = ws[i] >= 1.0f ? 0.0f : 1.0f - ws[i];
+            if (ws[i] + wb <= 0.0f) {       /* no weight at all: base or 0 */
+                for (int c = 0; c < 3; c++) acc[3 * i + c] = bp ? bp[3 * i + c] : 0.0f;
+                continue;
+            }
+            float inv = 1.0f / (ws[i] + wb);
+            for (int c = 0; c < 3; c++) acc[3 * i + c] = (acc[3 * i + c] + (wb > 0 && bp ? wb * bp[3 * i + c] : 0.0f)) * inv;
+        }
+    }
+    /* rounded to 8.8 (px88_q, four at a time), into the mirror and the floats */
+    px88_from_float(acc, out88 ? out88 + p0 * 2 : q, nv);
+    if (out) px88_to_float(out88 ? out88 + p0 * 2 : q, out->px + p0, nv);
+}
+
+/* the fixed blend of one result: res88 is 8.8 (u8 = 0) or 8-bit values meaning value * 256 (u8 = 1).
+ * What it alone covers at weight 1 is copied now; every other part of it (overlaps, its own
+ * feathers) is computed from the results themselves as soon as the last tile covering it is in:
+ * the last result of a keyframe leaves nothing for the finish (no accumulator passes) */
 static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, int u8, dream_image_t *out,
                      uint8_t *out88, dream_err_t *err) {
     if (!pl || k < 0 || k >= pl->n) return dream_err_set(err, "blend: no tile %d in the plan", k);
     if ((!out && !out88) || (out && (out->w != b->W || out->h != b->H || out->c != 3)))
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
+    if (!res88) return dream_err_set(err, "blend: no result for tile %d", k);
     const tile_t *t = &pl->tiles[k];
     const tile_rect_t *r = &t->r;
     float *wx = tile_wx(b, t, err);
     if (!wx) return -1;
-    /* the canvas columns where wx is exactly 1: [f0, w - f1) of the tile (smooth(s >= 1) = 1) */
-    int one0 = r->x + t->feather[0], one1 = r->x + r->w - t->feather[2];
-    #pragma omp parallel for schedule(dynamic, 16) if ((long)r->w * r->h > 65536)
-    for (int j = 0; j < r->h; j++) {
-        seg_t seg[2 * TILE_MAX + 1];
-        int ns = row_segments(pl, b->W, r->y + j, seg);
-        float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
-        const int bpp = u8 ? 3 : 6;     /* bytes a pixel */
-        const uint8_t *src = res88 + (size_t)j * r->w * bpp;
-        size_t row = (size_t)(r->y + j) * b->W;
-        for (int q = 0; q < ns; q++) {
-            int a = seg[q].x0 > r->x ? seg[q].x0 : r->x, e = seg[q].x1 < r->x + r->w ? seg[q].x1 : r->x + r->w;
-            int f0 = e, f1 = e;     /* the lone, full-weight run [f0, f1): none */
-            if (seg[q].count == 1 && wy == 1.0f) {
-                f0 = a > one0 ? a : one0;
-                f1 = e < one1 ? e : one1;
-                if (f0 < f1) {      /* the values themselves, in one tight loop */
-                    const uint8_t *s8 = src + (size_t)(f0 - r->x) * bpp;
-                    size_t nv = (size_t)(f1 - f0) * 3;
-                    if (u8) {
-                        if (out) for (size_t v = 0; v < nv; v++) out->px[(row + f0) * 3 + v] = (float)s8[v];
-                        if (out88) {
-                            uint8_t *o = out88 + (row + f0) * 6;
-                            for (size_t v = 0; v < nv; v++) { o[2 * v] = 0; o[2 * v + 1] = s8[v]; }
-                        }
-                    } else {
-                        if (out) px88_to_float(s8, out->px + (row + f0) * 3, nv);
-                        if (out88) memcpy(out88 + (row + f0) * 6, s8, nv * 2);
-                    }
-                } else {
-                    f0 = f1 = e;
-                }
-            }
-            for (int x = a; x < e; x++) {
-                if (x == f0) x = f1;        /* done above */
-                if (x >= e) break;
-                int i = x - r->x;
-                float w = wx[i] * wy, v[3];
-                for (int c = 0; c < 3; c++)
-                    v[c] = u8 ? (float)src[3 * i + c]
-                              : (float)(src[6 * i + 2 * c] | (src[6 * i + 2 * c + 1] << 8)) * (1.0f / 256.0f);
-                size_t p = (row + x) * 3;
-                if (seg[q].count == 1 && w == 1.0f) {
-                    /* this tile alone at full weight: the value itself, final now */
-                    if (out) {
-                        out->px[p] = v[0];
-                        out->px[p + 1] = v[1];
-                        out->px[p + 2] = v[2];
-                    }
-                    if (out88 && u8) for (int c = 0; c < 3; c++) { out88[p * 2 + 2 * c] = 0; out88[p * 2 + 2 * c + 1] = src[3 * i + c]; }
-                    else if (out88) memcpy(out88 + p * 2, src + 6 * i, 6);
-                } else {    /* overlaps (and a lone tile's feather): finished in blend_finish_fixed_plan */
-                    b->acc[p] += w * v[0];
-                    b->acc[p + 1] += w * v[1];
-                    b->acc[p + 2] += w * v[2];
-                    b->wsum[row + x] += w;
-                }
-            }
+    if (b->fx_wx_cap[k] < r->w) {
+        free(b->fx_wx[k]);
+        b->fx_wx[k] = malloc((size_t)r->w * sizeof(float));
+        b->fx_wx_cap[k] = b->fx_wx[k] ? r->w : 0;
+        if (!b->fx_wx[k]) {
+            free(wx);
+            return dream_err_set(err, "out of memory");
         }
     }
+    memcpy(b->fx_wx[k], wx, (size_t)r->w * sizeof(float));
     free(wx);
+    wx = b->fx_wx[k];
+    b->fx_res[k] = res88;
+    b->fx_u8[k] = (uint8_t)u8;
+    b->fx_in[k] = 1;
+    uint64_t in = 0;
+    for (int j = 0; j < pl->n; j++) in |= (uint64_t)(b->fx_in[j] != 0) << j;
+    /* the canvas columns where wx is exactly 1: [f0, w - f1) of the tile (smooth(s >= 1) = 1) */
+    int one0 = r->x + t->feather[0], one1 = r->x + r->w - t->feather[2];
+    int failed = 0;
+    #pragma omp parallel if ((long)r->w * r->h > 65536)
+    {
+        float *tmp = malloc(FIXED_TMP(r->w) * sizeof(float));
+        if (!tmp) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        #pragma omp for schedule(dynamic, 16)
+        for (int j = 0; j < r->h; j++) {
+            if (!tmp) continue;
+            seg_t seg[2 * TILE_MAX + 1];
+            int ns = row_segments(pl, b->W, r->y + j, seg);
+            float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
+            const int bpp = u8 ? 3 : 6;     /* bytes a pixel */
+            const uint8_t *src = res88 + (size_t)j * r->w * bpp;
+            size_t row = (size_t)(r->y + j) * b->W;
+            for (int q = 0; q < ns; q++) {
+                int a = seg[q].x0 > r->x ? seg[q].x0 : r->x, e = seg[q].x1 < r->x + r->w ? seg[q].x1 : r->x + r->w;
+                if (a >= e) continue;
+                int f0 = e, f1 = e;     /* the lone, full-weight run [f0, f1): none */
+                if (seg[q].count == 1 && wy == 1.0f) {
+                    f0 = a > one0 ? a : one0;
+                    f1 = e < one1 ? e : one1;
+                    if (f0 < f1) {      /* the values themselves, in one tight loop */
+                        const uint8_t *s8 = src + (size_t)(f0 - r->x) * bpp;
+                        size_t nv = (size_t)(f1 - f0) * 3;
+                        if (u8) {
+                            if (out) for (size_t v = 0; v < nv; v++) out->px[(row + f0) * 3 + v] = (float)s8[v];
+                            if (out88) {
+                                uint8_t *o = out88 + (row + f0) * 6;
+                                for (size_t v = 0; v < nv; v++) { o[2 * v] = 0; o[2 * v + 1] = s8[v]; }
+                            }
+                        } else {
+                            if (out) px88_to_float(s8, out->px + (row + f0) * 3, nv);
+                            if (out88) memcpy(out88 + (row + f0) * 6, s8, nv * 2);
+                        }
+                    } else {
+                        f0 = f1 = e;
+                    }
+                }
+                if ((seg[q].mask & ~in) != 0) continue;     /* a tile covering it is still out */
+                /* the rest of the segment (overlaps, feathers): from every result covering it */
+                if (a < f0) fixed_mix(b, pl, seg[q].mask, r->y + j, a, f0, 0, NULL, out, out88, tmp);
+                if (f1 < e) fixed_mix(b, pl, seg[q].mask, r->y + j, f1, e, 0, NULL, out, out88, tmp);
+            }
+        }
+        free(tmp);
+    }
+    if (failed) {
+        b->fx_in[k] = 0;
+        return dream_err_set(err, "out of memory");
+    }
     return 0;
 }
 
@@ -363,59 +476,75 @@ int blend_add_fixed_plan_u8(blend_t *b, const tile_plan_t *pl, int k, const uint
     return add_fixed(b, pl, k, res, 1, out, out88, err);
 }
 
+static int finish_fixed(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
+                        dream_image_t *out, uint8_t *out88, dream_err_t *err);
+
 int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
                             dream_image_t *out, uint8_t *out88, dream_err_t *err) {
+    int rc = finish_fixed(b, pl, done, base, out, out88, err);
+    /* the keyframe's results are not read again, whatever happened: the next one starts clean */
+    memset(b->fx_in, 0, sizeof b->fx_in);
+    memset(b->fx_res, 0, sizeof b->fx_res);
+    return rc;
+}
+
+static int finish_fixed(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
+                        dream_image_t *out, uint8_t *out88, dream_err_t *err) {
     if (!pl || !done) return dream_err_set(err, "blend: no plan");
     if ((!out && !out88) || (out && (out->w != b->W || out->h != b->H || out->c != 3 || out == base)))
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
     int all = 1;
-    for (int k = 0; k < pl->n; k++) all &= done[k] != 0;
+    uint64_t in = 0;
+    for (int k = 0; k < pl->n; k++) {
+        if (done[k] && !b->fx_in[k]) return dream_err_set(err, "blend: tile %d is marked done but was not added", k);
+        all &= done[k] != 0;
+        in |= (uint64_t)(done[k] != 0) << k;
+    }
     if (!all && (!base || base->w != b->W || base->h != b->H || base->c != 3))
         return dream_err_set(err, "blend: a tile is missing and there is no base to fill it from");
-    #pragma omp parallel for schedule(dynamic, 16)
-    for (int y = 0; y < b->H; y++) {
-        seg_t seg[2 * TILE_MAX + 1];
-        int ns = row_segments(pl, b->W, y, seg);
-        size_t row = (size_t)y * b->W;
-        for (int q = 0; q < ns; q++) {
-            int lone = seg[q].count == 1 && done[seg[q].owner];
-            if (!lone && seg[q].count <= 1) {      /* a missing tile (or none): the warped base */
-                for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++)
-                    put_fixed(out, out88, p, base ? base->px[p] : 0.0f);   /* no tile, no base: not in a plan */
-                continue;
+    int failed = 0;
+    if (!all) {
+        /* every result in was blended on arrival where it is alone at weight 1 and where all the
+         * tiles covering a pixel are in; the rest is the base, or the results in plus the base up
+         * to weight 1 (recomputed wherever any weight is below 1: a missing tile changes the fill) */
+        #pragma omp parallel
+        {
+            float *tmp = malloc(FIXED_TMP(b->W) * sizeof(float));
+            if (!tmp) {
+                #pragma omp atomic write
+                failed = 1;
             }
-            int xa = seg[q].x0, xb = seg[q].x1, skip0 = xb, skip1 = xb;
-            if (lone) {
-                /* written on arrival except where the owner's feather is < 1 (its ramps outside
-                 * the overlaps, e.g. a tile grown to the minimum side): only those are looked at */
-                const tile_t *t = &pl->tiles[seg[q].owner];
-                if (y >= t->r.y + t->feather[1] && y < t->r.y + t->r.h - t->feather[3]) {
-                    skip0 = t->r.x + t->feather[0] > xa ? t->r.x + t->feather[0] : xa;
-                    skip1 = t->r.x + t->r.w - t->feather[2] < xb ? t->r.x + t->r.w - t->feather[2] : xb;
-                    if (skip1 < skip0) skip1 = skip0;
+            #pragma omp for schedule(dynamic, 16)
+            for (int y = 0; y < b->H; y++) {
+                if (!tmp) continue;
+                seg_t seg[2 * TILE_MAX + 1];
+                int ns = row_segments(pl, b->W, y, seg);
+                size_t row = (size_t)y * b->W;
+                for (int q = 0; q < ns; q++) {
+                    uint64_t have = seg[q].mask & in;
+                    if (!have) {        /* a missing tile (or none): the warped base */
+                        for (size_t p = (row + seg[q].x0) * 3; p < (row + seg[q].x1) * 3; p++)
+                            put_fixed(out, out88, p, base->px[p]);
+                        continue;
+                    }
+                    int xa = seg[q].x0, xb = seg[q].x1, skip0 = xb, skip1 = xb;
+                    if (seg[q].count == 1) {
+                        /* its owner's full-weight run was written on arrival */
+                        const tile_t *t = &pl->tiles[seg[q].owner];
+                        if (y >= t->r.y + t->feather[1] && y < t->r.y + t->r.h - t->feather[3]) {
+                            skip0 = t->r.x + t->feather[0] > xa ? t->r.x + t->feather[0] : xa;
+                            skip1 = t->r.x + t->r.w - t->feather[2] < xb ? t->r.x + t->r.w - t->feather[2] : xb;
+                            if (skip1 < skip0) skip1 = skip0;
+                        }
+                    }
+                    if (xa < skip0) fixed_mix(b, pl, have, y, xa, skip0, 1, base, out, out88, tmp);
+                    if (skip1 < xb) fixed_mix(b, pl, have, y, skip1, xb, 1, base, out, out88, tmp);
                 }
             }
-            for (int x = xa; x < xb; x++) {
-                if (x == skip0) x = skip1;      /* the owner's full-weight run: nothing to do */
-                if (x >= xb) break;
-                size_t p = (row + x) * 3;
-                float ws = b->wsum[row + x];
-                if (lone && ws == 0.0f) continue;       /* written on arrival */
-                /* all tiles in: normalised; a tile missing: the base fills up to weight 1 */
-                float wb = all || ws >= 1.0f ? 0.0f : 1.0f - ws;
-                if (ws + wb <= 0.0f) {      /* no weight at all (not in a plan's tiles): base or 0 */
-                    for (int c = 0; c < 3; c++) put_fixed(out, out88, p + c, base ? base->px[p + c] : 0.0f);
-                    continue;
-                }
-                float inv = 1.0f / (ws + wb);
-                for (int c = 0; c < 3; c++)
-                    put_fixed(out, out88, p + c, (b->acc[p + c] + (wb > 0 ? wb * base->px[p + c] : 0)) * inv);
-                b->acc[p] = b->acc[p + 1] = b->acc[p + 2] = 0;
-                b->wsum[row + x] = 0;
-            }
+            free(tmp);
         }
     }
-    return 0;
+    return failed ? dream_err_set(err, "out of memory") : 0;
 }
 
 /* the part of tile k where its weight is exactly 1 and no other tile of the plan reaches: where

@@ -46,11 +46,14 @@ int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
                             dream_image_t *out, dream_err_t *err);
 /* Tile-resident farm (--tile-warp resident): results come back in 8.8 fixed point (res88,
  * (h, w, 3) uint16 LE) and ARE the keyframe: no base, no delta. blend_add_fixed_plan writes
- * what tile k alone covers at weight 1 straight into out (value / 256, exact) and accumulates
- * the rest; blend_finish_fixed_plan gives the rest acc / wsum rounded to 8.8 when every tile
- * is in (base may be NULL then), else fills from base (the warped previous keyframe) up to
- * weight 1 and copies base (rounded to 8.8) where a tile is missing. The canvas stays exactly
- * 8.8. blend_alone_rect: the rectangle of tile k where the canvas is its result bit for bit
+ * what tile k alone covers at weight 1 straight into out (value / 256, exact), and every other
+ * pixel of it (overlaps, feathers) as soon as the last tile covering that pixel is in: sum w v /
+ * sum w over those tiles' results, in tile order, rounded to 8.8 (no accumulator: the results
+ * are read again, so res88 must stay valid and unchanged until blend_finish_fixed_plan). When
+ * every tile is in, the last add has written every pixel and the finish only forgets the
+ * results (base may be NULL then); with a tile missing it fills from base (the warped previous
+ * keyframe) up to weight 1 and copies base (rounded to 8.8) where no result covers. The
+ * canvas stays exactly 8.8. blend_alone_rect: the rectangle of tile k where the canvas is its result bit for bit
  * (weight 1, no other tile), the part a worker keeps and the next job need not carry.
  * out88 (may be NULL): the same values as 8.8 LE bytes, (H, W, 3) uint16, written wherever out
  * is (the coordinator's mirror of its canvas, which windows are cut and hashed from without

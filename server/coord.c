@@ -360,6 +360,11 @@ struct coord {
     int pend_live;              /* pend_msg holds a frame */
     uint8_t *pend_buf;
     size_t pend_cap;
+    /* a tile-resident keyframe's results, kept as received until kf_finish: the blend reads the
+     * overlaps from them once the last tile covering a pixel is in (blend_add_fixed_plan) */
+    zmq_msg_t res_msg[TILE_MAX];
+    uint8_t res_live[TILE_MAX];     /* res_msg[k] holds a frame */
+    uint8_t *res_own[TILE_MAX];     /* or the pixels, malloc'd (a message received with a copy) */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
     coord_curve_t *curve;           /* CURVE on the worker socket (its ZAP thread), or NULL */
@@ -690,6 +695,45 @@ static void pend_release(coord_t *c) {
     c->pend_px = NULL;
 }
 
+/* a tile-resident result's pixels kept for the blend until kf_finish (tile idx): the received
+ * frame itself changes hands (no copy). Returns them (they stay valid until res_release) */
+static const uint8_t *res_keep(coord_t *c, int idx, wire_msg_t *m) {
+    if (c->res_live[idx]) zmq_msg_close(&c->res_msg[idx]);
+    free(c->res_own[idx]);
+    c->res_live[idx] = 0;
+    c->res_own[idx] = NULL;
+    if (m->pxmsg_live) {
+        zmq_msg_init(&c->res_msg[idx]);
+        zmq_msg_move(&c->res_msg[idx], &m->pxmsg);
+        zmq_msg_close(&m->pxmsg);
+        m->pxmsg_live = 0;
+        m->pixels = NULL;
+        m->pixels_len = 0;
+        c->res_live[idx] = 1;
+        return zmq_msg_data(&c->res_msg[idx]);
+    }
+    if (m->pixels_borrowed) {
+        uint8_t *cp = malloc(m->pixels_len ? m->pixels_len : 1);
+        if (!cp) return NULL;
+        memcpy(cp, m->pixels, m->pixels_len);
+        c->res_own[idx] = cp;
+        return cp;
+    }
+    c->res_own[idx] = m->pixels;     /* malloc'd: taken over */
+    m->pixels = NULL;
+    m->pixels_len = 0;
+    return c->res_own[idx];
+}
+
+static void res_release(coord_t *c) {
+    for (int k = 0; k < TILE_MAX; k++) {
+        if (c->res_live[k]) zmq_msg_close(&c->res_msg[k]);
+        free(c->res_own[k]);
+        c->res_live[k] = 0;
+        c->res_own[k] = NULL;
+    }
+}
+
 /* keeps a result's pixels for a deferred blend: the received frame itself changes hands (no
  * copy); pixels outside one are copied. 0, or -1 (no memory: blend it now) */
 static int keep_result(coord_t *c, wire_msg_t *m) {
@@ -837,8 +881,10 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     if (w->job_fixed) {
         /* tile-resident: the 8.8 result is the keyframe where it alone covers, written now (an
          * 8-bit one, --tile-result 8, as value * 256: what the worker keeps) */
-        int rc = w->job_u8 ? blend_add_fixed_plan_u8(c->blend, &c->plan, idx, m->pixels, NULL, c->next88, &err)
-                           : blend_add_fixed_plan(c->blend, &c->plan, idx, m->pixels, NULL, c->next88, &err);
+        const uint8_t *px = res_keep(c, idx, m);    /* read again for the overlaps: kept to kf_finish */
+        int rc = !px ? dream_err_set(&err, "out of memory for a result")
+                 : w->job_u8 ? blend_add_fixed_plan_u8(c->blend, &c->plan, idx, px, NULL, c->next88, &err)
+                             : blend_add_fixed_plan(c->blend, &c->plan, idx, px, NULL, c->next88, &err);
         if (rc != 0) {
             dlog_error(MOD, "blend: %s", err.msg);
             return;
@@ -1547,7 +1593,9 @@ static void kf_finish(coord_t *c) {
             /* the float canvas is not made here: float_stale (set again below) says it is to be
              * made from canvas88 whenever something reads it; canvas88 stays the exact canvas
              * until the swap (the finish writes next88 only) */
-            if (blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, NULL, c->next88, &err) != 0) {
+            int frc = blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, NULL, c->next88, &err);
+            res_release(c);     /* the results are in the canvas */
+            if (frc != 0) {
                 dlog_error(MOD, "blend: %s", err.msg);
             } else {
                 swap_in_next(c);
@@ -1973,6 +2021,7 @@ void coord_destroy(coord_t **pc) {
     dream_image_destroy(&c->canvas);
     dream_image_destroy(&c->next);
     pend_release(c);
+    res_release(c);
     free(c->pend_buf);
     dream_image_destroy(&c->base);
     free(c->w);

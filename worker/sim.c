@@ -10,9 +10,15 @@
  *   --sim-link-mbps        the worker's link: a job's bytes take their transfer time before
  *                          and after it (bench/farm_bench.sh LINK_MBPS)
  *   --sim-device-warp      a tile-resident job's warp is the modelled device's (sim_warp_window)
+ *   --sim-device-thread    the modelled device's pixel work (pattern, device warp) runs on a
+ *                          thread of its own at idle priority (SCHED_IDLE): several simulated
+ *                          GPUs on one machine then take no host CPU from the coordinator or the
+ *                          other workers' network and host work, as GPUs on their own machines
+ *                          do not; the time model (sleep to the modelled end) is unchanged
  *   DREAM_SIM_LOSE_AFTER=N a device lost for good (a CUDA context after a sticky error) on
  *                          job N+1 (tests/integration/farm_lost_backend.sh)
  */
+#define _GNU_SOURCE
 #include "compute.h"
 #include "image.h"
 #include <math.h>
@@ -21,8 +27,24 @@
 #include <string.h>
 #include <errno.h>
 #include <time.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define MOD "worker"
+
+/* --sim-device-thread: the modelled device, one call at a time (the compute thread hands it a
+ * call and waits for it: a queue of one) */
+typedef struct sim_device {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void (*fn)(void *);
+    void *arg;
+    int busy, stop;
+} sim_device_t;
 
 typedef struct sim_ctx {
     double ms_per_mpix_step;
@@ -31,7 +53,74 @@ typedef struct sim_ctx {
     char lose_after[32];        /* its value */
     unsigned jobs;              /* jobs started (counted while lose_after is set) */
     int lost;
+    sim_device_t *dev;          /* --sim-device-thread, else NULL (the calls run here) */
 } sim_ctx_t;
+
+static void *device_main(void *arg) {
+    sim_device_t *d = arg;
+    /* idle priority: only CPU nobody else wants (a GPU on another machine takes none of this
+     * host's); nice 19 where SCHED_IDLE is refused */
+    struct sched_param sp = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        while (!d->stop && !d->fn) pthread_cond_wait(&d->cv, &d->mu);
+        if (d->stop) break;
+        pthread_mutex_unlock(&d->mu);
+        d->fn(d->arg);
+        pthread_mutex_lock(&d->mu);
+        d->fn = NULL;
+        d->busy = 0;
+        pthread_cond_broadcast(&d->cv);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+static sim_device_t *device_new(void) {
+    sim_device_t *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    if (pthread_create(&d->th, NULL, device_main, d) != 0) {
+        pthread_cond_destroy(&d->cv);
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void device_destroy(sim_device_t **pd) {
+    if (!pd || !*pd) return;
+    sim_device_t *d = *pd;
+    pthread_mutex_lock(&d->mu);
+    d->stop = 1;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->th, NULL);
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+    *pd = NULL;
+}
+
+/* fn(arg) on the modelled device (its thread), waiting for it; here without one */
+static void device_call(sim_ctx_t *s, void (*fn)(void *), void *arg) {
+    sim_device_t *d = s->dev;
+    if (!d) {
+        fn(arg);
+        return;
+    }
+    pthread_mutex_lock(&d->mu);
+    d->fn = fn;
+    d->arg = arg;
+    d->busy = 1;
+    pthread_cond_broadcast(&d->cv);
+    while (d->busy) pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+}
 
 /* the monotonic clock ms from now */
 static struct timespec deadline_in(double ms) {
@@ -116,6 +205,12 @@ static double sim_pattern(float *img, const Dreamfarm__Job *job) {
     return change / ((double)w * h * 3);
 }
 
+typedef struct { float *img; const Dreamfarm__Job *job; double change; } pattern_call_t;
+static void pattern_fn(void *arg) {
+    pattern_call_t *p = arg;
+    p->change = sim_pattern(p->img, p->job);
+}
+
 static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, dream_losses_t *losses,
                    dream_err_t *err) {
     sim_ctx_t *s = vctx;
@@ -129,9 +224,10 @@ static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spe
      * unless the CPU is so loaded that the pattern alone takes longer */
     struct timespec end =
         deadline_in(s->ms_per_mpix_step * ((double)job->tile->w * job->tile->h / 1e6) * job->steps - spent_ms);
-    double l = sim_pattern(img, job);
+    pattern_call_t pc = {img, job, 0};
+    device_call(s, pattern_fn, &pc);
     sleep_until(&end);
-    losses->total = losses->net = l;
+    losses->total = losses->net = pc.change;
     return 0;
 }
 
@@ -140,12 +236,29 @@ static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spe
  * sample (the same geometry as common/warp.c: s = c + R(angle) (p - c) / zoom), so the four
  * simulated GPUs of a benchmark do not spend the coordinator's cores on bicubic warps that
  * real workers run on their own machines. The pixels are a stand-in, as the sim's are. */
+typedef struct {
+    const uint8_t *win88;
+    const int *src, *tile;
+    double cx, cy, a, b;
+    float *out;
+} nearest_call_t;
+static void nearest_fn(void *arg);
+
 static int sim_warp_window(void *vctx, const uint8_t *win88, const int src[4], int cw, int ch, double zoom,
                            double angle_deg, int bicubic, const int tile[4], float *out, dream_err_t *err) {
-    (void)vctx;
     (void)bicubic;      /* a stand-in: the nearest sample either way */
-    double cx, cy, a, b;
-    if (dream_warp_coeffs(cw, ch, zoom, angle_deg, &cx, &cy, &a, &b, err) != 0) return -1;
+    nearest_call_t nc = {win88, src, tile, 0, 0, 0, 0, out};
+    if (dream_warp_coeffs(cw, ch, zoom, angle_deg, &nc.cx, &nc.cy, &nc.a, &nc.b, err) != 0) return -1;
+    device_call(vctx, nearest_fn, &nc);
+    return 0;
+}
+
+static void nearest_fn(void *arg) {
+    const nearest_call_t *nc = arg;
+    const uint8_t *win88 = nc->win88;
+    const int *src = nc->src, *tile = nc->tile;
+    const double cx = nc->cx, cy = nc->cy, a = nc->a, b = nc->b;
+    float *out = nc->out;
     for (int y = 0; y < tile[3]; y++) {
         double dy = tile[1] + y - cy, dx0 = tile[0] - cx;
         /* window coordinates + 0.5 (so truncation rounds; clamped below before any use) */
@@ -159,7 +272,6 @@ static int sim_warp_window(void *vctx, const uint8_t *win88, const int src[4], i
             for (int c = 0; c < 3; c++) o[3 * x + c] = (float)(q[2 * c] | (q[2 * c + 1] << 8)) * (1.0f / 256.0f);
         }
     }
-    return 0;
 }
 
 static int sim_lost(void *vctx) { return ((sim_ctx_t *)vctx)->lost; }
@@ -169,7 +281,11 @@ static double sim_link_ms(void *vctx, size_t bytes) {
     return s->link_mbps > 0 ? bytes * 8.0 / (s->link_mbps * 1e3) : 0;   /* Mbit/s = 1e3 bits per ms */
 }
 
-static void sim_destroy(void *vctx) { free(vctx); }
+static void sim_destroy(void *vctx) {
+    sim_ctx_t *s = vctx;
+    if (s) device_destroy(&s->dev);
+    free(s);
+}
 
 static const dream_compute_i sim_iface = {
     .destroy = sim_destroy,
@@ -195,6 +311,10 @@ int dream_compute_sim_init(dream_compute_t *c, const node_cfg_t *cfg, dream_err_
     if (lose) {
         s->lose = 1;
         snprintf(s->lose_after, sizeof s->lose_after, "%s", lose);
+    }
+    if (cfg->sim_device_thread && !(s->dev = device_new())) {
+        free(s);
+        return dream_err_set(err, "sim: cannot start the device thread");
     }
     c->iface = cfg->sim_device_warp ? &sim_device_warp_iface : &sim_iface;
     c->ctx = s;

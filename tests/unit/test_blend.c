@@ -630,6 +630,60 @@ static void test_fixed_plan_accumulator_cleared(void **s) {
     image_free(base);
 }
 
+/* every tile in: the last blend_add_fixed_plan has written every pixel of the mirror (the
+ * finish, which the coordinator runs after the next hand-out's critical path, changes nothing),
+ * and the canvas does not depend on the order the results arrive in (overlaps are summed in
+ * tile order from the results themselves), bit for bit; a tile marked done but never added is
+ * refused */
+static void test_fixed_plan_complete_on_last_add(void **s) {
+    (void)s;
+    uint64_t rng = 0x7777u;
+    for (int ci = 0; ci <= FX_NCASES; ci++) {
+        tile_plan_t pl;
+        int W, H;
+        fx_plan(ci, &pl, &W, &H);
+        uint8_t *res[TILE_MAX], done[TILE_MAX];
+        for (int k = 0; k < pl.n; k++) {
+            res[k] = fx_result(&pl.tiles[k], &rng, NULL);
+            done[k] = 1;
+        }
+        size_t n = (size_t)W * H * 6;
+        uint8_t *first = NULL;
+        for (int order = 0; order < 3; order++) {
+            blend_t *b = blend_new(W, H, NULL);
+            assert_non_null(b);
+            uint8_t *m88 = malloc(n);
+            assert_non_null(m88);
+            memset(m88, 0xff, n);       /* 0xffff: above 255.0, never a canvas value */
+            int ord[TILE_MAX];
+            for (int k = 0; k < pl.n; k++) ord[k] = order == 1 ? pl.n - 1 - k : k;
+            if (order == 2)             /* middle tiles first */
+                for (int k = 0; k < pl.n; k++) ord[k] = (k + pl.n / 2) % pl.n;
+            for (int q = 0; q < pl.n; q++) assert_int_equal(blend_add_fixed_plan(b, &pl, ord[q], res[ord[q]], NULL, m88, NULL), 0);
+            for (size_t i = 0; i < n; i += 2)
+                if (m88[i] == 0xff && m88[i + 1] == 0xff) fail_msg("case %d order %d: value %zu not written by the adds", ci, order, i / 2);
+            uint8_t *snap = malloc(n);
+            assert_non_null(snap);
+            memcpy(snap, m88, n);
+            assert_int_equal(blend_finish_fixed_plan(b, &pl, done, NULL, NULL, m88, NULL), 0);
+            assert_memory_equal(snap, m88, n);
+            if (!first) first = snap;
+            else {
+                assert_memory_equal(first, snap, n);
+                free(snap);
+            }
+            /* the finish forgot the results: marking a tile done that was not added is an error */
+            dream_err_t err = {{0}};
+            assert_int_equal(blend_finish_fixed_plan(b, &pl, done, NULL, NULL, m88, &err), -1);
+            assert_non_null(strstr(err.msg, "not added"));
+            free(m88);
+            blend_destroy(&b);
+        }
+        free(first);
+        for (int k = 0; k < pl.n; k++) free(res[k]);
+    }
+}
+
 typedef int (*fx_add_fn)(blend_t *, const tile_plan_t *, int, const uint8_t *, dream_image_t *, uint8_t *,
                          dream_err_t *);
 
@@ -742,6 +796,7 @@ int main(void) {
         cmocka_unit_test(test_fixed_plan_all_tiles),
         cmocka_unit_test(test_fixed_plan_missing_tile),
         cmocka_unit_test(test_fixed_plan_accumulator_cleared),
+        cmocka_unit_test(test_fixed_plan_complete_on_last_add),
         cmocka_unit_test(test_fixed_plan_mirror_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
