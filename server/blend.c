@@ -377,18 +377,41 @@ static void fixed_mix(const blend_t *b, const tile_plan_t *pl, uint64_t mask, in
     if (out) px88_to_float(out88 ? out88 + p0 * 2 : q, out->px + p0, nv);
 }
 
+/* nv values of a result (8.8, or 8-bit meaning value * 256) as they are, into canvas element p0 on */
+static void copy_run(const uint8_t *s8, int u8, size_t nv, dream_image_t *out, uint8_t *out88, size_t p0) {
+    if (!nv) return;
+    if (u8) {
+        if (out) for (size_t v = 0; v < nv; v++) out->px[p0 + v] = (float)s8[v];
+        if (out88) {
+            uint8_t *o = out88 + p0 * 2;
+            for (size_t v = 0; v < nv; v++) { o[2 * v] = 0; o[2 * v + 1] = s8[v]; }
+        }
+    } else {
+        if (out) px88_to_float(s8, out->px + p0, nv);
+        if (out88) memcpy(out88 + p0 * 2, s8, nv * 2);
+    }
+}
+
 /* the fixed blend of one result: res88 is 8.8 (u8 = 0) or 8-bit values meaning value * 256 (u8 = 1).
  * What it alone covers at weight 1 is copied now; every other part of it (overlaps, its own
  * feathers) is computed from the results themselves as soon as the last tile covering it is in:
  * the last result of a keyframe leaves nothing for the finish (no accumulator passes) */
-static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, int u8, dream_image_t *out,
-                     uint8_t *out88, dream_err_t *err) {
+static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, int u8, const tile_rect_t *later,
+                     dream_image_t *out, uint8_t *out88, dream_err_t *err) {
     if (!pl || k < 0 || k >= pl->n) return dream_err_set(err, "blend: no tile %d in the plan", k);
     if ((!out && !out88) || (out && (out->w != b->W || out->h != b->H || out->c != 3)))
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
     if (!res88) return dream_err_set(err, "blend: no result for tile %d", k);
     const tile_t *t = &pl->tiles[k];
     const tile_rect_t *r = &t->r;
+    /* later: a part of the tile's alone rect the caller copies itself (blend_copy_fixed) */
+    tile_rect_t lt = {0, 0, 0, 0};
+    if (later && later->w > 0 && later->h > 0) {
+        tile_rect_t a = blend_alone_rect(pl, k);
+        if (later->x < a.x || later->y < a.y || later->x + later->w > a.x + a.w || later->y + later->h > a.y + a.h)
+            return dream_err_set(err, "blend: the part copied later is not inside tile %d's alone rect", k);
+        lt = *later;
+    }
     float *wx = tile_wx(b, t, err);
     if (!wx) return -1;
     if (b->fx_wx_cap[k] < r->w) {
@@ -434,19 +457,15 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
                 if (seg[q].count == 1 && wy == 1.0f) {
                     f0 = a > one0 ? a : one0;
                     f1 = e < one1 ? e : one1;
-                    if (f0 < f1) {      /* the values themselves, in one tight loop */
-                        const uint8_t *s8 = src + (size_t)(f0 - r->x) * bpp;
-                        size_t nv = (size_t)(f1 - f0) * 3;
-                        if (u8) {
-                            if (out) for (size_t v = 0; v < nv; v++) out->px[(row + f0) * 3 + v] = (float)s8[v];
-                            if (out88) {
-                                uint8_t *o = out88 + (row + f0) * 6;
-                                for (size_t v = 0; v < nv; v++) { o[2 * v] = 0; o[2 * v + 1] = s8[v]; }
-                            }
-                        } else {
-                            if (out) px88_to_float(s8, out->px + (row + f0) * 3, nv);
-                            if (out88) memcpy(out88 + (row + f0) * 6, s8, nv * 2);
+                    if (f0 < f1) {      /* the values themselves, in one tight loop (less the later part) */
+                        int y = r->y + j, l0 = f1, l1 = f1;
+                        if (lt.w > 0 && y >= lt.y && y < lt.y + lt.h) {
+                            l0 = lt.x > f0 ? lt.x : f0;
+                            l1 = lt.x + lt.w < f1 ? lt.x + lt.w : f1;
+                            if (l1 < l0) l0 = l1 = f1;
                         }
+                        copy_run(src + (size_t)(f0 - r->x) * bpp, u8, (size_t)(l0 - f0) * 3, out, out88, (row + f0) * 3);
+                        copy_run(src + (size_t)(l1 - r->x) * bpp, u8, (size_t)(f1 - l1) * 3, out, out88, (row + l1) * 3);
                     } else {
                         f0 = f1 = e;
                     }
@@ -468,12 +487,34 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
 
 int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
                          uint8_t *out88, dream_err_t *err) {
-    return add_fixed(b, pl, k, res88, 0, out, out88, err);
+    return add_fixed(b, pl, k, res88, 0, NULL, out, out88, err);
 }
 
 int blend_add_fixed_plan_u8(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, dream_image_t *out,
                             uint8_t *out88, dream_err_t *err) {
-    return add_fixed(b, pl, k, res, 1, out, out88, err);
+    return add_fixed(b, pl, k, res, 1, NULL, out, out88, err);
+}
+
+int blend_add_fixed_later(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, int u8, const tile_rect_t *later,
+                          dream_image_t *out, uint8_t *out88, dream_err_t *err) {
+    return add_fixed(b, pl, k, res, u8 != 0, later, out, out88, err);
+}
+
+int blend_copy_fixed(const tile_rect_t *tile, const uint8_t *res, int u8, const tile_rect_t *rect, int W, int H,
+                     dream_image_t *out, uint8_t *out88, dream_err_t *err) {
+    if (!tile || !res || !rect || (!out && !out88)) return dream_err_set(err, "blend: nothing to copy");
+    if (rect->w <= 0 || rect->h <= 0) return 0;
+    if (rect->x < tile->x || rect->y < tile->y || rect->x + rect->w > tile->x + tile->w ||
+        rect->y + rect->h > tile->y + tile->h || tile->x < 0 || tile->y < 0 || tile->x + tile->w > W || tile->y + tile->h > H)
+        return dream_err_set(err, "blend: copy %dx%d+%d+%d outside tile %dx%d+%d+%d or canvas %dx%d", rect->w, rect->h,
+                             rect->x, rect->y, tile->w, tile->h, tile->x, tile->y, W, H);
+    if (out && (out->w != W || out->h != H || out->c != 3)) return dream_err_set(err, "blend: out must be %dx%dx3", W, H);
+    const int bpp = u8 ? 3 : 6;
+    #pragma omp parallel for schedule(static) if ((long)rect->w * rect->h > 65536)
+    for (int y = rect->y; y < rect->y + rect->h; y++)
+        copy_run(res + ((size_t)(y - tile->y) * tile->w + (size_t)(rect->x - tile->x)) * bpp, u8, (size_t)rect->w * 3, out,
+                 out88, ((size_t)y * W + (size_t)rect->x) * 3);
+    return 0;
 }
 
 static int finish_fixed(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,

@@ -67,6 +67,16 @@ int blend_add_fixed_plan_u8(blend_t *b, const tile_plan_t *pl, int k, const uint
                             uint8_t *out88, dream_err_t *err);
 int blend_finish_fixed_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *done, const dream_image_t *base,
                             dream_image_t *out, uint8_t *out88, dream_err_t *err);
+/* blend_add_fixed_plan (u8 = 0) or _u8 (u8 = 1) less later (a rectangle inside blend_alone_rect
+ * of tile k, or NULL): those pixels are the result's as they are and the caller copies them
+ * itself with blend_copy_fixed, e.g. once the next keyframe's jobs are out (the coordinator's
+ * critical path then blends the overlaps and the rim, not the bulk of each tile) */
+int blend_add_fixed_later(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, int u8, const tile_rect_t *later,
+                          dream_image_t *out, uint8_t *out88, dream_err_t *err);
+/* rect (canvas coordinates, inside tile) of the result res of that tile (8.8, or 8-bit: u8) as it
+ * is into out / out88 of a W x H canvas */
+int blend_copy_fixed(const tile_rect_t *tile, const uint8_t *res, int u8, const tile_rect_t *rect, int W, int H,
+                     dream_image_t *out, uint8_t *out88, dream_err_t *err);
 tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k);
 
 #endif

@@ -365,6 +365,13 @@ struct coord {
     zmq_msg_t res_msg[TILE_MAX];
     uint8_t res_live[TILE_MAX];     /* res_msg[k] holds a frame */
     uint8_t *res_own[TILE_MAX];     /* or the pixels, malloc'd (a message received with a copy) */
+    /* ... and the part of each that alone covers the canvas, copied in after the next keyframe's
+     * jobs are out (late_flush): the critical path blends only the overlaps and the rim */
+    const uint8_t *late_px[TILE_MAX];   /* the kept result (NULL: nothing pending) */
+    tile_rect_t late_rect[TILE_MAX], late_tile[TILE_MAX];
+    uint8_t late_u8[TILE_MAX];
+    uint64_t late_kf;                   /* the keyframe they belong to */
+    int late_n;                         /* pending */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
     coord_curve_t *curve;           /* CURVE on the worker socket (its ZAP thread), or NULL */
@@ -681,9 +688,12 @@ static void swap_in_next(coord_t *c) {
     c->next88 = t88;
 }
 
+static void late_flush(coord_t *c, const int *rect, const tile_rect_t *hold);
+
 /* a tile-resident keyframe blends into the 8.8 mirror only: the float canvas (the display's,
  * the base warp's) is made from it here, after the next hand-out or before any other reader */
 static void canvas_sync_float(coord_t *c) {
+    late_flush(c, NULL, NULL);
     if (!c->float_stale) return;
     c->float_stale = 0;
     px88_image_to_float(c->canvas88, c->canvas->px, c->cfg.W, c->cfg.H);
@@ -698,6 +708,7 @@ static void pend_release(coord_t *c) {
 /* a tile-resident result's pixels kept for the blend until kf_finish (tile idx): the received
  * frame itself changes hands (no copy). Returns them (they stay valid until res_release) */
 static const uint8_t *res_keep(coord_t *c, int idx, wire_msg_t *m) {
+    if (c->late_px[idx]) late_flush(c, NULL, NULL);    /* not reached: flushed once the next jobs are out */
     if (c->res_live[idx]) zmq_msg_close(&c->res_msg[idx]);
     free(c->res_own[idx]);
     c->res_live[idx] = 0;
@@ -725,12 +736,48 @@ static const uint8_t *res_keep(coord_t *c, int idx, wire_msg_t *m) {
     return c->res_own[idx];
 }
 
+static void res_drop(coord_t *c, int k) {
+    if (c->res_live[k]) zmq_msg_close(&c->res_msg[k]);
+    free(c->res_own[k]);
+    c->res_live[k] = 0;
+    c->res_own[k] = NULL;
+}
+
+/* every kept result goes, the deferred copies with them (the caller has no use for them) */
 static void res_release(coord_t *c) {
-    for (int k = 0; k < TILE_MAX; k++) {
-        if (c->res_live[k]) zmq_msg_close(&c->res_msg[k]);
-        free(c->res_own[k]);
-        c->res_live[k] = 0;
-        c->res_own[k] = NULL;
+    memset(c->late_px, 0, sizeof c->late_px);
+    c->late_n = 0;
+    for (int k = 0; k < TILE_MAX; k++) res_drop(c, k);
+}
+
+/* the deferred copies of a tile-resident keyframe's alone parts (on_result) into the canvas
+ * that holds keyframe late_kf now (next88 while it is still being blended, canvas88 after its
+ * finish): rect NULL, all of them (then done: a finished keyframe's result is let go); else only
+ * where they meet rect (x, y, w, h), unless that lies inside hold (the part a job's worker
+ * keeps): those pixels now, the rest later (copying a pixel twice writes the same value) */
+static void late_flush(coord_t *c, const int *rect, const tile_rect_t *hold) {
+    if (!c->late_n) return;
+    uint8_t *dst = c->kf_active && c->kf_id == c->late_kf ? c->next88 : c->canvas88;
+    for (int k = 0; k < TILE_MAX && c->late_n; k++) {
+        const tile_rect_t *r = &c->late_rect[k];
+        if (!c->late_px[k]) continue;
+        if (rect) {
+            int x0 = r->x > rect[0] ? r->x : rect[0], x1 = r->x + r->w < rect[0] + rect[2] ? r->x + r->w : rect[0] + rect[2];
+            int y0 = r->y > rect[1] ? r->y : rect[1], y1 = r->y + r->h < rect[1] + rect[3] ? r->y + r->h : rect[1] + rect[3];
+            if (x0 >= x1 || y0 >= y1) continue;     /* not in rect */
+            if (hold && x0 >= hold->x && x1 <= hold->x + hold->w && y0 >= hold->y && y1 <= hold->y + hold->h) continue;
+            tile_rect_t part = {x0, y0, x1 - x0, y1 - y0};
+            dream_err_t err = {{0}};
+            if (blend_copy_fixed(&c->late_tile[k], c->late_px[k], c->late_u8[k], &part, c->cfg.W, c->cfg.H, NULL, dst, &err) != 0)
+                dlog_error(MOD, "blend: %s", err.msg);
+            continue;
+        }
+        dream_err_t err = {{0}};
+        if (blend_copy_fixed(&c->late_tile[k], c->late_px[k], c->late_u8[k], r, c->cfg.W, c->cfg.H, NULL, dst, &err) != 0)
+            dlog_error(MOD, "blend: %s", err.msg);      /* checked when it was deferred: not reached */
+        c->late_px[k] = NULL;
+        c->late_n--;
+        if (dst == c->canvas88) res_drop(c, k);    /* its keyframe is finished: read no more */
     }
 }
 
@@ -882,12 +929,23 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         /* tile-resident: the 8.8 result is the keyframe where it alone covers, written now (an
          * 8-bit one, --tile-result 8, as value * 256: what the worker keeps) */
         const uint8_t *px = res_keep(c, idx, m);    /* read again for the overlaps: kept to kf_finish */
+        /* what it alone covers (most of it: the part its next job need not carry) is copied in
+         * once the next keyframe's jobs are out (late_flush): not on the critical path */
+        tile_rect_t later = blend_alone_rect(&c->plan, idx);
         int rc = !px ? dream_err_set(&err, "out of memory for a result")
-                 : w->job_u8 ? blend_add_fixed_plan_u8(c->blend, &c->plan, idx, px, NULL, c->next88, &err)
-                             : blend_add_fixed_plan(c->blend, &c->plan, idx, px, NULL, c->next88, &err);
+                     : blend_add_fixed_later(c->blend, &c->plan, idx, px, w->job_u8, &later, NULL, c->next88, &err);
         if (rc != 0) {
             dlog_error(MOD, "blend: %s", err.msg);
             return;
+        }
+        if (later.w > 0 && later.h > 0) {
+            if (c->late_n && c->late_kf != c->kf_id) late_flush(c, NULL, NULL);   /* an older keyframe's: not reached */
+            c->late_px[idx] = px;
+            c->late_rect[idx] = later;
+            c->late_tile[idx] = t->r;
+            c->late_u8[idx] = (uint8_t)w->job_u8;
+            c->late_kf = c->kf_id;
+            c->late_n++;
         }
     } else if (!c->cfg.canvas8 && whole_canvas(c, idx) && keep_result(c, m) == 0) {
         /* one tile, the whole canvas: its blend waits until the next keyframe's job is out
@@ -1090,6 +1148,7 @@ static int grow(uint8_t **p, size_t *cap, size_t len) {
 static int cut_window(coord_t *c, int idx) {
     if (c->win_ready[idx]) return 0;
     if (window_rect(c, idx) != 0) return -1;
+    late_flush(c, c->win_rect[idx], NULL);
     int sx = c->win_rect[idx][0], sy = c->win_rect[idx][1], sw = c->win_rect[idx][2], sh = c->win_rect[idx][3];
     if (grow(&c->win_px[idx], &c->win_cap[idx], (size_t)sw * sh * 3 * 2) != 0) return -1;
     #pragma omp parallel for schedule(static) if ((long)sw * sh > 65536)
@@ -1114,6 +1173,7 @@ static tile_rect_t held_part(coord_t *c, const worker_t *w, int idx) {
 /* a tile-resident job's pixels: tile idx's window less hd (inside it; w = 0: nothing held), its
  * rows in raster order, 8.8 LE, into job_px[idx]. The byte count, or -1 (no memory) */
 static long cut_strips(coord_t *c, int idx, const tile_rect_t *hd) {
+    late_flush(c, c->win_rect[idx], hd);    /* a deferred alone part the strips reach */
     int sx = c->win_rect[idx][0], sy = c->win_rect[idx][1], sw = c->win_rect[idx][2], sh = c->win_rect[idx][3];
     size_t len = ((size_t)sw * sh - (size_t)hd->w * hd->h) * 6;
     if (grow(&c->job_px[idx], &c->job_cap[idx], len) != 0) return -1;
@@ -1138,6 +1198,7 @@ static int window_hash(coord_t *c, int idx, uint64_t *hv) {
     if (!c->win_hv_ok[idx]) {
         if (!c->canvas_exact || !c->canvas88 || window_rect(c, idx) != 0) return -1;
         const int *wr = c->win_rect[idx];
+        late_flush(c, wr, NULL);
         wire_hash_t hs;
         wire_hash_init(&hs);
         for (int y = wr[1]; y < wr[1] + wr[3]; y++)
@@ -1517,6 +1578,8 @@ static void dispatch(coord_t *c) {
  * step, so it overlaps with their compute (and always before the next result is read). */
 static void kf_after_dispatch(coord_t *c) {
     double t0 = dream_now_ms();
+    if (!(c->kf_active && c->kf_id == c->late_kf))
+        late_flush(c, NULL, NULL);    /* a finished keyframe's alone parts, now that the next jobs are out */
     if (c->kf_active && c->kf_tres) {
         /* tile-resident jobs out: the hashes their inputs must have, while they compute */
         uint64_t hv;
@@ -1594,7 +1657,8 @@ static void kf_finish(coord_t *c) {
              * made from canvas88 whenever something reads it; canvas88 stays the exact canvas
              * until the swap (the finish writes next88 only) */
             int frc = blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, NULL, c->next88, &err);
-            res_release(c);     /* the results are in the canvas */
+            for (int i = 0; i < TILE_MAX; i++)      /* in the canvas, except the deferred copies */
+                if (!c->late_px[i]) res_drop(c, i);
             if (frc != 0) {
                 dlog_error(MOD, "blend: %s", err.msg);
             } else {

@@ -684,6 +684,74 @@ static void test_fixed_plan_complete_on_last_add(void **s) {
     }
 }
 
+/* blend_add_fixed_later leaves each tile's alone rect (or a part of it) to blend_copy_fixed: the
+ * adds, the finish and then the copies give the canvas of blend_add_fixed_plan byte for byte
+ * (8.8 and 8-bit results, float canvas too), and before the copies those pixels are untouched;
+ * a later part outside the alone rect, or a copy outside the tile, is refused */
+static void test_fixed_plan_later_copy(void **s) {
+    (void)s;
+    uint64_t rng = 0x4242u;
+    for (int ci = 0; ci <= FX_NCASES; ci++) {
+        for (int u8 = 0; u8 <= 1; u8++) {
+            tile_plan_t pl;
+            int W, H;
+            fx_plan(ci, &pl, &W, &H);
+            uint8_t *res[TILE_MAX], done[TILE_MAX];
+            tile_rect_t later[TILE_MAX];
+            for (int k = 0; k < pl.n; k++) {
+                const tile_t *t = &pl.tiles[k];
+                size_t nv = (size_t)t->r.w * t->r.h * 3;
+                res[k] = u8 ? malloc(nv) : fx_result(t, &rng, NULL);
+                if (u8) for (size_t i = 0; i < nv; i++) res[k][i] = (uint8_t)fx_rng(&rng);
+                done[k] = 1;
+                later[k] = blend_alone_rect(&pl, k);
+                if (k == 1 && later[k].w > 8 && later[k].h > 8) {      /* a part of it, not all */
+                    later[k].x += 3; later[k].y += 2; later[k].w -= 7; later[k].h -= 5;
+                }
+            }
+            size_t n = (size_t)W * H * 6;
+            uint8_t *ma = malloc(n), *mb = malloc(n);
+            dream_image_t *oa = fx_image(W, H, -1.0f), *ob = fx_image(W, H, -2.0f);
+            memset(ma, 0xff, n);
+            memset(mb, 0xff, n);
+            blend_t *ba = blend_new(W, H, NULL), *bb = blend_new(W, H, NULL);
+            for (int k = 0; k < pl.n; k++) {
+                assert_int_equal((u8 ? blend_add_fixed_plan_u8 : blend_add_fixed_plan)(ba, &pl, k, res[k], oa, ma, NULL), 0);
+                assert_int_equal(blend_add_fixed_later(bb, &pl, k, res[k], u8, &later[k], ob, mb, NULL), 0);
+            }
+            assert_int_equal(blend_finish_fixed_plan(ba, &pl, done, NULL, oa, ma, NULL), 0);
+            assert_int_equal(blend_finish_fixed_plan(bb, &pl, done, NULL, ob, mb, NULL), 0);
+            for (int k = 0; k < pl.n; k++) {        /* the later parts are not written yet */
+                const tile_rect_t *l = &later[k];
+                for (int y = l->y; y < l->y + l->h; y++)
+                    for (int x = l->x; x < l->x + l->w; x++)
+                        if (mb[((size_t)y * W + x) * 6] != 0xff || ob->px[((size_t)y * W + x) * 3] != -2.0f)
+                            fail_msg("case %d u8 %d: tile %d's later part written at (%d,%d)", ci, u8, k, x, y);
+            }
+            for (int k = 0; k < pl.n; k++)
+                assert_int_equal(blend_copy_fixed(&pl.tiles[k].r, res[k], u8, &later[k], W, H, ob, mb, NULL), 0);
+            assert_memory_equal(ma, mb, n);
+            assert_memory_equal(oa->px, ob->px, (size_t)W * H * 3 * sizeof(float));
+            /* refused: a later part reaching past the alone rect; a copy outside its tile */
+            dream_err_t err = {{0}};
+            tile_rect_t big = blend_alone_rect(&pl, 0);
+            big.w += 1;
+            assert_int_equal(blend_add_fixed_later(bb, &pl, 0, res[0], u8, &big, NULL, mb, &err), -1);
+            assert_non_null(strstr(err.msg, "alone rect"));
+            tile_rect_t out = pl.tiles[0].r;
+            out.h += 1;
+            assert_int_equal(blend_copy_fixed(&pl.tiles[0].r, res[0], u8, &out, W, H, NULL, mb, &err), -1);
+            blend_destroy(&ba);
+            blend_destroy(&bb);
+            image_free(oa);
+            image_free(ob);
+            free(ma);
+            free(mb);
+            for (int k = 0; k < pl.n; k++) free(res[k]);
+        }
+    }
+}
+
 typedef int (*fx_add_fn)(blend_t *, const tile_plan_t *, int, const uint8_t *, dream_image_t *, uint8_t *,
                          dream_err_t *);
 
@@ -797,6 +865,7 @@ int main(void) {
         cmocka_unit_test(test_fixed_plan_missing_tile),
         cmocka_unit_test(test_fixed_plan_accumulator_cleared),
         cmocka_unit_test(test_fixed_plan_complete_on_last_add),
+        cmocka_unit_test(test_fixed_plan_later_copy),
         cmocka_unit_test(test_fixed_plan_mirror_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
