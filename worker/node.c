@@ -354,6 +354,24 @@ static int window_input(node_t *n, node_job_t *nj) {
     return 1;
 }
 
+typedef struct { const float *f; uint8_t *o, *keep; int u8; } fixed_out_t;
+
+/* values [begin, end) of a result_fixed job's result: 8.8 LE (px88_from_float, as the
+ * coordinator's q88), or rounded to 8 bits (result_u8: dream_u8_from_float), into o; the 8.8 the
+ * worker keeps (the 8-bit value * 256) into keep (NULL: none) */
+static void fixed_part(void *arg, size_t begin, size_t end) {
+    const fixed_out_t *p = arg;
+    size_t n = end - begin;
+    if (p->u8) {
+        px_round_u8(p->f + begin, p->o + begin, n);
+        if (p->keep)
+            for (size_t i = begin; i < end; i++) { p->keep[2 * i] = 0; p->keep[2 * i + 1] = p->o[i]; }
+    } else {
+        px88_from_float(p->f + begin, p->o + 2 * begin, n);
+        if (p->keep) memcpy(p->keep + 2 * begin, p->o + 2 * begin, n * 2);
+    }
+}
+
 /* a result_fixed job's result: img (np values) in 8.8 LE into nj->px (result_u8: rounded to 8
  * bits), and kept (tk_*, 8.8: the rounded value * 256 for result_u8) for the held part of a later
  * job; no kept tile when memory runs out (that job is answered code 5) */
@@ -366,21 +384,14 @@ static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np)
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d result", t->w, t->h);
         return;
     }
-    if (nj->u8) {
-        px_pair_t rp = {img, o};
-        dream_parallel_range(np, PX_PER_THREAD, round_part, &rp);   /* = dream_u8_from_float */
-    } else {
-        px88_from_float(img, o, np);     /* as the coordinator's q88 */
-    }
+    /* the result to send and the tile to keep in one pass over the cores: on the result's path */
+    n->tk_px = reserve(n->tk_px, &n->tk_cap, np * 2, 1);
+    fixed_out_t fo = {img, o, n->tk_px, nj->u8};
+    dream_parallel_range(np, PX_PER_THREAD / 2, fixed_part, &fo);
     free(nj->px);
     nj->px = o;
     nj->len = nj->u8 ? np : np * 2;
-    n->tk_px = reserve(n->tk_px, &n->tk_cap, np * 2, 1);
     if (!n->tk_px) return;
-    if (nj->u8)
-        for (size_t i = 0; i < np; i++) { n->tk_px[2 * i] = 0; n->tk_px[2 * i + 1] = o[i]; }
-    else
-        memcpy(n->tk_px, o, np * 2);
     /* tests only (tests/integration/farm_tile_resident.sh): keep a result that differs from the
      * one sent, as a buggy or lying worker would; the coordinator's window check must see it */
     if (n->test_corrupt_kept) n->tk_px[((size_t)(t->h / 2) * t->w + t->w / 2) * 6] ^= 0x5a;  /* its centre */
