@@ -35,8 +35,8 @@
 #   DEVICE_WARP=1: the sim workers' --sim-device-warp (a tile-resident job's warp is modelled
 #           device work, as on GPU workers on their own machines, instead of a bicubic warp on
 #           this machine's cores, which the coordinator shares) and --sim-device-thread (the
-#           modelled device's pixel work, warp and pattern, on an idle-priority thread: it takes
-#           only CPU that the coordinator and the workers' host work leave)
+#           modelled device's pixel work, warp and pattern, on a thread at nice 10: it gives way to
+#           the coordinator's and the workers' host work; DEVICE_THREAD=0: not)
 #   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
 # A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace: first at
 # the pace measured on an H200 (SIM_MS=16: dream's bf16 step, 32.9 ms at 1920x1080, docs/cuda.md)
@@ -85,7 +85,7 @@ for n in $COUNTS; do
   wpids=()
   for i in $(seq $n); do
     $BIN/dream-worker --connect tcp://127.0.0.1:$wp --backend sim --sim-ms-per-mpix-step $SIM_MS \
-      --sim-link-mbps $LINK_MBPS --sim-device-warp "$([ "$DEVICE_WARP" = 1 ] && echo true || echo false)" --sim-device-thread "$([ "$DEVICE_WARP" = 1 ] && echo true || echo false)" --name bench$i --log-level warn >/dev/null 2>&1 &
+      --sim-link-mbps $LINK_MBPS --sim-device-warp "$([ "$DEVICE_WARP" = 1 ] && echo true || echo false)" --sim-device-thread "$([ "${DEVICE_THREAD:-$DEVICE_WARP}" = 1 ] && echo true || echo false)" --name bench$i --log-level warn >/dev/null 2>&1 &
     wpids+=($!)
   done
   # warm-up: all workers in and two keyframes done, then measure the steady state for T s

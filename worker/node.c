@@ -42,7 +42,7 @@ const cfg_opt_t node_cfg_opts[] = {
     CFG_INT(node_cfg_t, backoff_max_s, "backoff-max-s", "32", 1, 3600, "reconnect backoff cap (starts at 1 s, doubles)"),
     CFG_DOUBLE(node_cfg_t, sim_ms_per_mpix_step, "sim-ms-per-mpix-step", "50", 0, 1e6, "sim backend: sleep per megapixel-step"),
     CFG_BOOL(node_cfg_t, sim_device_warp, "sim-device-warp", "false", "sim backend: a tile-resident job's warp is the modelled device's (a nearest-sample stand-in on the host, its time inside the model), as on a GPU worker on its own machine (benchmarks; docs/farm.md)"),
-    CFG_BOOL(node_cfg_t, sim_device_thread, "sim-device-thread", "false", "sim backend: the modelled device's pixel work (the stand-in pattern; the warp with --sim-device-warp) runs on a thread of its own at idle priority, so that simulated GPUs sharing one machine do not take host CPU from the coordinator and the other workers (benchmarks; docs/farm.md)"),
+    CFG_BOOL(node_cfg_t, sim_device_thread, "sim-device-thread", "false", "sim backend: the modelled device's pixel work (the stand-in pattern; the warp with --sim-device-warp) runs on a thread of its own at low priority (nice 10), so that simulated GPUs sharing one machine give way to the host work of the coordinator and the other workers (benchmarks; docs/farm.md)"),
     CFG_DOUBLE(node_cfg_t, sim_link_mbps, "sim-link-mbps", "0", 0, 1e7, "sim backend: model this worker's link (Mbit/s): a job waits its bytes' transfer time before and after computing (0 = loopback speed; benchmarks)"),
     CFG_DOUBLE(node_cfg_t, speed_ms, "speed-ms", "0", 0, 1e9, "claimed ms per megapixel-step (0 = measure at start)"),
     CFG_INT(node_cfg_t, max_tile_pixels, "max-tile-pixels", "0", 0, 1 << 26, "largest tile accepted (0 = from memory)"),

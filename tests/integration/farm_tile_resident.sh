@@ -15,7 +15,7 @@ source "$(dirname "$0")/farm_lib.bash"
 
 start_dreamd --size 640x480 --fps 10 --steps 4 --motion wallclock --tile-warp resident --zoom-per-sec 1.3 --rotate-deg-per-sec 5
 # w2 warps through the compute seam's device op (the sim's --sim-device-warp stand-in) on its
-# modelled device's own idle-priority thread (--sim-device-thread), the others on the host: both
+# modelled device's own low-priority thread (--sim-device-thread), the others on the host: both
 # paths rebuild the same windows
 for w in w1 w2 w3; do
   dw=false; [ $w = w2 ] && dw=true
@@ -23,19 +23,18 @@ for w in w1 w2 w3; do
   [ $w = w2 ] && W2=$LAST_WORKER_PID
 done
 W3=$LAST_WORKER_PID
-# the modelled device is a thread of its own in SCHED_IDLE (policy 5, field 41 of its stat; nice
-# 19 where that is refused), and only w2 has one
-idle_threads() {   # pid -> threads in SCHED_IDLE or at nice 19
+# the modelled device is a thread of its own at nice 10 (field 19 of its stat), and only w2 has one
+low_threads() {   # pid -> threads at nice 10
   local n=0 f st
   for f in /proc/"$1"/task/*/stat; do
     st=$(sed 's/^.*) //' "$f" 2>/dev/null) || continue
     set -- $st
-    { [ "${39}" = 5 ] || [ "${17}" = 19 ]; } && n=$((n + 1))
+    [ "${17}" = 10 ] && n=$((n + 1))
   done
   echo $n
 }
-wait_for 10 '[ "$(idle_threads $W2)" = 1 ]' "w2's device thread at idle priority (have $(idle_threads $W2))"
-[ "$(idle_threads $W3)" = 0 ] || die "w3 (no --sim-device-thread) has $(idle_threads $W3) idle-priority threads"
+wait_for 10 '[ "$(low_threads $W2)" = 1 ]' "w2's device thread at nice 10 (have $(low_threads $W2))"
+[ "$(low_threads $W3)" = 0 ] || die "w3 (no --sim-device-thread) has $(low_threads $W3) low-priority threads"
 wait_for 15 '[ "$(field connected)" = 3 ]' "3 workers connected"
 wait_for 40 '[ "${TJ:=0}" -ge 24 ] || { TJ=$(field tile_resident_jobs); false; }' "24 tile-resident jobs"
 [ "$(field tiles_last)" -ge 3 ] || die "keyframes not tiled: tiles_last=$(field tiles_last)"
