@@ -480,6 +480,7 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
     }
     if (failed) {
         b->fx_in[k] = 0;
+        b->fx_res[k] = NULL;
         return dream_err_set(err, "out of memory");
     }
     return 0;

@@ -50,8 +50,9 @@ int blend_finish_delta_plan(blend_t *b, const tile_plan_t *pl, const uint8_t *do
  * pixel of it (overlaps, feathers) as soon as the last tile covering that pixel is in: sum w v /
  * sum w over those tiles' results, in tile order, rounded to 8.8 (no accumulator: the results
  * are read again, so res88 must stay valid and unchanged until blend_finish_fixed_plan). When
- * every tile is in, the last add has written every pixel and the finish only forgets the
- * results (base may be NULL then); with a tile missing it fills from base (the warped previous
+ * every tile is in, the last add has written every pixel the plan's tiles cover (all of the
+ * canvas: tile_plan_grid's cores partition it) and the finish only forgets the results (base
+ * may be NULL then); with a tile missing it fills from base (the warped previous
  * keyframe) up to weight 1 and copies base (rounded to 8.8) where no result covers. The
  * canvas stays exactly 8.8. blend_alone_rect: the rectangle of tile k where the canvas is its result bit for bit
  * (weight 1, no other tile), the part a worker keeps and the next job need not carry.

@@ -1657,8 +1657,11 @@ static void kf_finish(coord_t *c) {
              * made from canvas88 whenever something reads it; canvas88 stays the exact canvas
              * until the swap (the finish writes next88 only) */
             int frc = blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, NULL, c->next88, &err);
-            for (int i = 0; i < TILE_MAX; i++)      /* in the canvas, except the deferred copies */
-                if (!c->late_px[i]) res_drop(c, i);
+            if (frc != 0)
+                res_release(c);     /* no swap below: the deferred copies belong to no canvas */
+            else
+                for (int i = 0; i < TILE_MAX; i++)  /* in the canvas, except the deferred copies */
+                    if (!c->late_px[i]) res_drop(c, i);
             if (frc != 0) {
                 dlog_error(MOD, "blend: %s", err.msg);
             } else {

@@ -63,11 +63,14 @@ static void *device_main(void *arg) {
      * busy): a GPU on another machine takes none of this host's CPU, so the host work of the
      * coordinator and the workers goes first; not SCHED_IDLE, which starved eight simulated
      * 4K devices on two busy cores past their modelled time */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), DEVICE_NICE);
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int nice0 = getpriority(PRIO_PROCESS, tid);     /* relative to the worker's own niceness */
+    if (errno == 0) setpriority(PRIO_PROCESS, tid, nice0 + DEVICE_NICE > 19 ? 19 : nice0 + DEVICE_NICE);
     pthread_mutex_lock(&d->mu);
     for (;;) {
         while (!d->stop && !d->fn) pthread_cond_wait(&d->cv, &d->mu);
-        if (d->stop) break;
+        if (d->stop) break;     /* (device_destroy runs after the compute thread is joined: no call waits) */
         pthread_mutex_unlock(&d->mu);
         d->fn(d->arg);
         pthread_mutex_lock(&d->mu);
