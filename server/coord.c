@@ -81,6 +81,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_INT(coord_cfg_t, deadline_min_ms, "deadline-min-ms", "2000", 10, 600000, "slack added to every job deadline"),
     CFG_INT(coord_cfg_t, max_failures, "max-failures", "3", 1, 1000, "failures before a worker is quarantined"),
     CFG_INT(coord_cfg_t, max_workers, "max-workers", "256", 1, 4096, "most connected workers"),
+    CFG_INT(coord_cfg_t, io_threads, "io-threads", "1", 1, 16, "ZeroMQ I/O threads (the worker socket's transfers; ZeroMQ's rule of thumb: one per GB/s, e.g. 2 for 8 workers at 4K)"),
     CFG_STR(coord_cfg_t, state, "state", "dreamd-state.sqlite", "SQLite file for durable state (':memory:' = none)"),
     CFG_INT(coord_cfg_t, seed, "seed", "1", 0, 2147483647, "seed of the initial canvas and tile offsets"),
     CFG_STR(coord_cfg_t, model_hash, "model-hash", "", "required worker model hash (`dream inspect FILE`); overrides --weights"),

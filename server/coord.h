@@ -41,6 +41,7 @@ typedef struct coord_cfg {
     int deadline_min_ms;
     int max_failures;
     int max_workers;
+    int io_threads;             /* ZeroMQ I/O threads of dreamd's context */
     char state[512];
     int seed;
     char model_hash[64];

@@ -173,6 +173,9 @@ int main(int argc, char **argv) {
         dlog_info("dreamd", "IRC chat bridge: %s %s as %s", cfg.irc_server, cfg.irc_channel, cfg.irc_nick);
     }
     zctx = zmq_ctx_new();
+    /* before the first socket: the context starts its I/O threads then */
+    if (zctx && cfg.io_threads > 1 && zmq_ctx_set(zctx, ZMQ_IO_THREADS, cfg.io_threads) != 0)
+        dlog_warn("dreamd", "--io-threads %d: %s (1 is used)", cfg.io_threads, zmq_strerror(zmq_errno()));
     c = coord_new(&cfg, zctx, &frames, &err);
     if (!c) {
         dlog_error("dreamd", "%s", err.msg);

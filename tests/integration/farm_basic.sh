@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # farm_basic.sh — coordinator + 2 sim workers on loopback produce keyframes and
 # fixed-rate frames (PNG sinks), both workers get tiles, dreamctl status/workers/config
-# answer INFO-style, the frame clock reuses dropped keyframes' memory, SIGTERM stops dreamd gracefully and the workers hear bye.
+# answer INFO-style, the frame clock reuses dropped keyframes' memory, --io-threads gives dreamd's
+# ZeroMQ context that many I/O threads, SIGTERM stops dreamd gracefully and the workers hear bye.
 source "$(dirname "$0")/farm_lib.bash"
 
-start_dreamd --size 480x352 --fps 10 --steps 2 --frames-out "$TMP/frames" --keyframes-out "$TMP/kf"
+start_dreamd --size 480x352 --fps 10 --steps 2 --frames-out "$TMP/frames" --keyframes-out "$TMP/kf" --io-threads 2
 # small max tile so the keyframe is cut into several tiles
 start_worker w1 --backend sim --sim-ms-per-mpix-step 100 --max-tile-pixels 90000
 start_worker w2 --backend sim --sim-ms-per-mpix-step 100 --max-tile-pixels 90000
@@ -20,6 +21,9 @@ for s in "# Server" "# Workers" "# Keyframes"; do grep -qx "$s" <<<"$st" || die 
 ctl config | grep -qx "# Config" || die "config lacks # Config"
 ctl config | grep -qx "size:480x352" || die "config lacks size"
 ctl bogus >/dev/null && die "unknown command did not fail"
+ctl config | grep -qx "io-threads:2" || die "config lacks io-threads:2"
+io=$(cat /proc/"$DREAMD_PID"/task/*/comm 2>/dev/null | grep -c '^ZMQbg/IO/')
+[ "$io" = 2 ] || die "dreamd --io-threads 2 runs $io ZeroMQ I/O threads"
 
 wait_for 20 '[ "$(field frames)" -ge 25 ]' "25 frames from the frame clock"
 # the frame clock gives the memory of keyframes it has dropped back for the next copies
