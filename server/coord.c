@@ -373,6 +373,7 @@ struct coord {
     uint8_t late_u8[TILE_MAX];
     uint64_t late_kf;                   /* the keyframe they belong to */
     int late_n;                         /* pending */
+    double after_due;                   /* kf_after_dispatch's own work waits until then (0: none) */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
     coord_curve_t *curve;           /* CURVE on the worker socket (its ZAP thread), or NULL */
@@ -898,7 +899,9 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     } else if (w->job_window || w->job_resident) {
         /* the worker made its input itself, a warp of a window or of its kept canvas: it must be
          * our cut, bit for bit */
-        if (w->job_window && ensure_base(c) != 0) c->base_ready = 1;   /* logged; the check then fails */
+        /* the tiles as cut from the coordinator's own warp (made after the hand-out; now if a
+         * result comes before kf_after_dispatch's deferred work has run) */
+        if (ensure_base(c) != 0) c->base_ready = 1;   /* logged; the check then fails */
         uint64_t hv = tile_hash(c, idx);
         if (!r->has_input_hash || r->input_hash != hv) {
             tile_pending(c, idx);
@@ -1575,10 +1578,25 @@ static void dispatch(coord_t *c) {
     }
 }
 
-/* The coordinator's work that need not delay the workers: runs after dispatch() in the same
- * step, so it overlaps with their compute (and always before the next result is read). */
+static void publish(coord_t *c);
+
+/* The coordinator's work that need not delay the workers: runs after dispatch(), so it overlaps
+ * with their compute. It waits a moment after the hand-out (a fifth of the keyframe's estimate,
+ * at most 5 ms), so that on a machine the coordinator shares with its workers (make run, one box)
+ * their receiving and starting the jobs goes first: a resident worker's start waited ~4 ms for
+ * the coordinator's two-core warp on this 2-core machine. A result, or anything else, that needs
+ * a part of it earlier does that part itself (ensure_base, window_hash, late_flush, kf_finish). */
 static void kf_after_dispatch(coord_t *c) {
     double t0 = dream_now_ms();
+    if (c->kf_active && c->kf_t_sent > 0) {
+        double wait = 0.2 * c->plan.est_ms;
+        double due = c->kf_t_sent + (wait < 5.0 ? wait : 5.0);
+        if (t0 < due) {
+            c->after_due = due;
+            return;
+        }
+    }
+    c->after_due = 0;
     if (!(c->kf_active && c->kf_id == c->late_kf))
         late_flush(c, NULL, NULL);    /* a finished keyframe's alone parts, now that the next jobs are out */
     if (c->kf_active && c->kf_tres) {
@@ -1599,10 +1617,20 @@ static void kf_after_dispatch(coord_t *c) {
         if (c->cfg.canvas8) blend_reset(c->blend);  /* the float path clears what it used in kf_finish */
         c->need_reset = 0;
     }
-    /* a tile-resident keyframe's float canvas is made only when something reads it (its
-     * keyframe sinks, the console, a keyframe of another kind); the display's copy is made
-     * from the 8.8 canvas directly */
+    publish(c);
+    double dt = dream_now_ms() - t0;
+    c->tm_overlapped += dt;
+    c->coord_ms_acc += dt;
+}
+
+/* the finished keyframe to its sinks and the frame clock (once; kf_after_dispatch, or kf_finish
+ * when the next keyframe finished first). A tile-resident keyframe's float canvas is made only
+ * when something reads it (its keyframe sinks, the console, a keyframe of another kind); the
+ * display's copy is made from the 8.8 canvas directly */
+static void publish(coord_t *c) {
     if (c->pub_pending) {
+        late_flush(c, NULL, NULL);      /* its alone parts (no-op when done) */
+        canvas_blend_pending(c);        /* a whole-canvas result blended after the hand-out */
         c->pub_pending = 0;
         dream_err_t err = {{0}};
         if (c->kf_sinks.n) {
@@ -1620,12 +1648,10 @@ static void kf_after_dispatch(coord_t *c) {
                 dlog_warn(MOD, "keyframe %llu not shown: %s", (unsigned long long)c->pub_id, err.msg);
         }
     }
-    double dt = dream_now_ms() - t0;
-    c->tm_overlapped += dt;
-    c->coord_ms_acc += dt;
 }
 
 static void kf_finish(coord_t *c) {
+    publish(c);     /* the previous keyframe, when kf_after_dispatch's deferred work has not run */
     double now = dream_now_ms();
     double t_fin0 = now;
     if (c->kf_t_sent > 0) {
@@ -2152,6 +2178,11 @@ static void stream_poll(coord_t *c) {
 
 int coord_step(coord_t *c, int timeout_ms) {
     zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {c->admin, 0, ZMQ_POLLIN, 0}};
+    if (c->after_due > 0) {     /* kf_after_dispatch's deferred work is due then */
+        double left = c->after_due - dream_now_ms();
+        int ms = left <= 0 ? 0 : (int)ceil(left);
+        if (ms < timeout_ms || timeout_ms < 0) timeout_ms = ms;
+    }
     int rc = zmq_poll(items, 2, timeout_ms);
     if (rc < 0) {
         if (zmq_errno() == EINTR) return c->stopping ? 0 : 1;
