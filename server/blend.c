@@ -68,20 +68,29 @@ float blend_ramp(int i, int len, int f0, int f1) {
     return w;
 }
 
+/* 0 when tile t lies in the canvas, else -1 with err */
+static int tile_inside(const blend_t *b, const tile_t *t, dream_err_t *err) {
+    const tile_rect_t *r = &t->r;
+    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H)
+        return dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
+    return 0;
+}
+
+/* tile t's horizontal feather ramp into wx (r.w weights) */
+static void ramp_x(const tile_t *t, float *wx) {
+    for (int i = 0; i < t->r.w; i++) wx[i] = blend_ramp(i, t->r.w, t->feather[0], t->feather[2]);
+}
+
 /* tile t's horizontal feather ramp (r.w weights, the caller frees it), after checking that the
  * tile lies in the canvas; NULL with err */
 static float *tile_wx(const blend_t *b, const tile_t *t, dream_err_t *err) {
-    const tile_rect_t *r = &t->r;
-    if (r->x < 0 || r->y < 0 || r->w <= 0 || r->h <= 0 || r->x + r->w > b->W || r->y + r->h > b->H) {
-        dream_err_set(err, "blend: tile %dx%d+%d+%d outside %dx%d", r->w, r->h, r->x, r->y, b->W, b->H);
-        return NULL;
-    }
-    float *wx = malloc((size_t)r->w * sizeof(float));
+    if (tile_inside(b, t, err) != 0) return NULL;
+    float *wx = malloc((size_t)t->r.w * sizeof(float));
     if (!wx) {
         dream_err_set(err, "out of memory");
         return NULL;
     }
-    for (int i = 0; i < r->w; i++) wx[i] = blend_ramp(i, r->w, t->feather[0], t->feather[2]);
+    ramp_x(t, wx);
     return wx;
 }
 
@@ -295,10 +304,7 @@ static inline void put_fixed(dream_image_t *out, uint8_t *out88, size_t p, float
     }
 }
 
-/* canvas row y, columns [a, e), from the results of the tiles in mask (all in): sum w v / sum w
- * over them in tile order, rounded to 8.8. fill = 1 (a tile of the plan is missing): base fills
- * up to weight 1 where the weights sum below it (base NULL: 0). tmp: FIXED_TMP(e - a) floats.
- * Flat loops over the row's values (three a pixel), which the compiler vectorises */
+/* the scratch floats of fixed_mix for a run of n pixels */
 #define FIXED_TMP(n) ((size_t)(n) * 12)
 
 /* acc[i] += w[i] * v[i] and acc[i] *= w[i], four lanes at a time (the same float operations
@@ -327,6 +333,11 @@ static void mul(float *acc, const float *w, size_t n) {
     }
     for (; i < n; i++) acc[i] *= w[i];
 }
+
+/* canvas row y, columns [a, e), from the results of the tiles in mask (all in): sum w v / sum w
+ * over them in tile order, rounded to 8.8. fill = 1 (a tile of the plan is missing): base fills
+ * up to weight 1 where the weights sum below it (base NULL: 0). tmp: FIXED_TMP(e - a) floats.
+ * Flat loops over the row's values (three a pixel), four lanes at a time (madd, mul) */
 static void fixed_mix(const blend_t *b, const tile_plan_t *pl, uint64_t mask, int y, int a, int e, int fill,
                       const dream_image_t *base, dream_image_t *out, uint8_t *out88, float *tmp) {
     const size_t n = (size_t)(e - a), nv = 3 * n;
@@ -412,20 +423,14 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
             return dream_err_set(err, "blend: the part copied later is not inside tile %d's alone rect", k);
         lt = *later;
     }
-    float *wx = tile_wx(b, t, err);
-    if (!wx) return -1;
-    if (b->fx_wx_cap[k] < r->w) {
+    if (tile_inside(b, t, err) != 0) return -1;
+    if (b->fx_wx_cap[k] < r->w) {       /* its ramp, kept for the overlaps' later reads */
         free(b->fx_wx[k]);
         b->fx_wx[k] = malloc((size_t)r->w * sizeof(float));
         b->fx_wx_cap[k] = b->fx_wx[k] ? r->w : 0;
-        if (!b->fx_wx[k]) {
-            free(wx);
-            return dream_err_set(err, "out of memory");
-        }
+        if (!b->fx_wx[k]) return dream_err_set(err, "out of memory");
     }
-    memcpy(b->fx_wx[k], wx, (size_t)r->w * sizeof(float));
-    free(wx);
-    wx = b->fx_wx[k];
+    ramp_x(t, b->fx_wx[k]);
     b->fx_res[k] = res88;
     b->fx_u8[k] = (uint8_t)u8;
     b->fx_in[k] = 1;

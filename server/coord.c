@@ -210,6 +210,14 @@ typedef struct kf_job {
     int attempts;
 } kf_job_t;
 
+/* a received pixel frame kept past its message (kept_take): the ZeroMQ frame itself, moved out
+ * of the message (no copy), or the pixels as malloc'd by the receive */
+typedef struct kept_px {
+    zmq_msg_t msg;
+    int live;                   /* msg holds a frame */
+    uint8_t *own;               /* or these pixels */
+} kept_px_t;
+
 typedef struct worker {
     int used;
     uint8_t id[DREAM_WIRE_MAX_IDENTITY];
@@ -352,20 +360,14 @@ struct coord {
     uint64_t kf_not_shown;      /* --motion wallclock: keyframes not handed to a full frame clock */
     /* a whole-canvas result waits here for its blend until the next keyframe's job is out
      * (pend_blend; canvas_blend_pending()): the worker does not wait for the coordinator's
-     * 2-MPx blend. pend_tile is its tile, pend_px its pixels: the received frame itself
-     * (pend_msg, moved out of the message: no copy), or a copy in pend_buf */
+     * 2-MPx blend. pend_tile is its tile, pend_px its pixels (kept in pend) */
     int pend_blend;
     tile_t pend_tile;
     const uint8_t *pend_px;
-    zmq_msg_t pend_msg;
-    int pend_live;              /* pend_msg holds a frame */
-    uint8_t *pend_buf;
-    size_t pend_cap;
+    kept_px_t pend;
     /* a tile-resident keyframe's results, kept as received until kf_finish: the blend reads the
      * overlaps from them once the last tile covering a pixel is in (blend_add_fixed_plan) */
-    zmq_msg_t res_msg[TILE_MAX];
-    uint8_t res_live[TILE_MAX];     /* res_msg[k] holds a frame */
-    uint8_t *res_own[TILE_MAX];     /* or the pixels, malloc'd (a message received with a copy) */
+    kept_px_t res[TILE_MAX];
     /* ... and the part of each that alone covers the canvas, copied in after the next keyframe's
      * jobs are out (late_flush): the critical path blends only the overlaps and the rim */
     const uint8_t *late_px[TILE_MAX];   /* the kept result (NULL: nothing pending) */
@@ -701,9 +703,41 @@ static void canvas_sync_float(coord_t *c) {
     px88_image_to_float(c->canvas88, c->canvas->px, c->cfg.W, c->cfg.H);
 }
 
+static void kept_drop(kept_px_t *k) {
+    if (k->live) zmq_msg_close(&k->msg);
+    free(k->own);
+    k->live = 0;
+    k->own = NULL;
+}
+
+/* m's pixels kept in k (what k held before is let go): the received frame changes hands, no
+ * copy; pixels that point into someone else's buffer are copied. Returns them (valid until
+ * kept_drop), or NULL when memory ran out */
+static const uint8_t *kept_take(kept_px_t *k, wire_msg_t *m) {
+    kept_drop(k);
+    if (m->pxmsg_live) {
+        zmq_msg_init(&k->msg);
+        zmq_msg_move(&k->msg, &m->pxmsg);
+        zmq_msg_close(&m->pxmsg);
+        m->pxmsg_live = 0;
+        m->pixels = NULL;
+        m->pixels_len = 0;
+        k->live = 1;
+        return zmq_msg_data(&k->msg);
+    }
+    if (m->pixels_borrowed) {
+        k->own = malloc(m->pixels_len ? m->pixels_len : 1);
+        if (k->own) memcpy(k->own, m->pixels, m->pixels_len);
+        return k->own;
+    }
+    k->own = m->pixels;     /* malloc'd: taken over */
+    m->pixels = NULL;
+    m->pixels_len = 0;
+    return k->own;
+}
+
 static void pend_release(coord_t *c) {
-    if (c->pend_live) zmq_msg_close(&c->pend_msg);
-    c->pend_live = 0;
+    kept_drop(&c->pend);
     c->pend_px = NULL;
 }
 
@@ -711,45 +745,14 @@ static void pend_release(coord_t *c) {
  * frame itself changes hands (no copy). Returns them (they stay valid until res_release) */
 static const uint8_t *res_keep(coord_t *c, int idx, wire_msg_t *m) {
     if (c->late_px[idx]) late_flush(c, NULL, NULL);    /* not reached: flushed once the next jobs are out */
-    if (c->res_live[idx]) zmq_msg_close(&c->res_msg[idx]);
-    free(c->res_own[idx]);
-    c->res_live[idx] = 0;
-    c->res_own[idx] = NULL;
-    if (m->pxmsg_live) {
-        zmq_msg_init(&c->res_msg[idx]);
-        zmq_msg_move(&c->res_msg[idx], &m->pxmsg);
-        zmq_msg_close(&m->pxmsg);
-        m->pxmsg_live = 0;
-        m->pixels = NULL;
-        m->pixels_len = 0;
-        c->res_live[idx] = 1;
-        return zmq_msg_data(&c->res_msg[idx]);
-    }
-    if (m->pixels_borrowed) {
-        uint8_t *cp = malloc(m->pixels_len ? m->pixels_len : 1);
-        if (!cp) return NULL;
-        memcpy(cp, m->pixels, m->pixels_len);
-        c->res_own[idx] = cp;
-        return cp;
-    }
-    c->res_own[idx] = m->pixels;     /* malloc'd: taken over */
-    m->pixels = NULL;
-    m->pixels_len = 0;
-    return c->res_own[idx];
-}
-
-static void res_drop(coord_t *c, int k) {
-    if (c->res_live[k]) zmq_msg_close(&c->res_msg[k]);
-    free(c->res_own[k]);
-    c->res_live[k] = 0;
-    c->res_own[k] = NULL;
+    return kept_take(&c->res[idx], m);
 }
 
 /* every kept result goes, the deferred copies with them (the caller has no use for them) */
 static void res_release(coord_t *c) {
     memset(c->late_px, 0, sizeof c->late_px);
     c->late_n = 0;
-    for (int k = 0; k < TILE_MAX; k++) res_drop(c, k);
+    for (int k = 0; k < TILE_MAX; k++) kept_drop(&c->res[k]);
 }
 
 /* the deferred copies of a tile-resident keyframe's alone parts (on_result) into the canvas
@@ -761,52 +764,30 @@ static void late_flush(coord_t *c, const int *rect, const tile_rect_t *hold) {
     if (!c->late_n) return;
     uint8_t *dst = c->kf_active && c->kf_id == c->late_kf ? c->next88 : c->canvas88;
     for (int k = 0; k < TILE_MAX && c->late_n; k++) {
-        const tile_rect_t *r = &c->late_rect[k];
         if (!c->late_px[k]) continue;
+        tile_rect_t part = c->late_rect[k];     /* all of it, or where it meets rect */
         if (rect) {
+            const tile_rect_t *r = &c->late_rect[k];
             int x0 = r->x > rect[0] ? r->x : rect[0], x1 = r->x + r->w < rect[0] + rect[2] ? r->x + r->w : rect[0] + rect[2];
             int y0 = r->y > rect[1] ? r->y : rect[1], y1 = r->y + r->h < rect[1] + rect[3] ? r->y + r->h : rect[1] + rect[3];
             if (x0 >= x1 || y0 >= y1) continue;     /* not in rect */
             if (hold && x0 >= hold->x && x1 <= hold->x + hold->w && y0 >= hold->y && y1 <= hold->y + hold->h) continue;
-            tile_rect_t part = {x0, y0, x1 - x0, y1 - y0};
-            dream_err_t err = {{0}};
-            if (blend_copy_fixed(&c->late_tile[k], c->late_px[k], c->late_u8[k], &part, c->cfg.W, c->cfg.H, NULL, dst, &err) != 0)
-                dlog_error(MOD, "blend: %s", err.msg);
-            continue;
+            part = (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
         }
         dream_err_t err = {{0}};
-        if (blend_copy_fixed(&c->late_tile[k], c->late_px[k], c->late_u8[k], r, c->cfg.W, c->cfg.H, NULL, dst, &err) != 0)
+        if (blend_copy_fixed(&c->late_tile[k], c->late_px[k], c->late_u8[k], &part, c->cfg.W, c->cfg.H, NULL, dst, &err) != 0)
             dlog_error(MOD, "blend: %s", err.msg);      /* checked when it was deferred: not reached */
+        if (rect) continue;     /* the rest later */
         c->late_px[k] = NULL;
         c->late_n--;
-        if (dst == c->canvas88) res_drop(c, k);    /* its keyframe is finished: read no more */
+        if (dst == c->canvas88) kept_drop(&c->res[k]);    /* its keyframe is finished: read no more */
     }
 }
 
-/* keeps a result's pixels for a deferred blend: the received frame itself changes hands (no
- * copy); pixels outside one are copied. 0, or -1 (no memory: blend it now) */
+/* keeps a result's pixels for a deferred blend (kept_take). 0, or -1 (no memory: blend it now) */
 static int keep_result(coord_t *c, wire_msg_t *m) {
-    pend_release(c);
-    if (m->pxmsg_live) {
-        zmq_msg_init(&c->pend_msg);
-        zmq_msg_move(&c->pend_msg, &m->pxmsg);
-        zmq_msg_close(&m->pxmsg);
-        m->pxmsg_live = 0;
-        m->pixels = NULL;
-        m->pixels_len = 0;
-        c->pend_live = 1;
-        c->pend_px = zmq_msg_data(&c->pend_msg);
-        return 0;
-    }
-    if (c->pend_cap < m->pixels_len) {
-        uint8_t *nb = realloc(c->pend_buf, m->pixels_len);
-        if (!nb) return -1;
-        c->pend_buf = nb;
-        c->pend_cap = m->pixels_len;
-    }
-    memcpy(c->pend_buf, m->pixels, m->pixels_len);
-    c->pend_px = c->pend_buf;
-    return 0;
+    c->pend_px = kept_take(&c->pend, m);
+    return c->pend_px ? 0 : -1;
 }
 
 /* The deferred whole-canvas blend (on_result): the next canvas = base + (result - sent),
@@ -1683,15 +1664,12 @@ static void kf_finish(coord_t *c) {
             /* the float canvas is not made here: float_stale (set again below) says it is to be
              * made from canvas88 whenever something reads it; canvas88 stays the exact canvas
              * until the swap (the finish writes next88 only) */
-            int frc = blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, NULL, c->next88, &err);
-            if (frc != 0)
-                res_release(c);     /* no swap below: the deferred copies belong to no canvas */
-            else
-                for (int i = 0; i < TILE_MAX; i++)  /* in the canvas, except the deferred copies */
-                    if (!c->late_px[i]) res_drop(c, i);
-            if (frc != 0) {
+            if (blend_finish_fixed_plan(c->blend, &c->plan, done, all ? NULL : c->base, NULL, c->next88, &err) != 0) {
+                res_release(c);     /* no swap: the deferred copies belong to no canvas */
                 dlog_error(MOD, "blend: %s", err.msg);
             } else {
+                for (int i = 0; i < TILE_MAX; i++)  /* in the canvas, except the deferred copies */
+                    if (!c->late_px[i]) kept_drop(&c->res[i]);
                 swap_in_next(c);
                 c->canvas_kf = c->kf_id;
                 c->canvas_exact = 1;
@@ -2116,7 +2094,6 @@ void coord_destroy(coord_t **pc) {
     dream_image_destroy(&c->next);
     pend_release(c);
     res_release(c);
-    free(c->pend_buf);
     dream_image_destroy(&c->base);
     free(c->w);
     dlog_rl_destroy(&c->logrl);

@@ -28,7 +28,7 @@ typedef struct node_cfg {
     double sim_ms_per_mpix_step;
     double sim_link_mbps;       /* sim: modelled link speed (0 = none) */
     int sim_device_warp;        /* sim: a tile-resident job's warp is modelled device work */
-    int sim_device_thread;      /* sim: the modelled device's pixel work on its own idle-priority thread */
+    int sim_device_thread;      /* sim: the modelled device's pixel work on a thread of its own, 10 nice levels down */
     double speed_ms;            /* claimed ms per MPx-step (0 = measure) */
     int max_tile_pixels;        /* 0 = auto */
     char log_level[16];

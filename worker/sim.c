@@ -42,9 +42,9 @@ typedef struct sim_device {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    void (*fn)(void *);
+    void (*fn)(void *);         /* the call in hand (NULL: none) */
     void *arg;
-    int busy, stop;
+    int stop;
 } sim_device_t;
 
 typedef struct sim_ctx {
@@ -75,7 +75,6 @@ static void *device_main(void *arg) {
         d->fn(d->arg);
         pthread_mutex_lock(&d->mu);
         d->fn = NULL;
-        d->busy = 0;
         pthread_cond_broadcast(&d->cv);
     }
     pthread_mutex_unlock(&d->mu);
@@ -120,9 +119,8 @@ static void device_call(sim_ctx_t *s, void (*fn)(void *), void *arg) {
     pthread_mutex_lock(&d->mu);
     d->fn = fn;
     d->arg = arg;
-    d->busy = 1;
     pthread_cond_broadcast(&d->cv);
-    while (d->busy) pthread_cond_wait(&d->cv, &d->mu);
+    while (d->fn) pthread_cond_wait(&d->cv, &d->mu);
     pthread_mutex_unlock(&d->mu);
 }
 

@@ -286,6 +286,14 @@ static uint8_t *fx_result(const tile_t *t, uint64_t *rng, const unsigned *cval) 
     return px;
 }
 
+/* a random 8.8 result for every tile of pl (res[k], the caller frees them), all marked done */
+static void fx_all_in(const tile_plan_t *pl, uint64_t *rng, uint8_t **res, uint8_t *done) {
+    for (int k = 0; k < pl->n; k++) {
+        res[k] = fx_result(&pl->tiles[k], rng, NULL);
+        done[k] = 1;
+    }
+}
+
 /* value of channel c at canvas (x, y) in tile t's result, as 8.8 / 256 */
 static double fx_val(const tile_t *t, const uint8_t *res, int x, int y, int c) {
     size_t i = ((size_t)(y - t->r.y) * t->r.w + (size_t)(x - t->r.x)) * 3 + (size_t)c;
@@ -413,10 +421,7 @@ static void test_fixed_plan_all_tiles(void **s) {
         int W, H;
         fx_plan(ci, &pl, &W, &H);
         uint8_t *res[TILE_MAX], done[TILE_MAX];
-        for (int k = 0; k < pl.n; k++) {
-            res[k] = fx_result(&pl.tiles[k], &rng, NULL);
-            done[k] = 1;
-        }
+        fx_all_in(&pl, &rng, res, done);
         blend_t *b = blend_new(W, H, NULL);
         assert_non_null(b);
         dream_image_t *out = fx_image(W, H, NAN);    /* every pixel must be written */
@@ -643,10 +648,7 @@ static void test_fixed_plan_complete_on_last_add(void **s) {
         int W, H;
         fx_plan(ci, &pl, &W, &H);
         uint8_t *res[TILE_MAX], done[TILE_MAX];
-        for (int k = 0; k < pl.n; k++) {
-            res[k] = fx_result(&pl.tiles[k], &rng, NULL);
-            done[k] = 1;
-        }
+        fx_all_in(&pl, &rng, res, done);
         size_t n = (size_t)W * H * 6;
         uint8_t *first = NULL;
         for (int order = 0; order < 3; order++) {
@@ -797,7 +799,7 @@ static void test_fixed_plan_mirror_only(void **s) {
         int W, H;
         fx_plan(ci, &pl, &W, &H);
         uint8_t *res[TILE_MAX], done[TILE_MAX];
-        for (int k = 0; k < pl.n; k++) { res[k] = fx_result(&pl.tiles[k], &rng, NULL); done[k] = 1; }
+        fx_all_in(&pl, &rng, res, done);
         dream_image_t *out = fx_image(W, H, 0.0f), *base = fx_image(W, H, 0.0f);
         for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = (float)(fx_rng(&rng) % 25600) / 100.0f;
         for (int miss = 0; miss < 2; miss++) {
