@@ -244,6 +244,13 @@ typedef struct worker {
     char key[41];           /* CURVE public key (Z85) or "" */
     int sim;                /* sim backend (only with --allow-sim) */
     int measured;           /* ms_mpix comes from delivered results, not the hello's claim */
+    /* a measured worker the plans leave out is never measured again: its estimate goes stale
+     * (one slow tile, and it could sit idle for good). idle_kf = keyframes it sat out since its
+     * last job; sched_ms relaxes its estimate towards the others' median as they pass (a probe),
+     * more slowly after each probe that found it as slow as measured (slow_probes) */
+    int idle_kf, slow_probes, probing;
+    uint64_t last_job_kf;   /* the keyframe of its last job (0 none) */
+    double probe_est;       /* the estimate its probe was planned with */
     double claim_ms_mpix;   /* what the hello said */
     double joined_at;
     char tag[48];           /* rate-limit key: connection id (hex) */
@@ -521,24 +528,45 @@ static void worker_remove(coord_t *c, worker_t *w, const char *why) {
     memset(w, 0, sizeof *w);
 }
 
-/* the speed a worker is planned with: its measured throughput once it delivered tiles; until
- * then its claim, but never faster than the proven workers' median (or, with none proven, the
- * slowest claim): a claim alone cannot win it the tiles */
-static double sched_ms(const coord_t *c, const worker_t *w) {
-    if (w->measured) return w->ms_mpix;
+/* keyframes per halving of a sat-out worker's lead over the median (sched_ms), before any probe
+ * found it slow; each such probe doubles it, up to SLOW_PROBES_MAX times */
+#define IDLE_HALF_KF 4
+#define SLOW_PROBES_MAX 6
+
+/* the median measured speed of the proven workers other than w (ms per MPx-step), 0 if none;
+ * *slowest_claim (may be NULL): the slowest claim of the unproven ones, at least w's own */
+static double others_median(const coord_t *c, const worker_t *w, double *slowest_claim) {
     double v[512];
     int n = 0;
-    double slowest_claim = w->ms_mpix;
+    if (slowest_claim) *slowest_claim = w->ms_mpix;
     for (int i = 0; i < c->nslots; i++) {
         const worker_t *o = &c->w[i];
-        if (!o->used || o->quarantined) continue;
+        if (!o->used || o->quarantined || o == w) continue;
         if (o->measured && n < 512) v[n++] = o->ms_mpix;
-        else if (!o->measured && o->ms_mpix > slowest_claim) slowest_claim = o->ms_mpix;
+        else if (!o->measured && slowest_claim && o->ms_mpix > *slowest_claim) *slowest_claim = o->ms_mpix;
     }
-    if (n == 0) return slowest_claim;
+    if (n == 0) return 0;
     for (int i = 1; i < n; i++)     /* insertion sort: n is small */
         for (int k = i; k > 0 && v[k] < v[k - 1]; k--) { double t = v[k]; v[k] = v[k - 1]; v[k - 1] = t; }
-    double med = v[n / 2];
+    return v[n / 2];
+}
+
+/* the speed a worker is planned with: its measured throughput once it delivered tiles; until
+ * then its claim, but never faster than the proven workers' median (or, with none proven, the
+ * slowest claim): a claim alone cannot win it the tiles. A proven worker slower than the
+ * median that the plans left out (idle_kf keyframes) drifts back towards the median, so it is
+ * tried again (a probe) instead of staying idle on a stale measurement */
+static double sched_ms(const coord_t *c, const worker_t *w) {
+    if (w->measured) {
+        if (w->idle_kf <= 0) return w->ms_mpix;
+        double med = others_median(c, w, NULL);
+        if (med <= 0 || w->ms_mpix <= med) return w->ms_mpix;
+        double half = IDLE_HALF_KF * (double)(1 << w->slow_probes);
+        return med + (w->ms_mpix - med) * pow(0.5, w->idle_kf / half);
+    }
+    double slowest_claim;
+    double med = others_median(c, w, &slowest_claim);
+    if (med <= 0) return slowest_claim;
     return w->ms_mpix > med ? w->ms_mpix : med;
 }
 
@@ -975,7 +1003,19 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         double s = took / (mpix * c->cfg.steps);
         if (s < 0.001) s = 0.001;
         if (s < 1e8) {
-            w->ms_mpix = w->measured ? 0.7 * w->ms_mpix + 0.3 * s : s;
+            if (w->probing) {
+                /* a probe measures afresh; one that finds it as slow as before makes the next
+                 * probe come later (a slow worker costs a slow keyframe per probe) */
+                if (s > 1.25 * w->probe_est) {
+                    if (w->slow_probes < SLOW_PROBES_MAX) w->slow_probes++;
+                } else {
+                    w->slow_probes = 0;
+                }
+                w->probing = 0;
+                w->ms_mpix = s;
+            } else {
+                w->ms_mpix = w->measured ? 0.7 * w->ms_mpix + 0.3 * s : s;
+            }
             w->measured = 1;
         }
     }
@@ -1427,7 +1467,8 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     job.has_optimizer = 1;
     job.optimizer = optim == DREAM_OPTIM_ADAM ? DREAMFARM__OPTIMIZER__OPTIM_ADAM : DREAMFARM__OPTIMIZER__OPTIM_SEED;
     job.has_seed = 1; job.seed = c->kf_id * 1000003u + (uint64_t)idx;
-    double est = (double)t->r.w * t->r.h / 1e6 * c->cfg.steps * sched_ms(c, w);
+    /* the deadline from its own measurement (a probe's relaxed estimate would be too short) */
+    double est = (double)t->r.w * t->r.h / 1e6 * c->cfg.steps * (w->measured ? w->ms_mpix : sched_ms(c, w));
     double dl = est * c->cfg.deadline_factor + c->cfg.deadline_min_ms;
     job.deadline_ms = (uint32_t)dl;
     job.has_canvas_w = 1; job.canvas_w = c->cfg.W;
@@ -1494,6 +1535,11 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     double now = dream_now_ms();
     w->job_id = job.job_id;
     w->job_kf = c->kf_id;
+    /* back after sitting out on a relaxed estimate: a probe */
+    w->probe_est = sched_ms(c, w);
+    w->probing = w->measured && w->idle_kf > 0 && w->probe_est < w->ms_mpix;
+    w->idle_kf = 0;
+    w->last_job_kf = c->kf_id;
     w->job_resident = resident;
     w->job_window = window;
     w->job_fixed = fixed;
@@ -1707,8 +1753,14 @@ static void kf_finish(coord_t *c) {
     c->pub_interval_s = c->st.kf_interval_ms / 1000.0;
     c->pub_pos = c->canvas_pos = c->kf_pos;
     motion_observe(&c->motion, (now - c->kf_start) / 1000.0);
-    for (int i = 0; i < c->nslots; i++)   /* outstanding jobs of this keyframe are now stale */
-        if (c->w[i].used && c->w[i].job_id && c->w[i].job_kf == c->kf_id) c->w[i].job_kf = 0;
+    for (int i = 0; i < c->nslots; i++) {
+        worker_t *w = &c->w[i];
+        if (!w->used) continue;
+        if (w->job_id && w->job_kf == c->kf_id) w->job_kf = 0;    /* its job is now stale */
+        /* a proven worker this keyframe left out: its measurement ages (sched_ms) */
+        if (w->measured && !w->quarantined && !w->draining && w->last_job_kf != c->kf_id && w->idle_kf < 1000000)
+            w->idle_kf++;
+    }
     c->last_kf_end = dream_now_ms();
     c->tm_finish += c->last_kf_end - t_fin0;
     c->coord_ms_acc += c->last_kf_end - t_fin0;

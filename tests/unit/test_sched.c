@@ -4,6 +4,7 @@
  * keyframes flow over two workers; a worker that dies mid-job has its tile
  * requeued; a failing worker is quarantined after 3 failures and released by
  * the admin command (the quarantine is the connection's, not the name's); late results after a deadline requeue are discarded;
+ * a worker measured slow once is probed again instead of idling for good, a slow one ever less often;
  * garbage and wrong-version/wrong-hash hellos are dropped or refused while the
  * farm keeps serving; the farm's model is pinned from --weights random (before any
  * worker), --model-hash or (--weights any) the first worker, sim workers pass, and
@@ -43,6 +44,10 @@ typedef struct fake {
     double held_until;
     double busy_until;      /* BUSY: answers "busy" (error 4) to jobs until then, heartbeats say so */
     int busy_answers;
+    double compute_ms;      /* the compute_ms its results report (0: 1), which the coordinator
+                             * takes as its speed when it exceeds the wall time */
+    int slow_jobs;          /* its first slow_jobs jobs report slow_ms instead */
+    double slow_ms;
     uint8_t *first_px;      /* pixels of the first job received */
     size_t first_len;
 } fake_t;
@@ -151,7 +156,8 @@ static void reply(fake_t *f, wire_msg_t *m) {
     }
     Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
     wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
-    r.keyframe_id = j->keyframe_id; r.job_id = j->job_id; r.tile = j->tile; r.compute_ms = 1;
+    r.keyframe_id = j->keyframe_id; r.job_id = j->job_id; r.tile = j->tile;
+    r.compute_ms = f->jobs <= f->slow_jobs ? f->slow_ms : f->compute_ms > 0 ? f->compute_ms : 1;
     env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
     env.result = &r;
     for (size_t i = 0; i < m->pixels_len; i++) m->pixels[i] = (uint8_t)(255 - m->pixels[i]);
@@ -358,6 +364,45 @@ static void test_busy_worker_not_hammered(void **s) {
     fake_free(f[0]);
     fake_free(f[1]);
     env_free(e);
+}
+
+/* A worker measured slow once (one slow tile: a hiccup) is left out of the plans (one whole
+ * canvas on the fast one beats two tiles that wait for it); before, it was then never measured
+ * again and sat idle for good. Its estimate now drifts back towards the others' median while it
+ * sits out, it is tried again (a probe) and, fast again, stays in. A worker that really is slow
+ * is probed less and less often (each probe that finds it slow doubles the wait). */
+static void test_idle_worker_probed(void **s) {
+    (void)s;
+    g_max_tile = 480 * 320;     /* one worker may hold the whole canvas */
+    env_t *e = env_new();
+    /* a's tiles take 100 ms (reported, so ~1000 ms per MPx-step: two tiles beat one) */
+    fake_t *f[2] = {fake_new(e, "a", GOOD, 1000), fake_new(e, "hiccup", GOOD, 1000)};
+    f[0]->compute_ms = f[1]->compute_ms = 100;
+    f[1]->slow_jobs = 1;
+    f[1]->slow_ms = 1000;       /* its first tile: 10x slow */
+    assert_true(pump(e, f, 2, 20000, kf_at_least, (void *)(intptr_t)80));
+    print_message("# hiccup worker: %d jobs, a %d, in 80 keyframes\n", f[1]->jobs, f[0]->jobs);
+    assert_true(f[1]->jobs >= 40);       /* back in after one probe (left out for ~20 keyframes) */
+    assert_true(f[1]->jobs < f[0]->jobs);  /* it did sit out a while */
+    fake_free(f[0]);
+    fake_free(f[1]);
+    env_free(e);
+
+    e = env_new();
+    f[0] = fake_new(e, "a", GOOD, 1000);
+    f[1] = fake_new(e, "slow", GOOD, 1000);
+    f[0]->compute_ms = 100;
+    f[1]->compute_ms = 300;     /* always 3x slow: one tile on a beats two */
+    assert_true(pump(e, f, 2, 30000, kf_at_least, (void *)(intptr_t)200));
+    print_message("# slow worker: %d jobs in 200 keyframes\n", f[1]->jobs);
+    /* probed (not idle for good), but with a growing wait: ~10, 19, 38, 75 keyframes apart
+     * (without the back-off it would be every ~10: ~20 jobs) */
+    assert_true(f[1]->jobs >= 3);
+    assert_true(f[1]->jobs <= 8);
+    fake_free(f[0]);
+    fake_free(f[1]);
+    env_free(e);
+    g_max_tile = 300 * 300;
 }
 
 static int quarantined(const coord_stats_t *st, void *arg) { return st->quarantined >= 1; }
@@ -738,6 +783,7 @@ int main(void) {
         cmocka_unit_test(test_no_workers_no_keyframes),
         cmocka_unit_test(test_requeue_on_death),
         cmocka_unit_test(test_busy_worker_not_hammered),
+        cmocka_unit_test(test_idle_worker_probed),
         cmocka_unit_test(test_quarantine_and_release),
         cmocka_unit_test(test_late_results_discarded),
         cmocka_unit_test(test_garbage_and_refusals),
