@@ -99,19 +99,21 @@ static void free_pixels(void *data, void *hint) {
     free(data);
 }
 
-/* wire_send; owned: pixels is malloc'd and goes to ZeroMQ as it is (freed once sent, or here
- * on failure) instead of being copied */
+/* wire_send; rel (owned pixels): they go to ZeroMQ as they are, released with rel(pixels, hint)
+ * once sent, or here on failure, instead of being copied */
 static long send_impl(void *sock, const void *identity, size_t identity_len, const Dreamfarm__Envelope *env,
-                      const void *pixels, size_t pixels_len, int owned, int flags, dream_err_t *err) {
+                      const void *pixels, size_t pixels_len, void (*rel)(void *, void *), void *hint, int flags,
+                      dream_err_t *err) {
+    int owned = rel != NULL;
     size_t n = dreamfarm__envelope__get_packed_size(env);
     if (n > DREAM_WIRE_MAX_HEADER) {
-        if (owned) free((void *)pixels);
+        if (owned) rel((void *)pixels, hint);
         return dream_err_set(err, "header too large (%zu bytes)", n);
     }
     uint8_t stackbuf[4096];
     uint8_t *buf = n <= sizeof stackbuf ? stackbuf : malloc(n);
     if (!buf) {
-        if (owned) free((void *)pixels);
+        if (owned) rel((void *)pixels, hint);
         return dream_err_set(err, "out of memory");
     }
     dreamfarm__envelope__pack(env, buf);
@@ -125,7 +127,7 @@ static long send_impl(void *sock, const void *identity, size_t identity_len, con
     total += (long)n;
     if (pixels && owned) {
         zmq_msg_t m;
-        if (zmq_msg_init_data(&m, (void *)pixels, pixels_len, free_pixels, NULL) != 0) goto fail;
+        if (zmq_msg_init_data(&m, (void *)pixels, pixels_len, rel, hint) != 0) goto fail;
         owned = 0;      /* the message owns the pixels now */
         if (zmq_msg_send(&m, sock, flags) < 0) {
             int e = zmq_errno();
@@ -143,7 +145,7 @@ static long send_impl(void *sock, const void *identity, size_t identity_len, con
 fail:;
     int e = zmq_errno();
     if (buf != stackbuf) free(buf);
-    if (owned) free((void *)pixels);
+    if (owned) rel((void *)pixels, hint);
     errno = e;
     return dream_err_set(err, "send %s: %s", wire_type_name(env->type), zmq_strerror(e));
 }
@@ -151,12 +153,20 @@ fail:;
 long wire_send(void *sock, const void *identity, size_t identity_len,
                const Dreamfarm__Envelope *env, const void *pixels, size_t pixels_len,
                int flags, dream_err_t *err) {
-    return send_impl(sock, identity, identity_len, env, pixels, pixels_len, 0, flags, err);
+    return send_impl(sock, identity, identity_len, env, pixels, pixels_len, NULL, NULL, flags, err);
 }
 
 long wire_send_owned(void *sock, const void *identity, size_t identity_len, const Dreamfarm__Envelope *env,
                      void *pixels, size_t pixels_len, int flags, dream_err_t *err) {
-    return send_impl(sock, identity, identity_len, env, pixels, pixels_len, 1, flags, err);
+    if (!pixels) return send_impl(sock, identity, identity_len, env, NULL, 0, NULL, NULL, flags, err);
+    return send_impl(sock, identity, identity_len, env, pixels, pixels_len, free_pixels, NULL, flags, err);
+}
+
+long wire_send_shared(void *sock, const void *identity, size_t identity_len, const Dreamfarm__Envelope *env,
+                      void *pixels, size_t pixels_len, void (*release)(void *data, void *hint), void *hint, int flags,
+                      dream_err_t *err) {
+    if (!pixels || !release) return send_impl(sock, identity, identity_len, env, pixels, pixels_len, NULL, NULL, flags, err);
+    return send_impl(sock, identity, identity_len, env, pixels, pixels_len, release, hint, flags, err);
 }
 
 void wire_msg_clear(wire_msg_t *m) {

@@ -67,6 +67,12 @@ long wire_send(void *sock, const void *identity, size_t identity_len,
  * on, sent and then freed, or freed at once on an error */
 long wire_send_owned(void *sock, const void *identity, size_t identity_len, const Dreamfarm__Envelope *env,
                      void *pixels, size_t pixels_len, int flags, dream_err_t *err);
+/* wire_send_owned with the caller's release: release(pixels, hint) runs once ZeroMQ is done with
+ * them (from its I/O thread) or at once on an error; until then they must not change (e.g. a
+ * reference-counted buffer the sender keeps reading) */
+long wire_send_shared(void *sock, const void *identity, size_t identity_len, const Dreamfarm__Envelope *env,
+                      void *pixels, size_t pixels_len, void (*release)(void *data, void *hint), void *hint, int flags,
+                      dream_err_t *err);
 
 /* Receives one whole message. with_identity: 1 for ROUTER sockets.
  * Returns 1 on a valid message (out filled), 0 when nothing is waiting

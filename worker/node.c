@@ -14,6 +14,7 @@
 #include "px88.h"
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +94,30 @@ typedef struct node_job {
     int fixed;                  /* result_fixed: img_buf holds the input as float, the result goes
                                  * back in 8.8 and is kept (tile-resident, docs/farm.md) */
     int u8;                     /* ... with result_u8: back rounded to 8 bits, and kept so */
+    int shared;                 /* px is a shared_* buffer (the kept tile too): shared_release */
     unsigned gen;               /* connection generation it came from */
 } node_job_t;
+
+/* A result frame that is also the worker's kept tile (tile-resident, 8.8): ZeroMQ sends it
+ * without a copy while the compute thread reads it for the next job's held part; whichever lets
+ * go last frees it (release runs on ZeroMQ's I/O thread). A header before the bytes holds the
+ * count. */
+#define SHARED_HDR 64
+typedef struct { atomic_int refs; } shared_hdr_t;
+
+static uint8_t *shared_new(size_t n, int refs) {
+    uint8_t *p = malloc(SHARED_HDR + (n ? n : 1));
+    if (!p) return NULL;
+    atomic_init(&((shared_hdr_t *)p)->refs, refs);
+    return p + SHARED_HDR;
+}
+
+static void shared_release(void *data, void *hint) {
+    (void)hint;
+    if (!data) return;
+    shared_hdr_t *h = (shared_hdr_t *)((uint8_t *)data - SHARED_HDR);
+    if (atomic_fetch_sub(&h->refs, 1) == 1) free(h);
+}
 
 struct node {
     node_cfg_t cfg;
@@ -120,7 +143,8 @@ struct node {
     /* tile-resident (compute thread only): the last result_fixed job's result as sent (8.8 LE,
      * (h, w, 3)), its tile and keyframe: what a later job's held part is taken from */
     uint8_t *tk_px;
-    size_t tk_cap;
+    size_t tk_cap;              /* 0 with tk_shared: the result frame itself (shared_*) */
+    int tk_shared;
     int tk_rect[4];
     uint64_t tk_kf;
     uint8_t *wq_buf;            /* a held job's whole window, 8.8 LE, rebuilt here */
@@ -372,24 +396,44 @@ static void fixed_part(void *arg, size_t begin, size_t end) {
     }
 }
 
+/* the kept tile goes (a shared one is released: ZeroMQ may still be sending it) */
+static void kept_tile_drop(node_t *n) {
+    n->tk_kf = 0;
+    if (!n->tk_shared) return;
+    shared_release(n->tk_px, NULL);
+    n->tk_px = NULL;
+    n->tk_cap = 0;
+    n->tk_shared = 0;
+}
+
 /* a result_fixed job's result: img (np values) in 8.8 LE into nj->px (result_u8: rounded to 8
  * bits), and kept (tk_*, 8.8: the rounded value * 256 for result_u8) for the held part of a later
- * job; no kept tile when memory runs out (that job is answered code 5) */
+ * job; no kept tile when memory runs out (that job is answered code 5). An 8.8 result is its own
+ * kept tile (one buffer, shared with ZeroMQ: no copy on the result's path) */
 static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np) {
     const Dreamfarm__Rect *t = nj->env->job->tile;
-    uint8_t *o = malloc(nj->u8 ? np : np * 2);
-    n->tk_kf = 0;
+    kept_tile_drop(n);
+    const int share = !nj->u8 && !n->test_corrupt_kept;
+    uint8_t *o = share ? shared_new(np * 2, 2) : malloc(nj->u8 ? np : np * 2);
     if (!o) {
         nj->failed = 1;
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d result", t->w, t->h);
         return;
     }
-    /* the result to send and the tile to keep in one pass over the cores: on the result's path */
-    n->tk_px = reserve(n->tk_px, &n->tk_cap, np * 2, 1);
-    fixed_out_t fo = {img, o, n->tk_px, nj->u8};
+    if (share) {
+        free(n->tk_px);
+        n->tk_px = o;
+        n->tk_cap = 0;
+        n->tk_shared = 1;
+    } else {
+        n->tk_px = reserve(n->tk_px, &n->tk_cap, np * 2, 1);
+    }
+    /* the result to send (and an 8-bit one's 8.8 tile to keep) in one pass over the cores */
+    fixed_out_t fo = {img, o, share ? NULL : n->tk_px, nj->u8};
     dream_parallel_range(np, PX_PER_THREAD / 2, fixed_part, &fo);
     free(nj->px);
     nj->px = o;
+    nj->shared = share;
     nj->len = nj->u8 ? np : np * 2;
     if (!n->tk_px) return;
     /* tests only (tests/integration/farm_tile_resident.sh): keep a result that differs from the
@@ -472,7 +516,8 @@ static void *compute_main(void *arg) {
 static void job_free(node_job_t **pj) {
     if (!pj || !*pj) return;
     if ((*pj)->env) dreamfarm__envelope__free_unpacked((*pj)->env, NULL);
-    free((*pj)->px);
+    if ((*pj)->shared) shared_release((*pj)->px, NULL);
+    else free((*pj)->px);
     free(*pj);
     *pj = NULL;
 }
@@ -521,6 +566,7 @@ void node_destroy(node_t **pn) {
     if (n->zctx) zmq_ctx_term(n->zctx);
     free(n->img_buf);
     free(n->win_buf);
+    kept_tile_drop(n);
     free(n->tk_px);
     free(n->wq_buf);
     free(n->rc_res);
@@ -628,8 +674,10 @@ static void send_result(void *s, node_job_t *nj) {
     env.result = &r;
     dream_err_t err = {{0}};
     /* the result's pixels go to ZeroMQ as they are (no 6-MB copy per 1080p result) */
-    long sent = wire_send_owned(s, NULL, 0, &env, nj->px, nj->len, 0, &err);
+    long sent = nj->shared ? wire_send_shared(s, NULL, 0, &env, nj->px, nj->len, shared_release, NULL, 0, &err)
+                           : wire_send_owned(s, NULL, 0, &env, nj->px, nj->len, 0, &err);
     nj->px = NULL;
+    nj->shared = 0;
     if (sent < 0) dlog_warn(MOD, "result: %s", err.msg);
 }
 
