@@ -261,17 +261,26 @@ static void nearest_fn(void *arg) {
     const int *src = nc->src, *tile = nc->tile;
     const double cx = nc->cx, cy = nc->cy, a = nc->a, b = nc->b;
     float *out = nc->out;
+    /* the sample positions in 32.32 fixed point, stepped per pixel (a stand-in: the nearest
+     * sample of about the same geometry, cheap, so that simulated devices sharing one machine
+     * take little of it) */
+    const double one = 4294967296.0;
+    const int64_t sa = (int64_t)llround(a * one), sb = (int64_t)llround(b * one);
+    const int64_t xmax = (int64_t)(src[2] - 1), ymax = (int64_t)(src[3] - 1);
     for (int y = 0; y < tile[3]; y++) {
         double dy = tile[1] + y - cy, dx0 = tile[0] - cx;
         /* window coordinates + 0.5 (so truncation rounds; clamped below before any use) */
         double fx = cx + a * dx0 - b * dy - src[0] + 0.5, fy = cy + b * dx0 + a * dy - src[1] + 0.5;
+        int64_t qx = (int64_t)llround(fx * one), qy = (int64_t)llround(fy * one);
         float *o = out + (size_t)y * tile[2] * 3;
-        for (int x = 0; x < tile[2]; x++, fx += a, fy += b) {
-            int sx = fx < 0 ? 0 : (int)fx, sy = fy < 0 ? 0 : (int)fy;
-            sx = sx >= src[2] ? src[2] - 1 : sx;
-            sy = sy >= src[3] ? src[3] - 1 : sy;
-            const uint8_t *q = win88 + ((size_t)sy * src[2] + sx) * 6;
-            for (int c = 0; c < 3; c++) o[3 * x + c] = (float)(q[2 * c] | (q[2 * c + 1] << 8)) * (1.0f / 256.0f);
+        for (int x = 0; x < tile[2]; x++, qx += sa, qy += sb) {
+            int64_t sx = qx >> 32, sy = qy >> 32;
+            sx = sx < 0 ? 0 : sx > xmax ? xmax : sx;
+            sy = sy < 0 ? 0 : sy > ymax ? ymax : sy;
+            const uint8_t *q = win88 + ((size_t)sy * (size_t)src[2] + (size_t)sx) * 6;
+            o[3 * x] = (float)(q[0] | (q[1] << 8)) * (1.0f / 256.0f);
+            o[3 * x + 1] = (float)(q[2] | (q[3] << 8)) * (1.0f / 256.0f);
+            o[3 * x + 2] = (float)(q[4] | (q[5] << 8)) * (1.0f / 256.0f);
         }
     }
 }
