@@ -257,6 +257,12 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
             return dream_err_set(err, "job: a fixed-point result or held part without a window");
         if (env->job->has_result_u8 && env->job->result_u8 && !(env->job->has_result_fixed && env->job->result_fixed))
             return dream_err_set(err, "job: result_u8 without result_fixed");
+        if (env->job->rest) {
+            const Dreamfarm__Rect *rs = env->job->rest;
+            if (!(env->job->has_result_fixed && env->job->result_fixed) || !rect_ok(rs) || rs->x < rect->x ||
+                rs->y < rect->y || rs->x + rs->w > rect->x + rect->w || rs->y + rs->h > rect->y + rect->h)
+                return dream_err_set(err, "job: rest part outside the tile (or without result_fixed)");
+        }
         if (env->job->has_from_resident && env->job->from_resident) {
             /* the worker's own float canvas, warped: no pixels, sane warp parameters */
             if (!warp_ok(env->job) || !env->job->has_resident_keyframe_id || rect->x != 0 || rect->y != 0)
@@ -297,6 +303,22 @@ int wire_validate(const Dreamfarm__Envelope *env, size_t pixels_len, dream_err_t
         rect = env->result->tile;
         if (!rect_ok(rect)) return dream_err_set(err, "result: bad tile rectangle");
         want_pixels = env->result->has_fixed_pixels && env->result->fixed_pixels ? 2 : 1;
+        if (env->result->rest) {
+            /* a result in two parts: the tile less rest, or (rest_part) rest alone */
+            const Dreamfarm__Rect *rs = env->result->rest;
+            if (!rect_ok(rs) || rs->x < rect->x || rs->y < rect->y || rs->x + rs->w > rect->x + rect->w ||
+                rs->y + rs->h > rect->y + rect->h)
+                return dream_err_set(err, "result: rest part outside the tile");
+            size_t need = (env->result->has_rest_part && env->result->rest_part ? wire_rect_bytes(rs)
+                                                                                : wire_rect_bytes(rect) - wire_rect_bytes(rs)) *
+                          (size_t)want_pixels;
+            if (pixels_len != need)
+                return dream_err_set(err, "result: pixel frame is %zu bytes, %s %dx%d needs %zu", pixels_len,
+                                     env->result->has_rest_part && env->result->rest_part ? "rest" : "tile less rest",
+                                     rs->w, rs->h, need);
+            return 0;
+        }
+        if (env->result->has_rest_part && env->result->rest_part) return dream_err_set(err, "result: rest part without rest");
         break;
     case DREAMFARM__MSG_TYPE__MSG_HEARTBEAT: NEED(HEARTBEAT, heartbeat); break;
     case DREAMFARM__MSG_TYPE__MSG_ERROR: NEED(ERROR, error); break;

@@ -1032,7 +1032,8 @@ void admin_tick(coord_t *c) {
     coord_get_stats(c, &st);
     /* paused: the keyframe that was in flight is the picture that stays up; keep that one */
     int settled = coord_paused(c) && st.keyframes != g_st.canvas_kf;
-    if (settled || (st.keyframes >= g_st.canvas_kf + CANVAS_EVERY_KF && now - g_st.canvas_at >= CANVAS_MIN_S * 1000)) {
+    if (coord_canvas_settled(c) &&
+        (settled || (st.keyframes >= g_st.canvas_kf + CANVAS_EVERY_KF && now - g_st.canvas_at >= CANVAS_MIN_S * 1000))) {
         g_st.canvas_kf = st.keyframes;
         g_st.canvas_at = now;
         save_canvas(c);

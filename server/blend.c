@@ -4,6 +4,7 @@
  */
 #include "blend.h"
 #include "px88.h"
+#include "tilesplit.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ struct blend {
      * read where tiles overlap once the last of them is in (no accumulator) */
     const uint8_t *fx_res[TILE_MAX];    /* tile k's result (the caller keeps it until the finish) */
     uint8_t fx_u8[TILE_MAX];            /* ... as 8-bit values (else 8.8) */
+    tilesplit_rect_t fx_hole[TILE_MAX]; /* ... in split order around this hole, which it lacks */
     uint8_t fx_in[TILE_MAX];            /* ... is in */
     float *fx_wx[TILE_MAX];             /* ... its horizontal ramp (fx_wx_cap floats kept) */
     int fx_wx_cap[TILE_MAX];
@@ -350,7 +352,9 @@ static void fixed_mix(const blend_t *b, const tile_plan_t *pl, uint64_t mask, in
         const tile_t *t = &pl->tiles[j];
         const float wy = blend_ramp(y - t->r.y, t->r.h, t->feather[1], t->feather[3]);
         const float *wx = b->fx_wx[j] + (a - t->r.x);
-        const size_t off = (size_t)(y - t->r.y) * t->r.w + (size_t)(a - t->r.x);
+        /* (a run here never reaches into a hole: that lies inside the tile's alone rect) */
+        const tilesplit_rect_t tr = {t->r.x, t->r.y, t->r.w, t->r.h};
+        const size_t off = tilesplit_index(&tr, &b->fx_hole[j], a, y);
         if (b->fx_u8[j]) {
             const uint8_t *src = b->fx_res[j] + off * 3;
             for (size_t i = 0; i < nv; i++) v[i] = (float)src[i];
@@ -407,8 +411,8 @@ static void copy_run(const uint8_t *s8, int u8, size_t nv, dream_image_t *out, u
  * What it alone covers at weight 1 is copied now; every other part of it (overlaps, its own
  * feathers) is computed from the results themselves as soon as the last tile covering it is in:
  * the last result of a keyframe leaves nothing for the finish (no accumulator passes) */
-static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, int u8, const tile_rect_t *later,
-                     dream_image_t *out, uint8_t *out88, dream_err_t *err) {
+static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, int u8, const tile_rect_t *hole,
+                     const tile_rect_t *later, dream_image_t *out, uint8_t *out88, dream_err_t *err) {
     if (!pl || k < 0 || k >= pl->n) return dream_err_set(err, "blend: no tile %d in the plan", k);
     if ((!out && !out88) || (out && (out->w != b->W || out->h != b->H || out->c != 3)))
         return dream_err_set(err, "blend: out must be %dx%dx3", b->W, b->H);
@@ -423,6 +427,15 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
             return dream_err_set(err, "blend: the part copied later is not inside tile %d's alone rect", k);
         lt = *later;
     }
+    /* hole: res is in split order (tilesplit.h) less that rect, which must lie in later */
+    tilesplit_rect_t hl = {0, 0, 0, 0};
+    if (hole && hole->w > 0 && hole->h > 0) {
+        if (hole->x < lt.x || hole->y < lt.y || hole->x + hole->w > lt.x + lt.w || hole->y + hole->h > lt.y + lt.h ||
+            lt.w <= 0 || lt.h <= 0)
+            return dream_err_set(err, "blend: tile %d's missing part is not inside the part copied later", k);
+        hl = (tilesplit_rect_t){hole->x, hole->y, hole->w, hole->h};
+    }
+    const tilesplit_rect_t tr = {r->x, r->y, r->w, r->h};
     if (tile_inside(b, t, err) != 0) return -1;
     if (b->fx_wx_cap[k] < r->w) {       /* its ramp, kept for the overlaps' later reads */
         free(b->fx_wx[k]);
@@ -433,6 +446,7 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
     ramp_x(t, b->fx_wx[k]);
     b->fx_res[k] = res88;
     b->fx_u8[k] = (uint8_t)u8;
+    b->fx_hole[k] = hl;
     b->fx_in[k] = 1;
     uint64_t in = 0;
     for (int j = 0; j < pl->n; j++) in |= (uint64_t)(b->fx_in[j] != 0) << j;
@@ -453,7 +467,6 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
             int ns = row_segments(pl, b->W, r->y + j, seg);
             float wy = blend_ramp(j, r->h, t->feather[1], t->feather[3]);
             const int bpp = u8 ? 3 : 6;     /* bytes a pixel */
-            const uint8_t *src = res88 + (size_t)j * r->w * bpp;
             size_t row = (size_t)(r->y + j) * b->W;
             for (int q = 0; q < ns; q++) {
                 int a = seg[q].x0 > r->x ? seg[q].x0 : r->x, e = seg[q].x1 < r->x + r->w ? seg[q].x1 : r->x + r->w;
@@ -469,8 +482,13 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
                             l1 = lt.x + lt.w < f1 ? lt.x + lt.w : f1;
                             if (l1 < l0) l0 = l1 = f1;
                         }
-                        copy_run(src + (size_t)(f0 - r->x) * bpp, u8, (size_t)(l0 - f0) * 3, out, out88, (row + f0) * 3);
-                        copy_run(src + (size_t)(l1 - r->x) * bpp, u8, (size_t)(f1 - l1) * 3, out, out88, (row + l1) * 3);
+                        /* (neither run reaches into the hole: it lies inside later) */
+                        if (l0 > f0)
+                            copy_run(res88 + tilesplit_index(&tr, &hl, f0, y) * bpp, u8, (size_t)(l0 - f0) * 3, out, out88,
+                                     (row + f0) * 3);
+                        if (f1 > l1)
+                            copy_run(res88 + tilesplit_index(&tr, &hl, l1, y) * bpp, u8, (size_t)(f1 - l1) * 3, out, out88,
+                                     (row + l1) * 3);
                     } else {
                         f0 = f1 = e;
                     }
@@ -493,21 +511,32 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
 
 int blend_add_fixed_plan(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res88, dream_image_t *out,
                          uint8_t *out88, dream_err_t *err) {
-    return add_fixed(b, pl, k, res88, 0, NULL, out, out88, err);
+    return add_fixed(b, pl, k, res88, 0, NULL, NULL, out, out88, err);
 }
 
 int blend_add_fixed_plan_u8(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, dream_image_t *out,
                             uint8_t *out88, dream_err_t *err) {
-    return add_fixed(b, pl, k, res, 1, NULL, out, out88, err);
+    return add_fixed(b, pl, k, res, 1, NULL, NULL, out, out88, err);
 }
 
 int blend_add_fixed_later(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, int u8, const tile_rect_t *later,
                           dream_image_t *out, uint8_t *out88, dream_err_t *err) {
-    return add_fixed(b, pl, k, res, u8 != 0, later, out, out88, err);
+    return add_fixed(b, pl, k, res, u8 != 0, NULL, later, out, out88, err);
+}
+
+int blend_add_fixed_split(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, int u8, const tile_rect_t *hole,
+                          const tile_rect_t *later, dream_image_t *out, uint8_t *out88, dream_err_t *err) {
+    return add_fixed(b, pl, k, res, u8 != 0, hole, later, out, out88, err);
 }
 
 int blend_copy_fixed(const tile_rect_t *tile, const uint8_t *res, int u8, const tile_rect_t *rect, int W, int H,
                      dream_image_t *out, uint8_t *out88, dream_err_t *err) {
+    return blend_copy_fixed_split(tile, NULL, res, NULL, u8, rect, W, H, out, out88, err);
+}
+
+int blend_copy_fixed_split(const tile_rect_t *tile, const tile_rect_t *hole, const uint8_t *res, const uint8_t *rest,
+                           int u8, const tile_rect_t *rect, int W, int H, dream_image_t *out, uint8_t *out88,
+                           dream_err_t *err) {
     if (!tile || !res || !rect || (!out && !out88)) return dream_err_set(err, "blend: nothing to copy");
     if (rect->w <= 0 || rect->h <= 0) return 0;
     if (rect->x < tile->x || rect->y < tile->y || rect->x + rect->w > tile->x + tile->w ||
@@ -515,11 +544,26 @@ int blend_copy_fixed(const tile_rect_t *tile, const uint8_t *res, int u8, const 
         return dream_err_set(err, "blend: copy %dx%d+%d+%d outside tile %dx%d+%d+%d or canvas %dx%d", rect->w, rect->h,
                              rect->x, rect->y, tile->w, tile->h, tile->x, tile->y, W, H);
     if (out && (out->w != W || out->h != H || out->c != 3)) return dream_err_set(err, "blend: out must be %dx%dx3", W, H);
+    const tilesplit_rect_t tr = {tile->x, tile->y, tile->w, tile->h};
+    tilesplit_rect_t hl = {0, 0, 0, 0};
+    if (hole && hole->w > 0 && hole->h > 0) {
+        if (hole->x < tile->x || hole->y < tile->y || hole->x + hole->w > tile->x + tile->w ||
+            hole->y + hole->h > tile->y + tile->h)
+            return dream_err_set(err, "blend: hole %dx%d+%d+%d outside the tile", hole->w, hole->h, hole->x, hole->y);
+        hl = (tilesplit_rect_t){hole->x, hole->y, hole->w, hole->h};
+    }
+    const size_t first = tilesplit_first_px(&tr, &hl);
     const int bpp = u8 ? 3 : 6;
     #pragma omp parallel for schedule(static) if ((long)rect->w * rect->h > 65536)
-    for (int y = rect->y; y < rect->y + rect->h; y++)
-        copy_run(res + ((size_t)(y - tile->y) * tile->w + (size_t)(rect->x - tile->x)) * bpp, u8, (size_t)rect->w * 3, out,
-                 out88, ((size_t)y * W + (size_t)rect->x) * 3);
+    for (int y = rect->y; y < rect->y + rect->h; y++) {
+        int xs[4], n = tilesplit_pieces(&hl, y, rect->x, rect->x + rect->w, xs);
+        for (int q = 0; q < n; q++) {
+            size_t i = tilesplit_index(&tr, &hl, xs[q], y);
+            const uint8_t *src = i < first ? res + i * bpp : rest ? rest + (i - first) * bpp : NULL;
+            if (src)    /* (the hole's pixels without the rest: left as they are) */
+                copy_run(src, u8, (size_t)(xs[q + 1] - xs[q]) * 3, out, out88, ((size_t)y * W + (size_t)xs[q]) * 3);
+        }
+    }
     return 0;
 }
 

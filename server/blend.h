@@ -78,6 +78,15 @@ int blend_add_fixed_later(blend_t *b, const tile_plan_t *pl, int k, const uint8_
  * is into out / out88 of a W x H canvas */
 int blend_copy_fixed(const tile_rect_t *tile, const uint8_t *res, int u8, const tile_rect_t *rect, int W, int H,
                      dream_image_t *out, uint8_t *out88, dream_err_t *err);
+/* A tile-resident result in two parts (Job.rest): res is in split order (common/tilesplit.h) and
+ * lacks hole (inside later, inside the alone rect): blend_add_fixed_later for such a result */
+int blend_add_fixed_split(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *res, int u8, const tile_rect_t *hole,
+                          const tile_rect_t *later, dream_image_t *out, uint8_t *out88, dream_err_t *err);
+/* blend_copy_fixed of such a result: res the first part, rest the hole's pixels (the second part,
+ * (h, w, 3) of hole) or NULL: then the pixels of rect inside the hole are not written */
+int blend_copy_fixed_split(const tile_rect_t *tile, const tile_rect_t *hole, const uint8_t *res, const uint8_t *rest,
+                           int u8, const tile_rect_t *rect, int W, int H, dream_image_t *out, uint8_t *out88,
+                           dream_err_t *err);
 tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k);
 
 #endif

@@ -120,6 +120,7 @@ const cfg_opt_t coord_cfg_opts[] = {
     CFG_DOUBLE(coord_cfg_t, min_ms_mpix, "min-ms-per-mpix-step", "0.05", 0, 1e6, "a result faster than this (ms per MPx-step, wall clock) is implausible: a failure (0 = off)"),
     CFG_BOOL(coord_cfg_t, resident, "resident-canvas", "true", "a worker that holds the whole canvas keeps it (float) and gets only the warp of the next keyframe (docs/farm.md)"),
     CFG_STR(coord_cfg_t, tile_warp, "tile-warp", "resident", "who warps the tiles of a tiled keyframe: coordinator (8-bit tiles) | worker (a window of the canvas in 8.8 fixed point, 2x the bytes; the warp leaves the coordinator's critical path) | resident (workers keep their tiles: a job carries only the window's part the worker lacks, results come back in 8.8 and the coordinator does not warp; docs/farm.md)"),
+    CFG_BOOL(coord_cfg_t, result_rest, "result-rest", "true", "a tile-resident result comes in two parts: the rim at once, the bulk of the tile (which only its worker reads again) once the next keyframe's jobs are out (docs/farm.md)"),
     CFG_STR(coord_cfg_t, tile_result, "tile-result", "8.8", "precision of a tile-resident worker's result: 8.8 (fixed point, the float chain of the 2015 reference; 2.4x a canvas in at 1080p/4) | 8 (rounded to 8 bits and kept so by the worker: 1.2x, for 1 GbE links; docs/farm.md)"),
     CFG_END};
 
@@ -272,7 +273,29 @@ typedef struct worker {
                              * Job.held or from_resident; code 5 on any other job is a failure */
     uint64_t tk_kf;
     tile_rect_t tk_alone;
+    /* results in two parts (Job.rest, --result-rest): the hello offers it; job_rest = the rest
+     * rect its job asked for (w 0: none) */
+    int result_rest;
+    tile_rect_t job_rest;
+    uint64_t rest_job;      /* the job whose rest it still owes (0 none) */
 } worker_t;
+
+/* A rest still to come (Job.rest): the hole of tile `tile`'s result of keyframe kf, owed by the
+ * worker in slot `slot` for job `job`. It is written into that keyframe's canvas when it comes
+ * (next88 while kf is being blended, canvas88 once it is the canvas); a rest that does not come
+ * is warped from the keyframe before (rest_fill): its window of that canvas is saved here (src)
+ * before the next keyframe's first result overwrites it (next88) */
+#define REST_MAX (2 * TILE_MAX)   /* two keyframes' worth: a finished one's and the active one's */
+typedef struct rest {
+    int used;
+    uint64_t kf, job;
+    int slot, u8;
+    tile_rect_t tile, hole;
+    double zoom, angle, deadline;
+    dream_interp_t interp;
+    float *src;                 /* the saved window of the keyframe before (floats), or NULL */
+    int src_rect[4];
+} rest_t;
 
 struct coord {
     coord_cfg_t cfg;
@@ -382,6 +405,13 @@ struct coord {
     uint8_t late_u8[TILE_MAX];
     uint64_t late_kf;                   /* the keyframe they belong to */
     int late_n;                         /* pending */
+    /* results in two parts (Job.rest): late_hole = the part a result's first frame lacks (w 0:
+     * none; the deferred copy leaves it out), and the rests still to come (rest_t) */
+    tile_rect_t late_hole[TILE_MAX];
+    rest_t rests[REST_MAX];
+    int rest_pending;                   /* rests[] in use */
+    int shape[4];                       /* the last plan's layout: nx, ny, weighted, workers (tile_plan_params_t) */
+    uint64_t rest_parts, rest_waits, rest_filled;
     double after_due;                   /* kf_after_dispatch's own work waits until then (0: none) */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
@@ -522,9 +552,15 @@ static void worker_fail(coord_t *c, worker_t *w, const char *why) {
     }
 }
 
+static void rest_fill(coord_t *c, int i, const char *why, int fail);
+static int window_rect(coord_t *c, int idx);
+
 static void worker_remove(coord_t *c, worker_t *w, const char *why) {
     peer_log(c, DLOG_INFO, w->tag, "gone", "worker %s (%s) gone: %s", w->name, w->backend, why);
     requeue_worker_job(c, w, why);
+    /* the rests it owed will not come: filled now (not a failure: it is gone) */
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++)
+        if (c->rests[i].used && c->rests[i].slot == (int)(w - c->w)) rest_fill(c, i, "lost with its worker", 0);
     memset(w, 0, sizeof *w);
 }
 
@@ -661,6 +697,7 @@ static void on_hello(coord_t *c, wire_msg_t *m) {
     w->resident = c->cfg.resident && !c->cfg.canvas8 && h->has_resident_canvas && h->resident_canvas;
     w->tile_warp = c->cfg.tile_warp_worker && !c->cfg.canvas8 && h->has_tile_warp && h->tile_warp;
     w->tile_res = w->tile_warp && c->cfg.tile_resident && h->has_tile_resident && h->tile_resident;
+    w->result_rest = w->tile_res && c->cfg.result_rest && h->has_result_rest && h->result_rest;
     double claim = h->ms_per_mpix_step;
     w->claim_ms_mpix = isfinite(claim) && claim > 0 && claim < 1e8 ? claim : 1e4;
     if (!w->measured) w->ms_mpix = w->claim_ms_mpix;
@@ -721,13 +758,17 @@ static void swap_in_next(coord_t *c) {
 }
 
 static void late_flush(coord_t *c, const int *rect, const tile_rect_t *hold);
+static int rest_of(const coord_t *c, uint64_t kf);
 
 /* a tile-resident keyframe blends into the 8.8 mirror only: the float canvas (the display's,
  * the base warp's) is made from it here, after the next hand-out or before any other reader */
 static void canvas_sync_float(coord_t *c) {
     late_flush(c, NULL, NULL);
     if (!c->float_stale) return;
-    c->float_stale = 0;
+    int waiting = rest_of(c, c->canvas_kf) && !(c->kf_active && c->kf_id == c->canvas_kf);
+    /* a rest still to come (Job.rest; the readers that need the keyframe whole wait for it:
+     * publish, kf_start): made again once it is in */
+    c->float_stale = waiting;
     px88_image_to_float(c->canvas88, c->canvas->px, c->cfg.W, c->cfg.H);
 }
 
@@ -776,18 +817,29 @@ static const uint8_t *res_keep(coord_t *c, int idx, wire_msg_t *m) {
     return kept_take(&c->res[idx], m);
 }
 
-/* every kept result goes, the deferred copies with them (the caller has no use for them) */
+/* every kept result goes, the deferred copies with them (the caller has no use for them); the
+ * rests of that keyframe too (it is not the canvas: they would be written into another) */
+static void rest_drop(coord_t *c, int i);
 static void res_release(coord_t *c) {
     memset(c->late_px, 0, sizeof c->late_px);
+    memset(c->late_hole, 0, sizeof c->late_hole);
     c->late_n = 0;
     for (int k = 0; k < TILE_MAX; k++) kept_drop(&c->res[k]);
+    for (int i = 0; i < REST_MAX; i++)
+        if (c->rests[i].used && c->rests[i].kf == c->kf_id) rest_drop(c, i);
+}
+
+static int rect_meets(const tile_rect_t *a, const tile_rect_t *b) {
+    return a->w > 0 && a->h > 0 && b->w > 0 && b->h > 0 && a->x < b->x + b->w && b->x < a->x + a->w &&
+           a->y < b->y + b->h && b->y < a->y + a->h;
 }
 
 /* the deferred copies of a tile-resident keyframe's alone parts (on_result) into the canvas
  * that holds keyframe late_kf now (next88 while it is still being blended, canvas88 after its
  * finish): rect NULL, all of them (then done: a finished keyframe's result is let go); else only
  * where they meet rect (x, y, w, h), unless that lies inside hold (the part a job's worker
- * keeps): those pixels now, the rest later (copying a pixel twice writes the same value) */
+ * keeps): those pixels now, the rest later (copying a pixel twice writes the same value). A
+ * result's hole (Job.rest) is left out: its rest writes it (on_rest) */
 static void late_flush(coord_t *c, const int *rect, const tile_rect_t *hold) {
     if (!c->late_n) return;
     uint8_t *dst = c->kf_active && c->kf_id == c->late_kf ? c->next88 : c->canvas88;
@@ -803,12 +855,134 @@ static void late_flush(coord_t *c, const int *rect, const tile_rect_t *hold) {
             part = (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
         }
         dream_err_t err = {{0}};
-        if (blend_copy_fixed(&c->late_tile[k], c->late_px[k], c->late_u8[k], &part, c->cfg.W, c->cfg.H, NULL, dst, &err) != 0)
+        if (blend_copy_fixed_split(&c->late_tile[k], &c->late_hole[k], c->late_px[k], NULL, c->late_u8[k], &part, c->cfg.W,
+                                   c->cfg.H, NULL, dst, &err) != 0)
             dlog_error(MOD, "blend: %s", err.msg);      /* checked when it was deferred: not reached */
         if (rect) continue;     /* the rest later */
         c->late_px[k] = NULL;
         c->late_n--;
         if (dst == c->canvas88) kept_drop(&c->res[k]);    /* its keyframe is finished: read no more */
+    }
+}
+
+/* the canvas that holds rest i's keyframe (NULL: none does any more) */
+static uint8_t *rest_dst(coord_t *c, const rest_t *r) {
+    if (c->kf_active && r->kf == c->kf_id) return c->next88;
+    return r->kf == c->canvas_kf ? c->canvas88 : NULL;
+}
+
+/* 1 when a rest still to come of the canvas's keyframe (canvas_kf) meets rect (x, y, w, h)
+ * outside hold (NULL: none): a reader of canvas88 there waits for it */
+static int rest_blocks(const coord_t *c, const int *rect, const tile_rect_t *hold) {
+    if (!c->rest_pending) return 0;
+    const tile_rect_t q = {rect[0], rect[1], rect[2], rect[3]};
+    for (int i = 0; i < REST_MAX; i++) {
+        const rest_t *r = &c->rests[i];
+        if (!r->used || r->kf != c->canvas_kf || (c->kf_active && c->kf_id == c->canvas_kf)) continue;
+        int x0 = q.x > r->hole.x ? q.x : r->hole.x, x1 = q.x + q.w < r->hole.x + r->hole.w ? q.x + q.w : r->hole.x + r->hole.w;
+        int y0 = q.y > r->hole.y ? q.y : r->hole.y, y1 = q.y + q.h < r->hole.y + r->hole.h ? q.y + q.h : r->hole.y + r->hole.h;
+        if (x0 >= x1 || y0 >= y1) continue;
+        /* inside hold: the job's worker keeps those pixels itself (its own rest, typically) */
+        if (hold && x0 >= hold->x && x1 <= hold->x + hold->w && y0 >= hold->y && y1 <= hold->y + hold->h) continue;
+        return 1;
+    }
+    return 0;
+}
+
+/* 1 when a rest of keyframe kf is still to come */
+static int rest_of(const coord_t *c, uint64_t kf) {
+    if (!c->rest_pending) return 0;
+    for (int i = 0; i < REST_MAX; i++)
+        if (c->rests[i].used && c->rests[i].kf == kf) return 1;
+    return 0;
+}
+
+static void rest_drop(coord_t *c, int i) {
+    rest_t *r = &c->rests[i];
+    if (!r->used) return;
+    free(r->src);
+    int slot = r->slot;
+    if (slot >= 0 && slot < c->nslots && c->w[slot].used && c->w[slot].rest_job == r->job) c->w[slot].rest_job = 0;
+    memset(r, 0, sizeof *r);
+    c->rest_pending--;
+}
+
+/* the source a fill of rest i reads, the 8.8 canvas of the keyframe before its own (canvas88
+ * while its keyframe is being blended, else next88 until the next keyframe's first result is
+ * blended into it), saved as floats into r->src; 0, or -1 (no memory or bad warp: logged) */
+static int rest_save_src(coord_t *c, rest_t *r) {
+    if (r->src) return 0;
+    const uint8_t *src88 = c->kf_active && r->kf == c->kf_id ? c->canvas88 : c->next88;
+    dream_err_t err = {{0}};
+    int *sr = r->src_rect;
+    if (dream_warp_source_rect(c->cfg.W, c->cfg.H, r->zoom, r->angle, r->interp, r->hole.x, r->hole.y, r->hole.w, r->hole.h,
+                               &sr[0], &sr[1], &sr[2], &sr[3], &err) != 0) {
+        dlog_error(MOD, "rest fill: %s", err.msg);
+        return -1;
+    }
+    r->src = malloc((size_t)sr[2] * sr[3] * 3 * sizeof(float));
+    if (!r->src) {
+        dlog_error(MOD, "rest fill: out of memory");
+        return -1;
+    }
+    for (int y = 0; y < sr[3]; y++)
+        px88_to_float(src88 + ((size_t)(sr[1] + y) * c->cfg.W + sr[0]) * 6, r->src + (size_t)y * sr[2] * 3, (size_t)sr[2] * 3);
+    return 0;
+}
+
+/* the next keyframe's first result is about to be blended into next88: the fills' sources first */
+static void rest_save_all(coord_t *c) {
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++)
+        if (c->rests[i].used && c->rests[i].kf != c->kf_id) rest_save_src(c, &c->rests[i]);
+}
+
+/* rest i did not come: its hole warped from the keyframe before (as a missing tile is filled)
+ * into its keyframe's canvas. why: logged; fail: a failure of its worker (still connected) */
+static void rest_fill(coord_t *c, int i, const char *why, int fail) {
+    rest_t *r = &c->rests[i];
+    if (!r->used) return;
+    uint8_t *dst = rest_dst(c, r);
+    if (dst && rest_save_src(c, r) == 0) {
+        const int *sr = r->src_rect;
+        float *out = malloc((size_t)r->hole.w * r->hole.h * 3 * sizeof(float));
+        dream_err_t err = {{0}};
+        if (out && dream_warp_window(r->src, sr[0], sr[1], sr[2], sr[3], c->cfg.W, c->cfg.H, r->zoom, r->angle, r->interp,
+                                     r->hole.x, r->hole.y, r->hole.w, r->hole.h, out, &err) == 0) {
+            for (int y = 0; y < r->hole.h; y++)
+                px88_from_float(out + (size_t)y * r->hole.w * 3, dst + ((size_t)(r->hole.y + y) * c->cfg.W + r->hole.x) * 6,
+                                (size_t)r->hole.w * 3);
+        } else {
+            dlog_error(MOD, "rest fill: %s", out ? err.msg : "out of memory");   /* older pixels stay */
+        }
+        free(out);
+    }
+    c->rest_filled++;
+    dlog_warn(MOD, "keyframe %llu: a tile's rest (%dx%d+%d+%d) %s: filled from the warped keyframe before",
+              (unsigned long long)r->kf, r->hole.w, r->hole.h, r->hole.x, r->hole.y, why);
+    int slot = r->slot;
+    /* (the slot is still its connection's: a worker that leaves has its rests filled first) */
+    worker_t *w = slot >= 0 && slot < c->nslots && c->w[slot].used ? &c->w[slot] : NULL;
+    rest_drop(c, i);
+    if (w && fail) worker_fail(c, w, "the rest of its result did not come");
+}
+
+/* the rests still to come of keyframes up to kf (all: UINT64_MAX) are filled */
+static void rest_fill_upto(coord_t *c, uint64_t kf, const char *why) {
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++)
+        if (c->rests[i].used && c->rests[i].kf <= kf) rest_fill(c, i, why, 1);
+}
+
+/* the rests still to come of the canvas's keyframe that meet rect outside hold are filled */
+static void rest_fill_meeting(coord_t *c, const int *rect, const tile_rect_t *hold, const char *why) {
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++) {
+        rest_t *r = &c->rests[i];
+        if (!r->used || r->kf != c->canvas_kf) continue;
+        const tile_rect_t a = {rect[0], rect[1], rect[2], rect[3]};
+        if (!rect_meets(&a, &r->hole)) continue;
+        if (hold && r->hole.x >= hold->x && r->hole.y >= hold->y && r->hole.x + r->hole.w <= hold->x + hold->w &&
+            r->hole.y + r->hole.h <= hold->y + hold->h)
+            continue;
+        rest_fill(c, i, why, 1);
     }
 }
 
@@ -840,8 +1014,14 @@ static void canvas_blend_pending(coord_t *c) {
     swap_in_next(c);
 }
 
+static void on_rest(coord_t *c, worker_t *w, wire_msg_t *m);
+
 static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     Dreamfarm__Result *r = m->env->result;
+    if (r->has_rest_part && r->rest_part) {
+        on_rest(c, w, m);
+        return;
+    }
     if (r->job_id != w->job_id || !w->job_id) {
         c->st.late_discarded++;
         peer_log(c, DLOG_DEBUG, w->tag, "stale", "discarding result %llu from %s (not its current job)", (unsigned long long)r->job_id, w->name);
@@ -877,6 +1057,18 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         worker_fail(c, w, "result for a different rectangle");
         return;
     }
+    /* a result in two parts: its first frame lacks the rest its job asked for (or it came whole) */
+    tile_rect_t hole = {0, 0, 0, 0};
+    if (r->rest) {
+        const tile_rect_t *jr = &w->job_rest;
+        if (!w->job_fixed || r->rest->x != jr->x || r->rest->y != jr->y || r->rest->w != jr->w || r->rest->h != jr->h ||
+            jr->w <= 0) {
+            tile_pending(c, idx);
+            worker_fail(c, w, "result less a part its job did not name");
+            return;
+        }
+        hole = *jr;
+    }
     int fixed_px = r->has_fixed_pixels && r->fixed_pixels;
     if (fixed_px != (w->job_fixed && !w->job_u8)) {
         tile_pending(c, idx);
@@ -889,6 +1081,16 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
         return;
     }
     if (w->job_fixed) {
+        /* the previous keyframe's rests that have not come: filled now, before its canvas is read
+         * for this check and before anything of this keyframe is blended (the fill's source, the
+         * keyframe before that, is in next88 until then) */
+        if (c->rest_pending) {
+            rest_save_all(c);   /* the fills' source, before this keyframe's blends reach next88 */
+            /* (its own rest came before this result on its connection; another's its strips
+             * needed waited for: a rest its window still lacks broke that order) */
+            if (window_rect(c, idx) == 0 && rest_blocks(c, c->win_rect[idx], NULL))
+                rest_fill_meeting(c, c->win_rect[idx], NULL, "did not come before a result that needs it");
+        }
         /* tile-resident: its window, rebuilt from what it kept and what it was sent, must be
          * our canvas's bit for bit (no float arithmetic is involved: this is about the data) */
         uint64_t hv = 0;
@@ -946,7 +1148,7 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
          * once the next keyframe's jobs are out (late_flush): not on the critical path */
         tile_rect_t later = blend_alone_rect(&c->plan, idx);
         int rc = !px ? dream_err_set(&err, "out of memory for a result")
-                     : blend_add_fixed_later(c->blend, &c->plan, idx, px, w->job_u8, &later, NULL, c->next88, &err);
+                     : blend_add_fixed_split(c->blend, &c->plan, idx, px, w->job_u8, &hole, &later, NULL, c->next88, &err);
         if (rc != 0) {
             dlog_error(MOD, "blend: %s", err.msg);
             return;
@@ -958,7 +1160,21 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
             c->late_tile[idx] = t->r;
             c->late_u8[idx] = (uint8_t)w->job_u8;
             c->late_kf = c->kf_id;
+            c->late_hole[idx] = hole;
             c->late_n++;
+            if (hole.w > 0) {   /* its rest comes when its next job reaches it (or soon anyway) */
+                int f = 0;
+                while (f < REST_MAX && c->rests[f].used) f++;
+                if (f == REST_MAX) f = 0;   /* not reached (older keyframes' are filled at kf_finish) */
+                if (c->rests[f].used) rest_fill(c, f, "was dropped (too many)", 0);
+                rest_t *rs = &c->rests[f];
+                *rs = (rest_t){.used = 1, .kf = c->kf_id, .job = jid, .slot = (int)(w - c->w), .u8 = w->job_u8,
+                               .tile = t->r, .hole = hole, .zoom = c->kf_zoom, .angle = c->kf_angle,
+                               .interp = c->kf_interp, .deadline = now + 250 + 2 * c->plan.est_ms};
+                c->rest_pending++;
+                c->rest_parts++;
+                w->rest_job = jid;
+            }
         }
     } else if (!c->cfg.canvas8 && whole_canvas(c, idx) && keep_result(c, m) == 0) {
         /* one tile, the whole canvas: its blend waits until the next keyframe's job is out
@@ -1022,6 +1238,41 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
     /* good work slowly heals: one failure per 10 accepted tiles (a cheater mixing good and
      * bad answers still reaches the quarantine) */
     if (w->failures > 0 && !w->quarantined && w->jobs_done % 10 == 0) w->failures--;
+}
+
+/* the second part of a result (Job.rest): the rest's pixels, written into its keyframe's canvas
+ * at once; anything amiss is a failure of the worker and the rest is filled */
+static void on_rest(coord_t *c, worker_t *w, wire_msg_t *m) {
+    Dreamfarm__Result *r = m->env->result;
+    int k = -1;
+    for (int i = 0; i < REST_MAX && k < 0; i++)
+        if (c->rests[i].used && c->rests[i].job == r->job_id && c->rests[i].slot == (int)(w - c->w)) k = i;
+    if (k < 0) {        /* filled already, its keyframe dropped, or never asked for */
+        c->st.late_discarded++;
+        peer_log(c, DLOG_DEBUG, w->tag, "stale", "discarding a rest of job %llu from %s", (unsigned long long)r->job_id,
+                 w->name);
+        return;
+    }
+    rest_t *rs = &c->rests[k];
+    const tile_rect_t *h = &rs->hole, *t = &rs->tile;
+    int fixed_px = r->has_fixed_pixels && r->fixed_pixels;
+    const char *bad = NULL;
+    if (!r->rest || r->rest->x != h->x || r->rest->y != h->y || r->rest->w != h->w || r->rest->h != h->h ||
+        r->tile->x != t->x || r->tile->y != t->y || r->tile->w != t->w || r->tile->h != t->h)
+        bad = "a rest for a different rectangle";
+    else if (fixed_px == rs->u8)
+        bad = "a rest of another precision than its first part";
+    else if (fixed_px && !px88_in_range(m->pixels, m->pixels_len / 2))
+        bad = "an 8.8 rest with values above 255";
+    if (bad) {
+        rest_fill(c, k, bad, 1);
+        return;
+    }
+    uint8_t *dst = rest_dst(c, rs);
+    dream_err_t err = {{0}};
+    if (dst && blend_copy_fixed(h, m->pixels, rs->u8, h, c->cfg.W, c->cfg.H, NULL, dst, &err) != 0)
+        dlog_error(MOD, "blend: %s", err.msg);      /* sizes checked: not reached */
+    rest_drop(c, k);
 }
 
 static void handle_worker_msg(coord_t *c) {
@@ -1198,6 +1449,7 @@ static tile_rect_t held_part(coord_t *c, const worker_t *w, int idx) {
 /* a tile-resident job's pixels: tile idx's window less hd (inside it; w = 0: nothing held), its
  * rows in raster order, 8.8 LE, into job_px[idx]. The byte count, or -1 (no memory) */
 static long cut_strips(coord_t *c, int idx, const tile_rect_t *hd) {
+    if (rest_blocks(c, c->win_rect[idx], hd)) return -2;   /* a rest the strips need is still to come */
     late_flush(c, c->win_rect[idx], hd);    /* a deferred alone part the strips reach */
     int sx = c->win_rect[idx][0], sy = c->win_rect[idx][1], sw = c->win_rect[idx][2], sh = c->win_rect[idx][3];
     size_t len = ((size_t)sw * sh - (size_t)hd->w * hd->h) * 6;
@@ -1223,6 +1475,7 @@ static int window_hash(coord_t *c, int idx, uint64_t *hv) {
     if (!c->win_hv_ok[idx]) {
         if (!c->canvas_exact || !c->canvas88 || window_rect(c, idx) != 0) return -1;
         const int *wr = c->win_rect[idx];
+        if (rest_blocks(c, wr, NULL)) return -1;    /* a rest it covers is still to come: later */
         late_flush(c, wr, NULL);
         wire_hash_t hs;
         wire_hash_init(&hs);
@@ -1278,6 +1531,17 @@ static int kf_start(coord_t *c) {
     if (nw == 0) return 0;
     double now = dream_now_ms();
     if (now < c->kf_retry_at) return 0;     /* the last attempt failed: don't spin */
+    if (c->rest_pending) {
+        /* the canvas still lacks rests (Job.rest): only a tile-resident keyframe starts before
+         * they are in (its jobs wait for a rest their strips need; its workers send theirs when
+         * their jobs arrive); any other waits (they come within ms, or are filled) */
+        int all = nw >= 2 && c->cfg.tile_resident && !c->cfg.canvas8;
+        for (int k = 0; k < c->nslots && all; k++) {
+            const worker_t *w = &c->w[k];
+            if (w->used && !w->quarantined && !w->draining) all = w->tile_res || w->tres_revoked;
+        }
+        if (!all) return 0;
+    }
     /* motion in video time: the display's next frame decides the lag; a backlog waits */
     int64_t f_now = -1;
     if (c->fc) {
@@ -1304,13 +1568,22 @@ static int kf_start(coord_t *c) {
      * at once; with a resident worker the warp follows the hand-out (kf_after_dispatch) */
     c->base_ready = 0;
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
-                             c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1};
+                             c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1,
+                             c->shape[0], c->shape[1], c->shape[2], c->shape[3]};
     if (tile_plan_make(&pp, tw, nw, dream_splitmix64(&c->rng), &c->plan, &err) != 0) {
         dlog_warn(MOD, "%s; retrying in 1 s", err.msg);
         c->kf_retry_at = now + 1000;
         c->plan.n = 0;
         return 0;
     }
+    if (c->rest_pending && c->plan.n < 2) {     /* not tile-resident: the rests first (above) */
+        c->plan.n = 0;
+        return 0;
+    }
+    c->shape[0] = c->plan.nx;   /* the layout the next plan keeps unless another is clearly faster */
+    c->shape[1] = c->plan.ny;
+    c->shape[2] = c->plan.weighted;
+    c->shape[3] = nw;
     int bad = 0;
     for (int i = 0; i < c->plan.n; i++) {
         bad |= grow(&c->tile_px[i], &c->tile_cap[i], (size_t)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h * 3) != 0;
@@ -1404,13 +1677,33 @@ static void job_warp(const coord_t *c, Dreamfarm__Job *job) {
     job->has_warp_interp = 1; job->warp_interp = c->kf_interp == DREAM_INTERP_BILINEAR ? 0 : 1;
 }
 
+/* --result-rest: the part of tile idx's result that may come later (Job.rest): its alone rect
+ * less a margin on every side towards another tile, where the next keyframe's windows of the
+ * other tiles may reach (the grid lines move up to twice the seam jitter, the zoom pulls the
+ * windows by up to (1 - 1/zoom) half a canvas, plus the warp's taps). A window that reaches it
+ * anyway waits for it (cut_strips). Empty when what is left is small */
+static tile_rect_t rest_rect(const coord_t *c, int idx) {
+    tile_rect_t a = blend_alone_rect(&c->plan, idx), e = {0, 0, 0, 0};
+    if (a.w <= 0 || a.h <= 0) return e;
+    double z = c->kf_zoom > 0 ? c->kf_zoom : 1.0, pull = fabs(1.0 - 1.0 / z) * 0.5 * (c->cfg.W > c->cfg.H ? c->cfg.W : c->cfg.H);
+    int m = 2 * (c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : 0) + 16 + (int)ceil(pull);
+    int x0 = a.x, y0 = a.y, x1 = a.x + a.w, y1 = a.y + a.h;
+    if (x0 > 0) x0 += m;
+    if (y0 > 0) y0 += m;
+    if (x1 < c->cfg.W) x1 -= m;
+    if (y1 < c->cfg.H) y1 -= m;
+    if (x1 - x0 < 32 || y1 - y0 < 32) return e;
+    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+}
+
 static int send_job(coord_t *c, worker_t *w, int idx) {
     tile_t *t = &c->plan.tiles[idx];
     Dreamfarm__Envelope env;
     wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
     Dreamfarm__Job job = DREAMFARM__JOB__INIT;
     Dreamfarm__Rect tile = DREAMFARM__RECT__INIT, core = DREAMFARM__RECT__INIT, dwin = DREAMFARM__RECT__INIT;
-    Dreamfarm__Rect held = DREAMFARM__RECT__INIT;
+    Dreamfarm__Rect held = DREAMFARM__RECT__INIT, jrest = DREAMFARM__RECT__INIT;
+    tile_rect_t rest = {0, 0, 0, 0};
     int window = 0, fixed = 0;
     tile.x = t->r.x; tile.y = t->r.y; tile.w = t->r.w; tile.h = t->r.h;
     core.x = t->core.x - t->r.x; core.y = t->core.y - t->r.y; core.w = t->core.w; core.h = t->core.h;
@@ -1490,6 +1783,10 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
         /* tile-resident: the window less the part the worker keeps; an 8.8 result back */
         tile_rect_t hd = held_part(c, w, idx);
         long n = cut_strips(c, idx, &hd);
+        if (n == -2) {      /* the strips reach a rest that has not come yet: this job waits */
+            c->rest_waits++;
+            return 1;
+        }
         if (n < 0) return -1;
         dwin.x = c->win_rect[idx][0]; dwin.y = c->win_rect[idx][1];
         dwin.w = c->win_rect[idx][2]; dwin.h = c->win_rect[idx][3];
@@ -1497,6 +1794,13 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
         job_warp(c, &job);
         job.has_result_fixed = 1; job.result_fixed = 1;
         job.has_result_u8 = c->cfg.tile_result8; job.result_u8 = c->cfg.tile_result8;
+        rest = rest_rect(c, idx);
+        if (w->result_rest && rest.w > 0) {
+            jrest.x = rest.x; jrest.y = rest.y; jrest.w = rest.w; jrest.h = rest.h;
+            job.rest = &jrest;
+        } else {
+            rest = (tile_rect_t){0, 0, 0, 0};
+        }
         if (hd.w > 0) {
             held.x = hd.x; held.y = hd.y; held.w = hd.w; held.h = hd.h;
             job.held = &held;
@@ -1544,6 +1848,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
     w->job_window = window;
     w->job_fixed = fixed;
     w->job_u8 = job.has_result_u8 && job.result_u8;
+    w->job_rest = rest;
     w->job_held = job.held != NULL || (job.has_from_resident && job.from_resident);
     w->job_sent = now;
     w->job_deadline = now + dl;
@@ -1574,13 +1879,14 @@ static worker_t *best_tres_worker(coord_t *c, int idx, uint64_t px) {
 }
 
 static void dispatch_jobs(coord_t *c) {
+    uint64_t later = 0;     /* tiles whose job must wait this round (a rest their strips need) */
     for (;;) {
         /* largest pending tile first, to the fastest idle worker that holds it */
         int best = -1;
         uint64_t bpx = 0;
         for (int i = 0; i < c->plan.n; i++) {
             uint64_t px = (uint64_t)c->plan.tiles[i].r.w * c->plan.tiles[i].r.h;
-            if (c->jobs[i].state == JOB_PENDING && px > bpx) {
+            if (c->jobs[i].state == JOB_PENDING && px > bpx && !(later >> i & 1)) {
                 /* skip tiles nobody idle can hold */
                 int ok = 0;
                 for (int k = 0; k < c->nslots && !ok; k++)
@@ -1591,7 +1897,12 @@ static void dispatch_jobs(coord_t *c) {
         if (best < 0) return;
         worker_t *bw = c->kf_tres ? best_tres_worker(c, best, bpx) : best_free_worker(c, bpx);
         if (!bw) return;
-        if (send_job(c, bw, best) != 0 && bw->used) return;   /* no memory: try again next step */
+        int rc = send_job(c, bw, best);
+        if (rc == 1) {      /* not yet (a rest, or the tiles are not cut): the others go on */
+            later |= 1ull << best;
+            continue;
+        }
+        if (rc != 0 && bw->used) return;   /* no memory: try again next step */
     }
 }
 
@@ -1655,6 +1966,7 @@ static void kf_after_dispatch(coord_t *c) {
  * when something reads it (its keyframe sinks, the console, a keyframe of another kind); the
  * display's copy is made from the 8.8 canvas directly */
 static void publish(coord_t *c) {
+    if (c->pub_pending && rest_of(c, c->pub_id)) return;     /* its rests first */
     if (c->pub_pending) {
         late_flush(c, NULL, NULL);      /* its alone parts (no-op when done) */
         canvas_blend_pending(c);        /* a whole-canvas result blended after the hand-out */
@@ -1678,6 +1990,8 @@ static void publish(coord_t *c) {
 }
 
 static void kf_finish(coord_t *c) {
+    /* the previous keyframe's rests (its own come after this keyframe's jobs are out) */
+    if (c->rest_pending) rest_fill_upto(c, c->kf_id - 1, "did not come before the next keyframe finished");
     publish(c);     /* the previous keyframe, when kf_after_dispatch's deferred work has not run */
     double now = dream_now_ms();
     double t_fin0 = now;
@@ -1770,6 +2084,8 @@ static void kf_finish(coord_t *c) {
 /* ---------- timers ---------- */
 
 static void timers(coord_t *c) {
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++)
+        if (c->rests[i].used && dream_now_ms() > c->rests[i].deadline) rest_fill(c, i, "did not come in time", 1);
     double now = dream_now_ms();
     double dead_after = (double)c->cfg.heartbeat_ms * c->cfg.liveness;
     for (int i = 0; i < c->nslots; i++) {
@@ -1923,6 +2239,8 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
                       (double)c->cfg.W * c->cfg.H / 1e6);
         len = appendf(r, n, len, "window_jobs:%llu\nwindow_mismatch:%llu\n", (unsigned long long)c->window_jobs,
                       (unsigned long long)c->window_mismatch);
+        len = appendf(r, n, len, "result_rest_parts:%llu\nresult_rest_waits:%llu\nresult_rest_filled:%llu\n",
+                      (unsigned long long)c->rest_parts, (unsigned long long)c->rest_waits, (unsigned long long)c->rest_filled);
         len = appendf(r, n, len, "tile_resident_jobs:%llu\ntile_resident_mismatch:%llu\ntile_resident_held_pct:%.1f\n",
                       (unsigned long long)c->tres_jobs, (unsigned long long)c->tres_mismatch,
                       c->tres_window_px ? 100.0 * (double)c->tres_held_px / (double)c->tres_window_px : 0.0);
@@ -2043,6 +2361,7 @@ const dream_image_t *coord_canvas(coord_t *c) {
     return c->canvas;
 }
 void coord_request_stop(coord_t *c) { c->stopping = 1; }
+int coord_canvas_settled(const coord_t *c) { return c->rest_pending == 0; }
 
 coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dream_err_t *err) {
     coord_t *c = calloc(1, sizeof *c);

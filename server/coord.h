@@ -99,6 +99,7 @@ typedef struct coord_cfg {
     char tile_warp[16];         /* "coordinator" | "worker" | "resident" */
     char tile_result[8];        /* "8.8" | "8": a tile-resident result's precision (docs/farm.md) */
     int tile_result8;           /* --tile-result 8: results rounded to 8 bits (1.2x a canvas in, not 2.4x) */
+    int result_rest;            /* --result-rest: tile-resident results in two parts (Job.rest) */
 } coord_cfg_t;
 
 extern const cfg_opt_t coord_cfg_opts[];
@@ -153,6 +154,9 @@ coord_curve_t *coord_curve_new(void *zctx, void *router, const char *secret_file
 void coord_curve_destroy(coord_curve_t **cc);
 /* The current canvas (read-only; valid until the next coord_step). */
 const dream_image_t *coord_canvas(coord_t *c);
+/* 0 while the last keyframe still waits for the rests of its results (Job.rest, a few ms after
+ * the next keyframe's jobs are out): coord_canvas then has older pixels there */
+int coord_canvas_settled(const coord_t *c);
 
 /* For the admin commands (server/admin.c); coordinator thread only. */
 size_t coord_status_text(coord_t *c, char *r, size_t n);     /* "# Server" ... "# Timing" */

@@ -185,6 +185,27 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
         double ms = tile_schedule_estimate(px, t->n, w, nw, p->steps, p->overhead_ms, NULL);
         if (ms >= 0 && best >= 0 && ms < best * 0.95) { best = ms; bk = k; }
     }
+    /* the last layout stays unless the best beats it by > 10 % */
+    if (best >= 0 && p->prev_nx > 0 && p->prev_nw == nw && (p->prev_weighted ? bk != p->prev_nx : (bk || bnx != p->prev_nx || bny != p->prev_ny))) {
+        double prev = -1;
+        int vertical = p->W >= p->H;
+        if (p->prev_weighted && (vertical ? p->prev_ny == 1 : p->prev_nx == 1)) {
+            int k = vertical ? p->prev_nx : p->prev_ny;
+            if (k >= 2 && k <= nw && k <= maxt && plan_weighted(p, w, nw, k, 0, NULL, t) == 0) prev = k;
+        } else if (!p->prev_weighted && p->prev_nx * p->prev_ny <= maxt && tile_plan_grid(p, p->prev_nx, p->prev_ny, 0, 0, t, NULL) == 0) {
+            prev = 0;
+        }
+        if (prev >= 0) {
+            uint64_t px[TILE_MAX];
+            for (int i = 0; i < t->n; i++) px[i] = (uint64_t)t->tiles[i].r.w * (uint64_t)t->tiles[i].r.h;
+            double ms = tile_schedule_estimate(px, t->n, w, nw, p->steps, p->overhead_ms, NULL);
+            if (ms >= 0 && best >= ms * 0.90) {
+                best = ms;
+                bk = (int)prev;
+                if (!bk) { bnx = p->prev_nx; bny = p->prev_ny; }
+            }
+        }
+    }
     free(t);
     if (best < 0)
         return dream_err_set(err, "tile plan: no grid of %dx%d fits the workers (largest tile they hold too small?)",
@@ -200,10 +221,12 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
         uint64_t px[TILE_MAX];
         for (int k = 0; k < out->n; k++) px[k] = (uint64_t)out->tiles[k].r.w * (uint64_t)out->tiles[k].r.h;
         out->est_ms = tile_schedule_estimate(px, out->n, w, nw, p->steps, p->overhead_ms, NULL);
+        out->weighted = 1;
         if (out->est_ms >= 0) return 0;
         if (plan_weighted(p, w, nw, bk, 0, NULL, out) != 0) return dream_err_set(err, "tile plan: weighted strips failed");
         for (int k = 0; k < out->n; k++) px[k] = (uint64_t)out->tiles[k].r.w * (uint64_t)out->tiles[k].r.h;
         out->est_ms = tile_schedule_estimate(px, out->n, w, nw, p->steps, p->overhead_ms, NULL);
+        out->weighted = 1;
         return 0;
     }
     int ax = jitter_amp(p, p->W / bnx), ay = jitter_amp(p, p->H / bny);

@@ -45,11 +45,17 @@ typedef struct tile_plan_params {
     int seam_jitter;        /* most px the inner grid lines move per keyframe: > 0 that (at most a
                              * quarter cell), 0 a quarter cell, < 0 none. Uneven tiles cost: with
                              * equal workers the keyframe waits for the biggest tile */
+    /* the last keyframe's layout (prev_nx 0: none) and how many workers it was made for: with as
+     * many now, it is kept unless another is > 10 % faster, so that noise in the measured speeds
+     * does not flip grids and strips (each flip moves every tile: tile-resident workers then hold
+     * little of their new windows); a worker more or less plans afresh */
+    int prev_nx, prev_ny, prev_weighted, prev_nw;
 } tile_plan_params_t;
 
 typedef struct tile_plan {
     int n, nx, ny;
     int ox, oy;             /* random offset applied to inner boundaries */
+    int weighted;           /* 1: strips sized by the workers' speeds (nx x ny strips), 0: a grid */
     tile_t tiles[TILE_MAX];
     double est_ms;          /* estimated makespan */
 } tile_plan_t;

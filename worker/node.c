@@ -12,6 +12,7 @@
 #include "node.h"
 #include "parfor.h"
 #include "px88.h"
+#include "tilesplit.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -95,6 +96,10 @@ typedef struct node_job {
                                  * back in 8.8 and is kept (tile-resident, docs/farm.md) */
     int u8;                     /* ... with result_u8: back rounded to 8 bits, and kept so */
     int shared;                 /* px is a shared_* buffer (the kept tile too): shared_release */
+    /* Job.rest: px holds the result in split order (tilesplit.h); len covers the first part, the
+     * rest (rest_len bytes after it, one more reference of the buffer) goes out later */
+    tilesplit_rect_t rest;
+    size_t rest_len;
     unsigned gen;               /* connection generation it came from */
 } node_job_t;
 
@@ -112,10 +117,11 @@ static uint8_t *shared_new(size_t n, int refs) {
     return p + SHARED_HDR;
 }
 
+/* data: the buffer (from shared_new), or a part of it with the buffer as hint */
 static void shared_release(void *data, void *hint) {
-    (void)hint;
-    if (!data) return;
-    shared_hdr_t *h = (shared_hdr_t *)((uint8_t *)data - SHARED_HDR);
+    uint8_t *base = hint ? hint : data;
+    if (!base) return;
+    shared_hdr_t *h = (shared_hdr_t *)(base - SHARED_HDR);
     if (atomic_fetch_sub(&h->refs, 1) == 1) free(h);
 }
 
@@ -145,11 +151,13 @@ struct node {
     uint8_t *tk_px;
     size_t tk_cap;              /* 0 with tk_shared: the result frame itself (shared_*) */
     int tk_shared;
+    tilesplit_rect_t tk_hole;   /* the kept tile is in split order around this (w 0: raster) */
     int tk_rect[4];
     uint64_t tk_kf;
     uint8_t *wq_buf;            /* a held job's whole window, 8.8 LE, rebuilt here */
     size_t wq_cap;
     int test_corrupt_kept;      /* DREAM_TEST_CORRUPT_KEPT (tests only), read once */
+    int test_no_rest;           /* DREAM_TEST_NO_REST (tests only): never sends a result's rest */
 };
 
 /* ---------- compute ---------- */
@@ -296,6 +304,7 @@ static int held_window(node_t *n, node_job_t *nj) {
     }
     static const uint8_t none[1];
     const uint8_t *f = nj->px ? nj->px : none;  /* validated: (window - held) * 6 bytes (may be 0) */
+    const tilesplit_rect_t kt = {n->tk_rect[0], n->tk_rect[1], n->tk_rect[2], n->tk_rect[3]};
     size_t left = (size_t)(hd->x - src->x) * 6, mid = (size_t)hd->w * 6, right = row - left - mid;
     for (int y = 0; y < src->h; y++) {
         uint8_t *o = n->wq_buf + (size_t)y * row;
@@ -307,7 +316,11 @@ static int held_window(node_t *n, node_job_t *nj) {
         }
         memcpy(o, f, left);
         f += left;
-        memcpy(o + left, n->tk_px + ((size_t)(gy - n->tk_rect[1]) * n->tk_rect[2] + (hd->x - n->tk_rect[0])) * 6, mid);
+        /* the held run from the kept tile (split order: up to three contiguous pieces) */
+        int xs[4], np = tilesplit_pieces(&n->tk_hole, gy, hd->x, hd->x + hd->w, xs);
+        for (int k = 0; k < np; k++)
+            memcpy(o + left + (size_t)(xs[k] - hd->x) * 6, n->tk_px + tilesplit_index(&kt, &n->tk_hole, xs[k], gy) * 6,
+                   (size_t)(xs[k + 1] - xs[k]) * 6);
         memcpy(o + left + mid, f, right);
         f += right;
     }
@@ -406,21 +419,45 @@ static void kept_tile_drop(node_t *n) {
     n->tk_shared = 0;
 }
 
+/* rows [begin, end) of a result_fixed job's result in split order (Job.rest): each row's runs
+ * (cut at the hole's edges) through fixed_part's conversions, to their places in the buffer */
+typedef struct { const fixed_out_t *fo; tilesplit_rect_t tile, hole; } split_out_t;
+static void split_rows(void *arg, size_t begin, size_t end) {
+    const split_out_t *p = arg;
+    const size_t bpp = p->fo->u8 ? 1 : 2;      /* bytes a value */
+    for (size_t r = begin; r < end; r++) {
+        int y = p->tile.y + (int)r, xs[4];
+        int np = tilesplit_pieces(&p->hole, y, p->tile.x, p->tile.x + p->tile.w, xs);
+        for (int k = 0; k < np; k++) {
+            size_t src = (r * (size_t)p->tile.w + (size_t)(xs[k] - p->tile.x)) * 3;
+            size_t dst = tilesplit_index(&p->tile, &p->hole, xs[k], y) * 3, nv = (size_t)(xs[k + 1] - xs[k]) * 3;
+            fixed_out_t fo = {p->fo->f + src, p->fo->o + dst * bpp, p->fo->keep ? p->fo->keep + dst * 2 : NULL, p->fo->u8};
+            fixed_part(&fo, 0, nv);
+        }
+    }
+}
+
 /* a result_fixed job's result: img (np values) in 8.8 LE into nj->px (result_u8: rounded to 8
  * bits), and kept (tk_*, 8.8: the rounded value * 256 for result_u8) for the held part of a later
- * job; no kept tile when memory runs out (that job is answered code 5). An 8.8 result is its own
- * kept tile (one buffer, shared with ZeroMQ: no copy on the result's path) */
+ * job; no kept tile when memory runs out (that job is answered code 5). The result frame is a
+ * shared buffer; an 8.8 one is its own kept tile (no copy on the result's path). With Job.rest
+ * it is in split order (tilesplit.h): the first part goes at once, the rest later */
 static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np) {
-    const Dreamfarm__Rect *t = nj->env->job->tile;
+    const Dreamfarm__Job *job = nj->env->job;
+    const Dreamfarm__Rect *t = job->tile;
     kept_tile_drop(n);
-    const int share = !nj->u8 && !n->test_corrupt_kept;
-    uint8_t *o = share ? shared_new(np * 2, 2) : malloc(nj->u8 ? np : np * 2);
+    const int keep_shared = !nj->u8 && !n->test_corrupt_kept;
+    const tilesplit_rect_t tile = {t->x, t->y, t->w, t->h};
+    tilesplit_rect_t hole = {0, 0, 0, 0};
+    if (job->rest) hole = (tilesplit_rect_t){job->rest->x, job->rest->y, job->rest->w, job->rest->h};  /* validated */
+    const size_t bpp = nj->u8 ? 1 : 2, total = np * bpp;
+    uint8_t *o = shared_new(total, 1 + keep_shared + tilesplit_has_hole(&hole));
     if (!o) {
         nj->failed = 1;
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d result", t->w, t->h);
         return;
     }
-    if (share) {
+    if (keep_shared) {
         free(n->tk_px);
         n->tk_px = o;
         n->tk_cap = 0;
@@ -429,21 +466,30 @@ static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np)
         n->tk_px = reserve(n->tk_px, &n->tk_cap, np * 2, 1);
     }
     /* the result to send (and an 8-bit one's 8.8 tile to keep) in one pass over the cores */
-    fixed_out_t fo = {img, o, share ? NULL : n->tk_px, nj->u8};
-    dream_parallel_range(np, PX_PER_THREAD / 2, fixed_part, &fo);
+    fixed_out_t fo = {img, o, keep_shared ? NULL : n->tk_px, nj->u8};
+    if (tilesplit_has_hole(&hole)) {
+        split_out_t so = {&fo, tile, hole};
+        dream_parallel_range((size_t)t->h, PX_PER_THREAD / 2 / ((size_t)t->w * 3) + 1, split_rows, &so);
+    } else {
+        dream_parallel_range(np, PX_PER_THREAD / 2, fixed_part, &fo);
+    }
     free(nj->px);
     nj->px = o;
-    nj->shared = share;
-    nj->len = nj->u8 ? np : np * 2;
+    nj->shared = 1;
+    nj->rest = hole;
+    nj->rest_len = tilesplit_has_hole(&hole) ? (size_t)hole.w * hole.h * 3 * bpp : 0;
+    nj->len = total - nj->rest_len;
+    n->tk_hole = hole;
     if (!n->tk_px) return;
     /* tests only (tests/integration/farm_tile_resident.sh): keep a result that differs from the
      * one sent, as a buggy or lying worker would; the coordinator's window check must see it */
-    if (n->test_corrupt_kept) n->tk_px[((size_t)(t->h / 2) * t->w + t->w / 2) * 6] ^= 0x5a;  /* its centre */
+    if (n->test_corrupt_kept)   /* its centre */
+        n->tk_px[tilesplit_index(&tile, &hole, t->x + t->w / 2, t->y + t->h / 2) * 6] ^= 0x5a;
     n->tk_rect[0] = t->x;
     n->tk_rect[1] = t->y;
     n->tk_rect[2] = t->w;
     n->tk_rect[3] = t->h;
-    n->tk_kf = nj->env->job->keyframe_id;
+    n->tk_kf = job->keyframe_id;
 }
 
 static void compute(node_t *n, node_job_t *nj) {
@@ -516,8 +562,12 @@ static void *compute_main(void *arg) {
 static void job_free(node_job_t **pj) {
     if (!pj || !*pj) return;
     if ((*pj)->env) dreamfarm__envelope__free_unpacked((*pj)->env, NULL);
-    if ((*pj)->shared) shared_release((*pj)->px, NULL);
-    else free((*pj)->px);
+    if ((*pj)->shared) {
+        shared_release((*pj)->px, NULL);
+        if ((*pj)->px && (*pj)->rest_len) shared_release((*pj)->px, NULL);    /* the rest's reference */
+    } else {
+        free((*pj)->px);
+    }
     free(*pj);
     *pj = NULL;
 }
@@ -529,6 +579,7 @@ node_t *node_new(const node_cfg_t *cfg, dream_err_t *err) {
     if (!n) { dream_err_set(err, "out of memory"); return NULL; }
     n->cfg = *cfg;
     n->test_corrupt_kept = getenv("DREAM_TEST_CORRUPT_KEPT") != NULL;
+    n->test_no_rest = getenv("DREAM_TEST_NO_REST") != NULL;
     n->cmp = dream_compute_new(cfg, err);
     if (!n->cmp) {
         node_destroy(&n);
@@ -625,6 +676,8 @@ static void send_hello(node_t *n, void *s) {
     h.tile_warp = 1;
     h.has_tile_resident = 1;
     h.tile_resident = 1;
+    h.has_result_rest = 1;
+    h.result_rest = 1;
     env.body_case = DREAMFARM__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     send_simple(s, &env);
@@ -670,6 +723,11 @@ static void send_result(void *s, node_job_t *nj) {
     r.input_hash = nj->input_hash;
     r.has_fixed_pixels = nj->fixed;
     r.fixed_pixels = nj->fixed && !nj->u8;
+    Dreamfarm__Rect rest = DREAMFARM__RECT__INIT;
+    if (tilesplit_has_hole(&nj->rest)) {    /* the frame is the tile less this; it follows later */
+        rest.x = nj->rest.x; rest.y = nj->rest.y; rest.w = nj->rest.w; rest.h = nj->rest.h;
+        r.rest = &rest;
+    }
     env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
     env.result = &r;
     dream_err_t err = {{0}};
@@ -733,7 +791,67 @@ typedef struct node_loop {
     int delay_reconnect;        /* back off before the next connect */
     int stopping;               /* take no new job; leave once the one in hand is done */
     int lost;                   /* the backend is lost: exit non-zero */
+    /* the rest of the last result (Job.rest): one reference of its buffer (rest_base), sent when
+     * the next job arrives or at rest_due, on the connection it came on (rest_gen) */
+    uint8_t *rest_base;
+    size_t rest_off, rest_len;
+    Dreamfarm__Rect rest_tile, rest_rect;
+    uint64_t rest_job, rest_kf;
+    int rest_fixed;
+    unsigned rest_gen;
+    double rest_due;
 } node_loop_t;
+
+/* sends the pending rest of the last result (a Result with rest_part), or lets it go when its
+ * connection is gone */
+static void send_rest(node_loop_t *L) {
+    if (!L->rest_base) return;
+    /* (tests only, farm_tile_resident.sh: a worker that withholds its rests, lost or lying) */
+    if (L->s && !L->reconnect && L->rest_gen == L->gen && !L->n->test_no_rest) {
+        Dreamfarm__Envelope env;
+        Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
+        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
+        r.keyframe_id = L->rest_kf;
+        r.job_id = L->rest_job;
+        r.tile = &L->rest_tile;
+        r.rest = &L->rest_rect;
+        r.has_rest_part = 1;
+        r.rest_part = 1;
+        r.has_fixed_pixels = 1;
+        r.fixed_pixels = L->rest_fixed;
+        env.body_case = DREAMFARM__ENVELOPE__BODY_RESULT;
+        env.result = &r;
+        dream_err_t err = {{0}};
+        if (wire_send_shared(L->s, NULL, 0, &env, L->rest_base + L->rest_off, L->rest_len, shared_release, L->rest_base, 0,
+                             &err) < 0)
+            dlog_warn(MOD, "result rest: %s", err.msg);
+    } else {
+        shared_release(L->rest_base, NULL);
+    }
+    L->rest_base = NULL;
+}
+
+/* a result with a rest about to go out on this connection: the rest's reference moves here */
+static void keep_rest(node_loop_t *L, node_job_t *nj) {
+    if (!nj->rest_len || nj->failed || !nj->px || !L->s || nj->gen != L->gen) return;
+    send_rest(L);       /* an older one (not reached: the job that came since sent it) */
+    const Dreamfarm__Job *job = nj->env->job;
+    L->rest_base = nj->px;
+    L->rest_off = nj->len;
+    L->rest_len = nj->rest_len;
+    dreamfarm__rect__init(&L->rest_tile);
+    L->rest_tile.x = job->tile->x; L->rest_tile.y = job->tile->y; L->rest_tile.w = job->tile->w; L->rest_tile.h = job->tile->h;
+    dreamfarm__rect__init(&L->rest_rect);
+    L->rest_rect.x = nj->rest.x; L->rest_rect.y = nj->rest.y; L->rest_rect.w = nj->rest.w; L->rest_rect.h = nj->rest.h;
+    L->rest_job = job->job_id;
+    L->rest_kf = job->keyframe_id;
+    L->rest_fixed = !nj->u8;
+    L->rest_gen = nj->gen;
+    /* with no next job, soon anyway: the coordinator publishes the keyframe once it has it */
+    double wait = nj->compute_ms > 0 ? nj->compute_ms / 2 : 0;
+    L->rest_due = dream_now_ms() + (wait > 10 ? wait : 10);
+    nj->rest_len = 0;
+}
 
 /* enters stopping on the signal or at --run-seconds, telling the coordinator (draining) */
 static void check_stop(node_loop_t *L) {
@@ -751,6 +869,8 @@ static void check_stop(node_loop_t *L) {
  * go round again first (stop during the wait, or the socket could not be made). */
 static int connect_step(node_loop_t *L) {
     node_t *n = L->n;
+    L->reconnect = 1;
+    send_rest(L);       /* a rest of the old connection: let go */
     if (L->s) zmq_close(L->s);
     L->s = NULL;
     if (L->delay_reconnect) {
@@ -779,6 +899,7 @@ static int wait_events(node_loop_t *L) {
     zmq_pollitem_t it[2] = {{L->n->pair_net, 0, ZMQ_POLLIN, 0}, {L->s, 0, ZMQ_POLLIN, 0}};
     int nit = L->s ? 2 : 1;
     long wait = (long)(L->last_hb + L->hb_ms - dream_now_ms());
+    if (L->rest_base && (long)(L->rest_due - dream_now_ms()) < wait) wait = (long)(L->rest_due - dream_now_ms());
     if (wait < 0) wait = 0;
     if (wait > 100) wait = 100;
     if (zmq_poll(it, nit, wait) < 0 && zmq_errno() != EINTR) return -1;
@@ -796,6 +917,7 @@ static void collect_job(node_loop_t *L) {
         dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
         L->lost = L->stopping = 1;
     }
+    keep_rest(L, nj);
     L->jobs += (uint64_t)job_done(L->s, L->gen, L->busy_id, nj);
     job_free(&nj);
     L->busy = NULL;
@@ -821,6 +943,7 @@ static void accept_job(node_loop_t *L, wire_msg_t *m) {
     L->busy = nj;
     L->busy_id = nj->env->job->job_id;
     zmq_send(L->n->pair_net, &nj, sizeof nj, 0);
+    send_rest(L);       /* the coordinator has moved on: the last result's rest now */
 }
 
 /* acts on one valid message from the coordinator, by type (others are ignored) */
@@ -881,6 +1004,7 @@ static void heartbeat_and_liveness(node_loop_t *L) {
 
 /* says bye (why: stopping, or a lost backend) and closes, letting the last result leave */
 static void leave_farm(node_loop_t *L) {
+    send_rest(L);
     if (!L->s) return;
     send_bye(L->s, L->lost ? "backend lost (CUDA error): worker restarting" : "worker stopping");
     int linger = 1000;      /* let the last result and the bye leave */
@@ -900,6 +1024,7 @@ int node_run(node_t *n, volatile sig_atomic_t *stop) {
         if (ev < 0) break;
         if (ev & EV_COMPUTE) collect_job(&L);
         if (ev & EV_COORD) receive_messages(&L);
+        if (L.rest_base && dream_now_ms() >= L.rest_due) send_rest(&L);
         heartbeat_and_liveness(&L);
     }
     leave_farm(&L);

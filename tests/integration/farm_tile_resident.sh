@@ -10,7 +10,8 @@
 # the one it sent (DREAM_TEST_CORRUPT_KEPT, a test hook in node.c) joins the farm: the check must
 # catch it (a failure of that worker), requeue its tile and give it no tile-resident job again,
 # while the others go on with tile-resident keyframes (one bad worker must not switch the farm
-# back to the coordinator's warp).
+# back to the coordinator's warp). Results come in two parts (Job.rest): every rest arrives; then a
+# worker that withholds its rests (DREAM_TEST_NO_REST): they are filled and count as its failures.
 source "$(dirname "$0")/farm_lib.bash"
 
 start_dreamd --size 640x480 --fps 10 --steps 4 --motion wallclock --tile-warp resident --zoom-per-sec 1.3 --rotate-deg-per-sec 5
@@ -46,6 +47,10 @@ wait_for 40 '[ "${TJ:=0}" -ge 24 ] || { TJ=$(field tile_resident_jobs); false; }
 [ "$(field tile_resident_mismatch)" = 0 ] || die "a worker's window differs from the coordinator's canvas: $(field tile_resident_mismatch) mismatches"
 [ "$(field tiles_missed)" = 0 ] || die "tiles missed: $(field tiles_missed)"
 [ "$(field window_jobs)" = 0 ] || die "window jobs in a tile-resident farm: $(field window_jobs)"
+# results in two parts (Job.rest, on by default): the rim at once, the bulk after the next job
+# reaches the worker; every rest came (none filled)
+[ "$(field result_rest_parts)" -ge 12 ] || die "few results in two parts: $(field result_rest_parts)"
+[ "$(field result_rest_filled)" = 0 ] || die "rests filled while every worker sent them: $(field result_rest_filled)"
 held=$(field tile_resident_held_pct)
 awk -v h="$held" 'BEGIN{exit !(h >= 15)}' || die "workers hold only ${held} % of their windows (want >= 15: small tiles, mostly overlap)"
 kill -9 "$W3"
@@ -63,4 +68,14 @@ wait_for 40 '[ "$(field keyframes)" -ge $((k1 + 4)) ]' "keyframes go on after th
 [ "$(field tile_resident_mismatch)" = 1 ] || die "the corrupt worker got tile-resident jobs again: $(field tile_resident_mismatch) mismatches"
 [ "$(field tile_resident_jobs)" -ge $((t1 + 4)) ] || die "the farm stopped being tile-resident after one bad worker ($t1 -> $(field tile_resident_jobs) jobs)"
 grep -q "tile-resident window differs" "$TMP/dreamd.log" || die "the mismatch was not counted as a failure"
+# a worker that never sends the rests of its results (DREAM_TEST_NO_REST, a test hook in node.c):
+# each is filled from the warped keyframe before (the display does not wait for it for long),
+# counted as its failure (quarantined after a few), and the farm goes on
+DREAM_TEST_NO_REST=1 start_worker norest --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000
+f0=$(field result_rest_filled)
+wait_for 60 '[ "$(field result_rest_filled)" -gt "$f0" ]' "a withheld rest is filled"
+grep -q "the rest of its result did not come" "$TMP/dreamd.log" || die "the withheld rest was not counted as a failure"
+k2=$(field keyframes)
+wait_for 60 '[ "$(field keyframes)" -ge $((k2 + 4)) ]' "keyframes go on with a worker that withholds its rests"
+echo "rest_parts=$(field result_rest_parts) rest_filled=$(field result_rest_filled) rest_waits=$(field result_rest_waits) quarantined=$(field quarantined)"
 echo "PASS"

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "blend.h"
+#include "tilesplit.h"
 #include "tiles.h"
 
 static dream_image_t *texture(int W, int H) {
@@ -75,7 +76,7 @@ static void gradients(const dream_image_t *im, const tile_plan_t *pl, int halo, 
 static void run_blend(int hard, int skip_tile, double *ratio, dream_image_t **out_img, tile_plan_t *pl_out) {
     int quick = getenv("DREAM_TEST_QUICK") != NULL;
     int W = quick ? 720 : 1280, H = quick ? 400 : 720, halo = 64;
-    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0};
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0};
     tile_plan_t pl;
     assert_int_equal(tile_plan_grid(&p, 3, 2, 37, -21, &pl, NULL), 0);
     dream_image_t *tex = texture(W, H);
@@ -168,7 +169,7 @@ static void test_ramps_partition(void **s) {
 static void test_delta_blend(void **s) {
     (void)s;
     int W = 640, H = 400, halo = 64;
-    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0};
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0};
     tile_plan_t pl;
     assert_int_equal(tile_plan_grid(&p, 2, 2, 11, -7, &pl, NULL), 0);
     dream_image_t *base = texture(W, H), *tex = texture(W, H);
@@ -225,7 +226,7 @@ static void test_delta_blend(void **s) {
 static void test_delta_plan_equals_delta(void **s) {
     (void)s;
     int W = 700, H = 420, halo = 64;
-    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0};
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0};
     dream_image_t *base = texture(W, H), *tex = texture(W, H);
     for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = base->px[i] * 1.3f - 20.3f;   /* clips */
     blend_t *bp = blend_new(W, H, NULL);
@@ -392,7 +393,7 @@ static const fx_case_t fx_cases[] = {
 static void fx_plan(int ci, tile_plan_t *pl, int *W, int *H) {
     if (ci < FX_NCASES) {
         const fx_case_t *fc = &fx_cases[ci];
-        tile_plan_params_t p = {fc->W, fc->H, 64, 224, 10, 20, 64, 0};
+        tile_plan_params_t p = {fc->W, fc->H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
         assert_int_equal(tile_plan_grid(&p, fc->nx, fc->ny, fc->ox, fc->oy, pl, NULL), 0);
         assert_int_equal(pl->n, fc->nx * fc->ny);
         *W = fc->W;
@@ -590,7 +591,7 @@ static void test_fixed_plan_accumulator_cleared(void **s) {
     blend_t *shared = blend_new(W, H, NULL);
     dream_image_t *base = texture(W, H);
     for (int kf = 0; kf < 4; kf++) {
-        tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0};
+        tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
         tile_plan_t pl;
         assert_int_equal(tile_plan_grid(&p, grid[kf][0], grid[kf][1], grid[kf][2], grid[kf][3], &pl, NULL), 0);
         uint8_t *res[TILE_MAX], done[TILE_MAX];
@@ -609,7 +610,7 @@ static void test_fixed_plan_accumulator_cleared(void **s) {
         image_free(o2);
     }
     /* bad arguments */
-    tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0};
+    tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
     tile_plan_t pl;
     assert_int_equal(tile_plan_grid(&p, 2, 2, 0, 0, &pl, NULL), 0);
     dream_image_t *small = fx_image(W / 2, H, 0.0f), *out = fx_image(W, H, 0.0f);
@@ -754,6 +755,94 @@ static void test_fixed_plan_later_copy(void **s) {
     }
 }
 
+/* A result in two parts (Job.rest, common/tilesplit.h): the first frame is the tile less a hole
+ * in split order, the second the hole. tilesplit_index is a bijection of the tile onto the
+ * buffer with the hole last; blend_add_fixed_split + blend_copy_fixed_split of the two frames
+ * give the canvas of blend_add_fixed_plan bit for bit (8.8 and 8-bit results, every plan case);
+ * without the rest the hole is not written; a hole outside the part copied later is refused */
+static void test_fixed_split_parts(void **s) {
+    (void)s;
+    uint64_t rng = 0x5151u;
+    for (int ci = 0; ci <= FX_NCASES; ci++) {
+        for (int u8 = 0; u8 <= 1; u8++) {
+            tile_plan_t pl;
+            int W, H;
+            fx_plan(ci, &pl, &W, &H);
+            const size_t bpp = u8 ? 3 : 6;
+            uint8_t *res[TILE_MAX], *p1[TILE_MAX], *p2[TILE_MAX], done[TILE_MAX];
+            tile_rect_t later[TILE_MAX], hole[TILE_MAX];
+            for (int k = 0; k < pl.n; k++) {
+                const tile_t *t = &pl.tiles[k];
+                size_t np = (size_t)t->r.w * t->r.h, nv = np * 3;
+                res[k] = u8 ? malloc(nv) : fx_result(t, &rng, NULL);
+                if (u8) for (size_t i = 0; i < nv; i++) res[k][i] = (uint8_t)fx_rng(&rng);
+                done[k] = 1;
+                later[k] = blend_alone_rect(&pl, k);
+                hole[k] = later[k];
+                if (hole[k].w > 12 && hole[k].h > 12) {     /* inside the alone rect, off its edges */
+                    hole[k].x += 5; hole[k].y += 3; hole[k].w -= 11; hole[k].h -= 7;
+                } else {
+                    hole[k] = (tile_rect_t){0, 0, 0, 0};
+                }
+                /* the two frames: every pixel at its split index, a permutation with the hole last */
+                const tilesplit_rect_t tr = {t->r.x, t->r.y, t->r.w, t->r.h}, hr = {hole[k].x, hole[k].y, hole[k].w, hole[k].h};
+                size_t first = tilesplit_first_px(&tr, &hr);
+                uint8_t *buf = malloc(np * bpp), *seen = calloc(np, 1);
+                for (int y = t->r.y; y < t->r.y + t->r.h; y++)
+                    for (int x = t->r.x; x < t->r.x + t->r.w; x++) {
+                        size_t i = tilesplit_index(&tr, &hr, x, y);
+                        int in = hr.w > 0 && x >= hr.x && x < hr.x + hr.w && y >= hr.y && y < hr.y + hr.h;
+                        if (i >= np || seen[i] || (in != (i >= first)))
+                            fail_msg("case %d tile %d: split index %zu of (%d,%d) (first part %zu)", ci, k, i, x, y, first);
+                        seen[i] = 1;
+                        memcpy(buf + i * bpp, res[k] + (((size_t)(y - t->r.y) * t->r.w) + (size_t)(x - t->r.x)) * bpp, bpp);
+                    }
+                free(seen);
+                p1[k] = buf;
+                p2[k] = buf + first * bpp;
+            }
+            size_t n = (size_t)W * H * 6;
+            uint8_t *ma = malloc(n), *mb = malloc(n);
+            memset(ma, 0xff, n);
+            memset(mb, 0xff, n);
+            blend_t *ba = blend_new(W, H, NULL), *bb = blend_new(W, H, NULL);
+            for (int k = 0; k < pl.n; k++) {
+                assert_int_equal((u8 ? blend_add_fixed_plan_u8 : blend_add_fixed_plan)(ba, &pl, k, res[k], NULL, ma, NULL), 0);
+                assert_int_equal(blend_add_fixed_split(bb, &pl, k, p1[k], u8, &hole[k], &later[k], NULL, mb, NULL), 0);
+            }
+            assert_int_equal(blend_finish_fixed_plan(ba, &pl, done, NULL, NULL, ma, NULL), 0);
+            assert_int_equal(blend_finish_fixed_plan(bb, &pl, done, NULL, NULL, mb, NULL), 0);
+            for (int k = 0; k < pl.n; k++)      /* the first parts: all of later but the hole */
+                assert_int_equal(blend_copy_fixed_split(&pl.tiles[k].r, &hole[k], p1[k], NULL, u8, &later[k], W, H, NULL, mb, NULL), 0);
+            for (int k = 0; k < pl.n; k++) {
+                const tile_rect_t *h = &hole[k];
+                for (int y = h->y; y < h->y + h->h; y++)
+                    for (int x = h->x; x < h->x + h->w; x++)
+                        if (mb[((size_t)y * W + x) * 6] != 0xff)
+                            fail_msg("case %d u8 %d: tile %d's hole written without its rest at (%d,%d)", ci, u8, k, x, y);
+            }
+            for (int k = 0; k < pl.n; k++)      /* the rests: only their holes are read */
+                assert_int_equal(blend_copy_fixed_split(&pl.tiles[k].r, &hole[k], p1[k], p2[k], u8, &hole[k], W, H, NULL, mb, NULL), 0);
+            assert_memory_equal(ma, mb, n);
+            dream_err_t err = {{0}};
+            if (hole[0].w > 0) {
+                tile_rect_t small = hole[0];
+                small.w -= 1;       /* later must contain the hole */
+                assert_int_equal(blend_add_fixed_split(bb, &pl, 0, p1[0], u8, &hole[0], &small, NULL, mb, &err), -1);
+                assert_non_null(strstr(err.msg, "not inside"));
+            }
+            blend_destroy(&ba);
+            blend_destroy(&bb);
+            free(ma);
+            free(mb);
+            for (int k = 0; k < pl.n; k++) {
+                free(res[k]);
+                free(p1[k]);
+            }
+        }
+    }
+}
+
 typedef int (*fx_add_fn)(blend_t *, const tile_plan_t *, int, const uint8_t *, dream_image_t *, uint8_t *,
                          dream_err_t *);
 
@@ -868,6 +957,7 @@ int main(void) {
         cmocka_unit_test(test_fixed_plan_accumulator_cleared),
         cmocka_unit_test(test_fixed_plan_complete_on_last_add),
         cmocka_unit_test(test_fixed_plan_later_copy),
+        cmocka_unit_test(test_fixed_split_parts),
         cmocka_unit_test(test_fixed_plan_mirror_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -635,6 +635,39 @@ static void test_held_job_validation(void **state) {
     assert_int_equal(wire_validate(&env, 40 * 30 * 6 - 1, &err), -1);
     r.fixed_pixels = 0;                                                     /* present but false */
     assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), 0);
+
+    /* a result in two parts (Job.rest): the first frame is the tile less rest, the second
+     * (rest_part) rest alone; rest inside the tile; rest_part needs rest */
+    Dreamfarm__Rect rs = DREAMFARM__RECT__INIT;
+    rs.x = 10; rs.y = 8; rs.w = 20; rs.h = 12;
+    r.has_fixed_pixels = 1; r.fixed_pixels = 1;
+    r.rest = &rs;
+    assert_int_equal(wire_validate(&env, (40 * 30 - 20 * 12) * 6, &err), 0);
+    assert_int_equal(wire_validate(&env, 40 * 30 * 6, &err), -1);
+    assert_non_null(strstr(err.msg, "tile less rest"));
+    r.has_rest_part = 1; r.rest_part = 1;
+    assert_int_equal(wire_validate(&env, 20 * 12 * 6, &err), 0);
+    assert_int_equal(wire_validate(&env, (40 * 30 - 20 * 12) * 6, &err), -1);
+    r.fixed_pixels = 0;                                                     /* --tile-result 8 */
+    assert_int_equal(wire_validate(&env, 20 * 12 * 3, &err), 0);
+    rs.x = 30;                                                              /* past the tile's edge */
+    assert_int_equal(wire_validate(&env, 20 * 12 * 3, &err), -1);
+    assert_non_null(strstr(err.msg, "outside the tile"));
+    rs.x = 10;
+    r.rest = NULL;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);
+    assert_non_null(strstr(err.msg, "without rest"));
+    r.has_rest_part = 0; r.rest_part = 0;
+    /* Job.rest: inside the tile, only with result_fixed */
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_JOB);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_JOB;
+    env.job = &job;
+    job.has_float_pixels = 0; job.float_pixels = 0;
+    job.has_result_fixed = 0;
+    job.rest = &rs;
+    assert_int_equal(wire_validate(&env, 40 * 30 * 3, &err), -1);
+    assert_non_null(strstr(err.msg, "rest part"));
+    job.rest = NULL;
 }
 
 /* a held job and a fixed-point result over real sockets: fields 46-48 and 41 survive */
