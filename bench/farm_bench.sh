@@ -38,6 +38,8 @@
 #           modelled device's pixel work, warp and pattern, on a thread at nice 10: it gives way to
 #           the coordinator's and the workers' host work; DEVICE_THREAD=0: not)
 #   IO_THREADS (default 1): dreamd --io-threads (ZeroMQ I/O threads for the workers' transfers)
+#   RESULT_REST (default 1, dreamd's default): 0 = dreamd --result-rest false (tile-resident results
+#           in one part instead of the rim first and the bulk after the next hand-out)
 #   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
 # A default run (no SIM_MS given; FARM_BENCH_GPU=0 skips it) then repeats at GPU pace: first at
 # the pace measured on an H200 (SIM_MS=16: dream's bf16 step, 32.9 ms at 1920x1080, docs/cuda.md)
@@ -54,9 +56,9 @@ GPU_PASS=0; [ -z "${SIM_MS:-}" ] && [ "${FARM_BENCH_GPU:-1}" != 0 ] && GPU_PASS=
 T=${SECONDS_PER_RUN:-20}; SIM_MS=${SIM_MS:-100}; STEPS=${STEPS:-10}; SIZE=${SIZE:-1920x1080}
 COUNTS=${COUNTS:-"1 2 4 8"}
 LINK_MBPS=${LINK_MBPS:-0}; RESIDENT=${RESIDENT:-1}; TILE_WARP=${TILE_WARP:-resident}; DEVICE_WARP=${DEVICE_WARP:-0}
-TILE_RESULT=${TILE_RESULT:-8.8}; IO_THREADS=${IO_THREADS:-1}
+TILE_RESULT=${TILE_RESULT:-8.8}; IO_THREADS=${IO_THREADS:-1}; RESULT_REST=${RESULT_REST:-1}
 EXTRA_D=(--resident-canvas "$([ "$RESIDENT" = 1 ] && echo true || echo false)" --tile-warp "$TILE_WARP" --tile-result "$TILE_RESULT"
-  --io-threads "$IO_THREADS")
+  --io-threads "$IO_THREADS" --result-rest "$([ "$RESULT_REST" = 1 ] && echo true || echo false)")
 W=${SIZE%x*}; H=${SIZE#*x}
 OUT=bench/out; mkdir -p $OUT
 RN=${REPORT_NAME:-farm_bench}
@@ -65,7 +67,7 @@ REPORT=$OUT/$RN.txt
 . tools/free-port.bash                       # free_port
 single=$(awk -v w=$W -v h=$H -v s=$STEPS -v m=$SIM_MS 'BEGIN{printf "%.4f", 1000 / (w*h/1e6*s*m)}')
 {
-echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}, tile warp ${TILE_WARP}, tile result ${TILE_RESULT}, device warp ${DEVICE_WARP}, io threads ${IO_THREADS}"
+echo "# farm_bench $(date -u +%FT%TZ) on $(nproc) cores: sim ${SIM_MS} ms/MPx-step, $STEPS steps, ${SIZE} keyframes, ${T} s per run, link ${LINK_MBPS} Mbit/s (0 = loopback), resident ${RESIDENT}, tile warp ${TILE_WARP}, tile result ${TILE_RESULT}, device warp ${DEVICE_WARP}, io threads ${IO_THREADS}, result rest ${RESULT_REST}"
 echo "# ideal = N x $single kf/s (canvas MPx-steps without halos / (N x sim speed))"
 printf "%-8s %-10s %-10s %-11s %-8s %-14s %-8s %-9s %s\n" workers kf_per_s ideal efficiency tiles bytes_per_kf requeued coord_ms coord_link_cap
 } | tee $REPORT

@@ -411,6 +411,7 @@ struct coord {
     rest_t rests[REST_MAX];
     int rest_pending;                   /* rests[] in use */
     int shape[4];                       /* the last plan's layout: nx, ny, weighted, workers (tile_plan_params_t) */
+    int shape_cand[3], shape_cand_n;    /* the layout that won the last plans instead, how many in a row */
     uint64_t rest_parts, rest_waits, rest_filled;
     double after_due;                   /* kf_after_dispatch's own work waits until then (0: none) */
     /* hostile peers */
@@ -554,6 +555,7 @@ static void worker_fail(coord_t *c, worker_t *w, const char *why) {
 
 static void rest_fill(coord_t *c, int i, const char *why, int fail);
 static int window_rect(coord_t *c, int idx);
+#define LAYOUT_SWITCH_KF 5      /* plans in a row another layout must win to replace the last one */
 
 static void worker_remove(coord_t *c, worker_t *w, const char *why) {
     peer_log(c, DLOG_INFO, w->tag, "gone", "worker %s (%s) gone: %s", w->name, w->backend, why);
@@ -1569,12 +1571,38 @@ static int kf_start(coord_t *c) {
     c->base_ready = 0;
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1,
-                             c->shape[0], c->shape[1], c->shape[2], c->shape[3]};
-    if (tile_plan_make(&pp, tw, nw, dream_splitmix64(&c->rng), &c->plan, &err) != 0) {
+                             0, 0, 0, 0, 0};
+    uint64_t seed = dream_splitmix64(&c->rng);
+    if (tile_plan_make(&pp, tw, nw, seed, &c->plan, &err) != 0) {
         dlog_warn(MOD, "%s; retrying in 1 s", err.msg);
         c->kf_retry_at = now + 1000;
         c->plan.n = 0;
         return 0;
+    }
+    /* the layout stays (with as many workers) until another has been the best LAYOUT_SWITCH_KF
+     * plans in a row, or is at once when another is faster by a quarter: the measured speeds are
+     * noisy (a few % on GPUs, up to 30 % with workers sharing a loaded host), and four equal
+     * workers flipped between 2x2 and four strips every few keyframes; a lasting or a large
+     * difference (a slower worker, a better layout, a probe that found a worker slow) still wins */
+    int fresh[3] = {c->plan.nx, c->plan.ny, c->plan.weighted};
+    if (c->shape[0] && c->shape[3] == nw && memcmp(fresh, c->shape, sizeof fresh) != 0) {
+        if (memcmp(fresh, c->shape_cand, sizeof fresh) == 0) c->shape_cand_n++;
+        else {
+            memcpy(c->shape_cand, fresh, sizeof fresh);
+            c->shape_cand_n = 1;
+        }
+        tile_plan_t kept;
+        pp.prev_nx = c->shape[0];
+        pp.prev_ny = c->shape[1];
+        pp.prev_weighted = c->shape[2];
+        pp.prev_nw = nw;
+        pp.prev_keep = 0;
+        if (c->shape_cand_n < LAYOUT_SWITCH_KF && tile_plan_make(&pp, tw, nw, seed, &kept, NULL) == 0 &&
+            kept.nx == c->shape[0] && kept.ny == c->shape[1] && kept.weighted == c->shape[2] &&
+            !(c->plan.est_ms < 0.75 * kept.est_ms))
+            c->plan = kept;
+    } else {
+        c->shape_cand_n = 0;
     }
     if (c->rest_pending && c->plan.n < 2) {     /* not tile-resident: the rests first (above) */
         c->plan.n = 0;

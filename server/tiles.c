@@ -185,7 +185,7 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
         double ms = tile_schedule_estimate(px, t->n, w, nw, p->steps, p->overhead_ms, NULL);
         if (ms >= 0 && best >= 0 && ms < best * 0.95) { best = ms; bk = k; }
     }
-    /* the last layout stays unless the best beats it by > 10 % */
+    /* the layout to keep stays unless the best beats it by more than prev_keep */
     if (best >= 0 && p->prev_nx > 0 && p->prev_nw == nw && (p->prev_weighted ? bk != p->prev_nx : (bk || bnx != p->prev_nx || bny != p->prev_ny))) {
         double prev = -1;
         int vertical = p->W >= p->H;
@@ -199,7 +199,7 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
             uint64_t px[TILE_MAX];
             for (int i = 0; i < t->n; i++) px[i] = (uint64_t)t->tiles[i].r.w * (uint64_t)t->tiles[i].r.h;
             double ms = tile_schedule_estimate(px, t->n, w, nw, p->steps, p->overhead_ms, NULL);
-            if (ms >= 0 && best >= ms * 0.90) {
+            if (ms >= 0 && best >= ms * p->prev_keep) {
                 best = ms;
                 bk = (int)prev;
                 if (!bk) { bnx = p->prev_nx; bny = p->prev_ny; }

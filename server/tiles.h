@@ -45,11 +45,13 @@ typedef struct tile_plan_params {
     int seam_jitter;        /* most px the inner grid lines move per keyframe: > 0 that (at most a
                              * quarter cell), 0 a quarter cell, < 0 none. Uneven tiles cost: with
                              * equal workers the keyframe waits for the biggest tile */
-    /* the last keyframe's layout (prev_nx 0: none) and how many workers it was made for: with as
-     * many now, it is kept unless another is > 10 % faster, so that noise in the measured speeds
-     * does not flip grids and strips (each flip moves every tile: tile-resident workers then hold
-     * little of their new windows); a worker more or less plans afresh */
+    /* a layout to keep (prev_nx 0: none) and how many workers it was made for: with as many now,
+     * it is kept unless another's estimate is below prev_keep x its own (0: kept whenever it
+     * fits; the coordinator keeps its layout until another has won several plans in a row, so
+     * that noise in the measured speeds does not flip grids and strips: each flip moves every
+     * tile, and tile-resident workers then hold little of their new windows) */
     int prev_nx, prev_ny, prev_weighted, prev_nw;
+    double prev_keep;
 } tile_plan_params_t;
 
 typedef struct tile_plan {

@@ -6,7 +6,7 @@
 #                            machine's) into .devfarm/libs.tar.xz (~48 MB; libicudata is replaced
 #                            by a stub: nothing in dreamd uses ICU's data); add /.devfarm/ to
 #                            .git/info/exclude and carry ".devfarm" and "build/bin"
-#   tools/gpu-farm.sh run    (there, ~75 s) unpacks them, runs bench/farm_bench.sh with sim workers
+#   tools/gpu-farm.sh run    (there, ~85 s) unpacks them, runs bench/farm_bench.sh with sim workers
 #                            at 4 ms/MPx-step on that host's cores (1080p 1/4 workers, 4 with
 #                            --tile-result 8, 4K 4/8), then dreamd + ONE real CUDA dream-worker at
 #                            1920x1080, 10 steps: keyframes/s against the step alone (32.9 ms in bf16
@@ -41,6 +41,7 @@ run)
   r SECONDS_PER_RUN=8 SIM_MS=4 COUNTS="1 4" DEVICE_WARP=1 REPORT_NAME=gpufarm_1080
   r SECONDS_PER_RUN=8 SIM_MS=4 COUNTS="4" DEVICE_WARP=1 TILE_RESULT=8 REPORT_NAME=gpufarm_1080_r8
   r SECONDS_PER_RUN=8 SIM_MS=4 COUNTS="4 8" SIZE=3840x2160 DEVICE_WARP=1 REPORT_NAME=gpufarm_4k
+  r SECONDS_PER_RUN=8 SIM_MS=4 COUNTS="4" DEVICE_WARP=1 RESULT_REST=0 REPORT_NAME=gpufarm_1080_norest
   r SECONDS_PER_RUN=8 SIM_MS=4 COUNTS="4" DEVICE_WARP=1 IO_THREADS=2 REPORT_NAME=gpufarm_1080_io2
   r SECONDS_PER_RUN=8 SIM_MS=4 COUNTS="8" SIZE=3840x2160 DEVICE_WARP=1 IO_THREADS=2 REPORT_NAME=gpufarm_4k_io2
   cp bench/out/gpufarm_*.txt "$OUT"/ 2>/dev/null

@@ -76,7 +76,7 @@ static void gradients(const dream_image_t *im, const tile_plan_t *pl, int halo, 
 static void run_blend(int hard, int skip_tile, double *ratio, dream_image_t **out_img, tile_plan_t *pl_out) {
     int quick = getenv("DREAM_TEST_QUICK") != NULL;
     int W = quick ? 720 : 1280, H = quick ? 400 : 720, halo = 64;
-    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_plan_t pl;
     assert_int_equal(tile_plan_grid(&p, 3, 2, 37, -21, &pl, NULL), 0);
     dream_image_t *tex = texture(W, H);
@@ -169,7 +169,7 @@ static void test_ramps_partition(void **s) {
 static void test_delta_blend(void **s) {
     (void)s;
     int W = 640, H = 400, halo = 64;
-    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_plan_t pl;
     assert_int_equal(tile_plan_grid(&p, 2, 2, 11, -7, &pl, NULL), 0);
     dream_image_t *base = texture(W, H), *tex = texture(W, H);
@@ -226,7 +226,7 @@ static void test_delta_blend(void **s) {
 static void test_delta_plan_equals_delta(void **s) {
     (void)s;
     int W = 700, H = 420, halo = 64;
-    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {W, H, halo, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     dream_image_t *base = texture(W, H), *tex = texture(W, H);
     for (size_t i = 0; i < (size_t)W * H * 3; i++) base->px[i] = base->px[i] * 1.3f - 20.3f;   /* clips */
     blend_t *bp = blend_new(W, H, NULL);
@@ -393,7 +393,7 @@ static const fx_case_t fx_cases[] = {
 static void fx_plan(int ci, tile_plan_t *pl, int *W, int *H) {
     if (ci < FX_NCASES) {
         const fx_case_t *fc = &fx_cases[ci];
-        tile_plan_params_t p = {fc->W, fc->H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+        tile_plan_params_t p = {fc->W, fc->H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
         assert_int_equal(tile_plan_grid(&p, fc->nx, fc->ny, fc->ox, fc->oy, pl, NULL), 0);
         assert_int_equal(pl->n, fc->nx * fc->ny);
         *W = fc->W;
@@ -591,7 +591,7 @@ static void test_fixed_plan_accumulator_cleared(void **s) {
     blend_t *shared = blend_new(W, H, NULL);
     dream_image_t *base = texture(W, H);
     for (int kf = 0; kf < 4; kf++) {
-        tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+        tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
         tile_plan_t pl;
         assert_int_equal(tile_plan_grid(&p, grid[kf][0], grid[kf][1], grid[kf][2], grid[kf][3], &pl, NULL), 0);
         uint8_t *res[TILE_MAX], done[TILE_MAX];
@@ -610,7 +610,7 @@ static void test_fixed_plan_accumulator_cleared(void **s) {
         image_free(o2);
     }
     /* bad arguments */
-    tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {W, H, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_plan_t pl;
     assert_int_equal(tile_plan_grid(&p, 2, 2, 0, 0, &pl, NULL), 0);
     dream_image_t *small = fx_image(W / 2, H, 0.0f), *out = fx_image(W, H, 0.0f);

@@ -50,7 +50,7 @@ static void test_grid_coverage(void **s) {
         for (int nx = 1; nx <= 4; nx++)
             for (int ny = 1; ny <= 3; ny++)
                 for (int off = -100; off <= 100; off += 50) {
-                    tile_plan_params_t p = {sizes[i][0], sizes[i][1], 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+                    tile_plan_params_t p = {sizes[i][0], sizes[i][1], 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
                     tile_plan_t pl;
                     assert_int_equal(tile_plan_grid(&p, nx, ny, off, -off, &pl, NULL), 0);
                     assert_int_equal(pl.n, nx * ny);
@@ -60,7 +60,7 @@ static void test_grid_coverage(void **s) {
 
 static void test_random_offsets(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_worker_t w[4] = {{100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}};
     int distinct = 0, first_ox = 0, first_oy = 0;
     for (uint64_t seed = 1; seed <= 10; seed++) {
@@ -78,7 +78,7 @@ static void test_random_offsets(void **s) {
  * same size and equal workers finish together */
 static void test_equal_tiles(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_plan_t pl;
     assert_int_equal(tile_plan_grid(&p, 4, 2, 0, 0, &pl, NULL), 0);
     check_plan(&p, &pl);
@@ -99,7 +99,7 @@ static void test_equal_tiles(void **s) {
  * equal worker is not handed a much bigger tile); < 0 keeps the grid still */
 static void test_seam_jitter(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 32, 0, 0, 0, 0};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 32, 0, 0, 0, 0, 0};
     tile_worker_t w[4] = {{100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}, {100, 1u << 22}};
     int moved = 0, xs = 0, ys = 0;
     uint64_t biggest = 0;
@@ -135,7 +135,7 @@ static void test_seam_jitter(void **s) {
 static void test_whole_when_tiling_does_not_pay(void **s) {
     (void)s;
     /* one worker that holds everything: one tile, no halo */
-    tile_plan_params_t p = {1280, 720, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {1280, 720, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_worker_t one = {50, 1u << 22};
     tile_plan_t pl;
     assert_int_equal(tile_plan_make(&p, &one, 1, 7, &pl, NULL), 0);
@@ -147,7 +147,7 @@ static void test_whole_when_tiling_does_not_pay(void **s) {
     assert_int_equal(tile_plan_make(&p, mix, 2, 7, &pl, NULL), 0);
     assert_int_equal(pl.n, 1);
     /* a canvas barely above the minimum stays whole even with many workers */
-    tile_plan_params_t small = {240, 240, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t small = {240, 240, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_worker_t many[8];
     for (int i = 0; i < 8; i++) many[i] = (tile_worker_t){100, 1u << 22};
     assert_int_equal(tile_plan_make(&small, many, 8, 3, &pl, NULL), 0);
@@ -156,7 +156,7 @@ static void test_whole_when_tiling_does_not_pay(void **s) {
 
 static void test_tiles_when_they_pay(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_worker_t w[8];
     for (int i = 0; i < 8; i++) w[i] = (tile_worker_t){100, 1u << 22};
     tile_plan_t pl;
@@ -172,12 +172,12 @@ static void test_tiles_when_they_pay(void **s) {
     check_plan(&p, &pl);
 }
 
-/* the last layout stays unless another is > 10 % faster: noise in the measured speeds does not
- * flip grids and strips (every flip moves every tile; tile-resident workers then hold little of
- * their new windows and wait for each other's rests) */
+/* a layout to keep stays unless another is faster by more than prev_keep (0: whenever it fits),
+ * for as many workers as it was made for; the coordinator keeps its layout until another won a
+ * few plans in a row (noise in the measured speeds does not flip grids and strips) */
 static void test_layout_sticks(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 32, 0, 0, 0, 0};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 32, 0, 0, 0, 0, 0};
     tile_worker_t eq[4] = {{4, 1u << 22}, {4, 1u << 22}, {4, 1u << 22}, {4, 1u << 22}};
     tile_plan_t pl;
     assert_int_equal(tile_plan_make(&p, eq, 4, 1, &pl, NULL), 0);
@@ -189,9 +189,10 @@ static void test_layout_sticks(void **s) {
     assert_int_equal(tile_plan_make(&p, noisy, 4, 1, &pl, NULL), 0);
     assert_int_equal(pl.weighted, 1);
     double fresh = pl.est_ms;
-    /* after a 2x2 keyframe of these four it keeps the grid: the strips are not 10 % faster */
+    /* asked to keep a 2x2 layout made for these four unless another is 10 % faster: kept */
     p.prev_nx = p.prev_ny = 2;
     p.prev_nw = 4;
+    p.prev_keep = 0.90;
     assert_int_equal(tile_plan_make(&p, noisy, 4, 1, &pl, NULL), 0);
     assert_int_equal(pl.weighted, 0);
     assert_int_equal(pl.nx * pl.ny, 4);
@@ -209,6 +210,15 @@ static void test_layout_sticks(void **s) {
     assert_int_equal(tile_plan_make(&p, eq, 4, 1, &pl, NULL), 0);
     assert_int_equal(pl.weighted, 1);
     assert_int_equal(pl.n, 4);
+    /* prev_keep 0: kept whenever it fits, even with a worker 5x slow (the coordinator's choice
+     * after a few plans) */
+    p.prev_nx = p.prev_ny = 2;
+    p.prev_weighted = 0;
+    p.prev_keep = 0;
+    tile_worker_t slow5[4] = {{4, 1u << 22}, {4, 1u << 22}, {4, 1u << 22}, {20, 1u << 22}};
+    assert_int_equal(tile_plan_make(&p, slow5, 4, 1, &pl, NULL), 0);
+    assert_true(pl.nx == 2 && pl.ny == 2 && !pl.weighted);
+    p.prev_keep = 0.90;
     /* a worker 5x slow is reason enough to change (three tiles for the three others) */
     p.prev_nx = p.prev_ny = 2;
     p.prev_weighted = 0;
@@ -232,7 +242,7 @@ static void test_faster_workers_get_more(void **s) {
     /* a job no worker holds: error */
     uint64_t big = 1u << 23;
     assert_true(tile_schedule_estimate(&big, 1, w, 2, 10, 0, NULL) < 0);
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_worker_t tiny = {10, 100 * 100};
     tile_plan_t pl;
     dream_err_t err = {{0}};
@@ -245,7 +255,7 @@ static void test_faster_workers_get_more(void **s) {
 
 static void test_faster_workers_get_bigger_tiles(void **s) {
     (void)s;
-    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0};
+    tile_plan_params_t p = {1920, 1080, 64, 224, 10, 20, 64, 0, 0, 0, 0, 0, 0};
     tile_worker_t w[2] = {{20, 1u << 22}, {10, 1u << 22}};   /* the second is twice as fast */
     tile_plan_t pl, uni;
     int lefts[10];
