@@ -277,7 +277,6 @@ typedef struct worker {
      * rect its job asked for (w 0: none) */
     int result_rest;
     tile_rect_t job_rest;
-    uint64_t rest_job;      /* the job whose rest it still owes (0 none) */
 } worker_t;
 
 /* A rest still to come (Job.rest): the hole of tile `tile`'s result of keyframe kf, owed by the
@@ -903,8 +902,6 @@ static void rest_drop(coord_t *c, int i) {
     rest_t *r = &c->rests[i];
     if (!r->used) return;
     free(r->src);
-    int slot = r->slot;
-    if (slot >= 0 && slot < c->nslots && c->w[slot].used && c->w[slot].rest_job == r->job) c->w[slot].rest_job = 0;
     memset(r, 0, sizeof *r);
     c->rest_pending--;
 }
@@ -959,19 +956,24 @@ static void rest_fill(coord_t *c, int i, const char *why, int fail) {
         free(out);
     }
     c->rest_filled++;
+    const uint64_t r_kf = r->kf;
     dlog_warn(MOD, "keyframe %llu: a tile's rest (%dx%d+%d+%d) %s: filled from the warped keyframe before",
               (unsigned long long)r->kf, r->hole.w, r->hole.h, r->hole.x, r->hole.y, why);
     int slot = r->slot;
     /* (the slot is still its connection's: a worker that leaves has its rests filled first) */
     worker_t *w = slot >= 0 && slot < c->nslots && c->w[slot].used ? &c->w[slot] : NULL;
     rest_drop(c, i);
-    if (w && fail) worker_fail(c, w, "the rest of its result did not come");
+    if (w) {
+        /* its kept tile is not the canvas there any more: its next job carries the whole window */
+        if (w->tk_kf == r_kf) w->tk_kf = 0;
+        if (fail) worker_fail(c, w, "the rest of its result did not come");
+    }
 }
 
 /* the rests still to come of keyframes up to kf (all: UINT64_MAX) are filled */
-static void rest_fill_upto(coord_t *c, uint64_t kf, const char *why) {
+static void rest_fill_upto(coord_t *c, uint64_t kf, const char *why, int fail) {
     for (int i = 0; i < REST_MAX && c->rest_pending; i++)
-        if (c->rests[i].used && c->rests[i].kf <= kf) rest_fill(c, i, why, 1);
+        if (c->rests[i].used && c->rests[i].kf <= kf) rest_fill(c, i, why, fail);
 }
 
 /* the rests still to come of the canvas's keyframe that meet rect outside hold are filled */
@@ -1175,7 +1177,6 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
                                .interp = c->kf_interp, .deadline = now + 250 + 2 * c->plan.est_ms};
                 c->rest_pending++;
                 c->rest_parts++;
-                w->rest_job = jid;
             }
         }
     } else if (!c->cfg.canvas8 && whole_canvas(c, idx) && keep_result(c, m) == 0) {
@@ -1308,7 +1309,11 @@ static void handle_worker_msg(coord_t *c) {
         } else {
             w->last_seen = dream_now_ms();
             switch (type) {
-            case DREAMFARM__MSG_TYPE__MSG_RESULT: w->stale_busy = 0; on_result(c, w, &m); break;
+            case DREAMFARM__MSG_TYPE__MSG_RESULT:
+                /* (a result's rest says nothing about the job in hand) */
+                if (!(m.env->result->has_rest_part && m.env->result->rest_part)) w->stale_busy = 0;
+                on_result(c, w, &m);
+                break;
             case DREAMFARM__MSG_TYPE__MSG_ERROR: {
                 Dreamfarm__Error *e = m.env->error;
                 char emsg[256];
@@ -1579,6 +1584,10 @@ static int kf_start(coord_t *c) {
         c->plan.n = 0;
         return 0;
     }
+    if (c->rest_pending && c->plan.n < 2 && !(c->shape[0] * c->shape[1] >= 2 && c->shape[3] == nw)) {
+        c->plan.n = 0;      /* not tile-resident: the rests first (below); no layout vote either */
+        return 0;
+    }
     /* the layout stays (with as many workers) until another has been the best LAYOUT_SWITCH_KF
      * plans in a row, or is at once when another is faster by a quarter: the measured speeds are
      * noisy (a few % on GPUs, up to 30 % with workers sharing a loaded host), and four equal
@@ -1655,6 +1664,9 @@ static int kf_start(coord_t *c) {
         }
     }
     if (!c->kf_tres) {
+        /* (not reached but for a farm whose tile-resident workers are all busy or revoked while
+         * rests are still to come: another keyframe reads the whole canvas) */
+        if (c->rest_pending) rest_fill_upto(c, UINT64_MAX, "was needed by a keyframe of another kind", 0);
         canvas_sync_float(c);   /* the floats first, while the mirror is still the canvas's */
         c->canvas_exact = 0;    /* another keyframe makes a float canvas */
     }
@@ -2019,7 +2031,7 @@ static void publish(coord_t *c) {
 
 static void kf_finish(coord_t *c) {
     /* the previous keyframe's rests (its own come after this keyframe's jobs are out) */
-    if (c->rest_pending) rest_fill_upto(c, c->kf_id - 1, "did not come before the next keyframe finished");
+    if (c->rest_pending) rest_fill_upto(c, c->kf_id - 1, "did not come before the next keyframe finished", 1);
     publish(c);     /* the previous keyframe, when kf_after_dispatch's deferred work has not run */
     double now = dream_now_ms();
     double t_fin0 = now;
@@ -2389,7 +2401,7 @@ const dream_image_t *coord_canvas(coord_t *c) {
     return c->canvas;
 }
 void coord_request_stop(coord_t *c) { c->stopping = 1; }
-int coord_canvas_settled(const coord_t *c) { return c->rest_pending == 0; }
+int coord_canvas_settled(const coord_t *c) { return !rest_of(c, c->canvas_kf); }
 
 coord_t *coord_new(const coord_cfg_t *cfg, void *zctx, dream_sinks_t *frames, dream_err_t *err) {
     coord_t *c = calloc(1, sizeof *c);
@@ -2493,6 +2505,7 @@ void coord_destroy(coord_t **pc) {
     dream_image_destroy(&c->next);
     pend_release(c);
     res_release(c);
+    for (int i = 0; i < REST_MAX; i++) rest_drop(c, i);
     dream_image_destroy(&c->base);
     free(c->w);
     dlog_rl_destroy(&c->logrl);
@@ -2582,6 +2595,12 @@ int coord_step(coord_t *c, int timeout_ms) {
 int coord_run(coord_t *c, volatile sig_atomic_t *stop) {
     int rc = 1;
     while (!(stop && *stop) && (rc = coord_step(c, 20)) > 0) {}
+    /* the last keyframe's rests (Job.rest) come a few ms after its finish: then it is published
+     * (a stop does not wait for them long) */
+    double until = dream_now_ms() + 300;
+    while (rc >= 0 && c->rest_pending && dream_now_ms() < until) coord_step(c, 5);
+    if (c->rest_pending) rest_fill_upto(c, UINT64_MAX, "did not come before the shutdown", 0);
+    if (rc >= 0) publish(c);
     /* say bye to every worker */
     for (int i = 0; i < c->nslots; i++) {
         long b = c->w[i].used ? wire_send_bye(c->router, c->w[i].id, c->w[i].idlen, "coordinator shutting down") : 0;

@@ -847,9 +847,11 @@ static void keep_rest(node_loop_t *L, node_job_t *nj) {
     L->rest_kf = job->keyframe_id;
     L->rest_fixed = !nj->u8;
     L->rest_gen = nj->gen;
-    /* with no next job, soon anyway: the coordinator publishes the keyframe once it has it */
-    double wait = nj->compute_ms > 0 ? nj->compute_ms / 2 : 0;
-    L->rest_due = dream_now_ms() + (wait > 10 ? wait : 10);
+    /* with no next job, soon anyway (the coordinator's hand-out follows the last first part
+     * within a few ms; it publishes the keyframe, and a job whose window needs this rest goes
+     * out, once it has it) */
+    double wait = nj->compute_ms > 0 ? nj->compute_ms / 8 : 0;
+    L->rest_due = dream_now_ms() + (wait < 5 ? 5 : wait > 50 ? 50 : wait);
     nj->rest_len = 0;
 }
 
