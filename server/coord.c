@@ -410,6 +410,7 @@ struct coord {
     rest_t rests[REST_MAX];
     int rest_pending;                   /* rests[] in use */
     int shape[4];                       /* the last plan's layout: nx, ny, weighted, workers (tile_plan_params_t) */
+    double med_ms;                      /* the proven workers' (lower) median ms per MPx-step (kf_start; 0 none) */
     int shape_cand[3], shape_cand_n;    /* the layout that won the last plans instead, how many in a row */
     uint64_t rest_parts, rest_waits, rest_filled;
     double after_due;                   /* kf_after_dispatch's own work waits until then (0: none) */
@@ -596,7 +597,7 @@ static double others_median(const coord_t *c, const worker_t *w, double *slowest
 static double sched_ms(const coord_t *c, const worker_t *w) {
     if (w->measured) {
         if (w->idle_kf <= 0) return w->ms_mpix;
-        double med = others_median(c, w, NULL);
+        double med = c->med_ms;     /* of the proven workers, once per keyframe (kf_start) */
         if (med <= 0 || w->ms_mpix <= med) return w->ms_mpix;
         double half = IDLE_HALF_KF * (double)(1 << w->slow_probes);
         return med + (w->ms_mpix - med) * pow(0.5, w->idle_kf / half);
@@ -1532,8 +1533,21 @@ static int prep_tiles(coord_t *c) {
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int kf_start(coord_t *c) {
     tile_worker_t tw[512];
+    {   /* what a sat-out worker's estimate drifts towards (sched_ms): once per keyframe */
+        double v[512];
+        int n = 0;
+        for (int i = 0; i < c->nslots && n < 512; i++)
+            if (c->w[i].used && !c->w[i].quarantined && c->w[i].measured) v[n++] = c->w[i].ms_mpix;
+        qsort(v, (size_t)n, sizeof v[0], cmp_double);
+        c->med_ms = n ? v[(n - 1) / 2] : 0;     /* (the lower one: a worker is not its own reference) */
+    }
     int nw = usable_workers(c, tw, 512);
     if (nw == 0) return 0;
     double now = dream_now_ms();
