@@ -831,9 +831,17 @@ static void res_release(coord_t *c) {
         if (c->rests[i].used && c->rests[i].kf == c->kf_id) rest_drop(c, i);
 }
 
-static int rect_meets(const tile_rect_t *a, const tile_rect_t *b) {
-    return a->w > 0 && a->h > 0 && b->w > 0 && b->h > 0 && a->x < b->x + b->w && b->x < a->x + a->w &&
-           a->y < b->y + b->h && b->y < a->y + a->h;
+/* the part of a inside b (w = h = 0: none) */
+static tile_rect_t rect_cut(const tile_rect_t *a, const tile_rect_t *b) {
+    int x0 = a->x > b->x ? a->x : b->x, x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y0 = a->y > b->y ? a->y : b->y, y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    if (x0 >= x1 || y0 >= y1) return (tile_rect_t){0, 0, 0, 0};
+    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+}
+
+/* a (not empty) lies inside b (NULL: nothing) */
+static int rect_inside(const tile_rect_t *a, const tile_rect_t *b) {
+    return b && a->x >= b->x && a->y >= b->y && a->x + a->w <= b->x + b->w && a->y + a->h <= b->y + b->h;
 }
 
 /* the deferred copies of a tile-resident keyframe's alone parts (on_result) into the canvas
@@ -849,12 +857,9 @@ static void late_flush(coord_t *c, const int *rect, const tile_rect_t *hold) {
         if (!c->late_px[k]) continue;
         tile_rect_t part = c->late_rect[k];     /* all of it, or where it meets rect */
         if (rect) {
-            const tile_rect_t *r = &c->late_rect[k];
-            int x0 = r->x > rect[0] ? r->x : rect[0], x1 = r->x + r->w < rect[0] + rect[2] ? r->x + r->w : rect[0] + rect[2];
-            int y0 = r->y > rect[1] ? r->y : rect[1], y1 = r->y + r->h < rect[1] + rect[3] ? r->y + r->h : rect[1] + rect[3];
-            if (x0 >= x1 || y0 >= y1) continue;     /* not in rect */
-            if (hold && x0 >= hold->x && x1 <= hold->x + hold->w && y0 >= hold->y && y1 <= hold->y + hold->h) continue;
-            part = (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+            const tile_rect_t q = {rect[0], rect[1], rect[2], rect[3]};
+            part = rect_cut(&c->late_rect[k], &q);
+            if (part.w == 0 || rect_inside(&part, hold)) continue;     /* not in rect, or held */
         }
         dream_err_t err = {{0}};
         if (blend_copy_fixed_split(&c->late_tile[k], &c->late_hole[k], c->late_px[k], NULL, c->late_u8[k], &part, c->cfg.W,
@@ -873,21 +878,19 @@ static uint8_t *rest_dst(coord_t *c, const rest_t *r) {
     return r->kf == c->canvas_kf ? c->canvas88 : NULL;
 }
 
-/* 1 when a rest still to come of the canvas's keyframe (canvas_kf) meets rect (x, y, w, h)
- * outside hold (NULL: none): a reader of canvas88 there waits for it */
+/* rest r is one of the canvas's keyframe (canvas_kf) still to come and meets rect (x, y, w, h)
+ * outside hold (NULL: none; inside it the job's worker keeps those pixels itself, its own rest
+ * typically): a reader of canvas88 there waits for it */
+static int rest_meets(const coord_t *c, const rest_t *r, const int *rect, const tile_rect_t *hold) {
+    if (!r->used || r->kf != c->canvas_kf || (c->kf_active && c->kf_id == c->canvas_kf)) return 0;
+    const tile_rect_t q = {rect[0], rect[1], rect[2], rect[3]}, part = rect_cut(&q, &r->hole);
+    return part.w > 0 && !rect_inside(&part, hold);
+}
+
+/* 1 when a rest meets rect outside hold (rest_meets) */
 static int rest_blocks(const coord_t *c, const int *rect, const tile_rect_t *hold) {
-    if (!c->rest_pending) return 0;
-    const tile_rect_t q = {rect[0], rect[1], rect[2], rect[3]};
-    for (int i = 0; i < REST_MAX; i++) {
-        const rest_t *r = &c->rests[i];
-        if (!r->used || r->kf != c->canvas_kf || (c->kf_active && c->kf_id == c->canvas_kf)) continue;
-        int x0 = q.x > r->hole.x ? q.x : r->hole.x, x1 = q.x + q.w < r->hole.x + r->hole.w ? q.x + q.w : r->hole.x + r->hole.w;
-        int y0 = q.y > r->hole.y ? q.y : r->hole.y, y1 = q.y + q.h < r->hole.y + r->hole.h ? q.y + q.h : r->hole.y + r->hole.h;
-        if (x0 >= x1 || y0 >= y1) continue;
-        /* inside hold: the job's worker keeps those pixels itself (its own rest, typically) */
-        if (hold && x0 >= hold->x && x1 <= hold->x + hold->w && y0 >= hold->y && y1 <= hold->y + hold->h) continue;
-        return 1;
-    }
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++)
+        if (rest_meets(c, &c->rests[i], rect, hold)) return 1;
     return 0;
 }
 
@@ -977,18 +980,10 @@ static void rest_fill_upto(coord_t *c, uint64_t kf, const char *why, int fail) {
         if (c->rests[i].used && c->rests[i].kf <= kf) rest_fill(c, i, why, fail);
 }
 
-/* the rests still to come of the canvas's keyframe that meet rect outside hold are filled */
-static void rest_fill_meeting(coord_t *c, const int *rect, const tile_rect_t *hold, const char *why) {
-    for (int i = 0; i < REST_MAX && c->rest_pending; i++) {
-        rest_t *r = &c->rests[i];
-        if (!r->used || r->kf != c->canvas_kf) continue;
-        const tile_rect_t a = {rect[0], rect[1], rect[2], rect[3]};
-        if (!rect_meets(&a, &r->hole)) continue;
-        if (hold && r->hole.x >= hold->x && r->hole.y >= hold->y && r->hole.x + r->hole.w <= hold->x + hold->w &&
-            r->hole.y + r->hole.h <= hold->y + hold->h)
-            continue;
-        rest_fill(c, i, why, 1);
-    }
+/* the rests that block a reader of rect (rest_blocks) are filled */
+static void rest_fill_meeting(coord_t *c, const int *rect, const char *why) {
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++)
+        if (rest_meets(c, &c->rests[i], rect, NULL)) rest_fill(c, i, why, 1);
 }
 
 /* keeps a result's pixels for a deferred blend (kept_take). 0, or -1 (no memory: blend it now) */
@@ -1093,8 +1088,8 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
             rest_save_all(c);   /* the fills' source, before this keyframe's blends reach next88 */
             /* (its own rest came before this result on its connection; another's its strips
              * needed waited for: a rest its window still lacks broke that order) */
-            if (window_rect(c, idx) == 0 && rest_blocks(c, c->win_rect[idx], NULL))
-                rest_fill_meeting(c, c->win_rect[idx], NULL, "did not come before a result that needs it");
+            if (window_rect(c, idx) == 0)
+                rest_fill_meeting(c, c->win_rect[idx], "did not come before a result that needs it");
         }
         /* tile-resident: its window, rebuilt from what it kept and what it was sent, must be
          * our canvas's bit for bit (no float arithmetic is involved: this is about the data) */
@@ -1447,11 +1442,8 @@ static tile_rect_t held_part(coord_t *c, const worker_t *w, int idx) {
     tile_rect_t e = {0, 0, 0, 0};
     if (!w->tile_res || !w->tk_kf || w->tk_kf != c->canvas_kf || !c->canvas_exact || window_rect(c, idx) != 0) return e;
     const int *wr = c->win_rect[idx];
-    const tile_rect_t *a = &w->tk_alone;
-    int x0 = a->x > wr[0] ? a->x : wr[0], x1 = a->x + a->w < wr[0] + wr[2] ? a->x + a->w : wr[0] + wr[2];
-    int y0 = a->y > wr[1] ? a->y : wr[1], y1 = a->y + a->h < wr[1] + wr[3] ? a->y + a->h : wr[1] + wr[3];
-    if (x0 >= x1 || y0 >= y1) return e;
-    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+    const tile_rect_t win = {wr[0], wr[1], wr[2], wr[3]};
+    return rect_cut(&w->tk_alone, &win);
 }
 
 /* a tile-resident job's pixels: tile idx's window less hd (inside it; w = 0: nothing held), its
