@@ -38,6 +38,7 @@
 #           modelled device's pixel work, warp and pattern, on a thread at nice 10: it gives way to
 #           the coordinator's and the workers' host work; DEVICE_THREAD=0: not)
 #   IO_THREADS (default 1): dreamd --io-threads (ZeroMQ I/O threads for the workers' transfers)
+#   WORKER_THREADS (default 0 = all cores): each sim worker's --threads (its host-side passes)
 #   RESULT_REST (default 1, dreamd's default): 0 = dreamd --result-rest false (tile-resident results
 #           in one part instead of the rim first and the bulk after the next hand-out)
 #   REPORT_NAME (default farm_bench): bench/out/REPORT_NAME.txt
@@ -89,7 +90,7 @@ for n in $COUNTS; do
   wpids=()
   for i in $(seq $n); do
     $BIN/dream-worker --connect tcp://127.0.0.1:$wp --backend sim --sim-ms-per-mpix-step $SIM_MS \
-      --sim-link-mbps $LINK_MBPS --sim-device-warp "$([ "$DEVICE_WARP" = 1 ] && echo true || echo false)" --sim-device-thread "$([ "${DEVICE_THREAD:-$DEVICE_WARP}" = 1 ] && echo true || echo false)" --name bench$i --log-level warn >/dev/null 2>&1 &
+      --sim-link-mbps $LINK_MBPS --sim-device-warp "$([ "$DEVICE_WARP" = 1 ] && echo true || echo false)" --sim-device-thread "$([ "${DEVICE_THREAD:-$DEVICE_WARP}" = 1 ] && echo true || echo false)" --threads "${WORKER_THREADS:-0}" --name bench$i --log-level warn >/dev/null 2>&1 &
     wpids+=($!)
   done
   # warm-up: all workers in and two keyframes done, then measure the steady state for T s

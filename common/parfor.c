@@ -7,6 +7,10 @@
 
 #define PARFOR_MAX_THREADS 16
 
+static int parfor_max;      /* dream_parallel_set_max (0: cores); set once at start-up */
+
+void dream_parallel_set_max(int threads) { parfor_max = threads > 0 ? threads : 0; }
+
 typedef struct {
     dream_range_fn fn;
     void *arg;
@@ -24,6 +28,7 @@ void dream_parallel_range(size_t n, size_t min_per_thread, dream_range_fn fn, vo
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nt = min_per_thread ? n / min_per_thread : n;
     if (cores > 0 && nt > (size_t)cores) nt = (size_t)cores;
+    if (parfor_max > 0 && nt > (size_t)parfor_max) nt = (size_t)parfor_max;
     if (nt > PARFOR_MAX_THREADS) nt = PARFOR_MAX_THREADS;
     if (nt < 2) {
         fn(arg, 0, n);

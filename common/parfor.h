@@ -13,5 +13,8 @@
  * (n < 2 * min_per_thread: one call, inline). Parts must not depend on each other. */
 typedef void (*dream_range_fn)(void *arg, size_t begin, size_t end);
 void dream_parallel_range(size_t n, size_t min_per_thread, dream_range_fn fn, void *arg);
+/* at most this many threads per call from now on (0: one per core, the default); a process's
+ * --threads sets it, so that several processes sharing a host do not each split over all cores */
+void dream_parallel_set_max(int threads);
 
 #endif

@@ -289,6 +289,7 @@ typedef struct rest {
     int used;
     uint64_t kf, job;
     int slot, u8;
+    int asked;                  /* its worker was asked for it (rest_ask) */
     tile_rect_t tile, hole;
     double zoom, angle, deadline;
     dream_interp_t interp;
@@ -412,7 +413,8 @@ struct coord {
     int shape[4];                       /* the last plan's layout: nx, ny, weighted, workers (tile_plan_params_t) */
     double med_ms;                      /* the proven workers' (lower) median ms per MPx-step (kf_start; 0 none) */
     int shape_cand[3], shape_cand_n;    /* the layout that won the last plans instead, how many in a row */
-    uint64_t rest_parts, rest_waits, rest_filled;
+    uint64_t rest_parts, rest_waits, rest_filled, rest_asks;
+    int rest_wanted;            /* a job or a hash waits for a rest: ask for them all now (rest_ask) */
     double after_due;                   /* kf_after_dispatch's own work waits until then (0: none) */
     /* hostile peers */
     dlog_rl_t *logrl;               /* peer-triggered log lines, per peer and kind */
@@ -1475,7 +1477,10 @@ static int window_hash(coord_t *c, int idx, uint64_t *hv) {
     if (!c->win_hv_ok[idx]) {
         if (!c->canvas_exact || !c->canvas88 || window_rect(c, idx) != 0) return -1;
         const int *wr = c->win_rect[idx];
-        if (rest_blocks(c, wr, NULL)) return -1;    /* a rest it covers is still to come: later */
+        if (rest_blocks(c, wr, NULL)) {     /* a rest it covers is still to come: later */
+            c->rest_wanted = 1;
+            return -1;
+        }
         late_flush(c, wr, NULL);
         wire_hash_t hs;
         wire_hash_init(&hs);
@@ -1831,6 +1836,7 @@ static int send_job(coord_t *c, worker_t *w, int idx) {
         long n = cut_strips(c, idx, &hd);
         if (n == -2) {      /* the strips reach a rest that has not come yet: this job waits */
             c->rest_waits++;
+            c->rest_wanted = 1;     /* asked for at once (rest_ask) */
             return 1;
         }
         if (n < 0) return -1;
@@ -1963,6 +1969,7 @@ static void dispatch(coord_t *c) {
 }
 
 static void publish(coord_t *c);
+static void rest_ask(coord_t *c, int all);
 
 /* The coordinator's work that need not delay the workers: runs after dispatch(), so it overlaps
  * with their compute. It waits a moment after the hand-out (a fifth of the keyframe's estimate,
@@ -1981,6 +1988,7 @@ static void kf_after_dispatch(coord_t *c) {
         }
     }
     c->after_due = 0;
+    if (c->rest_pending) rest_ask(c, 1);    /* the last keyframe's rests, now that the jobs are in */
     if (!(c->kf_active && c->kf_id == c->late_kf))
         late_flush(c, NULL, NULL);    /* a finished keyframe's alone parts, now that the next jobs are out */
     if (c->kf_active && c->kf_tres) {
@@ -2285,8 +2293,9 @@ size_t coord_status_text(coord_t *c, char *r, size_t n) {
                       (double)c->cfg.W * c->cfg.H / 1e6);
         len = appendf(r, n, len, "window_jobs:%llu\nwindow_mismatch:%llu\n", (unsigned long long)c->window_jobs,
                       (unsigned long long)c->window_mismatch);
-        len = appendf(r, n, len, "result_rest_parts:%llu\nresult_rest_waits:%llu\nresult_rest_filled:%llu\n",
-                      (unsigned long long)c->rest_parts, (unsigned long long)c->rest_waits, (unsigned long long)c->rest_filled);
+        len = appendf(r, n, len, "result_rest_parts:%llu\nresult_rest_waits:%llu\nresult_rest_filled:%llu\nresult_rest_asks:%llu\n",
+                      (unsigned long long)c->rest_parts, (unsigned long long)c->rest_waits, (unsigned long long)c->rest_filled,
+                      (unsigned long long)c->rest_asks);
         len = appendf(r, n, len, "tile_resident_jobs:%llu\ntile_resident_mismatch:%llu\ntile_resident_held_pct:%.1f\n",
                       (unsigned long long)c->tres_jobs, (unsigned long long)c->tres_mismatch,
                       c->tres_window_px ? 100.0 * (double)c->tres_held_px / (double)c->tres_window_px : 0.0);
@@ -2571,6 +2580,38 @@ static void stream_poll(coord_t *c) {
     }
 }
 
+/* The rests (Job.rest) are asked for (Heartbeat.send_rest_job), once each: a worker holds its
+ * rest until asked, or until its next result (which its rest precedes), or its own timer. Not
+ * while a keyframe's results or jobs cross the link: an early worker's rest would come in the
+ * middle of the others' results, and each rest sent on a job's arrival (the first design) crossed
+ * loopback while the later jobs of the same hand-out were still on their way (both on the critical
+ * path). So: after the hand-out of the keyframe after the rest's, with the post-hand-out work
+ * (kf_after_dispatch: all = 1); at once when something waits for one (rest_wanted: a job's strips,
+ * a window hash), or when its worker has no job (sat out, no keyframe running: paused, stopping,
+ * the display holding the next one back) */
+static void rest_ask(coord_t *c, int all) {
+    all |= c->rest_wanted;
+    c->rest_wanted = 0;
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++) {
+        rest_t *r = &c->rests[i];
+        if (!r->used || r->asked || (c->kf_active && (r->kf >= c->kf_id || c->kf_t_sent == 0))) continue;
+        worker_t *w = &c->w[r->slot];
+        if (!w->used || (w->job_id && !all)) continue;
+        r->asked = 1;
+        Dreamfarm__Envelope env;
+        Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
+        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+        env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
+        env.heartbeat = &hb;
+        hb.has_seq = 1;
+        hb.seq = ++w->seq;
+        hb.has_send_rest_job = 1;
+        hb.send_rest_job = r->job;
+        c->rest_asks++;
+        send_to(c, w, &env, NULL, 0);
+    }
+}
+
 int coord_step(coord_t *c, int timeout_ms) {
     zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {c->admin, 0, ZMQ_POLLIN, 0}};
     if (c->after_due > 0) {     /* kf_after_dispatch's deferred work is due then */
@@ -2592,6 +2633,7 @@ int coord_step(coord_t *c, int timeout_ms) {
         if (!(c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes)) kf_start(c);
     }
     dispatch(c);
+    if (c->rest_pending) rest_ask(c, 0);
     kf_after_dispatch(c);
     if (c->cfg.max_keyframes > 0 && c->st.keyframes >= (uint64_t)c->cfg.max_keyframes) c->stopping = 1;
     if (c->cfg.run_seconds > 0 && dream_now_ms() - c->t0 > c->cfg.run_seconds * 1000) c->stopping = 1;

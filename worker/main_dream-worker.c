@@ -10,6 +10,7 @@
 #include "dlog.h"
 #include "heap.h"
 #include "node.h"
+#include "parfor.h"
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
@@ -26,6 +27,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     dream_signals_install(on_signal);
+    dream_parallel_set_max(cfg.threads);    /* the host-side passes too, not only the engine */
     node_t *n = node_new(&cfg, &err);
     if (!n) {
         dlog_error("worker", "%s", err.msg);

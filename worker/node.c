@@ -158,6 +158,8 @@ struct node {
     size_t wq_cap;
     int test_corrupt_kept;      /* DREAM_TEST_CORRUPT_KEPT (tests only), read once */
     int test_no_rest;           /* DREAM_TEST_NO_REST (tests only): never sends a result's rest */
+    int test_rest_on_ask;       /* DREAM_TEST_REST_ON_ASK (tests only): a rest goes only when asked
+                                 * or before the next result (no timer) */
 };
 
 /* ---------- compute ---------- */
@@ -580,6 +582,7 @@ node_t *node_new(const node_cfg_t *cfg, dream_err_t *err) {
     n->cfg = *cfg;
     n->test_corrupt_kept = getenv("DREAM_TEST_CORRUPT_KEPT") != NULL;
     n->test_no_rest = getenv("DREAM_TEST_NO_REST") != NULL;
+    n->test_rest_on_ask = getenv("DREAM_TEST_REST_ON_ASK") != NULL;
     n->cmp = dream_compute_new(cfg, err);
     if (!n->cmp) {
         node_destroy(&n);
@@ -792,7 +795,8 @@ typedef struct node_loop {
     int stopping;               /* take no new job; leave once the one in hand is done */
     int lost;                   /* the backend is lost: exit non-zero */
     /* the rest of the last result (Job.rest): one reference of its buffer (rest_base), sent when
-     * the next job arrives or at rest_due, on the connection it came on (rest_gen) */
+     * the coordinator asks, before the next result, or at rest_due, on the connection it came on
+     * (rest_gen) */
     uint8_t *rest_base;
     size_t rest_off, rest_len;
     Dreamfarm__Rect rest_tile, rest_rect;
@@ -834,7 +838,7 @@ static void send_rest(node_loop_t *L) {
 /* a result with a rest about to go out on this connection: the rest's reference moves here */
 static void keep_rest(node_loop_t *L, node_job_t *nj) {
     if (!nj->rest_len || nj->failed || !nj->px || !L->s || nj->gen != L->gen) return;
-    send_rest(L);       /* an older one (not reached: the job that came since sent it) */
+    send_rest(L);       /* an older one (not reached: collect_job sent it) */
     const Dreamfarm__Job *job = nj->env->job;
     L->rest_base = nj->px;
     L->rest_off = nj->len;
@@ -847,11 +851,12 @@ static void keep_rest(node_loop_t *L, node_job_t *nj) {
     L->rest_kf = job->keyframe_id;
     L->rest_fixed = !nj->u8;
     L->rest_gen = nj->gen;
-    /* with no next job, soon anyway (the coordinator's hand-out follows the last first part
-     * within a few ms; it publishes the keyframe, and a job whose window needs this rest goes
-     * out, once it has it) */
-    double wait = nj->compute_ms > 0 ? nj->compute_ms / 8 : 0;
-    L->rest_due = dream_now_ms() + (wait < 5 ? 5 : wait > 50 ? 50 : wait);
+    /* sent when the coordinator asks (Heartbeat.send_rest_job: once the next keyframe's jobs are
+     * in), before the next result, or (a coordinator that does not ask, a lost ask) after twice its
+     * compute time, 20-200 ms: not while the other workers' results or jobs are crossing */
+    double wait = nj->compute_ms > 0 ? nj->compute_ms * 2 : 0;
+    L->rest_due = dream_now_ms() + (wait < 20 ? 20 : wait > 200 ? 200 : wait);
+    if (L->n->test_rest_on_ask) L->rest_due = 1e300;   /* (tests: the coordinator must ask) */
     nj->rest_len = 0;
 }
 
@@ -919,6 +924,7 @@ static void collect_job(node_loop_t *L) {
         dlog_error(MOD, "backend lost (%.200s): leaving the farm, exit status 1 for a restart", nj->err);
         L->lost = L->stopping = 1;
     }
+    send_rest(L);       /* a rest not asked for yet goes before the next result (the coordinator's order) */
     keep_rest(L, nj);
     L->jobs += (uint64_t)job_done(L->s, L->gen, L->busy_id, nj);
     job_free(&nj);
@@ -945,7 +951,6 @@ static void accept_job(node_loop_t *L, wire_msg_t *m) {
     L->busy = nj;
     L->busy_id = nj->env->job->job_id;
     zmq_send(L->n->pair_net, &nj, sizeof nj, 0);
-    send_rest(L);       /* the coordinator has moved on: the last result's rest now */
 }
 
 /* acts on one valid message from the coordinator, by type (others are ignored) */
@@ -969,6 +974,11 @@ static void on_message(node_loop_t *L, wire_msg_t *m) {
         break;
     case DREAMFARM__MSG_TYPE__MSG_JOB:
         accept_job(L, m);
+        break;
+    case DREAMFARM__MSG_TYPE__MSG_HEARTBEAT:
+        /* the coordinator wants the last result's rest now */
+        if (m->env->heartbeat->has_send_rest_job && L->rest_base && m->env->heartbeat->send_rest_job == L->rest_job)
+            send_rest(L);
         break;
     default: break;
     }

@@ -47,10 +47,11 @@ wait_for 40 '[ "${TJ:=0}" -ge 24 ] || { TJ=$(field tile_resident_jobs); false; }
 [ "$(field tile_resident_mismatch)" = 0 ] || die "a worker's window differs from the coordinator's canvas: $(field tile_resident_mismatch) mismatches"
 [ "$(field tiles_missed)" = 0 ] || die "tiles missed: $(field tiles_missed)"
 [ "$(field window_jobs)" = 0 ] || die "window jobs in a tile-resident farm: $(field window_jobs)"
-# results in two parts (Job.rest, on by default): the rim at once, the bulk after the next job
-# reaches the worker; every rest came (none filled)
+# results in two parts (Job.rest, on by default): the rim at once, the bulk when dreamd asks for
+# it (once the next keyframe's jobs are out); every rest came (none filled)
 [ "$(field result_rest_parts)" -ge 12 ] || die "few results in two parts: $(field result_rest_parts)"
 [ "$(field result_rest_filled)" = 0 ] || die "rests filled while every worker sent them: $(field result_rest_filled)"
+[ "$(field result_rest_asks)" -ge 6 ] || die "dreamd asked for few rests: $(field result_rest_asks) of $(field result_rest_parts)"
 held=$(field tile_resident_held_pct)
 awk -v h="$held" 'BEGIN{exit !(h >= 15)}' || die "workers hold only ${held} % of their windows (want >= 15: small tiles, mostly overlap)"
 kill -9 "$W3"
