@@ -3,6 +3,8 @@
  * fill for missing tiles; see blend.h.
  */
 #include "blend.h"
+#include <math.h>
+#include <limits.h>
 #include "px88.h"
 #include "tilesplit.h"
 #include <stdlib.h>
@@ -669,5 +671,57 @@ tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k) {
         if (!hit) break;
     }
     if (x0 >= x1 || y0 >= y1) return e;
+    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+}
+
+/* where tile r's window of the next keyframe could reach (blend_rest_rect); -1: none */
+static int next_window_bound(const tile_rect_t *r, int W, int H, double zoom, double angle_deg, dream_interp_t interp,
+                             tile_rect_t *out) {
+    const double zs[2] = {zoom, exp(1.5 * log(zoom))}, as[2] = {angle_deg, 1.5 * angle_deg};
+    int x0 = INT_MAX, y0 = INT_MAX, x1 = INT_MIN, y1 = INT_MIN;
+    for (int k = 0; k < 2; k++) {
+        int sx, sy, sw, sh;
+        if (dream_warp_source_rect(W, H, zs[k], as[k], interp, r->x, r->y, r->w, r->h, &sx, &sy, &sw, &sh, NULL) != 0)
+            return -1;
+        if (sx < x0) x0 = sx;
+        if (sy < y0) y0 = sy;
+        if (sx + sw > x1) x1 = sx + sw;
+        if (sy + sh > y1) y1 = sy + sh;
+    }
+    *out = (tile_rect_t){x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8};
+    return 0;
+}
+
+tile_rect_t blend_rest_rect(const tile_plan_t *pl, int k, const tile_plan_t *next, int W, int H, double zoom,
+                            double angle_deg, dream_interp_t interp, int seam_jitter) {
+    const tile_rect_t e = {0, 0, 0, 0};
+    if (!pl || k < 0 || k >= pl->n || !(zoom > 0) || !isfinite(zoom) || !isfinite(angle_deg)) return e;
+    tile_rect_t a = blend_alone_rect(pl, k);
+    if (a.w <= 0 || a.h <= 0) return e;
+    if (next && next->n == pl->n) {
+        for (int j = 0; j < next->n && a.w > 0 && a.h > 0; j++) {
+            tile_rect_t wj;
+            if (j == k) continue;
+            if (next_window_bound(&next->tiles[j].r, W, H, zoom, angle_deg, interp, &wj) != 0) return e;
+            if (wj.x >= a.x + a.w || a.x >= wj.x + wj.w || wj.y >= a.y + a.h || a.y >= wj.y + wj.h) continue;
+            /* the four rects of a beside wj: the largest stays */
+            const tile_rect_t cand[4] = {{a.x, a.y, wj.x - a.x, a.h}, {wj.x + wj.w, a.y, a.x + a.w - wj.x - wj.w, a.h},
+                                         {a.x, a.y, a.w, wj.y - a.y}, {a.x, wj.y + wj.h, a.w, a.y + a.h - wj.y - wj.h}};
+            tile_rect_t best = e;
+            for (int q = 0; q < 4; q++)
+                if (cand[q].w > 0 && cand[q].h > 0 && (int64_t)cand[q].w * cand[q].h > (int64_t)best.w * best.h)
+                    best = cand[q];
+            a = best;
+        }
+        return a.w >= 32 && a.h >= 32 ? a : e;
+    }
+    double pull = fabs(1.0 - 1.0 / zoom) * 0.5 * (W > H ? W : H);
+    int m = 2 * (seam_jitter > 0 ? seam_jitter : 0) + 16 + (int)ceil(pull);
+    int x0 = a.x, y0 = a.y, x1 = a.x + a.w, y1 = a.y + a.h;
+    if (x0 > 0) x0 += m;
+    if (y0 > 0) y0 += m;
+    if (x1 < W) x1 -= m;
+    if (y1 < H) y1 -= m;
+    if (x1 - x0 < 32 || y1 - y0 < 32) return e;
     return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
 }

@@ -89,4 +89,14 @@ int blend_copy_fixed_split(const tile_rect_t *tile, const tile_rect_t *hole, con
                            dream_err_t *err);
 tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k);
 
+/* The part of tile k's alone rect that no other tile's window of the next keyframe reads (the rest
+ * of a result in two parts, Job.rest: docs/farm.md), or an empty rect. next: the next keyframe's
+ * plan when known (same tile count): the alone rect less every other next tile's window for this
+ * keyframe's motion and for half as much again (zoom^1.5, 1.5 x angle: the next keyframe's motion
+ * is not known yet), plus 4 px, cut off by whichever side keeps the most. NULL: less a margin
+ * towards every other tile (twice the seam jitter, the zoom's pull at worst, 16 px of taps). At
+ * least 32 x 32 px, else empty. */
+tile_rect_t blend_rest_rect(const tile_plan_t *pl, int k, const tile_plan_t *next, int W, int H, double zoom,
+                            double angle_deg, dream_interp_t interp, int seam_jitter);
+
 #endif

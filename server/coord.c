@@ -317,6 +317,11 @@ struct coord {
     uint64_t kf_id;
     dream_image_t *base;
     tile_plan_t plan;
+    /* the next keyframe's plan seed, drawn a keyframe early, and the grid it gives if that
+     * keyframe keeps this one's (next_grid.n 0: none): where its grid lines will be (rest_rect) */
+    uint64_t seed_next;
+    int seed_next_ok;
+    tile_plan_t next_grid;
     kf_job_t jobs[TILE_MAX];
     int njobs_done;
     blend_t *blend;
@@ -1588,7 +1593,9 @@ static int kf_start(coord_t *c) {
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1,
                              0, 0, 0, 0, 0};
-    uint64_t seed = dream_splitmix64(&c->rng);
+    uint64_t seed = c->seed_next_ok ? c->seed_next : dream_splitmix64(&c->rng);
+    c->seed_next = dream_splitmix64(&c->rng);
+    c->seed_next_ok = 1;
     if (tile_plan_make(&pp, tw, nw, seed, &c->plan, &err) != 0) {
         dlog_warn(MOD, "%s; retrying in 1 s", err.msg);
         c->kf_retry_at = now + 1000;
@@ -1627,6 +1634,14 @@ static int kf_start(coord_t *c) {
     if (c->rest_pending && c->plan.n < 2) {     /* not tile-resident: the rests first (above) */
         c->plan.n = 0;
         return 0;
+    }
+    /* the next keyframe's grid, if it keeps this layout (its lines move by the seam jitter) */
+    c->next_grid.n = 0;
+    if (!c->plan.weighted && c->plan.n > 1) {
+        int ox, oy;
+        tile_plan_grid_offsets(&pp, c->plan.nx, c->plan.ny, c->seed_next, &ox, &oy);
+        if (tile_plan_grid(&pp, c->plan.nx, c->plan.ny, ox, oy, &c->next_grid, NULL) != 0 || c->next_grid.n != c->plan.n)
+            c->next_grid.n = 0;
     }
     c->shape[0] = c->plan.nx;   /* the layout the next plan keeps unless another is clearly faster */
     c->shape[1] = c->plan.ny;
@@ -1733,18 +1748,13 @@ static void job_warp(const coord_t *c, Dreamfarm__Job *job) {
  * other tiles may reach (the grid lines move up to twice the seam jitter, the zoom pulls the
  * windows by up to (1 - 1/zoom) half a canvas, plus the warp's taps). A window that reaches it
  * anyway waits for it (cut_strips). Empty when what is left is small */
+/* Job.rest for tile idx (blend_rest_rect): the next keyframe's grid is known when it keeps this
+ * layout (its seed is drawn a keyframe early); another layout after all (a worker came or went,
+ * another won several plans) has its jobs wait for the rests their strips reach, asked for at
+ * once (rest_ask) */
 static tile_rect_t rest_rect(const coord_t *c, int idx) {
-    tile_rect_t a = blend_alone_rect(&c->plan, idx), e = {0, 0, 0, 0};
-    if (a.w <= 0 || a.h <= 0) return e;
-    double z = c->kf_zoom > 0 ? c->kf_zoom : 1.0, pull = fabs(1.0 - 1.0 / z) * 0.5 * (c->cfg.W > c->cfg.H ? c->cfg.W : c->cfg.H);
-    int m = 2 * (c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : 0) + 16 + (int)ceil(pull);
-    int x0 = a.x, y0 = a.y, x1 = a.x + a.w, y1 = a.y + a.h;
-    if (x0 > 0) x0 += m;
-    if (y0 > 0) y0 += m;
-    if (x1 < c->cfg.W) x1 -= m;
-    if (y1 < c->cfg.H) y1 -= m;
-    if (x1 - x0 < 32 || y1 - y0 < 32) return e;
-    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+    return blend_rest_rect(&c->plan, idx, c->next_grid.n ? &c->next_grid : NULL, c->cfg.W, c->cfg.H,
+                           c->kf_zoom > 0 ? c->kf_zoom : 1.0, c->kf_angle, c->kf_interp, c->cfg.seam_jitter);
 }
 
 static int send_job(coord_t *c, worker_t *w, int idx) {

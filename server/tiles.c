@@ -149,6 +149,20 @@ static int jitter_amp(const tile_plan_params_t *p, int cell) {
     return a;
 }
 
+void tile_plan_grid_offsets(const tile_plan_params_t *p, int nx, int ny, uint64_t rng_seed, int *ox, int *oy) {
+    uint64_t s = rng_seed;
+    int ax = jitter_amp(p, p->W / nx), ay = jitter_amp(p, p->H / ny);
+    /* a 2-D grid moves one family of lines per keyframe, picked at random: the keyframe waits
+     * for its biggest tile, and moving both at once makes that tile grow both ways (at 1080p
+     * on 2x2, ~4 % slower keyframes on average instead of ~2 %) */
+    if (nx > 1 && ny > 1 && ax > 0 && ay > 0) {
+        if (dream_splitmix64(&s) & 1) ay = 0;
+        else ax = 0;
+    }
+    *ox = nx > 1 && ax > 0 ? (int)(dream_splitmix64(&s) % (uint64_t)(2 * ax + 1)) - ax : 0;
+    *oy = ny > 1 && ay > 0 ? (int)(dream_splitmix64(&s) % (uint64_t)(2 * ay + 1)) - ay : 0;
+}
+
 int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, uint64_t rng_seed,
                    tile_plan_t *out, dream_err_t *err) {
     if (p->halo < 64) return dream_err_set(err, "tile plan: halo %d < 64", p->halo);
@@ -229,16 +243,8 @@ int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, 
         out->weighted = 1;
         return 0;
     }
-    int ax = jitter_amp(p, p->W / bnx), ay = jitter_amp(p, p->H / bny);
-    /* a 2-D grid moves one family of lines per keyframe, picked at random: the keyframe waits
-     * for its biggest tile, and moving both at once makes that tile grow both ways (at 1080p
-     * on 2x2, ~4 % slower keyframes on average instead of ~2 %) */
-    if (bnx > 1 && bny > 1 && ax > 0 && ay > 0) {
-        if (dream_splitmix64(&s) & 1) ay = 0;
-        else ax = 0;
-    }
-    int ox = bnx > 1 && ax > 0 ? (int)(dream_splitmix64(&s) % (uint64_t)(2 * ax + 1)) - ax : 0;
-    int oy = bny > 1 && ay > 0 ? (int)(dream_splitmix64(&s) % (uint64_t)(2 * ay + 1)) - ay : 0;
+    int ox, oy;
+    tile_plan_grid_offsets(p, bnx, bny, rng_seed, &ox, &oy);
     if (tile_plan_grid(p, bnx, bny, ox, oy, out, err)) return -1;
     /* the offset grid may need a bigger tile than planned: check it still fits someone */
     uint64_t px[TILE_MAX];

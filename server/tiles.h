@@ -73,6 +73,11 @@ double tile_schedule_estimate(const uint64_t *pixels, int n, const tile_worker_t
 int tile_plan_grid(const tile_plan_params_t *p, int nx, int ny, int ox, int oy, tile_plan_t *out,
                    dream_err_t *err);
 
+/* The offsets (ox, oy) tile_plan_make draws from rng_seed for an nx x ny grid (one family of
+ * lines moves, by at most the seam jitter): the coordinator draws the next keyframe's seed a
+ * keyframe early, so that it knows where that keyframe's grid lines will be (Job.rest) */
+void tile_plan_grid_offsets(const tile_plan_params_t *p, int nx, int ny, uint64_t rng_seed, int *ox, int *oy);
+
 /* Chooses the grid for these workers and cuts it with a random offset drawn from rng_seed. */
 int tile_plan_make(const tile_plan_params_t *p, const tile_worker_t *w, int nw, uint64_t rng_seed,
                    tile_plan_t *out, dream_err_t *err);

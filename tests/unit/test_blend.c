@@ -7,7 +7,10 @@
  * of two neighbours sum to one. Tile-resident 8.8 blending (blend_*_fixed_plan,
  * blend_alone_rect) on the planner's grids: exact results where a tile is alone,
  * exactly 8.8 everywhere, the normalised blend, the base fill of a missing tile,
- * and an accumulator left clear for the next keyframe.
+ * and an accumulator left clear for the next keyframe. blend_rest_rect (Job.rest): with the next
+ * keyframe's grid known, the rest lies in the tile's alone rect, no other tile's next window
+ * reaches it (zoom in, zoom out, rotation, one family of lines moved by the seam jitter), and it
+ * keeps most of the alone rect (the margin towards every tile that it replaced kept ~60 %).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 #include "blend.h"
 #include "tilesplit.h"
 #include "tiles.h"
+#include "rng.h"
 
 static dream_image_t *texture(int W, int H) {
     dream_image_t *im = malloc(sizeof *im);
@@ -943,6 +947,59 @@ static void test_fixed_plan_u8(void **s) {
     }
 }
 
+
+/* blend_rest_rect with the next grid known: inside the alone rect, outside every other next window
+ * (for this motion and up to 1.25x it), and most of the alone rect on average */
+static void test_rest_rect(void **state) {
+    (void)state;
+    const struct { int W, H, nx, ny; double zoom, angle; double min_keep; } cs[] = {
+        {1920, 1080, 2, 2, 1.05, -0.25, 0.80}, {1920, 1080, 4, 1, 1.05, -0.25, 0.60},
+        {1920, 1080, 2, 2, 1.0 / 1.05, 0.25, 0.80}, {3840, 2160, 4, 2, 1.02, 0.5, 0.80},
+        {1920, 1080, 3, 2, 1.0, 1.0, 0.70},
+    };
+    for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
+        tile_plan_params_t pp = {cs[c].W, cs[c].H, 64, 224, 10, 0, 64, 32, 0, 0, 0, 0, 0};
+        double kept = 0, alone_px = 0, old_px = 0;
+        uint64_t rng = 0x7e57u + c;
+        for (int it = 0; it < 40; it++) {
+            tile_plan_t pl, nx;
+            int ox, oy;
+            tile_plan_grid_offsets(&pp, cs[c].nx, cs[c].ny, dream_splitmix64(&rng), &ox, &oy);
+            assert_int_equal(tile_plan_grid(&pp, cs[c].nx, cs[c].ny, ox, oy, &pl, NULL), 0);
+            tile_plan_grid_offsets(&pp, cs[c].nx, cs[c].ny, dream_splitmix64(&rng), &ox, &oy);
+            assert_int_equal(tile_plan_grid(&pp, cs[c].nx, cs[c].ny, ox, oy, &nx, NULL), 0);
+            for (int k = 0; k < pl.n; k++) {
+                tile_rect_t a = blend_alone_rect(&pl, k);
+                tile_rect_t r = blend_rest_rect(&pl, k, &nx, cs[c].W, cs[c].H, cs[c].zoom, cs[c].angle, DREAM_INTERP_BICUBIC, 32);
+                tile_rect_t o = blend_rest_rect(&pl, k, NULL, cs[c].W, cs[c].H, cs[c].zoom, cs[c].angle, DREAM_INTERP_BICUBIC, 32);
+                alone_px += (double)a.w * a.h;
+                old_px += (double)o.w * o.h;
+                if (r.w == 0) continue;
+                kept += (double)r.w * r.h;
+                assert_true(r.w >= 32 && r.h >= 32);
+                assert_true(r.x >= a.x && r.y >= a.y && r.x + r.w <= a.x + a.w && r.y + r.h <= a.y + a.h);
+                for (int j = 0; j < nx.n; j++) {
+                    if (j == k) continue;
+                    for (int f = 0; f < 2; f++) {   /* this motion, and a quarter more */
+                        double z = f ? exp(1.25 * log(cs[c].zoom)) : cs[c].zoom, an = f ? 1.25 * cs[c].angle : cs[c].angle;
+                        const tile_rect_t *t = &nx.tiles[j].r;
+                        int sx, sy, sw, sh;
+                        assert_int_equal(dream_warp_source_rect(cs[c].W, cs[c].H, z, an, DREAM_INTERP_BICUBIC, t->x, t->y, t->w,
+                                                                t->h, &sx, &sy, &sw, &sh, NULL), 0);
+                        int meets = sx < r.x + r.w && r.x < sx + sw && sy < r.y + r.h && r.y < sy + sh;
+                        if (meets) print_error("case %zu tile %d: rest %dx%d+%d+%d meets next tile %d's window %dx%d+%d+%d\n", c, k,
+                                               r.w, r.h, r.x, r.y, j, sw, sh, sx, sy);
+                        assert_false(meets);
+                    }
+                }
+            }
+        }
+        print_message("rest_rect case %zu: rest keeps %.0f %% of the alone rects (margin only: %.0f %%)\n", c,
+                      100 * kept / alone_px, 100 * old_px / alone_px);
+        assert_true(kept >= cs[c].min_keep * alone_px);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixed_plan_u8),
@@ -958,6 +1015,7 @@ int main(void) {
         cmocka_unit_test(test_fixed_plan_complete_on_last_add),
         cmocka_unit_test(test_fixed_plan_later_copy),
         cmocka_unit_test(test_fixed_split_parts),
+        cmocka_unit_test(test_rest_rect),
         cmocka_unit_test(test_fixed_plan_mirror_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
