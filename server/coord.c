@@ -2597,14 +2597,14 @@ static void stream_poll(coord_t *c) {
  * loopback while the later jobs of the same hand-out were still on their way (both on the critical
  * path). So: after the hand-out of the keyframe after the rest's, with the post-hand-out work
  * (kf_after_dispatch: all = 1); at once when something waits for one (rest_wanted: a job's strips,
- * a window hash), or when its worker has no job (sat out, no keyframe running: paused, stopping,
- * the display holding the next one back) */
+ * a window hash; even with no job of the hand-out out yet), or when its worker has no job (sat
+ * out, no keyframe running: paused, stopping, the display holding the next one back) */
 static void rest_ask(coord_t *c, int all) {
     all |= c->rest_wanted;
     c->rest_wanted = 0;
     for (int i = 0; i < REST_MAX && c->rest_pending; i++) {
         rest_t *r = &c->rests[i];
-        if (!r->used || r->asked || (c->kf_active && (r->kf >= c->kf_id || c->kf_t_sent == 0))) continue;
+        if (!r->used || r->asked || (c->kf_active && r->kf >= c->kf_id)) continue;   /* (the running keyframe's own) */
         worker_t *w = &c->w[r->slot];
         if (!w->used || (w->job_id && !all)) continue;
         r->asked = 1;

@@ -582,7 +582,7 @@ node_t *node_new(const node_cfg_t *cfg, dream_err_t *err) {
     n->cfg = *cfg;
     n->test_corrupt_kept = getenv("DREAM_TEST_CORRUPT_KEPT") != NULL;
     n->test_no_rest = getenv("DREAM_TEST_NO_REST") != NULL;
-    n->test_rest_on_ask = getenv("DREAM_TEST_REST_ON_ASK") != NULL;
+    n->test_rest_on_ask = getenv("DREAM_TEST_REST_ON_ASK") && *getenv("DREAM_TEST_REST_ON_ASK");
     n->cmp = dream_compute_new(cfg, err);
     if (!n->cmp) {
         node_destroy(&n);

@@ -20,7 +20,10 @@ start_dreamd --size 640x480 --fps 10 --steps 4 --motion wallclock --tile-warp re
 # paths rebuild the same windows
 for w in w1 w2 w3; do
   dw=false; [ $w = w2 ] && dw=true
-  start_worker $w --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000 --sim-device-warp $dw --sim-device-thread $dw
+  # w1 and w3 send a rest only when dreamd asks for it or before their next result (no timer):
+  # every rest must still come, through layout changes too
+  ask=; [ $w != w2 ] && ask=1
+  DREAM_TEST_REST_ON_ASK=$ask start_worker $w --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000 --sim-device-warp $dw --sim-device-thread $dw
   [ $w = w2 ] && W2=$LAST_WORKER_PID
 done
 W3=$LAST_WORKER_PID
