@@ -317,10 +317,12 @@ struct coord {
     uint64_t kf_id;
     dream_image_t *base;
     tile_plan_t plan;
-    /* the next keyframe's plan seed, drawn a keyframe early, and the grid it gives if that
-     * keyframe keeps this one's (next_grid.n 0: none): where its grid lines will be (rest_rect) */
-    uint64_t seed_next;
-    int seed_next_ok;
+    /* the plan seeds of the keyframe to start and of the one after it, drawn a keyframe early
+     * (advanced only when a keyframe starts: a failed start retries with the same one), and the
+     * grid the one after gives if it keeps this layout (next_grid.n 0: none): where its grid lines
+     * will be (rest_rect) */
+    uint64_t seed_kf, seed_next;
+    int seed_kf_ok, seed_next_ok;
     tile_plan_t next_grid;
     kf_job_t jobs[TILE_MAX];
     int njobs_done;
@@ -915,6 +917,7 @@ static void rest_drop(coord_t *c, int i) {
     free(r->src);
     memset(r, 0, sizeof *r);
     c->rest_pending--;
+    if (!c->rest_pending) c->rest_wanted = 0;
 }
 
 /* the source a fill of rest i reads, the 8.8 canvas of the keyframe before its own (canvas88
@@ -1169,7 +1172,7 @@ static void on_result(coord_t *c, worker_t *w, wire_msg_t *m) {
             c->late_kf = c->kf_id;
             c->late_hole[idx] = hole;
             c->late_n++;
-            if (hole.w > 0) {   /* its rest comes when its next job reaches it (or soon anyway) */
+            if (hole.w > 0) {   /* its rest comes when asked for (rest_ask) or before its next result */
                 int f = 0;
                 while (f < REST_MAX && c->rests[f].used) f++;
                 if (f == REST_MAX) f = 0;   /* not reached (older keyframes' are filled at kf_finish) */
@@ -1556,8 +1559,8 @@ static int kf_start(coord_t *c) {
     if (now < c->kf_retry_at) return 0;     /* the last attempt failed: don't spin */
     if (c->rest_pending) {
         /* the canvas still lacks rests (Job.rest): only a tile-resident keyframe starts before
-         * they are in (its jobs wait for a rest their strips need; its workers send theirs when
-         * their jobs arrive); any other waits (they come within ms, or are filled) */
+         * they are in (its jobs wait for a rest their strips need; the rests are asked for once
+         * its jobs are out, rest_ask); any other waits (they come within ms, or are filled) */
         int all = nw >= 2 && c->cfg.tile_resident && !c->cfg.canvas8;
         for (int k = 0; k < c->nslots && all; k++) {
             const worker_t *w = &c->w[k];
@@ -1593,9 +1596,10 @@ static int kf_start(coord_t *c) {
     tile_plan_params_t pp = {c->cfg.W, c->cfg.H, c->cfg.halo, c->cfg.min_side, c->cfg.steps,
                              c->cfg.job_overhead_ms, c->cfg.max_tiles, c->cfg.seam_jitter > 0 ? c->cfg.seam_jitter : -1,
                              0, 0, 0, 0, 0};
-    uint64_t seed = c->seed_next_ok ? c->seed_next : dream_splitmix64(&c->rng);
-    c->seed_next = dream_splitmix64(&c->rng);
-    c->seed_next_ok = 1;
+    if (!c->seed_kf_ok) c->seed_kf = dream_splitmix64(&c->rng);
+    if (!c->seed_next_ok) c->seed_next = dream_splitmix64(&c->rng);
+    c->seed_kf_ok = c->seed_next_ok = 1;
+    uint64_t seed = c->seed_kf;
     if (tile_plan_make(&pp, tw, nw, seed, &c->plan, &err) != 0) {
         dlog_warn(MOD, "%s; retrying in 1 s", err.msg);
         c->kf_retry_at = now + 1000;
@@ -1725,6 +1729,8 @@ static int kf_start(coord_t *c) {
     c->njobs_done = 0;
     c->kf_id++;
     c->kf_active = 1;
+    c->seed_kf = c->seed_next;      /* the next keyframe's, as its rests were cut for */
+    c->seed_next_ok = 0;
     c->kf_start = now;
     c->last_kf_start = now;
     c->bytes_at_kf_start = c->st.bytes_in + c->st.bytes_out;
@@ -1743,11 +1749,6 @@ static void job_warp(const coord_t *c, Dreamfarm__Job *job) {
     job->has_warp_interp = 1; job->warp_interp = c->kf_interp == DREAM_INTERP_BILINEAR ? 0 : 1;
 }
 
-/* --result-rest: the part of tile idx's result that may come later (Job.rest): its alone rect
- * less a margin on every side towards another tile, where the next keyframe's windows of the
- * other tiles may reach (the grid lines move up to twice the seam jitter, the zoom pulls the
- * windows by up to (1 - 1/zoom) half a canvas, plus the warp's taps). A window that reaches it
- * anyway waits for it (cut_strips). Empty when what is left is small */
 /* Job.rest for tile idx (blend_rest_rect): the next keyframe's grid is known when it keeps this
  * layout (its seed is drawn a keyframe early); another layout after all (a worker came or went,
  * another won several plans) has its jobs wait for the rests their strips reach, asked for at
@@ -1980,6 +1981,7 @@ static void dispatch(coord_t *c) {
 
 static void publish(coord_t *c);
 static void rest_ask(coord_t *c, int all);
+static int rest_ask_one(coord_t *c, rest_t *r);
 
 /* The coordinator's work that need not delay the workers: runs after dispatch(), so it overlaps
  * with their compute. It waits a moment after the hand-out (a fifth of the keyframe's estimate,
@@ -2148,8 +2150,14 @@ static void kf_finish(coord_t *c) {
 /* ---------- timers ---------- */
 
 static void timers(coord_t *c) {
-    for (int i = 0; i < REST_MAX && c->rest_pending; i++)
-        if (c->rests[i].used && dream_now_ms() > c->rests[i].deadline) rest_fill(c, i, "did not come in time", 1);
+    for (int i = 0; i < REST_MAX && c->rest_pending; i++) {
+        rest_t *r = &c->rests[i];
+        if (!r->used || dream_now_ms() <= r->deadline) continue;
+        /* never asked for (its keyframe stalled: a dead worker's tile waits for the heartbeat's
+         * timeout): asked now, with a fresh deadline; else it did not come */
+        if (!r->asked && rest_ask_one(c, r) == 0) r->deadline = dream_now_ms() + 250 + 2 * c->plan.est_ms;
+        else rest_fill(c, i, "did not come in time", 1);
+    }
     double now = dream_now_ms();
     double dead_after = (double)c->cfg.heartbeat_ms * c->cfg.liveness;
     for (int i = 0; i < c->nslots; i++) {
@@ -2599,26 +2607,33 @@ static void stream_poll(coord_t *c) {
  * (kf_after_dispatch: all = 1); at once when something waits for one (rest_wanted: a job's strips,
  * a window hash; even with no job of the hand-out out yet), or when its worker has no job (sat
  * out, no keyframe running: paused, stopping, the display holding the next one back) */
+static int rest_ask_one(coord_t *c, rest_t *r) {
+    worker_t *w = &c->w[r->slot];
+    if (!w->used) return -1;
+    Dreamfarm__Envelope env;
+    Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    hb.has_seq = 1;
+    hb.seq = ++w->seq;
+    hb.has_send_rest_job = 1;
+    hb.send_rest_job = r->job;
+    if (send_to(c, w, &env, NULL, 0) < 0) return -1;   /* (not marked: asked again) */
+    r->asked = 1;
+    c->rest_asks++;
+    return 0;
+}
+
 static void rest_ask(coord_t *c, int all) {
     all |= c->rest_wanted;
     c->rest_wanted = 0;
     for (int i = 0; i < REST_MAX && c->rest_pending; i++) {
         rest_t *r = &c->rests[i];
         if (!r->used || r->asked || (c->kf_active && r->kf >= c->kf_id)) continue;   /* (the running keyframe's own) */
-        worker_t *w = &c->w[r->slot];
+        const worker_t *w = &c->w[r->slot];
         if (!w->used || (w->job_id && !all)) continue;
-        r->asked = 1;
-        Dreamfarm__Envelope env;
-        Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
-        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
-        env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
-        env.heartbeat = &hb;
-        hb.has_seq = 1;
-        hb.seq = ++w->seq;
-        hb.has_send_rest_job = 1;
-        hb.send_rest_job = r->job;
-        c->rest_asks++;
-        send_to(c, w, &env, NULL, 0);
+        rest_ask_one(c, r);
     }
 }
 

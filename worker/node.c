@@ -811,7 +811,9 @@ typedef struct node_loop {
 static void send_rest(node_loop_t *L) {
     if (!L->rest_base) return;
     /* (tests only, farm_tile_resident.sh: a worker that withholds its rests, lost or lying) */
-    if (L->s && !L->reconnect && L->rest_gen == L->gen && !L->n->test_no_rest) {
+    /* (on the connection it came on while that is open, as job_done sends results: a rest never
+     * stays behind its next result) */
+    if (L->s && L->rest_gen == L->gen && !L->n->test_no_rest) {
         Dreamfarm__Envelope env;
         Dreamfarm__Result r = DREAMFARM__RESULT__INIT;
         wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_RESULT);
@@ -856,7 +858,7 @@ static void keep_rest(node_loop_t *L, node_job_t *nj) {
      * compute time, 20-200 ms: not while the other workers' results or jobs are crossing */
     double wait = nj->compute_ms > 0 ? nj->compute_ms * 2 : 0;
     L->rest_due = dream_now_ms() + (wait < 20 ? 20 : wait > 200 ? 200 : wait);
-    if (L->n->test_rest_on_ask) L->rest_due = 1e300;   /* (tests: the coordinator must ask) */
+    if (L->n->test_rest_on_ask) L->rest_due = dream_now_ms() + 1e9;    /* (tests: the coordinator must ask) */
     nj->rest_len = 0;
 }
 
@@ -877,7 +879,8 @@ static void check_stop(node_loop_t *L) {
 static int connect_step(node_loop_t *L) {
     node_t *n = L->n;
     L->reconnect = 1;
-    send_rest(L);       /* a rest of the old connection: let go */
+    if (L->rest_base) shared_release(L->rest_base, NULL);   /* a rest of the old connection: let go */
+    L->rest_base = NULL;
     if (L->s) zmq_close(L->s);
     L->s = NULL;
     if (L->delay_reconnect) {
@@ -906,7 +909,10 @@ static int wait_events(node_loop_t *L) {
     zmq_pollitem_t it[2] = {{L->n->pair_net, 0, ZMQ_POLLIN, 0}, {L->s, 0, ZMQ_POLLIN, 0}};
     int nit = L->s ? 2 : 1;
     long wait = (long)(L->last_hb + L->hb_ms - dream_now_ms());
-    if (L->rest_base && (long)(L->rest_due - dream_now_ms()) < wait) wait = (long)(L->rest_due - dream_now_ms());
+    if (L->rest_base) {     /* (as a double: rest_due may be far off) */
+        double left = L->rest_due - dream_now_ms();
+        if (left < (double)wait) wait = left <= 0 ? 0 : (long)left;
+    }
     if (wait < 0) wait = 0;
     if (wait > 100) wait = 100;
     if (zmq_poll(it, nit, wait) < 0 && zmq_errno() != EINTR) return -1;

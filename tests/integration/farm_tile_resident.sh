@@ -64,6 +64,9 @@ t0=$(field tile_resident_jobs)
 wait_for 30 '[ "$(field tile_resident_jobs)" -ge $((t0 + 4)) ]' "tile-resident jobs go on with two workers"
 [ "$(field tile_resident_mismatch)" = 0 ] || die "mismatches after the kill: $(field tile_resident_mismatch)"
 echo "tile_resident_jobs=$(field tile_resident_jobs) held=$(field tile_resident_held_pct)% keyframes=$(field keyframes) requeued=$(field requeued) tiles_missed=$(field tiles_missed)"
+# the keyframe that waited for the dead worker (its heartbeat's timeout) held the others' rests:
+# asked for at their deadline, none counted against the living (w1 sends only when asked)
+grep -q "the rest of its result did not come" "$TMP/dreamd.log" && die "an honest worker's rest was filled as missing: $(grep -m1 'did not come' "$TMP/dreamd.log")"
 DREAM_TEST_CORRUPT_KEPT=1 start_worker bad --backend sim --sim-ms-per-mpix-step 150 --max-tile-pixels 150000
 wait_for 40 '[ "$(field tile_resident_mismatch)" -ge 1 ]' "the corrupt kept tile is caught"
 k1=$(field keyframes)
