@@ -13,6 +13,7 @@
 #ifndef DREAM_TILESPLIT_H
 #define DREAM_TILESPLIT_H
 #include <stddef.h>
+#include "px88.h"
 
 typedef struct { int x, y, w, h; } tilesplit_rect_t;
 
@@ -49,6 +50,19 @@ static inline int tilesplit_pieces(const tilesplit_rect_t *hole, int y, int x0, 
     }
     xs[++n] = x1;
     return n;
+}
+
+/* rows [y0, y1) of a w-wide tile's floats img (h, w, 3) as 8.8 (px88_from_float) into out, the
+ * whole tile's buffer in split order around hole (tile pixels, w 0: none) */
+static inline void tilesplit_rows88(const float *img, int w, int h, const tilesplit_rect_t *hole, int y0, int y1,
+                                    uint8_t *out) {
+    const tilesplit_rect_t tile = {0, 0, w, h};
+    for (int y = y0; y < y1; y++) {
+        int xs[4], np = tilesplit_pieces(hole, y, 0, w, xs);
+        for (int k = 0; k < np; k++)
+            px88_from_float(img + ((size_t)y * w + (size_t)xs[k]) * 3, out + tilesplit_index(&tile, hole, xs[k], y) * 6,
+                            (size_t)(xs[k + 1] - xs[k]) * 3);
+    }
 }
 
 #endif

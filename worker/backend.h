@@ -132,6 +132,14 @@ typedef struct dream_backend_i {
     int (*warp_window)(void *ctx, const uint16_t *win, int sx, int sy, int sw, int sh, int W, int H, double zoom,
                        double angle_deg, int bicubic, int tx, int ty, int tw, int th, float *out);
 
+    /* A tile-resident job's result as the worker sends and keeps it (docs/farm.md), made where
+     * the image is: out (h * w * 3 uint16, device memory) = x (h, w, 3) as 8.8 (px88_q: clamped
+     * to [0, 255], * 256 + 0.5, truncated; little-endian) in split order around the hole (hx, hy,
+     * hw, hh in tile pixels; hw or hh 0: raster order; common/tilesplit.h). The worker then
+     * downloads half the bytes of the floats and converts nothing. NULL: the node converts the
+     * downloaded floats on the host. cpu: the same loop on the host (the reference). */
+    int (*result88)(void *ctx, const float *x, int h, int w, int hx, int hy, int hw, int hh, uint16_t *out);
+
     /* 1 when the backend can never succeed again (CUDA: a sticky error such as a kernel
      * fault killed the context; only a new process can use the GPU). NULL = never. */
     int (*lost)(void *ctx);

@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "image.h"
 #include "px88.h"
+#include "tilesplit.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -399,6 +400,20 @@ static int cpu_warp_window(void *vctx, const uint16_t *win, int sx, int sy, int 
     return rc;
 }
 
+/* the result in 8.8 split order (backend.h result88): each row's runs (cut at the hole's edges,
+ * tilesplit_pieces) through px88_from_float to their places; rows over the threads */
+static int cpu_result88(void *vctx, const float *x, int h, int w, int hx, int hy, int hw, int hh, uint16_t *out) {
+    cpu_ctx_t *c = vctx;
+    if (h <= 0 || w <= 0 || (hw > 0 && hh > 0 && (hx < 0 || hy < 0 || hx + hw > w || hy + hh > h))) {
+        snprintf(c->err, sizeof c->err, "result88: hole %dx%d+%d+%d outside the %dx%d tile", hw, hh, hx, hy, w, h);
+        return -1;
+    }
+    const tilesplit_rect_t hole = {hx, hy, hw > 0 && hh > 0 ? hw : 0, hw > 0 && hh > 0 ? hh : 0};
+    #pragma omp parallel for schedule(static)
+    for (int y = 0; y < h; y++) tilesplit_rows88(x, w, h, &hole, y, y + 1, (uint8_t *)out);
+    return 0;
+}
+
 /* 3x3 / pad-1 conv: the 9 shifted gemms of backend.c over this backend's own ops */
 static const dream_backend_i cpu_iface;
 
@@ -441,6 +456,7 @@ static const dream_backend_i cpu_iface = {
     .conv3x3_fwd = cpu_conv3x3_fwd,
     .conv3x3_bwd = cpu_conv3x3_bwd,
     .warp_window = cpu_warp_window,
+    .result88 = cpu_result88,
 };
 
 int dream_backend_cpu_init(dream_backend_t *be, int threads, dream_err_t *err) {

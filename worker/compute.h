@@ -43,6 +43,15 @@ typedef struct dream_compute_i {
      * --sim-device-warp: a nearest-sample stand-in whose time the sim's model covers. */
     int (*warp_window)(void *ctx, const uint8_t *win88, const int src[4], int cw, int ch, double zoom,
                        double angle_deg, int bicubic, const int tile[4], float *out, dream_err_t *err);
+    /* run for a tile-resident job whose result goes back in 8.8 (Job.result_fixed): the result
+     * made where the image is, into out88 (tile w * h * 3 values, 8.8 LE) in split order around
+     * hole (canvas coordinates, w 0: raster order; common/tilesplit.h), as the node's own
+     * conversion makes it. The engine: on its backend (result88: on a GPU, half the bytes down
+     * and no host pass); the sim: inside its modelled time, as a GPU's. Returns 0 done, 1 when
+     * it could not (a backend without result88: img holds the floats, the node converts), -1
+     * with err. NULL = run, then the node converts. */
+    int (*run88)(void *ctx, const Dreamfarm__Job *job, float *img, double spent_ms, const int hole[4], uint8_t *out88,
+                 dream_losses_t *losses, dream_err_t *err);
 } dream_compute_i;
 
 typedef struct dream_compute {

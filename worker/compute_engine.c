@@ -84,32 +84,55 @@ static int build_masks(const dream_model_t *model, const Dreamfarm__Job *job, in
     return 0;
 }
 
+/* the job's dream parameters (masks: freed by the caller) */
+static int job_params(engine_ctx_t *e, const Dreamfarm__Job *job, dream_params_t *p, uint8_t **masks, dream_err_t *err) {
+    dream_err_t ierr = {{0}};
+    int cls[DREAM_MAX_SUBJECTS] = {0}, ns = 0;
+    dream_params_default(p);
+    if (build_masks(e->model, job, job->tile->w, job->tile->h, masks, cls, &ns, &ierr) != 0)
+        return dream_err_set(err, "%.200s", ierr.msg);
+    p->nsubj = ns;
+    memcpy(p->cls, cls, sizeof cls);
+    p->masks = *masks;
+    p->steps = job->steps;
+    p->lr = job->lr;
+    p->mean_weight = job->mean_weight;
+    p->prior_strength = e->prior ? job->prior_strength : 0;
+    p->jitter = job->jitter;
+    p->seed = job->seed;
+    /* absent = the proto default OPTIM_SEED; other values were refused by wire_validate */
+    p->optim = job->optimizer == DREAMFARM__OPTIMIZER__OPTIM_ADAM ? DREAM_OPTIM_ADAM : DREAM_OPTIM_SEED;
+    return 0;
+}
+
 static int engine_run(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, dream_losses_t *losses,
                       dream_err_t *err) {
     engine_ctx_t *e = vctx;
     (void)spent_ms;     /* real time: the node measures it */
-    int W = job->tile->w, H = job->tile->h;
     dream_err_t ierr = {{0}};
     dream_params_t p;
-    dream_params_default(&p);
     uint8_t *masks = NULL;
-    int cls[DREAM_MAX_SUBJECTS] = {0}, ns = 0;
-    if (build_masks(e->model, job, W, H, &masks, cls, &ns, &ierr) != 0)
-        return dream_err_set(err, "%.200s", ierr.msg);
-    p.nsubj = ns;
-    memcpy(p.cls, cls, sizeof cls);
-    p.masks = masks;
-    p.steps = job->steps;
-    p.lr = job->lr;
-    p.mean_weight = job->mean_weight;
-    p.prior_strength = e->prior ? job->prior_strength : 0;
-    p.jitter = job->jitter;
-    p.seed = job->seed;
-    /* absent = the proto default OPTIM_SEED; other values were refused by wire_validate */
-    p.optim = job->optimizer == DREAMFARM__OPTIMIZER__OPTIM_ADAM ? DREAM_OPTIM_ADAM : DREAM_OPTIM_SEED;
+    if (job_params(e, job, &p, &masks, err) != 0) return -1;
     int rc = 0;
-    if (dream_engine_run(e->engine, img, H, W, &p, losses, &ierr) != 0)
+    if (dream_engine_run(e->engine, img, job->tile->h, job->tile->w, &p, losses, &ierr) != 0)
         rc = dream_err_set(err, "engine: %.200s", ierr.msg);
+    free(masks);
+    return rc;
+}
+
+/* the result in 8.8 split order from the backend (dream_engine_run88; 1: it has no result88) */
+static int engine_run88(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, const int hole[4],
+                        uint8_t *out88, dream_losses_t *losses, dream_err_t *err) {
+    engine_ctx_t *e = vctx;
+    (void)spent_ms;
+    dream_err_t ierr = {{0}};
+    dream_params_t p;
+    uint8_t *masks = NULL;
+    if (job_params(e, job, &p, &masks, err) != 0) return -1;
+    int has = hole[2] > 0 && hole[3] > 0;
+    int rc = dream_engine_run88(e->engine, img, job->tile->h, job->tile->w, &p, has ? hole[0] - job->tile->x : 0,
+                                has ? hole[1] - job->tile->y : 0, has ? hole[2] : 0, has ? hole[3] : 0, out88, losses, &ierr);
+    if (rc < 0) rc = dream_err_set(err, "engine: %.200s", ierr.msg);
     free(masks);
     return rc;
 }
@@ -157,6 +180,7 @@ static const dream_compute_i engine_dev_iface = {
     .lost = engine_lost,
     .link_ms = NULL,
     .warp_window = engine_warp_window,
+    .run88 = engine_run88,
 };
 
 /* ms per megapixel-step: --speed-ms, else one step at the minimum side timed (after a warm-up) */

@@ -538,8 +538,27 @@ int dream_engine_grad(dream_engine_t *e, const float *img, int H, int W, const d
     return read_losses(e, out, err);
 }
 
+static int run_impl(dream_engine_t *e, float *img, int H, int W, const dream_params_t *p, const int *hole88,
+                    uint8_t *out88, dream_losses_t *out, dream_err_t *err);
+
 int dream_engine_run(dream_engine_t *e, float *img, int H, int W, const dream_params_t *p, dream_losses_t *out,
                      dream_err_t *err) {
+    return run_impl(e, img, H, W, p, NULL, NULL, out, err);
+}
+
+int dream_engine_run88(dream_engine_t *e, float *img, int H, int W, const dream_params_t *p, int hx, int hy, int hw,
+                       int hh, uint8_t *out88, dream_losses_t *out, dream_err_t *err) {
+    if (!out88) return dream_err_set(err, "no result buffer");
+    if (!e->op->result88) {
+        int rc = run_impl(e, img, H, W, p, NULL, NULL, out, err);
+        return rc < 0 ? rc : 1;
+    }
+    const int hole[4] = {hx, hy, hw, hh};
+    return run_impl(e, img, H, W, p, hole, out88, out, err);
+}
+
+static int run_impl(dream_engine_t *e, float *img, int H, int W, const dream_params_t *p, const int *hole88,
+                    uint8_t *out88, dream_losses_t *out, dream_err_t *err) {
     if (check_image(e, img, H, W, err) || upload_masks(e, p, err)) return -1;
     if (p->steps < 0 || p->steps > 100000) return dream_err_set(err, "bad step count %d", p->steps);
     const size_t n = (size_t)H * W * 3, bytes = n * 4;
@@ -561,7 +580,13 @@ int dream_engine_run(dream_engine_t *e, float *img, int H, int W, const dream_pa
         CK(e->op->adam(e->ctx, (int)p->optim, e->x, e->dx, e->am, e->av, n, p->lr, p->beta1, p->beta2, p->eps, t,
                        0.f, 255.f), "optimiser step");
     }
-    CK(e->op->download(e->ctx, img, e->x, bytes), "download");
+    if (out88) {
+        /* the 8.8 result made on the device into dx (free now: twice the bytes it needs) */
+        CK(e->op->result88(e->ctx, e->x, H, W, hole88[0], hole88[1], hole88[2], hole88[3], (uint16_t *)e->dx), "result88");
+        CK(e->op->download(e->ctx, out88, e->dx, n * 2), "download");
+    } else {
+        CK(e->op->download(e->ctx, img, e->x, bytes), "download");
+    }
     if (p->steps == 0) {
         if (out) memset(out, 0, sizeof *out);
         return 0;

@@ -98,6 +98,14 @@ int dream_engine_grad(dream_engine_t *e, const float *img, int H, int W,
 int dream_engine_run(dream_engine_t *e, float *img, int H, int W, const dream_params_t *p,
                      dream_losses_t *out, dream_err_t *err);
 
+/* dream_engine_run, the result as a tile-resident job sends it: out88 (H * W * 3 values, 8.8 LE)
+ * in split order around the hole (hx, hy, hw, hh, tile pixels; hw 0: raster order), made on the
+ * device (backend result88) and downloaded at half the floats' bytes; img is then not written.
+ * Returns 1 when the backend has no result88 (img holds the floats, out88 is not written: the
+ * caller converts), 0 done, -1 error. */
+int dream_engine_run88(dream_engine_t *e, float *img, int H, int W, const dream_params_t *p, int hx, int hy, int hw,
+                       int hh, uint8_t *out88, dream_losses_t *out, dream_err_t *err);
+
 /* Class scores (gh, gw, ncls) for img (forward only); scores must hold gh*gw*ncls. */
 int dream_engine_scores(dream_engine_t *e, const float *img, int H, int W, float *scores,
                         int *gh, int *gw, dream_err_t *err);

@@ -439,21 +439,45 @@ static void split_rows(void *arg, size_t begin, size_t end) {
     }
 }
 
+/* a result_fixed job's rest rect (Job.rest, validated; w 0: none) */
+static tilesplit_rect_t job_hole(const Dreamfarm__Job *job) {
+    tilesplit_rect_t hole = {0, 0, 0, 0};
+    if (job->rest) hole = (tilesplit_rect_t){job->rest->x, job->rest->y, job->rest->w, job->rest->h};
+    return hole;
+}
+
+/* an 8.8 result frame that is its own kept tile (result_fixed, not u8): the shared buffer with
+ * its references (the frame, the kept tile, the rest), or NULL */
+static uint8_t *fixed_buffer(const node_job_t *nj, size_t np) {
+    tilesplit_rect_t hole = job_hole(nj->env->job);
+    return shared_new(np * 2, 2 + tilesplit_has_hole(&hole));
+}
+
+/* fixed_buffer's buffer unused: every reference goes */
+static void fixed_buffer_drop(uint8_t *pre, const node_job_t *nj) {
+    tilesplit_rect_t hole = job_hole(nj->env->job);
+    for (int k = 2 + tilesplit_has_hole(&hole); k > 0; k--) shared_release(pre, NULL);
+}
+
 /* a result_fixed job's result: img (np values) in 8.8 LE into nj->px (result_u8: rounded to 8
  * bits), and kept (tk_*, 8.8: the rounded value * 256 for result_u8) for the held part of a later
  * job; no kept tile when memory runs out (that job is answered code 5). The result frame is a
  * shared buffer; an 8.8 one is its own kept tile (no copy on the result's path). With Job.rest
- * it is in split order (tilesplit.h): the first part goes at once, the rest later */
-static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np) {
+ * it is in split order (tilesplit.h): the first part goes at once, the rest later. pre: that
+ * buffer from fixed_buffer (8.8 only), made: its bytes already hold the result (run88: made on
+ * the device), else NULL */
+static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np, uint8_t *pre, int made) {
     const Dreamfarm__Job *job = nj->env->job;
     const Dreamfarm__Rect *t = job->tile;
     kept_tile_drop(n);
     const int keep_shared = !nj->u8 && !n->test_corrupt_kept;
-    const tilesplit_rect_t tile = {t->x, t->y, t->w, t->h};
-    tilesplit_rect_t hole = {0, 0, 0, 0};
-    if (job->rest) hole = (tilesplit_rect_t){job->rest->x, job->rest->y, job->rest->w, job->rest->h};  /* validated */
+    const tilesplit_rect_t tile = {t->x, t->y, t->w, t->h}, hole = job_hole(job);
     const size_t bpp = nj->u8 ? 1 : 2, total = np * bpp;
-    uint8_t *o = shared_new(total, 1 + keep_shared + tilesplit_has_hole(&hole));
+    uint8_t *o = pre && keep_shared ? pre : shared_new(total, 1 + keep_shared + tilesplit_has_hole(&hole));
+    if (pre && o != pre) {      /* (not reached: pre is only made for a shared 8.8 result) */
+        fixed_buffer_drop(pre, nj);
+        made = 0;
+    }
     if (!o) {
         nj->failed = 1;
         snprintf(nj->err, sizeof nj->err, "out of memory for a %dx%d result", t->w, t->h);
@@ -469,7 +493,9 @@ static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np)
     }
     /* the result to send (and an 8-bit one's 8.8 tile to keep) in one pass over the cores */
     fixed_out_t fo = {img, o, keep_shared ? NULL : n->tk_px, nj->u8};
-    if (tilesplit_has_hole(&hole)) {
+    if (made) {
+        /* (made on the device: nothing to convert) */
+    } else if (tilesplit_has_hole(&hole)) {
         split_out_t so = {&fo, tile, hole};
         dream_parallel_range((size_t)t->h, PX_PER_THREAD / 2 / ((size_t)t->w * 3) + 1, split_rows, &so);
     } else {
@@ -514,19 +540,34 @@ static void compute(node_t *n, node_job_t *nj) {
         for (size_t i = 0; i < np; i++) img[i] = nj->px[i];
     double t0 = dream_now_ms();
     dream_err_t err = {{0}};
+    /* an 8.8 result the compute can make where the image is (run88: a GPU's, the sim modelling
+     * one): its frame is allocated first and filled there; else the node converts the floats */
+    uint8_t *pre = nj->fixed && !nj->u8 && !n->test_corrupt_kept && n->cmp->iface->run88 ? fixed_buffer(nj, np) : NULL;
+    int made = 0, rc;
     /* the warp (kept canvas or window) is device work: a modelled device counts it in its time */
     int warped = resident || window;
-    if (n->cmp->iface->run(n->cmp->ctx, job, img, warped ? dream_now_ms() - t_in : 0, &nj->losses, &err) != 0) {
+    double spent = warped ? dream_now_ms() - t_in : 0;
+    if (pre) {
+        const tilesplit_rect_t h = job_hole(job);
+        const int hole[4] = {h.x, h.y, h.w, h.h};
+        rc = n->cmp->iface->run88(n->cmp->ctx, job, img, spent, hole, pre, &nj->losses, &err);
+        made = rc == 0;
+        if (rc == 1) rc = 0;    /* (a backend without result88: img holds the floats) */
+    } else {
+        rc = n->cmp->iface->run(n->cmp->ctx, job, img, spent, &nj->losses, &err);
+    }
+    if (rc != 0) {
         nj->failed = 1;
         nj->lost = dream_compute_lost(n->cmp);
         snprintf(nj->err, sizeof nj->err, "%.250s", err.msg);
     }
     nj->compute_ms = dream_now_ms() - (warped ? t_in : t0);
     if (nj->failed) {
+        if (pre) fixed_buffer_drop(pre, nj);
         return;
     }
     if (nj->fixed) {
-        fixed_result(n, nj, img, np);
+        fixed_result(n, nj, img, np, pre, made);
         return;
     }
     px_pair_t rp = {img, nj->px};

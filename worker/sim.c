@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "compute.h"
+#include "tilesplit.h"
 #include "image.h"
 #include <math.h>
 #include <stdio.h>
@@ -207,15 +208,23 @@ static double sim_pattern(float *img, const Dreamfarm__Job *job) {
     return change / ((double)w * h * 3);
 }
 
-typedef struct { float *img; const Dreamfarm__Job *job; double change; } pattern_call_t;
+typedef struct {
+    float *img;
+    const Dreamfarm__Job *job;
+    double change;
+    uint8_t *out88;             /* run88: the result in 8.8 split order around hole, else NULL */
+    tilesplit_rect_t hole;      /* (tile pixels) */
+} pattern_call_t;
 static void pattern_fn(void *arg) {
     pattern_call_t *p = arg;
     p->change = sim_pattern(p->img, p->job);
+    if (p->out88) tilesplit_rows88(p->img, p->job->tile->w, p->job->tile->h, &p->hole, 0, p->job->tile->h, p->out88);
 }
 
-static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, dream_losses_t *losses,
-                   dream_err_t *err) {
-    sim_ctx_t *s = vctx;
+/* a job (run88: out88 non-NULL, the 8.8 result around hole made on the device too, inside the
+ * modelled time, as the CUDA engine's result88 does) */
+static int sim_job(sim_ctx_t *s, const Dreamfarm__Job *job, float *img, double spent_ms, const int *hole, uint8_t *out88,
+                   dream_losses_t *losses, dream_err_t *err) {
     if (s->lose && ++s->jobs > (unsigned)atoi(s->lose_after)) {
         s->lost = 1;
         return dream_err_set(err, "sim: device lost (DREAM_SIM_LOSE_AFTER=%.20s)", s->lose_after);
@@ -226,11 +235,24 @@ static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spe
      * unless the CPU is so loaded that the pattern alone takes longer */
     struct timespec end =
         deadline_in(s->ms_per_mpix_step * ((double)job->tile->w * job->tile->h / 1e6) * job->steps - spent_ms);
-    pattern_call_t pc = {img, job, 0};
+    int has = hole && hole[2] > 0 && hole[3] > 0;
+    pattern_call_t pc = {img, job, 0, out88,
+                         {has ? hole[0] - job->tile->x : 0, has ? hole[1] - job->tile->y : 0, has ? hole[2] : 0, has ? hole[3] : 0}};
     device_call(s, pattern_fn, &pc);
     sleep_until(&end);
     losses->total = losses->net = pc.change;
     return 0;
+}
+
+static int sim_run(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, dream_losses_t *losses,
+                   dream_err_t *err) {
+    return sim_job(vctx, job, img, spent_ms, NULL, NULL, losses, err);
+}
+
+/* --sim-device-warp (a GPU worker, modelled): its result in 8.8 from the device as well */
+static int sim_run88(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, const int hole[4],
+                     uint8_t *out88, dream_losses_t *losses, dream_err_t *err) {
+    return sim_job(vctx, job, img, spent_ms, hole, out88, losses, err);
 }
 
 /* --sim-device-warp: a tile-resident job's warp as a device does it, modelled: the sim's
@@ -311,6 +333,7 @@ static const dream_compute_i sim_device_warp_iface = {
     .lost = sim_lost,
     .link_ms = sim_link_ms,
     .warp_window = sim_warp_window,
+    .run88 = sim_run88,
 };
 
 int dream_compute_sim_init(dream_compute_t *c, const node_cfg_t *cfg, dream_err_t *err) {

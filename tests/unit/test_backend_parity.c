@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rng.h"
+#include "tilesplit.h"
 #include "backend.h"
 #include "cuda/cuda_api.h"
 #include "engine.h"
@@ -890,6 +891,52 @@ static void engine_step(const dream_arch_t *arch, int conv_algos) {
     dream_model_destroy(&m);
 }
 
+/* result88: x's values (out of range too) as 8.8 in split order around the hole, checked against
+ * the reference (px88_q at tilesplit_index) on the CPU op, and bit for bit on the device's kernel
+ * (v * 256 is exact, one rounding either way); without a hole raster order; a hole outside the
+ * tile is refused on both */
+static void test_result88(void **state) {
+    (void)state;
+    static const struct { int w, h, hx, hy, hw, hh; } cs[] = {
+        {40, 30, 5, 4, 20, 15}, {40, 30, 0, 0, 40, 30}, {33, 17, 0, 0, 0, 0}, {64, 48, 10, 0, 30, 48}, {64, 48, 0, 12, 64, 20},
+    };
+    dream_err_t berr = {{0}};
+    dream_backend_t *own = G.cpu ? NULL : dream_backend_new("cpu", 0, 1, DREAM_PREC_FP32, &berr);
+    dream_backend_t *cpu = G.cpu ? G.cpu : own;
+    if (!cpu) fail_msg("cpu backend: %s", berr.msg);
+    for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+        size_t n = (size_t)cs[k].w * cs[k].h * 3;
+        float *x = rand_vec(n, -20.0f, 280.0f);
+        for (size_t i = 0; i < n; i += 7) x[i] = (float)(rng_next() % 256) + (float)(rng_next() % 512) / 512.0f;
+        uint16_t *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+        assert_non_null(ref); assert_non_null(got);
+        const tilesplit_rect_t tile = {0, 0, cs[k].w, cs[k].h}, hole = {cs[k].hx, cs[k].hy, cs[k].hw, cs[k].hh};
+        for (int y = 0; y < cs[k].h; y++)
+            for (int xx = 0; xx < cs[k].w; xx++)
+                for (int c = 0; c < 3; c++)
+                    ref[tilesplit_index(&tile, &hole, xx, y) * 3 + c] = px88_q(x[((size_t)y * cs[k].w + xx) * 3 + c]);
+        int nb = G.ok ? 2 : 1;
+        for (int b = 0; b < nb; b++) {
+            dream_backend_t *be = b == CPU ? cpu : G.cuda[DREAM_PREC_FP32];
+            void *dx = be->iface->alloc(be->ctx, n * 4), *dout = be->iface->alloc(be->ctx, n * 2);
+            assert_non_null(dx); assert_non_null(dout);
+            assert_int_equal(be->iface->upload(be->ctx, dx, x, n * 4), 0);
+            if (be->iface->result88(be->ctx, dx, cs[k].h, cs[k].w, cs[k].hx, cs[k].hy, cs[k].hw, cs[k].hh, dout) != 0)
+                fail_msg("result88 on %s: %s", be->name, be->iface->last_error(be->ctx));
+            assert_int_equal(be->iface->download(be->ctx, got, dout, n * 2), 0);
+            for (size_t i = 0; i < n; i++)
+                if (got[i] != ref[i]) fail_msg("case %zu: %s [%zu] %u != %u", k, be->name, i, got[i], ref[i]);
+            /* a hole reaching outside the tile */
+            assert_int_not_equal(be->iface->result88(be->ctx, dx, cs[k].h, cs[k].w, 1, 1, cs[k].w, 2, dout), 0);
+            be->iface->free(be->ctx, dx);
+            be->iface->free(be->ctx, dout);
+        }
+        free(x); free(ref); free(got);
+    }
+    if (!G.ok) print_message("result88: cpu op checked; SKIP cuda: no usable CUDA device (%s)\n", G.why);
+    dream_backend_destroy(&own);
+}
+
 static void test_engine_step(void **state) {
     (void)state;
     NEED_CUDA();
@@ -1113,6 +1160,7 @@ int main(void) {
         cmocka_unit_test(test_objective),
         cmocka_unit_test(test_prior_act),
         cmocka_unit_test(test_warp_window),
+        cmocka_unit_test(test_result88),
         cmocka_unit_test(test_adam),
         cmocka_unit_test(test_roll),
         cmocka_unit_test(test_engine_step),

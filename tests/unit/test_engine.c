@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine.h"
+#include "tilesplit.h"
 #include "ref_net.h"
 
 static const dream_arch_t TINY = {"tiny", 5, {8, 8, 0, 8, 0}, 3, 16, 16, 10};
@@ -368,6 +369,41 @@ static void test_arena_reuse_matches_fresh(void **state) {
     }
 }
 
+/* dream_engine_run88: the same run (same seed: the same steps), its result made by the backend's
+ * result88 in 8.8 split order around a hole, equals the floats of dream_engine_run converted on
+ * the host (px88_q at tilesplit_index); without a hole raster order */
+static void test_run88_matches_run(void **state) {
+    fixture_t *f = *state;
+    const int H = 24, W = 30;
+    const size_t n = (size_t)H * W * 3;
+    dream_params_t p;
+    base_params(&p);
+    p.steps = 2;
+    p.seed = 7;
+    static const int holes[2][4] = {{4, 3, 20, 15}, {0, 0, 0, 0}};
+    for (int k = 0; k < 2; k++) {
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        uint8_t *o = malloc(n * 2);
+        assert_non_null(a); assert_non_null(b); assert_non_null(o);
+        for (size_t i = 0; i < n; i++) a[i] = b[i] = (float)(255 * urand());
+        dream_err_t err = {{0}};
+        dream_losses_t la, lb;
+        assert_int_equal(dream_engine_run(f->e, a, H, W, &p, &la, &err), 0);
+        const int *h = holes[k];
+        assert_int_equal(dream_engine_run88(f->e, b, H, W, &p, h[0], h[1], h[2], h[3], o, &lb, &err), 0);
+        assert_true(la.total == lb.total);
+        const tilesplit_rect_t tile = {0, 0, W, H}, hole = {h[0], h[1], h[2], h[3]};
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                for (int c = 0; c < 3; c++) {
+                    size_t j = tilesplit_index(&tile, &hole, x, y) * 3 + (size_t)c;
+                    uint16_t got = (uint16_t)(o[2 * j] | o[2 * j + 1] << 8), want = px88_q(a[((size_t)y * W + x) * 3 + c]);
+                    if (got != want) fail_msg("hole %d: (%d, %d, %d): %u != %u", k, x, y, c, got, want);
+                }
+        free(a); free(b); free(o);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regions_layouts),
@@ -378,6 +414,7 @@ int main(void) {
         cmocka_unit_test(test_adam_wins_regions),
         cmocka_unit_test_setup_teardown(test_jitter_run_is_deterministic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_reuse_matches_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run88_matches_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,6 +274,7 @@ extern const dream_backend_i cuda_iface = {
     bound<cuda_adam>::call, bound<cuda_roll>::call,
     bound<cuda_conv3x3_fwd>::call, bound<cuda_conv3x3_bwd>::call,
     bound<cuda_warp_window>::call,
+    bound<cuda_result88>::call,
     cb_lost,
 };
 

@@ -151,5 +151,6 @@ int cuda_conv3x3_bwd(void *ctx, const float *dy, int H, int W, int cin, int cout
                      const float *mask, float *dx);
 int cuda_warp_window(void *ctx, const uint16_t *win, int sx, int sy, int sw, int sh, int W, int H, double zoom,
                      double angle_deg, int bicubic, int tx, int ty, int tw, int th, float *out);
+int cuda_result88(void *ctx, const float *x, int h, int w, int hx, int hy, int hw, int hh, uint16_t *out);
 
 #endif
