@@ -7,7 +7,9 @@ source "$(dirname "$0")/farm_lib.bash"
 
 start_dreamd --size 480x352 --fps 10 --steps 2 --heartbeat-ms 300 --liveness 3
 export DREAM_SIM_LOSE_AFTER=2
-start_worker doomed --backend sim --sim-ms-per-mpix-step 50 --max-tile-pixels 90000 --heartbeat-ms 300
+# (--sim-device-warp: a modelled GPU worker, whose tile-resident result is made on its device:
+# the job that fails there lets go of its result buffer, under ASan too)
+start_worker doomed --backend sim --sim-ms-per-mpix-step 50 --max-tile-pixels 90000 --heartbeat-ms 300 --sim-device-warp true
 DOOMED=$LAST_WORKER_PID
 unset DREAM_SIM_LOSE_AFTER
 start_worker steady --backend sim --sim-ms-per-mpix-step 50 --max-tile-pixels 90000 --heartbeat-ms 300
