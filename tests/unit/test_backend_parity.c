@@ -881,6 +881,26 @@ static void engine_step(const dream_arch_t *arch, int conv_algos) {
             double er = rel_l2(ig, ic, n), ert = rel_l2_trimmed(ig, ic, n, 0.01);
             print_message("# run fp32 %d steps: image rel L2 %.3g (%.3g without the worst 1%%)\n", p.steps, er, ert);
             if (!(ert <= 1e-4) || !(er <= 2e-3)) fail_msg("run: image rel L2 %.3g (%.3g trimmed)", er, ert);
+            /* the same run with its result made on the device (result88, split order around a
+             * hole) and downloaded as 8.8: back in raster order it is the float run's image */
+            const int hx = W / 4, hy = H / 4, hw = W / 2, hh = H / 2;
+            float *i3 = malloc(n * sizeof *i3), *back = malloc(n * sizeof *back);
+            uint8_t *o88 = malloc(n * 2);
+            assert_non_null(i3); assert_non_null(back); assert_non_null(o88);
+            memcpy(i3, img, n * sizeof *i3);
+            int r88 = dream_engine_run88(eg, i3, H, W, &p, hx, hy, hw, hh, o88, &rg_, &err);
+            if (r88 != 0) fail_msg("run88 on cuda: %d %s", r88, err.msg);
+            const tilesplit_rect_t tile = {0, 0, W, H}, hole = {hx, hy, hw, hh};
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++)
+                    for (int c = 0; c < 3; c++) {
+                        size_t j = tilesplit_index(&tile, &hole, x, y) * 3 + (size_t)c;
+                        back[((size_t)y * W + x) * 3 + c] = (float)(o88[2 * j] | o88[2 * j + 1] << 8) / 256.0f;
+                    }
+            double e8 = rel_l2(back, ig, n), e8t = rel_l2_trimmed(back, ig, n, 0.01);
+            print_message("# run88 fp32: 8.8 image vs the float run rel L2 %.3g (%.3g without the worst 1%%)\n", e8, e8t);
+            if (!(e8t <= 1e-4) || !(e8 <= 2e-3)) fail_msg("run88: rel L2 %.3g (%.3g trimmed)", e8, e8t);
+            free(i3); free(back); free(o88);
             free(ic); free(ig);
         }
         dream_engine_destroy(&eg);
