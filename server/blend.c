@@ -425,15 +425,14 @@ static int add_fixed(blend_t *b, const tile_plan_t *pl, int k, const uint8_t *re
     tile_rect_t lt = {0, 0, 0, 0};
     if (later && later->w > 0 && later->h > 0) {
         tile_rect_t a = blend_alone_rect(pl, k);
-        if (later->x < a.x || later->y < a.y || later->x + later->w > a.x + a.w || later->y + later->h > a.y + a.h)
+        if (!tile_rect_inside(later, &a))
             return dream_err_set(err, "blend: the part copied later is not inside tile %d's alone rect", k);
         lt = *later;
     }
     /* hole: res is in split order (tilesplit.h) less that rect, which must lie in later */
     tilesplit_rect_t hl = {0, 0, 0, 0};
     if (hole && hole->w > 0 && hole->h > 0) {
-        if (hole->x < lt.x || hole->y < lt.y || hole->x + hole->w > lt.x + lt.w || hole->y + hole->h > lt.y + lt.h ||
-            lt.w <= 0 || lt.h <= 0)
+        if (!tile_rect_inside(hole, &lt) || lt.w <= 0 || lt.h <= 0)
             return dream_err_set(err, "blend: tile %d's missing part is not inside the part copied later", k);
         hl = (tilesplit_rect_t){hole->x, hole->y, hole->w, hole->h};
     }
@@ -541,16 +540,15 @@ int blend_copy_fixed_split(const tile_rect_t *tile, const tile_rect_t *hole, con
                            dream_err_t *err) {
     if (!tile || !res || !rect || (!out && !out88)) return dream_err_set(err, "blend: nothing to copy");
     if (rect->w <= 0 || rect->h <= 0) return 0;
-    if (rect->x < tile->x || rect->y < tile->y || rect->x + rect->w > tile->x + tile->w ||
-        rect->y + rect->h > tile->y + tile->h || tile->x < 0 || tile->y < 0 || tile->x + tile->w > W || tile->y + tile->h > H)
+    const tile_rect_t canvas = {0, 0, W, H};
+    if (!tile_rect_inside(rect, tile) || !tile_rect_inside(tile, &canvas))
         return dream_err_set(err, "blend: copy %dx%d+%d+%d outside tile %dx%d+%d+%d or canvas %dx%d", rect->w, rect->h,
                              rect->x, rect->y, tile->w, tile->h, tile->x, tile->y, W, H);
     if (out && (out->w != W || out->h != H || out->c != 3)) return dream_err_set(err, "blend: out must be %dx%dx3", W, H);
     const tilesplit_rect_t tr = {tile->x, tile->y, tile->w, tile->h};
     tilesplit_rect_t hl = {0, 0, 0, 0};
     if (hole && hole->w > 0 && hole->h > 0) {
-        if (hole->x < tile->x || hole->y < tile->y || hole->x + hole->w > tile->x + tile->w ||
-            hole->y + hole->h > tile->y + tile->h)
+        if (!tile_rect_inside(hole, tile))
             return dream_err_set(err, "blend: hole %dx%d+%d+%d outside the tile", hole->w, hole->h, hole->x, hole->y);
         hl = (tilesplit_rect_t){hole->x, hole->y, hole->w, hole->h};
     }
@@ -642,6 +640,24 @@ static int finish_fixed(blend_t *b, const tile_plan_t *pl, const uint8_t *done, 
 
 /* the part of tile k where its weight is exactly 1 and no other tile of the plan reaches: where
  * the tile-resident canvas is that tile's result bit for bit. Empty (w = h = 0) when none */
+/* the rect [x0, x1) x [y0, y1) less o: whichever of the four cuts (the part right of o, left of
+ * it, below, above; the first on a tie) keeps the most area; 1 when they met (then cut), else 0 */
+static int cut_off(int *x0, int *y0, int *x1, int *y1, const tile_rect_t *o) {
+    int ix0 = o->x > *x0 ? o->x : *x0, ix1 = o->x + o->w < *x1 ? o->x + o->w : *x1;
+    int iy0 = o->y > *y0 ? o->y : *y0, iy1 = o->y + o->h < *y1 ? o->y + o->h : *y1;
+    if (ix0 >= ix1 || iy0 >= iy1) return 0;
+    long h = *y1 - *y0, w = *x1 - *x0;
+    long keep[4] = {(long)(*x1 - ix1) * h, (long)(ix0 - *x0) * h, (long)(*y1 - iy1) * w, (long)(iy0 - *y0) * w};
+    int best = 0;
+    for (int s = 1; s < 4; s++)
+        if (keep[s] > keep[best]) best = s;
+    if (best == 0) *x0 = ix1;
+    else if (best == 1) *x1 = ix0;
+    else if (best == 2) *y0 = iy1;
+    else *y1 = iy0;
+    return 1;
+}
+
 tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k) {
     tile_rect_t e = {0, 0, 0, 0};
     if (!pl || k < 0 || k >= pl->n) return e;
@@ -650,24 +666,8 @@ tile_rect_t blend_alone_rect(const tile_plan_t *pl, int k) {
     int y0 = t->r.y + t->feather[1], y1 = t->r.y + t->r.h - t->feather[3];
     for (int it = 0; it < pl->n && x0 < x1 && y0 < y1; it++) {
         int hit = 0;
-        for (int j = 0; j < pl->n && x0 < x1 && y0 < y1; j++) {
-            if (j == k) continue;
-            const tile_rect_t *o = &pl->tiles[j].r;
-            int ix0 = o->x > x0 ? o->x : x0, ix1 = o->x + o->w < x1 ? o->x + o->w : x1;
-            int iy0 = o->y > y0 ? o->y : y0, iy1 = o->y + o->h < y1 ? o->y + o->h : y1;
-            if (ix0 >= ix1 || iy0 >= iy1) continue;
-            hit = 1;
-            /* cut the side that keeps the most area */
-            long h = y1 - y0, w = x1 - x0;
-            long keep[4] = {(long)(x1 - ix1) * h, (long)(ix0 - x0) * h, (long)(y1 - iy1) * w, (long)(iy0 - y0) * w};
-            int best = 0;
-            for (int s = 1; s < 4; s++)
-                if (keep[s] > keep[best]) best = s;
-            if (best == 0) x0 = ix1;
-            else if (best == 1) x1 = ix0;
-            else if (best == 2) y0 = iy1;
-            else y1 = iy0;
-        }
+        for (int j = 0; j < pl->n && x0 < x1 && y0 < y1; j++)
+            if (j != k) hit |= cut_off(&x0, &y0, &x1, &y1, &pl->tiles[j].r);
         if (!hit) break;
     }
     if (x0 >= x1 || y0 >= y1) return e;
@@ -699,21 +699,14 @@ tile_rect_t blend_rest_rect(const tile_plan_t *pl, int k, const tile_plan_t *nex
     tile_rect_t a = blend_alone_rect(pl, k);
     if (a.w <= 0 || a.h <= 0) return e;
     if (next && next->n == pl->n) {
-        for (int j = 0; j < next->n && a.w > 0 && a.h > 0; j++) {
+        int x0 = a.x, y0 = a.y, x1 = a.x + a.w, y1 = a.y + a.h;
+        for (int j = 0; j < next->n && x0 < x1 && y0 < y1; j++) {
             tile_rect_t wj;
             if (j == k) continue;
             if (next_window_bound(&next->tiles[j].r, W, H, zoom, angle_deg, interp, &wj) != 0) return e;
-            if (wj.x >= a.x + a.w || a.x >= wj.x + wj.w || wj.y >= a.y + a.h || a.y >= wj.y + wj.h) continue;
-            /* the four rects of a beside wj: the largest stays */
-            const tile_rect_t cand[4] = {{a.x, a.y, wj.x - a.x, a.h}, {wj.x + wj.w, a.y, a.x + a.w - wj.x - wj.w, a.h},
-                                         {a.x, a.y, a.w, wj.y - a.y}, {a.x, wj.y + wj.h, a.w, a.y + a.h - wj.y - wj.h}};
-            tile_rect_t best = e;
-            for (int q = 0; q < 4; q++)
-                if (cand[q].w > 0 && cand[q].h > 0 && (int64_t)cand[q].w * cand[q].h > (int64_t)best.w * best.h)
-                    best = cand[q];
-            a = best;
+            cut_off(&x0, &y0, &x1, &y1, &wj);     /* (the side of a beside wj that keeps the most) */
         }
-        return a.w >= 32 && a.h >= 32 ? a : e;
+        return x1 - x0 >= 32 && y1 - y0 >= 32 ? (tile_rect_t){x0, y0, x1 - x0, y1 - y0} : e;
     }
     double pull = fabs(1.0 - 1.0 / zoom) * 0.5 * (W > H ? W : H);
     int m = 2 * (seam_jitter > 0 ? seam_jitter : 0) + 16 + (int)ceil(pull);

@@ -508,6 +508,21 @@ static long send_to(coord_t *c, worker_t *w, Dreamfarm__Envelope *env, const voi
     return n;
 }
 
+/* a Heartbeat to worker w (its next sequence number); rest_job non-zero: it asks for that job's
+ * rest (Heartbeat.send_rest_job). send_to's result */
+static long send_heartbeat(coord_t *c, worker_t *w, uint64_t rest_job) {
+    Dreamfarm__Envelope env;
+    Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
+    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
+    env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    hb.has_seq = 1;
+    hb.seq = ++w->seq;
+    hb.has_send_rest_job = rest_job != 0;
+    hb.send_rest_job = rest_job;
+    return send_to(c, w, &env, NULL, 0);
+}
+
 static void send_refusal(coord_t *c, const uint8_t *id, size_t idlen, Dreamfarm__RefusalCode code,
                          const char *why) {
     wire_send_refusal(c->router, id, idlen, code, why);
@@ -840,19 +855,6 @@ static void res_release(coord_t *c) {
         if (c->rests[i].used && c->rests[i].kf == c->kf_id) rest_drop(c, i);
 }
 
-/* the part of a inside b (w = h = 0: none) */
-static tile_rect_t rect_cut(const tile_rect_t *a, const tile_rect_t *b) {
-    int x0 = a->x > b->x ? a->x : b->x, x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
-    int y0 = a->y > b->y ? a->y : b->y, y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
-    if (x0 >= x1 || y0 >= y1) return (tile_rect_t){0, 0, 0, 0};
-    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
-}
-
-/* a (not empty) lies inside b (NULL: nothing) */
-static int rect_inside(const tile_rect_t *a, const tile_rect_t *b) {
-    return b && a->x >= b->x && a->y >= b->y && a->x + a->w <= b->x + b->w && a->y + a->h <= b->y + b->h;
-}
-
 /* the deferred copies of a tile-resident keyframe's alone parts (on_result) into the canvas
  * that holds keyframe late_kf now (next88 while it is still being blended, canvas88 after its
  * finish): rect NULL, all of them (then done: a finished keyframe's result is let go); else only
@@ -867,8 +869,8 @@ static void late_flush(coord_t *c, const int *rect, const tile_rect_t *hold) {
         tile_rect_t part = c->late_rect[k];     /* all of it, or where it meets rect */
         if (rect) {
             const tile_rect_t q = {rect[0], rect[1], rect[2], rect[3]};
-            part = rect_cut(&c->late_rect[k], &q);
-            if (part.w == 0 || rect_inside(&part, hold)) continue;     /* not in rect, or held */
+            part = tile_rect_cut(&c->late_rect[k], &q);
+            if (part.w == 0 || tile_rect_inside(&part, hold)) continue;     /* not in rect, or held */
         }
         dream_err_t err = {{0}};
         if (blend_copy_fixed_split(&c->late_tile[k], &c->late_hole[k], c->late_px[k], NULL, c->late_u8[k], &part, c->cfg.W,
@@ -892,8 +894,8 @@ static uint8_t *rest_dst(coord_t *c, const rest_t *r) {
  * typically): a reader of canvas88 there waits for it */
 static int rest_meets(const coord_t *c, const rest_t *r, const int *rect, const tile_rect_t *hold) {
     if (!r->used || r->kf != c->canvas_kf || (c->kf_active && c->kf_id == c->canvas_kf)) return 0;
-    const tile_rect_t q = {rect[0], rect[1], rect[2], rect[3]}, part = rect_cut(&q, &r->hole);
-    return part.w > 0 && !rect_inside(&part, hold);
+    const tile_rect_t q = {rect[0], rect[1], rect[2], rect[3]}, part = tile_rect_cut(&q, &r->hole);
+    return part.w > 0 && !tile_rect_inside(&part, hold);
 }
 
 /* 1 when a rest meets rect outside hold (rest_meets) */
@@ -1453,7 +1455,7 @@ static tile_rect_t held_part(coord_t *c, const worker_t *w, int idx) {
     if (!w->tile_res || !w->tk_kf || w->tk_kf != c->canvas_kf || !c->canvas_exact || window_rect(c, idx) != 0) return e;
     const int *wr = c->win_rect[idx];
     const tile_rect_t win = {wr[0], wr[1], wr[2], wr[3]};
-    return rect_cut(&w->tk_alone, &win);
+    return tile_rect_cut(&w->tk_alone, &win);
 }
 
 /* a tile-resident job's pixels: tile idx's window less hd (inside it; w = 0: nothing held), its
@@ -2185,17 +2187,9 @@ static void timers(coord_t *c) {
     }
     if (now - c->last_hb >= c->cfg.heartbeat_ms) {
         c->last_hb = now;
-        Dreamfarm__Envelope env;
-        Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
-        wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
-        env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
-        env.heartbeat = &hb;
         for (int i = 0; i < c->nslots; i++) {
             worker_t *w = &c->w[i];
-            if (!w->used) continue;
-            hb.has_seq = 1;
-            hb.seq = ++w->seq;
-            if (send_to(c, w, &env, NULL, 0) < 0 && zmq_errno() == EHOSTUNREACH) worker_remove(c, w, "unreachable");
+            if (w->used && send_heartbeat(c, w, 0) < 0 && zmq_errno() == EHOSTUNREACH) worker_remove(c, w, "unreachable");
         }
     }
     if (c->kf_active && (c->njobs_done == c->plan.n || now > c->kf_deadline)) kf_finish(c);
@@ -2609,17 +2603,7 @@ static void stream_poll(coord_t *c) {
  * out, no keyframe running: paused, stopping, the display holding the next one back) */
 static int rest_ask_one(coord_t *c, rest_t *r) {
     worker_t *w = &c->w[r->slot];
-    if (!w->used) return -1;
-    Dreamfarm__Envelope env;
-    Dreamfarm__Heartbeat hb = DREAMFARM__HEARTBEAT__INIT;
-    wire_envelope_init(&env, DREAMFARM__MSG_TYPE__MSG_HEARTBEAT);
-    env.body_case = DREAMFARM__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    hb.has_seq = 1;
-    hb.seq = ++w->seq;
-    hb.has_send_rest_job = 1;
-    hb.send_rest_job = r->job;
-    if (send_to(c, w, &env, NULL, 0) < 0) return -1;   /* (not marked: asked again) */
+    if (!w->used || send_heartbeat(c, w, r->job) < 0) return -1;   /* (not marked: asked again) */
     r->asked = 1;
     c->rest_asks++;
     return 0;

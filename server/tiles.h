@@ -24,6 +24,19 @@
 
 typedef struct tile_rect { int x, y, w, h; } tile_rect_t;
 
+/* the part of a inside b (w = h = 0: none) */
+static inline tile_rect_t tile_rect_cut(const tile_rect_t *a, const tile_rect_t *b) {
+    int x0 = a->x > b->x ? a->x : b->x, x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y0 = a->y > b->y ? a->y : b->y, y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    if (x0 >= x1 || y0 >= y1) return (tile_rect_t){0, 0, 0, 0};
+    return (tile_rect_t){x0, y0, x1 - x0, y1 - y0};
+}
+
+/* a lies inside b (b NULL: no) */
+static inline int tile_rect_inside(const tile_rect_t *a, const tile_rect_t *b) {
+    return b && a->x >= b->x && a->y >= b->y && a->x + a->w <= b->x + b->w && a->y + a->h <= b->y + b->h;
+}
+
 typedef struct tile {
     tile_rect_t r;          /* canvas coordinates, halo included (what is sent) */
     tile_rect_t core;       /* canvas coordinates, no halo */

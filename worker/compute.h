@@ -45,7 +45,7 @@ typedef struct dream_compute_i {
                        double angle_deg, int bicubic, const int tile[4], float *out, dream_err_t *err);
     /* run for a tile-resident job whose result goes back in 8.8 (Job.result_fixed): the result
      * made where the image is, into out88 (tile w * h * 3 values, 8.8 LE) in split order around
-     * hole (canvas coordinates, w 0: raster order; common/tilesplit.h), as the node's own
+     * hole (tile pixels, w 0: raster order; common/tilesplit.h), as the node's own
      * conversion makes it. The engine: on its backend (result88: on a GPU, half the bytes down
      * and no host pass); the sim: inside its modelled time, as a GPU's. Returns 0 done, 1 when
      * it could not (a backend without result88: img holds the floats, the node converts), -1

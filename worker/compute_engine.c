@@ -105,36 +105,32 @@ static int job_params(engine_ctx_t *e, const Dreamfarm__Job *job, dream_params_t
     return 0;
 }
 
-static int engine_run(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, dream_losses_t *losses,
-                      dream_err_t *err) {
-    engine_ctx_t *e = vctx;
-    (void)spent_ms;     /* real time: the node measures it */
+/* a job on the engine; out88 non-NULL: its result as 8.8 in split order around hole (tile
+ * pixels) from the backend (dream_engine_run88: 1 when the backend has no result88) */
+static int engine_job(engine_ctx_t *e, const Dreamfarm__Job *job, float *img, const int *hole, uint8_t *out88,
+                      dream_losses_t *losses, dream_err_t *err) {
     dream_err_t ierr = {{0}};
     dream_params_t p;
     uint8_t *masks = NULL;
     if (job_params(e, job, &p, &masks, err) != 0) return -1;
-    int rc = 0;
-    if (dream_engine_run(e->engine, img, job->tile->h, job->tile->w, &p, losses, &ierr) != 0)
-        rc = dream_err_set(err, "engine: %.200s", ierr.msg);
+    int H = job->tile->h, W = job->tile->w;
+    int rc = out88 ? dream_engine_run88(e->engine, img, H, W, &p, hole[0], hole[1], hole[2], hole[3], out88, losses, &ierr)
+                   : dream_engine_run(e->engine, img, H, W, &p, losses, &ierr);
+    if (rc < 0) rc = dream_err_set(err, "engine: %.200s", ierr.msg);
     free(masks);
     return rc;
 }
 
-/* the result in 8.8 split order from the backend (dream_engine_run88; 1: it has no result88) */
+static int engine_run(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, dream_losses_t *losses,
+                      dream_err_t *err) {
+    (void)spent_ms;     /* real time: the node measures it */
+    return engine_job(vctx, job, img, NULL, NULL, losses, err);
+}
+
 static int engine_run88(void *vctx, const Dreamfarm__Job *job, float *img, double spent_ms, const int hole[4],
                         uint8_t *out88, dream_losses_t *losses, dream_err_t *err) {
-    engine_ctx_t *e = vctx;
     (void)spent_ms;
-    dream_err_t ierr = {{0}};
-    dream_params_t p;
-    uint8_t *masks = NULL;
-    if (job_params(e, job, &p, &masks, err) != 0) return -1;
-    int has = hole[2] > 0 && hole[3] > 0;
-    int rc = dream_engine_run88(e->engine, img, job->tile->h, job->tile->w, &p, has ? hole[0] - job->tile->x : 0,
-                                has ? hole[1] - job->tile->y : 0, has ? hole[2] : 0, has ? hole[3] : 0, out88, losses, &ierr);
-    if (rc < 0) rc = dream_err_set(err, "engine: %.200s", ierr.msg);
-    free(masks);
-    return rc;
+    return engine_job(vctx, job, img, hole, out88, losses, err);
 }
 
 static int engine_lost(void *vctx) { return dream_backend_lost(((engine_ctx_t *)vctx)->be); }

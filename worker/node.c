@@ -446,17 +446,20 @@ static tilesplit_rect_t job_hole(const Dreamfarm__Job *job) {
     return hole;
 }
 
-/* an 8.8 result frame that is its own kept tile (result_fixed, not u8): the shared buffer with
- * its references (the frame, the kept tile, the rest), or NULL */
-static uint8_t *fixed_buffer(const node_job_t *nj, size_t np) {
+/* the references a result_fixed job's result buffer starts with: the frame, the kept tile when
+ * it is that buffer (keep_shared), the rest */
+static int fixed_refs(const node_job_t *nj, int keep_shared) {
     tilesplit_rect_t hole = job_hole(nj->env->job);
-    return shared_new(np * 2, 2 + tilesplit_has_hole(&hole));
+    return 1 + keep_shared + tilesplit_has_hole(&hole);
 }
+
+/* an 8.8 result frame that is its own kept tile (result_fixed, not u8): the shared buffer with
+ * its references, or NULL */
+static uint8_t *fixed_buffer(const node_job_t *nj, size_t np) { return shared_new(np * 2, fixed_refs(nj, 1)); }
 
 /* fixed_buffer's buffer unused: every reference goes */
 static void fixed_buffer_drop(uint8_t *pre, const node_job_t *nj) {
-    tilesplit_rect_t hole = job_hole(nj->env->job);
-    for (int k = 2 + tilesplit_has_hole(&hole); k > 0; k--) shared_release(pre, NULL);
+    for (int k = fixed_refs(nj, 1); k > 0; k--) shared_release(pre, NULL);
 }
 
 /* a result_fixed job's result: img (np values) in 8.8 LE into nj->px (result_u8: rounded to 8
@@ -473,7 +476,7 @@ static void fixed_result(node_t *n, node_job_t *nj, const float *img, size_t np,
     const int keep_shared = !nj->u8 && !n->test_corrupt_kept;
     const tilesplit_rect_t tile = {t->x, t->y, t->w, t->h}, hole = job_hole(job);
     const size_t bpp = nj->u8 ? 1 : 2, total = np * bpp;
-    uint8_t *o = pre && keep_shared ? pre : shared_new(total, 1 + keep_shared + tilesplit_has_hole(&hole));
+    uint8_t *o = pre && keep_shared ? pre : shared_new(total, fixed_refs(nj, keep_shared));
     if (pre && o != pre) {      /* (not reached: pre is only made for a shared 8.8 result) */
         fixed_buffer_drop(pre, nj);
         made = 0;
@@ -548,8 +551,9 @@ static void compute(node_t *n, node_job_t *nj) {
     int warped = resident || window;
     double spent = warped ? dream_now_ms() - t_in : 0;
     if (pre) {
-        const tilesplit_rect_t h = job_hole(job);
-        const int hole[4] = {h.x, h.y, h.w, h.h};
+        const tilesplit_rect_t h = job_hole(job);     /* (in tile pixels for the compute) */
+        const int has = tilesplit_has_hole(&h), hole[4] = {has ? h.x - job->tile->x : 0, has ? h.y - job->tile->y : 0,
+                                                           has ? h.w : 0, has ? h.h : 0};
         rc = n->cmp->iface->run88(n->cmp->ctx, job, img, spent, hole, pre, &nj->losses, &err);
         made = rc == 0;
         if (rc == 1) rc = 0;    /* (a backend without result88: img holds the floats) */
@@ -851,9 +855,9 @@ typedef struct node_loop {
  * connection is gone */
 static void send_rest(node_loop_t *L) {
     if (!L->rest_base) return;
-    /* (tests only, farm_tile_resident.sh: a worker that withholds its rests, lost or lying) */
-    /* (on the connection it came on while that is open, as job_done sends results: a rest never
-     * stays behind its next result) */
+    /* on the connection it came on while that is open, as job_done sends results: a rest never
+     * stays behind its next result (test_no_rest, farm_tile_resident.sh: a worker that withholds
+     * its rests, lost or lying) */
     if (L->s && L->rest_gen == L->gen && !L->n->test_no_rest) {
         Dreamfarm__Envelope env;
         Dreamfarm__Result r = DREAMFARM__RESULT__INIT;

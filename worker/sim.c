@@ -221,8 +221,8 @@ static void pattern_fn(void *arg) {
     if (p->out88) tilesplit_rows88(p->img, p->job->tile->w, p->job->tile->h, &p->hole, 0, p->job->tile->h, p->out88);
 }
 
-/* a job (run88: out88 non-NULL, the 8.8 result around hole made on the device too, inside the
- * modelled time, as the CUDA engine's result88 does) */
+/* a job (run88: out88 non-NULL, the 8.8 result around hole, tile pixels, made on the device
+ * too, inside the modelled time, as the CUDA engine's result88 does) */
 static int sim_job(sim_ctx_t *s, const Dreamfarm__Job *job, float *img, double spent_ms, const int *hole, uint8_t *out88,
                    dream_losses_t *losses, dream_err_t *err) {
     if (s->lose && ++s->jobs > (unsigned)atoi(s->lose_after)) {
@@ -235,9 +235,8 @@ static int sim_job(sim_ctx_t *s, const Dreamfarm__Job *job, float *img, double s
      * unless the CPU is so loaded that the pattern alone takes longer */
     struct timespec end =
         deadline_in(s->ms_per_mpix_step * ((double)job->tile->w * job->tile->h / 1e6) * job->steps - spent_ms);
-    int has = hole && hole[2] > 0 && hole[3] > 0;
-    pattern_call_t pc = {img, job, 0, out88,
-                         {has ? hole[0] - job->tile->x : 0, has ? hole[1] - job->tile->y : 0, has ? hole[2] : 0, has ? hole[3] : 0}};
+    pattern_call_t pc = {img, job, 0, out88, {0, 0, 0, 0}};
+    if (hole) pc.hole = (tilesplit_rect_t){hole[0], hole[1], hole[2], hole[3]};
     device_call(s, pattern_fn, &pc);
     sleep_until(&end);
     losses->total = losses->net = pc.change;
